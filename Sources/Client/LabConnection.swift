@@ -1,0 +1,86 @@
+import LabProtocol
+import NIOCore
+import NIOPosix
+
+/// A client connection to a lab server: send bytes, read whole replies.
+/// Used from one task at a time.
+public final class LabConnection {
+    private let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    private var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private var framer = ReplyFramer()
+    private var ended = false
+
+    private init(channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>) {
+        self.channel = channel
+        self.iterator = channel.inbound.makeAsyncIterator()
+    }
+
+    /// Connects to `host:port`; `timeout` bounds the TCP handshake.
+    public static func connect(host: String, port: Int, timeout: TimeAmount = .seconds(5),
+                               group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> LabConnection {
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return LabConnection(channel: channel)
+    }
+
+    /// Writes `bytes` in one write.
+    public func send(_ bytes: some Sequence<UInt8>) async throws {
+        try await channel.channel.writeAndFlush(ByteBuffer(bytes: Array(bytes)))
+    }
+
+    /// The next whole reply (two lines for a 4xx), or nil when the server closed first.
+    /// Throws `LabClientError.timedOut` when nothing complete arrives within `timeout`.
+    public func readReply(timeout: TimeAmount = .seconds(10)) async throws -> [UInt8]? {
+        if let reply = framer.next() { return reply }
+        if ended { return nil }
+        // A silent server must not hang the caller: past the deadline the connection is closed.
+        let channel = self.channel.channel
+        let deadline = NIODeadline.now() + timeout
+        let timer = channel.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+        defer { timer.cancel() }
+        while true {
+            let chunk: ByteBuffer?
+            do {
+                chunk = try await iterator.next()
+            } catch where NIODeadline.now() >= deadline {
+                throw LabClientError.timedOut(timeout)
+            }
+            guard let chunk else {
+                ended = true
+                if NIODeadline.now() >= deadline { throw LabClientError.timedOut(timeout) }
+                return nil
+            }
+            framer.append(chunk.readableBytesView)
+            if let reply = framer.next() { return reply }
+        }
+    }
+
+    /// Bytes received after the last whole reply (a server that closed mid-reply).
+    public func takeUnframedBytes() -> [UInt8] { framer.takeRemainder() }
+
+    /// Stops sending (TCP half-close); replies can still be read.
+    public func finishSending() async throws {
+        try await channel.channel.close(mode: .output)
+    }
+
+    public func close() async {
+        try? await channel.channel.close()
+    }
+}
+
+public enum LabClientError: Error, CustomStringConvertible {
+    case timedOut(TimeAmount)
+
+    public var description: String {
+        switch self {
+        case .timedOut(let amount): "no reply within \(amount.nanoseconds / 1_000_000) ms"
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import LabProtocol
+import NIOCore
+
+/// Everything `wirelog serve` can be told. Defaults are the documented ones (docs/PROTOCOL.md).
+public struct ServerConfiguration: Sendable {
+    public enum Framing: String, Sendable, CaseIterable {
+        /// A partial line followed by `quietPeriod` of silence is a complete command
+        /// (clients built from the lab's reference code send no terminator).
+        case auto
+        /// Only LF ends a command.
+        case line
+    }
+
+    public var host = "127.0.0.1"
+    public var port = 7070
+    /// nil: the lab's own reply bytes (LF after one-line replies, CRLF in the 400 reply).
+    public var lineEnding: LineEnding?
+    public var framing: Framing = .auto
+    public var quietPeriod: TimeAmount = .milliseconds(200)
+    public var maxLineLength = 64 * 1024
+    public var idleTimeout: TimeAmount = .seconds(300)
+    public var maxConnections = 4096
+    public var eventLoopThreads = System.coreCount
+    /// Off only for measuring what recording costs.
+    public var recording = true
+    /// A connection stops being read while this many of its bytes wait for a commit.
+    public var maxUnacknowledgedBytes = 1 << 20
+
+    public init() {}
+}

@@ -1,0 +1,126 @@
+import CSQLite
+import Migrations
+
+/// One schema step: `migrations/NNNN_name.sql`.
+public struct Migration: Sendable, Equatable {
+    public let version: Int
+    public let name: String
+    public let sql: String
+    /// FNV-1a 64 of the file's bytes, in hex: tells an edited migration from the one applied.
+    public let checksum: String
+
+    public init(fileName: String, bytes: [UInt8]) throws {
+        let stem = fileName.hasSuffix(".sql") ? String(fileName.dropLast(4)) : fileName
+        let parts = stem.split(separator: "_", maxSplits: 1)
+        guard parts.count == 2, parts[0].count == 4, let version = Int(parts[0]), version > 0 else {
+            throw StoreError.invalidMigrationName(fileName)
+        }
+        self.version = version
+        self.name = String(parts[1])
+        self.sql = String(decoding: bytes, as: UTF8.self)
+        self.checksum = Migration.fnv1a64Hex(bytes)
+    }
+
+    /// The migrations compiled into this binary, in version order.
+    public static let embedded: [Migration] = {
+        // The plugin sorts by file name and the names are checked at build time by the tests.
+        embeddedMigrationFiles.compactMap { try? Migration(fileName: $0.fileName, bytes: $0.bytes) }
+    }()
+
+    static func fnv1a64Hex(_ bytes: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// Brings a database to the schema this binary knows, or explains why it will not.
+public struct Migrator: Sendable {
+    /// `PRAGMA application_id` of every wirelog database: "WRLG".
+    public static let applicationID: Int32 = 0x5752_4C47
+
+    public let migrations: [Migration]
+
+    public init(migrations: [Migration] = Migration.embedded) throws {
+        for (previous, next) in zip(migrations, migrations.dropFirst()) where previous.version >= next.version {
+            throw StoreError.invalidMigrationName("\(next.version)_\(next.name).sql (versions must increase)")
+        }
+        self.migrations = migrations
+    }
+
+    public var latestVersion: Int { migrations.last?.version ?? 0 }
+
+    /// Refuses files that are not wirelog databases before anything writes to them.
+    /// Returns true for an empty database that may become one.
+    func checkIdentity(_ db: Database) throws -> Bool {
+        let applicationID: Int64
+        let objectCount: Int64
+        do {
+            applicationID = try db.scalarInt("PRAGMA application_id") ?? 0
+            objectCount = try db.scalarInt("SELECT count(*) FROM sqlite_schema") ?? 0
+        } catch let error as SQLiteError where error.isNotADatabase {
+            throw StoreError.notADatabase(path: db.path)
+        }
+        if applicationID == Int64(Migrator.applicationID) { return false }
+        if applicationID == 0 && objectCount == 0 { return true }
+        throw StoreError.notAWirelogDatabase(path: db.path)
+    }
+
+    /// The applied migrations recorded in the database: version → checksum.
+    func appliedVersions(_ db: Database) throws -> [Int: (name: String, checksum: String)] {
+        let exists = try db.scalarInt(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'wirelog_migrations'") ?? 0
+        guard exists > 0 else { return [:] }
+        let statement = try db.prepare("SELECT version, name, checksum FROM wirelog_migrations")
+        var applied: [Int: (name: String, checksum: String)] = [:]
+        while try statement.step() {
+            applied[statement.int(0)] = (statement.text(1) ?? "", statement.text(2) ?? "")
+        }
+        return applied
+    }
+
+    /// Checks what was applied against what this binary carries; returns what is missing.
+    func pendingMigrations(_ db: Database) throws -> [Migration] {
+        let applied = try appliedVersions(db)
+        if let newest = applied.keys.max(), newest > latestVersion {
+            throw StoreError.schemaTooNew(path: db.path, databaseVersion: newest, binaryVersion: latestVersion)
+        }
+        for migration in migrations {
+            if let record = applied[migration.version], record.checksum != migration.checksum {
+                throw StoreError.migrationEdited(
+                    path: db.path, version: migration.version, name: migration.name)
+            }
+        }
+        return migrations.filter { applied[$0.version] == nil }
+    }
+
+    /// Applies each missing migration in its own IMMEDIATE transaction.
+    func migrate(_ db: Database, nowMicros: Int64) throws {
+        for migration in try pendingMigrations(db) {
+            try db.transaction(.immediate) {
+                // Another process may have applied it since we looked.
+                if try appliedVersions(db)[migration.version] != nil { return }
+                try db.execute("""
+                    PRAGMA application_id = \(Migrator.applicationID);
+                    CREATE TABLE IF NOT EXISTS wirelog_migrations (
+                        version    INTEGER PRIMARY KEY,
+                        name       TEXT    NOT NULL,
+                        checksum   TEXT    NOT NULL,
+                        applied_us INTEGER NOT NULL
+                    );
+                    """)
+                try db.execute(migration.sql)
+                if try db.scalarInt("SELECT count(*) FROM pragma_foreign_key_check") ?? 0 > 0 {
+                    throw StoreError.migrationFailed(
+                        version: migration.version, name: migration.name, reason: "it leaves foreign keys violated")
+                }
+                try db.run("INSERT INTO wirelog_migrations (version, name, checksum, applied_us) VALUES (?, ?, ?, ?)",
+                           .int(migration.version), .text(migration.name), .text(migration.checksum), .integer(nowMicros))
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+import Foundation
+import Logging
+
+/// What the recorder tells a session after each transaction that held its messages.
+public enum CommitOutcome: Sendable {
+    /// Every message of the session up to and including `seq` is durable.
+    case committed(throughSeq: Int64)
+    /// The transaction failed; its messages are not stored and must not be acknowledged.
+    case failed(reason: String)
+}
+
+/// A session being recorded. Created by the connection that owns it; the recorder
+/// calls `onCommit` on its writer thread, so the closure should hop to the owner's thread.
+public final class RecordingSession: @unchecked Sendable {
+    public let info: SessionInfo
+    let onCommit: @Sendable (CommitOutcome) -> Void
+
+    // Touched only on the writer thread.
+    fileprivate var rowID: Int64?
+    fileprivate var batchMark: UInt64 = 0
+    fileprivate var batchHighestSeq: Int64 = 0
+
+    public init(info: SessionInfo, onCommit: @escaping @Sendable (CommitOutcome) -> Void = { _ in }) {
+        self.info = info
+        self.onCommit = onCommit
+    }
+}
+
+/// The single writer: connections enqueue, one thread commits whatever is queued in one
+/// transaction (group commit), then tells each session how far it is durable.
+///
+/// The queue itself is unbounded; callers bound it by pausing a connection while it has
+/// too many bytes awaiting commit (see `CommitOutcome`).
+public final class Recorder: @unchecked Sendable {
+    private enum Operation {
+        case begin(RecordingSession)
+        case message(RecordingSession, RecordedMessage)
+        case end(RecordingSession, SessionEnd)
+    }
+
+    private let database: Database
+    private let logger: Logger
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var queue: [Operation] = []
+    private var queuedBytes = 0
+    private var writerIsWaiting = false
+    private var stopping = false
+    private var stopped = false
+    private var warnedAboutBacklog = false
+
+    // Writer thread only.
+    private var batchNumber: UInt64 = 0
+    private var statements: Statements?
+    private let writerDone = DispatchSemaphore(value: 0)
+
+    /// Bytes queued beyond which a warning is logged: SQLite is falling behind.
+    public var backlogWarningBytes = 64 << 20
+
+    /// Takes ownership of `database`, a connection opened with `Store.openForWriting`.
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.logger = logger
+        let thread = Thread { [self] in writerLoop() }
+        thread.name = "wirelog-recorder"
+        thread.start()
+    }
+
+    public func begin(_ session: RecordingSession) {
+        enqueue(.begin(session), bytes: 64)
+    }
+
+    public func append(_ session: RecordingSession, _ message: RecordedMessage) {
+        enqueue(.message(session, message), bytes: message.raw.count + 64)
+    }
+
+    public func end(_ session: RecordingSession, _ end: SessionEnd) {
+        enqueue(.end(session, end), bytes: 64)
+    }
+
+    /// Commits everything queued, stops the writer thread and waits for it.
+    public func shutdown() {
+        condition.lock()
+        let alreadyStopping = stopping
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        if !alreadyStopping { writerDone.wait() }
+    }
+
+    private func enqueue(_ operation: Operation, bytes: Int) {
+        condition.lock()
+        if stopped {
+            condition.unlock()
+            logger.error("recorder already shut down; a late record was dropped")
+            return
+        }
+        queue.append(operation)
+        queuedBytes += bytes
+        if queuedBytes > backlogWarningBytes && !warnedAboutBacklog {
+            warnedAboutBacklog = true
+            logger.warning("recording backlog above \(backlogWarningBytes >> 20) MiB: SQLite is falling behind, connections will be slowed")
+        }
+        if writerIsWaiting { condition.signal() }
+        condition.unlock()
+    }
+
+    private func writerLoop() {
+        var batch: [Operation] = []
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping {
+                writerIsWaiting = true
+                condition.wait()
+                writerIsWaiting = false
+            }
+            if queue.isEmpty && stopping {
+                stopped = true
+                condition.unlock()
+                break
+            }
+            swap(&batch, &queue)
+            if queuedBytes < backlogWarningBytes / 2 { warnedAboutBacklog = false }
+            queuedBytes = 0
+            condition.unlock()
+
+            write(batch)
+            batch.removeAll(keepingCapacity: true)
+        }
+        statements = nil
+        writerDone.signal()
+    }
+
+    private func write(_ batch: [Operation]) {
+        batchNumber &+= 1
+        var touched: [RecordingSession] = []
+        var insertedNow: [RecordingSession] = []
+        func touch(_ session: RecordingSession) {
+            if session.batchMark != batchNumber {
+                session.batchMark = batchNumber
+                session.batchHighestSeq = 0
+                touched.append(session)
+            }
+        }
+        do {
+            let statements = try preparedStatements()
+            try database.execute("BEGIN IMMEDIATE")
+            for operation in batch {
+                switch operation {
+                case .begin(let session):
+                    touch(session)
+                    try statements.ensureRow(session, insertedNow: &insertedNow)
+                case .message(let session, let message):
+                    touch(session)
+                    try statements.ensureRow(session, insertedNow: &insertedNow)
+                    try statements.insert(message, into: session.rowID!)
+                    session.batchHighestSeq = max(session.batchHighestSeq, message.seq)
+                case .end(let session, let end):
+                    touch(session)
+                    try statements.ensureRow(session, insertedNow: &insertedNow)
+                    try statements.close(session.rowID!, end)
+                }
+            }
+            try database.execute("COMMIT")
+            for session in touched {
+                session.onCommit(.committed(throughSeq: session.batchHighestSeq))
+            }
+        } catch {
+            database.rollbackIfOpen()
+            // Rows inserted by the rolled-back transaction are gone: insert them again next time.
+            for session in insertedNow { session.rowID = nil }
+            let reason = String(describing: error)
+            logger.error("recording failed, \(batch.count) records not stored and not acknowledged: \(reason)")
+            for session in touched { session.onCommit(.failed(reason: reason)) }
+        }
+    }
+
+    private func preparedStatements() throws -> Statements {
+        if let statements { return statements }
+        let prepared = try Statements(database)
+        statements = prepared
+        return prepared
+    }
+}
+
+/// The writer's three statements, compiled once.
+private final class Statements {
+    let insertSession: Statement
+    let insertMessage: Statement
+    let closeSession: Statement
+
+    init(_ database: Database) throws {
+        insertSession = try database.prepare("""
+            INSERT INTO sessions (kind, decoding, client_host, client_port, server_host, server_port, started_us, replay_of)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        insertMessage = try database.prepare("""
+            INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        closeSession = try database.prepare("""
+            UPDATE sessions SET ended_us = ?, end_reason = ?, bytes_from_client = ?, bytes_from_server = ?, message_count = ?
+            WHERE id = ?
+            """)
+    }
+
+    func ensureRow(_ session: RecordingSession, insertedNow: inout [RecordingSession]) throws {
+        guard session.rowID == nil else { return }
+        let info = session.info
+        try insertSession.bind([
+            .text(info.kind.rawValue), .text(info.decoding.rawValue),
+            .text(info.clientHost), .int(info.clientPort), .text(info.serverHost), .int(info.serverPort),
+            .integer(info.startedMicros), info.replayOf.map(SQLValue.integer) ?? .null,
+        ])
+        try insertSession.run()
+        session.rowID = insertSession.database.lastInsertRowID
+        insertedNow.append(session)
+    }
+
+    func insert(_ message: RecordedMessage, into sessionID: Int64) throws {
+        let statement = insertMessage
+        try statement.bind(sessionID, at: 1)
+        try statement.bind(message.seq, at: 2)
+        try statement.bind(message.atMicros, at: 3)
+        try statement.bind(.text(message.sender.rawValue), at: 4)
+        try statement.bind(.optionalText(message.verb), at: 6)
+        try statement.bind(.optionalInt(message.replyCode), at: 8)
+        try message.raw.withUnsafeBytes { raw in
+            try statement.bind(bytes: raw, at: 5)
+            if let range = message.payloadRange {
+                try statement.bind(bytes: UnsafeRawBufferPointer(rebasing: raw[range]), at: 7)
+            } else {
+                try statement.bind(.null, at: 7)
+            }
+            try statement.run()
+        }
+    }
+
+    func close(_ sessionID: Int64, _ end: SessionEnd) throws {
+        try closeSession.bind([
+            .integer(end.atMicros), .text(end.reason.rawValue),
+            .integer(end.bytesFromClient), .integer(end.bytesFromServer), .integer(end.messageCount),
+            .integer(sessionID),
+        ])
+        try closeSession.run()
+    }
+}

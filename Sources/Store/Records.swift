@@ -1,0 +1,101 @@
+/// Who recorded a session.
+public enum SessionKind: String, Sendable, CaseIterable, Codable {
+    case server, proxy, replay
+}
+
+/// How a session's bytes were split into messages.
+public enum Decoding: String, Sendable, CaseIterable, Codable {
+    /// Lab commands and replies, with verb, payload and reply code.
+    case lab
+    /// Lines (LF-terminated) in each direction.
+    case lines
+    /// Chunks exactly as read from the socket.
+    case raw
+}
+
+/// Which side sent a message.
+public enum Sender: String, Sendable, Codable {
+    case client, server
+}
+
+/// Why a session ended. Stored as the raw value.
+public enum EndReason: String, Sendable, CaseIterable, Codable {
+    case quit
+    case clientClosed = "client_closed"
+    case serverClosed = "server_closed"
+    case reset
+    case idleTimeout = "idle_timeout"
+    case lineTooLong = "line_too_long"
+    case refused
+    case shutdown
+    case storageError = "storage_error"
+    case upstreamRefused = "upstream_refused"
+    case upstreamTimeout = "upstream_timeout"
+    case error
+}
+
+/// The fixed facts of a session, known when it starts.
+public struct SessionInfo: Sendable, Equatable {
+    public var kind: SessionKind
+    public var decoding: Decoding
+    public var clientHost: String
+    public var clientPort: Int
+    public var serverHost: String
+    public var serverPort: Int
+    public var startedMicros: Int64
+    public var replayOf: Int64?
+
+    public init(kind: SessionKind, decoding: Decoding, clientHost: String, clientPort: Int,
+                serverHost: String, serverPort: Int, startedMicros: Int64, replayOf: Int64? = nil) {
+        self.kind = kind
+        self.decoding = decoding
+        self.clientHost = clientHost
+        self.clientPort = clientPort
+        self.serverHost = serverHost
+        self.serverPort = serverPort
+        self.startedMicros = startedMicros
+        self.replayOf = replayOf
+    }
+}
+
+/// One message as it is handed to the recorder.
+public struct RecordedMessage: Sendable {
+    /// 1, 2, 3… within the session, both directions together, in wire order.
+    public var seq: Int64
+    public var atMicros: Int64
+    public var sender: Sender
+    /// Exactly the bytes that crossed the wire.
+    public var raw: [UInt8]
+    public var verb: String?
+    /// Where the DATA payload lies inside `raw`.
+    public var payloadRange: Range<Int>?
+    public var replyCode: Int?
+
+    public init(seq: Int64, atMicros: Int64, sender: Sender, raw: [UInt8],
+                verb: String? = nil, payloadRange: Range<Int>? = nil, replyCode: Int? = nil) {
+        self.seq = seq
+        self.atMicros = atMicros
+        self.sender = sender
+        self.raw = raw
+        self.verb = verb
+        self.payloadRange = payloadRange
+        self.replyCode = replyCode
+    }
+}
+
+/// How a session ended, written when it closes.
+public struct SessionEnd: Sendable {
+    public var atMicros: Int64
+    public var reason: EndReason
+    public var bytesFromClient: Int64
+    public var bytesFromServer: Int64
+    public var messageCount: Int64
+
+    public init(atMicros: Int64, reason: EndReason, bytesFromClient: Int64, bytesFromServer: Int64, messageCount: Int64) {
+        self.atMicros = atMicros
+        self.reason = reason
+        self.bytesFromClient = bytesFromClient
+        self.bytesFromServer = bytesFromServer
+        self.messageCount = messageCount
+    }
+}

@@ -1,0 +1,29 @@
+import CSQLite
+
+/// A failed SQLite call: the extended result code, SQLite's message, and the SQL that failed.
+public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+    public let code: Int32
+    public let message: String
+    public let sql: String?
+
+    public init(code: Int32, message: String, sql: String? = nil) {
+        self.code = code
+        self.message = message
+        self.sql = sql
+    }
+
+    /// The primary result code (SQLITE_BUSY, SQLITE_FULL, …) without the extended bits.
+    public var primaryCode: Int32 { code & 0xFF }
+
+    public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
+    public var isReadOnly: Bool { primaryCode == SQLITE_READONLY }
+    public var isDiskFull: Bool { primaryCode == SQLITE_FULL }
+    public var isNotADatabase: Bool { primaryCode == SQLITE_NOTADB }
+
+    public var description: String {
+        let name = String(cString: sqlite3_errstr(code))
+        var text = "SQLite error \(code) (\(name)): \(message)"
+        if let sql { text += " [in: \(sql.prefix(120))]" }
+        return text
+    }
+}

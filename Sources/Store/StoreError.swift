@@ -1,0 +1,47 @@
+/// Why a database could not be used, worded for the person who ran the command.
+public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
+    case missingFile(path: String)
+    case notADatabase(path: String)
+    case notAWirelogDatabase(path: String)
+    case schemaTooNew(path: String, databaseVersion: Int, binaryVersion: Int)
+    case schemaTooOld(path: String, databaseVersion: Int, binaryVersion: Int)
+    case migrationEdited(path: String, version: Int, name: String)
+    case migrationFailed(version: Int, name: String, reason: String)
+    case invalidMigrationName(String)
+    case cannotOpen(path: String, reason: String)
+    case readOnly(path: String, reason: String)
+    case noSuchSession(Int64)
+
+    public var description: String {
+        switch self {
+        case .missingFile(let path):
+            return "no database at \(path): record something first (wirelog serve --db \(path)) or pass --db / WIRELOG_DB"
+        case .notADatabase(let path):
+            return "\(path) is not a SQLite database; refusing to touch it (pass another --db)"
+        case .notAWirelogDatabase(let path):
+            return "\(path) is a SQLite database but not a wirelog one; refusing to touch it (pass another --db)"
+        case .schemaTooNew(let path, let databaseVersion, let binaryVersion):
+            return "\(path) has schema version \(databaseVersion), newer than this wirelog knows (\(binaryVersion)); upgrade wirelog"
+        case .schemaTooOld(let path, let databaseVersion, let binaryVersion):
+            return "\(path) has schema version \(databaseVersion) but this wirelog needs \(binaryVersion); open it once with a writing command (wirelog serve) to upgrade it"
+        case .migrationEdited(let path, let version, let name):
+            return "migration \(fourDigits(version))_\(name).sql differs from the one applied to \(path) (checksum mismatch); restore the original file and add a new migration instead"
+        case .migrationFailed(let version, let name, let reason):
+            return "migration \(fourDigits(version))_\(name).sql failed: \(reason)"
+        case .invalidMigrationName(let name):
+            return "migration file \(name) must be named NNNN_name.sql"
+        case .cannotOpen(let path, let reason):
+            return "cannot open \(path): \(reason)"
+        case .readOnly(let path, let reason):
+            return "cannot write to \(path): \(reason); check the file's and its directory's permissions"
+        case .noSuchSession(let id):
+            return "no session \(id) in this database (wirelog sessions list shows the ids)"
+        }
+    }
+}
+
+/// 7 → "0007", as in migration file names.
+func fourDigits(_ value: Int) -> String {
+    let digits = String(value)
+    return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+}

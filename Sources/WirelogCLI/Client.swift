@@ -1,0 +1,107 @@
+import ArgumentParser
+import Client
+import Foundation
+import LabProtocol
+import NIOCore
+
+struct Client: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The lab's client: send commands, print each reply whole.",
+        discussion: """
+            On a terminal it prompts for commands; after DATA it asks for the data line. \
+            With standard input not a terminal it reads one command per line (after DATA, \
+            the next line is the payload). DATA and its payload leave in one write as \
+            'DATA <payload>'. At end of input it sends QUIT.
+            """)
+
+    enum Terminator: String, ExpressibleByArgument, CaseIterable {
+        case lf, crlf, none
+
+        var bytes: [UInt8] {
+            switch self {
+            case .lf: [0x0A]
+            case .crlf: [0x0D, 0x0A]
+            case .none: []
+            }
+        }
+    }
+
+    @Argument(help: "Server to connect to.")
+    var server = HostPort(host: "127.0.0.1", port: 7070)
+
+    @Option(help: "What ends each command on the wire: lf, crlf, or none (as the lab's reference client).")
+    var terminator: Terminator = .lf
+
+    @Option(help: "How long to wait for each reply.")
+    var timeout = Duration(microseconds: 10_000_000)
+
+    func run() async throws {
+        let connection: LabConnection
+        do {
+            connection = try await LabConnection.connect(host: server.host, port: server.port, timeout: .seconds(5))
+        } catch {
+            printError("cannot connect to \(server): \(describe(error)) (is wirelog serve running there?)")
+            throw ExitCode(1)
+        }
+
+        do {
+            try await converse(over: connection)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        await connection.close()
+    }
+
+    private func converse(over connection: LabConnection) async throws {
+        let interactive = isatty(STDIN_FILENO) == 1
+        func prompt(_ text: String) -> String? {
+            if interactive {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+            return readLine(strippingNewline: true)
+        }
+
+        while true {
+            var command = prompt("Command: ") ?? "QUIT"
+            let isQuit: Bool
+            if command.trimmingCharacters(in: .whitespaces).uppercased() == "DATA" {
+                let payload = prompt("Input data to send: ") ?? ""
+                command = "DATA " + payload
+                isQuit = false
+            } else {
+                isQuit = command.trimmingCharacters(in: .whitespaces).uppercased() == "QUIT"
+            }
+            try await connection.send(Array(command.utf8) + terminator.bytes)
+            let reply: [UInt8]?
+            do {
+                reply = try await connection.readReply(timeout: .microseconds(timeout.microseconds))
+            } catch {
+                printError("\(describe(error)) from \(server)")
+                throw ExitCode(1)
+            }
+            guard let reply else {
+                if isQuit { return }
+                printError("\(server) closed the connection")
+                throw ExitCode(1)
+            }
+            printReply(reply)
+            if isQuit { return }
+        }
+    }
+
+    /// Each reply line on its own output line, control bytes escaped.
+    private func printReply(_ reply: [UInt8]) {
+        var lines = reply.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        for line in lines {
+            let content = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
+            print(Escaping.escape(content))
+        }
+    }
+
+    private func describe(_ error: Error) -> String {
+        if let error = error as? IOError { return error.description }
+        return "\(error)"
+    }
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import LabProtocol
+import Logging
+import NIOCore
+import Server
+import ServiceLifecycle
+import Store
+
+extension LineEnding: ExpressibleByArgument {}
+extension ServerConfiguration.Framing: ExpressibleByArgument {}
+extension Durability: ExpressibleByArgument {}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the lab protocol server, recording every session into SQLite.",
+        discussion: "SIGINT/SIGTERM stop it gracefully: pending commands are answered and recorded, sessions end with reason shutdown.")
+
+    @Option(help: "Address to listen on (loopback unless told otherwise; port 0 picks a free one).")
+    var listen = HostPort(host: "127.0.0.1", port: 7070)
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Make every reply line end with lf or crlf (default: the lab's bytes, LF, and CRLF in the 400 reply).")
+    var lineEnding: LineEnding?
+
+    @Option(help: "auto: a partial line followed by the quiet period is a command (lab clients send no terminator); line: only LF ends a command.")
+    var framing: ServerConfiguration.Framing = .auto
+
+    @Option(help: "Silence after a partial line that completes it, with --framing auto.")
+    var quietPeriod = Duration(microseconds: 200_000)
+
+    @Option(help: "Longest line in bytes; a longer one gets a 400 reply and the connection is closed.")
+    var maxLine = 64 * 1024
+
+    @Option(help: "Close a connection that sends nothing for this long.")
+    var idleTimeout = Duration(microseconds: 300_000_000)
+
+    @Option(help: "Most connections at once; more are refused with a one-line 503 reply.")
+    var maxConnections = 4096
+
+    @Option(help: "Event-loop threads (default: one per core).")
+    var threads = System.coreCount
+
+    @Option(help: "normal: commits survive a crash of wirelog; full: they survive a crash of the machine too (slower).")
+    var durability: Durability = .normal
+
+    @Flag(help: "Answer without recording (to measure what recording costs).")
+    var noRecord = false
+
+    @Option(help: "Seconds a shutdown waits for open connections before closing them.")
+    var shutdownGrace = Duration(microseconds: 10_000_000)
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard maxLine > 0 else { throw ValidationError("--max-line must be positive") }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        guard threads > 0 else { throw ValidationError("--threads must be positive") }
+        guard quietPeriod.microseconds > 0 else { throw ValidationError("--quiet-period must be positive") }
+        guard idleTimeout.microseconds > 0 else { throw ValidationError("--idle-timeout must be positive") }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger(label: "wirelog.serve")
+        var configuration = ServerConfiguration()
+        configuration.host = listen.host
+        configuration.port = listen.port
+        configuration.lineEnding = lineEnding
+        configuration.framing = framing
+        configuration.quietPeriod = .microseconds(quietPeriod.microseconds)
+        configuration.maxLineLength = maxLine
+        configuration.idleTimeout = .microseconds(idleTimeout.microseconds)
+        configuration.maxConnections = maxConnections
+        configuration.eventLoopThreads = threads
+        configuration.recording = !noRecord
+
+        var recorder: Recorder?
+        if !noRecord {
+            do {
+                let db = try Store.openForWriting(path: database.path, durability: durability)
+                recorder = Recorder(database: db, logger: logger)
+                logger.info("recording to \(database.path)")
+            } catch {
+                printError("\(error)")
+                throw ExitCode(2)
+            }
+        }
+        let server = LabServer(configuration: configuration, recorder: recorder, logger: logger)
+        let service = LabServerService(server: server, grace: .microseconds(shutdownGrace.microseconds))
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: service)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch let error as IOError {
+            printError("cannot listen on \(listen): \(error.description)")
+            throw ExitCode(2)
+        }
+    }
+}
+
+/// Runs the server until a graceful shutdown, then drains it.
+struct LabServerService: Service {
+    let server: LabServer
+    let grace: TimeAmount
+
+    func run() async throws {
+        do {
+            _ = try await server.start()
+        } catch {
+            await server.shutdownGracefully(grace: .zero)
+            throw error
+        }
+        try? await gracefulShutdown()
+        await server.shutdownGracefully(grace: grace)
+    }
+}

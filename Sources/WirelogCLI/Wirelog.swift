@@ -1,0 +1,16 @@
+import ArgumentParser
+
+/// `wirelog`: record, inspect and replay line-protocol traffic.
+public struct Wirelog: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "wirelog",
+        abstract: "Record, inspect and replay line-protocol TCP traffic.",
+        discussion: """
+            Recordings go to a SQLite file: --db PATH, or WIRELOG_DB, or ./wirelog.sqlite.
+            """,
+        version: "0.1.0",
+        subcommands: [Serve.self, Client.self]
+    )
+
+    public init() {}
+}

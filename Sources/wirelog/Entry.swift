@@ -1,0 +1,8 @@
+import WirelogCLI
+
+@main
+enum Entry {
+    static func main() async {
+        await Wirelog.main()
+    }
+}
