@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // SQLite from the system (libsqlite3-dev), wrapped by Store.
@@ -62,6 +63,40 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Transparent recording TCP proxy.
+        .target(
+            name: "Proxy",
+            dependencies: [
+                "Store",
+                "LabProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Replays recorded sessions against a server and compares.
+        .target(
+            name: "Replay",
+            dependencies: [
+                "Store",
+                "LabProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Load generator and synthetic data.
+        .target(
+            name: "Bench",
+            dependencies: [
+                "Store",
+                "LabProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
         .target(
             name: "WirelogCLI",
             dependencies: [
@@ -69,6 +104,9 @@ let package = Package(
                 "LabProtocol",
                 "Server",
                 "Client",
+                "Proxy",
+                "Replay",
+                "Bench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,16 +116,57 @@ let package = Package(
             name: "wirelog",
             dependencies: ["WirelogCLI"]
         ),
+        // Shared by the test targets: temporary databases, the built binary, servers in-process.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "Store",
+                "Server",
+                "Client",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(name: "LabProtocolTests", dependencies: ["LabProtocol"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server",
-                "Store",
-                "LabProtocol",
-                "Client",
-                "wirelog",
+                "Store", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "ProxyTests",
+            dependencies: [
+                "Store", "TestSupport", "Proxy", "Client", "LabProtocol", "wirelog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "QueryTests",
+            dependencies: [
+                "Store", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "ReplayTests",
+            dependencies: [
+                "Store", "TestSupport", "Replay", "Server", "Client", "LabProtocol", "wirelog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "BenchTests",
+            dependencies: [
+                "Store", "TestSupport", "Bench", "Server", "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -1,0 +1,2 @@
+// The load generator and synthetic data live here (issue 6).
+enum BenchModule {}

@@ -1,0 +1,2 @@
+// The recording proxy lives here (issue 3).
+enum ProxyModule {}

@@ -1,0 +1,2 @@
+// Replay of recorded sessions lives here (issue 5).
+enum ReplayModule {}

@@ -1,0 +1,1 @@
+// BenchTests arrive with issue 6.

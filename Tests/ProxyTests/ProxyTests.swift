@@ -1,0 +1,1 @@
+// ProxyTests arrive with issue 3.

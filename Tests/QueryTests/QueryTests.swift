@@ -1,0 +1,1 @@
+// QueryTests arrive with issue 4.

@@ -1,0 +1,1 @@
+// ReplayTests arrive with issue 5.

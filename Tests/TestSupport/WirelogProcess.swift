@@ -1,0 +1,155 @@
+import Foundation
+
+/// The built `wirelog` executable: `$WIRELOG_BIN`, or the one beside the test bundle.
+public enum WirelogBinary {
+    public static var path: String {
+        if let fromEnvironment = ProcessInfo.processInfo.environment["WIRELOG_BIN"] { return fromEnvironment }
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        // On Linux the test runner is .build/<triple>/debug/<package>PackageTests.xctest.
+        if directory.lastPathComponent.hasSuffix(".xctest") { directory.deleteLastPathComponent() }
+        return directory.appendingPathComponent("wirelog").path
+    }
+}
+
+public struct ProcessResult: Sendable {
+    public let status: Int32
+    public let stdout: [UInt8]
+    public let stderr: [UInt8]
+
+    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+}
+
+public enum ProcessError: Error, CustomStringConvertible {
+    case timedOut(String)
+    case noListenAddress(String)
+
+    public var description: String {
+        switch self {
+        case .timedOut(let what): "timed out: \(what)"
+        case .noListenAddress(let log): "the process never said where it listens; its log:\n\(log)"
+        }
+    }
+}
+
+/// A `wirelog` child process with its output captured.
+public final class WirelogProcess: @unchecked Sendable {
+    public let process = Process()
+    private let stdoutPipe = Pipe()
+    private let stderrPipe = Pipe()
+    private let stdinPipe = Pipe()
+    private let output = OutputCollector()
+
+    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: WirelogBinary.path)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "WIRELOG_DB")
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        process.standardInput = stdinPipe
+        let output = self.output
+        stdoutPipe.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData, toStdout: true) }
+        stderrPipe.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData, toStdout: false) }
+        try process.run()
+    }
+
+    /// Runs `wirelog arguments…` to completion with `input` on stdin.
+    public static func run(_ arguments: [String], input: [UInt8] = [], environment: [String: String] = [:],
+                           timeout: TimeInterval = 60) throws -> ProcessResult {
+        let child = try WirelogProcess(arguments, environment: environment)
+        child.write(input)
+        child.closeInput()
+        return try child.wait(timeout: timeout)
+    }
+
+    public func write(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        stdinPipe.fileHandleForWriting.write(Data(bytes))
+    }
+
+    public func closeInput() { try? stdinPipe.fileHandleForWriting.close() }
+
+    public var stderrText: String { output.snapshot().stderr }
+
+    /// Waits until the log names the address the process listens on ("listening on HOST:PORT").
+    public func listeningPort(timeout: TimeInterval = 30) throws -> Int {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let log = output.snapshot().stderr
+            if let range = log.range(of: #"listening on \S+:(\d+)"#, options: .regularExpression) {
+                let match = log[range]
+                if let port = Int(match.split(separator: ":").last ?? "") { return port }
+            }
+            if !process.isRunning { throw ProcessError.noListenAddress(log) }
+            output.waitForMore(until: deadline)
+        }
+        throw ProcessError.noListenAddress(output.snapshot().stderr)
+    }
+
+    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for the process to exit; kills it and throws if it takes longer than `timeout`.
+    @discardableResult
+    public func wait(timeout: TimeInterval = 60) throws -> ProcessResult {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline {
+            output.waitForMore(until: min(deadline, Date().addingTimeInterval(0.05)))
+        }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw ProcessError.timedOut("wirelog \(process.arguments ?? []) did not exit; stderr:\n\(output.snapshot().stderr)")
+        }
+        process.waitUntilExit()
+        // Drain what the pipes still hold.
+        stdoutPipe.fileHandleForReading.readabilityHandler = nil
+        stderrPipe.fileHandleForReading.readabilityHandler = nil
+        output.append(stdoutPipe.fileHandleForReading.readDataToEndOfFile(), toStdout: true)
+        output.append(stderrPipe.fileHandleForReading.readDataToEndOfFile(), toStdout: false)
+        let captured = output.bytes()
+        return ProcessResult(status: process.terminationStatus, stdout: captured.stdout, stderr: captured.stderr)
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Output of a child process, appended from pipe handlers, read by the test.
+final class OutputCollector: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var stdout: [UInt8] = []
+    private var stderr: [UInt8] = []
+
+    func append(_ data: Data, toStdout: Bool) {
+        guard !data.isEmpty else { return }
+        condition.lock()
+        if toStdout { stdout += data } else { stderr += data }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func snapshot() -> (stdout: String, stderr: String) {
+        let (out, err) = bytes()
+        return (String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    func bytes() -> (stdout: [UInt8], stderr: [UInt8]) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (stdout, stderr)
+    }
+
+    /// Blocks until something new arrives or `deadline` passes.
+    func waitForMore(until deadline: Date) {
+        condition.lock()
+        _ = condition.wait(until: deadline)
+        condition.unlock()
+    }
+}
