@@ -36,6 +36,12 @@ public final class Recorder: @unchecked Sendable {
         case begin(RecordingSession)
         case message(RecordingSession, RecordedMessage)
         case end(RecordingSession, SessionEnd)
+
+        var session: RecordingSession {
+            switch self {
+            case .begin(let session), .message(let session, _), .end(let session, _): session
+            }
+        }
     }
 
     private let database: Database
@@ -133,32 +139,30 @@ public final class Recorder: @unchecked Sendable {
 
     private func write(_ batch: [Operation]) {
         batchNumber &+= 1
+        // Every session in the batch hears the outcome, even when BEGIN itself fails.
         var touched: [RecordingSession] = []
-        var insertedNow: [RecordingSession] = []
-        func touch(_ session: RecordingSession) {
+        for operation in batch {
+            let session = operation.session
             if session.batchMark != batchNumber {
                 session.batchMark = batchNumber
                 session.batchHighestSeq = 0
                 touched.append(session)
             }
+            if case .message(let session, let message) = operation {
+                session.batchHighestSeq = max(session.batchHighestSeq, message.seq)
+            }
         }
+        var insertedNow: [RecordingSession] = []
         do {
             let statements = try preparedStatements()
             try database.execute("BEGIN IMMEDIATE")
             for operation in batch {
+                let session = operation.session
+                try statements.ensureRow(session, insertedNow: &insertedNow)
                 switch operation {
-                case .begin(let session):
-                    touch(session)
-                    try statements.ensureRow(session, insertedNow: &insertedNow)
-                case .message(let session, let message):
-                    touch(session)
-                    try statements.ensureRow(session, insertedNow: &insertedNow)
-                    try statements.insert(message, into: session.rowID!)
-                    session.batchHighestSeq = max(session.batchHighestSeq, message.seq)
-                case .end(let session, let end):
-                    touch(session)
-                    try statements.ensureRow(session, insertedNow: &insertedNow)
-                    try statements.close(session.rowID!, end)
+                case .begin: break
+                case .message(_, let message): try statements.insert(message, into: session.rowID!)
+                case .end(_, let end): try statements.close(session.rowID!, end)
                 }
             }
             try database.execute("COMMIT")

@@ -15,11 +15,12 @@ public enum Durability: String, Sendable, CaseIterable {
 public enum Store {
     /// Opens (creating if needed) a database to record into, migrated to this binary's schema.
     public static func openForWriting(path: String, durability: Durability = .normal,
+                                      busyTimeoutMilliseconds: Int32 = 5_000,
                                       migrator: Migrator? = nil) throws -> Database {
         let migrator = try migrator ?? Migrator()
         let db: Database
         do {
-            db = try Database(path: path, mode: .readWrite)
+            db = try Database(path: path, mode: .readWrite, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         } catch let error as SQLiteError {
             throw StoreError.cannotOpen(path: path, reason: error.message)
         }

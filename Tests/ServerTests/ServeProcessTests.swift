@@ -1,0 +1,172 @@
+import Client
+import Foundation
+import Testing
+import TestSupport
+
+/// The built `wirelog` binary, driven as a user would: signals, crashes, real third-party clients.
+@Suite struct ServeProcessTests {
+    private func startServe(_ dir: TemporaryDirectory, _ extra: [String] = []) throws -> (WirelogProcess, Int) {
+        let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--db", dir.file("serve.sqlite")] + extra)
+        return (serve, try serve.listeningPort())
+    }
+
+    @Test func sigtermAnswersWhatWasReceivedAndEndsSessionsWithShutdown() async throws {
+        let dir = TemporaryDirectory()
+        let (serve, port) = try startServe(dir)
+        var connections: [LabConnection] = []
+        for _ in 0..<5 {
+            let connection = try await LabConnection.connect(host: "127.0.0.1", port: port)
+            try await connection.send(Array("HELO\n".utf8))
+            #expect(try await connection.readReply() == Array("100 OK\n".utf8))
+            // Received but unterminated: the shutdown must still answer and record it.
+            try await connection.send(Array("DATA in flight".utf8))
+            connections.append(connection)
+        }
+        serve.signal(SIGTERM)
+        for connection in connections {
+            #expect(try await connection.readReply() == Array("300 DRCV\n".utf8))
+            #expect(try await connection.readReply() == nil)
+            await connection.close()
+        }
+        let result = try serve.wait(timeout: 30)
+        #expect(result.status == 0, "stderr: \(result.stderrText)")
+        let sessions = try RecordedRows.sessions(dir.file("serve.sqlite"))
+        #expect(sessions.count == 5)
+        #expect(sessions.allSatisfy { $0.endReason == "shutdown" })
+        let payloads = try RecordedRows.messages(dir.file("serve.sqlite")).compactMap(\.payload)
+        #expect(payloads == Array(repeating: Array("in flight".utf8), count: 5))
+    }
+
+    @Test func killMinus9UnderLoadLosesNoAcknowledgedCommand() async throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("serve.sqlite")
+        let (serve, port) = try startServe(dir)
+        let acknowledged = AcknowledgedPayloads()
+        let target = 2_000
+        await withTaskGroup(of: Void.self) { group in
+            for client in 0..<20 {
+                group.addTask {
+                    guard let connection = try? await LabConnection.connect(host: "127.0.0.1", port: port) else { return }
+                    for n in 0..<1_000 {
+                        let payload = "client\(client)-\(n)"
+                        guard (try? await connection.send(Array("DATA \(payload)\n".utf8))) != nil,
+                              let reply = try? await connection.readReply(timeout: .seconds(5)),
+                              reply == Array("300 DRCV\n".utf8) else { break }
+                        if acknowledged.add(payload) >= target { serve.signal(SIGKILL) }
+                    }
+                    await connection.close()
+                }
+            }
+        }
+        _ = try? serve.wait(timeout: 30)
+        #expect(try RecordedRows.integrityCheck(path) == "ok")
+        let stored = Set(try RecordedRows.messages(path).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } })
+        let acked = acknowledged.all
+        #expect(acked.count >= target)
+        #expect(acked.subtracting(stored).isEmpty, "acknowledged but lost: \(acked.subtracting(stored).prefix(5))")
+    }
+
+    @Test func netcatAndSocatGetTheLabsBytes() throws {
+        let dir = TemporaryDirectory()
+        let (serve, port) = try startServe(dir)
+        let script = "HELO\nDATA\nHello world\nUSER\nQUIT\n"
+        let expected = "100 OK\n300 DRCV\n400 BCMD\r\nCommand-description: Bad command\r\n200 BYE\n"
+        for tool in [["nc", "-N", "127.0.0.1", "\(port)"], ["socat", "-", "TCP:127.0.0.1:\(port)"]] {
+            let output = try runTool(tool, input: script)
+            #expect(output == expected, "\(tool[0]) got \(output.debugDescription)")
+        }
+        serve.signal(SIGTERM)
+        #expect(try serve.wait(timeout: 30).status == 0)
+        #expect(try RecordedRows.sessions(dir.file("serve.sqlite")).map(\.endReason) == ["quit", "quit"])
+    }
+
+    @Test func theScriptedClientSendsLinesAndQuitsAtEndOfInput() throws {
+        let dir = TemporaryDirectory()
+        let (serve, port) = try startServe(dir)
+        let result = try WirelogProcess.run(["client", "127.0.0.1:\(port)"], input: Array("HELO\nDATA\nhello there\nBOGUS\n".utf8))
+        #expect(result.status == 0, "stderr: \(result.stderrText)")
+        #expect(result.stdoutText == "100 OK\n300 DRCV\n400 BCMD\nCommand-description: Bad command\n200 BYE\n")
+        serve.signal(SIGTERM)
+        _ = try serve.wait(timeout: 30)
+        let commands = try RecordedRows.messages(dir.file("serve.sqlite")).filter { $0.sender == "client" }
+        // DATA and its payload leave in one write, as the lab's servers accept.
+        #expect(commands.map(\.rawText) == ["HELO\n", "DATA hello there\n", "BOGUS\n", "QUIT\n"])
+    }
+
+    @Test func theClientWithoutATerminatorWorksThroughTheQuietPeriod() throws {
+        let dir = TemporaryDirectory()
+        let (serve, port) = try startServe(dir, ["--quiet-period", "50ms"])
+        let result = try WirelogProcess.run(["client", "127.0.0.1:\(port)", "--terminator", "none"], input: Array("HELO\nDATA\nhi\n".utf8))
+        #expect(result.stdoutText == "100 OK\n300 DRCV\n200 BYE\n", "stderr: \(result.stderrText)")
+        serve.signal(SIGTERM)
+        _ = try serve.wait(timeout: 30)
+    }
+
+    @Test func theClientSaysClearlyWhenNobodyListens() throws {
+        let port = try freePort()
+        let result = try WirelogProcess.run(["client", "127.0.0.1:\(port)"], input: Array("HELO\n".utf8))
+        #expect(result.status == 1)
+        #expect(result.stderrText.contains("cannot connect to 127.0.0.1:\(port)"))
+        #expect(result.stderrText.split(separator: "\n").count == 1)
+    }
+
+    @Test func serveRefusesADatabaseItCannotUse() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("notes.txt")
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(String(repeating: "not sqlite\n", count: 100).utf8)))
+        let result = try WirelogProcess.run(["serve", "--listen", "127.0.0.1:0", "--db", path])
+        #expect(result.status == 2)
+        #expect(result.stderrText.contains("not a SQLite database"))
+    }
+}
+
+/// Payloads the server acknowledged, shared by the load tasks.
+private final class AcknowledgedPayloads: @unchecked Sendable {
+    private let lock = NSLock()
+    private var payloads = Set<String>()
+
+    func add(_ payload: String) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        payloads.insert(payload)
+        return payloads.count
+    }
+
+    var all: Set<String> {
+        lock.lock()
+        defer { lock.unlock() }
+        return payloads
+    }
+}
+
+/// Runs a third-party tool with `input` on stdin and returns its stdout.
+private func runTool(_ arguments: [String], input: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let stdin = Pipe()
+    let stdout = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    try process.run()
+    stdin.fileHandleForWriting.write(Data(input.utf8))
+    try stdin.fileHandleForWriting.close()
+    // The server closes after QUIT, so the tool's output ends and the tool exits.
+    let output = stdout.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: output, as: UTF8.self)
+}
+
+/// A port nobody listens on: bind to 0, read the port, close.
+private func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

@@ -1,0 +1,134 @@
+import Foundation
+import Migrations
+import Store
+import Testing
+import TestSupport
+
+private func fileBytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+
+private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTEGER PRIMARY KEY);") throws -> Migration {
+    try Migration(fileName: "0099_later_feature.sql", bytes: Array(sql.utf8))
+}
+
+@Suite struct MigrationTests {
+    @Test func everyEmbeddedMigrationIsNamedNNNNName() throws {
+        #expect(!embeddedMigrationFiles.isEmpty)
+        #expect(Migration.embedded.count == embeddedMigrationFiles.count)
+        _ = try Migrator()  // versions strictly increase
+    }
+
+    @Test func aNewDatabaseGetsTheWholeSchemaAndMode0600() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("new.sqlite")
+        let db = try Store.openForWriting(path: path)
+        #expect(try db.scalarInt("SELECT count(*) FROM wirelog_migrations") == Int64(Migration.embedded.count))
+        #expect(try db.scalarInt("PRAGMA application_id") == Int64(Migrator.applicationID))
+        #expect(try db.scalarText("PRAGMA journal_mode") == "wal")
+        #expect(try db.scalarInt("PRAGMA foreign_keys") == 1)
+        #expect(try db.scalarInt("SELECT count(*) FROM sqlite_schema WHERE name IN ('sessions', 'messages')") == 2)
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+    }
+
+    @Test func reopeningAppliesNothingTwice() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("again.sqlite")
+        let first = try Store.openForWriting(path: path)
+        let appliedAt = try first.scalarInt("SELECT max(applied_us) FROM wirelog_migrations")
+        let second = try Store.openForWriting(path: path)
+        #expect(try second.scalarInt("SELECT count(*) FROM wirelog_migrations") == Int64(Migration.embedded.count))
+        #expect(try second.scalarInt("SELECT max(applied_us) FROM wirelog_migrations") == appliedAt)
+    }
+
+    @Test func aMissingMigrationIsAppliedInOrder() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("upgrade.sqlite")
+        _ = try Store.openForWriting(path: path)
+        let newer = try Migrator(migrations: Migration.embedded + [extraMigration()])
+        let db = try Store.openForWriting(path: path, migrator: newer)
+        #expect(try db.scalarInt("SELECT max(version) FROM wirelog_migrations") == 99)
+        #expect(try db.scalarText("SELECT name FROM wirelog_migrations WHERE version = 99") == "later_feature")
+        #expect(try db.scalarInt("SELECT count(*) FROM later_feature") == 0)
+    }
+
+    @Test func aFailingMigrationLeavesNothingBehind() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("failing.sqlite")
+        _ = try Store.openForWriting(path: path)
+        let broken = try Migrator(migrations: Migration.embedded + [
+            extraMigration("CREATE TABLE half_done (id INTEGER); THIS IS NOT SQL;"),
+        ])
+        #expect(throws: StoreError.self) { try Store.openForWriting(path: path, migrator: broken) }
+        let db = try Store.openForWriting(path: path)
+        #expect(try db.scalarInt("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'") == 0)
+    }
+
+    @Test func anEditedAppliedMigrationIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("edited.sqlite")
+        _ = try Store.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded + [extraMigration()]))
+        let edited = try Migrator(migrations: Migration.embedded + [
+            extraMigration("CREATE TABLE later_feature (id INTEGER PRIMARY KEY, extra TEXT);"),
+        ])
+        #expect(throws: StoreError.migrationEdited(path: path, version: 99, name: "later_feature")) {
+            try Store.openForWriting(path: path, migrator: edited)
+        }
+        #expect(throws: StoreError.migrationEdited(path: path, version: 99, name: "later_feature")) {
+            try Store.openForReading(path: path, migrator: edited)
+        }
+    }
+
+    @Test func aNewerSchemaIsRefusedUntouched() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("newer.sqlite")
+        _ = try Store.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded + [extraMigration()]))
+        let before = fileBytes(path)
+        let latest = try Migrator().latestVersion
+        let expected = StoreError.schemaTooNew(path: path, databaseVersion: 99, binaryVersion: latest)
+        #expect(throws: expected) { try Store.openForWriting(path: path) }
+        #expect(throws: expected) { try Store.openForReading(path: path) }
+        #expect(fileBytes(path) == before)
+        #expect(expected.description.contains("upgrade wirelog"))
+    }
+
+    @Test func aSQLiteFileOfAnotherApplicationIsRefusedUntouched() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("other.sqlite")
+        do {
+            let other = try Database(path: path, mode: .readWrite)
+            try other.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO accounts VALUES (1, 'x');")
+        }
+        let before = fileBytes(path)
+        #expect(throws: StoreError.notAWirelogDatabase(path: path)) { try Store.openForWriting(path: path) }
+        #expect(throws: StoreError.notAWirelogDatabase(path: path)) { try Store.openForReading(path: path) }
+        #expect(fileBytes(path) == before)
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+    }
+
+    @Test func aFileThatIsNotSQLiteIsRefusedUntouched() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("notes.txt")
+        let text = Data(String(repeating: "these are my notes, not a database\n", count: 200).utf8)
+        #expect(FileManager.default.createFile(atPath: path, contents: text))
+        #expect(throws: StoreError.notADatabase(path: path)) { try Store.openForWriting(path: path) }
+        #expect(throws: StoreError.notADatabase(path: path)) { try Store.openForReading(path: path) }
+        #expect(fileBytes(path) == text)
+    }
+
+    @Test func readingNeedsAnExistingUpToDateDatabase() throws {
+        let dir = TemporaryDirectory()
+        let missing = dir.file("missing.sqlite")
+        #expect(throws: StoreError.missingFile(path: missing)) { try Store.openForReading(path: missing) }
+        #expect(!FileManager.default.fileExists(atPath: missing))
+
+        let older = dir.file("older.sqlite")
+        _ = try Store.openForWriting(path: older)
+        let newer = try Migrator(migrations: Migration.embedded + [extraMigration()])
+        #expect(throws: StoreError.self) { try Store.openForReading(path: older, migrator: newer) }
+        do {
+            _ = try Store.openForReading(path: older, migrator: newer)
+        } catch let error as StoreError {
+            guard case .schemaTooOld = error else { Issue.record("expected schemaTooOld, got \(error)"); return }
+        }
+    }
+}
