@@ -92,9 +92,10 @@ final class Program: @unchecked Sendable {
         return String(decoding: output, as: UTF8.self)
     }
 
+    /// SIGKILL: children of the test runner may inherit a signal mask that blocks SIGTERM.
     func stop() {
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
