@@ -246,3 +246,11 @@ final class UnansweringListener: @unchecked Sendable {
 
     deinit { for fd in fillers { Glibc.close(fd) } }
 }
+
+/// Byte equality with memcmp: comparing megabytes element by element is slow in debug builds.
+func sameBytes(_ a: [UInt8], _ b: some Collection<UInt8>) -> Bool {
+    let b = Array(b)
+    guard a.count == b.count else { return false }
+    guard !a.isEmpty else { return true }
+    return a.withUnsafeBytes { x in b.withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 } }
+}
