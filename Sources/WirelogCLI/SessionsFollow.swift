@@ -47,7 +47,7 @@ struct SessionsFollow: ParsableCommand {
             var printed = 0
             var sessions: [Int64: SessionSummary] = [:]
             let deadline = timeout.map { WallClock.nowMicros() + $0.microseconds }
-            Output.flush()
+            printError("following \(database.path) from message \(lastID); Ctrl-C stops")
             while true {
                 let batch = try queries.messages(after: lastID, filter: filter, limit: 1_000)
                 for message in batch {

@@ -40,6 +40,8 @@ struct TableFormatter {
                 case .right: text += padding + cell
                 }
             }
+            // An empty last cell would leave the separator dangling.
+            while text.last == " " { text.removeLast() }
             return text
         }
         return ([line(columns.map(\.title))] + rows.map(line)).joined(separator: "\n")

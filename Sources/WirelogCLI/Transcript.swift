@@ -68,10 +68,10 @@ enum HexDump {
                 hex.append(digits[Int(byte & 0xF)])
                 text.append((0x20...0x7E).contains(byte) ? Character(Unicode.Scalar(byte)) : ".")
             }
-            let fullWidth = width * 3
+            let fullWidth = width * 3 - 1 + (width > 8 ? 1 : 0)
             let offsetText = String(offset, radix: 16)
             lines.append(String(repeating: "0", count: max(0, 4 - offsetText.count)) + offsetText + "  "
-                         + hex + String(repeating: " ", count: max(0, fullWidth - hex.count)) + " " + text)
+                         + hex + String(repeating: " ", count: max(0, fullWidth - hex.count)) + "  " + text)
             offset += width
         }
         return lines
