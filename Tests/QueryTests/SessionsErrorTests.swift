@@ -93,6 +93,7 @@ import TestSupport
             ("client host and port", SessionFilter(clientHost: "10.0.0.1", clientPort: 4000)),
             ("kind", SessionFilter(kind: .proxy)),
             ("reason", SessionFilter(endReason: "idle_timeout")),
+            ("open", SessionFilter(endReason: "open")),
         ]
         for (name, filter) in sessionFilters {
             let plan = try queries.listPlan(filter)

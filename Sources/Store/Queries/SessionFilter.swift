@@ -48,7 +48,8 @@ public struct SessionFilter: Sendable, Equatable {
         if let kind { conditions.add("s.kind = ?", .text(kind.rawValue)) }
         if let endReason {
             if endReason == SessionFilter.openReason {
-                conditions.add("s.ended_us IS NULL")
+                // end_reason IS NULL lets sessions_by_reason find them without a scan.
+                conditions.add("s.end_reason IS NULL AND s.ended_us IS NULL")
             } else {
                 conditions.add("s.end_reason = ?", .text(endReason))
             }
