@@ -54,7 +54,7 @@ struct BenchPopulate: ParsableCommand {
                 }
             }
             let seconds = Date().timeIntervalSince(started)
-            Output.line(String(format: "added %d sessions and %d messages to %@ in %.1fs (%.0f messages/s)",
+            Output.line(String(format: "added %ld sessions and %ld messages to %@ in %.1fs (%.0f messages/s)",
                                result.sessions, result.messages, database.path, seconds, Double(result.messages) / max(seconds, 0.001)))
         }
     }

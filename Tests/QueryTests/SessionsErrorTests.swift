@@ -124,6 +124,25 @@ import TestSupport
         #expect(try queries.list(SessionFilter(verb: "STAT"), limit: 7).count == 7)
     }
 
+    @Test func aSearchSplitAcrossConnectionsFindsWhatBruteForceFinds() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("large.sqlite")
+        // Over 100,000 messages: the search without a session filter runs in parallel id ranges.
+        let populate = try WirelogProcess.run(["bench", "populate", "--sessions", "10010", "--db", path], timeout: 120)
+        #expect(populate.status == 0, "\(populate.stderrText)")
+        let queries = SessionQueries(database: try Store.openForReading(path: path))
+        let needle = Array("HELO again".utf8)
+        let expected = try RecordedRows.messages(path).enumerated()
+            .filter { $0.element.raw.starts(with: needle) }
+            .map { $0.offset + 1 }  // messages were inserted in this order, so ids are 1, 2, 3…
+            .reversed()
+        #expect(expected.count > 100)
+        let all = try queries.search(needle, filter: SessionFilter(), limit: 1_000_000, context: 0)
+        #expect(all.map { Int($0.match.id) } == Array(expected))
+        let newest = try queries.search(needle, filter: SessionFilter(), limit: 5, context: 0)
+        #expect(newest.map { Int($0.match.id) } == Array(expected.prefix(5)))
+    }
+
     /// `SCAN m` / `SCAN messages` without an index is a pass over every message.
     private func isFullScan(_ step: String) -> Bool {
         (step.hasPrefix("SCAN m ") || step == "SCAN m" || step.hasPrefix("SCAN messages")) && !step.contains("INDEX")

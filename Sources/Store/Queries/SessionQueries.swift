@@ -1,3 +1,5 @@
+import Foundation
+
 /// A session row as the query commands show it. For an open session the counts are
 /// computed from its messages so far (the row's own counters are written when it ends).
 public struct SessionSummary: Sendable, Equatable {
@@ -182,10 +184,7 @@ public struct SessionQueries {
     /// Messages whose raw bytes contain `needle` (compared as bytes), newest first, at most `limit`,
     /// each with `context` messages either side. Verb and code filters apply to the matching message.
     public func search(_ needle: [UInt8], filter: SessionFilter, limit: Int, context: Int) throws -> [SearchHit] {
-        let (sql, values) = searchSQL(needle, filter: filter, limit: limit)
-        let matches: [(SessionSummary, StoredMessage)] = try rows(sql, values) {
-            (SessionSummary($0), StoredMessage($0, from: SessionSummary.columnCount))
-        }
+        let matches = try searchMatches(needle, filter: filter, limit: limit)
         let around = try database.cached(
             "SELECT \(StoredMessage.columns) FROM messages m WHERE m.session_id = ? AND m.seq BETWEEN ? AND ? ORDER BY m.seq")
         defer { around.reset() }
@@ -198,8 +197,38 @@ public struct SessionQueries {
         }
     }
 
-    func searchSQL(_ needle: [UInt8], filter: SessionFilter, limit: Int) -> (String, [SQLValue]) {
+    /// A search with no session filter reads every message until it has `limit` matches. Split by
+    /// message id into one range per core, each read on its own connection, newest range first,
+    /// a search for rare bytes takes a fraction of the time.
+    private func searchMatches(_ needle: [UInt8], filter: SessionFilter, limit: Int) throws -> [(SessionSummary, StoredMessage)] {
+        let parts = min(ProcessInfo.processInfo.activeProcessorCount, 4)
+        let newest = try latestMessageID()
+        guard !filter.narrowsSessions, parts > 1, newest >= 100_000 else {
+            let (sql, values) = searchSQL(needle, filter: filter, limit: limit)
+            return try Self.matchRows(database, sql, values)
+        }
+        let step = newest / Int64(parts) + 1
+        let statements = (0..<Int64(parts)).reversed().map {
+            searchSQL(needle, filter: filter, limit: limit, idRange: ($0 * step + 1)...min(($0 + 1) * step, newest))
+        }
+        let results = ParallelResults<[(SessionSummary, StoredMessage)]>(count: parts)
+        let path = database.path
+        DispatchQueue.concurrentPerform(iterations: parts) { index in
+            let (sql, values) = statements[index]
+            results.set(index, Result { try Self.matchRows(Database(path: path, mode: .readOnly), sql, values) })
+        }
+        return Array(try results.values().joined().prefix(limit))
+    }
+
+    private static func matchRows(_ db: Database, _ sql: String, _ values: [SQLValue]) throws -> [(SessionSummary, StoredMessage)] {
+        try SessionQueries(database: db).rows(sql, values) {
+            (SessionSummary($0), StoredMessage($0, from: SessionSummary.columnCount))
+        }
+    }
+
+    func searchSQL(_ needle: [UInt8], filter: SessionFilter, limit: Int, idRange: ClosedRange<Int64>? = nil) -> (String, [SQLValue]) {
         var conditions = filter.conditions(messageFilters: false)
+        if let idRange { conditions.add("m.id BETWEEN ? AND ?", .integer(idRange.lowerBound), .integer(idRange.upperBound)) }
         conditions.add("instr(m.raw, ?) > 0", .blob(needle))
         if let verb = filter.verb { conditions.add("m.verb = ?", .text(verb)) }
         if let code = filter.replyCode { conditions.add("m.reply_code = ?", .int(code)) }
@@ -253,5 +282,22 @@ public struct SessionQueries {
         var result: [T] = []
         while try statement.step() { result.append(make(statement)) }
         return result
+    }
+}
+
+/// One result per parallel worker, filled from several threads.
+private final class ParallelResults<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Result<T, Error>?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: Result<T, Error>) {
+        lock.withLock { slots[index] = result }
+    }
+
+    /// The values in worker order; the first failure is thrown.
+    func values() throws -> [T] {
+        try lock.withLock { slots }.map { try $0!.get() }
     }
 }
