@@ -350,9 +350,10 @@ final class ProxyConnection {
     private func record(_ buffer: ByteBuffer, from: Endpoint, other: Endpoint) {
         guard recorder != nil, !ended else { return }
         let now = WallClock.nowMicros()
-        // The other side's unfinished line is complete now that this side speaks.
-        if other.decoder.hasPending {
-            other.decoder.finish { message in append(message, sender: other.side.sender, at: now) }
+        // The other side's unfinished line is complete now that this side speaks (a bare
+        // DATA still waits for its payload line: a lab server answers earlier commands meanwhile).
+        if other.decoder.hasUnterminatedLine {
+            other.decoder.flush { message in append(message, sender: other.side.sender, at: now) }
         }
         buffer.withUnsafeReadableBytes { bytes in
             from.decoder.feed(bytes) { message in append(message, sender: from.side.sender, at: now) }
