@@ -265,6 +265,7 @@ final class LabSessionHandler: ChannelDuplexHandler {
     private var mayRead: Bool {
         guard case .open = state else { return false }
         return unacknowledgedBytes < configuration.maxUnacknowledgedBytes
+            && pendingReplies.count < configuration.maxUnacknowledgedCommands
     }
 
     func read(context: ChannelHandlerContext) {

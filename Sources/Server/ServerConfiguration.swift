@@ -23,8 +23,10 @@ public struct ServerConfiguration: Sendable {
     public var eventLoopThreads = System.coreCount
     /// Off only for measuring what recording costs.
     public var recording = true
-    /// A connection stops being read while this many of its bytes wait for a commit.
+    /// A connection stops being read while this many of its bytes, or commands, wait for a
+    /// commit: a pipelining client cannot make one transaction huge and delay everyone else's.
     public var maxUnacknowledgedBytes = 1 << 20
+    public var maxUnacknowledgedCommands = 1_024
 
     public init() {}
 }
