@@ -137,10 +137,9 @@ struct ReplayCommand: AsyncParsableCommand {
         output.finishProgress()
 
         var replays: [(original: Int64, replay: Int64)] = []
-        for report in output.recordedReports {
-            if let started = report.recordedStartMicros,
-               let replay = try? reader.replaySession(of: report.sessionID, startedMicros: started) {
-                replays.append((report.sessionID, replay))
+        for (original, started) in output.recordedReplays {
+            if let replay = try? reader.replaySession(of: original, startedMicros: started) {
+                replays.append((original, replay))
             }
         }
         let text = json ? ReplayOutput.json(summary, recorded: replays) : ReplayOutput.text(summary, recorded: replays)
@@ -189,7 +188,7 @@ extension ReplayCommand {
         private var done = 0
         private var mismatches = 0
         private var lastProgress = Date.distantPast
-        private var reports: [SessionReport] = []
+        private var replays: [(original: Int64, startedMicros: Int64)] = []
 
         init(json: Bool, total: Int) {
             self.json = json
@@ -201,7 +200,7 @@ extension ReplayCommand {
             lock.withLock {
                 done += 1
                 mismatches += report.mismatches + report.skipped
-                if report.recordedStartMicros != nil { reports.append(report) }
+                if let started = report.recordedStartMicros { replays.append((report.sessionID, started)) }
                 if showProgress { clearProgress() }
                 FileHandle.standardOutput.write(Data(text.utf8))
                 if showProgress && (Date().timeIntervalSince(lastProgress) > 0.2 || done == total) {
@@ -217,8 +216,8 @@ extension ReplayCommand {
             lock.withLock { if showProgress { clearProgress() } }
         }
 
-        /// Reports of sessions whose replay was recorded.
-        var recordedReports: [SessionReport] { lock.withLock { reports } }
+        /// Sessions whose replay was recorded, with the replay's start.
+        var recordedReplays: [(original: Int64, startedMicros: Int64)] { lock.withLock { replays } }
 
         private func clearProgress() {
             FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
