@@ -56,6 +56,17 @@ import Testing
         #expect(latency == ["p50": 250, "p99": 250])
     }
 
+    @Test func jsonStringsSurviveQuotesBackslashesAndControlCharacters() throws {
+        var report = SessionReport(sessionID: 9, info: nil)
+        let error = "cannot read \"x\\y\"\u{01}\n\ttab é"
+        report.error = error
+        let line = ReplayOutput.json(report)
+        #expect(line.hasPrefix(#"{"type":"session","session":9,"result":"not_run""#))
+        #expect(line.hasSuffix("}\n") && line.filter { $0 == "\n" }.count == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["error"] as? String == error)
+    }
+
     @Test func longRepliesAreCutAroundTheDifference() throws {
         let expected = Array(String(repeating: "a", count: 1_000).utf8) + Array("X".utf8) + Array(String(repeating: "b", count: 1_000).utf8)
         let shown = ReplayOutput.text({
