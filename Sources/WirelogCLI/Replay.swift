@@ -183,6 +183,7 @@ extension ReplayCommand {
         private let json: Bool
         private let total: Int
         private let showProgress = isatty(STDERR_FILENO) == 1
+        private let reportsOnTerminal = isatty(STDOUT_FILENO) == 1
         private let started = Date()
         // Guarded by `lock`.
         private var done = 0
@@ -201,12 +202,15 @@ extension ReplayCommand {
                 done += 1
                 mismatches += report.mismatches + report.skipped
                 if let started = report.recordedStartMicros { replays.append((report.sessionID, started)) }
-                if showProgress { clearProgress() }
+                // Reports on the same terminal go above the progress line, which is then drawn again.
+                if showProgress && reportsOnTerminal { clearProgress() }
                 FileHandle.standardOutput.write(Data(text.utf8))
-                if showProgress && (Date().timeIntervalSince(lastProgress) > 0.2 || done == total) {
-                    lastProgress = Date()
-                    let rate = Double(done) / max(Date().timeIntervalSince(started), 0.001)
+                let now = Date()
+                if showProgress && (reportsOnTerminal || now.timeIntervalSince(lastProgress) > 0.2 || done == total) {
+                    lastProgress = now
+                    let rate = Double(done) / max(now.timeIntervalSince(started), 0.001)
                     let line = "replayed \(done)/\(total) sessions, \(mismatches) mismatches, \(String(format: "%.1f", rate)) sessions/s"
+                    clearProgress()
                     FileHandle.standardError.write(Data(line.utf8))
                 }
             }
