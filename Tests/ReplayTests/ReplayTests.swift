@@ -63,17 +63,15 @@ import TestSupport
         let dir = TemporaryDirectory()
         let path = try await recordLabSessions(dir)
         let silent = try await ScriptedServer.start { _ in nil }
-        let started = Date()
+        // The process must end on its own (WirelogProcess kills it and throws after 30 s).
         let run = try replay(["1", "--to", "127.0.0.1:\(silent.port)", "--timeout", "300ms"], db: path, timeout: 30)
-        let elapsed = Date().timeIntervalSince(started)
         await silent.stop()
         #expect(run.status == 1, "stderr: \(run.stderr)")
         let steps = run.steps
         #expect(steps.map { $0["result"] as? String } == ["mismatch", "skipped", "skipped", "skipped", "skipped"])
         #expect(steps.first?["reason"] as? String == "no reply within 300ms: received 0 of 7 recorded bytes")
+        // One timeout, not one per step: the rest of the conversation is skipped.
         #expect(run.int("skipped") == 4)
-        // One timeout, not one per step (a bound far above 300ms so a busy machine cannot fail it).
-        #expect(elapsed < 20)
     }
 
     @Test func aServerThatClosesEarlyIsAFailureWithTheReason() async throws {
