@@ -44,5 +44,30 @@ CREATE TABLE messages (
     UNIQUE (session_id, seq)
 );
 
-CREATE INDEX messages_by_verb ON messages(verb, session_id) WHERE verb IS NOT NULL;
-CREATE INDEX messages_by_code ON messages(reply_code, session_id) WHERE reply_code IS NOT NULL;
+-- Which verbs and reply codes occur in which sessions, one row per session and value, kept by
+-- the triggers below. Filtering sessions by verb or code reads these small tables; indexing
+-- every message by verb instead would dirty a page per active session on every commit (see
+-- docs/SCHEMA.md), while the trigger only reads unless a session uses a value for the first time.
+CREATE TABLE session_verbs (
+    verb        TEXT    NOT NULL COLLATE NOCASE,
+    session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    PRIMARY KEY (verb, session_id)
+) WITHOUT ROWID;
+CREATE INDEX session_verbs_by_session ON session_verbs(session_id);
+
+CREATE TABLE session_reply_codes (
+    reply_code  INTEGER NOT NULL,
+    session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    PRIMARY KEY (reply_code, session_id)
+) WITHOUT ROWID;
+CREATE INDEX session_reply_codes_by_session ON session_reply_codes(session_id);
+
+CREATE TRIGGER messages_note_verb AFTER INSERT ON messages WHEN NEW.verb IS NOT NULL
+BEGIN
+    INSERT OR IGNORE INTO session_verbs (verb, session_id) VALUES (NEW.verb, NEW.session_id);
+END;
+
+CREATE TRIGGER messages_note_reply_code AFTER INSERT ON messages WHEN NEW.reply_code IS NOT NULL
+BEGIN
+    INSERT OR IGNORE INTO session_reply_codes (reply_code, session_id) VALUES (NEW.reply_code, NEW.session_id);
+END;

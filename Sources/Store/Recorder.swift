@@ -45,6 +45,7 @@ public final class Recorder: @unchecked Sendable {
     }
 
     private let database: Database
+    private let checkpointer: Checkpointer?
     private let logger: Logger
     private let condition = NSCondition()
     // Guarded by `condition`.
@@ -57,6 +58,7 @@ public final class Recorder: @unchecked Sendable {
 
     // Writer thread only.
     private var batchNumber: UInt64 = 0
+    private var stats = RecorderStatistics()
     private var statements: Statements?
     private let writerDone = DispatchSemaphore(value: 0)
 
@@ -67,6 +69,13 @@ public final class Recorder: @unchecked Sendable {
     public init(database: Database, logger: Logger) {
         self.database = database
         self.logger = logger
+        do {
+            checkpointer = try Checkpointer(path: database.path, logger: logger)
+        } catch {
+            checkpointer = nil
+            logger.warning("checkpoints stay on the recording thread (no second connection: \(error))")
+        }
+        checkpointer?.attach(to: database)
         let thread = Thread { [self] in writerLoop() }
         thread.name = "wirelog-recorder"
         thread.start()
@@ -130,10 +139,22 @@ public final class Recorder: @unchecked Sendable {
             queuedBytes = 0
             condition.unlock()
 
+            let started = WallClock.nowMicros()
             write(batch)
+            stats.batches += 1
+            stats.records += batch.count
+            stats.largestBatch = max(stats.largestBatch, batch.count)
+            stats.writeMicros += WallClock.nowMicros() - started
             batch.removeAll(keepingCapacity: true)
         }
         statements = nil
+        if let checkpointer {
+            checkpointer.detach(from: database)
+            checkpointer.stop()
+        }
+        // Leave a small WAL behind: everything goes into the database file.
+        _ = try? database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        logger.info("recorder stopped: \(stats)")
         writerDone.signal()
     }
 
@@ -161,7 +182,7 @@ public final class Recorder: @unchecked Sendable {
                 try statements.ensureRow(session, insertedNow: &insertedNow)
                 switch operation {
                 case .begin: break
-                case .message(_, let message): try statements.insert(message, into: session.rowID!)
+                case .message(_, let message): try statements.insert(message, into: session)
                 case .end(_, let end): try statements.close(session.rowID!, end)
                 }
             }
@@ -173,6 +194,7 @@ public final class Recorder: @unchecked Sendable {
             database.rollbackIfOpen()
             // Rows inserted by the rolled-back transaction are gone: insert them again next time.
             for session in insertedNow { session.rowID = nil }
+
             let reason = String(describing: error)
             logger.error("recording failed, \(batch.count) records not stored and not acknowledged: \(reason)")
             for session in touched { session.onCommit(.failed(reason: reason)) }
@@ -184,6 +206,21 @@ public final class Recorder: @unchecked Sendable {
         let prepared = try Statements(database)
         statements = prepared
         return prepared
+    }
+}
+
+/// What the writer did, logged when it stops (group commit at work: records per batch).
+struct RecorderStatistics: CustomStringConvertible {
+    var batches = 0
+    var records = 0
+    var largestBatch = 0
+    var writeMicros: Int64 = 0
+
+    var description: String {
+        guard batches > 0 else { return "nothing recorded" }
+        let perBatch = Double(records) / Double(batches)
+        let microsPerBatch = Double(writeMicros) / Double(batches)
+        return "\(records) records in \(batches) transactions (\(String(format: "%.1f", perBatch)) per transaction, largest \(largestBatch), \(String(format: "%.0f", microsPerBatch)) µs each)"
     }
 }
 
@@ -221,7 +258,8 @@ private final class Statements {
         insertedNow.append(session)
     }
 
-    func insert(_ message: RecordedMessage, into sessionID: Int64) throws {
+    func insert(_ message: RecordedMessage, into session: RecordingSession) throws {
+        let sessionID = session.rowID!
         let statement = insertMessage
         try statement.bind(sessionID, at: 1)
         try statement.bind(message.seq, at: 2)
