@@ -29,7 +29,7 @@ final class ReplayConnection: Sendable {
         self.handler = handler
     }
 
-    static func connect(host: String, port: Int, timeout: TimeAmount, settle: TimeAmount,
+    static func connect(host: String, port: Int, timeout: TimeAmount, settle: TimeAmount, maxBufferedBytes: Int,
                         group: any EventLoopGroup) async throws -> ReplayConnection {
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(timeout)
@@ -38,7 +38,8 @@ final class ReplayConnection: Sendable {
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ReplayInboundHandler(settle: settle))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ReplayInboundHandler(settle: settle, maxBufferedBytes: maxBufferedBytes))
                 }
             }
             .connect(host: host, port: port).get()
@@ -151,10 +152,12 @@ final class ReplayInboundHandler: ChannelInboundHandler {
     var recording: ReplayRecording?
     private var waiter: Waiter?
     private let settle: TimeAmount
+    private let maxBufferedBytes: Int
     private var context: ChannelHandlerContext?
 
-    init(settle: TimeAmount) {
+    init(settle: TimeAmount, maxBufferedBytes: Int) {
         self.settle = settle
+        self.maxBufferedBytes = maxBufferedBytes
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -162,9 +165,18 @@ final class ReplayInboundHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
+        guard ended == nil else { return }
+        // A server that floods must not exhaust memory: keep what fits, then give up on it.
+        let room = maxBufferedBytes - received.count
         buffer.withUnsafeReadableBytes { bytes in
-            received.append(contentsOf: bytes)
-            recording?.server(bytes)
+            let kept = UnsafeRawBufferPointer(rebasing: bytes.prefix(max(0, room)))
+            received.append(contentsOf: kept)
+            recording?.server(kept)
+        }
+        if buffer.readableBytes > room {
+            serverEnded("the server sent more than \(maxBufferedBytes) bytes the replay did not ask for")
+            context.close(promise: nil)
+            return
         }
         check()
     }

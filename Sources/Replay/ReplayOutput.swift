@@ -100,54 +100,100 @@ public enum ReplayOutput {
     // MARK: For programs (one JSON object per line)
 
     public static func json(_ report: SessionReport) -> String {
-        var lines: [String] = []
+        var out = ""
         for step in report.steps {
-            var object: [String: Any] = [
-                "type": "step", "session": report.sessionID, "step": step.number,
-                "kind": step.kind.rawValue, "result": step.outcome.rawValue,
-            ]
-            if step.kind == .send { object["sent"] = Escaping.escape(step.sent) }
+            var object = JSONLine()
+            object.add("type", "step")
+            object.add("session", report.sessionID)
+            object.add("step", step.number)
+            object.add("kind", step.kind.rawValue)
+            object.add("result", step.outcome.rawValue)
+            if step.kind == .send { object.add("sent", Escaping.escape(step.sent)) }
             if step.outcome == .mismatch {
-                object["expected"] = Escaping.escape(step.expected)
-                object["actual"] = Escaping.escape(step.actual)
+                object.add("expected", Escaping.escape(step.expected))
+                object.add("actual", Escaping.escape(step.actual))
                 if let difference = step.difference {
-                    object["expected_offset"] = difference.expectedOffset
-                    object["actual_offset"] = difference.actualOffset
+                    object.add("expected_offset", difference.expectedOffset)
+                    object.add("actual_offset", difference.actualOffset)
                 }
             }
-            object["reason"] = step.reason
-            object["latency_us"] = step.latencyMicros
-            object["recorded_latency_us"] = step.recordedLatencyMicros
-            lines.append(encode(object))
+            object.add("reason", step.reason)
+            object.add("latency_us", step.latencyMicros)
+            object.add("recorded_latency_us", step.recordedLatencyMicros)
+            out += object.finish()
         }
-        var session: [String: Any] = [
-            "type": "session", "session": report.sessionID,
-            "result": report.error != nil ? "not_run" : report.isMatch ? "match" : "mismatch",
-            "steps": report.steps.count, "mismatches": report.mismatches, "skipped": report.skipped,
-        ]
-        session["error"] = report.error
-        lines.append(encode(session))
-        return lines.joined(separator: "\n") + "\n"
+        var session = JSONLine()
+        session.add("type", "session")
+        session.add("session", report.sessionID)
+        session.add("result", report.error != nil ? "not_run" : report.isMatch ? "match" : "mismatch")
+        session.add("steps", report.steps.count)
+        session.add("mismatches", report.mismatches)
+        session.add("skipped", report.skipped)
+        session.add("error", report.error)
+        return out + session.finish()
     }
 
     public static func json(_ summary: ReplaySummary, recorded: [(original: Int64, replay: Int64)] = []) -> String {
-        var object: [String: Any] = [
-            "type": "summary", "sessions": summary.sessions,
-            "sessions_with_differences": summary.sessionsWithDifferences, "sessions_not_run": summary.sessionsNotRun,
-            "steps": summary.steps, "matched": summary.matched, "mismatches": summary.mismatched, "skipped": summary.skipped,
-            "exit_code": Int(summary.exitCode),
-        ]
-        if let latency = summary.recordedLatency { object["recorded_latency_us"] = ["p50": latency.p50, "p99": latency.p99] }
-        if let latency = summary.replayedLatency { object["replayed_latency_us"] = ["p50": latency.p50, "p99": latency.p99] }
-        if !recorded.isEmpty {
-            object["replay_sessions"] = recorded.map { ["session": $0.original, "replay_session": $0.replay] }
+        var object = JSONLine()
+        object.add("type", "summary")
+        object.add("sessions", summary.sessions)
+        object.add("sessions_with_differences", summary.sessionsWithDifferences)
+        object.add("sessions_not_run", summary.sessionsNotRun)
+        object.add("steps", summary.steps)
+        object.add("matched", summary.matched)
+        object.add("mismatches", summary.mismatched)
+        object.add("skipped", summary.skipped)
+        object.add("exit_code", Int(summary.exitCode))
+        for (key, latency) in [("recorded_latency_us", summary.recordedLatency), ("replayed_latency_us", summary.replayedLatency)] {
+            if let latency { object.addRaw(key, "{\"p50\":\(latency.p50),\"p99\":\(latency.p99)}") }
         }
-        return encode(object) + "\n"
+        if !recorded.isEmpty {
+            let pairs = recorded.map { "{\"session\":\($0.original),\"replay_session\":\($0.replay)}" }
+            object.addRaw("replay_sessions", "[" + pairs.joined(separator: ",") + "]")
+        }
+        return object.finish()
+    }
+}
+
+/// One JSON object on one line, keys in the order added. Hand-written because
+/// JSONSerialization cost more than the replay itself on large runs.
+struct JSONLine {
+    private var text = "{"
+    private var isEmpty = true
+
+    mutating func add(_ key: String, _ value: String?) {
+        guard let value else { return }
+        addRaw(key, JSONLine.quoted(value))
     }
 
-    private static func encode(_ object: [String: Any]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+    mutating func add(_ key: String, _ value: (some BinaryInteger)?) {
+        guard let value else { return }
+        addRaw(key, String(value))
+    }
+
+    mutating func addRaw(_ key: String, _ json: String) {
+        if !isEmpty { text += "," }
+        isEmpty = false
+        text += JSONLine.quoted(key) + ":" + json
+    }
+
+    func finish() -> String { text + "}\n" }
+
+    static func quoted(_ value: String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 }
 

@@ -28,6 +28,20 @@ public struct StepResult: Sendable, Equatable {
     /// From sending (or connecting) to the last expected byte, in this replay.
     public var latencyMicros: Int64?
     public var recordedLatencyMicros: Int64?
+
+    public init(number: Int, kind: Kind, outcome: Outcome, sent: [UInt8], expected: [UInt8], actual: [UInt8],
+                difference: Difference?, reason: String?, latencyMicros: Int64? = nil, recordedLatencyMicros: Int64? = nil) {
+        self.number = number
+        self.kind = kind
+        self.outcome = outcome
+        self.sent = sent
+        self.expected = expected
+        self.actual = actual
+        self.difference = difference
+        self.reason = reason
+        self.latencyMicros = latencyMicros
+        self.recordedLatencyMicros = recordedLatencyMicros
+    }
 }
 
 /// The result of replaying one recorded session.

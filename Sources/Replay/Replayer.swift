@@ -23,6 +23,8 @@ public struct ReplayOptions: Sendable {
     /// Once the reply already differs from the recording, how long the server must stay
     /// quiet before the step is judged (rather than waiting for the whole timeout).
     public var settle: TimeAmount = .milliseconds(100)
+    /// Most bytes held from the server beyond what steps claimed; a server sending more is cut off.
+    public var maxBufferedBytes = 64 << 20
 
     public init(host: String, port: Int) {
         self.host = host
@@ -105,7 +107,8 @@ struct SessionReplay {
         let connection: ReplayConnection
         do {
             connection = try await ReplayConnection.connect(
-                host: options.host, port: options.port, timeout: options.timeout, settle: options.settle, group: group)
+                host: options.host, port: options.port, timeout: options.timeout, settle: options.settle,
+                maxBufferedBytes: options.maxBufferedBytes, group: group)
         } catch {
             report.error = "cannot connect to \(options.host):\(options.port): \(describe(error))"
             return report

@@ -137,10 +137,9 @@ struct ReplayCommand: AsyncParsableCommand {
         output.finishProgress()
 
         var replays: [(original: Int64, replay: Int64)] = []
-        for report in output.recordedReports {
-            if let started = report.recordedStartMicros,
-               let replay = try? reader.replaySession(of: report.sessionID, startedMicros: started) {
-                replays.append((report.sessionID, replay))
+        for (original, started) in output.recordedReplays {
+            if let replay = try? reader.replaySession(of: original, startedMicros: started) {
+                replays.append((original, replay))
             }
         }
         let text = json ? ReplayOutput.json(summary, recorded: replays) : ReplayOutput.text(summary, recorded: replays)
@@ -184,12 +183,13 @@ extension ReplayCommand {
         private let json: Bool
         private let total: Int
         private let showProgress = isatty(STDERR_FILENO) == 1
+        private let reportsOnTerminal = isatty(STDOUT_FILENO) == 1
         private let started = Date()
         // Guarded by `lock`.
         private var done = 0
         private var mismatches = 0
         private var lastProgress = Date.distantPast
-        private var reports: [SessionReport] = []
+        private var replays: [(original: Int64, startedMicros: Int64)] = []
 
         init(json: Bool, total: Int) {
             self.json = json
@@ -201,13 +201,16 @@ extension ReplayCommand {
             lock.withLock {
                 done += 1
                 mismatches += report.mismatches + report.skipped
-                if report.recordedStartMicros != nil { reports.append(report) }
-                if showProgress { clearProgress() }
+                if let started = report.recordedStartMicros { replays.append((report.sessionID, started)) }
+                // Reports on the same terminal go above the progress line, which is then drawn again.
+                if showProgress && reportsOnTerminal { clearProgress() }
                 FileHandle.standardOutput.write(Data(text.utf8))
-                if showProgress && (Date().timeIntervalSince(lastProgress) > 0.2 || done == total) {
-                    lastProgress = Date()
-                    let rate = Double(done) / max(Date().timeIntervalSince(started), 0.001)
+                let now = Date()
+                if showProgress && (reportsOnTerminal || now.timeIntervalSince(lastProgress) > 0.2 || done == total) {
+                    lastProgress = now
+                    let rate = Double(done) / max(now.timeIntervalSince(started), 0.001)
                     let line = "replayed \(done)/\(total) sessions, \(mismatches) mismatches, \(String(format: "%.1f", rate)) sessions/s"
+                    clearProgress()
                     FileHandle.standardError.write(Data(line.utf8))
                 }
             }
@@ -217,8 +220,8 @@ extension ReplayCommand {
             lock.withLock { if showProgress { clearProgress() } }
         }
 
-        /// Reports of sessions whose replay was recorded.
-        var recordedReports: [SessionReport] { lock.withLock { reports } }
+        /// Sessions whose replay was recorded, with the replay's start.
+        var recordedReplays: [(original: Int64, startedMicros: Int64)] { lock.withLock { replays } }
 
         private func clearProgress() {
             FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))

@@ -1,5 +1,6 @@
 import Client
 import Foundation
+import Replay
 import Store
 import Testing
 import TestSupport
@@ -103,6 +104,23 @@ import TestSupport
         #expect(mismatch["result"] as? String == "mismatch")
         #expect(mismatch["actual"] as? String == #"$5\r\njello\r\n"#)
         #expect(mismatch["expected_offset"] as? Int == 4)
+    }
+
+    @Test func aFloodingServerIsCutOffInsteadOfFillingMemory() async throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("flood.sqlite")
+        let id = try recordSession(into: path, messages: [(.client, "GET\n", 1_000), (.server, "ok\n", 1_100)])
+        let flood = try await ScriptedServer.start { _ in String(repeating: "x", count: 100_000) }
+        var options = ReplayOptions(host: "127.0.0.1", port: flood.port)
+        options.maxBufferedBytes = 1_024
+        let replayer = try Replayer(options: options, reader: RecordedSessionReader(database: try Store.openForReading(path: path)))
+        let report = await replayer.replay(id)
+        await flood.stop()
+        let step = try #require(report.steps.first)
+        #expect(step.outcome == .mismatch)
+        #expect(step.actual.count == 1_024)
+        #expect(step.reason?.hasPrefix("the server sent more than 1024 bytes the replay did not ask for") == true, "\(step.reason ?? "")")
+        #expect(report.steps.last?.outcome == .skipped)
     }
 
     @Test func whatCannotRunExitsWithTwoAndSaysWhy() async throws {

@@ -63,17 +63,15 @@ import TestSupport
         let dir = TemporaryDirectory()
         let path = try await recordLabSessions(dir)
         let silent = try await ScriptedServer.start { _ in nil }
-        let started = Date()
+        // The process must end on its own (WirelogProcess kills it and throws after 30 s).
         let run = try replay(["1", "--to", "127.0.0.1:\(silent.port)", "--timeout", "300ms"], db: path, timeout: 30)
-        let elapsed = Date().timeIntervalSince(started)
         await silent.stop()
         #expect(run.status == 1, "stderr: \(run.stderr)")
         let steps = run.steps
         #expect(steps.map { $0["result"] as? String } == ["mismatch", "skipped", "skipped", "skipped", "skipped"])
         #expect(steps.first?["reason"] as? String == "no reply within 300ms: received 0 of 7 recorded bytes")
+        // One timeout, not one per step: the rest of the conversation is skipped.
         #expect(run.int("skipped") == 4)
-        // One timeout, not one per step (a bound far above 300ms so a busy machine cannot fail it).
-        #expect(elapsed < 20)
     }
 
     @Test func aServerThatClosesEarlyIsAFailureWithTheReason() async throws {
@@ -83,9 +81,11 @@ import TestSupport
         let run = try replay(["1", "--to", "127.0.0.1:\(closesAtOnce.port)", "--timeout", "5s"], db: path, timeout: 30)
         await closesAtOnce.stop()
         #expect(run.status == 1, "stderr: \(run.stderr)")
+        // Depending on timing the close is seen before sending, after it, or as a reset of what was sent.
         let reason = try #require(run.steps.first?["reason"] as? String)
-        #expect(reason.contains("closed") && reason.hasSuffix("0 of 7 recorded bytes") || reason.contains("before this message could be sent"),
-                "reason: \(reason)")
+        #expect(["the server closed the connection after 0 of 7 recorded bytes",
+                 "the server reset the connection after 0 of 7 recorded bytes",
+                 "the server closed the connection before this message could be sent"].contains(reason), "reason: \(reason)")
 
         // Answers the first command, then hangs up in the middle of the conversation.
         let closesAfterOne = try await ScriptedServer.start(closeAfterAnswers: 1) { _ in "100 OK\n" }
@@ -96,7 +96,7 @@ import TestSupport
         let failure = try #require(second.steps.first { $0["result"] as? String == "mismatch" })
         #expect(failure["step"] as? Int == 2)
         let why = try #require(failure["reason"] as? String)
-        #expect(why.contains("closed"), "reason: \(why)")
+        #expect(why.hasPrefix("the server closed the connection") || why.hasPrefix("the server reset the connection"), "reason: \(why)")
     }
 
     @Test func ignoreTurnsAVolatileDifferenceIntoAMatch() async throws {
