@@ -52,6 +52,7 @@ import TestSupport
         #expect(try ids(["--kind", "server"]) == [3, 2, 1])
         #expect(try ids(["--kind", "proxy"]) == [])
         #expect(try ids(["--verb", "DATA"]) == [2, 1])
+        #expect(try ids(["--verb", "data"]) == [2, 1])  // verbs match in any case
         #expect(try ids(["--verb", "HELO"]) == [3, 1])
         #expect(try ids(["--verb", "FOO"]) == [2])
         #expect(try ids(["--code", "400"]) == [2])
@@ -161,7 +162,7 @@ import TestSupport
         #expect(try fixture.run(["search", "\\r\\n", "--json"]).jsonLines().count == 2)  // the DATA and the 400 reply
         #expect(try fixture.run(["search", "HELO", "--json"]).jsonLines().count == 2)
         #expect(try fixture.run(["search", "HELO", "--json", "--limit", "1"]).jsonLines().count == 1)
-        #expect(try fixture.run(["search", "O", "--verb", "HELO", "--json"]).jsonLines().count == 2)
+        #expect(try fixture.run(["search", "O", "--verb", "helo", "--json"]).jsonLines().count == 2)
         #expect(try fixture.run(["search", "BCMD", "--code", "400", "--json"]).jsonLines().count == 1)
         #expect(try fixture.run(["search", "hello", "--verb", "HELO", "--json"]).jsonLines().isEmpty)
         #expect(try fixture.run(["search", "hello", "--until", "1h", "--json"]).jsonLines().isEmpty)

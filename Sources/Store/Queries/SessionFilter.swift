@@ -8,7 +8,7 @@ public struct SessionFilter: Sendable, Equatable {
     /// Only with `clientHost`.
     public var clientPort: Int?
     public var kind: SessionKind?
-    /// Sessions with a client message of exactly this verb (as recorded: verbs keep the client's case).
+    /// Sessions with a client message of this verb (compared case-insensitively).
     public var verb: String?
     /// Sessions with a server message of this reply code.
     public var replyCode: Int?
@@ -35,7 +35,7 @@ public struct SessionFilter: Sendable, Equatable {
         sinceMicros != nil || untilMicros != nil || clientHost != nil || kind != nil || endReason != nil
     }
 
-    /// Conditions on `sessions s`. Message filters become EXISTS probes of the verb and code indexes
+    /// Conditions on `sessions s`. Message filters become EXISTS probes of session_verbs / session_reply_codes
     /// unless `messageFilters` is false (callers that apply them to messages themselves).
     func conditions(messageFilters: Bool = true) -> SQLConditions {
         var conditions = SQLConditions()
@@ -56,10 +56,10 @@ public struct SessionFilter: Sendable, Equatable {
         }
         if messageFilters {
             if let verb {
-                conditions.add("EXISTS (SELECT 1 FROM messages v WHERE v.verb = ? AND v.session_id = s.id)", .text(verb))
+                conditions.add("EXISTS (SELECT 1 FROM session_verbs v WHERE v.verb = ? AND v.session_id = s.id)", .text(verb))
             }
             if let replyCode {
-                conditions.add("EXISTS (SELECT 1 FROM messages c WHERE c.reply_code = ? AND c.session_id = s.id)", .int(replyCode))
+                conditions.add("EXISTS (SELECT 1 FROM session_reply_codes c WHERE c.reply_code = ? AND c.session_id = s.id)", .int(replyCode))
             }
         }
         return conditions

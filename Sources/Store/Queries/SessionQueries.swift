@@ -114,9 +114,9 @@ public struct SessionQueries {
         return (sql, conditions.values + [.int(limit)])
     }
 
-    /// With a verb or code filter, walk that index from the newest session id down and check each
-    /// session against the rest: a rare verb costs a few index entries, a common one stops after `limit`
-    /// sessions; neither scans the messages table.
+    /// With a verb or code filter, walk session_verbs / session_reply_codes from the newest session id
+    /// down and check each session against the rest: a rare verb costs a few entries, a common one stops
+    /// after `limit` sessions; neither reads the messages table.
     private func listByMessageIndex(_ filter: SessionFilter, limit: Int) throws -> [SessionSummary] {
         let batchSize = 256
         let (idSQL, driverValue) = sessionIDsSQL(filter)
@@ -147,9 +147,9 @@ public struct SessionQueries {
     }
 
     private func sessionIDsSQL(_ filter: SessionFilter) -> (String, SQLValue) {
-        let (column, value): (String, SQLValue) = filter.verb.map { ("verb", .text($0)) }
-            ?? ("reply_code", .optionalInt(filter.replyCode))
-        let sql = "SELECT DISTINCT session_id FROM messages WHERE \(column) = ? AND session_id < ? ORDER BY session_id DESC LIMIT ?"
+        let (table, column, value): (String, String, SQLValue) = filter.verb.map { ("session_verbs", "verb", .text($0)) }
+            ?? ("session_reply_codes", "reply_code", .optionalInt(filter.replyCode))
+        let sql = "SELECT session_id FROM \(table) WHERE \(column) = ? AND session_id < ? ORDER BY session_id DESC LIMIT ?"
         return (sql, value)
     }
 
@@ -230,7 +230,7 @@ public struct SessionQueries {
         var conditions = filter.conditions(messageFilters: false)
         if let idRange { conditions.add("m.id BETWEEN ? AND ?", .integer(idRange.lowerBound), .integer(idRange.upperBound)) }
         conditions.add("instr(m.raw, ?) > 0", .blob(needle))
-        if let verb = filter.verb { conditions.add("m.verb = ?", .text(verb)) }
+        if let verb = filter.verb { conditions.add("m.verb = ? COLLATE NOCASE", .text(verb)) }
         if let code = filter.replyCode { conditions.add("m.reply_code = ?", .int(code)) }
         // Without a session filter, scan messages newest first and stop at `limit`; with one, let the
         // sessions indexes pick the sessions and search only their messages.
