@@ -45,6 +45,8 @@ public struct Populate: Sendable {
             INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        let noteVerb = try database.prepare("INSERT OR IGNORE INTO session_verbs (verb, session_id) VALUES (?, ?)")
+        let noteReplyCode = try database.prepare("INSERT OR IGNORE INTO session_reply_codes (reply_code, session_id) VALUES (?, ?)")
         let replies = LabReplies(lineEnding: nil)
         let hosts = (0..<max(clients, 1)).map { "10.\(($0 >> 16) & 0xFF).\(($0 >> 8) & 0xFF).\($0 & 0xFF)" }
         let span = Int64(days * 86_400_000_000)
@@ -87,6 +89,15 @@ public struct Populate: Sendable {
                                 try insertMessage.bind(.null, at: 7)
                             }
                             try insertMessage.run()
+                        }
+                        // As the recorder does: which verbs and codes occur in the session.
+                        if let verb = message.verb {
+                            try noteVerb.bind([.text(verb), .integer(sessionID)])
+                            try noteVerb.run()
+                        }
+                        if let code = message.replyCode {
+                            try noteReplyCode.bind([.int(code), .integer(sessionID)])
+                            try noteReplyCode.run()
                         }
                     }
                     messages += session.messages.count

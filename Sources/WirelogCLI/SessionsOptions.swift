@@ -28,7 +28,7 @@ struct SessionFilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Sessions recorded by: server, proxy or replay.", valueName: "kind"))
     var kind: String?
 
-    @Option(help: ArgumentHelp("Sessions with a client message of this verb, exactly as recorded (verbs keep the client's case).", valueName: "verb"))
+    @Option(help: ArgumentHelp("Sessions with a client command of this verb (any case).", valueName: "verb"))
     var verb: String?
 
     @Option(help: ArgumentHelp("Sessions with a server reply of this code.", valueName: "code"))

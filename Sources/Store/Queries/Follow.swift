@@ -21,7 +21,7 @@ extension SessionQueries {
         var conditions = SQLConditions()
         conditions.add("m.id > ?", .integer(afterID))
         let sessionConditions = filter.conditions(messageFilters: false)
-        if let verb = filter.verb { conditions.add("m.verb = ?", .text(verb)) }
+        if let verb = filter.verb { conditions.add("m.verb = ? COLLATE NOCASE", .text(verb)) }
         if let code = filter.replyCode { conditions.add("m.reply_code = ?", .int(code)) }
         let sql = """
             SELECT \(StoredMessage.columns) FROM messages m CROSS JOIN sessions s ON s.id = m.session_id

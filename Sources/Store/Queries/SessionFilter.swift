@@ -8,7 +8,7 @@ public struct SessionFilter: Sendable, Equatable {
     /// Only with `clientHost`.
     public var clientPort: Int?
     public var kind: SessionKind?
-    /// Sessions with a client message of this verb (matched case-insensitively).
+    /// Sessions with a client message of this verb (compared case-insensitively).
     public var verb: String?
     /// Sessions with a server message of this reply code.
     public var replyCode: Int?

@@ -115,8 +115,8 @@ public struct SessionQueries {
     }
 
     /// With a verb or code filter, walk session_verbs / session_reply_codes from the newest session id
-    /// down and check each session against the rest: a rare verb costs a few entries, a common one
-    /// stops after `limit` sessions; neither reads the messages table.
+    /// down and check each session against the rest: a rare verb costs a few entries, a common one stops
+    /// after `limit` sessions; neither reads the messages table.
     private func listByMessageIndex(_ filter: SessionFilter, limit: Int) throws -> [SessionSummary] {
         let batchSize = 256
         let (idSQL, driverValue) = sessionIDsSQL(filter)
