@@ -41,12 +41,7 @@ public struct Populate: Sendable {
                                   ended_us, end_reason, bytes_from_client, bytes_from_server, message_count)
             VALUES (?, 'lab', ?, ?, '127.0.0.1', 7070, ?, ?, ?, ?, ?, ?)
             """)
-        let insertMessage = try database.prepare("""
-            INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        let noteVerb = try database.prepare("INSERT OR IGNORE INTO session_verbs (verb, session_id) VALUES (?, ?)")
-        let noteReplyCode = try database.prepare("INSERT OR IGNORE INTO session_reply_codes (reply_code, session_id) VALUES (?, ?)")
+        let insertMessage = try MessageInsert(database)
         let replies = LabReplies(lineEnding: nil)
         let hosts = (0..<max(clients, 1)).map { "10.\(($0 >> 16) & 0xFF).\(($0 >> 8) & 0xFF).\($0 & 0xFF)" }
         let span = Int64(days * 86_400_000_000)
@@ -75,30 +70,11 @@ public struct Populate: Sendable {
                     try insertSession.run()
                     let sessionID = database.lastInsertRowID
                     for (offset, message) in session.messages.enumerated() {
-                        try insertMessage.bind(sessionID, at: 1)
-                        try insertMessage.bind(Int64(offset + 1), at: 2)
-                        try insertMessage.bind(message.atMicros, at: 3)
-                        try insertMessage.bind(.text(message.fromClient ? "client" : "server"), at: 4)
-                        try insertMessage.bind(.optionalText(message.verb), at: 6)
-                        try insertMessage.bind(.optionalInt(message.replyCode), at: 8)
-                        try message.raw.withUnsafeBytes { raw in
-                            try insertMessage.bind(bytes: raw, at: 5)
-                            if let range = message.payloadRange {
-                                try insertMessage.bind(bytes: UnsafeRawBufferPointer(rebasing: raw[range]), at: 7)
-                            } else {
-                                try insertMessage.bind(.null, at: 7)
-                            }
-                            try insertMessage.run()
-                        }
-                        // As the recorder does: which verbs and codes occur in the session.
-                        if let verb = message.verb {
-                            try noteVerb.bind([.text(verb), .integer(sessionID)])
-                            try noteVerb.run()
-                        }
-                        if let code = message.replyCode {
-                            try noteReplyCode.bind([.int(code), .integer(sessionID)])
-                            try noteReplyCode.run()
-                        }
+                        // session_verbs and session_reply_codes follow by trigger, as for recorded sessions.
+                        try insertMessage.insert(RecordedMessage(
+                            seq: Int64(offset + 1), atMicros: message.atMicros, sender: message.fromClient ? .client : .server,
+                            raw: message.raw, verb: message.verb, payloadRange: message.payloadRange,
+                            replyCode: message.replyCode), sessionID: sessionID)
                     }
                     messages += session.messages.count
                 }

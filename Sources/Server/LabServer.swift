@@ -119,8 +119,9 @@ final class RefusingHandler: ChannelInboundHandler {
                 atMicros: now, reason: .refused, bytesFromClient: 0,
                 bytesFromServer: Int64(refusal.count), messageCount: 1))
         }
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: refusal)))
-            .whenComplete { _ in context.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: refusal)))
+            .whenComplete { _ in channel.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}

@@ -224,10 +224,10 @@ struct RecorderStatistics: CustomStringConvertible {
     }
 }
 
-/// The writer's three statements, compiled once.
+/// The writer's statements, compiled once.
 private final class Statements {
     let insertSession: Statement
-    let insertMessage: Statement
+    let insertMessage: MessageInsert
     let closeSession: Statement
 
     init(_ database: Database) throws {
@@ -235,10 +235,7 @@ private final class Statements {
             INSERT INTO sessions (kind, decoding, client_host, client_port, server_host, server_port, started_us, replay_of)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        insertMessage = try database.prepare("""
-            INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+        insertMessage = try MessageInsert(database)
         closeSession = try database.prepare("""
             UPDATE sessions SET ended_us = ?, end_reason = ?, bytes_from_client = ?, bytes_from_server = ?, message_count = ?
             WHERE id = ?
@@ -259,8 +256,32 @@ private final class Statements {
     }
 
     func insert(_ message: RecordedMessage, into session: RecordingSession) throws {
-        let sessionID = session.rowID!
-        let statement = insertMessage
+        try insertMessage.insert(message, sessionID: session.rowID!)
+    }
+
+    func close(_ sessionID: Int64, _ end: SessionEnd) throws {
+        try closeSession.bind([
+            .integer(end.atMicros), .text(end.reason.rawValue),
+            .integer(end.bytesFromClient), .integer(end.bytesFromServer), .integer(end.messageCount),
+            .integer(sessionID),
+        ])
+        try closeSession.run()
+    }
+}
+
+/// The one way a message row is written (the recorder, synthetic data): every column bound,
+/// the payload bound as a slice of the raw bytes.
+public final class MessageInsert {
+    private let statement: Statement
+
+    public init(_ database: Database) throws {
+        statement = try database.prepare("""
+            INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+    }
+
+    public func insert(_ message: RecordedMessage, sessionID: Int64) throws {
         try statement.bind(sessionID, at: 1)
         try statement.bind(message.seq, at: 2)
         try statement.bind(message.atMicros, at: 3)
@@ -276,14 +297,5 @@ private final class Statements {
             }
             try statement.run()
         }
-    }
-
-    func close(_ sessionID: Int64, _ end: SessionEnd) throws {
-        try closeSession.bind([
-            .integer(end.atMicros), .text(end.reason.rawValue),
-            .integer(end.bytesFromClient), .integer(end.bytesFromServer), .integer(end.messageCount),
-            .integer(sessionID),
-        ])
-        try closeSession.run()
     }
 }

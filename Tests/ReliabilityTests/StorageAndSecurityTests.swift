@@ -8,7 +8,7 @@ import TestSupport
 private let canMakeImmutable: Bool = {
     let dir = TemporaryDirectory()
     let probe = dir.file("probe")
-    FileManager.default.createFile(atPath: probe, contents: Data())
+    guard FileManager.default.createFile(atPath: probe, contents: Data()) else { return false }
     defer { _ = runQuietly(["chattr", "-i", probe]) }
     return runQuietly(["chattr", "+i", probe]) == 0
 }()
