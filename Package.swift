@@ -167,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "ReliabilityTests",
             dependencies: [
-                "Store", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
+                "Store", "TestSupport", "Server", "Client", "LabProtocol", "Bench", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

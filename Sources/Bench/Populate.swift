@@ -159,13 +159,14 @@ struct SyntheticSession {
     }
 }
 
-/// A small, fast, seedable generator (SplitMix64): the same seed gives the same database.
-struct SplitMix64 {
-    private var state: UInt64
+/// A small, fast, seedable generator (SplitMix64): the same seed gives the same database,
+/// and a fuzz run can be repeated from its seed.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public private(set) var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -173,5 +174,5 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
 
-    mutating func next(below bound: UInt64) -> UInt64 { next() % bound }
+    public mutating func next(below bound: UInt64) -> UInt64 { next() % bound }
 }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Logging
 import NIOCore
 import Proxy
-import ServiceLifecycle
 import Store
 
 extension Decoding: ExpressibleByArgument {}
@@ -25,7 +24,7 @@ struct ProxyCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The server every connection is forwarded to (a host name, IPv4 or [IPv6] address).", valueName: "host:port"))
     var upstream: HostPort
 
-    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var recording: RecordingOptions
 
     @Option(help: "How each direction is cut into messages: raw (chunks as read), lines, or lab (commands and replies of the lab protocol).")
     var decode: Decoding = .raw
@@ -45,14 +44,8 @@ struct ProxyCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads (default: one per core).")
     var threads = System.coreCount
 
-    @Option(help: "normal: commits survive a crash of wirelog; full: they survive a crash of the machine too (slower).")
-    var durability: Durability = .normal
 
-    @Flag(help: "Forward without recording (to measure what recording costs).")
-    var noRecord = false
 
-    @Option(help: "Time a shutdown gives open connections to finish before closing them.")
-    var shutdownGrace = Duration(microseconds: 10_000_000)
 
     @OptionGroup var logging: LoggingOptions
 
@@ -77,45 +70,8 @@ struct ProxyCommand: AsyncParsableCommand {
         configuration.connectTimeout = .microseconds(connectTimeout.microseconds)
         configuration.eventLoopThreads = threads
 
-        var recorder: Recorder?
-        if !noRecord {
-            do {
-                let db = try Store.openForWriting(path: database.path, durability: durability)
-                recorder = Recorder(database: db, logger: logger)
-                logger.info("recording to \(database.path)")
-            } catch {
-                printError("\(error)")
-                throw ExitCode(2)
-            }
-        }
+        let recorder = try recording.openRecorder(logger: logger)
         let proxy = ProxyServer(configuration: configuration, recorder: recorder, logger: logger)
-        let service = ProxyService(proxy: proxy, grace: .microseconds(shutdownGrace.microseconds))
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: service)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        do {
-            try await group.run()
-        } catch let error as IOError {
-            printError("cannot listen on \(listen): \(error.description)")
-            throw ExitCode(2)
-        }
-    }
-}
-
-/// Runs the proxy until a graceful shutdown, then drains it.
-struct ProxyService: Service {
-    let proxy: ProxyServer
-    let grace: TimeAmount
-
-    func run() async throws {
-        do {
-            _ = try await proxy.start()
-        } catch {
-            await proxy.shutdownGracefully(grace: .zero)
-            throw error
-        }
-        try? await gracefulShutdown()
-        await proxy.shutdownGracefully(grace: grace)
+        try await runUntilSignalled(proxy, grace: recording.shutdownGrace, listen: listen, logger: logger)
     }
 }

@@ -4,12 +4,10 @@ import LabProtocol
 import Logging
 import NIOCore
 import Server
-import ServiceLifecycle
 import Store
 
 extension LineEnding: ExpressibleByArgument {}
 extension ServerConfiguration.Framing: ExpressibleByArgument {}
-extension Durability: ExpressibleByArgument {}
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +17,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on (loopback unless told otherwise; port 0 picks a free one).")
     var listen = HostPort(host: "127.0.0.1", port: 7070)
 
-    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var recording: RecordingOptions
 
     @Option(help: "Make every reply line end with lf or crlf (default: the lab's bytes, LF, and CRLF in the 400 reply).")
     var lineEnding: LineEnding?
@@ -42,17 +40,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Event-loop threads (default: one per core).")
     var threads = System.coreCount
 
-    @Option(help: "normal: commits survive a crash of wirelog; full: they survive a crash of the machine too (slower).")
-    var durability: Durability = .normal
 
-    @Option(help: "How long a commit waits for another process's lock on the database before the commands fail (and are not acknowledged).")
-    var busyTimeout = Duration(microseconds: 5_000_000)
 
-    @Flag(help: "Answer without recording (to measure what recording costs).")
-    var noRecord = false
 
-    @Option(help: "Seconds a shutdown waits for open connections before closing them.")
-    var shutdownGrace = Duration(microseconds: 10_000_000)
 
     @OptionGroup var logging: LoggingOptions
 
@@ -66,9 +56,6 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.makeLogger(label: "wirelog.serve")
-        // Past a file-size limit (ulimit -f) a write must fail with an error SQLite reports,
-        // not kill the process: the failed commands are then simply not acknowledged.
-        signal(SIGXFSZ, SIG_IGN)
         var configuration = ServerConfiguration()
         configuration.host = listen.host
         configuration.port = listen.port
@@ -79,49 +66,10 @@ struct Serve: AsyncParsableCommand {
         configuration.idleTimeout = .microseconds(idleTimeout.microseconds)
         configuration.maxConnections = maxConnections
         configuration.eventLoopThreads = threads
-        configuration.recording = !noRecord
+        configuration.recording = !recording.noRecord
 
-        var recorder: Recorder?
-        if !noRecord {
-            do {
-                let db = try Store.openForWriting(
-                    path: database.path, durability: durability,
-                    busyTimeoutMilliseconds: Int32(clamping: busyTimeout.milliseconds))
-                recorder = Recorder(database: db, logger: logger)
-                logger.info("recording to \(database.path)")
-            } catch {
-                printError("\(error)")
-                throw ExitCode(2)
-            }
-        }
+        let recorder = try recording.openRecorder(logger: logger)
         let server = LabServer(configuration: configuration, recorder: recorder, logger: logger)
-        let service = LabServerService(server: server, grace: .microseconds(shutdownGrace.microseconds))
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: service)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        do {
-            try await group.run()
-        } catch let error as IOError {
-            printError("cannot listen on \(listen): \(error.description)")
-            throw ExitCode(2)
-        }
-    }
-}
-
-/// Runs the server until a graceful shutdown, then drains it.
-struct LabServerService: Service {
-    let server: LabServer
-    let grace: TimeAmount
-
-    func run() async throws {
-        do {
-            _ = try await server.start()
-        } catch {
-            await server.shutdownGracefully(grace: .zero)
-            throw error
-        }
-        try? await gracefulShutdown()
-        await server.shutdownGracefully(grace: grace)
+        try await runUntilSignalled(server, grace: recording.shutdownGrace, listen: listen, logger: logger)
     }
 }

@@ -5,28 +5,8 @@ import TestSupport
 
 /// Promises 2–4 of docs/RELIABILITY.md, against the built binary.
 @Suite struct CrashAndLoadTests {
-    /// Payloads the server acknowledged, shared by the load tasks.
-    final class Acknowledged: @unchecked Sendable {
-        private let lock = NSLock()
-        private var payloads = Set<String>()
-
-        @discardableResult
-        func add(_ payload: String) -> Int {
-            lock.lock()
-            defer { lock.unlock() }
-            payloads.insert(payload)
-            return payloads.count
-        }
-
-        var all: Set<String> {
-            lock.lock()
-            defer { lock.unlock() }
-            return payloads
-        }
-    }
-
     /// `clients` connections each sending DATA commands until `stop` says so or the server goes away.
-    private func load(port: Int, clients: Int, tag: String, acknowledged: Acknowledged,
+    private func load(port: Int, clients: Int, tag: String, acknowledged: AcknowledgedPayloads,
                       onAck: @escaping @Sendable (Int) -> Void = { _ in }) async {
         await withTaskGroup(of: Void.self) { group in
             for client in 0..<clients {
@@ -52,7 +32,7 @@ import TestSupport
     @Test func twentyKillsAtRandomMomentsLoseNothingAcknowledged() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("kills.sqlite")
-        let acknowledged = Acknowledged()
+        let acknowledged = AcknowledgedPayloads()
         var kills = 0
         for round in 0..<20 {
             let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--db", path])
@@ -76,7 +56,7 @@ import TestSupport
         let path = dir.file("term.sqlite")
         let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--db", path])
         let port = try serve.listeningPort()
-        let acknowledged = Acknowledged()
+        let acknowledged = AcknowledgedPayloads()
         await load(port: port, clients: 20, tag: "t", acknowledged: acknowledged) { count in
             if count == 3_000 { serve.signal(SIGTERM) }
         }
@@ -100,7 +80,7 @@ import TestSupport
         let port = try serve.listeningPort()
         let clients = 1_000
         let commands = 100
-        let wrong = Acknowledged()
+        let wrong = AcknowledgedPayloads()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for client in 0..<clients {
                 group.addTask {

@@ -1,3 +1,4 @@
+import Bench
 import Foundation
 import LabProtocol
 import Testing
@@ -153,20 +154,5 @@ import Testing
             let stream = Array(entry.stream.utf8)
             #expect(Self.decode(stream, cuts: entry.cuts, limit: entry.limit).raw == stream, "\(entry.stream.debugDescription)")
         }
-    }
-}
-
-/// A tiny seeded generator (SplitMix64), so a failing run can be repeated from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    private(set) var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

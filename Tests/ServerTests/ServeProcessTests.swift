@@ -120,25 +120,6 @@ import TestSupport
     }
 }
 
-/// Payloads the server acknowledged, shared by the load tasks.
-private final class AcknowledgedPayloads: @unchecked Sendable {
-    private let lock = NSLock()
-    private var payloads = Set<String>()
-
-    func add(_ payload: String) -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        payloads.insert(payload)
-        return payloads.count
-    }
-
-    var all: Set<String> {
-        lock.lock()
-        defer { lock.unlock() }
-        return payloads
-    }
-}
-
 /// Runs a third-party tool with `input` on stdin and returns its stdout.
 private func runTool(_ arguments: [String], input: String) throws -> String {
     let process = Process()
