@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -76,14 +75,7 @@ public final class ProxyServer: Sendable {
             timeout.cancel()
         }
         // The recorder reports commits onto the event loops: drain it before they stop.
-        if let recorder {
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                Thread.detachNewThread {
-                    recorder.shutdown()
-                    done.resume()
-                }
-            }
-        }
+        await recorder?.shutdownWithoutBlocking()
         try? await group.shutdownGracefully()
     }
 

@@ -1,4 +1,3 @@
-import Foundation
 import LabProtocol
 import Logging
 import NIOConcurrencyHelpers
@@ -78,14 +77,7 @@ public final class LabServer: Sendable {
             timeout.cancel()
         }
         // The recorder reports commits onto the event loops: drain it before they stop.
-        if let recorder {
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                Thread.detachNewThread {
-                    recorder.shutdown()
-                    done.resume()
-                }
-            }
-        }
+        await recorder?.shutdownWithoutBlocking()
         try? await group.shutdownGracefully()
     }
 }

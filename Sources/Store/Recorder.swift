@@ -103,6 +103,16 @@ public final class Recorder: @unchecked Sendable {
         if !alreadyStopping { writerDone.wait() }
     }
 
+    /// `shutdown()` for async callers: waits on a thread of its own, not on the task's.
+    public func shutdownWithoutBlocking() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                self.shutdown()
+                done.resume()
+            }
+        }
+    }
+
     private func enqueue(_ operation: Operation, bytes: Int) {
         condition.lock()
         if stopped {
