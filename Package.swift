@@ -163,6 +163,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The promises of docs/RELIABILITY.md: hostile input, crashes, load, storage faults, fuzzing.
+        .testTarget(
+            name: "ReliabilityTests",
+            dependencies: [
+                "Store", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "BenchTests",
             dependencies: [

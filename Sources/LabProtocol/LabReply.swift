@@ -36,7 +36,7 @@ public enum LabReply: Sendable, Equatable {
         case .lineTooLong(let limit):
             ["400 BCMD", "Command-description: Line too long (limit \(limit) bytes), closing connection"]
         case .notRecorded:
-            ["451 NREC", "Command-description: Command not recorded (server storage error), try again later"]
+            ["451 NREC", "Command-description: Server storage error, command not acknowledged, try again later"]
         case .busy(let limit): ["503 BUSY too many connections (limit \(limit)), try again later"]
         }
     }

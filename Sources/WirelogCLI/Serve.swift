@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LabProtocol
 import Logging
 import NIOCore
@@ -44,6 +45,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "normal: commits survive a crash of wirelog; full: they survive a crash of the machine too (slower).")
     var durability: Durability = .normal
 
+    @Option(help: "How long a commit waits for another process's lock on the database before the commands fail (and are not acknowledged).")
+    var busyTimeout = Duration(microseconds: 5_000_000)
+
     @Flag(help: "Answer without recording (to measure what recording costs).")
     var noRecord = false
 
@@ -62,6 +66,9 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.makeLogger(label: "wirelog.serve")
+        // Past a file-size limit (ulimit -f) a write must fail with an error SQLite reports,
+        // not kill the process: the failed commands are then simply not acknowledged.
+        signal(SIGXFSZ, SIG_IGN)
         var configuration = ServerConfiguration()
         configuration.host = listen.host
         configuration.port = listen.port
@@ -77,7 +84,9 @@ struct Serve: AsyncParsableCommand {
         var recorder: Recorder?
         if !noRecord {
             do {
-                let db = try Store.openForWriting(path: database.path, durability: durability)
+                let db = try Store.openForWriting(
+                    path: database.path, durability: durability,
+                    busyTimeoutMilliseconds: Int32(clamping: busyTimeout.milliseconds))
                 recorder = Recorder(database: db, logger: logger)
                 logger.info("recording to \(database.path)")
             } catch {

@@ -15,7 +15,7 @@ public final class TestServer: Sendable {
         self.databasePath = databasePath
     }
 
-    public static func start(databasePath: String,
+    public static func start(databasePath: String, busyTimeoutMilliseconds: Int32 = 5_000,
                              configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
         var configuration = ServerConfiguration()
         configuration.host = "127.0.0.1"
@@ -25,7 +25,9 @@ public final class TestServer: Sendable {
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
         let recorder = configuration.recording
-            ? Recorder(database: try Store.openForWriting(path: databasePath), logger: logger) : nil
+            ? Recorder(database: try Store.openForWriting(path: databasePath, busyTimeoutMilliseconds: busyTimeoutMilliseconds),
+                       logger: logger)
+            : nil
         let server = LabServer(configuration: configuration, recorder: recorder, logger: logger)
         let address = try await server.start()
         return TestServer(server: server, port: address.port!, databasePath: databasePath)

@@ -40,8 +40,9 @@ public final class WirelogProcess: @unchecked Sendable {
     private let stdinPipe = Pipe()
     private let output = OutputCollector()
 
-    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: WirelogBinary.path)
+    /// Starts `wirelog arguments…` (or another `executable`, e.g. a shell that sets limits first).
+    public init(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: executable ?? WirelogBinary.path)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "WIRELOG_DB")

@@ -1,0 +1,131 @@
+import Client
+import Foundation
+import Testing
+import TestSupport
+
+/// Promises 2–4 of docs/RELIABILITY.md, against the built binary.
+@Suite struct CrashAndLoadTests {
+    /// Payloads the server acknowledged, shared by the load tasks.
+    final class Acknowledged: @unchecked Sendable {
+        private let lock = NSLock()
+        private var payloads = Set<String>()
+
+        @discardableResult
+        func add(_ payload: String) -> Int {
+            lock.lock()
+            defer { lock.unlock() }
+            payloads.insert(payload)
+            return payloads.count
+        }
+
+        var all: Set<String> {
+            lock.lock()
+            defer { lock.unlock() }
+            return payloads
+        }
+    }
+
+    /// `clients` connections each sending DATA commands until `stop` says so or the server goes away.
+    private func load(port: Int, clients: Int, tag: String, acknowledged: Acknowledged,
+                      onAck: @escaping @Sendable (Int) -> Void = { _ in }) async {
+        await withTaskGroup(of: Void.self) { group in
+            for client in 0..<clients {
+                group.addTask {
+                    guard let connection = try? await LabConnection.connect(host: "127.0.0.1", port: port) else { return }
+                    for n in 0..<5_000 {
+                        let payload = "\(tag)-\(client)-\(n)"
+                        guard (try? await connection.send(Array("DATA \(payload)\n".utf8))) != nil,
+                              let reply = try? await connection.readReply(timeout: .seconds(10)),
+                              reply == Array("300 DRCV\n".utf8) else { break }
+                        onAck(acknowledged.add(payload))
+                    }
+                    await connection.close()
+                }
+            }
+        }
+    }
+
+    private func storedPayloads(_ path: String) throws -> Set<String> {
+        Set(try RecordedRows.messages(path).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } })
+    }
+
+    @Test func twentyKillsAtRandomMomentsLoseNothingAcknowledged() async throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("kills.sqlite")
+        let acknowledged = Acknowledged()
+        var kills = 0
+        for round in 0..<20 {
+            let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--db", path])
+            let port = try serve.listeningPort()
+            let killAt = acknowledged.all.count + Int.random(in: 1...400)
+            await load(port: port, clients: 8, tag: "r\(round)", acknowledged: acknowledged) { count in
+                if count >= killAt { serve.signal(SIGKILL) }
+            }
+            _ = try? serve.wait(timeout: 30)
+            #expect(serve.process.terminationReason == .uncaughtSignal)
+            kills += 1
+            #expect(try RecordedRows.integrityCheck(path) == "ok")
+        }
+        let lost = acknowledged.all.subtracting(try storedPayloads(path))
+        #expect(lost.isEmpty, "lost: \(lost.prefix(5))")
+        print("kill -9: \(kills) kills survived, \(acknowledged.all.count) acknowledged messages checked, \(lost.count) lost")
+    }
+
+    @Test func sigtermUnderLoadLosesNothingAndEndsEverySessionWithShutdown() async throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("term.sqlite")
+        let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--db", path])
+        let port = try serve.listeningPort()
+        let acknowledged = Acknowledged()
+        await load(port: port, clients: 20, tag: "t", acknowledged: acknowledged) { count in
+            if count == 3_000 { serve.signal(SIGTERM) }
+        }
+        let result = try serve.wait(timeout: 30)
+        #expect(result.status == 0, "stderr: \(result.stderrText)")
+        let sessions = try RecordedRows.sessions(path)
+        #expect(sessions.count == 20)
+        #expect(sessions.allSatisfy { $0.endReason == "shutdown" }, "\(sessions.map(\.endReason))")
+        let messages = try RecordedRows.messages(path)
+        // Every command received was answered and recorded: each has its reply row.
+        #expect(messages.filter { $0.sender == "client" }.count == messages.filter { $0.sender == "server" }.count)
+        let lost = acknowledged.all.subtracting(try storedPayloads(path))
+        #expect(lost.isEmpty)
+        print("SIGTERM under load: \(acknowledged.all.count) acknowledged, \(messages.count) messages checked, \(lost.count) lost")
+    }
+
+    @Test func aThousandConcurrentClientsTimesAHundredCommands() async throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("thousand.sqlite")
+        let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--db", path])
+        let port = try serve.listeningPort()
+        let clients = 1_000
+        let commands = 100
+        let wrong = Acknowledged()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<clients {
+                group.addTask {
+                    let connection = try await LabConnection.connect(host: "127.0.0.1", port: port, timeout: .seconds(30))
+                    for n in 0..<commands {
+                        try await connection.send(Array("DATA \(client)-\(n)\n".utf8))
+                        if try await connection.readReply(timeout: .seconds(60)) != Array("300 DRCV\n".utf8) {
+                            wrong.add("\(client)-\(n)")
+                        }
+                    }
+                    try await connection.send(Array("QUIT\n".utf8))
+                    _ = try await connection.readReply(timeout: .seconds(60))
+                    await connection.close()
+                }
+            }
+            try await group.waitForAll()
+        }
+        serve.signal(SIGTERM)
+        #expect(try serve.wait(timeout: 60).status == 0)
+        #expect(wrong.all.isEmpty)
+        let messages = try RecordedRows.messages(path)
+        let payloads = messages.compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } }
+        #expect(payloads.count == clients * commands)
+        #expect(Set(payloads).count == clients * commands)  // each exactly once
+        #expect(try RecordedRows.sessions(path).allSatisfy { $0.endReason == "quit" })
+        print("load: \(clients) clients x \(commands) commands, \(messages.count) messages checked, 0 lost")
+    }
+}

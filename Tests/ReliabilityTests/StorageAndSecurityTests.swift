@@ -1,0 +1,69 @@
+import Foundation
+import Server
+import Store
+import Testing
+import TestSupport
+
+/// `chattr +i` makes a file immutable even for root, who ignores permission bits.
+private let canMakeImmutable: Bool = {
+    let dir = TemporaryDirectory()
+    let probe = dir.file("probe")
+    FileManager.default.createFile(atPath: probe, contents: Data())
+    defer { _ = runQuietly(["chattr", "-i", probe]) }
+    return runQuietly(["chattr", "+i", probe]) == 0
+}()
+
+@discardableResult
+private func runQuietly(_ arguments: [String]) -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return -1 }
+    process.waitUntilExit()
+    return process.terminationStatus
+}
+
+/// Promises 5 and 6 of docs/RELIABILITY.md.
+@Suite struct StorageAndSecurityTests {
+    @Test(.enabled(if: canMakeImmutable, "needs chattr +i (e2fsprogs) on this file system"))
+    func aReadOnlyDatabaseFileIsRefusedClearlyAndStillReadable() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("readonly.sqlite")
+        _ = try Store.openForWriting(path: path)
+        runQuietly(["chattr", "+i", path])
+        defer { runQuietly(["chattr", "-i", path]) }
+        let result = try WirelogProcess.run(["serve", "--listen", "127.0.0.1:0", "--db", path])
+        #expect(result.status == 2)
+        #expect(result.stderrText.contains("cannot write to \(path)"), "\(result.stderrText)")
+        #expect(result.stderrText.split(separator: "\n").count == 1)
+        // Reading needs no write access.
+        #expect(try RecordedRows.sessions(path).isEmpty)
+    }
+
+    @Test func aReadOnlyDirectoryIsRefusedClearly() throws {
+        let dir = TemporaryDirectory()
+        let inner = dir.file("ro")
+        try FileManager.default.createDirectory(atPath: inner, withIntermediateDirectories: false)
+        // A read-only bind mount in a private mount namespace: root cannot write there either.
+        let script = "mount --bind \"$1\" \"$1\" && mount -o remount,ro,bind \"$1\" && exec \"$2\" serve --listen 127.0.0.1:0 --db \"$1/new.sqlite\""
+        let probe = runQuietly(["unshare", "-m", "sh", "-c", "mount --bind /tmp /tmp"])
+        try #require(probe == 0, "needs unshare -m (mount namespaces) to make a read-only directory")
+        let serve = try WirelogProcess(["unshare", "-m", "sh", "-c", script, "sh", inner, WirelogBinary.path], executable: "/usr/bin/env")
+        let result = try serve.wait(timeout: 30)
+        #expect(result.status == 2)
+        #expect(result.stderrText.contains("new.sqlite"), "\(result.stderrText)")
+        #expect(result.stderrText.contains("read-only") || result.stderrText.contains("cannot"), "\(result.stderrText)")
+    }
+
+    @Test func limitsAreOnAndBindingIsLoopbackByDefault() throws {
+        let defaults = ServerConfiguration()
+        #expect(defaults.host == "127.0.0.1")
+        #expect(defaults.maxLineLength == 64 * 1024)
+        #expect(defaults.idleTimeout == .seconds(300))
+        #expect(defaults.maxConnections == 4096)
+        let help = try WirelogProcess.run(["serve", "--help"]).stdoutText
+        #expect(help.contains("default: 127.0.0.1:7070"))
+    }
+}

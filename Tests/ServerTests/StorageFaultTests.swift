@@ -1,0 +1,69 @@
+import Client
+import Foundation
+import Store
+import Testing
+import TestSupport
+
+private let notRecorded = "451 NREC\r\nCommand-description: Server storage error, command not acknowledged, try again later\r\n"
+
+@Suite struct StorageFaultTests {
+    @Test func aLockedDatabaseMeansNoAcknowledgementAndServiceResumesWhenItClears() async throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("locked.sqlite")
+        let server = try await TestServer.start(databasePath: path, busyTimeoutMilliseconds: 100)
+        let other = try Database(path: path, mode: .readWrite)
+        try other.execute("BEGIN IMMEDIATE")
+
+        let blocked = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
+        try await blocked.send(Array("DATA never stored\n".utf8))
+        let reply = try await blocked.readReply().map { String(decoding: $0, as: UTF8.self) }
+        #expect(reply == notRecorded)
+        #expect(try await blocked.readReply() == nil)
+        await blocked.close()
+
+        try other.execute("ROLLBACK")
+        let later = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
+        try await later.send(Array("DATA stored\n".utf8))
+        #expect(try await later.readReply() == Array("300 DRCV\n".utf8))
+        await later.close()
+        await server.stop()
+
+        // The refused command may still reach the file in a later batch; what matters is that
+        // everything acknowledged is there.
+        let payloads = try RecordedRows.messages(path).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } }
+        #expect(payloads.last == "stored")
+    }
+
+    @Test func aFullDiskIsReportedAndNothingUnstoredIsAcknowledged() async throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("full.sqlite")
+        // A file-size limit stands in for a full disk: writes past it fail with EFBIG.
+        let serve = try WirelogProcess([
+            "/bin/sh", "-c", "ulimit -f 256 && exec \"$0\" \"$@\"", WirelogBinary.path,
+            "serve", "--listen", "127.0.0.1:0", "--db", path,
+        ], executable: "/usr/bin/env")
+        let port = try serve.listeningPort()
+        var acknowledged: [String] = []
+        var refused = 0
+        let payload = String(repeating: "x", count: 4000)
+        for n in 0..<400 where refused < 3 {
+            let connection = try await LabConnection.connect(host: "127.0.0.1", port: port)
+            try await connection.send(Array("DATA \(n) \(payload)\n".utf8))
+            let reply = try await connection.readReply().map { String(decoding: $0, as: UTF8.self) }
+            if reply == "300 DRCV\n" { acknowledged.append("\(n) \(payload)") } else {
+                #expect(reply == notRecorded)
+                refused += 1
+            }
+            await connection.close()
+        }
+        #expect(refused == 3, "the limit was never reached")
+        #expect(!acknowledged.isEmpty)
+        serve.signal(SIGTERM)
+        let result = try serve.wait(timeout: 30)
+        #expect(result.status == 0, "stderr: \(result.stderrText)")
+        #expect(result.stderrText.contains("recording failed"))
+        #expect(try RecordedRows.integrityCheck(path) == "ok")
+        let stored = Set(try RecordedRows.messages(path).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } })
+        #expect(Set(acknowledged).subtracting(stored).isEmpty)
+    }
+}
