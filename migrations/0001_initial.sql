@@ -44,5 +44,20 @@ CREATE TABLE messages (
     UNIQUE (session_id, seq)
 );
 
-CREATE INDEX messages_by_verb ON messages(verb, session_id) WHERE verb IS NOT NULL;
-CREATE INDEX messages_by_code ON messages(reply_code, session_id) WHERE reply_code IS NOT NULL;
+-- Which verbs and reply codes occur in which sessions, one row per session and value, written
+-- by the recorder the first time a session uses one. Filtering sessions by verb or code reads
+-- these small tables; indexing every message by verb instead would dirty a page per active
+-- session on every commit (see docs/SCHEMA.md).
+CREATE TABLE session_verbs (
+    verb        TEXT    NOT NULL COLLATE NOCASE,
+    session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    PRIMARY KEY (verb, session_id)
+) WITHOUT ROWID;
+CREATE INDEX session_verbs_by_session ON session_verbs(session_id);
+
+CREATE TABLE session_reply_codes (
+    reply_code  INTEGER NOT NULL,
+    session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    PRIMARY KEY (reply_code, session_id)
+) WITHOUT ROWID;
+CREATE INDEX session_reply_codes_by_session ON session_reply_codes(session_id);

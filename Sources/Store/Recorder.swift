@@ -19,6 +19,9 @@ public final class RecordingSession: @unchecked Sendable {
     fileprivate var rowID: Int64?
     fileprivate var batchMark: UInt64 = 0
     fileprivate var batchHighestSeq: Int64 = 0
+    /// Verbs and reply codes already in session_verbs / session_reply_codes for this session.
+    fileprivate var recordedVerbs: Set<String> = []
+    fileprivate var recordedReplyCodes: Set<Int> = []
 
     public init(info: SessionInfo, onCommit: @escaping @Sendable (CommitOutcome) -> Void = { _ in }) {
         self.info = info
@@ -45,6 +48,7 @@ public final class Recorder: @unchecked Sendable {
     }
 
     private let database: Database
+    private let checkpointer: Checkpointer?
     private let logger: Logger
     private let condition = NSCondition()
     // Guarded by `condition`.
@@ -57,6 +61,7 @@ public final class Recorder: @unchecked Sendable {
 
     // Writer thread only.
     private var batchNumber: UInt64 = 0
+    private var stats = RecorderStatistics()
     private var statements: Statements?
     private let writerDone = DispatchSemaphore(value: 0)
 
@@ -67,6 +72,13 @@ public final class Recorder: @unchecked Sendable {
     public init(database: Database, logger: Logger) {
         self.database = database
         self.logger = logger
+        do {
+            checkpointer = try Checkpointer(path: database.path, logger: logger)
+        } catch {
+            checkpointer = nil
+            logger.warning("checkpoints stay on the recording thread (no second connection: \(error))")
+        }
+        checkpointer?.attach(to: database)
         let thread = Thread { [self] in writerLoop() }
         thread.name = "wirelog-recorder"
         thread.start()
@@ -130,10 +142,22 @@ public final class Recorder: @unchecked Sendable {
             queuedBytes = 0
             condition.unlock()
 
+            let started = WallClock.nowMicros()
             write(batch)
+            stats.batches += 1
+            stats.records += batch.count
+            stats.largestBatch = max(stats.largestBatch, batch.count)
+            stats.writeMicros += WallClock.nowMicros() - started
             batch.removeAll(keepingCapacity: true)
         }
         statements = nil
+        if let checkpointer {
+            checkpointer.detach(from: database)
+            checkpointer.stop()
+        }
+        // Leave a small WAL behind: everything goes into the database file.
+        _ = try? database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        logger.info("recorder stopped: \(stats)")
         writerDone.signal()
     }
 
@@ -161,7 +185,7 @@ public final class Recorder: @unchecked Sendable {
                 try statements.ensureRow(session, insertedNow: &insertedNow)
                 switch operation {
                 case .begin: break
-                case .message(_, let message): try statements.insert(message, into: session.rowID!)
+                case .message(_, let message): try statements.insert(message, into: session)
                 case .end(_, let end): try statements.close(session.rowID!, end)
                 }
             }
@@ -173,6 +197,10 @@ public final class Recorder: @unchecked Sendable {
             database.rollbackIfOpen()
             // Rows inserted by the rolled-back transaction are gone: insert them again next time.
             for session in insertedNow { session.rowID = nil }
+            for session in touched {
+                session.recordedVerbs.removeAll()
+                session.recordedReplyCodes.removeAll()
+            }
             let reason = String(describing: error)
             logger.error("recording failed, \(batch.count) records not stored and not acknowledged: \(reason)")
             for session in touched { session.onCommit(.failed(reason: reason)) }
@@ -187,11 +215,28 @@ public final class Recorder: @unchecked Sendable {
     }
 }
 
+/// What the writer did, logged when it stops (group commit at work: records per batch).
+struct RecorderStatistics: CustomStringConvertible {
+    var batches = 0
+    var records = 0
+    var largestBatch = 0
+    var writeMicros: Int64 = 0
+
+    var description: String {
+        guard batches > 0 else { return "nothing recorded" }
+        let perBatch = Double(records) / Double(batches)
+        let microsPerBatch = Double(writeMicros) / Double(batches)
+        return "\(records) records in \(batches) transactions (\(String(format: "%.1f", perBatch)) per transaction, largest \(largestBatch), \(String(format: "%.0f", microsPerBatch)) µs each)"
+    }
+}
+
 /// The writer's three statements, compiled once.
 private final class Statements {
     let insertSession: Statement
     let insertMessage: Statement
     let closeSession: Statement
+    let noteVerb: Statement
+    let noteReplyCode: Statement
 
     init(_ database: Database) throws {
         insertSession = try database.prepare("""
@@ -202,6 +247,8 @@ private final class Statements {
             INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        noteVerb = try database.prepare("INSERT OR IGNORE INTO session_verbs (verb, session_id) VALUES (?, ?)")
+        noteReplyCode = try database.prepare("INSERT OR IGNORE INTO session_reply_codes (reply_code, session_id) VALUES (?, ?)")
         closeSession = try database.prepare("""
             UPDATE sessions SET ended_us = ?, end_reason = ?, bytes_from_client = ?, bytes_from_server = ?, message_count = ?
             WHERE id = ?
@@ -221,7 +268,18 @@ private final class Statements {
         insertedNow.append(session)
     }
 
-    func insert(_ message: RecordedMessage, into sessionID: Int64) throws {
+    func insert(_ message: RecordedMessage, into session: RecordingSession) throws {
+        let sessionID = session.rowID!
+        if let verb = message.verb, !session.recordedVerbs.contains(verb) {
+            try noteVerb.bind([.text(verb), .integer(sessionID)])
+            try noteVerb.run()
+            session.recordedVerbs.insert(verb)
+        }
+        if let code = message.replyCode, !session.recordedReplyCodes.contains(code) {
+            try noteReplyCode.bind([.int(code), .integer(sessionID)])
+            try noteReplyCode.run()
+            session.recordedReplyCodes.insert(code)
+        }
         let statement = insertMessage
         try statement.bind(sessionID, at: 1)
         try statement.bind(message.seq, at: 2)

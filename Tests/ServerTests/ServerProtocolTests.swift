@@ -100,7 +100,8 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
     }
 
     @Test func bytesArrivingOneAtATimeGiveTheSameConversation() async throws {
-        try await withServer { server in
+        // A quiet period far longer than any gap between the writes, even on a loaded machine.
+        try await withServer({ $0.quietPeriod = .seconds(5) }) { server in
             let connection = try await connect(server)
             let script = Array("HELO\nDATA\r\npayload\r\nQUIT\n".utf8)
             for byte in script { try await connection.send([byte]) }
