@@ -77,7 +77,7 @@ def throughput_table(case, metric, unit, latency=True):
     for (variant, conns), runs in grouped.items():
         med, lo, hi = summary(runs, metric)
         MEDIANS[(case, variant, conns)] = med
-        line = f"| {variant} | {conns} | {fmt(med)} | {fmt(lo)}–{fmt(hi)} | "
+        line = f"| {variant} | {conns} | {fmt(med)} | {fmt(lo) + '–' + fmt(hi) if med is not None else '–'} | "
         if latency:
             def p(key):
                 return median([r["result"]["latency_micros"][key] for r in runs
@@ -135,7 +135,7 @@ say("## 2. Proxy: ping-pong redis `PING` through each proxy\n")
 throughput_table("proxy", rps, "req/s")
 ratio_table("proxy", [("wirelog proxy", "haproxy"), ("socat", "haproxy"), ("wirelog proxy", "direct"),
                       ("haproxy", "direct")], conns_of("proxy"))
-say("### Bulk: verified bytes through an echo server (`socat … PIPE`; *direct* is the echo server's own ceiling)\n")
+say("### Bulk: verified bytes through an echo server (`wirelog bench echo`, one NIO thread; *direct* is the echo server's own ceiling)\n")
 throughput_table("bulk", mbps, "MB/s", latency=False)
 ratio_table("bulk", [("wirelog proxy", "haproxy"), ("socat", "haproxy"), ("wirelog proxy", "direct"),
                      ("haproxy", "direct")], conns_of("bulk"))

@@ -3,10 +3,17 @@
 # Everything listens on 127.0.0.1 on free ports; every process started here is stopped by PID.
 # Knobs (environment): RUNS (3), DURATION (5s), WARMUP (1s), CONNS ("1 10 50 200"), SESSIONS (1000000),
 # IDLE (10000), SLOW_BYTES (1 GiB), OUT (BENCHMARKS.md).
+# `run.sh --report-only` rewrites BENCHMARKS.md from the last run's results (after editing analysis.md).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+OUT=${OUT:-$ROOT/BENCHMARKS.md}
+if [[ ${1:-} == --report-only ]]; then
+    python3 "$ROOT/benchmarks/report.py" "$ROOT/benchmarks/last-results.ndjson" "$ROOT/benchmarks/last-machine.txt" \
+        "$ROOT/benchmarks/analysis.md" >"$OUT"
+    exit 0
+fi
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
 WARMUP=${WARMUP:-1s}
@@ -16,7 +23,6 @@ IDLE=${IDLE:-10000}
 SLOW_BYTES=${SLOW_BYTES:-1073741824}
 BULK_ONE=${BULK_ONE:-536870912}
 BULK_TEN=${BULK_TEN:-67108864}
-OUT=${OUT:-$ROOT/BENCHMARKS.md}
 TOOLS="python3 $ROOT/benchmarks/tools.py"
 WORK=$(mktemp -d /tmp/wirelog-bench.XXXXXX)
 RESULTS=$WORK/results.ndjson
@@ -53,13 +59,19 @@ if ((${#missing[@]})); then
 fi
 command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null 2>&1 || true
 
-log "building wirelog (release)"
-swift build -c release 2>&1 | grep -E "error|warning: |Compiling wirelog|Build complete" >&2 || true
-BIN=$(swift build -c release --show-bin-path)/wirelog
+if [[ -n ${WIRELOG_BIN:-} ]]; then
+    BIN=$WIRELOG_BIN  # a quick check of the script with another build
+else
+    log "building wirelog (release)"
+    swift build -c release 2>&1 | grep -E "error|warning: |Compiling wirelog|Build complete" >&2 || true
+    BIN=$(swift build -c release --show-bin-path)/wirelog
+fi
 [[ -x $BIN ]] || { echo "no wirelog binary at $BIN" >&2; exit 1; }
 
-HAVE_PROXY=0; "$BIN" proxy --help 2>/dev/null | grep -q -- --upstream && HAVE_PROXY=1
-HAVE_QUERY=0; "$BIN" bench populate --help >/dev/null 2>&1 && "$BIN" sessions stats --help >/dev/null 2>&1 && HAVE_QUERY=1
+# The proxy and the query commands come from other branches: skip their cases when this build lacks them.
+HAVE_PROXY=0; "$BIN" proxy --help 2>&1 | grep -q -- --upstream && HAVE_PROXY=1
+HAVE_QUERY=0
+"$BIN" bench populate --help 2>&1 | grep -q -- --sessions && "$BIN" sessions stats --help 2>&1 | grep -q -- --since && HAVE_QUERY=1
 log "proxy: $HAVE_PROXY, query: $HAVE_QUERY"
 
 # --- process helpers ---------------------------------------------------------------------------
@@ -167,7 +179,7 @@ stop "$PID_FULL"; stop "$PID_RA"; rm -f "$WORK"/full.sqlite*
 haproxy_conf() {  # haproxy_conf LISTEN UPSTREAM FILE
     cat >"$3" <<CONF
 global
-    maxconn 30000
+    maxconn $(( ($(ulimit -Hn) - 200) / 2 ))
 defaults
     mode tcp
     timeout connect 5s
@@ -211,8 +223,10 @@ for conns in $CONNS; do
 done
 stop_proxies
 
-log "2b. proxy bulk through an echo server (socat PIPE)"
-P_ECHO=$(free_port); start echo "$P_ECHO" socat "TCP-LISTEN:$P_ECHO,bind=127.0.0.1,fork,reuseaddr,backlog=1024" PIPE; PID_ECHO=$PID
+# socat's own PIPE echo stalls under bulk load (it blocks writing the pipe it should be reading), so the
+# echo server is wirelog's NIO one.
+log "2b. proxy bulk through an echo server (wirelog bench echo)"
+P_ECHO=$(free_port); start echo "$P_ECHO" "$BIN" bench echo --listen "127.0.0.1:$P_ECHO"; PID_ECHO=$PID
 start_proxies "$P_ECHO" bulk
 for conns in 1 10; do
     bytes=$BULK_ONE; ((conns == 1)) || bytes=$BULK_TEN
@@ -237,7 +251,7 @@ record "{\"case\":\"idle\",\"variant\":\"wirelog serve\",\"result\":$($TOOLS idl
 stop "$PID_IDLE"
 if ((HAVE_PROXY)); then
     PROXY_IDLE=$IDLE
-    ((2 * PROXY_IDLE + 100 <= FDS)) || PROXY_IDLE=$(((FDS - 100) / 2))
+    ((2 * PROXY_IDLE + 300 <= FDS)) || PROXY_IDLE=$(((FDS - 300) / 2))
     start_proxies "$P_REDIS" idle
     record "{\"case\":\"idle\",\"variant\":\"wirelog proxy\",\"result\":$($TOOLS idle "$PORT_WL" "$PROXY_IDLE" "$PID_WL")}"
     record "{\"case\":\"idle\",\"variant\":\"haproxy\",\"result\":$($TOOLS idle "$PORT_HAPROXY" "$PROXY_IDLE" "$PID_HAPROXY")}"
@@ -305,4 +319,5 @@ fi
 } >"$WORK/machine.txt"
 python3 "$ROOT/benchmarks/report.py" "$RESULTS" "$WORK/machine.txt" "$ROOT/benchmarks/analysis.md" >"$OUT"
 cp "$RESULTS" "$ROOT/benchmarks/last-results.ndjson"
+cp "$WORK/machine.txt" "$ROOT/benchmarks/last-machine.txt"
 log "wrote $OUT"

@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Load generator and synthetic data for benchmarks.",
-        subcommands: [BenchRun.self],
+        subcommands: [BenchRun.self, BenchEcho.self],
         defaultSubcommand: BenchRun.self)
 }
 
@@ -103,5 +103,35 @@ struct BenchRun: AsyncParsableCommand {
             throw ExitCode(2)
         }
         if result.errors > 0 || result.badReplies > 0 { throw ExitCode(1) }
+    }
+}
+
+struct BenchEcho: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "echo",
+        abstract: "A TCP echo server, for `wirelog bench --bulk` through a proxy.",
+        discussion: "Runs until interrupted (SIGINT/SIGTERM).")
+
+    @Option(help: "Address to listen on (port 0 picks a free one).")
+    var listen = HostPort(host: "127.0.0.1", port: 7072)
+
+    @Option(help: "Event-loop threads.")
+    var threads = 1
+
+    func validate() throws {
+        guard threads > 0 else { throw ValidationError("--threads must be positive") }
+    }
+
+    func run() async throws {
+        let server: EchoServer
+        do {
+            server = try await EchoServer.start(host: listen.host, port: listen.port, threads: threads)
+        } catch {
+            printError("cannot listen on \(listen): \(error)")
+            throw ExitCode(2)
+        }
+        printError("echo server listening on \(listen.host):\(server.port)")
+        // Default signal handling ends the process; nothing here needs a graceful stop.
+        try await server.closed.get()
     }
 }

@@ -15,7 +15,7 @@ private func configuration(port: Int, _ adjust: (inout BenchConfiguration) -> Vo
     return configuration
 }
 
-/// An echo server on an ephemeral port; `corruptAt` flips the byte at that stream offset of each
+/// A test echo server on an ephemeral port; `corruptAt` flips the byte at that stream offset of each
 /// connection; `silent` reads and never answers.
 private func startEcho(group: MultiThreadedEventLoopGroup, corruptAt: Int? = nil, silent: Bool = false) async throws -> any Channel {
     try await ServerBootstrap(group: group)
@@ -193,15 +193,13 @@ private let redisServer = ["/usr/bin/redis-server", "/usr/local/bin/redis-server
         #expect(answered.errors == 0)
     }
 
-    @Test func bulkBytesComeBackVerified() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let echo = try await startEcho(group: group)
-        let result = try await LoadGenerator.run(configuration(port: echo.localAddress!.port!) {
+    @Test func bulkBytesComeBackVerifiedThroughTheEchoServer() async throws {
+        let echo = try await EchoServer.start(host: "127.0.0.1", port: 0)
+        let result = try await LoadGenerator.run(configuration(port: echo.port) {
             $0.connections = 2
             $0.bulkBytes = 3_000_017
         })
-        try await echo.close()
-        try await group.shutdownGracefully()
+        try await echo.stop()
         #expect(result.errors == 0)
         #expect(result.bulkVerifiedBytes == 6_000_034)
         #expect((result.megabytesPerSecond ?? 0) > 0)
