@@ -44,10 +44,10 @@ CREATE TABLE messages (
     UNIQUE (session_id, seq)
 );
 
--- Which verbs and reply codes occur in which sessions, one row per session and value, written
--- by the recorder the first time a session uses one. Filtering sessions by verb or code reads
--- these small tables; indexing every message by verb instead would dirty a page per active
--- session on every commit (see docs/SCHEMA.md).
+-- Which verbs and reply codes occur in which sessions, one row per session and value, kept by
+-- the triggers below. Filtering sessions by verb or code reads these small tables; indexing
+-- every message by verb instead would dirty a page per active session on every commit (see
+-- docs/SCHEMA.md), while the trigger only reads unless a session uses a value for the first time.
 CREATE TABLE session_verbs (
     verb        TEXT    NOT NULL COLLATE NOCASE,
     session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
@@ -61,3 +61,13 @@ CREATE TABLE session_reply_codes (
     PRIMARY KEY (reply_code, session_id)
 ) WITHOUT ROWID;
 CREATE INDEX session_reply_codes_by_session ON session_reply_codes(session_id);
+
+CREATE TRIGGER messages_note_verb AFTER INSERT ON messages WHEN NEW.verb IS NOT NULL
+BEGIN
+    INSERT OR IGNORE INTO session_verbs (verb, session_id) VALUES (NEW.verb, NEW.session_id);
+END;
+
+CREATE TRIGGER messages_note_reply_code AFTER INSERT ON messages WHEN NEW.reply_code IS NOT NULL
+BEGIN
+    INSERT OR IGNORE INTO session_reply_codes (reply_code, session_id) VALUES (NEW.reply_code, NEW.session_id);
+END;

@@ -19,9 +19,6 @@ public final class RecordingSession: @unchecked Sendable {
     fileprivate var rowID: Int64?
     fileprivate var batchMark: UInt64 = 0
     fileprivate var batchHighestSeq: Int64 = 0
-    /// Verbs and reply codes already in session_verbs / session_reply_codes for this session.
-    fileprivate var recordedVerbs: Set<String> = []
-    fileprivate var recordedReplyCodes: Set<Int> = []
 
     public init(info: SessionInfo, onCommit: @escaping @Sendable (CommitOutcome) -> Void = { _ in }) {
         self.info = info
@@ -197,10 +194,7 @@ public final class Recorder: @unchecked Sendable {
             database.rollbackIfOpen()
             // Rows inserted by the rolled-back transaction are gone: insert them again next time.
             for session in insertedNow { session.rowID = nil }
-            for session in touched {
-                session.recordedVerbs.removeAll()
-                session.recordedReplyCodes.removeAll()
-            }
+
             let reason = String(describing: error)
             logger.error("recording failed, \(batch.count) records not stored and not acknowledged: \(reason)")
             for session in touched { session.onCommit(.failed(reason: reason)) }
@@ -235,8 +229,6 @@ private final class Statements {
     let insertSession: Statement
     let insertMessage: Statement
     let closeSession: Statement
-    let noteVerb: Statement
-    let noteReplyCode: Statement
 
     init(_ database: Database) throws {
         insertSession = try database.prepare("""
@@ -247,8 +239,6 @@ private final class Statements {
             INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        noteVerb = try database.prepare("INSERT OR IGNORE INTO session_verbs (verb, session_id) VALUES (?, ?)")
-        noteReplyCode = try database.prepare("INSERT OR IGNORE INTO session_reply_codes (reply_code, session_id) VALUES (?, ?)")
         closeSession = try database.prepare("""
             UPDATE sessions SET ended_us = ?, end_reason = ?, bytes_from_client = ?, bytes_from_server = ?, message_count = ?
             WHERE id = ?
@@ -270,16 +260,6 @@ private final class Statements {
 
     func insert(_ message: RecordedMessage, into session: RecordingSession) throws {
         let sessionID = session.rowID!
-        if let verb = message.verb, !session.recordedVerbs.contains(verb) {
-            try noteVerb.bind([.text(verb), .integer(sessionID)])
-            try noteVerb.run()
-            session.recordedVerbs.insert(verb)
-        }
-        if let code = message.replyCode, !session.recordedReplyCodes.contains(code) {
-            try noteReplyCode.bind([.int(code), .integer(sessionID)])
-            try noteReplyCode.run()
-            session.recordedReplyCodes.insert(code)
-        }
         let statement = insertMessage
         try statement.bind(sessionID, at: 1)
         try statement.bind(message.seq, at: 2)

@@ -3,11 +3,10 @@ import Bench
 import Foundation
 
 struct BenchCommand: AsyncParsableCommand {
-    // The lead adds BenchPopulate (branch `query`) here when merging.
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Load generator and synthetic data for benchmarks.",
-        subcommands: [BenchRun.self, BenchEcho.self],
+        subcommands: [BenchRun.self, BenchEcho.self, BenchPopulate.self],
         defaultSubcommand: BenchRun.self)
 }
 

@@ -1,12 +1,121 @@
 import ArgumentParser
+import Logging
+import NIOCore
+import Proxy
+import ServiceLifecycle
+import Store
+
+extension Decoding: ExpressibleByArgument {}
 
 struct ProxyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxy",
-        abstract: "Record the traffic between any client and any server (issue 3).")
+        abstract: "Forward TCP connections to one upstream server, recording both directions byte for byte.",
+        discussion: """
+            Each accepted connection gets its own connection to --upstream; every byte is forwarded \
+            unchanged, in both directions, and recorded as a session of kind proxy.
+            SIGINT/SIGTERM stop it gracefully: no new connections, open ones get --shutdown-grace \
+            to finish, the rest end with reason shutdown, and every record is committed.
+            See docs/PROXY.md.
+            """)
+
+    @Option(help: "Address to listen on (port 0 picks a free one).")
+    var listen = HostPort(host: "127.0.0.1", port: 7071)
+
+    @Option(help: ArgumentHelp("The server every connection is forwarded to (a host name, IPv4 or [IPv6] address).", valueName: "host:port"))
+    var upstream: HostPort
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "How each direction is cut into messages: raw (chunks as read), lines, or lab (commands and replies of the lab protocol).")
+    var decode: Decoding = .raw
+
+    @Option(help: "With lines or lab decoding, silence after a partial line that completes it.")
+    var quietPeriod = Duration(microseconds: 200_000)
+
+    @Option(help: "With lines or lab decoding, the longest line kept whole; a longer one is recorded in pieces.")
+    var maxLine = 64 * 1024
+
+    @Option(help: "Most connections at once; more are closed at once and recorded as refused.")
+    var maxConnections = 4096
+
+    @Option(help: "Time allowed for connecting to the upstream.")
+    var connectTimeout = Duration(microseconds: 5_000_000)
+
+    @Option(help: "Event-loop threads (default: one per core).")
+    var threads = System.coreCount
+
+    @Option(help: "normal: commits survive a crash of wirelog; full: they survive a crash of the machine too (slower).")
+    var durability: Durability = .normal
+
+    @Flag(help: "Forward without recording (to measure what recording costs).")
+    var noRecord = false
+
+    @Option(help: "Time a shutdown gives open connections to finish before closing them.")
+    var shutdownGrace = Duration(microseconds: 10_000_000)
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard upstream.port > 0 else { throw ValidationError("--upstream needs a port other than 0") }
+        guard maxLine > 0 else { throw ValidationError("--max-line must be positive") }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        guard threads > 0 else { throw ValidationError("--threads must be positive") }
+        guard quietPeriod.microseconds > 0 else { throw ValidationError("--quiet-period must be positive") }
+        guard connectTimeout.microseconds > 0 else { throw ValidationError("--connect-timeout must be positive") }
+    }
 
     func run() async throws {
-        printError("wirelog proxy is not built yet")
-        throw ExitCode(2)
+        let logger = logging.makeLogger(label: "wirelog.proxy")
+        var configuration = ProxyConfiguration(upstreamHost: upstream.host, upstreamPort: upstream.port)
+        configuration.listenHost = listen.host
+        configuration.listenPort = listen.port
+        configuration.decoding = decode
+        configuration.quietPeriod = .microseconds(quietPeriod.microseconds)
+        configuration.maxLineLength = maxLine
+        configuration.maxConnections = maxConnections
+        configuration.connectTimeout = .microseconds(connectTimeout.microseconds)
+        configuration.eventLoopThreads = threads
+
+        var recorder: Recorder?
+        if !noRecord {
+            do {
+                let db = try Store.openForWriting(path: database.path, durability: durability)
+                recorder = Recorder(database: db, logger: logger)
+                logger.info("recording to \(database.path)")
+            } catch {
+                printError("\(error)")
+                throw ExitCode(2)
+            }
+        }
+        let proxy = ProxyServer(configuration: configuration, recorder: recorder, logger: logger)
+        let service = ProxyService(proxy: proxy, grace: .microseconds(shutdownGrace.microseconds))
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: service)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch let error as IOError {
+            printError("cannot listen on \(listen): \(error.description)")
+            throw ExitCode(2)
+        }
+    }
+}
+
+/// Runs the proxy until a graceful shutdown, then drains it.
+struct ProxyService: Service {
+    let proxy: ProxyServer
+    let grace: TimeAmount
+
+    func run() async throws {
+        do {
+            _ = try await proxy.start()
+        } catch {
+            await proxy.shutdownGracefully(grace: .zero)
+            throw error
+        }
+        try? await gracefulShutdown()
+        await proxy.shutdownGracefully(grace: grace)
     }
 }

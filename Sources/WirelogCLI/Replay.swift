@@ -1,12 +1,227 @@
 import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import Replay
+import Store
+
+extension Pace: ExpressibleByArgument {}
 
 struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
-        abstract: "Replay recorded sessions against a server and report differences (issue 5).")
+        abstract: "Replay recorded sessions against a server and report every difference.",
+        discussion: """
+            Each session is replayed on its own connection: wait for what the server sent before the
+            client's first message, then send each client message byte for byte and compare what comes
+            back with what was recorded. Exit status: 0 everything matched, 1 a difference, 2 could not
+            run (database, connection refused, no such session). See docs/REPLAY.md.
+            """)
+
+    @Argument(help: "Ids of the sessions to replay (with filters, a session must pass them too).")
+    var ids: [Int64] = []
+
+    @Option(help: "The server to replay against.")
+    var to: HostPort
+
+    @Option(help: "fast: send as soon as the recorded reply is in; original: keep the recorded gaps.")
+    var pace: Pace = .fast
+
+    @Option(help: "With --pace original, play this many times faster (0.5 is half speed).")
+    var speed: Double = 1
+
+    @Option(help: "Longest wait for a connection, a reply or a close.")
+    var timeout = Duration(microseconds: 5_000_000)
+
+    @Option(help: ArgumentHelp("Mask what matches this regular expression in recorded and actual replies before comparing (repeatable).", valueName: "regex"))
+    var ignore: [String] = []
+
+    @Option(help: "Sessions replayed at once.")
+    var concurrency = 1
+
+    @Flag(help: "One JSON object per line: every step, every session, then a summary.")
+    var json = false
+
+    @Flag(help: "Record each replay as a new session (kind replay) pointing to the session it replays.")
+    var record = false
+
+    @Option(help: ArgumentHelp("Only sessions started at or after this time: an ISO 8601 time (UTC unless it says otherwise) or an age such as 2h.", valueName: "time"))
+    var since: TimeBound?
+
+    @Option(help: ArgumentHelp("Only sessions started before this time (same forms as --since).", valueName: "time"))
+    var until: TimeBound?
+
+    @Option(help: ArgumentHelp("Only sessions from this client address.", valueName: "host[:port]"))
+    var client: String?
+
+    @Option(help: ArgumentHelp("Only sessions of this kind: server, proxy or replay.", valueName: "kind"),
+            transform: { text in
+                guard let kind = SessionKind(rawValue: text.lowercased()) else {
+                    throw ValidationError("--kind must be server, proxy or replay, not \(text)")
+                }
+                return kind
+            })
+    var kind: SessionKind?
+
+    @Option(help: "Only the most recent this many matching sessions.")
+    var limit: Int?
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard speed > 0, speed.isFinite else { throw ValidationError("--speed must be a positive number") }
+        guard concurrency > 0 else { throw ValidationError("--concurrency must be positive") }
+        guard timeout.microseconds > 0 else { throw ValidationError("--timeout must be positive") }
+        if let limit, limit <= 0 { throw ValidationError("--limit must be positive") }
+        guard to.port > 0 else { throw ValidationError("--to needs a port other than 0") }
+        if speed != 1 && pace != .original { throw ValidationError("--speed only applies with --pace original") }
+        do {
+            _ = try Masking(patterns: ignore)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let selection = try self.selection()
+        guard !selection.ids.isEmpty || selection.hasFilters else {
+            throw ValidationError("name the sessions to replay: ids, or filters such as --since 1h, --kind, --client, --limit")
+        }
+    }
+
+    private func selection() throws -> SessionSelection {
+        var selection = SessionSelection()
+        selection.ids = ids
+        selection.sinceMicros = since?.micros
+        selection.untilMicros = until?.micros
+        selection.kind = kind
+        selection.limit = limit
+        if let client {
+            if let address = HostPort(argument: client), client.contains(":") {
+                selection.clientHost = address.host
+                selection.clientPort = address.port
+            } else {
+                selection.clientHost = client
+            }
+        }
+        return selection
+    }
 
     func run() async throws {
-        printError("wirelog replay is not built yet")
-        throw ExitCode(2)
+        let logger = logging.makeLogger(label: "wirelog.replay")
+        // The writer first: it creates or migrates the file the reader then checks.
+        var recorder: Recorder?
+        let reader: RecordedSessionReader
+        let ids: [Int64]
+        do {
+            if record {
+                recorder = Recorder(database: try Store.openForWriting(path: database.path), logger: logger)
+            }
+            reader = RecordedSessionReader(database: try Store.openForReading(path: database.path))
+            ids = try reader.resolve(try selection())
+        } catch {
+            recorder?.shutdown()
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+
+        var options = ReplayOptions(host: to.host, port: to.port)
+        options.pace = pace
+        options.speed = speed
+        options.timeout = .microseconds(timeout.microseconds)
+        options.ignore = ignore
+        options.concurrency = concurrency
+        let replayer = try Replayer(options: options, reader: reader, recorder: recorder)
+
+        let output = Output(json: json, total: ids.count)
+        let summary = await replayer.run(ids) { report in output.session(report) }
+        recorder?.shutdown()
+        output.finishProgress()
+
+        var replays: [(original: Int64, replay: Int64)] = []
+        for report in output.recordedReports {
+            if let started = report.recordedStartMicros,
+               let replay = try? reader.replaySession(of: report.sessionID, startedMicros: started) {
+                replays.append((report.sessionID, replay))
+            }
+        }
+        let text = json ? ReplayOutput.json(summary, recorded: replays) : ReplayOutput.text(summary, recorded: replays)
+        FileHandle.standardOutput.write(Data(text.utf8))
+        if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
+    }
+}
+
+extension ReplayCommand {
+    /// `--since`/`--until`: an ISO 8601 time, a date, or an age (`2h` means two hours ago).
+    struct TimeBound: ExpressibleByArgument, Sendable {
+        var micros: Int64
+
+        init?(argument: String) {
+            if let age = Duration(argument: argument) {
+                micros = WallClock.nowMicros() - age.microseconds
+                return
+            }
+            let text = argument.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "T")
+            let formatter = ISO8601DateFormatter()
+            for options: ISO8601DateFormatter.Options in [
+                [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime],
+                [.withFullDate, .withTime, .withColonSeparatorInTime], [.withFullDate],
+            ] {
+                formatter.formatOptions = options
+                formatter.timeZone = TimeZone(identifier: "UTC")
+                if let date = formatter.date(from: text) {
+                    micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+                    return
+                }
+            }
+            return nil
+        }
+
+        static var defaultValueDescription: String { "time" }
+    }
+
+    /// Writes reports as they come (from any replay task) and keeps the progress line.
+    final class Output: @unchecked Sendable {
+        private let lock = NSLock()
+        private let json: Bool
+        private let total: Int
+        private let showProgress = isatty(STDERR_FILENO) == 1
+        private let started = Date()
+        // Guarded by `lock`.
+        private var done = 0
+        private var mismatches = 0
+        private var lastProgress = Date.distantPast
+        private var reports: [SessionReport] = []
+
+        init(json: Bool, total: Int) {
+            self.json = json
+            self.total = total
+        }
+
+        func session(_ report: SessionReport) {
+            let text = json ? ReplayOutput.json(report) : ReplayOutput.text(report)
+            lock.withLock {
+                done += 1
+                mismatches += report.mismatches + report.skipped
+                if report.recordedStartMicros != nil { reports.append(report) }
+                if showProgress { clearProgress() }
+                FileHandle.standardOutput.write(Data(text.utf8))
+                if showProgress && (Date().timeIntervalSince(lastProgress) > 0.2 || done == total) {
+                    lastProgress = Date()
+                    let rate = Double(done) / max(Date().timeIntervalSince(started), 0.001)
+                    let line = "replayed \(done)/\(total) sessions, \(mismatches) mismatches, \(String(format: "%.1f", rate)) sessions/s"
+                    FileHandle.standardError.write(Data(line.utf8))
+                }
+            }
+        }
+
+        func finishProgress() {
+            lock.withLock { if showProgress { clearProgress() } }
+        }
+
+        /// Reports of sessions whose replay was recorded.
+        var recordedReports: [SessionReport] { lock.withLock { reports } }
+
+        private func clearProgress() {
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        }
     }
 }

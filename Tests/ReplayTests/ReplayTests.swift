@@ -1,1 +1,124 @@
-// ReplayTests arrive with issue 5.
+import Foundation
+import Replay
+import Store
+import Testing
+import TestSupport
+
+/// The built `wirelog replay` against real servers over real sockets.
+@Suite struct ReplayTests {
+    /// Records the lab sessions the tests replay: one ended by QUIT, one by a half-close.
+    private func recordLabSessions(_ dir: TemporaryDirectory) async throws -> String {
+        let path = dir.file("recorded.sqlite")
+        let server = try await TestServer.start(databasePath: path)
+        try await labConversation(port: server.port, commands: ["HELO\n", "DATA hello\n", "BOGUS\n"])
+        try await labConversation(port: server.port, commands: ["HELO there\n", "DATA\nsecond line\n"], quit: false)
+        await server.stop()
+        return path
+    }
+
+    @Test func aRecordedSessionReplaysAgainstAFreshServerWithoutMismatches() async throws {
+        let dir = TemporaryDirectory()
+        let path = try await recordLabSessions(dir)
+        let fresh = try await TestServer.start(databasePath: dir.file("fresh.sqlite"))
+        let run = try replay(["1", "2", "--to", "127.0.0.1:\(fresh.port)"], db: path)
+        await fresh.stop()
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        #expect(run.int("sessions") == 2)
+        #expect(run.int("mismatches") == 0)
+        // Four commands and the close; two commands (DATA and its payload line are one) and the close.
+        #expect(run.int("steps") == 8)
+        #expect(run.int("matched") == 8)
+        #expect(run.summary["replayed_latency_us"] != nil)
+        // The fresh server saw the same client bytes, ended the same way.
+        let original = try RecordedRows.messages(path)
+        let replayed = try RecordedRows.messages(dir.file("fresh.sqlite"))
+        #expect(replayed.map(\.raw) == original.map(\.raw))
+        #expect(try RecordedRows.sessions(dir.file("fresh.sqlite")).map(\.endReason) == ["quit", "client_closed"])
+    }
+
+    @Test func aServerThatAnswersDifferentlyGivesExactlyTheExpectedMismatches() async throws {
+        let dir = TemporaryDirectory()
+        let path = try await recordLabSessions(dir)
+        let crlf = try await TestServer.start(databasePath: dir.file("crlf.sqlite")) { $0.lineEnding = .crlf }
+        let run = try replay(["1", "2", "--to", "127.0.0.1:\(crlf.port)"], db: path)
+        await crlf.stop()
+        #expect(run.status == 1, "stderr: \(run.stderr)")
+        // HELO, DATA and QUIT now end in CRLF; the 400 reply (step 3) always did.
+        #expect(run.mismatchedSteps(session: 1) == [1, 2, 4])
+        #expect(run.mismatchedSteps(session: 2) == [1, 2])
+        let first = try #require(run.steps.first { $0["session"] as? Int == 1 && $0["step"] as? Int == 1 })
+        #expect(first["expected"] as? String == #"100 OK\n"#)
+        #expect(first["actual"] as? String == #"100 OK\r\n"#)
+        #expect(first["expected_offset"] as? Int == 6)
+        #expect(run.int("mismatches") == 5)
+        #expect(run.int("sessions_with_differences") == 2)
+
+        // The text report says the same for people.
+        let text = try WirelogProcess.run(["replay", "1", "--to", "127.0.0.1:1", "--db", path])
+        #expect(text.status == 2)
+        #expect(text.stdoutText.contains("cannot connect to 127.0.0.1:1"))
+    }
+
+    @Test func aSilentServerFailsWithinTheTimeout() async throws {
+        let dir = TemporaryDirectory()
+        let path = try await recordLabSessions(dir)
+        let silent = try await ScriptedServer.start { _ in nil }
+        let started = Date()
+        let run = try replay(["1", "--to", "127.0.0.1:\(silent.port)", "--timeout", "300ms"], db: path, timeout: 30)
+        let elapsed = Date().timeIntervalSince(started)
+        await silent.stop()
+        #expect(run.status == 1, "stderr: \(run.stderr)")
+        let steps = run.steps
+        #expect(steps.map { $0["result"] as? String } == ["mismatch", "skipped", "skipped", "skipped", "skipped"])
+        #expect(steps.first?["reason"] as? String == "no reply within 300ms: received 0 of 7 recorded bytes")
+        #expect(run.int("skipped") == 4)
+        // One timeout, not one per step (a bound far above 300ms so a busy machine cannot fail it).
+        #expect(elapsed < 20)
+    }
+
+    @Test func aServerThatClosesEarlyIsAFailureWithTheReason() async throws {
+        let dir = TemporaryDirectory()
+        let path = try await recordLabSessions(dir)
+        let closesAtOnce = try await ScriptedServer.start(closeAfterAnswers: 0) { _ in "never" }
+        let run = try replay(["1", "--to", "127.0.0.1:\(closesAtOnce.port)", "--timeout", "5s"], db: path, timeout: 30)
+        await closesAtOnce.stop()
+        #expect(run.status == 1, "stderr: \(run.stderr)")
+        let reason = try #require(run.steps.first?["reason"] as? String)
+        #expect(reason.contains("closed") && reason.hasSuffix("0 of 7 recorded bytes") || reason.contains("before this message could be sent"),
+                "reason: \(reason)")
+
+        // Answers the first command, then hangs up in the middle of the conversation.
+        let closesAfterOne = try await ScriptedServer.start(closeAfterAnswers: 1) { _ in "100 OK\n" }
+        let second = try replay(["1", "--to", "127.0.0.1:\(closesAfterOne.port)"], db: path, timeout: 30)
+        await closesAfterOne.stop()
+        #expect(second.status == 1)
+        #expect(second.steps.first?["result"] as? String == "match")
+        let failure = try #require(second.steps.first { $0["result"] as? String == "mismatch" })
+        #expect(failure["step"] as? Int == 2)
+        let why = try #require(failure["reason"] as? String)
+        #expect(why.contains("closed"), "reason: \(why)")
+    }
+
+    @Test func ignoreTurnsAVolatileDifferenceIntoAMatch() async throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("volatile.sqlite")
+        // A server-first protocol: a greeting with a time in it, replies with a queue id.
+        let id = try recordSession(into: path, endReason: .serverClosed, messages: [
+            (.server, "220 ready at 1700000000\r\n", 100),
+            (.client, "SEND hello\r\n", 1_000), (.server, "250 queued as 4711\r\n", 1_200),
+            (.client, "QUIT\r\n", 2_000), (.server, "221 bye\r\n", 2_100),
+        ])
+        let server = try await ScriptedServer.start(greeting: "220 ready at \(Int(Date().timeIntervalSince1970))\r\n",
+                                                    closeAfterAnswers: 2) { line in
+            line.hasPrefix("QUIT") ? "221 bye\r\n" : "250 queued as \(Int.random(in: 100_000...999_999))\r\n"
+        }
+        let strict = try replay(["\(id)", "--to", "127.0.0.1:\(server.port)"], db: path)
+        #expect(strict.status == 1)
+        #expect(strict.mismatchedSteps(session: id) == [1, 2])
+        let masked = try replay(["\(id)", "--to", "127.0.0.1:\(server.port)",
+                                 "--ignore", #"at \d+"#, "--ignore", #"queued as \d+"#], db: path)
+        #expect(masked.status == 0, "stderr: \(masked.stderr)\n\(masked.lines)")
+        #expect(masked.steps.map { $0["kind"] as? String } == ["greeting", "send", "send", "close"])
+        await server.stop()
+    }
+}

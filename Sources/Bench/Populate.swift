@@ -1,0 +1,190 @@
+import LabProtocol
+import Store
+
+/// Fills a database with synthetic lab sessions that look like real traffic: HELO, DATA with
+/// text payloads, the odd bad command, QUIT; replies a few hundred microseconds after each
+/// command; clients drawn from a pool; start times spread evenly over a span of days.
+/// For query benchmarks, so it inserts directly (prepared statements, one transaction per batch).
+public struct Populate: Sendable {
+    public var sessions: Int
+    /// Messages in every session (commands and replies together).
+    public var messagesPerSession: Int
+    /// The sessions start over this many days, ending now.
+    public var days: Double
+    /// How many distinct client addresses.
+    public var clients: Int
+    public var seed: UInt64
+    /// Sessions per transaction.
+    public var batchSize: Int
+
+    public init(sessions: Int, messagesPerSession: Int = 10, days: Double = 30, clients: Int = 5_000,
+                seed: UInt64 = 1, batchSize: Int = 5_000) {
+        self.sessions = sessions
+        self.messagesPerSession = messagesPerSession
+        self.days = days
+        self.clients = clients
+        self.seed = seed
+        self.batchSize = batchSize
+    }
+
+    public struct Result: Sendable {
+        public var sessions: Int
+        public var messages: Int
+    }
+
+    /// Inserts the sessions into `database` (from `Store.openForWriting`); `progress` gets the
+    /// number of sessions written after each committed batch.
+    public func run(into database: Database, endMicros: Int64 = WallClock.nowMicros(),
+                    progress: (Int) -> Void = { _ in }) throws -> Result {
+        let insertSession = try database.prepare("""
+            INSERT INTO sessions (kind, decoding, client_host, client_port, server_host, server_port, started_us,
+                                  ended_us, end_reason, bytes_from_client, bytes_from_server, message_count)
+            VALUES (?, 'lab', ?, ?, '127.0.0.1', 7070, ?, ?, ?, ?, ?, ?)
+            """)
+        let insertMessage = try database.prepare("""
+            INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let replies = LabReplies(lineEnding: nil)
+        let hosts = (0..<max(clients, 1)).map { "10.\(($0 >> 16) & 0xFF).\(($0 >> 8) & 0xFF).\($0 & 0xFF)" }
+        let span = Int64(days * 86_400_000_000)
+        let startMicros = endMicros - span
+        var random = SplitMix64(seed: seed)
+        var messages = 0
+        var written = 0
+        var session = SyntheticSession()
+
+        while written < sessions {
+            let batchEnd = min(written + batchSize, sessions)
+            try database.transaction(.immediate) {
+                for index in written..<batchEnd {
+                    let started = startMicros + (sessions > 1 ? span * Int64(index) / Int64(sessions) : 0)
+                        + Int64(random.next(below: 1_000))
+                    session.generate(messages: messagesPerSession, startedMicros: started, replies: replies, random: &random)
+                    let kindRoll = random.next(below: 100)
+                    try insertSession.bind([
+                        .text(kindRoll < 90 ? "server" : kindRoll < 98 ? "proxy" : "replay"),
+                        .text(hosts[Int(random.next(below: UInt64(hosts.count)))]),
+                        .int(1024 + Int(random.next(below: 64_000))),
+                        .integer(started), .integer(session.endedMicros), .text(session.endReason.rawValue),
+                        .integer(session.bytesFromClient), .integer(session.bytesFromServer),
+                        .int(session.messages.count),
+                    ])
+                    try insertSession.run()
+                    let sessionID = database.lastInsertRowID
+                    for (offset, message) in session.messages.enumerated() {
+                        try insertMessage.bind(sessionID, at: 1)
+                        try insertMessage.bind(Int64(offset + 1), at: 2)
+                        try insertMessage.bind(message.atMicros, at: 3)
+                        try insertMessage.bind(.text(message.fromClient ? "client" : "server"), at: 4)
+                        try insertMessage.bind(.optionalText(message.verb), at: 6)
+                        try insertMessage.bind(.optionalInt(message.replyCode), at: 8)
+                        try message.raw.withUnsafeBytes { raw in
+                            try insertMessage.bind(bytes: raw, at: 5)
+                            if let range = message.payloadRange {
+                                try insertMessage.bind(bytes: UnsafeRawBufferPointer(rebasing: raw[range]), at: 7)
+                            } else {
+                                try insertMessage.bind(.null, at: 7)
+                            }
+                            try insertMessage.run()
+                        }
+                    }
+                    messages += session.messages.count
+                }
+            }
+            written = batchEnd
+            progress(written)
+        }
+        return Result(sessions: written, messages: messages)
+    }
+}
+
+/// One generated session, its buffers reused from session to session.
+struct SyntheticSession {
+    struct Message {
+        var atMicros: Int64
+        var fromClient: Bool
+        var raw: [UInt8]
+        var verb: String?
+        var payloadRange: Range<Int>?
+        var replyCode: Int?
+    }
+
+    var messages: [Message] = []
+    var endedMicros: Int64 = 0
+    var endReason: EndReason = .quit
+    var bytesFromClient: Int64 = 0
+    var bytesFromServer: Int64 = 0
+
+    static let words = ["hello", "world", "temperature", "21.5", "sensor", "ok", "status", "ping", "lab", "report",
+                        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "value", "id", "batch", "note"]
+
+    mutating func generate(messages count: Int, startedMicros: Int64, replies: LabReplies, random: inout SplitMix64) {
+        messages.removeAll(keepingCapacity: true)
+        bytesFromClient = 0
+        bytesFromServer = 0
+        var now = startedMicros + Int64(random.next(below: 2_000))
+        var quitAnswered = false
+        let commands = (count + 1) / 2
+        // Four sessions in five say QUIT; the others just go away.
+        let quits = count % 2 == 0 && random.next(below: 5) > 0
+        for index in 0..<commands {
+            let command: (raw: [UInt8], verb: String, payload: Range<Int>?, reply: LabReply)
+            let roll = random.next(below: 100)
+            if index == 0 {
+                command = (Array("HELO lab\n".utf8), "HELO", nil, .ok)
+            } else if index == commands - 1 && quits {
+                command = (Array("QUIT\n".utf8), "QUIT", nil, .bye)
+            } else if roll < 85 {
+                var line = Array("DATA ".utf8)
+                for word in 0..<(1 + Int(random.next(below: 8))) {
+                    if word > 0 { line.append(UInt8(ascii: " ")) }
+                    line += Array(Self.words[Int(random.next(below: UInt64(Self.words.count)))].utf8)
+                }
+                let payload = 5..<line.count
+                line.append(0x0A)
+                command = (line, "DATA", payload, .dataReceived)
+            } else if roll < 95 {
+                command = (Array("STAT\n".utf8), "STAT", nil, .badCommand)
+            } else {
+                command = (Array("HELO again\n".utf8), "HELO", nil, .ok)
+            }
+            messages.append(Message(atMicros: now, fromClient: true, raw: command.raw, verb: command.verb,
+                                    payloadRange: command.payload, replyCode: nil))
+            bytesFromClient += Int64(command.raw.count)
+            guard messages.count < count else { break }
+            // Most replies within a millisecond, a few slow ones.
+            now += random.next(below: 100) < 97 ? 50 + Int64(random.next(below: 950)) : 1_000 + Int64(random.next(below: 50_000))
+            let reply = replies.bytes(for: command.reply)
+            messages.append(Message(atMicros: now, fromClient: false, raw: reply, verb: nil, payloadRange: nil,
+                                    replyCode: command.reply.code))
+            bytesFromServer += Int64(reply.count)
+            quitAnswered = command.reply == .bye
+            now += 1_000 + Int64(random.next(below: 500_000))
+        }
+        endedMicros = now
+        if quitAnswered {
+            endReason = .quit
+        } else {
+            let roll = random.next(below: 10)
+            endReason = roll < 7 ? .clientClosed : roll < 9 ? .idleTimeout : .reset
+        }
+    }
+}
+
+/// A small, fast, seedable generator (SplitMix64): the same seed gives the same database.
+struct SplitMix64 {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func next(below bound: UInt64) -> UInt64 { next() % bound }
+}

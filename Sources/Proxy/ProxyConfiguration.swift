@@ -1,0 +1,30 @@
+import NIOCore
+import Store
+
+/// Everything `wirelog proxy` can be told. Defaults are the documented ones (docs/PROXY.md).
+public struct ProxyConfiguration: Sendable {
+    public var listenHost = "127.0.0.1"
+    public var listenPort = 7071
+    /// Every accepted connection gets its own connection to this address: the proxy is never an open relay.
+    public var upstreamHost: String
+    public var upstreamPort: Int
+    public var decoding: Decoding = .raw
+    /// With `lines` and `lab` decoding, silence after a partial line that completes it.
+    public var quietPeriod: TimeAmount = .milliseconds(200)
+    /// Longest line kept whole with `lines` and `lab` decoding; a longer one is recorded in pieces.
+    public var maxLineLength = 64 * 1024
+    public var maxConnections = 4096
+    public var connectTimeout: TimeAmount = .seconds(5)
+    public var eventLoopThreads = System.coreCount
+    /// A connection stops being read while this many of its bytes wait for a commit.
+    public var maxUncommittedBytes = 4 << 20
+    /// Client bytes held while the upstream connection is being made.
+    public var maxEarlyBytes = 1 << 20
+    /// How long a side may take to accept what is left for it once its partner has gone.
+    public var drainTimeout: TimeAmount = .seconds(30)
+
+    public init(upstreamHost: String, upstreamPort: Int) {
+        self.upstreamHost = upstreamHost
+        self.upstreamPort = upstreamPort
+    }
+}

@@ -1,2 +1,0 @@
-// The recording proxy lives here (issue 3).
-enum ProxyModule {}

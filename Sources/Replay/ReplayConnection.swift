@@ -1,0 +1,293 @@
+import NIOCore
+import NIOPosix
+import Store
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a wait for server bytes ended.
+enum ReplyWait: Sendable, Equatable {
+    /// As many bytes as expected arrived, at this time.
+    case complete(at: NIODeadline)
+    /// The bytes already differ from the expected ones and the server has gone quiet.
+    case diverged
+    case timedOut
+    /// The server closed its side (or the connection broke): the reason, for people.
+    case ended(String)
+}
+
+/// One replay connection. Everything that touches its state runs on the channel's event loop;
+/// the async replay drives it through these methods.
+final class ReplayConnection: Sendable {
+    let channel: Channel
+    private let handler: NIOLoopBound<ReplayInboundHandler>
+
+    private init(channel: Channel, handler: NIOLoopBound<ReplayInboundHandler>) {
+        self.channel = channel
+        self.handler = handler
+    }
+
+    static func connect(host: String, port: Int, timeout: TimeAmount, settle: TimeAmount,
+                        group: any EventLoopGroup) async throws -> ReplayConnection {
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            // The server may close its side while we still have something to say (and read).
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ReplayInboundHandler(settle: settle))
+                }
+            }
+            .connect(host: host, port: port).get()
+        let handler = try await channel.eventLoop.submit {
+            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ReplayInboundHandler.self), eventLoop: channel.eventLoop)
+        }.get()
+        return ReplayConnection(channel: channel, handler: handler)
+    }
+
+    /// Starts recording this connection as a replay of `original` (before anything is sent).
+    func record(into recorder: Recorder, replayOf original: Int64) async -> Int64 {
+        let channel = self.channel
+        return await run { handler in
+            let startedMicros = WallClock.nowMicros()
+            let info = SessionInfo(
+                kind: .replay, decoding: .raw,
+                clientHost: channel.localAddress?.ipAddress ?? "unknown", clientPort: channel.localAddress?.port ?? 0,
+                serverHost: channel.remoteAddress?.ipAddress ?? "unknown", serverPort: channel.remoteAddress?.port ?? 0,
+                startedMicros: startedMicros, replayOf: original)
+            handler.recording = ReplayRecording(recorder: recorder, session: RecordingSession(info: info))
+            return startedMicros
+        }
+    }
+
+    /// Writes `bytes`; returns when they were handed to the socket, or nil when the connection is gone.
+    func send(_ bytes: [UInt8]) async -> NIODeadline? {
+        let channel = self.channel
+        let future: EventLoopFuture<NIODeadline?> = channel.eventLoop.flatSubmit { [handler] in
+            let handler = handler.value
+            guard handler.ended == nil else { return channel.eventLoop.makeSucceededFuture(nil) }
+            handler.recording?.client(bytes)
+            let sentAt = NIODeadline.now()
+            return channel.writeAndFlush(channel.allocator.buffer(bytes: bytes))
+                .map { Optional(sentAt) }
+                .recover { _ in nil }
+        }
+        return (try? await future.get()) ?? nil
+    }
+
+    /// TCP half-close: the server sees the end of our input and can still answer.
+    func closeOutput() async {
+        try? await channel.close(mode: .output)
+    }
+
+    /// Waits until at least `expected.count` unclaimed bytes arrived, the timeout passed, the
+    /// bytes differ and the server went quiet, or the server closed.
+    func awaitReply(_ expected: [UInt8], timeout: TimeAmount) async -> ReplyWait {
+        await run { handler, promise in handler.wait(for: expected, timeout: timeout, promise: promise) }
+    }
+
+    /// Waits for the server to close, up to `timeout`; true when it did.
+    func awaitEnd(timeout: TimeAmount) async -> Bool {
+        let outcome = await run { handler, promise in handler.wait(for: nil, timeout: timeout, promise: promise) }
+        if case .ended = outcome { return true }
+        return false
+    }
+
+    /// Every byte received and not yet claimed.
+    func take() async -> [UInt8] {
+        await run { handler in
+            defer { handler.received.removeAll(keepingCapacity: true) }
+            return handler.received
+        }
+    }
+
+    /// Why the server's side ended, if it did.
+    func serverEnded() async -> String? {
+        await run { $0.ended }
+    }
+
+    /// Ends the recording, then the connection.
+    func close() async {
+        await run { $0.finishRecording() }
+        try? await channel.close()
+    }
+
+    private func run<T: Sendable>(_ body: @escaping @Sendable (ReplayInboundHandler) -> T) async -> T {
+        let handler = self.handler
+        // The loop outlives every connection (the singleton group), so submit cannot fail.
+        return try! await channel.eventLoop.submit { body(handler.value) }.get()
+    }
+
+    private func run(_ body: @escaping @Sendable (ReplayInboundHandler, EventLoopPromise<ReplyWait>) -> Void) async -> ReplyWait {
+        let handler = self.handler
+        let promise = channel.eventLoop.makePromise(of: ReplyWait.self)
+        channel.eventLoop.execute { body(handler.value, promise) }
+        return try! await promise.futureResult.get()
+    }
+}
+
+/// Collects what the server sends and wakes the replay when a wait is over.
+final class ReplayInboundHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private struct Waiter {
+        /// nil: waiting for the server to close.
+        let expected: [UInt8]?
+        let promise: EventLoopPromise<ReplyWait>
+        var timer: Scheduled<Void>?
+        var settleTimer: Scheduled<Void>?
+        /// Received bytes already found equal to the expected ones.
+        var matchedCount = 0
+        var diverged = false
+    }
+
+    /// Received and not yet claimed by a step.
+    var received: [UInt8] = []
+    /// Why the server's side ended; nil while it is open.
+    private(set) var ended: String?
+    var recording: ReplayRecording?
+    private var waiter: Waiter?
+    private let settle: TimeAmount
+    private var context: ChannelHandlerContext?
+
+    init(settle: TimeAmount) {
+        self.settle = settle
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        buffer.withUnsafeReadableBytes { bytes in
+            received.append(contentsOf: bytes)
+            recording?.server(bytes)
+        }
+        check()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            serverEnded("the server closed the connection")
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        serverEnded("the connection was closed")
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let io = error as? IOError, io.errnoCode == ECONNRESET {
+            serverEnded("the server reset the connection")
+        } else {
+            serverEnded("the connection failed: \(error)")
+        }
+        context.close(promise: nil)
+    }
+
+    private func serverEnded(_ reason: String) {
+        guard ended == nil else { return }
+        ended = reason
+        finishWait(.ended(reason))
+    }
+
+    func wait(for expected: [UInt8]?, timeout: TimeAmount, promise: EventLoopPromise<ReplyWait>) {
+        precondition(waiter == nil, "one wait at a time")
+        waiter = Waiter(expected: expected, promise: promise)
+        if check() { return }
+        guard let eventLoop = context?.eventLoop else {
+            finishWait(.ended(ended ?? "the connection was closed"))
+            return
+        }
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        waiter?.timer = eventLoop.scheduleTask(in: timeout) { bound.value.finishWait(.timedOut) }
+    }
+
+    /// Ends the current wait when its condition holds; true when it did.
+    @discardableResult
+    private func check() -> Bool {
+        guard let current = waiter else { return false }
+        if let ended {
+            if let expected = current.expected, received.count >= expected.count {
+                finishWait(.complete(at: .now()))
+            } else {
+                finishWait(.ended(ended))
+            }
+            return true
+        }
+        guard let expected = current.expected else { return false }
+        if received.count >= expected.count {
+            finishWait(.complete(at: .now()))
+            return true
+        }
+        // A visible difference will not go away: wait only until the server pauses, not for the timeout.
+        if !current.diverged {
+            let start = current.matchedCount
+            if received[start...].elementsEqual(expected[start..<received.count]) {
+                waiter?.matchedCount = received.count
+            } else {
+                waiter?.diverged = true
+            }
+        }
+        if waiter?.diverged == true, let eventLoop = context?.eventLoop {
+            waiter?.settleTimer?.cancel()
+            let bound = NIOLoopBound(self, eventLoop: eventLoop)
+            waiter?.settleTimer = eventLoop.scheduleTask(in: settle) { bound.value.finishWait(.diverged) }
+        }
+        return false
+    }
+
+    private func finishWait(_ outcome: ReplyWait) {
+        guard let current = waiter else { return }
+        waiter = nil
+        current.timer?.cancel()
+        current.settleTimer?.cancel()
+        current.promise.succeed(outcome)
+    }
+
+    func finishRecording() {
+        recording?.end(reason: ended == nil ? .clientClosed : .serverClosed)
+        recording = nil
+    }
+}
+
+/// The replay itself as a recorded session (`--record`): raw chunks both ways.
+struct ReplayRecording {
+    let recorder: Recorder
+    let session: RecordingSession
+    private var nextSeq: Int64 = 1
+    private var bytesFromClient: Int64 = 0
+    private var bytesFromServer: Int64 = 0
+
+    init(recorder: Recorder, session: RecordingSession) {
+        self.recorder = recorder
+        self.session = session
+        recorder.begin(session)
+    }
+
+    mutating func client(_ bytes: [UInt8]) {
+        bytesFromClient += Int64(bytes.count)
+        append(.client, bytes)
+    }
+
+    mutating func server(_ bytes: UnsafeRawBufferPointer) {
+        bytesFromServer += Int64(bytes.count)
+        append(.server, Array(bytes))
+    }
+
+    private mutating func append(_ sender: Sender, _ raw: [UInt8]) {
+        recorder.append(session, RecordedMessage(seq: nextSeq, atMicros: WallClock.nowMicros(), sender: sender, raw: raw))
+        nextSeq += 1
+    }
+
+    func end(reason: EndReason) {
+        recorder.end(session, SessionEnd(
+            atMicros: WallClock.nowMicros(), reason: reason,
+            bytesFromClient: bytesFromClient, bytesFromServer: bytesFromServer, messageCount: nextSeq - 1))
+    }
+}

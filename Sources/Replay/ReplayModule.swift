@@ -1,2 +1,0 @@
-// Replay of recorded sessions lives here (issue 5).
-enum ReplayModule {}

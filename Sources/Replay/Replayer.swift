@@ -1,0 +1,289 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Store
+
+public enum Pace: String, Sendable, CaseIterable {
+    /// Send each message as soon as the reply to the previous one is in.
+    case fast
+    /// Keep the recorded gaps between client messages (divided by `speed`).
+    case original
+}
+
+public struct ReplayOptions: Sendable {
+    public var host: String
+    public var port: Int
+    public var pace: Pace = .fast
+    public var speed: Double = 1
+    /// Longest wait for a connection, a reply or a close.
+    public var timeout: TimeAmount = .seconds(5)
+    /// Regular expressions for volatile parts of replies (see `Masking`).
+    public var ignore: [String] = []
+    public var concurrency = 1
+    /// Once the reply already differs from the recording, how long the server must stay
+    /// quiet before the step is judged (rather than waiting for the whole timeout).
+    public var settle: TimeAmount = .milliseconds(100)
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+}
+
+/// Replays recorded sessions against a server, `concurrency` at a time.
+public final class Replayer: Sendable {
+    private let options: ReplayOptions
+    private let reader: RecordedSessionReader
+    private let recorder: Recorder?
+    private let group: any EventLoopGroup
+
+    /// With a `recorder`, every replay is recorded as a session of kind `replay`.
+    /// Throws when an `ignore` pattern is not a valid regular expression.
+    public init(options: ReplayOptions, reader: RecordedSessionReader, recorder: Recorder? = nil,
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws(MaskingError) {
+        _ = try Masking(patterns: options.ignore)
+        self.options = options
+        self.reader = reader
+        self.recorder = recorder
+        self.group = group
+    }
+
+    /// Replays `ids`; `onReport` is called once per session as it finishes (from any task).
+    public func run(_ ids: [Int64], onReport: @escaping @Sendable (SessionReport) -> Void) async -> ReplaySummary {
+        let queue = WorkQueue(ids)
+        let summary = SummaryBox()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, min(options.concurrency, ids.count)) {
+                group.addTask {
+                    while let id = queue.next() {
+                        let report = await self.replay(id)
+                        summary.add(report)
+                        onReport(report)
+                    }
+                }
+            }
+        }
+        return summary.value
+    }
+
+    /// Replays one recorded session.
+    public func replay(_ id: Int64) async -> SessionReport {
+        let plan: ReplayPlan
+        do {
+            guard let session = try reader.session(id) else {
+                var report = SessionReport(sessionID: id, info: nil)
+                report.error = "no session \(id) in the database"
+                return report
+            }
+            plan = ReplayPlan(session)
+        } catch {
+            var report = SessionReport(sessionID: id, info: nil)
+            report.error = "cannot read session \(id): \(error)"
+            return report
+        }
+        // Checked in init, so it compiles.
+        let masking = (try? Masking(patterns: options.ignore)) ?? .none
+        return await SessionReplay(plan: plan, options: options, masking: masking).run(group: group, recorder: recorder)
+    }
+}
+
+/// One session's replay: connect, then each step in order, then the recorded ending.
+struct SessionReplay {
+    let plan: ReplayPlan
+    let options: ReplayOptions
+    let masking: Masking
+
+    /// A step that has been waited for and may still collect late bytes before the next send.
+    private struct Pending {
+        let index: Int
+        let wait: ReplyWait
+        let startedAt: NIODeadline
+    }
+
+    func run(group: any EventLoopGroup, recorder: Recorder?) async -> SessionReport {
+        var report = SessionReport(sessionID: plan.sessionID, info: plan.info)
+        let connection: ReplayConnection
+        do {
+            connection = try await ReplayConnection.connect(
+                host: options.host, port: options.port, timeout: options.timeout, settle: options.settle, group: group)
+        } catch {
+            report.error = "cannot connect to \(options.host):\(options.port): \(describe(error))"
+            return report
+        }
+        if let recorder {
+            report.recordedStartMicros = await connection.record(into: recorder, replayOf: plan.sessionID)
+        }
+        let connectedAt = NIODeadline.now()
+        var lastSend = connectedAt
+        var pending: Pending?
+        /// Why the conversation cannot go on; later steps are skipped.
+        var stopped: String?
+        let lastIndex = plan.steps.count - 1
+
+        for (index, step) in plan.steps.enumerated() {
+            if let stopped {
+                report.steps.append(skipped(index, step, because: stopped))
+                continue
+            }
+            var startedAt = connectedAt
+            if step.kind == .send {
+                if options.pace == .original {
+                    let due = lastSend + .microseconds(Int64(Double(step.gapMicros) / options.speed))
+                    let wait = due - .now()
+                    if wait > .zero { try? await Task.sleep(nanoseconds: UInt64(wait.nanoseconds)) }
+                }
+                // What arrived since the previous step's reply still belongs to it.
+                if let previous = pending {
+                    report.steps.append(await judge(previous, connection))
+                    pending = nil
+                }
+                guard let sentAt = await connection.send(step.send) else {
+                    let reason = await connection.serverEnded() ?? "the connection was closed"
+                    stopped = "\(reason) before this message could be sent"
+                    report.steps.append(result(index, step, .mismatch, actual: await connection.take(), reason: stopped))
+                    continue
+                }
+                lastSend = sentAt
+                startedAt = sentAt
+                if index == lastIndex, plan.ending == .clientCloses(beforeLastReply: true) {
+                    await connection.closeOutput()
+                }
+            }
+            let wait = step.expected.isEmpty ? ReplyWait.complete(at: startedAt)
+                : await connection.awaitReply(step.expected, timeout: options.timeout)
+            let current = Pending(index: index, wait: wait, startedAt: startedAt)
+            switch wait {
+            case .complete, .diverged:
+                if step.expected.isEmpty && index != lastIndex {
+                    // Nothing was recorded here (pipelined messages): bytes go to the next step.
+                    report.steps.append(result(index, step, .match, actual: []))
+                } else {
+                    pending = current
+                }
+            case .timedOut, .ended:
+                let judged = await judge(current, connection)
+                report.steps.append(judged)
+                if judged.outcome == .mismatch { stopped = judged.reason }
+            }
+        }
+        if let previous = pending {
+            report.steps.append(await judge(previous, connection))
+        }
+        if let close = await replayEnding(connection, skippedBecause: stopped) {
+            report.steps.append(close)
+        }
+        await connection.close()
+        return report
+    }
+
+    /// Claims the bytes received for `pending`'s step and compares them with the recording.
+    private func judge(_ pending: Pending, _ connection: ReplayConnection) async -> StepResult {
+        let step = plan.steps[pending.index]
+        let actual = await connection.take()
+        guard let difference = Difference.between(expected: step.expected, actual: actual, masking: masking) else {
+            var matched = result(pending.index, step, .match, actual: actual)
+            if case .complete(let at) = pending.wait, !step.expected.isEmpty {
+                matched.latencyMicros = (at - pending.startedAt).nanoseconds / 1_000
+            }
+            return matched
+        }
+        let reason: String?
+        switch pending.wait {
+        case .timedOut:
+            reason = "no reply within \(describe(options.timeout)): received \(actual.count) of \(step.expected.count) recorded bytes"
+        case .ended(let why):
+            reason = "\(why) after \(actual.count) of \(step.expected.count) recorded bytes"
+        case .complete, .diverged:
+            reason = nil
+        }
+        var mismatch = result(pending.index, step, .mismatch, actual: actual, reason: reason)
+        mismatch.difference = difference
+        return mismatch
+    }
+
+    /// The recorded end, done again: a close expected from the server, or our own close.
+    private func replayEnding(_ connection: ReplayConnection, skippedBecause stopped: String?) async -> StepResult? {
+        let number = plan.steps.count + 1
+        func closeStep(_ outcome: StepResult.Outcome, actual: [UInt8] = [], reason: String? = nil) -> StepResult {
+            StepResult(number: number, kind: .close, outcome: outcome, sent: [], expected: [], actual: actual,
+                       difference: actual.isEmpty ? nil : Difference(expectedOffset: 0, actualOffset: 0), reason: reason)
+        }
+        switch plan.ending {
+        case .hangUp:
+            return nil
+        case .serverCloses(let recordedReason):
+            if let stopped { return closeStep(.skipped, reason: stopped) }
+            let closed = await connection.awaitEnd(timeout: options.timeout)
+            let extra = await connection.take()
+            if !extra.isEmpty {
+                return closeStep(.mismatch, actual: extra, reason: "the server sent \(extra.count) bytes more than recorded")
+            }
+            guard closed else {
+                return closeStep(.mismatch, reason: "the recorded server closed the connection (\(recordedReason)); this one kept it open for \(describe(options.timeout))")
+            }
+            return closeStep(.match)
+        case .clientCloses(let beforeLastReply):
+            if let stopped { return closeStep(.skipped, reason: stopped) }
+            if !beforeLastReply { await connection.closeOutput() }
+            // A server may answer the end of input; anything it says now was not recorded.
+            _ = await connection.awaitEnd(timeout: options.timeout)
+            let extra = await connection.take()
+            if !extra.isEmpty {
+                return closeStep(.mismatch, actual: extra, reason: "the server sent \(extra.count) bytes more than recorded after the client closed its side")
+            }
+            return closeStep(.match)
+        }
+    }
+
+    private func result(_ index: Int, _ step: ReplayPlan.Step, _ outcome: StepResult.Outcome,
+                        actual: [UInt8], reason: String? = nil) -> StepResult {
+        StepResult(number: index + 1, kind: step.kind == .greeting ? .greeting : .send, outcome: outcome,
+                   sent: step.send, expected: step.expected, actual: actual, difference: nil, reason: reason,
+                   latencyMicros: nil, recordedLatencyMicros: step.recordedLatencyMicros)
+    }
+
+    private func skipped(_ index: Int, _ step: ReplayPlan.Step, because reason: String) -> StepResult {
+        result(index, step, .skipped, actual: [], reason: "not run: \(reason)")
+    }
+}
+
+private func describe(_ amount: TimeAmount) -> String {
+    let millis = amount.nanoseconds / 1_000_000
+    return millis % 1_000 == 0 ? "\(millis / 1_000)s" : "\(millis)ms"
+}
+
+private func describe(_ error: any Error) -> String {
+    if let connect = error as? NIOConnectionError, let first = connect.connectionErrors.first {
+        return describe(first.error)
+    }
+    if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
+    if error is ChannelError, case .connectTimeout = error as! ChannelError { return "timed out" }
+    return "\(error)"
+}
+
+/// Hands out session ids to the replay tasks.
+private final class WorkQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private let ids: [Int64]
+    // Guarded by `lock`.
+    private var position = 0
+
+    init(_ ids: [Int64]) { self.ids = ids }
+
+    func next() -> Int64? {
+        lock.withLock {
+            guard position < ids.count else { return nil }
+            defer { position += 1 }
+            return ids[position]
+        }
+    }
+}
+
+private final class SummaryBox: @unchecked Sendable {
+    private let lock = NSLock()
+    // Guarded by `lock`.
+    private var summary = ReplaySummary()
+
+    func add(_ report: SessionReport) { lock.withLock { summary.add(report) } }
+    var value: ReplaySummary { lock.withLock { summary } }
+}

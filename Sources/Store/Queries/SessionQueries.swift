@@ -1,0 +1,303 @@
+import Foundation
+
+/// A session row as the query commands show it. For an open session the counts are
+/// computed from its messages so far (the row's own counters are written when it ends).
+public struct SessionSummary: Sendable, Equatable {
+    public var id: Int64
+    public var kind: String
+    public var decoding: String
+    public var clientHost: String
+    public var clientPort: Int
+    public var serverHost: String
+    public var serverPort: Int
+    public var startedMicros: Int64
+    public var endedMicros: Int64?
+    /// nil while the session is open.
+    public var endReason: String?
+    public var bytesFromClient: Int64
+    public var bytesFromServer: Int64
+    public var messageCount: Int64
+    public var replayOf: Int64?
+
+    static let columns = """
+        s.id, s.kind, s.decoding, s.client_host, s.client_port, s.server_host, s.server_port, s.started_us,
+        s.ended_us, s.end_reason,
+        CASE WHEN s.ended_us IS NULL
+             THEN (SELECT coalesce(sum(length(raw)), 0) FROM messages WHERE session_id = s.id AND sender = 'client')
+             ELSE s.bytes_from_client END,
+        CASE WHEN s.ended_us IS NULL
+             THEN (SELECT coalesce(sum(length(raw)), 0) FROM messages WHERE session_id = s.id AND sender = 'server')
+             ELSE s.bytes_from_server END,
+        CASE WHEN s.ended_us IS NULL
+             THEN (SELECT count(*) FROM messages WHERE session_id = s.id)
+             ELSE s.message_count END,
+        s.replay_of
+        """
+    static let columnCount: Int32 = 14
+
+    init(_ statement: Statement, from first: Int32 = 0) {
+        id = statement.int64(first)
+        kind = statement.text(first + 1) ?? ""
+        decoding = statement.text(first + 2) ?? ""
+        clientHost = statement.text(first + 3) ?? ""
+        clientPort = statement.int(first + 4)
+        serverHost = statement.text(first + 5) ?? ""
+        serverPort = statement.int(first + 6)
+        startedMicros = statement.int64(first + 7)
+        endedMicros = statement.optionalInt64(first + 8)
+        endReason = statement.text(first + 9)
+        bytesFromClient = statement.int64(first + 10)
+        bytesFromServer = statement.int64(first + 11)
+        messageCount = statement.int64(first + 12)
+        replayOf = statement.optionalInt64(first + 13)
+    }
+}
+
+/// One stored message.
+public struct StoredMessage: Sendable, Equatable {
+    public var id: Int64
+    public var sessionID: Int64
+    public var seq: Int64
+    public var atMicros: Int64
+    public var sender: Sender
+    public var raw: [UInt8]
+    public var verb: String?
+    public var payload: [UInt8]?
+    public var replyCode: Int?
+
+    static let columns = "m.id, m.session_id, m.seq, m.at_us, m.sender, m.raw, m.verb, m.payload, m.reply_code"
+    static let columnCount: Int32 = 9
+
+    init(_ statement: Statement, from first: Int32 = 0) {
+        id = statement.int64(first)
+        sessionID = statement.int64(first + 1)
+        seq = statement.int64(first + 2)
+        atMicros = statement.int64(first + 3)
+        sender = statement.text(first + 4) == Sender.server.rawValue ? .server : .client
+        raw = statement.blob(first + 5) ?? []
+        verb = statement.text(first + 6)
+        payload = statement.blob(first + 7)
+        replyCode = statement.optionalInt(first + 8)
+    }
+}
+
+/// A message whose bytes matched a search, with its neighbours in the same session.
+public struct SearchHit: Sendable, Equatable {
+    public var session: SessionSummary
+    public var match: StoredMessage
+    /// Messages around the match in seq order, the match included.
+    public var context: [StoredMessage]
+}
+
+/// The read side: list, show and search, over a connection from `Store.openForReading`.
+public struct SessionQueries {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    // MARK: list
+
+    /// Sessions matching `filter`, newest first, at most `limit`.
+    public func list(_ filter: SessionFilter, limit: Int) throws -> [SessionSummary] {
+        if filter.verb != nil || filter.replyCode != nil {
+            return try listByMessageIndex(filter, limit: limit)
+        }
+        let (sql, values) = listSQL(filter, limit: limit)
+        return try rows(sql, values) { SessionSummary($0) }
+    }
+
+    func listSQL(_ filter: SessionFilter, limit: Int) -> (String, [SQLValue]) {
+        let conditions = filter.conditions()
+        let sql = "SELECT \(SessionSummary.columns) FROM sessions s \(conditions.whereClause) ORDER BY s.started_us DESC, s.id DESC LIMIT ?"
+        return (sql, conditions.values + [.int(limit)])
+    }
+
+    /// With a verb or code filter, walk session_verbs / session_reply_codes from the newest session id
+    /// down and check each session against the rest: a rare verb costs a few entries, a common one
+    /// stops after `limit` sessions; neither reads the messages table.
+    private func listByMessageIndex(_ filter: SessionFilter, limit: Int) throws -> [SessionSummary] {
+        let batchSize = 256
+        let (idSQL, driverValue) = sessionIDsSQL(filter)
+        var rest = filter
+        if filter.verb != nil { rest.verb = nil } else { rest.replyCode = nil }
+        let restConditions = rest.conditions()
+        let sessionStatement = try database.cached(
+            "SELECT \(SessionSummary.columns) FROM sessions s WHERE s.id = ?\(restConditions.andClause)")
+        let idStatement = try database.cached(idSQL)
+        defer { idStatement.reset(); sessionStatement.reset() }
+
+        var found: [SessionSummary] = []
+        var below = Int64.max
+        while found.count < limit {
+            idStatement.reset()
+            try idStatement.bind([driverValue, .integer(below), .int(batchSize)])
+            var ids: [Int64] = []
+            while try idStatement.step() { ids.append(idStatement.int64(0)) }
+            for id in ids where found.count < limit {
+                sessionStatement.reset()
+                try sessionStatement.bind([.integer(id)] + restConditions.values)
+                if try sessionStatement.step() { found.append(SessionSummary(sessionStatement)) }
+            }
+            guard ids.count == batchSize, let last = ids.last else { break }
+            below = last
+        }
+        return found.sorted { ($0.startedMicros, $0.id) > ($1.startedMicros, $1.id) }
+    }
+
+    private func sessionIDsSQL(_ filter: SessionFilter) -> (String, SQLValue) {
+        let (table, column, value): (String, String, SQLValue) = filter.verb.map { ("session_verbs", "verb", .text($0)) }
+            ?? ("session_reply_codes", "reply_code", .optionalInt(filter.replyCode))
+        let sql = "SELECT session_id FROM \(table) WHERE \(column) = ? AND session_id < ? ORDER BY session_id DESC LIMIT ?"
+        return (sql, value)
+    }
+
+    // MARK: show
+
+    /// The session with this id, or `StoreError.noSuchSession`.
+    public func session(_ id: Int64) throws -> SessionSummary {
+        let statement = try database.cached("SELECT \(SessionSummary.columns) FROM sessions s WHERE s.id = ?")
+        defer { statement.reset() }
+        try statement.bind([.integer(id)])
+        guard try statement.step() else { throw StoreError.noSuchSession(id) }
+        return SessionSummary(statement)
+    }
+
+    /// Calls `body` with each message of the session in wire order, without holding them all.
+    public func forEachMessage(ofSession id: Int64, _ body: (StoredMessage) throws -> Void) throws {
+        let statement = try database.cached(
+            "SELECT \(StoredMessage.columns) FROM messages m WHERE m.session_id = ? ORDER BY m.seq")
+        defer { statement.reset() }
+        try statement.bind([.integer(id)])
+        while try statement.step() { try body(StoredMessage(statement)) }
+    }
+
+    public func messages(ofSession id: Int64) throws -> [StoredMessage] {
+        var messages: [StoredMessage] = []
+        try forEachMessage(ofSession: id) { messages.append($0) }
+        return messages
+    }
+
+    // MARK: search
+
+    /// Messages whose raw bytes contain `needle` (compared as bytes), newest first, at most `limit`,
+    /// each with `context` messages either side. Verb and code filters apply to the matching message.
+    public func search(_ needle: [UInt8], filter: SessionFilter, limit: Int, context: Int) throws -> [SearchHit] {
+        let matches = try searchMatches(needle, filter: filter, limit: limit)
+        let around = try database.cached(
+            "SELECT \(StoredMessage.columns) FROM messages m WHERE m.session_id = ? AND m.seq BETWEEN ? AND ? ORDER BY m.seq")
+        defer { around.reset() }
+        return try matches.map { session, match in
+            around.reset()
+            try around.bind([.integer(match.sessionID), .integer(match.seq - Int64(context)), .integer(match.seq + Int64(context))])
+            var neighbours: [StoredMessage] = []
+            while try around.step() { neighbours.append(StoredMessage(around)) }
+            return SearchHit(session: session, match: match, context: neighbours)
+        }
+    }
+
+    /// A search with no session filter reads every message until it has `limit` matches. Split by
+    /// message id into one range per core, each read on its own connection, newest range first,
+    /// a search for rare bytes takes a fraction of the time.
+    private func searchMatches(_ needle: [UInt8], filter: SessionFilter, limit: Int) throws -> [(SessionSummary, StoredMessage)] {
+        let parts = min(ProcessInfo.processInfo.activeProcessorCount, 4)
+        let newest = try latestMessageID()
+        guard !filter.narrowsSessions, parts > 1, newest >= 100_000 else {
+            let (sql, values) = searchSQL(needle, filter: filter, limit: limit)
+            return try Self.matchRows(database, sql, values)
+        }
+        let step = newest / Int64(parts) + 1
+        let statements = (0..<Int64(parts)).reversed().map {
+            searchSQL(needle, filter: filter, limit: limit, idRange: ($0 * step + 1)...min(($0 + 1) * step, newest))
+        }
+        let results = ParallelResults<[(SessionSummary, StoredMessage)]>(count: parts)
+        let path = database.path
+        DispatchQueue.concurrentPerform(iterations: parts) { index in
+            let (sql, values) = statements[index]
+            results.set(index, Result { try Self.matchRows(Database(path: path, mode: .readOnly), sql, values) })
+        }
+        return Array(try results.values().joined().prefix(limit))
+    }
+
+    private static func matchRows(_ db: Database, _ sql: String, _ values: [SQLValue]) throws -> [(SessionSummary, StoredMessage)] {
+        try SessionQueries(database: db).rows(sql, values) {
+            (SessionSummary($0), StoredMessage($0, from: SessionSummary.columnCount))
+        }
+    }
+
+    func searchSQL(_ needle: [UInt8], filter: SessionFilter, limit: Int, idRange: ClosedRange<Int64>? = nil) -> (String, [SQLValue]) {
+        var conditions = filter.conditions(messageFilters: false)
+        if let idRange { conditions.add("m.id BETWEEN ? AND ?", .integer(idRange.lowerBound), .integer(idRange.upperBound)) }
+        conditions.add("instr(m.raw, ?) > 0", .blob(needle))
+        if let verb = filter.verb { conditions.add("m.verb = ? COLLATE NOCASE", .text(verb)) }
+        if let code = filter.replyCode { conditions.add("m.reply_code = ?", .int(code)) }
+        // Without a session filter, scan messages newest first and stop at `limit`; with one, let the
+        // sessions indexes pick the sessions and search only their messages.
+        let join = filter.narrowsSessions
+            ? "sessions s CROSS JOIN messages m ON m.session_id = s.id"
+            : "messages m CROSS JOIN sessions s ON s.id = m.session_id"
+        let sql = """
+            SELECT \(SessionSummary.columns), \(StoredMessage.columns) FROM \(join)
+            \(conditions.whereClause) ORDER BY m.id DESC LIMIT ?
+            """
+        return (sql, conditions.values + [.int(limit)])
+    }
+
+    // MARK: plans
+
+    /// SQLite's plan for the statements `list` and `search` run: one line per plan step.
+    public func listPlan(_ filter: SessionFilter, limit: Int = 50) throws -> [String] {
+        if filter.verb != nil || filter.replyCode != nil {
+            let (sql, value) = sessionIDsSQL(filter)
+            return try plan(sql, [value, .integer(Int64.max), .int(limit)])
+        }
+        let (sql, values) = listSQL(filter, limit: limit)
+        return try plan(sql, values)
+    }
+
+    public func searchPlan(_ needle: [UInt8], filter: SessionFilter, limit: Int = 50) throws -> [String] {
+        let (sql, values) = searchSQL(needle, filter: filter, limit: limit)
+        return try plan(sql, values)
+    }
+
+    public func showPlan() throws -> [String] {
+        try plan("SELECT \(StoredMessage.columns) FROM messages m WHERE m.session_id = ? ORDER BY m.seq", [.integer(1)])
+    }
+
+    func plan(_ sql: String, _ values: [SQLValue]) throws -> [String] {
+        let statement = try database.prepare("EXPLAIN QUERY PLAN " + sql)
+        try statement.bind(values)
+        var steps: [String] = []
+        while try statement.step() { steps.append(statement.text(3) ?? "") }
+        return steps
+    }
+
+    // MARK: helpers
+
+    func rows<T>(_ sql: String, _ values: [SQLValue], _ make: (Statement) -> T) throws -> [T] {
+        let statement = try database.cached(sql)
+        defer { statement.reset() }
+        try statement.bind(values)
+        var result: [T] = []
+        while try statement.step() { result.append(make(statement)) }
+        return result
+    }
+}
+
+/// One result per parallel worker, filled from several threads.
+private final class ParallelResults<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Result<T, Error>?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: Result<T, Error>) {
+        lock.withLock { slots[index] = result }
+    }
+
+    /// The values in worker order; the first failure is thrown.
+    func values() throws -> [T] {
+        try lock.withLock { slots }.map { try $0!.get() }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Store
+
+/// The JSON shapes of sessions and messages (keys in snake_case, bytes base64, times both as
+/// µs since the epoch and ISO 8601 UTC). docs/QUERY.md describes them.
+struct SessionJSON: Encodable {
+    var type = "session"
+    var id: Int64
+    var kind: String
+    var decoding: String
+    var client: EndpointJSON
+    var server: EndpointJSON
+    var startedUs: Int64
+    var started: String
+    var endedUs: Int64?
+    var ended: String?
+    var endReason: String?
+    var bytesFromClient: Int64
+    var bytesFromServer: Int64
+    var messageCount: Int64
+    var replayOf: Int64?
+    var messages: [MessageJSON]?
+
+    init(_ session: SessionSummary, messages: [MessageJSON]? = nil) {
+        id = session.id
+        kind = session.kind
+        decoding = session.decoding
+        client = EndpointJSON(host: session.clientHost, port: session.clientPort)
+        server = EndpointJSON(host: session.serverHost, port: session.serverPort)
+        startedUs = session.startedMicros
+        started = RelativeTime.isoUTC(session.startedMicros)
+        endedUs = session.endedMicros
+        ended = session.endedMicros.map(RelativeTime.isoUTC)
+        endReason = session.endReason
+        bytesFromClient = session.bytesFromClient
+        bytesFromServer = session.bytesFromServer
+        messageCount = session.messageCount
+        replayOf = session.replayOf
+        self.messages = messages
+    }
+}
+
+struct EndpointJSON: Encodable {
+    var host: String
+    var port: Int
+}
+
+struct MessageJSON: Encodable {
+    var type = "message"
+    var session: Int64
+    var seq: Int64
+    var atUs: Int64
+    /// Microseconds since the session started.
+    var offsetUs: Int64
+    var sender: String
+    /// The exact bytes, base64.
+    var raw: Data
+    var verb: String?
+    var payload: Data?
+    var replyCode: Int?
+
+    init(_ message: StoredMessage, sessionStartedMicros: Int64) {
+        session = message.sessionID
+        seq = message.seq
+        atUs = message.atMicros
+        offsetUs = message.atMicros - sessionStartedMicros
+        sender = message.sender.rawValue
+        raw = Data(message.raw)
+        verb = message.verb
+        payload = message.payload.map { Data($0) }
+        replyCode = message.replyCode
+    }
+}
+
+enum JSONOutput {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dataEncodingStrategy = .base64
+        return encoder
+    }()
+
+    /// One value as one line of JSON (NDJSON when called per record).
+    static func line(_ value: some Encodable) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import Store
+
+struct SessionsExport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write sessions as JSON, NDJSON or pcap.",
+        discussion: """
+            json: one array of session documents, each with its messages (bytes base64). \
+            ndjson: one line per session followed by one line per message. pcap: synthetic \
+            Ethernet/IP/TCP packets carrying exactly the recorded bytes at the recorded times, \
+            one TCP stream per session, for Wireshark or tshark.
+
+            Examples:
+              wirelog sessions export 42 --format json -o session42.json
+              wirelog sessions export 42 43 --format ndjson | jq -c 'select(.type == "message")'
+              wirelog sessions export 42 --format pcap -o s42.pcap && tshark -r s42.pcap -qz follow,tcp,ascii,0
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case json, ndjson, pcap
+    }
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Argument(help: "Session ids.")
+    var ids: [Int64]
+
+    @Option(help: "json, ndjson or pcap.")
+    var format: Format = .json
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"))
+    var output: String?
+
+    func validate() throws {
+        guard !ids.isEmpty else { throw ValidationError("give at least one session id") }
+    }
+
+    func run() throws {
+        try withReadDatabase(database) { queries in
+            // Every id must exist before anything is written.
+            let sessions = try ids.map { try queries.session($0) }
+            if format == .pcap && output == nil && isatty(STDOUT_FILENO) == 1 {
+                throw QueryError.usage("pcap is binary: write it to a file with -o FILE or redirect standard output")
+            }
+            let sink = try ExportSink(path: output)
+            switch format {
+            case .json:
+                try sink.write("[")
+                for (index, session) in sessions.enumerated() {
+                    var messages: [MessageJSON] = []
+                    try queries.forEachMessage(ofSession: session.id) {
+                        messages.append(MessageJSON($0, sessionStartedMicros: session.startedMicros))
+                    }
+                    try sink.write((index > 0 ? ",\n" : "") + JSONOutput.line(SessionJSON(session, messages: messages)))
+                }
+                try sink.write("]\n")
+            case .ndjson:
+                for session in sessions {
+                    try sink.write(JSONOutput.line(SessionJSON(session)) + "\n")
+                    try queries.forEachMessage(ofSession: session.id) {
+                        try sink.write(JSONOutput.line(MessageJSON($0, sessionStartedMicros: session.startedMicros)) + "\n")
+                    }
+                }
+            case .pcap:
+                var writer = PcapWriter()
+                for session in sessions {
+                    let (client, server) = PcapWriter.endpoints(
+                        clientHost: session.clientHost, clientPort: session.clientPort,
+                        serverHost: session.serverHost, serverPort: session.serverPort)
+                    let messages = try queries.messages(ofSession: session.id).lazy.map {
+                        PcapWriter.Message(atMicros: $0.atMicros, fromClient: $0.sender == .client, raw: $0.raw)
+                    }
+                    writer.addSession(client: client, server: server, startedMicros: session.startedMicros,
+                                      endedMicros: session.endedMicros, messages: messages)
+                    try sink.write(writer.take())
+                }
+            }
+            try sink.close()
+        }
+    }
+}
+
+/// Standard output or a file, written with plain write(2) so binary output is exact.
+final class ExportSink {
+    private let descriptor: Int32
+    private let path: String?
+
+    init(path: String?) throws {
+        self.path = path
+        guard let path else {
+            Output.flush()
+            descriptor = STDOUT_FILENO
+            return
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw QueryError.usage("cannot write \(path): \(String(cString: strerror(errno)))") }
+        descriptor = fd
+    }
+
+    func write(_ text: String) throws { try write(Array(text.utf8)) }
+
+    func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw QueryError.usage("cannot write \(path ?? "standard output"): \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+    }
+
+    func close() throws {
+        guard path != nil else { return }
+        if Foundation.close(descriptor) != 0 {
+            throw QueryError.usage("cannot finish writing \(path ?? ""): \(String(cString: strerror(errno)))")
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Store
+
+struct SessionsPrune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Delete old sessions and their messages.",
+        discussion: """
+            Removes every ended session that started before the cutoff, with its messages, in one \
+            transaction (sessions still open are kept). The space becomes free pages inside the \
+            file; --vacuum rewrites the file so it returns to the system (needs as much free disk \
+            as the remaining data and briefly blocks recording).
+
+            Examples:
+              wirelog sessions prune --older-than 30d
+              wirelog sessions prune --before 2026-11-01 --vacuum
+            """)
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: ArgumentHelp("Delete sessions that started before this time (ISO 8601 or a time ago).", valueName: "time"))
+    var before: String?
+
+    @Option(help: ArgumentHelp("Delete sessions that started longer ago than this (30d, 12h).", valueName: "age"))
+    var olderThan: Duration?
+
+    @Flag(help: "Rewrite the file afterwards to give the freed space back to the system.")
+    var vacuum = false
+
+    func validate() throws {
+        guard (before == nil) != (olderThan == nil) else {
+            throw ValidationError("give exactly one of --before DATE or --older-than AGE")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let now = WallClock.nowMicros()
+            let cutoff = try before.map { try TimeArgument.parse($0, nowMicros: now) } ?? (now - (olderThan?.microseconds ?? 0))
+            // Opening for writing would create a missing file: a typo in --db must not make a new database.
+            guard FileManager.default.fileExists(atPath: database.path) else { throw StoreError.missingFile(path: database.path) }
+            let db = try Store.openForWriting(path: database.path)
+            let result = try Pruner(database: db).prune(startedBefore: cutoff, vacuum: vacuum)
+            Output.line("removed \(result.sessions) session\(result.sessions == 1 ? "" : "s") and \(result.messages) message\(result.messages == 1 ? "" : "s") that started before \(RelativeTime.localTimestamp(cutoff))")
+            if result.openSessionsKept > 0 {
+                Output.line("kept \(result.openSessionsKept) session\(result.openSessionsKept == 1 ? "" : "s") that started before then but are still open")
+            }
+            if vacuum {
+                Output.line("database size \(RelativeTime.bytes(result.sizeBefore)) → \(RelativeTime.bytes(result.sizeAfter)) (reclaimed \(RelativeTime.bytes(max(0, result.sizeBefore - result.sizeAfter))))")
+            } else {
+                Output.line("freed \(RelativeTime.bytes(result.freedBytes)) inside the file (reused by new recordings; --vacuum gives it back to the system)")
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import LabProtocol
+import Store
+
+struct SessionsStats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Counts by verb, reply code and end reason; reply latency; busiest clients.",
+        discussion: """
+            Covers the sessions the filters select (by start time for --since/--until). Latency \
+            pairs each client message with the next server message of its session.
+
+            Examples:
+              wirelog sessions stats --since 1d
+              wirelog sessions stats --since 2026-11-24 --until 2026-11-25 --json
+            """)
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var filters: SessionFilterOptions
+
+    @Option(help: "How many of the busiest clients to show.")
+    var top = 10
+
+    @Flag(help: "One JSON object instead of tables.")
+    var json = false
+
+    func validate() throws {
+        guard top >= 0 else { throw ValidationError("--top cannot be negative") }
+    }
+
+    struct StatsJSON: Encodable {
+        struct Count: Encodable { var key: String?; var count: Int64 }
+        struct Latency: Encodable { var count: Int; var p50Us: Int64; var p90Us: Int64; var p99Us: Int64; var maxUs: Int64 }
+        struct Client: Encodable { var host: String; var sessions: Int64; var messages: Int64; var bytes: Int64 }
+        var sessions: Int64
+        var messages: Int64
+        var byVerb: [Count]
+        var byReplyCode: [Count]
+        var byEndReason: [Count]
+        var latency: Latency?
+        var busiestClients: [Client]
+    }
+
+    func run() throws {
+        try withReadDatabase(database) { queries in
+            let stats = try queries.stats(try filters.filter(), topClients: top)
+            if json {
+                func counts(_ counts: [SessionStats.Count]) -> [StatsJSON.Count] { counts.map { .init(key: $0.key, count: $0.count) } }
+                Output.line(try JSONOutput.line(StatsJSON(
+                    sessions: stats.sessions, messages: stats.messages, byVerb: counts(stats.byVerb),
+                    byReplyCode: counts(stats.byReplyCode), byEndReason: counts(stats.byEndReason),
+                    latency: stats.latency.map { .init(count: $0.count, p50Us: $0.p50, p90Us: $0.p90, p99Us: $0.p99, maxUs: $0.max) },
+                    busiestClients: stats.busiestClients.map { .init(host: $0.host, sessions: $0.sessions, messages: $0.messages, bytes: $0.bytes) })))
+                return
+            }
+            Output.line("\(stats.sessions) sessions, \(stats.messages) messages")
+            section("verb", stats.byVerb, missing: "(none)")
+            section("reply code", stats.byReplyCode, missing: "(none)")
+            section("end reason", stats.byEndReason, missing: SessionFilter.openReason)
+            Output.line()
+            if let latency = stats.latency {
+                var table = TableFormatter([.left("command → reply latency"), .right("p50"), .right("p90"), .right("p99"), .right("max"), .right("pairs")])
+                table.append(["", RelativeTime.duration(latency.p50), RelativeTime.duration(latency.p90),
+                              RelativeTime.duration(latency.p99), RelativeTime.duration(latency.max), String(latency.count)])
+                Output.line(table.render())
+            } else {
+                Output.line("command → reply latency: no command got a reply")
+            }
+            if !stats.busiestClients.isEmpty {
+                Output.line()
+                var table = TableFormatter([.left("busiest clients"), .right("sessions"), .right("messages"), .right("bytes")])
+                for client in stats.busiestClients {
+                    table.append([Escaping.escape(Array(client.host.utf8)), String(client.sessions), String(client.messages), String(client.bytes)])
+                }
+                Output.line(table.render())
+            }
+        }
+    }
+
+    private func section(_ title: String, _ counts: [SessionStats.Count], missing: String) {
+        guard !counts.isEmpty else { return }
+        Output.line()
+        var table = TableFormatter([.left(title), .right("count")])
+        for count in counts {
+            table.append([count.key.map { Escaping.escape(Array($0.utf8)) } ?? missing, String(count.count)])
+        }
+        Output.line(table.render())
+    }
+}

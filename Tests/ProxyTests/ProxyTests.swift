@@ -1,1 +1,0 @@
-// ProxyTests arrive with issue 3.

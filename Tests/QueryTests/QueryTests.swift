@@ -1,1 +1,0 @@
-// QueryTests arrive with issue 4.

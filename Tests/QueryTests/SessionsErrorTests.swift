@@ -1,0 +1,150 @@
+import Foundation
+import Store
+import Testing
+import TestSupport
+
+/// Every failure is one line on standard error, nothing on standard output, and a non-zero exit.
+@Suite struct SessionsErrorTests {
+    private func expectOneLineError(_ result: ProcessResult, status: Int32, containing text: String,
+                                    sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(result.status == status, "\(result.stderrText)", sourceLocation: sourceLocation)
+        #expect(result.stdout.isEmpty, sourceLocation: sourceLocation)
+        #expect(result.stderrText.hasPrefix("wirelog: "), sourceLocation: sourceLocation)
+        #expect(result.stderrText.filter { $0 == "\n" }.count == 1, "\(result.stderrText)", sourceLocation: sourceLocation)
+        #expect(result.stderrText.contains(text), "\(result.stderrText)", sourceLocation: sourceLocation)
+    }
+
+    @Test func aMissingDatabaseIsNamedAndNotCreated() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("nothing.sqlite")
+        for arguments in [["list"], ["show", "1"], ["stats"], ["search", "x"], ["export", "1"], ["follow"],
+                          ["prune", "--older-than", "1d"]] {
+            expectOneLineError(try QueryFixture.sessions(arguments, db: path), status: 2, containing: "no database at \(path)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test func filesThatAreNotWirelogDatabasesAreRefused() throws {
+        let dir = TemporaryDirectory()
+        let text = dir.file("notes.txt")
+        try Data("just some text, long enough to not be a database header".utf8).write(to: URL(fileURLWithPath: text))
+        expectOneLineError(try QueryFixture.sessions(["list"], db: text), status: 2, containing: "is not a SQLite database")
+
+        let other = dir.file("other.sqlite")
+        try Database(path: other, mode: .readWrite).execute("CREATE TABLE t (x)")
+        expectOneLineError(try QueryFixture.sessions(["list"], db: other), status: 2, containing: "not a wirelog one")
+        expectOneLineError(try QueryFixture.sessions(["prune", "--older-than", "1d"], db: other), status: 2, containing: "not a wirelog one")
+    }
+
+    @Test func aSchemaNewerThanTheBinaryIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("future.sqlite")
+        let later = try Migration(fileName: "0099_later_feature.sql", bytes: Array("CREATE TABLE later (id INTEGER);".utf8))
+        _ = try Store.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded + [later]))
+        expectOneLineError(try QueryFixture.sessions(["list"], db: path), status: 2, containing: "newer than this wirelog knows")
+    }
+
+    @Test func badArgumentsGetOneClearLine() async throws {
+        let fixture = try await QueryFixture.record()
+        expectOneLineError(try fixture.run(["show", "99"]), status: 1, containing: "no session 99")
+        expectOneLineError(try fixture.run(["list", "--since", "yesterday"]), status: 2, containing: "cannot read 'yesterday' as a time")
+        expectOneLineError(try fixture.run(["stats", "--until", "2026-13-01"]), status: 2, containing: "cannot read '2026-13-01'")
+        expectOneLineError(try fixture.run(["prune", "--before", "soon"]), status: 2, containing: "cannot read 'soon'")
+        expectOneLineError(try fixture.run(["list", "--kind", "robot"]), status: 2, containing: "unknown --kind 'robot'")
+        expectOneLineError(try fixture.run(["list", "--reason", "bored"]), status: 2, containing: "unknown --reason 'bored'")
+        expectOneLineError(try fixture.run(["search", "\\q"]), status: 2, containing: "cannot read the search text")
+        expectOneLineError(try fixture.run(["search", "\\x4"]), status: 2, containing: "cannot read the search text")
+        expectOneLineError(try fixture.run(["export", "1", "-o", fixture.dir.file("no/such/dir/x.json")]), status: 2,
+                           containing: "cannot write")
+    }
+
+    @Test func everyCommandsHelpShowsAnExample() throws {
+        for command in ["list", "show", "search", "stats", "export", "follow", "prune"] {
+            let help = try WirelogProcess.run(["sessions", command, "--help"])
+            #expect(help.status == 0)
+            #expect(help.stdoutText.contains("Examples:\n  wirelog sessions \(command)"), "\(command): \(help.stdoutText)")
+        }
+        let populate = try WirelogProcess.run(["bench", "populate", "--help"])
+        #expect(populate.stdoutText.contains("Examples:\n  wirelog bench populate"))
+        #expect(try WirelogProcess.run(["sessions", "--help"]).stdoutText.contains("Examples:"))
+    }
+}
+
+/// The query plans on a populated database: indexes, never a full scan of messages, for the
+/// time, client, kind, reason, verb, code and session lookups.
+@Suite struct QueryPlanTests {
+    @Test func filtersUseIndexes() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("populated.sqlite")
+        let populate = try WirelogProcess.run(["bench", "populate", "--sessions", "2000", "--db", path])
+        #expect(populate.status == 0, "\(populate.stderrText)")
+        #expect(populate.stdoutText.hasPrefix("added 2000 sessions and 20000 messages"))
+        #expect(try RecordedRows.integrityCheck(path) == "ok")
+
+        let queries = SessionQueries(database: try Store.openForReading(path: path))
+        let now = WallClock.nowMicros()
+        let day: Int64 = 86_400_000_000
+        let sessionFilters: [(String, SessionFilter)] = [
+            ("none", SessionFilter()),
+            ("since", SessionFilter(sinceMicros: now - day)),
+            ("until", SessionFilter(untilMicros: now - day)),
+            ("range", SessionFilter(sinceMicros: now - 2 * day, untilMicros: now - day)),
+            ("client host", SessionFilter(clientHost: "10.0.0.1")),
+            ("client host and port", SessionFilter(clientHost: "10.0.0.1", clientPort: 4000)),
+            ("kind", SessionFilter(kind: .proxy)),
+            ("reason", SessionFilter(endReason: "idle_timeout")),
+            ("open", SessionFilter(endReason: "open")),
+        ]
+        for (name, filter) in sessionFilters {
+            let plan = try queries.listPlan(filter)
+            #expect(!plan.contains { isFullScan($0) }, "list \(name): \(plan)")
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "list \(name) sorts: \(plan)")
+            #expect(plan.contains { $0.contains("USING INDEX") || $0.contains("USING COVERING INDEX") }, "list \(name): \(plan)")
+        }
+        for (name, filter) in [("verb", SessionFilter(verb: "STAT")), ("code", SessionFilter(replyCode: 400))] {
+            let plan = try queries.listPlan(filter)
+            #expect(!plan.contains { isFullScan($0) || $0.contains("TEMP B-TREE") }, "list \(name): \(plan)")
+            #expect(plan.contains { $0.contains("session_verbs") || $0.contains("session_reply_codes") }, "list \(name): \(plan)")
+        }
+        let show = try queries.showPlan()
+        #expect(!show.contains { isFullScan($0) || $0.contains("TEMP B-TREE") }, "show: \(show)")
+        let stats = try queries.statsPlan(SessionFilter(sinceMicros: now - day))
+        #expect(!stats.contains { isFullScan($0) || $0.contains("TEMP B-TREE") }, "stats: \(stats)")
+        let search = try queries.searchPlan(Array("x".utf8), filter: SessionFilter(sinceMicros: now - day))
+        #expect(!search.contains { isFullScan($0) }, "search --since: \(search)")
+        let follow = try queries.followPlan(SessionFilter(clientHost: "10.0.0.1"))
+        #expect(!follow.contains { isFullScan($0) || $0.contains("TEMP B-TREE") }, "follow: \(follow)")
+
+        // The same answers through the indexes as by brute force over the rows.
+        let rows = try RecordedRows.sessions(path)
+        let proxies = try queries.list(SessionFilter(kind: .proxy), limit: 10_000).map(\.id)
+        #expect(Set(proxies) == Set(rows.filter { $0.kind == "proxy" }.map(\.id)))
+        let withStat = Set(try RecordedRows.messages(path).filter { $0.verb == "STAT" }.map(\.sessionID))
+        #expect(Set(try queries.list(SessionFilter(verb: "STAT"), limit: 10_000).map(\.id)) == withStat)
+        #expect(try queries.list(SessionFilter(verb: "STAT"), limit: 7).count == 7)
+    }
+
+    @Test func aSearchSplitAcrossConnectionsFindsWhatBruteForceFinds() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("large.sqlite")
+        // Over 100,000 messages: the search without a session filter runs in parallel id ranges.
+        let populate = try WirelogProcess.run(["bench", "populate", "--sessions", "10010", "--db", path], timeout: 120)
+        #expect(populate.status == 0, "\(populate.stderrText)")
+        let queries = SessionQueries(database: try Store.openForReading(path: path))
+        let needle = Array("HELO again".utf8)
+        let expected = try RecordedRows.messages(path).enumerated()
+            .filter { $0.element.raw.starts(with: needle) }
+            .map { $0.offset + 1 }  // messages were inserted in this order, so ids are 1, 2, 3…
+            .reversed()
+        #expect(expected.count > 100)
+        let all = try queries.search(needle, filter: SessionFilter(), limit: 1_000_000, context: 0)
+        #expect(all.map { Int($0.match.id) } == Array(expected))
+        let newest = try queries.search(needle, filter: SessionFilter(), limit: 5, context: 0)
+        #expect(newest.map { Int($0.match.id) } == Array(expected.prefix(5)))
+    }
+
+    /// `SCAN m` / `SCAN messages` without an index is a pass over every message.
+    private func isFullScan(_ step: String) -> Bool {
+        (step.hasPrefix("SCAN m ") || step == "SCAN m" || step.hasPrefix("SCAN messages")) && !step.contains("INDEX")
+    }
+}

@@ -1,0 +1,103 @@
+import Client
+import Foundation
+import Store
+import Testing
+import TestSupport
+
+/// Commands that meet a database while something else writes it: follow and prune.
+@Suite struct SessionsLiveTests {
+    /// Waits (bounded) until the process has said `text` on standard error.
+    private func waitForStderr(_ process: WirelogProcess, _ text: String, timeout: TimeInterval = 30) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !process.stderrText.contains(text) {
+            guard Date() < deadline, process.process.isRunning else {
+                throw ProcessError.timedOut("waiting for '\(text)'; stderr: \(process.stderrText)")
+            }
+            usleep(10_000)
+        }
+    }
+
+    @Test func followPrintsMessagesAnotherProcessRecords() async throws {
+        let fixture = try await QueryFixture.record()
+        let plain = try WirelogProcess(["sessions", "follow", "--db", fixture.path, "--max-messages", "4", "--interval", "50ms"],
+                                       environment: ["TZ": "UTC"])
+        let json = try WirelogProcess(["sessions", "follow", "--db", fixture.path, "--verb", "DATA", "--json",
+                                       "--max-messages", "1", "--interval", "50ms"])
+        try waitForStderr(plain, "following")
+        try waitForStderr(json, "following")
+
+        let server = try await TestServer.start(databasePath: fixture.path)
+        let connection = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
+        for (command, reply) in [("HELO\n", "100 OK\n"), ("DATA follow \u{1b}me\n", "300 DRCV\n")] {
+            try await connection.send(Array(command.utf8))
+            #expect(try await connection.readReply() == Array(reply.utf8))
+        }
+
+        let printed = try plain.wait(timeout: 30)
+        #expect(printed.status == 0, "\(printed.stderrText)")
+        let lines = printed.stdoutText.split(separator: "\n").map(String.init)
+        #expect(lines.count == 5)
+        #expect(lines[0].hasPrefix("session 4  server  127.0.0.1:"))
+        #expect(lines[1].hasPrefix("#4 ") && lines[1].hasSuffix("→  HELO  HELO\\n"))
+        #expect(lines[2].hasSuffix("←  100   100 OK\\n"))
+        #expect(lines[3].hasSuffix("→  DATA  DATA follow \\x1bme\\n"))
+        #expect(!printed.stdout.contains(0x1B))
+
+        let data = try json.wait(timeout: 30)
+        let records = try data.jsonLines()
+        #expect(records.count == 1)
+        #expect(records.first?["verb"] as? String == "DATA" && records.first?["session"] as? Int == 4)
+        #expect(base64Bytes(records.first?["payload"]) == Array("follow \u{1b}me".utf8))
+
+        await connection.close()
+        await server.stop()
+    }
+
+    @Test func followStopsAtItsTimeoutWhenNothingIsRecorded() async throws {
+        let fixture = try await QueryFixture.record()
+        let result = try WirelogProcess.run(["sessions", "follow", "--db", fixture.path, "--timeout", "300ms", "--interval", "50ms"],
+                                            timeout: 30)
+        #expect(result.status == 0)
+        #expect(result.stdoutText.isEmpty)
+    }
+
+    @Test func pruneRemovesOldEndedSessionsKeepsOpenOnesAndReportsSpace() async throws {
+        let fixture = try await QueryFixture.record()
+        // A session still being recorded: started before the cutoff but open.
+        let server = try await TestServer.start(databasePath: fixture.path)
+        let connection = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
+        try await connection.send(Array("HELO\n".utf8))
+        #expect(try await connection.readReply() == Array("100 OK\n".utf8))
+
+        let nothing = try fixture.run(["prune", "--older-than", "30d"])
+        #expect(nothing.status == 0, "\(nothing.stderrText)")
+        #expect(nothing.stdoutText.hasPrefix("removed 0 sessions and 0 messages"))
+
+        let cutoff = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3600))
+        let pruned = try fixture.run(["prune", "--before", cutoff])
+        #expect(pruned.status == 0, "\(pruned.stderrText)")
+        let lines = pruned.stdoutText.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)
+        #expect(lines[0].hasPrefix("removed 3 sessions and \(fixture.messages.count) messages that started before "))
+        #expect(lines[1] == "kept 1 session that started before then but are still open")
+        #expect(lines[2].hasPrefix("freed ") && lines[2].contains("--vacuum"))
+
+        let remaining = try RecordedRows.sessions(fixture.path)
+        #expect(remaining.map(\.id) == [4])
+        #expect(try RecordedRows.messages(fixture.path).allSatisfy { $0.sessionID == 4 })
+
+        // Recording goes on after the prune.
+        try await connection.send(Array("QUIT\n".utf8))
+        #expect(try await connection.readReply() == Array("200 BYE\n".utf8))
+        await connection.close()
+        await server.stop()
+        #expect(try RecordedRows.messages(fixture.path).count == 4)
+
+        let vacuumed = try fixture.run(["prune", "--before", cutoff, "--vacuum"])
+        #expect(vacuumed.status == 0, "\(vacuumed.stderrText)")
+        #expect(vacuumed.stdoutText.hasPrefix("removed 1 session and 4 messages"))
+        #expect(vacuumed.stdoutText.contains("database size "))
+        #expect(try RecordedRows.sessions(fixture.path).isEmpty)
+        #expect(try RecordedRows.integrityCheck(fixture.path) == "ok")
+    }
+}

@@ -1,0 +1,158 @@
+import Client
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Store
+import Testing
+import TestSupport
+
+/// Writes a session straight into a database through the real `Recorder`, as a proxy would
+/// have recorded it: for protocols and timings a test wants exactly.
+func recordSession(into path: String, kind: SessionKind = .proxy, decoding: Decoding = .raw,
+                   startedMicros: Int64 = WallClock.nowMicros(), endReason: EndReason? = .clientClosed,
+                   messages: [(Sender, String, atOffsetMicros: Int64)]) throws -> Int64 {
+    let recorder = Recorder(database: try Store.openForWriting(path: path), logger: Logger(label: "test.recorder"))
+    let session = RecordingSession(info: SessionInfo(
+        kind: kind, decoding: decoding, clientHost: "127.0.0.1", clientPort: 40_000,
+        serverHost: "127.0.0.1", serverPort: 6379, startedMicros: startedMicros))
+    recorder.begin(session)
+    var fromClient: Int64 = 0
+    var fromServer: Int64 = 0
+    for (index, (sender, text, offset)) in messages.enumerated() {
+        let raw = Array(text.utf8)
+        if sender == .client { fromClient += Int64(raw.count) } else { fromServer += Int64(raw.count) }
+        recorder.append(session, RecordedMessage(seq: Int64(index + 1), atMicros: startedMicros + offset, sender: sender, raw: raw))
+    }
+    if let endReason {
+        let last = messages.last?.atOffsetMicros ?? 0
+        recorder.end(session, SessionEnd(atMicros: startedMicros + last + 100, reason: endReason,
+                                         bytesFromClient: fromClient, bytesFromServer: fromServer,
+                                         messageCount: Int64(messages.count)))
+    }
+    recorder.shutdown()
+    return try #require(RecordedRows.sessions(path).last?.id)
+}
+
+/// Plays a lab conversation against `port` so the server records it; ends with QUIT unless told otherwise.
+func labConversation(port: Int, commands: [String], quit: Bool = true) async throws {
+    let connection = try await LabConnection.connect(host: "127.0.0.1", port: port)
+    for command in commands + (quit ? ["QUIT\n"] : []) {
+        try await connection.send(Array(command.utf8))
+        _ = try #require(try await connection.readReply(timeout: .seconds(10)), "no reply to \(command)")
+    }
+    if quit {
+        #expect(try await connection.readReply(timeout: .seconds(10)) == nil)
+    } else {
+        try await connection.finishSending()
+        #expect(try await connection.readReply(timeout: .seconds(10)) == nil)
+    }
+    await connection.close()
+}
+
+/// What `wirelog replay --json` printed, parsed.
+struct ReplayRun {
+    let status: Int32
+    let stderr: String
+    let lines: [[String: Any]]
+
+    var steps: [[String: Any]] { lines.filter { $0["type"] as? String == "step" } }
+    var sessions: [[String: Any]] { lines.filter { $0["type"] as? String == "session" } }
+    var summary: [String: Any] { lines.last { $0["type"] as? String == "summary" } ?? [:] }
+    func int(_ key: String) -> Int? { summary[key] as? Int }
+
+    func mismatchedSteps(session: Int64) -> [Int] {
+        steps.filter { ($0["session"] as? Int).map(Int64.init) == session && $0["result"] as? String == "mismatch" }
+            .compactMap { $0["step"] as? Int }
+    }
+}
+
+/// Runs the built binary: `wirelog replay … --json --db path`.
+func replay(_ arguments: [String], db path: String, timeout: TimeInterval = 60) throws -> ReplayRun {
+    let result = try WirelogProcess.run(["replay"] + arguments + ["--json", "--db", path], timeout: timeout)
+    let lines = result.stdoutText.split(separator: "\n").compactMap { line in
+        (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+    }
+    return ReplayRun(status: result.status, stderr: result.stderrText, lines: lines)
+}
+
+/// A port nobody listens on (bound for a moment by the OS's choice, then released).
+func unusedPort() async throws -> Int {
+    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .bind(host: "127.0.0.1", port: 0).get()
+    let port = try #require(channel.localAddress?.port)
+    try await channel.close()
+    return port
+}
+
+/// A tiny line server with scripted behaviour: a greeting, an answer per line (nil: stay
+/// silent), and an optional close after some answers. For servers the lab server cannot imitate.
+final class ScriptedServer: Sendable {
+    let port: Int
+    private let channel: Channel
+
+    private init(port: Int, channel: Channel) {
+        self.port = port
+        self.channel = channel
+    }
+
+    static func start(greeting: String = "", closeAfterAnswers: Int? = nil,
+                      answer: @escaping @Sendable (String) -> String?) async throws -> ScriptedServer {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ScriptedHandler(greeting: greeting, closeAfterAnswers: closeAfterAnswers, answer: answer))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return ScriptedServer(port: try #require(channel.localAddress?.port), channel: channel)
+    }
+
+    func stop() async {
+        try? await channel.close()
+    }
+}
+
+private final class ScriptedHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let greeting: String
+    private let closeAfterAnswers: Int?
+    private let answer: @Sendable (String) -> String?
+    private var pending: [UInt8] = []
+    private var answers = 0
+
+    init(greeting: String, closeAfterAnswers: Int?, answer: @escaping @Sendable (String) -> String?) {
+        self.greeting = greeting
+        self.closeAfterAnswers = closeAfterAnswers
+        self.answer = answer
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if closeAfterAnswers == 0 {
+            context.close(promise: nil)
+            return
+        }
+        if !greeting.isEmpty {
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: greeting)), promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        pending += unwrapInboundIn(data).readableBytesView
+        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            let line = String(decoding: pending[..<newline], as: UTF8.self)
+            pending.removeSubrange(...newline)
+            guard let reply = answer(line) else { continue }
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: reply)), promise: nil)
+            answers += 1
+            if let limit = closeAfterAnswers, answers >= limit {
+                context.close(promise: nil)
+                return
+            }
+        }
+    }
+}

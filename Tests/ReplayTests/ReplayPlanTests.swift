@@ -1,0 +1,61 @@
+import Replay
+import Store
+import Testing
+
+@Suite struct ReplayPlanTests {
+    private func session(_ messages: [(Sender, String, Int64)], endReason: String? = "client_closed",
+                         endedAt: Int64? = 10_000) -> RecordedSession {
+        let info = SessionInfo(kind: .proxy, decoding: .raw, clientHost: "127.0.0.1", clientPort: 1,
+                               serverHost: "127.0.0.1", serverPort: 2, startedMicros: 1_000)
+        let recorded = messages.enumerated().map { index, message in
+            RecordedMessage(seq: Int64(index + 1), atMicros: message.2, sender: message.0, raw: Array(message.1.utf8))
+        }
+        return RecordedSession(id: 7, info: info, endedMicros: endedAt, endReason: endReason, messages: recorded)
+    }
+
+    @Test func aGreetingComesFirstThenOneStepPerClientMessage() {
+        let plan = ReplayPlan(session([
+            (.server, "220 ready\r\n", 1_100),
+            (.client, "EHLO x\r\n", 1_500), (.server, "250-hi\r\n", 1_600), (.server, "250 ok\r\n", 1_700),
+            (.client, "QUIT\r\n", 2_500), (.server, "221 bye\r\n", 2_550),
+        ], endReason: "server_closed"))
+        #expect(plan.sessionID == 7)
+        #expect(plan.steps.map(\.kind) == [.greeting, .send, .send])
+        #expect(plan.steps.map { String(decoding: $0.send, as: UTF8.self) } == ["", "EHLO x\r\n", "QUIT\r\n"])
+        #expect(plan.steps.map { String(decoding: $0.expected, as: UTF8.self) } == ["220 ready\r\n", "250-hi\r\n250 ok\r\n", "221 bye\r\n"])
+        // Gaps run from the session start, then from client message to client message.
+        #expect(plan.steps.map(\.gapMicros) == [0, 500, 1_000])
+        // Latency: to the last server byte before the next client message.
+        #expect(plan.steps.map(\.recordedLatencyMicros) == [100, 200, 50])
+        #expect(plan.ending == .serverCloses(reason: "server_closed"))
+    }
+
+    @Test func pipelinedMessagesExpectNothingUntilTheLastOfThem() {
+        let plan = ReplayPlan(session([
+            (.client, "HELO\n", 1_010), (.client, "HELO\n", 1_011),
+            (.server, "100 OK\n", 1_200), (.server, "100 OK\n", 1_201),
+        ]))
+        #expect(plan.steps.map(\.expected.count) == [0, 14])
+        #expect(plan.steps.map(\.recordedLatencyMicros) == [nil, 190])
+        #expect(plan.steps.allSatisfy { $0.kind == .send })
+    }
+
+    @Test func theEndingFollowsWhoClosedAndWhen() {
+        let answered = [(Sender.client, "DATA x", Int64(1_010)), (.server, "300 DRCV\n", 1_300)]
+        #expect(ReplayPlan(session(answered, endReason: "quit")).ending == .serverCloses(reason: "quit"))
+        #expect(ReplayPlan(session(answered, endReason: "line_too_long")).ending == .serverCloses(reason: "line_too_long"))
+        // The client closed after the reply, or before it (the server answered the end of input).
+        #expect(ReplayPlan(session(answered, endedAt: 1_400)).ending == .clientCloses(beforeLastReply: false))
+        #expect(ReplayPlan(session(answered, endedAt: 1_200)).ending == .clientCloses(beforeLastReply: true))
+        for reason in ["reset", "idle_timeout", "shutdown", "storage_error", "something new"] {
+            #expect(ReplayPlan(session(answered, endReason: reason)).ending == .hangUp)
+        }
+        #expect(ReplayPlan(session(answered, endReason: nil, endedAt: nil)).ending == .hangUp)
+    }
+
+    @Test func aSessionWithoutMessagesHasNoSteps() {
+        let plan = ReplayPlan(session([], endReason: "client_closed"))
+        #expect(plan.steps.isEmpty)
+        #expect(plan.ending == .clientCloses(beforeLastReply: false))
+    }
+}
