@@ -147,14 +147,18 @@ if populate:
     p = populate[0]
     say(f"`wirelog bench populate --sessions {p['sessions']:,}`: {fmt(p['seconds'])} s, "
         f"{p['file_bytes'] / 1e6:,.0f} MB.\n")
-    say("| command | median s | min–max s |")
-    say("|---|---|---|")
+    say("Whole process (start, open, query, print to /dev/null), wall and CPU (user + system) time:\n")
+    say("| command | median ms | min–max ms | median CPU ms |")
+    say("|---|---|---|---|")
     for q in queries:
         if q.get("failed"):
-            say(f"| `wirelog {q['command']}` | failed | |")
+            say(f"| `wirelog {q['command']}` | failed | | |")
         else:
-            say(f"| `wirelog {q['command']}` | {fmt(median(q['seconds']))} | {fmt(min(q['seconds']))}–{fmt(max(q['seconds']))} |")
+            ms = [v * 1000 for v in q["seconds"]]
+            say(f"| `wirelog {q['command']}` | {fmt(median(ms))} | {fmt(min(ms))}–{fmt(max(ms))} | "
+                f"{fmt(median([v * 1000 for v in q.get('cpu_seconds', [])]))} |")
     say("")
+    say("More query cases, and how they use the indexes: [benchmarks/query-notes.md](benchmarks/query-notes.md).\n")
 else:
     say("_Not run: this build has no `wirelog bench populate` / `wirelog sessions` yet._\n")
 
