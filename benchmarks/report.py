@@ -184,6 +184,9 @@ slow = [r for r in rows if r.get("case") == "slow-reader"]
 for r in slow:
     x = r["result"]
     q = x["rss_quartiles_kib"]
+    if x["bytes"] == 0:
+        say(f"{r['variant']} to a slow reader: did not run (the reader got no bytes).\n")
+        continue
     say(f"{r['variant']}, {x['bytes'] / 2**30:.2f} GiB to a reader taking ~100 MB/s ({x['seconds']:.1f} s): RSS "
         f"{x['rss_first_kib'] / 1024:.1f} MB at the start, quartiles {' / '.join(f'{v / 1024:.1f}' for v in q)} MB, "
         f"max {x['rss_max_kib'] / 1024:.1f} MB, {x['rss_last_kib'] / 1024:.1f} MB at the end.\n")

@@ -48,20 +48,26 @@ def idle(port, count, pid):
 
 
 def source(port, total):
-    """Serves `total` bytes to one client, then closes."""
+    """Serves `total` bytes to each client until one has taken them all (the script's port probe
+    connects and hangs up first), then exits."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port))
-    listener.listen(1)
-    print("listening", flush=True)
-    conn, _ = listener.accept()
+    listener.listen(8)
     block = os.urandom(1 << 20)
-    sent = 0
-    while sent < total:
-        chunk = block[: min(len(block), total - sent)]
-        conn.sendall(chunk)
-        sent += len(chunk)
-    conn.close()
+    while True:
+        conn, _ = listener.accept()
+        sent = 0
+        try:
+            while sent < total:
+                chunk = block[: min(len(block), total - sent)]
+                conn.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        conn.close()
+        if sent == total:
+            return
 
 
 def slow_reader(port, total, pid, rate_mb):
