@@ -1,2 +1,0 @@
-// The load generator and synthetic data live here (issue 6).
-enum BenchModule {}

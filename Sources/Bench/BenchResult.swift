@@ -1,0 +1,90 @@
+import Foundation
+
+/// Latency percentiles in microseconds.
+public struct LatencySummary: Codable, Sendable, Equatable {
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+    public var p999: Double
+    public var max: Double
+    public var mean: Double
+}
+
+/// What a run measured. Ping-pong runs fill `requests`/`latency`; bulk runs fill the `bulk…` fields.
+public struct BenchResult: Codable, Sendable {
+    public var target: String
+    public var mode: String
+    public var connections: Int
+    public var pipeline: Int
+    public var threads: Int
+    /// Connections that were established.
+    public var connected: Int
+    /// Length of the measured phase.
+    public var seconds: Double
+    /// Replies received to measured requests.
+    public var requests: Int
+    public var requestsPerSecond: Double
+    public var latencyMicros: LatencySummary?
+    /// Replies whose bytes differ from `--expect`.
+    public var badReplies: Int
+    /// Failed connects, connections closed or reset by the server, reply timeouts.
+    public var errors: Int
+    /// Requests sent during warm-up (answered, not measured).
+    public var warmupRequests: Int
+    public var bulkBytes: Int?
+    public var bulkVerifiedBytes: Int?
+    public var megabytesPerSecond: Double?
+    /// CPU time (user + system) the load generator used, to compare with the server's on a shared machine.
+    public var generatorCPUSeconds: Double
+    /// The first error, for people.
+    public var firstError: String?
+
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        // Encoding plain numbers and strings does not fail.
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    /// Aligned `label  value` lines.
+    public func text() -> String {
+        var rows: [(String, String)] = [
+            ("target", target),
+            ("connections", "\(connected) of \(connections), pipeline \(pipeline), \(threads) thread\(threads == 1 ? "" : "s")"),
+            ("duration", String(format: "%.2f s", seconds)),
+        ]
+        if let bulkBytes {
+            rows.append(("bytes", "\(Self.grouped(bulkVerifiedBytes ?? 0)) of \(Self.grouped(bulkBytes * connections)) echoed and verified"))
+            rows.append(("throughput", String(format: "%.1f MB/s", megabytesPerSecond ?? 0)))
+        } else {
+            rows.append(("requests", Self.grouped(requests) + (warmupRequests > 0 ? " (+\(Self.grouped(warmupRequests)) warm-up)" : "")))
+            rows.append(("throughput", "\(Self.grouped(Int(requestsPerSecond.rounded()))) req/s"))
+            if let latency = latencyMicros {
+                rows.append(("latency", [("p50", latency.p50), ("p90", latency.p90), ("p99", latency.p99),
+                                         ("p99.9", latency.p999), ("max", latency.max)]
+                    .map { "\($0.0) \(Self.micros($0.1))" }.joined(separator: "  ")))
+            }
+            rows.append(("bad replies", Self.grouped(badReplies)))
+        }
+        rows.append(("generator CPU", String(format: "%.2f s", generatorCPUSeconds)))
+        rows.append(("errors", Self.grouped(errors) + (firstError.map { " (first: \($0))" } ?? "")))
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
+            .joined(separator: "\n")
+    }
+
+    static func micros(_ value: Double) -> String {
+        value >= 10_000 ? String(format: "%.1f ms", value / 1_000) : String(format: "%.0f µs", value)
+    }
+
+    static func grouped(_ value: Int) -> String {
+        var digits = Array(String(value.magnitude))
+        var index = digits.count - 3
+        while index > 0 {
+            digits.insert(",", at: index)
+            index -= 3
+        }
+        return (value < 0 ? "-" : "") + String(digits)
+    }
+}
