@@ -120,7 +120,7 @@ say("\n".join(f"- {line}" for line in machine))
 if not any(line.startswith("load average") for line in machine):
     try:
         say(f"- load average when the report was written: {' '.join(open('/proc/loadavg').read().split()[:3])} "
-            "(other builds shared the machine: compare within a case, not across runs)")
+            "(compare within a case, not across runs)")
     except OSError:
         pass
 say("")

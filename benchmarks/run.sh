@@ -27,6 +27,7 @@ TOOLS="python3 $ROOT/benchmarks/tools.py"
 WORK=$(mktemp -d /tmp/wirelog-bench.XXXXXX)
 RESULTS=$WORK/results.ndjson
 STARTED_AT=$(date +%s)
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 CLK_TCK=$(getconf CLK_TCK)
 : >"$RESULTS"
 
@@ -320,6 +321,8 @@ fi
     echo "socat: $(socat -V | sed -n 's/^socat version \([^ ]*\).*/\1/p')"
     echo "wirelog: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo ' (modified)')"
     echo "run: $(date -u '+%Y-%m-%d %H:%M UTC'), RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP, $(( $(date +%s) - STARTED_AT )) s"
+    # Anything else running shares the 2 cores: compare within a case, not across runs.
+    echo "load average at start / end of the run: $LOAD_AT_START / $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$WORK/machine.txt"
 python3 "$ROOT/benchmarks/report.py" "$RESULTS" "$WORK/machine.txt" "$ROOT/benchmarks/analysis.md" >"$OUT"
 cp "$RESULTS" "$ROOT/benchmarks/last-results.ndjson"
