@@ -33,8 +33,12 @@ public enum Store {
             guard journal?.lowercased() == "wal" else {
                 throw StoreError.cannotOpen(path: path, reason: "SQLite refused WAL mode (journal_mode is \(journal ?? "unknown"))")
             }
-            // An 8 MiB page cache (default 2) keeps the scattered index pages of active sessions in memory.
-            try db.execute("PRAGMA synchronous = \(durability.rawValue.uppercased()); PRAGMA foreign_keys = ON; PRAGMA cache_size = -8192")
+            // An 8 MiB page cache (default 2) keeps the scattered index pages of active sessions in
+            // memory; a WAL that grew under sustained load is cut back to 64 MiB when it restarts.
+            try db.execute("""
+                PRAGMA synchronous = \(durability.rawValue.uppercased()); PRAGMA foreign_keys = ON;
+                PRAGMA cache_size = -8192; PRAGMA journal_size_limit = 67108864
+                """)
             try migrator.migrate(db, nowMicros: WallClock.nowMicros())
         } catch let error as SQLiteError where error.isReadOnly || error.primaryCode == SQLITE_CANTOPEN {
             throw StoreError.readOnly(path: path, reason: error.message)
