@@ -1,60 +1,33 @@
 import Foundation
 import Store
 
-/// Which recorded sessions to replay: ids, filters, or both (a session must pass all).
+/// Which recorded sessions to replay: ids, the filters of `wirelog sessions list`, or both
+/// (a session must pass all).
 public struct SessionSelection: Sendable, Equatable {
     public var ids: [Int64] = []
-    /// Started at or after (µs since the epoch).
-    public var sinceMicros: Int64?
-    /// Started before (µs since the epoch).
-    public var untilMicros: Int64?
-    public var clientHost: String?
-    public var clientPort: Int?
-    public var kind: SessionKind?
+    public var filter = SessionFilter()
     /// Keep only the most recent this many.
     public var limit: Int?
 
     public init() {}
 
-    public var hasFilters: Bool {
-        sinceMicros != nil || untilMicros != nil || clientHost != nil || kind != nil || limit != nil
-    }
+    public var hasFilters: Bool { filter != SessionFilter() || limit != nil }
 
     /// Session ids in replay order: as given, else oldest first.
     /// Throws `SelectionError` when a named session does not exist or nothing matches.
     public func resolve(in database: Database) throws -> [Int64] {
-        let statement = try database.cached("""
-            SELECT id FROM sessions
-            WHERE (?1 IS NULL OR id = ?1)
-              AND (?2 IS NULL OR started_us >= ?2) AND (?3 IS NULL OR started_us < ?3)
-              AND (?4 IS NULL OR client_host = ?4) AND (?5 IS NULL OR client_port = ?5)
-              AND (?6 IS NULL OR kind = ?6)
-            ORDER BY started_us DESC, id DESC
-            LIMIT ?7
-            """)
-        defer { statement.reset() }
-        func query(id: Int64?) throws -> [Int64] {
-            statement.reset()
-            try statement.bind([
-                id.map(SQLValue.integer) ?? .null,
-                sinceMicros.map(SQLValue.integer) ?? .null, untilMicros.map(SQLValue.integer) ?? .null,
-                .optionalText(clientHost), .optionalInt(clientPort), .optionalText(kind?.rawValue),
-                .int(limit ?? -1),
-            ])
-            var found: [Int64] = []
-            while try statement.step() { found.append(statement.int64(0)) }
-            return found
+        func matching() throws -> [Int64] {
+            try SessionQueries(database: database).list(filter, limit: limit ?? Int(Int32.max)).map(\.id)
         }
-
         guard !ids.isEmpty else {
-            let found = try query(id: nil)
+            let found = try matching()
             guard !found.isEmpty else { throw SelectionError.nothingMatches }
             return found.reversed()
         }
         let missing = try ids.filter { try database.scalarInt("SELECT 1 FROM sessions WHERE id = ?", .integer($0)) == nil }
         guard missing.isEmpty else { throw SelectionError.noSuchSessions(missing) }
         guard hasFilters else { return ids }
-        let allowed = Set(try query(id: nil))
+        let allowed = Set(try matching())
         let chosen = ids.filter(allowed.contains)
         guard !chosen.isEmpty else { throw SelectionError.nothingMatches }
         return chosen

@@ -45,23 +45,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Record each replay as a new session (kind replay) pointing to the session it replays.")
     var record = false
 
-    @Option(help: ArgumentHelp("Only sessions started at or after this time: an ISO 8601 time (UTC unless it says otherwise) or an age such as 2h.", valueName: "time"))
-    var since: TimeBound?
-
-    @Option(help: ArgumentHelp("Only sessions started before this time (same forms as --since).", valueName: "time"))
-    var until: TimeBound?
-
-    @Option(help: ArgumentHelp("Only sessions from this client address.", valueName: "host[:port]"))
-    var client: String?
-
-    @Option(help: ArgumentHelp("Only sessions of this kind: server, proxy or replay.", valueName: "kind"),
-            transform: { text in
-                guard let kind = SessionKind(rawValue: text.lowercased()) else {
-                    throw ValidationError("--kind must be server, proxy or replay, not \(text)")
-                }
-                return kind
-            })
-    var kind: SessionKind?
+    @OptionGroup(title: "Session filters (as in wirelog sessions list)") var filters: SessionFilterOptions
 
     @Option(help: "Only the most recent this many matching sessions.")
     var limit: Int?
@@ -81,27 +65,22 @@ struct ReplayCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        let selection = try self.selection()
+        let selection: SessionSelection
+        do {
+            selection = try self.selection()
+        } catch {
+            throw ValidationError("\(error)")
+        }
         guard !selection.ids.isEmpty || selection.hasFilters else {
-            throw ValidationError("name the sessions to replay: ids, or filters such as --since 1h, --kind, --client, --limit")
+            throw ValidationError("name the sessions to replay: ids, or filters such as --since 1h, --kind, --client, --verb, --limit")
         }
     }
 
     private func selection() throws -> SessionSelection {
         var selection = SessionSelection()
         selection.ids = ids
-        selection.sinceMicros = since?.micros
-        selection.untilMicros = until?.micros
-        selection.kind = kind
+        selection.filter = try filters.filter()
         selection.limit = limit
-        if let client {
-            if let address = HostPort(argument: client), client.contains(":") {
-                selection.clientHost = address.host
-                selection.clientPort = address.port
-            } else {
-                selection.clientHost = client
-            }
-        }
         return selection
     }
 
@@ -149,34 +128,6 @@ struct ReplayCommand: AsyncParsableCommand {
 }
 
 extension ReplayCommand {
-    /// `--since`/`--until`: an ISO 8601 time, a date, or an age (`2h` means two hours ago).
-    struct TimeBound: ExpressibleByArgument, Sendable {
-        var micros: Int64
-
-        init?(argument: String) {
-            if let age = Duration(argument: argument) {
-                micros = WallClock.nowMicros() - age.microseconds
-                return
-            }
-            let text = argument.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "T")
-            let formatter = ISO8601DateFormatter()
-            for options: ISO8601DateFormatter.Options in [
-                [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime],
-                [.withFullDate, .withTime, .withColonSeparatorInTime], [.withFullDate],
-            ] {
-                formatter.formatOptions = options
-                formatter.timeZone = TimeZone(identifier: "UTC")
-                if let date = formatter.date(from: text) {
-                    micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
-                    return
-                }
-            }
-            return nil
-        }
-
-        static var defaultValueDescription: String { "time" }
-    }
-
     /// Writes reports as they come (from any replay task) and keeps the progress line.
     final class Output: @unchecked Sendable {
         private let lock = NSLock()

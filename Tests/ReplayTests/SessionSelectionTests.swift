@@ -33,13 +33,13 @@ import TestSupport
     @Test func filtersSelectOldestFirstAndLimitKeepsTheNewest() throws {
         let (_, reader, t0) = try database()
         var selection = SessionSelection()
-        selection.sinceMicros = t0 + 5_000_000
+        selection.filter.sinceMicros = t0 + 5_000_000
         #expect(try reader.resolve(selection) == [2, 3])
-        selection.untilMicros = t0 + 15_000_000
+        selection.filter.untilMicros = t0 + 15_000_000
         #expect(try reader.resolve(selection) == [2])
 
         var byKind = SessionSelection()
-        byKind.kind = .server
+        byKind.filter.kind = .server
         #expect(try reader.resolve(byKind) == [1])
 
         var newest = SessionSelection()
@@ -47,10 +47,10 @@ import TestSupport
         #expect(try reader.resolve(newest) == [2, 3])
 
         var byClient = SessionSelection()
-        byClient.clientHost = "127.0.0.1"
-        byClient.clientPort = 40_000
+        byClient.filter.clientHost = "127.0.0.1"
+        byClient.filter.clientPort = 40_000
         #expect(try reader.resolve(byClient) == [1, 2, 3])
-        byClient.clientPort = 1
+        byClient.filter.clientPort = 1
         #expect(throws: SelectionError.nothingMatches) { try reader.resolve(byClient) }
     }
 
@@ -58,7 +58,7 @@ import TestSupport
         let (_, reader, _) = try database()
         var selection = SessionSelection()
         selection.ids = [1, 2, 3]
-        selection.kind = .proxy
+        selection.filter.kind = .proxy
         #expect(try reader.resolve(selection) == [2])
         selection.ids = [1]
         #expect(throws: SelectionError.nothingMatches) { try reader.resolve(selection) }
