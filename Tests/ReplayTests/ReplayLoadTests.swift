@@ -109,7 +109,11 @@ import TestSupport
     @Test func aFloodingServerIsCutOffInsteadOfFillingMemory() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("flood.sqlite")
-        let id = try recordSession(into: path, messages: [(.client, "GET\n", 1_000), (.server, "ok\n", 1_100)])
+        // The recorded reply is longer than the cap and matches what the flood sends, so the
+        // replay keeps reading until the cap, whatever the timing of the chunks.
+        let id = try recordSession(into: path, messages: [
+            (.client, "GET\n", 1_000), (.server, String(repeating: "x", count: 2_000), 1_100),
+        ])
         let flood = try await ScriptedServer.start { _ in String(repeating: "x", count: 100_000) }
         var options = ReplayOptions(host: "127.0.0.1", port: flood.port)
         options.maxBufferedBytes = 1_024
