@@ -192,7 +192,7 @@ public final class Recorder: @unchecked Sendable {
                 try statements.ensureRow(session, insertedNow: &insertedNow)
                 switch operation {
                 case .begin: break
-                case .message(_, let message): try statements.insert(message, into: session)
+                case .message(_, let message): try statements.insertMessage.insert(message, sessionID: session.rowID!)
                 case .end(_, let end): try statements.close(session.rowID!, end)
                 }
             }
@@ -263,10 +263,6 @@ private final class Statements {
         try insertSession.run()
         session.rowID = insertSession.database.lastInsertRowID
         insertedNow.append(session)
-    }
-
-    func insert(_ message: RecordedMessage, into session: RecordingSession) throws {
-        try insertMessage.insert(message, sessionID: session.rowID!)
     }
 
     func close(_ sessionID: Int64, _ end: SessionEnd) throws {

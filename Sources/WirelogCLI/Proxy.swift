@@ -44,9 +44,6 @@ struct ProxyCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads (default: one per core).")
     var threads = System.coreCount
 
-
-
-
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {

@@ -40,10 +40,6 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Event-loop threads (default: one per core).")
     var threads = System.coreCount
 
-
-
-
-
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {

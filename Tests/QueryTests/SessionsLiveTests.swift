@@ -6,25 +6,14 @@ import TestSupport
 
 /// Commands that meet a database while something else writes it: follow and prune.
 @Suite struct SessionsLiveTests {
-    /// Waits (bounded) until the process has said `text` on standard error.
-    private func waitForStderr(_ process: WirelogProcess, _ text: String, timeout: TimeInterval = 30) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while !process.stderrText.contains(text) {
-            guard Date() < deadline, process.process.isRunning else {
-                throw ProcessError.timedOut("waiting for '\(text)'; stderr: \(process.stderrText)")
-            }
-            usleep(10_000)
-        }
-    }
-
     @Test func followPrintsMessagesAnotherProcessRecords() async throws {
         let fixture = try await QueryFixture.record()
         let plain = try WirelogProcess(["sessions", "follow", "--db", fixture.path, "--max-messages", "4", "--interval", "50ms"],
                                        environment: ["TZ": "UTC"])
         let json = try WirelogProcess(["sessions", "follow", "--db", fixture.path, "--verb", "DATA", "--json",
                                        "--max-messages", "1", "--interval", "50ms"])
-        try waitForStderr(plain, "following")
-        try waitForStderr(json, "following")
+        try plain.waitForStderr(containing: "following")
+        try json.waitForStderr(containing: "following")
 
         let server = try await TestServer.start(databasePath: fixture.path)
         let connection = try await LabConnection.connect(host: "127.0.0.1", port: server.port)

@@ -77,17 +77,34 @@ public final class WirelogProcess: @unchecked Sendable {
 
     /// Waits until the log names the address the process listens on ("listening on HOST:PORT").
     public func listeningPort(timeout: TimeInterval = 30) throws -> Int {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let log = output.snapshot().stderr
-            if let range = log.range(of: #"listening on \S+:(\d+)"#, options: .regularExpression) {
-                let match = log[range]
-                if let port = Int(match.split(separator: ":").last ?? "") { return port }
-            }
-            if !process.isRunning { throw ProcessError.noListenAddress(log) }
-            output.waitForMore(until: deadline)
+        let pattern = #"listening on \S+:(\d+)"#
+        let (log, found) = waitForStderr(timeout: timeout) { $0.range(of: pattern, options: .regularExpression) != nil }
+        guard found, let range = log.range(of: pattern, options: .regularExpression),
+              let port = Int(log[range].split(separator: ":").last ?? "") else {
+            throw ProcessError.noListenAddress(log)
         }
-        throw ProcessError.noListenAddress(output.snapshot().stderr)
+        return port
+    }
+
+    /// Waits until standard error contains `text`; returns all of it.
+    @discardableResult
+    public func waitForStderr(containing text: String, timeout: TimeInterval = 30) throws -> String {
+        let (log, found) = waitForStderr(timeout: timeout) { $0.contains(text) }
+        guard found else { throw ProcessError.timedOut("waiting for '\(text)'; stderr: \(log)") }
+        return log
+    }
+
+    /// Waits, woken by new output rather than polling, until `done` holds for standard error,
+    /// the process exits or `timeout` passes.
+    private func waitForStderr(timeout: TimeInterval, until done: (String) -> Bool) -> (log: String, found: Bool) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let log = output.snapshot().stderr
+            if done(log) { return (log, true) }
+            guard process.isRunning, Date() < deadline else { return (log, false) }
+            // Output wakes this at once; the slice only bounds noticing that the process exited.
+            output.waitForMore(until: min(deadline, Date().addingTimeInterval(0.2)))
+        }
     }
 
     public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
