@@ -44,10 +44,16 @@ let package = Package(
         ),
         // Pure protocol code: no NIO, no I/O.
         .target(name: "LabProtocol"),
+        // Glue between the recorder and SwiftNIO event loops.
+        .target(
+            name: "NIORecording",
+            dependencies: ["Store", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .target(
             name: "Server",
             dependencies: [
                 "Store",
+                "NIORecording",
                 "LabProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -68,6 +74,7 @@ let package = Package(
             name: "Proxy",
             dependencies: [
                 "Store",
+                "NIORecording",
                 "LabProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

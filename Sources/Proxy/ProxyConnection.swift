@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIORecording
 import Store
 #if canImport(Glibc)
 import Glibc
@@ -112,9 +113,8 @@ final class ProxyConnection {
                 serverHost: configuration.upstreamHost, serverPort: configuration.upstreamPort,
                 startedMicros: WallClock.nowMicros())
             let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-            let eventLoop = self.eventLoop
-            let session = RecordingSession(info: info) { outcome in
-                eventLoop.execute { loopBound.value.recorderReported(outcome) }
+            let session = RecordingSession(info: info, delivery: .eventLoop(eventLoop)) { outcome in
+                loopBound.value.recorderReported(outcome)
             }
             self.session = session
             recorder.begin(session)

@@ -84,7 +84,8 @@ public final class RecordedSessionReader: @unchecked Sendable {
             let endedMicros = row.optionalInt64(7)
             let endReason = row.text(8)
 
-            let messages = try database.cached("SELECT seq, at_us, sender, raw FROM messages WHERE session_id = ? ORDER BY seq")
+            let messages = try database.cached(
+                "SELECT seq, at_us, sender, raw FROM messages m WHERE \(MessageLookup.ofSession("?1")) ORDER BY id")
             defer { messages.reset() }
             try messages.bind([.integer(id)])
             var recorded: [RecordedMessage] = []

@@ -1,6 +1,7 @@
 import LabProtocol
 import Logging
 import NIOCore
+import NIORecording
 import Store
 #if canImport(Glibc)
 import Glibc
@@ -69,12 +70,9 @@ final class LabSessionHandler: ChannelDuplexHandler {
         if let recorder {
             let info = SessionInfo.served(channel: context.channel, startedMicros: WallClock.nowMicros())
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            let eventLoop = context.eventLoop
-            let session = RecordingSession(info: info) { outcome in
-                eventLoop.execute {
-                    let (handler, context) = loopBound.value
-                    handler.recorderReported(outcome, context: context)
-                }
+            let session = RecordingSession(info: info, delivery: .eventLoop(context.eventLoop)) { outcome in
+                let (handler, context) = loopBound.value
+                handler.recorderReported(outcome, context: context)
             }
             self.session = session
             recorder.begin(session)

@@ -9,10 +9,29 @@ public enum CommitOutcome: Sendable {
     case failed(reason: String)
 }
 
+/// Where commit outcomes are delivered: typically an event loop, shared by all its connections.
+/// After each transaction the recorder schedules one closure per delivery carrying the outcomes
+/// of all its sessions, so a commit costs each event loop one wake-up, not one per connection.
+public struct CommitDelivery: Sendable {
+    let owner: ObjectIdentifier
+    let schedule: @Sendable (@escaping @Sendable () -> Void) -> Void
+
+    /// Deliveries with the same `owner` (an event loop, say) are grouped into one `schedule` call.
+    public init(owner: AnyObject, schedule: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) {
+        self.owner = ObjectIdentifier(owner)
+        self.schedule = schedule
+    }
+
+    /// Outcomes delivered on the recorder's writer thread: for callers that hop on their own.
+    public static let writerThread = CommitDelivery(owner: WriterThreadOwner.shared) { $0() }
+    private final class WriterThreadOwner: Sendable { static let shared = WriterThreadOwner() }
+}
+
 /// A session being recorded. Created by the connection that owns it; the recorder
-/// calls `onCommit` on its writer thread, so the closure should hop to the owner's thread.
+/// calls `onCommit` through `delivery` after each transaction that held its records.
 public final class RecordingSession: @unchecked Sendable {
     public let info: SessionInfo
+    let delivery: CommitDelivery
     let onCommit: @Sendable (CommitOutcome) -> Void
 
     // Touched only on the writer thread.
@@ -20,8 +39,10 @@ public final class RecordingSession: @unchecked Sendable {
     fileprivate var batchMark: UInt64 = 0
     fileprivate var batchHighestSeq: Int64 = 0
 
-    public init(info: SessionInfo, onCommit: @escaping @Sendable (CommitOutcome) -> Void = { _ in }) {
+    public init(info: SessionInfo, delivery: CommitDelivery = .writerThread,
+                onCommit: @escaping @Sendable (CommitOutcome) -> Void = { _ in }) {
         self.info = info
+        self.delivery = delivery
         self.onCommit = onCommit
     }
 }
@@ -197,9 +218,7 @@ public final class Recorder: @unchecked Sendable {
                 }
             }
             try database.execute("COMMIT")
-            for session in touched {
-                session.onCommit(.committed(throughSeq: session.batchHighestSeq))
-            }
+            deliver(touched) { .committed(throughSeq: $0.batchHighestSeq) }
         } catch {
             database.rollbackIfOpen()
             // Rows inserted by the rolled-back transaction are gone: insert them again next time.
@@ -207,7 +226,25 @@ public final class Recorder: @unchecked Sendable {
 
             let reason = String(describing: error)
             logger.error("recording failed, \(batch.count) records not stored and not acknowledged: \(reason)")
-            for session in touched { session.onCommit(.failed(reason: reason)) }
+            deliver(touched) { _ in .failed(reason: reason) }
+        }
+    }
+
+    /// One `schedule` per delivery (event loop) with the outcomes of all its sessions.
+    private func deliver(_ sessions: [RecordingSession], _ outcome: (RecordingSession) -> CommitOutcome) {
+        var groups: [(delivery: CommitDelivery, outcomes: [(RecordingSession, CommitOutcome)])] = []
+        for session in sessions {
+            let item = (session, outcome(session))
+            if let index = groups.firstIndex(where: { $0.delivery.owner == session.delivery.owner }) {
+                groups[index].outcomes.append(item)
+            } else {
+                groups.append((session.delivery, [item]))
+            }
+        }
+        for (delivery, outcomes) in groups {
+            delivery.schedule {
+                for (session, outcome) in outcomes { session.onCommit(outcome) }
+            }
         }
     }
 

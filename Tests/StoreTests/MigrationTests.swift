@@ -51,6 +51,35 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
         #expect(try db.scalarInt("SELECT count(*) FROM later_feature") == 0)
     }
 
+    /// Version 3 rebuilds `messages` (block index, no foreign key): rows recorded under version 2
+    /// come through whole, and the verb and code triggers keep working on the new table.
+    @Test func version3KeepsMessagesRecordedBeforeIt() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("v2.sqlite")
+        let version2 = try Migrator(migrations: Migration.embedded.filter { $0.version <= 2 })
+        let old = try Store.openForWriting(path: path, migrator: version2)
+        try old.execute("""
+            INSERT INTO sessions (id, kind, decoding, client_host, client_port, server_host, server_port, started_us)
+            VALUES (1, 'server', 'lab', '10.0.0.1', 5000, '127.0.0.1', 7070, 1), (200, 'server', 'lab', '10.0.0.2', 5001, '127.0.0.1', 7070, 2);
+            INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, reply_code) VALUES
+                (1, 1, 10, 'client', x'48454c4f0a', 'HELO', NULL), (200, 1, 11, 'client', x'51554954', 'QUIT', NULL),
+                (1, 2, 12, 'server', x'313030204f4b0a', NULL, 100);
+            """)
+        let everyRow = """
+            SELECT group_concat(id || ',' || session_id || ',' || seq || ',' || at_us || ',' || sender || ',' || hex(raw)
+                                || ',' || ifnull(verb, '-') || ',' || ifnull(reply_code, '-'), ';')
+            FROM (SELECT * FROM messages ORDER BY id)
+            """
+        let before = try old.scalarText(everyRow)
+
+        let db = try Store.openForWriting(path: path)
+        #expect(try db.scalarInt("SELECT max(version) FROM wirelog_migrations") == Int64(Migration.embedded.last!.version))
+        #expect(try db.scalarText(everyRow) == before)
+        #expect(try SessionQueries(database: db).messages(ofSession: 1).map(\.seq) == [1, 2])
+        try db.execute("INSERT INTO messages (session_id, seq, at_us, sender, raw, verb) VALUES (200, 2, 13, 'client', x'53544154', 'STAT')")
+        #expect(try db.scalarInt("SELECT count(*) FROM session_verbs WHERE session_id = 200") == 2)
+    }
+
     @Test func aFailingMigrationLeavesNothingBehind() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("failing.sqlite")

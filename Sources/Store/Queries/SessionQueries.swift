@@ -23,13 +23,13 @@ public struct SessionSummary: Sendable, Equatable {
         s.id, s.kind, s.decoding, s.client_host, s.client_port, s.server_host, s.server_port, s.started_us,
         s.ended_us, s.end_reason,
         CASE WHEN s.ended_us IS NULL
-             THEN (SELECT coalesce(sum(length(raw)), 0) FROM messages WHERE session_id = s.id AND sender = 'client')
+             THEN (SELECT coalesce(sum(length(raw)), 0) FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND m.sender = 'client')
              ELSE s.bytes_from_client END,
         CASE WHEN s.ended_us IS NULL
-             THEN (SELECT coalesce(sum(length(raw)), 0) FROM messages WHERE session_id = s.id AND sender = 'server')
+             THEN (SELECT coalesce(sum(length(raw)), 0) FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND m.sender = 'server')
              ELSE s.bytes_from_server END,
         CASE WHEN s.ended_us IS NULL
-             THEN (SELECT count(*) FROM messages WHERE session_id = s.id)
+             THEN (SELECT count(*) FROM messages m WHERE \(MessageLookup.ofSession("s.id")))
              ELSE s.message_count END,
         s.replay_of
         """
@@ -167,7 +167,7 @@ public struct SessionQueries {
     /// Calls `body` with each message of the session in wire order, without holding them all.
     public func forEachMessage(ofSession id: Int64, _ body: (StoredMessage) throws -> Void) throws {
         let statement = try database.cached(
-            "SELECT \(StoredMessage.columns) FROM messages m WHERE m.session_id = ? ORDER BY m.seq")
+            "SELECT \(StoredMessage.columns) FROM messages m WHERE \(MessageLookup.ofSession("?1")) ORDER BY m.id")
         defer { statement.reset() }
         try statement.bind([.integer(id)])
         while try statement.step() { try body(StoredMessage(statement)) }
@@ -186,7 +186,7 @@ public struct SessionQueries {
     public func search(_ needle: [UInt8], filter: SessionFilter, limit: Int, context: Int) throws -> [SearchHit] {
         let matches = try searchMatches(needle, filter: filter, limit: limit)
         let around = try database.cached(
-            "SELECT \(StoredMessage.columns) FROM messages m WHERE m.session_id = ? AND m.seq BETWEEN ? AND ? ORDER BY m.seq")
+            "SELECT \(StoredMessage.columns) FROM messages m WHERE \(MessageLookup.ofSession("?1")) AND m.seq BETWEEN ?2 AND ?3 ORDER BY m.id")
         defer { around.reset() }
         return try matches.map { session, match in
             around.reset()
@@ -235,7 +235,7 @@ public struct SessionQueries {
         // Without a session filter, scan messages newest first and stop at `limit`; with one, let the
         // sessions indexes pick the sessions and search only their messages.
         let join = filter.narrowsSessions
-            ? "sessions s CROSS JOIN messages m ON m.session_id = s.id"
+            ? "sessions s CROSS JOIN messages m ON \(MessageLookup.ofSession("s.id"))"
             : "messages m CROSS JOIN sessions s ON s.id = m.session_id"
         let sql = """
             SELECT \(SessionSummary.columns), \(StoredMessage.columns) FROM \(join)
@@ -262,7 +262,7 @@ public struct SessionQueries {
     }
 
     public func showPlan() throws -> [String] {
-        try plan("SELECT \(StoredMessage.columns) FROM messages m WHERE m.session_id = ? ORDER BY m.seq", [.integer(1)])
+        try plan("SELECT \(StoredMessage.columns) FROM messages m WHERE \(MessageLookup.ofSession("?1")) ORDER BY m.id", [.integer(1)])
     }
 
     func plan(_ sql: String, _ values: [SQLValue]) throws -> [String] {

@@ -53,30 +53,32 @@ extension SessionQueries {
             SessionStats.Client(host: $0.text(0) ?? "", sessions: $0.int64(1), messages: $0.int64(2), bytes: $0.int64(3))
         }
 
-        // One pass over the messages of the chosen sessions, session by session in seq order.
+        // One pass over the messages of the chosen sessions: block by block, each session's in order.
         let statement = try database.cached(Self.statsMessagesSQL(conditions))
         defer { statement.reset() }
-        try statement.bind(conditions.values)
+        try statement.bind(conditions.values + conditions.values)
         var verbs: [String?: Int64] = [:]
         var codes: [Int?: Int64] = [:]
         var latencies: [Int64] = []
-        var currentSession: Int64 = -1
-        var waiting: [Int64] = []  // times of client messages not yet answered
+        // Times of client messages not yet answered, per session of the current block (their
+        // messages interleave).
+        var waiting: [Int64: [Int64]] = [:]
+        var currentBlock: Int64 = -1
         while try statement.step() {
             stats.messages += 1
             let session = statement.int64(0)
-            if session != currentSession {
-                currentSession = session
+            if session / 64 != currentBlock {
+                currentBlock = session / 64
                 waiting.removeAll(keepingCapacity: true)
             }
             let at = statement.int64(2)
             if statement.text(1) == Sender.server.rawValue {
                 codes[statement.optionalInt(4), default: 0] += 1
-                for sent in waiting { latencies.append(at - sent) }
-                waiting.removeAll(keepingCapacity: true)
+                for sent in waiting[session] ?? [] { latencies.append(at - sent) }
+                waiting[session] = nil
             } else {
                 verbs[statement.text(3), default: 0] += 1
-                waiting.append(at)
+                waiting[session, default: []].append(at)
             }
         }
         stats.byVerb = verbs.map { SessionStats.Count(key: $0.key, count: $0.value) }.sorted(by: SessionStats.Count.descending)
@@ -88,16 +90,21 @@ extension SessionQueries {
 
     public func statsPlan(_ filter: SessionFilter) throws -> [String] {
         let conditions = filter.conditions()
-        return try plan(Self.statsMessagesSQL(conditions), conditions.values)
+        return try plan(Self.statsMessagesSQL(conditions), conditions.values + conditions.values)
     }
 
-    /// CROSS JOIN keeps sessions as the outer loop, so the sessions indexes choose them and each
-    /// session's messages come from the (session_id, seq) index already in order.
+    /// The sessions indexes choose the sessions; each block of 64 sessions holding one of them is
+    /// then read once through `messages_by_session_block` (rather than once per session), and the
+    /// join back to sessions keeps the chosen sessions' messages. Binds `conditions` twice.
+    /// No ORDER BY: the forced join order already yields each block's messages in id (wire) order,
+    /// and sorting them all would cost a temporary B-tree as large as the result.
     static func statsMessagesSQL(_ conditions: SQLConditions) -> String {
         """
         SELECT m.session_id, m.sender, m.at_us, m.verb, m.reply_code
-        FROM sessions s CROSS JOIN messages m ON m.session_id = s.id
-        \(conditions.whereClause) ORDER BY s.started_us, s.id, m.seq
+        FROM (SELECT DISTINCT s.id / 64 AS block FROM sessions s \(conditions.whereClause)) chosen
+        CROSS JOIN messages m ON m.session_id / 64 = chosen.block
+        CROSS JOIN sessions s ON s.id = m.session_id
+        \(conditions.whereClause)
         """
     }
 }
