@@ -140,12 +140,12 @@ ratio_table("durable", [("wirelog serve --durability full", "redis AOF always")]
 
 say("## 2. Proxy: ping-pong redis `PING` through each proxy\n")
 throughput_table("proxy", rps, "req/s")
-ratio_table("proxy", [("wirelog proxy", "haproxy"), ("socat", "haproxy"), ("wirelog proxy", "direct"),
-                      ("haproxy", "direct")], conns_of("proxy"))
+ratio_table("proxy", [("wirelog proxy", "haproxy"), ("wirelog proxy --no-record", "haproxy"), ("socat", "haproxy"),
+                      ("wirelog proxy", "direct"), ("haproxy", "direct")], conns_of("proxy"))
 say("### Bulk: verified bytes through an echo server (`wirelog bench echo`, one NIO thread; *direct* is the echo server's own ceiling)\n")
 throughput_table("bulk", mbps, "MB/s", latency=False)
-ratio_table("bulk", [("wirelog proxy", "haproxy"), ("socat", "haproxy"), ("wirelog proxy", "direct"),
-                     ("haproxy", "direct")], conns_of("bulk"))
+ratio_table("bulk", [("wirelog proxy", "haproxy"), ("wirelog proxy --no-record", "haproxy"), ("socat", "haproxy"),
+                     ("wirelog proxy", "direct"), ("haproxy", "direct")], conns_of("bulk"))
 
 say("## 3. Query on a synthetic database\n")
 populate = [r for r in rows if r.get("case") == "populate"]
@@ -215,6 +215,10 @@ target("serve recording ÷ redis AOF everysec, 50 conns", ratio("server", "wirel
 target("serve recording ÷ serve not recording, 50 conns", ratio("server", "wirelog serve", "wirelog serve --no-record", 50), 0.8)
 target("proxy ÷ haproxy, ping-pong 50 conns", ratio("proxy", "wirelog proxy", "haproxy", 50), 1.0)
 target("proxy ÷ haproxy, bulk 1 conn", ratio("bulk", "wirelog proxy", "haproxy", 1), 1.0)
+target("proxy not recording ÷ haproxy, ping-pong 50 conns (forwarding alone; no target)",
+       ratio("proxy", "wirelog proxy --no-record", "haproxy", 50), 1.0)
+target("proxy not recording ÷ haproxy, bulk 1 conn (forwarding alone; no target)",
+       ratio("bulk", "wirelog proxy --no-record", "haproxy", 1), 1.0)
 for r in idle:
     x = r["result"]
     headline.append(f"| {r['variant']} RSS with {x['open']:,} idle connections | {x['rss_held_kib'] / 1024:.0f} MB | "

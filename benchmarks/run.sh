@@ -69,12 +69,6 @@ else
 fi
 [[ -x $BIN ]] || { echo "no wirelog binary at $BIN" >&2; exit 1; }
 
-# The proxy and the query commands come from other branches: skip their cases when this build lacks them.
-HAVE_PROXY=0; "$BIN" proxy --help 2>&1 | grep -q -- --upstream && HAVE_PROXY=1
-HAVE_QUERY=0
-"$BIN" bench populate --help 2>&1 | grep -q -- --sessions && "$BIN" sessions stats --help 2>&1 | grep -q -- --since && HAVE_QUERY=1
-log "proxy: $HAVE_PROXY, query: $HAVE_QUERY"
-
 # --- process helpers ---------------------------------------------------------------------------
 free_port() { $TOOLS free-port; }
 
@@ -199,14 +193,15 @@ start_proxies() {
     start "haproxy-$tag" "$PORT_HAPROXY" haproxy -f "$WORK/haproxy-$tag.cfg" -db; PID_HAPROXY=$PID
     PORT_SOCAT=$(free_port)
     start "socat-$tag" "$PORT_SOCAT" socat "TCP-LISTEN:$PORT_SOCAT,bind=127.0.0.1,fork,reuseaddr,backlog=1024" "TCP:127.0.0.1:$upstream"; PID_SOCAT=$PID
-    if ((HAVE_PROXY)); then
-        PORT_WL=$(free_port)
-        start "proxy-$tag" "$PORT_WL" "$BIN" proxy --listen "127.0.0.1:$PORT_WL" --upstream "127.0.0.1:$upstream" --db "$WORK/proxy-$tag.sqlite" --max-connections 20000 --log-level warning; PID_WL=$PID
-    fi
+    PORT_WL=$(free_port)
+    start "proxy-$tag" "$PORT_WL" "$BIN" proxy --listen "127.0.0.1:$PORT_WL" --upstream "127.0.0.1:$upstream" --db "$WORK/proxy-$tag.sqlite" --max-connections 20000 --log-level warning; PID_WL=$PID
+    # The same proxy without recording: what forwarding alone costs against haproxy.
+    PORT_WLN=$(free_port)
+    start "proxy-norec-$tag" "$PORT_WLN" "$BIN" proxy --listen "127.0.0.1:$PORT_WLN" --upstream "127.0.0.1:$upstream" --no-record --max-connections 20000 --log-level warning; PID_WLN=$PID
 }
 stop_proxies() {
-    stop "$PID_HAPROXY"; stop "$PID_SOCAT"
-    if ((HAVE_PROXY)); then stop "$PID_WL"; rm -f "$WORK"/proxy-*.sqlite*; fi
+    stop "$PID_HAPROXY"; stop "$PID_SOCAT"; stop "$PID_WL"; stop "$PID_WLN"
+    rm -f "$WORK"/proxy-*.sqlite*
 }
 
 log "2. proxy ping-pong to redis PING: direct, wirelog proxy, haproxy, socat"
@@ -215,9 +210,8 @@ start_proxies "$P_REDIS" ping
 for conns in $CONNS; do
     for ((run = 1; run <= RUNS; run++)); do
         bench proxy "direct" "$conns" "$PID_REDIS" --to "127.0.0.1:$P_REDIS" --duration "$DURATION" --warmup "$WARMUP" --request "$PING_REQ" --expect "$PING_OK"
-        if ((HAVE_PROXY)); then
-            bench proxy "wirelog proxy" "$conns" "$PID_WL" --to "127.0.0.1:$PORT_WL" --duration "$DURATION" --warmup "$WARMUP" --request "$PING_REQ" --expect "$PING_OK"
-        fi
+        bench proxy "wirelog proxy" "$conns" "$PID_WL" --to "127.0.0.1:$PORT_WL" --duration "$DURATION" --warmup "$WARMUP" --request "$PING_REQ" --expect "$PING_OK"
+        bench proxy "wirelog proxy --no-record" "$conns" "$PID_WLN" --to "127.0.0.1:$PORT_WLN" --duration "$DURATION" --warmup "$WARMUP" --request "$PING_REQ" --expect "$PING_OK"
         bench proxy "haproxy" "$conns" "$PID_HAPROXY" --to "127.0.0.1:$PORT_HAPROXY" --duration "$DURATION" --warmup "$WARMUP" --request "$PING_REQ" --expect "$PING_OK"
         bench proxy "socat" "$conns" "$PID_SOCAT" --to "127.0.0.1:$PORT_SOCAT" --duration "$DURATION" --warmup "$WARMUP" --request "$PING_REQ" --expect "$PING_OK"
     done
@@ -233,9 +227,8 @@ for conns in 1 10; do
     bytes=$BULK_ONE; ((conns == 1)) || bytes=$BULK_TEN
     for ((run = 1; run <= RUNS; run++)); do
         bench bulk "direct" "$conns" "$PID_ECHO" --to "127.0.0.1:$P_ECHO" --bulk "$bytes"
-        if ((HAVE_PROXY)); then
-            bench bulk "wirelog proxy" "$conns" "$PID_WL" --to "127.0.0.1:$PORT_WL" --bulk "$bytes"
-        fi
+        bench bulk "wirelog proxy" "$conns" "$PID_WL" --to "127.0.0.1:$PORT_WL" --bulk "$bytes"
+        bench bulk "wirelog proxy --no-record" "$conns" "$PID_WLN" --to "127.0.0.1:$PORT_WLN" --bulk "$bytes"
         bench bulk "haproxy" "$conns" "$PID_HAPROXY" --to "127.0.0.1:$PORT_HAPROXY" --bulk "$bytes"
         bench bulk "socat" "$conns" "$PID_SOCAT" --to "127.0.0.1:$PORT_SOCAT" --bulk "$bytes"
     done
@@ -250,64 +243,60 @@ log "4. memory: $IDLE idle connections (descriptor limit $FDS)"
 P_IDLE=$(free_port); start serve-idle "$P_IDLE" "$BIN" serve --listen "127.0.0.1:$P_IDLE" --db "$WORK/idle.sqlite" --max-connections $((IDLE + 100)) --log-level warning; PID_IDLE=$PID
 record "{\"case\":\"idle\",\"variant\":\"wirelog serve\",\"result\":$($TOOLS idle "$P_IDLE" "$IDLE" "$PID_IDLE")}"
 stop "$PID_IDLE"
-if ((HAVE_PROXY)); then
-    PROXY_IDLE=$IDLE
-    ((2 * PROXY_IDLE + 300 <= FDS)) || PROXY_IDLE=$(((FDS - 300) / 2))
-    start_proxies "$P_REDIS" idle
-    record "{\"case\":\"idle\",\"variant\":\"wirelog proxy\",\"result\":$($TOOLS idle "$PORT_WL" "$PROXY_IDLE" "$PID_WL")}"
-    record "{\"case\":\"idle\",\"variant\":\"haproxy\",\"result\":$($TOOLS idle "$PORT_HAPROXY" "$PROXY_IDLE" "$PID_HAPROXY")}"
-    stop_proxies
+PROXY_IDLE=$IDLE
+((2 * PROXY_IDLE + 300 <= FDS)) || PROXY_IDLE=$(((FDS - 300) / 2))
+start_proxies "$P_REDIS" idle
+record "{\"case\":\"idle\",\"variant\":\"wirelog proxy\",\"result\":$($TOOLS idle "$PORT_WL" "$PROXY_IDLE" "$PID_WL")}"
+record "{\"case\":\"idle\",\"variant\":\"haproxy\",\"result\":$($TOOLS idle "$PORT_HAPROXY" "$PROXY_IDLE" "$PID_HAPROXY")}"
+stop_proxies
 
-    log "4b. memory: $SLOW_BYTES bytes through wirelog proxy to a slow reader"
-    P_SRC=$(free_port)
-    $TOOLS source "$P_SRC" "$SLOW_BYTES" >"$WORK/source.log" 2>&1 &
-    PID_SRC=$!; PIDS+=("$PID_SRC")
-    wait_port "$P_SRC"
-    P_SLOW=$(free_port)
-    start proxy-slow "$P_SLOW" "$BIN" proxy --listen "127.0.0.1:$P_SLOW" --upstream "127.0.0.1:$P_SRC" --db "$WORK/slow.sqlite" --log-level warning; PID_SLOW=$PID
-    record "{\"case\":\"slow-reader\",\"variant\":\"wirelog proxy\",\"result\":$($TOOLS slow-reader "$P_SLOW" "$SLOW_BYTES" "$PID_SLOW" 100)}"
-    stop "$PID_SLOW"; stop "$PID_SRC"; rm -f "$WORK"/slow.sqlite*
-fi
+log "4b. memory: $SLOW_BYTES bytes through wirelog proxy to a slow reader"
+P_SRC=$(free_port)
+$TOOLS source "$P_SRC" "$SLOW_BYTES" >"$WORK/source.log" 2>&1 &
+PID_SRC=$!; PIDS+=("$PID_SRC")
+wait_port "$P_SRC"
+P_SLOW=$(free_port)
+start proxy-slow "$P_SLOW" "$BIN" proxy --listen "127.0.0.1:$P_SLOW" --upstream "127.0.0.1:$P_SRC" --db "$WORK/slow.sqlite" --log-level warning; PID_SLOW=$PID
+record "{\"case\":\"slow-reader\",\"variant\":\"wirelog proxy\",\"result\":$($TOOLS slow-reader "$P_SLOW" "$SLOW_BYTES" "$PID_SLOW" 100)}"
+stop "$PID_SLOW"; stop "$PID_SRC"; rm -f "$WORK"/slow.sqlite*
 stop "$PID_REDIS"
 
 # --- 3. query ----------------------------------------------------------------------------------
-if ((HAVE_QUERY)); then
-    log "3. query: populate $SESSIONS sessions"
-    QDB=$WORK/query.sqlite
-    t0=$(date +%s%N)
-    "$BIN" bench populate --db "$QDB" --sessions "$SESSIONS" >"$WORK/populate.log" 2>&1
-    t1=$(date +%s%N)
-    record "$(printf '{"case":"populate","sessions":%s,"seconds":%s,"file_bytes":%s}' "$SESSIONS" \
-        "$(awk -v a="$t1" -v b="$t0" 'BEGIN{print (a-b)/1e9}')" "$(stat -c %s "$QDB")")"
-    # One long session for `show`, as in the query issue.
-    "$BIN" bench populate --db "$QDB" --sessions 1 --messages-per-session 10000 --days 0.001 --seed 7 >>"$WORK/populate.log" 2>&1
-    LONG_ID=$((SESSIONS + 1))
-    # query LABEL ARGS…: RUNS timed runs (wall, and CPU of the process) after one untimed run.
-    query() {
-        local label=$1 walls=() cpus=() run wall user sys
-        shift
-        log "   $label"
-        if ! "$BIN" "$@" --db "$QDB" >/dev/null 2>"$WORK/query.err"; then
-            record "{\"case\":\"query\",\"command\":\"$label\",\"failed\":true}"
-            return
-        fi
-        for ((run = 1; run <= RUNS; run++)); do
-            /usr/bin/time -f "%e %U %S" -o "$WORK/time.txt" "$BIN" "$@" --db "$QDB" >/dev/null
-            read -r wall user sys <"$WORK/time.txt"
-            walls+=("$wall")
-            cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN{print u + s}')")
-        done
-        record "{\"case\":\"query\",\"command\":\"$label\",\"seconds\":[$(IFS=,; echo "${walls[*]}")],\"cpu_seconds\":[$(IFS=,; echo "${cpus[*]}")]}"
-    }
-    query "sessions list" sessions list
-    query "sessions list --client 10.0.10.108" sessions list --client 10.0.10.108
-    query "sessions list --verb STAT" sessions list --verb STAT
-    query "sessions show (10,000 messages)" sessions show "$LONG_ID"
-    query "sessions stats --since 1d" sessions stats --since 1d
-    query "sessions search charlie" sessions search charlie
-    query "sessions search 'no such bytes' (reads every message)" sessions search "no such bytes"
-    query "sessions search 'no such bytes' --since 1d" sessions search "no such bytes" --since 1d
-fi
+log "3. query: populate $SESSIONS sessions"
+QDB=$WORK/query.sqlite
+t0=$(date +%s%N)
+"$BIN" bench populate --db "$QDB" --sessions "$SESSIONS" >"$WORK/populate.log" 2>&1
+t1=$(date +%s%N)
+record "$(printf '{"case":"populate","sessions":%s,"seconds":%s,"file_bytes":%s}' "$SESSIONS" \
+    "$(awk -v a="$t1" -v b="$t0" 'BEGIN{print (a-b)/1e9}')" "$(stat -c %s "$QDB")")"
+# One long session for `show`, as in the query issue.
+"$BIN" bench populate --db "$QDB" --sessions 1 --messages-per-session 10000 --days 0.001 --seed 7 >>"$WORK/populate.log" 2>&1
+LONG_ID=$((SESSIONS + 1))
+# query LABEL ARGS…: RUNS timed runs (wall, and CPU of the process) after one untimed run.
+query() {
+    local label=$1 walls=() cpus=() run wall user sys
+    shift
+    log "   $label"
+    if ! "$BIN" "$@" --db "$QDB" >/dev/null 2>"$WORK/query.err"; then
+        record "{\"case\":\"query\",\"command\":\"$label\",\"failed\":true}"
+        return
+    fi
+    for ((run = 1; run <= RUNS; run++)); do
+        /usr/bin/time -f "%e %U %S" -o "$WORK/time.txt" "$BIN" "$@" --db "$QDB" >/dev/null
+        read -r wall user sys <"$WORK/time.txt"
+        walls+=("$wall")
+        cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN{print u + s}')")
+    done
+    record "{\"case\":\"query\",\"command\":\"$label\",\"seconds\":[$(IFS=,; echo "${walls[*]}")],\"cpu_seconds\":[$(IFS=,; echo "${cpus[*]}")]}"
+}
+query "sessions list" sessions list
+query "sessions list --client 10.0.10.108" sessions list --client 10.0.10.108
+query "sessions list --verb STAT" sessions list --verb STAT
+query "sessions show (10,000 messages)" sessions show "$LONG_ID"
+query "sessions stats --since 1d" sessions stats --since 1d
+query "sessions search charlie" sessions search charlie
+query "sessions search 'no such bytes' (reads every message)" sessions search "no such bytes"
+query "sessions search 'no such bytes' --since 1d" sessions search "no such bytes" --since 1d
 
 # --- machine and report ------------------------------------------------------------------------
 {

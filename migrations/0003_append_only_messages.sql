@@ -36,13 +36,7 @@ ALTER TABLE messages_v3 RENAME TO messages;
 
 CREATE INDEX messages_by_session_block ON messages(session_id / 64, id, session_id);
 
--- As in version 1 (dropping the old table dropped them).
-CREATE TRIGGER messages_note_verb AFTER INSERT ON messages WHEN NEW.verb IS NOT NULL
-BEGIN
-    INSERT OR IGNORE INTO session_verbs (verb, session_id) VALUES (NEW.verb, NEW.session_id);
-END;
-
-CREATE TRIGGER messages_note_reply_code AFTER INSERT ON messages WHEN NEW.reply_code IS NOT NULL
-BEGIN
-    INSERT OR IGNORE INTO session_reply_codes (reply_code, session_id) VALUES (NEW.reply_code, NEW.session_id);
-END;
+-- The verb and reply-code triggers of version 1 went with the old table and are not recreated:
+-- run for every message, they were a large share of the recorder's time per message. The one code path
+-- that writes messages (`MessageInsert`) now writes session_verbs and session_reply_codes the
+-- first time a session uses a value.

@@ -70,12 +70,12 @@ public struct Populate: Sendable {
                     try insertSession.run()
                     let sessionID = database.lastInsertRowID
                     for (offset, message) in session.messages.enumerated() {
-                        // session_verbs and session_reply_codes follow by trigger, as for recorded sessions.
                         try insertMessage.insert(RecordedMessage(
                             seq: Int64(offset + 1), atMicros: message.atMicros, sender: message.fromClient ? .client : .server,
                             raw: message.raw, verb: message.verb, payloadRange: message.payloadRange,
                             replyCode: message.replyCode), sessionID: sessionID)
                     }
+                    insertMessage.forget(session: sessionID)
                     messages += session.messages.count
                 }
             }

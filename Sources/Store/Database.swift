@@ -18,8 +18,14 @@ public final class Database {
     public let mode: Mode
     private var statementCache: [String: Statement] = [:]
 
+    /// Process-wide SQLite settings, applied once before the first connection opens.
+    private static let configureSQLite: Void = {
+        _ = wirelog_sqlite3_disable_memory_statistics()
+    }()
+
     /// Opens `path`. Read-write opens create the file (mode 0600) when it is missing.
     public init(path: String, mode: Mode, busyTimeoutMilliseconds: Int32 = 5_000) throws {
+        Database.configureSQLite
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         switch mode {
         case .readOnly: flags |= SQLITE_OPEN_READONLY

@@ -207,22 +207,25 @@ public final class Recorder: @unchecked Sendable {
         var insertedNow: [RecordingSession] = []
         do {
             let statements = try preparedStatements()
-            try database.execute("BEGIN IMMEDIATE")
+            try statements.begin.run()
             for operation in batch {
                 let session = operation.session
                 try statements.ensureRow(session, insertedNow: &insertedNow)
                 switch operation {
                 case .begin: break
                 case .message(_, let message): try statements.insertMessage.insert(message, sessionID: session.rowID!)
-                case .end(_, let end): try statements.close(session.rowID!, end)
+                case .end(_, let end):
+                    try statements.close(session.rowID!, end)
+                    statements.insertMessage.forget(session: session.rowID!)
                 }
             }
-            try database.execute("COMMIT")
+            try statements.commit.run()
             deliver(touched) { .committed(throughSeq: $0.batchHighestSeq) }
         } catch {
             database.rollbackIfOpen()
             // Rows inserted by the rolled-back transaction are gone: insert them again next time.
             for session in insertedNow { session.rowID = nil }
+            statements?.insertMessage.forgetAll()
 
             let reason = String(describing: error)
             logger.error("recording failed, \(batch.count) records not stored and not acknowledged: \(reason)")
@@ -271,13 +274,17 @@ struct RecorderStatistics: CustomStringConvertible {
     }
 }
 
-/// The writer's statements, compiled once.
+/// The writer's statements, compiled once (BEGIN and COMMIT too: thousands of commits a second).
 private final class Statements {
+    let begin: Statement
+    let commit: Statement
     let insertSession: Statement
     let insertMessage: MessageInsert
     let closeSession: Statement
 
     init(_ database: Database) throws {
+        begin = try database.prepare("BEGIN IMMEDIATE")
+        commit = try database.prepare("COMMIT")
         insertSession = try database.prepare("""
             INSERT INTO sessions (kind, decoding, client_host, client_port, server_host, server_port, started_us, replay_of)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -313,15 +320,29 @@ private final class Statements {
 }
 
 /// The one way a message row is written (the recorder, synthetic data): every column bound,
-/// the payload bound as a slice of the raw bytes.
+/// the payload bound as a slice of the raw bytes. It also keeps `session_verbs` and
+/// `session_reply_codes`, writing a session's value the first time the session uses it.
 public final class MessageInsert {
     private let statement: Statement
+    private let noteVerb: Statement
+    private let noteReplyCode: Statement
+    /// The verbs and codes already noted per session, so that the side tables are not looked up
+    /// for every message. Only a cache: noting twice is harmless (INSERT OR IGNORE). At most
+    /// `valuesCachedPerSession` each, so a client inventing verbs costs a lookup per message, not memory.
+    private var noted: [Int64: NotedValues] = [:]
+    private struct NotedValues {
+        var verbs: [String] = []
+        var replyCodes: [Int] = []
+    }
+    private static let valuesCachedPerSession = 16
 
     public init(_ database: Database) throws {
         statement = try database.prepare("""
             INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        noteVerb = try database.prepare("INSERT OR IGNORE INTO session_verbs (verb, session_id) VALUES (?, ?)")
+        noteReplyCode = try database.prepare("INSERT OR IGNORE INTO session_reply_codes (reply_code, session_id) VALUES (?, ?)")
     }
 
     public func insert(_ message: RecordedMessage, sessionID: Int64) throws {
@@ -340,5 +361,29 @@ public final class MessageInsert {
             }
             try statement.run()
         }
+        if let verb = message.verb, noted[sessionID]?.verbs.contains(verb) != true {
+            try noteVerb.bind([.text(verb), .integer(sessionID)])
+            try noteVerb.run()
+            if noted[sessionID, default: NotedValues()].verbs.count < Self.valuesCachedPerSession {
+                noted[sessionID, default: NotedValues()].verbs.append(verb)
+            }
+        }
+        if let code = message.replyCode, noted[sessionID]?.replyCodes.contains(code) != true {
+            try noteReplyCode.bind([.int(code), .integer(sessionID)])
+            try noteReplyCode.run()
+            if noted[sessionID, default: NotedValues()].replyCodes.count < Self.valuesCachedPerSession {
+                noted[sessionID, default: NotedValues()].replyCodes.append(code)
+            }
+        }
+    }
+
+    /// The session has ended: nothing more will be noted for it.
+    public func forget(session sessionID: Int64) {
+        noted[sessionID] = nil
+    }
+
+    /// After a rollback the side-table rows the cache remembers may be gone.
+    public func forgetAll() {
+        noted.removeAll()
     }
 }

@@ -37,9 +37,10 @@ private let notRecorded = "451 NREC\r\nCommand-description: Server storage error
     @Test func aFullDiskIsReportedAndNothingUnstoredIsAcknowledged() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("full.sqlite")
-        // A file-size limit stands in for a full disk: writes past it fail with EFBIG.
+        // A file-size limit stands in for a full disk: writes past it fail with EFBIG. 1024 blocks
+        // (512 KiB in dash) leave room for the schema and some commands; 400 of 4 KB do not fit.
         let serve = try WirelogProcess([
-            "/bin/sh", "-c", "ulimit -f 256 && exec \"$0\" \"$@\"", WirelogBinary.path,
+            "/bin/sh", "-c", "ulimit -f 1024 && exec \"$0\" \"$@\"", WirelogBinary.path,
             "serve", "--listen", "127.0.0.1:0", "--db", path,
         ], executable: "/usr/bin/env")
         let port = try serve.listeningPort()

@@ -1,0 +1,50 @@
+import Store
+import Testing
+import TestSupport
+
+/// `MessageInsert` keeps `session_verbs` / `session_reply_codes` (no triggers since migration 0003).
+@Suite struct MessageInsertTests {
+    private struct RolledBack: Error {}
+
+    private func openWithSession(_ dir: TemporaryDirectory) throws -> Database {
+        let db = try Store.openForWriting(path: dir.file("m.sqlite"))
+        try db.execute("""
+            INSERT INTO sessions (id, kind, decoding, client_host, client_port, server_host, server_port, started_us)
+            VALUES (7, 'server', 'lab', '10.0.0.1', 5000, '127.0.0.1', 7070, 1)
+            """)
+        return db
+    }
+
+    private func command(_ seq: Int64, _ verb: String) -> RecordedMessage {
+        RecordedMessage(seq: seq, atMicros: seq, sender: .client, raw: Array("\(verb)\n".utf8), verb: verb)
+    }
+
+    @Test func everyVerbAndCodeOfASessionIsNotedOnce() throws {
+        let dir = TemporaryDirectory()
+        let db = try openWithSession(dir)
+        let insert = try MessageInsert(db)
+        // More distinct verbs than the per-session cache holds, each used twice.
+        let verbs = (0..<40).map { "V\($0)" }
+        try db.transaction {
+            for (offset, verb) in (verbs + verbs).enumerated() { try insert.insert(command(Int64(offset + 1), verb), sessionID: 7) }
+            try insert.insert(RecordedMessage(seq: 81, atMicros: 81, sender: .server, raw: Array("100 OK\n".utf8), replyCode: 100), sessionID: 7)
+        }
+        #expect(try db.scalarInt("SELECT count(*) FROM session_verbs WHERE session_id = 7") == 40)
+        #expect(try db.scalarInt("SELECT count(*) FROM session_reply_codes WHERE session_id = 7 AND reply_code = 100") == 1)
+    }
+
+    @Test func aRolledBackValueIsNotedAgainAfterForgetAll() throws {
+        let dir = TemporaryDirectory()
+        let db = try openWithSession(dir)
+        let insert = try MessageInsert(db)
+        #expect(throws: RolledBack.self) {
+            try db.transaction {
+                try insert.insert(command(1, "HELO"), sessionID: 7)
+                throw RolledBack()
+            }
+        }
+        insert.forgetAll()
+        try db.transaction { try insert.insert(command(1, "HELO"), sessionID: 7) }
+        #expect(try db.scalarText("SELECT verb FROM session_verbs WHERE session_id = 7") == "HELO")
+    }
+}
