@@ -9,4 +9,17 @@ public enum MessageLookup {
     public static func ofSession(_ session: String, messages alias: String = "m") -> String {
         "\(alias).session_id / 64 = \(session) / 64 AND +\(alias).session_id = \(session)"
     }
+
+    /// A FROM clause giving the messages (`m`) of the sessions (`s`) that `sessionConditions`
+    /// choose: each block of 64 sessions holding a chosen session is read once, in id (wire) order
+    /// within the block, rather than once per session. The conditions' values are bound twice:
+    /// `values(…)` gives them in order. No ORDER BY is needed for per-session order: the forced
+    /// (CROSS JOIN) order reads each block's messages in index order.
+    static func messagesOfChosenSessions(_ sessionConditions: SQLConditions) -> String {
+        """
+        (SELECT DISTINCT s.id / 64 AS block FROM sessions s \(sessionConditions.whereClause)) chosen
+        CROSS JOIN messages m ON m.session_id / 64 = chosen.block
+        CROSS JOIN sessions s ON s.id = m.session_id
+        """
+    }
 }

@@ -227,21 +227,22 @@ public struct SessionQueries {
     }
 
     func searchSQL(_ needle: [UInt8], filter: SessionFilter, limit: Int, idRange: ClosedRange<Int64>? = nil) -> (String, [SQLValue]) {
-        var conditions = filter.conditions(messageFilters: false)
+        let sessionConditions = filter.conditions(messageFilters: false)
+        var conditions = sessionConditions
         if let idRange { conditions.add("m.id BETWEEN ? AND ?", .integer(idRange.lowerBound), .integer(idRange.upperBound)) }
         conditions.add("instr(m.raw, ?) > 0", .blob(needle))
         if let verb = filter.verb { conditions.add("m.verb = ? COLLATE NOCASE", .text(verb)) }
         if let code = filter.replyCode { conditions.add("m.reply_code = ?", .int(code)) }
         // Without a session filter, scan messages newest first and stop at `limit`; with one, let the
         // sessions indexes pick the sessions and search only their messages.
-        let join = filter.narrowsSessions
-            ? "sessions s CROSS JOIN messages m ON \(MessageLookup.ofSession("s.id"))"
-            : "messages m CROSS JOIN sessions s ON s.id = m.session_id"
+        let (from, fromValues) = filter.narrowsSessions
+            ? (MessageLookup.messagesOfChosenSessions(sessionConditions), sessionConditions.values)
+            : ("messages m CROSS JOIN sessions s ON s.id = m.session_id", [])
         let sql = """
-            SELECT \(SessionSummary.columns), \(StoredMessage.columns) FROM \(join)
+            SELECT \(SessionSummary.columns), \(StoredMessage.columns) FROM \(from)
             \(conditions.whereClause) ORDER BY m.id DESC LIMIT ?
             """
-        return (sql, conditions.values + [.int(limit)])
+        return (sql, fromValues + conditions.values + [.int(limit)])
     }
 
     // MARK: plans

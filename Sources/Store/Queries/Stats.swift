@@ -93,17 +93,12 @@ extension SessionQueries {
         return try plan(Self.statsMessagesSQL(conditions), conditions.values + conditions.values)
     }
 
-    /// The sessions indexes choose the sessions; each block of 64 sessions holding one of them is
-    /// then read once through `messages_by_session_block` (rather than once per session), and the
-    /// join back to sessions keeps the chosen sessions' messages. Binds `conditions` twice.
-    /// No ORDER BY: the forced join order already yields each block's messages in id (wire) order,
-    /// and sorting them all would cost a temporary B-tree as large as the result.
+    /// The sessions indexes choose the sessions, whose messages are read block by block.
+    /// Binds `conditions` twice.
     static func statsMessagesSQL(_ conditions: SQLConditions) -> String {
         """
         SELECT m.session_id, m.sender, m.at_us, m.verb, m.reply_code
-        FROM (SELECT DISTINCT s.id / 64 AS block FROM sessions s \(conditions.whereClause)) chosen
-        CROSS JOIN messages m ON m.session_id / 64 = chosen.block
-        CROSS JOIN sessions s ON s.id = m.session_id
+        FROM \(MessageLookup.messagesOfChosenSessions(conditions))
         \(conditions.whereClause)
         """
     }
