@@ -147,7 +147,11 @@ public final class Recorder: @unchecked Sendable {
             warnedAboutBacklog = true
             logger.warning("recording backlog above \(backlogWarningBytes >> 20) MiB: SQLite is falling behind, connections will be slowed")
         }
-        if writerIsWaiting { condition.signal() }
+        if writerIsWaiting {
+            // One wake-up per sleep: the connections enqueueing before the writer runs need not signal.
+            writerIsWaiting = false
+            condition.signal()
+        }
         condition.unlock()
     }
 
