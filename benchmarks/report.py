@@ -134,6 +134,22 @@ throughput_table("server", rps, "req/s")
 server_conns = conns_of("server")
 ratio_table("server", [("wirelog serve", "redis AOF everysec"), ("wirelog serve", "wirelog serve --no-record"),
                        ("wirelog serve --no-record", "redis AOF everysec")], server_conns)
+for r in rows:
+    if r.get("case") == "recorder" and r["transactions"]:
+        say(f"The recording server committed {r['records']:,} records in {r['transactions']:,} transactions over "
+            f"all of case 1: {r['records'] / r['transactions']:.1f} records per commit.\n")
+ceiling = [r for r in rows if r.get("case") == "sqlite-ceiling"]
+if ceiling:
+    say("### SQLite alone: the ceiling for recording\n")
+    say("The rows case 1 records (a `DATA` command and its reply per request, 50 sessions interleaved), "
+        "inserted by `benchmarks/sqlite_ceiling.py` with the recorder's statement into a wirelog database, "
+        "one thread, no network. Two rows make one request:\n")
+    say("| rows per commit | rows/s | rows per CPU-second | requests/s it would allow, on a whole core |")
+    say("|---|---|---|---|")
+    for r in ceiling:
+        say(f"| {r['rows_per_commit']} | {fmt(r['rows_per_second'])} | {fmt(r['rows_per_cpu_second'])} | "
+            f"{fmt(r['rows_per_cpu_second'] / 2)} |")
+    say("")
 say("### Durable: SQLite `synchronous=FULL` vs redis `appendfsync always`\n")
 throughput_table("durable", rps, "req/s")
 ratio_table("durable", [("wirelog serve --durability full", "redis AOF always")], conns_of("durable"))

@@ -137,7 +137,8 @@ PING_OK='+PONG\r\n'
 
 # --- 1. server ---------------------------------------------------------------------------------
 log "1. server ping-pong: wirelog serve (recording, not recording) vs redis AOF everysec"
-P_REC=$(free_port); start serve-rec "$P_REC" "$BIN" serve --listen "127.0.0.1:$P_REC" --db "$WORK/serve.sqlite" --log-level warning; PID_REC=$PID
+# At info level the recorder logs its batching when it stops (three lines in all).
+P_REC=$(free_port); start serve-rec "$P_REC" "$BIN" serve --listen "127.0.0.1:$P_REC" --db "$WORK/serve.sqlite" --log-level info; PID_REC=$PID
 P_NOREC=$(free_port); start serve-norec "$P_NOREC" "$BIN" serve --listen "127.0.0.1:$P_NOREC" --no-record --log-level warning; PID_NOREC=$PID
 P_RE=$(free_port); start redis-everysec "$P_RE" $(redis_conf "$P_RE" "$WORK/redis-everysec" --appendonly yes --appendfsync everysec); PID_RE=$PID
 for conns in $CONNS; do
@@ -148,6 +149,7 @@ for conns in $CONNS; do
     done
 done
 stop "$PID_REC"; stop "$PID_NOREC"; stop "$PID_RE"
+record "$(sed -n 's/.*recorder stopped: \([0-9]*\) records in \([0-9]*\) transactions.*/{"case":"recorder","records":\1,"transactions":\2}/p' "$WORK/serve-rec.log")"
 
 # --- 5. storage (from the recording of case 1) --------------------------------------------------
 sqlite3 "$WORK/serve.sqlite" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
@@ -158,6 +160,10 @@ record "$(printf '{"case":"storage","file_bytes":%s,"commands":%s,"messages":%s,
     "$(sqlite3 "$WORK/serve.sqlite" "SELECT count(*) FROM sessions")" \
     "$(sqlite3 "$WORK/serve.sqlite" "PRAGMA page_size")")"
 rm -f "$WORK"/serve.sqlite*
+
+log "1c. SQLite alone: the recorder's rows, with its statement and schema, no network (benchmarks/sqlite_ceiling.py)"
+python3 "$ROOT/benchmarks/sqlite_ceiling.py" "$BIN" "$WORK" >>"$RESULTS"
+rm -f "$WORK"/ceiling-*.sqlite*
 
 log "1b. durable: wirelog --durability full vs redis appendfsync always"
 P_FULL=$(free_port); start serve-full "$P_FULL" "$BIN" serve --listen "127.0.0.1:$P_FULL" --db "$WORK/full.sqlite" --durability full --log-level warning; PID_FULL=$PID

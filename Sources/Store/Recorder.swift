@@ -73,12 +73,17 @@ public final class Recorder: @unchecked Sendable {
     private var queue: [Operation] = []
     private var queuedBytes = 0
     private var writerIsWaiting = false
+    private var writerIsGathering = false
+    /// Operations a batch should hold under load, and how long the writer waits for them.
+    private static let gatherTarget = 32
+    private static let gatherMicros = 150
     private var stopping = false
     private var stopped = false
     private var warnedAboutBacklog = false
 
     // Writer thread only.
     private var batchNumber: UInt64 = 0
+    private var previousBatchCount = 0
     private var stats = RecorderStatistics()
     private var statements: Statements?
     private let writerDone = DispatchSemaphore(value: 0)
@@ -147,9 +152,10 @@ public final class Recorder: @unchecked Sendable {
             warnedAboutBacklog = true
             logger.warning("recording backlog above \(backlogWarningBytes >> 20) MiB: SQLite is falling behind, connections will be slowed")
         }
-        if writerIsWaiting {
+        if writerIsWaiting || (writerIsGathering && queue.count == Self.gatherTarget) {
             // One wake-up per sleep: the connections enqueueing before the writer runs need not signal.
             writerIsWaiting = false
+            writerIsGathering = false
             condition.signal()
         }
         condition.unlock()
@@ -169,6 +175,10 @@ public final class Recorder: @unchecked Sendable {
                 condition.unlock()
                 break
             }
+            // A small previous batch means little concurrency: commit at once, latency first.
+            if previousBatchCount >= Self.gatherTarget / 4 && queue.count < Self.gatherTarget && !stopping {
+                gatherMore()
+            }
             swap(&batch, &queue)
             if queuedBytes < backlogWarningBytes / 2 { warnedAboutBacklog = false }
             queuedBytes = 0
@@ -179,6 +189,7 @@ public final class Recorder: @unchecked Sendable {
             stats.batches += 1
             stats.records += batch.count
             stats.largestBatch = max(stats.largestBatch, batch.count)
+            previousBatchCount = batch.count
             stats.writeMicros += WallClock.nowMicros() - started
             batch.removeAll(keepingCapacity: true)
         }
@@ -191,6 +202,17 @@ public final class Recorder: @unchecked Sendable {
         _ = try? database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         logger.info("recorder stopped: \(stats)")
         writerDone.signal()
+    }
+
+    /// Under concurrent load, waits up to `gatherMicros` (lock held by the caller) for the queue
+    /// to reach `gatherTarget`. A commit has a fixed cost of several rows' worth (SQLite alone: 11 µs
+    /// a row in commits of 12 rows, 7.4 µs in commits of 100; `benchmarks/sqlite_ceiling.py`), so
+    /// fuller batches leave more CPU to the connections. Measured at 50 connections on 2 cores:
+    /// ~42 instead of ~11 records per commit and ~15% more requests/s.
+    private func gatherMore() {
+        writerIsGathering = true
+        _ = condition.wait(until: Date(timeIntervalSinceNow: Double(Self.gatherMicros) / 1_000_000))
+        writerIsGathering = false
     }
 
     private func write(_ batch: [Operation]) {
