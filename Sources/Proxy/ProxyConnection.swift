@@ -233,10 +233,10 @@ final class ProxyConnection {
         let partner = endpoint(side.partner)
         if partner.isOpen {
             // The partner still gets everything read from this side, then a close.
-            if abortReason == .shutdown || abortReason == .storageError {
-                partner.context?.close(promise: nil)
-            } else {
-                drainThenClose(partner)
+            switch abortReason {
+            case .shutdown, .storageError: partner.context?.close(promise: nil)
+            case .reset: resetThenClose(partner)
+            default: drainThenClose(partner)
             }
         }
         endIfBothClosed()
@@ -250,6 +250,19 @@ final class ProxyConnection {
         let loopBound = NIOLoopBound(context, eventLoop: eventLoop)
         drainTimer = eventLoop.scheduleTask(in: configuration.drainTimeout) {
             loopBound.value.close(promise: nil)
+        }
+    }
+
+    /// One side was reset: so is the other (SO_LINGER 0, then close), as without the proxy,
+    /// rather than ending it cleanly as if nothing had gone wrong.
+    private func resetThenClose(_ target: Endpoint) {
+        guard target.isOpen, let context = target.context else { return }
+        guard let socket = context.channel as? SocketOptionProvider else {
+            context.close(promise: nil)
+            return
+        }
+        socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
         }
     }
 
