@@ -309,6 +309,9 @@ query "sessions search 'no such bytes' --since 1d" sessions search "no such byte
     echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
     echo "memory: $(free -g | awk '/^Mem:/ {print $2}') GiB"
     echo "kernel: $(uname -r)"
+    # What recording big transfers is bounded by: every recorded byte reaches the disk twice (WAL, then database).
+    echo "disk: $(dd if=/dev/zero of="$WORK/dd.bin" bs=1M count=512 conv=fdatasync 2>&1 | sed -n 's/.*, \([0-9.]* [MG]B\/s\)$/\1/p') sequential write with fdatasync (dd, 512 MiB, in $WORK)"
+    rm -f "$WORK/dd.bin"
     echo "swift: $(swift --version 2>&1 | head -1)"
     echo "sqlite: $(sqlite3 --version | cut -d' ' -f1)"
     echo "redis: $(redis-server --version | cut -d' ' -f3)"
