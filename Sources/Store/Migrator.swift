@@ -99,8 +99,9 @@ public struct Migrator: Sendable {
     }
 
     /// Applies each missing migration in its own IMMEDIATE transaction.
-    func migrate(_ db: Database, nowMicros: Int64) throws {
+    func migrate(_ db: Database, nowMicros: Int64, willApply: (Migration) -> Void = { _ in }) throws {
         for migration in try pendingMigrations(db) {
+            willApply(migration)
             try db.transaction(.immediate) {
                 // Another process may have applied it since we looked.
                 if try appliedVersions(db)[migration.version] != nil { return }

@@ -74,9 +74,13 @@ public final class Recorder: @unchecked Sendable {
     private var queuedBytes = 0
     private var writerIsWaiting = false
     private var writerIsGathering = false
-    /// Operations a batch should hold under load, and how long the writer waits for them.
+    /// Operations (or bytes: large records amortise a commit on their own) a batch should hold
+    /// under load, and how long the writer waits for them.
     private static let gatherTarget = 32
+    private static let gatherBytes = 256 << 10
     private static let gatherMicros = 150
+    /// Guarded by `condition`.
+    private var batchIsFull: Bool { queue.count >= Self.gatherTarget || queuedBytes >= Self.gatherBytes }
     private var stopping = false
     private var stopped = false
     private var warnedAboutBacklog = false
@@ -152,7 +156,7 @@ public final class Recorder: @unchecked Sendable {
             warnedAboutBacklog = true
             logger.warning("recording backlog above \(backlogWarningBytes >> 20) MiB: SQLite is falling behind, connections will be slowed")
         }
-        if writerIsWaiting || (writerIsGathering && queue.count == Self.gatherTarget) {
+        if writerIsWaiting || (writerIsGathering && batchIsFull) {
             // One wake-up per sleep: the connections enqueueing before the writer runs need not signal.
             writerIsWaiting = false
             writerIsGathering = false
@@ -176,7 +180,7 @@ public final class Recorder: @unchecked Sendable {
                 break
             }
             // A small previous batch means little concurrency: commit at once, latency first.
-            if previousBatchCount >= Self.gatherTarget / 4 && queue.count < Self.gatherTarget && !stopping {
+            if previousBatchCount >= Self.gatherTarget / 4 && !batchIsFull && !stopping {
                 gatherMore()
             }
             swap(&batch, &queue)

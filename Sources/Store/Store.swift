@@ -14,9 +14,12 @@ public enum Durability: String, Sendable, CaseIterable {
 /// Opening wirelog databases: identity check, pragmas, migrations.
 public enum Store {
     /// Opens (creating if needed) a database to record into, migrated to this binary's schema.
+    /// `upgrading` hears of each migration about to be applied to an existing database: some
+    /// rebuild a table, which takes a while on a large one.
     public static func openForWriting(path: String, durability: Durability = .normal,
                                       busyTimeoutMilliseconds: Int32 = 5_000,
-                                      migrator: Migrator? = nil) throws -> Database {
+                                      migrator: Migrator? = nil,
+                                      upgrading: (Migration) -> Void = { _ in }) throws -> Database {
         let migrator = try migrator ?? Migrator()
         let db: Database
         do {
@@ -33,13 +36,13 @@ public enum Store {
             guard journal?.lowercased() == "wal" else {
                 throw StoreError.cannotOpen(path: path, reason: "SQLite refused WAL mode (journal_mode is \(journal ?? "unknown"))")
             }
-            // An 8 MiB page cache (default 2) keeps the scattered index pages of active sessions in
+            // An 8 MiB page cache (default 2) keeps the pages that queries and the recorder revisit in
             // memory; a WAL that grew under sustained load is cut back to 64 MiB when it restarts.
             try db.execute("""
                 PRAGMA synchronous = \(durability.rawValue.uppercased()); PRAGMA foreign_keys = ON;
                 PRAGMA cache_size = -8192; PRAGMA journal_size_limit = 67108864
                 """)
-            try migrator.migrate(db, nowMicros: WallClock.nowMicros())
+            try migrator.migrate(db, nowMicros: WallClock.nowMicros(), willApply: isNew ? { _ in } : upgrading)
         } catch let error as SQLiteError where error.isReadOnly || error.primaryCode == SQLITE_CANTOPEN {
             throw StoreError.readOnly(path: path, reason: error.message)
         } catch let error as SQLiteError {

@@ -34,7 +34,9 @@ struct RecordingOptions: ParsableArguments {
         do {
             let db = try Store.openForWriting(
                 path: database.path, durability: durability,
-                busyTimeoutMilliseconds: Int32(clamping: busyTimeout.milliseconds))
+                busyTimeoutMilliseconds: Int32(clamping: busyTimeout.milliseconds)) { migration in
+                logger.notice("upgrading the schema of \(database.path): migration \(String(format: "%04d", migration.version))_\(migration.name) (can take a while on a large database)")
+            }
             logger.info("recording to \(database.path)")
             return Recorder(database: db, logger: logger)
         } catch {

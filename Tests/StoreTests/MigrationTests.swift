@@ -20,7 +20,9 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
     @Test func aNewDatabaseGetsTheWholeSchemaAndMode0600() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("new.sqlite")
-        let db = try Store.openForWriting(path: path)
+        var announced: [String] = []
+        let db = try Store.openForWriting(path: path) { announced.append($0.name) }
+        #expect(announced.isEmpty, "creating a database is not an upgrade")
         #expect(try db.scalarInt("SELECT count(*) FROM wirelog_migrations") == Int64(Migration.embedded.count))
         #expect(try db.scalarInt("PRAGMA application_id") == Int64(Migrator.applicationID))
         #expect(try db.scalarText("PRAGMA journal_mode") == "wal")
@@ -72,7 +74,9 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
             """
         let before = try old.scalarText(everyRow)
 
-        let db = try Store.openForWriting(path: path)
+        var announced: [String] = []
+        let db = try Store.openForWriting(path: path) { announced.append($0.name) }
+        #expect(announced == Migration.embedded.filter { $0.version > 2 }.map(\.name))
         #expect(try db.scalarInt("SELECT max(version) FROM wirelog_migrations") == Int64(Migration.embedded.last!.version))
         #expect(try db.scalarText(everyRow) == before)
         #expect(try SessionQueries(database: db).messages(ofSession: 1).map(\.seq) == [1, 2])
