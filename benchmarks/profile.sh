@@ -27,6 +27,6 @@ join <(echo "$threads_before" | sort) <(echo "$threads_after" | sort) |
     awk -v t="$(getconf CLK_TCK)" '{d = ($3 - $2) / t; if (d > 0) printf "%-8s %-20s %.2f\n", $1, $4, d}' | sort -k3 -nr
 echo "== top symbols (self time, all threads)"
 perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -30 |
-    swift demangle --simplified | cut -c1-160
+    swift demangle --simplified | cut -c1-160 || true  # head closes the pipe early: not a failure
 echo "== by thread and library"
-perf report -i "$WORK/perf.data" --no-children --sort tid,dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -24
+perf report -i "$WORK/perf.data" --no-children --sort comm,dso --stdio -g none 2>/dev/null | grep -E "^ +[0-9]" | head -24 || true

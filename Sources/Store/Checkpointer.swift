@@ -24,8 +24,11 @@ final class Checkpointer: @unchecked Sendable {
         connection = try Database(path: path, mode: .readWrite, busyTimeoutMilliseconds: 2_000)
         self.thresholdFrames = thresholdFrames
         self.logger = logger
-        let thread = Thread { [self] in run() }
-        thread.name = "wirelog-checkpoint"
+        let thread = Thread { [self] in
+            // Named from inside: Foundation only names the running thread (and Linux keeps 15 characters).
+            Thread.current.name = "wl-checkpoint"
+            run()
+        }
         thread.start()
     }
 

@@ -106,8 +106,11 @@ public final class Recorder: @unchecked Sendable {
             logger.warning("checkpoints stay on the recording thread (no second connection: \(error))")
         }
         checkpointer?.attach(to: database)
-        let thread = Thread { [self] in writerLoop() }
-        thread.name = "wirelog-recorder"
+        let thread = Thread { [self] in
+            // Named from inside: Foundation only names the running thread (and Linux keeps 15 characters).
+            Thread.current.name = "wl-recorder"
+            writerLoop()
+        }
         thread.start()
     }
 
