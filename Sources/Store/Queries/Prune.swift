@@ -29,10 +29,7 @@ public struct Pruner {
             let sessions = try database.scalarInt("SELECT count(*) FROM (\(chosen))", .integer(cutoffMicros)) ?? 0
             let open = try database.scalarInt(
                 "SELECT count(*) FROM sessions WHERE started_us < ?1 AND ended_us IS NULL", .integer(cutoffMicros)) ?? 0
-            try database.run("""
-                DELETE FROM messages
-                WHERE session_id / 64 IN (SELECT DISTINCT id / 64 FROM (\(chosen))) AND session_id IN (\(chosen))
-                """, .integer(cutoffMicros))
+            try database.run(MessageLookup.deleteMessages(ofSessions: chosen), .integer(cutoffMicros))
             let messages = Int64(database.changes)
             try database.run("DELETE FROM sessions WHERE id IN (\(chosen))", .integer(cutoffMicros))
             return (sessions, messages, open)

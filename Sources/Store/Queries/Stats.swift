@@ -67,8 +67,8 @@ extension SessionQueries {
         while try statement.step() {
             stats.messages += 1
             let session = statement.int64(0)
-            if session / 64 != currentBlock {
-                currentBlock = session / 64
+            if session / MessageLookup.sessionsPerBlock != currentBlock {
+                currentBlock = session / MessageLookup.sessionsPerBlock
                 waiting.removeAll(keepingCapacity: true)
             }
             let at = statement.int64(2)
