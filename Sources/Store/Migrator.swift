@@ -21,6 +21,9 @@ public struct Migration: Sendable, Equatable {
         self.checksum = Migration.fnv1a64Hex(bytes)
     }
 
+    /// `NNNN_name.sql`, as in `migrations/`.
+    public var fileName: String { "\(fourDigits(version))_\(name).sql" }
+
     /// The migrations compiled into this binary, in version order.
     public static let embedded: [Migration] = {
         // The plugin sorts by file name and the names are checked at build time by the tests.

@@ -211,11 +211,12 @@ public final class Recorder: @unchecked Sendable {
         writerDone.signal()
     }
 
-    /// Under concurrent load, waits up to `gatherMicros` (lock held by the caller) for the queue
-    /// to reach `gatherTarget`. A commit has a fixed cost of several rows' worth (SQLite alone: 11 µs
-    /// a row in commits of 12 rows, 7.4 µs in commits of 100; `benchmarks/sqlite_ceiling.py`), so
-    /// fuller batches leave more CPU to the connections. Measured at 50 connections on 2 cores:
-    /// ~42 instead of ~11 records per commit and ~15% more requests/s.
+    /// Under concurrent load, waits up to `gatherMicros` (lock held by the caller) for the batch to
+    /// be full (`batchIsFull`). A commit has a fixed cost of several rows' worth (SQLite alone
+    /// spends about a third more per row in commits of 12 rows than of 100:
+    /// `benchmarks/sqlite_ceiling.py`), so fuller batches leave more CPU to the connections.
+    /// Measured at 50 connections on 2 cores: ~42 instead of ~11 records per commit, ~15% more
+    /// requests/s.
     private func gatherMore() {
         writerIsGathering = true
         _ = condition.wait(until: Date(timeIntervalSinceNow: Double(Self.gatherMicros) / 1_000_000))
@@ -394,20 +395,24 @@ public final class MessageInsert {
             }
             try statement.run()
         }
-        if let verb = message.verb, noted[sessionID]?.verbs.contains(verb) != true {
-            try noteVerb.bind([.text(verb), .integer(sessionID)])
-            try noteVerb.run()
-            if noted[sessionID, default: NotedValues()].verbs.count < Self.valuesCachedPerSession {
-                noted[sessionID, default: NotedValues()].verbs.append(verb)
-            }
+        if let verb = message.verb {
+            try Self.note(verb, as: .text(verb), in: &noted[sessionID, default: NotedValues()].verbs,
+                          with: noteVerb, sessionID: sessionID)
         }
-        if let code = message.replyCode, noted[sessionID]?.replyCodes.contains(code) != true {
-            try noteReplyCode.bind([.int(code), .integer(sessionID)])
-            try noteReplyCode.run()
-            if noted[sessionID, default: NotedValues()].replyCodes.count < Self.valuesCachedPerSession {
-                noted[sessionID, default: NotedValues()].replyCodes.append(code)
-            }
+        if let code = message.replyCode {
+            try Self.note(code, as: .int(code), in: &noted[sessionID, default: NotedValues()].replyCodes,
+                          with: noteReplyCode, sessionID: sessionID)
         }
+    }
+
+    /// Writes the side-table row for `value` unless `cache` says it is there (one dictionary
+    /// access per value: this runs for every message).
+    private static func note<Value: Equatable>(_ value: Value, as sqlValue: SQLValue, in cache: inout [Value],
+                                               with statement: Statement, sessionID: Int64) throws {
+        guard !cache.contains(value) else { return }
+        try statement.bind([sqlValue, .integer(sessionID)])
+        try statement.run()
+        if cache.count < valuesCachedPerSession { cache.append(value) }
     }
 
     /// The session has ended: nothing more will be noted for it.

@@ -35,7 +35,7 @@ struct RecordingOptions: ParsableArguments {
             let db = try Store.openForWriting(
                 path: database.path, durability: durability,
                 busyTimeoutMilliseconds: Int32(clamping: busyTimeout.milliseconds)) { migration in
-                logger.notice("upgrading the schema of \(database.path): migration \(String(format: "%04d", migration.version))_\(migration.name) (can take a while on a large database)")
+                logger.notice("upgrading the schema of \(database.path): migration \(migration.fileName) (can take a while on a large database)")
             }
             logger.info("recording to \(database.path)")
             return Recorder(database: db, logger: logger)

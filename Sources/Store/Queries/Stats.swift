@@ -54,9 +54,10 @@ extension SessionQueries {
         }
 
         // One pass over the messages of the chosen sessions: block by block, each session's in order.
-        let statement = try database.cached(Self.statsMessagesSQL(conditions))
+        let (sql, values) = Self.statsMessagesSQL(conditions)
+        let statement = try database.cached(sql)
         defer { statement.reset() }
-        try statement.bind(conditions.values + conditions.values)
+        try statement.bind(values)
         var verbs: [String?: Int64] = [:]
         var codes: [Int?: Int64] = [:]
         var latencies: [Int64] = []
@@ -90,17 +91,19 @@ extension SessionQueries {
 
     public func statsPlan(_ filter: SessionFilter) throws -> [String] {
         let conditions = filter.conditions()
-        return try plan(Self.statsMessagesSQL(conditions), conditions.values + conditions.values)
+        let (sql, values) = Self.statsMessagesSQL(conditions)
+        return try plan(sql, values)
     }
 
     /// The sessions indexes choose the sessions, whose messages are read block by block.
-    /// Binds `conditions` twice.
-    static func statsMessagesSQL(_ conditions: SQLConditions) -> String {
-        """
-        SELECT m.session_id, m.sender, m.at_us, m.verb, m.reply_code
-        FROM \(MessageLookup.messagesOfChosenSessions(conditions))
-        \(conditions.whereClause)
-        """
+    static func statsMessagesSQL(_ conditions: SQLConditions) -> (String, [SQLValue]) {
+        let sql = """
+            SELECT m.session_id, m.sender, m.at_us, m.verb, m.reply_code
+            FROM \(MessageLookup.messagesOfChosenSessions(conditions))
+            \(conditions.whereClause)
+            """
+        // The conditions appear twice: in the FROM clause and in the WHERE.
+        return (sql, conditions.values + conditions.values)
     }
 }
 
