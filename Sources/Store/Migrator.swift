@@ -1,46 +1,6 @@
 import CSQLite
 import Migrations
 
-/// One schema step: `migrations/NNNN_name.sql`.
-public struct Migration: Sendable, Equatable {
-    public let version: Int
-    public let name: String
-    public let sql: String
-    /// FNV-1a 64 of the file's bytes, in hex: tells an edited migration from the one applied.
-    public let checksum: String
-
-    public init(fileName: String, bytes: [UInt8]) throws {
-        let stem = fileName.hasSuffix(".sql") ? String(fileName.dropLast(4)) : fileName
-        let parts = stem.split(separator: "_", maxSplits: 1)
-        guard parts.count == 2, parts[0].count == 4, let version = Int(parts[0]), version > 0 else {
-            throw StoreError.invalidMigrationName(fileName)
-        }
-        self.version = version
-        self.name = String(parts[1])
-        self.sql = String(decoding: bytes, as: UTF8.self)
-        self.checksum = Migration.fnv1a64Hex(bytes)
-    }
-
-    /// `NNNN_name.sql`, as in `migrations/`.
-    public var fileName: String { "\(fourDigits(version))_\(name).sql" }
-
-    /// The migrations compiled into this binary, in version order.
-    public static let embedded: [Migration] = {
-        // The plugin sorts by file name and the names are checked at build time by the tests.
-        embeddedMigrationFiles.compactMap { try? Migration(fileName: $0.fileName, bytes: $0.bytes) }
-    }()
-
-    static func fnv1a64Hex(_ bytes: [UInt8]) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
-    }
-}
-
 /// Brings a database to the schema this binary knows, or explains why it will not.
 public struct Migrator: Sendable {
     /// `PRAGMA application_id` of every wirelog database: "WRLG".
@@ -48,7 +8,7 @@ public struct Migrator: Sendable {
 
     public let migrations: [Migration]
 
-    public init(migrations: [Migration] = Migration.embedded) throws {
+    public init(migrations: [Migration] = Migration.embedded(.sqlite)) throws {
         for (previous, next) in zip(migrations, migrations.dropFirst()) where previous.version >= next.version {
             throw StoreError.invalidMigrationName("\(next.version)_\(next.name).sql (versions must increase)")
         }

@@ -1,3 +1,5 @@
+import Migrations
+
 /// Why a database could not be used, worded for the person who ran the command.
 public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
     case missingFile(path: String)
@@ -25,9 +27,9 @@ public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
         case .schemaTooOld(let path, let databaseVersion, let binaryVersion):
             return "\(path) has schema version \(databaseVersion) but this wirelog needs \(binaryVersion); open it once with a writing command (wirelog serve) to upgrade it"
         case .migrationEdited(let path, let version, let name):
-            return "migration \(fourDigits(version))_\(name).sql differs from the one applied to \(path) (checksum mismatch); restore the original file and add a new migration instead"
+            return "migration \(Migration.fourDigits(version))_\(name).sql differs from the one applied to \(path) (checksum mismatch); restore the original file and add a new migration instead"
         case .migrationFailed(let version, let name, let reason):
-            return "migration \(fourDigits(version))_\(name).sql failed: \(reason)"
+            return "migration \(Migration.fourDigits(version))_\(name).sql failed: \(reason)"
         case .invalidMigrationName(let name):
             return "migration file \(name) must be named NNNN_name.sql"
         case .cannotOpen(let path, let reason):
@@ -38,10 +40,4 @@ public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
             return "no session \(id) in this database (wirelog sessions list shows the ids)"
         }
     }
-}
-
-/// 7 → "0007", as in migration file names.
-func fourDigits(_ value: Int) -> String {
-    let digits = String(value)
-    return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Migrations
 import Store
 import Testing
 import TestSupport
@@ -39,8 +40,8 @@ import TestSupport
     @Test func aSchemaNewerThanTheBinaryIsRefused() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("future.sqlite")
-        let later = try Migration(fileName: "0099_later_feature.sql", bytes: Array("CREATE TABLE later (id INTEGER);".utf8))
-        _ = try Store.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded + [later]))
+        let later = try #require(Migration(fileName: "0099_later_feature.sql", bytes: Array("CREATE TABLE later (id INTEGER);".utf8)))
+        _ = try Store.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded(.sqlite) + [later]))
         expectOneLineError(try QueryFixture.sessions(["list"], db: path), status: 2, containing: "newer than this wirelog knows")
     }
 

@@ -7,13 +7,13 @@ import TestSupport
 private func fileBytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
 
 private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTEGER PRIMARY KEY);") throws -> Migration {
-    try Migration(fileName: "0099_later_feature.sql", bytes: Array(sql.utf8))
+    try #require(Migration(fileName: "0099_later_feature.sql", bytes: Array(sql.utf8)))
 }
 
 @Suite struct MigrationTests {
     @Test func everyEmbeddedMigrationIsNamedNNNNName() throws {
-        #expect(!embeddedMigrationFiles.isEmpty)
-        #expect(Migration.embedded.count == embeddedMigrationFiles.count)
+        #expect(!Migration.embedded(.sqlite).isEmpty)
+        #expect(Migration.embedded(.sqlite).count == embeddedMigrationFiles["sqlite"]?.count)
         _ = try Migrator()  // versions strictly increase
     }
 
@@ -23,7 +23,7 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
         var announced: [String] = []
         let db = try Store.openForWriting(path: path) { announced.append($0.name) }
         #expect(announced.isEmpty, "creating a database is not an upgrade")
-        #expect(try db.scalarInt("SELECT count(*) FROM wirelog_migrations") == Int64(Migration.embedded.count))
+        #expect(try db.scalarInt("SELECT count(*) FROM wirelog_migrations") == Int64(Migration.embedded(.sqlite).count))
         #expect(try db.scalarInt("PRAGMA application_id") == Int64(Migrator.applicationID))
         #expect(try db.scalarText("PRAGMA journal_mode") == "wal")
         #expect(try db.scalarInt("PRAGMA foreign_keys") == 1)
@@ -38,7 +38,7 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
         let first = try Store.openForWriting(path: path)
         let appliedAt = try first.scalarInt("SELECT max(applied_us) FROM wirelog_migrations")
         let second = try Store.openForWriting(path: path)
-        #expect(try second.scalarInt("SELECT count(*) FROM wirelog_migrations") == Int64(Migration.embedded.count))
+        #expect(try second.scalarInt("SELECT count(*) FROM wirelog_migrations") == Int64(Migration.embedded(.sqlite).count))
         #expect(try second.scalarInt("SELECT max(applied_us) FROM wirelog_migrations") == appliedAt)
     }
 
@@ -46,7 +46,7 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
         let dir = TemporaryDirectory()
         let path = dir.file("upgrade.sqlite")
         _ = try Store.openForWriting(path: path)
-        let newer = try Migrator(migrations: Migration.embedded + [extraMigration()])
+        let newer = try Migrator(migrations: Migration.embedded(.sqlite) + [extraMigration()])
         let db = try Store.openForWriting(path: path, migrator: newer)
         #expect(try db.scalarInt("SELECT max(version) FROM wirelog_migrations") == 99)
         #expect(try db.scalarText("SELECT name FROM wirelog_migrations WHERE version = 99") == "later_feature")
@@ -58,7 +58,7 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
     @Test func version3KeepsMessagesRecordedBeforeIt() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("v2.sqlite")
-        let version2 = try Migrator(migrations: Migration.embedded.filter { $0.version <= 2 })
+        let version2 = try Migrator(migrations: Migration.embedded(.sqlite).filter { $0.version <= 2 })
         let old = try Store.openForWriting(path: path, migrator: version2)
         try old.execute("""
             INSERT INTO sessions (id, kind, decoding, client_host, client_port, server_host, server_port, started_us)
@@ -76,8 +76,8 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
 
         var announced: [String] = []
         let db = try Store.openForWriting(path: path) { announced.append($0.name) }
-        #expect(announced == Migration.embedded.filter { $0.version > 2 }.map(\.name))
-        #expect(try db.scalarInt("SELECT max(version) FROM wirelog_migrations") == Int64(Migration.embedded.last!.version))
+        #expect(announced == Migration.embedded(.sqlite).filter { $0.version > 2 }.map(\.name))
+        #expect(try db.scalarInt("SELECT max(version) FROM wirelog_migrations") == Int64(Migration.embedded(.sqlite).last!.version))
         #expect(try db.scalarText(everyRow) == before)
         #expect(try SessionQueries(database: db).messages(ofSession: 1).map(\.seq) == [1, 2])
         #expect(try db.scalarText("SELECT group_concat(verb) FROM session_verbs WHERE session_id = 200") == "QUIT")
@@ -88,7 +88,7 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
         let dir = TemporaryDirectory()
         let path = dir.file("failing.sqlite")
         _ = try Store.openForWriting(path: path)
-        let broken = try Migrator(migrations: Migration.embedded + [
+        let broken = try Migrator(migrations: Migration.embedded(.sqlite) + [
             extraMigration("CREATE TABLE half_done (id INTEGER); THIS IS NOT SQL;"),
         ])
         #expect(throws: StoreError.self) { try Store.openForWriting(path: path, migrator: broken) }
@@ -99,8 +99,8 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
     @Test func anEditedAppliedMigrationIsRefused() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("edited.sqlite")
-        _ = try Store.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded + [extraMigration()]))
-        let edited = try Migrator(migrations: Migration.embedded + [
+        _ = try Store.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded(.sqlite) + [extraMigration()]))
+        let edited = try Migrator(migrations: Migration.embedded(.sqlite) + [
             extraMigration("CREATE TABLE later_feature (id INTEGER PRIMARY KEY, extra TEXT);"),
         ])
         #expect(throws: StoreError.migrationEdited(path: path, version: 99, name: "later_feature")) {
@@ -114,7 +114,7 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
     @Test func aNewerSchemaIsRefusedUntouched() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("newer.sqlite")
-        _ = try Store.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded + [extraMigration()]))
+        _ = try Store.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded(.sqlite) + [extraMigration()]))
         let before = fileBytes(path)
         let latest = try Migrator().latestVersion
         let expected = StoreError.schemaTooNew(path: path, databaseVersion: 99, binaryVersion: latest)
@@ -156,7 +156,7 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
 
         let older = dir.file("older.sqlite")
         _ = try Store.openForWriting(path: older)
-        let newer = try Migrator(migrations: Migration.embedded + [extraMigration()])
+        let newer = try Migrator(migrations: Migration.embedded(.sqlite) + [extraMigration()])
         #expect(throws: StoreError.self) { try Store.openForReading(path: older, migrator: newer) }
         do {
             _ = try Store.openForReading(path: older, migrator: newer)
