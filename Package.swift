@@ -13,9 +13,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
-        // SQLite from the system (libsqlite3-dev), wrapped by Store.
+        // SQLite from the system (libsqlite3-dev), wrapped by SQLiteBackend.
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
@@ -34,11 +36,39 @@ let package = Package(
             path: "migrations",
             plugins: ["EmbedMigrations"]
         ),
+        // The storage seam: record and read types, filters, the sink and store protocols, the
+        // per-session tape. No backend, no I/O: everything that records or reads goes through it.
+        .target(name: "Recording"),
+        // The embedded backend: a SQLite file, through our own thin wrapper. The only SQLite SQL.
         .target(
-            name: "Store",
+            name: "SQLiteBackend",
             dependencies: [
                 "CSQLite",
                 "Migrations",
+                "Recording",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The shared backend: PostgreSQL through postgres-nio. The only PostgreSQL SQL.
+        .target(
+            name: "PostgresBackend",
+            dependencies: [
+                "Migrations",
+                "Recording",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The CLI's (and the tests') one place that picks a backend from `--db`.
+        .target(
+            name: "Backends",
+            dependencies: [
+                "Recording",
+                "SQLiteBackend",
+                "PostgresBackend",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -47,12 +77,12 @@ let package = Package(
         // Glue between the recorder and SwiftNIO event loops.
         .target(
             name: "NIORecording",
-            dependencies: ["Store", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["Recording", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .target(
             name: "Server",
             dependencies: [
-                "Store",
+                "Recording",
                 "NIORecording",
                 "LabProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -73,7 +103,7 @@ let package = Package(
         .target(
             name: "Proxy",
             dependencies: [
-                "Store",
+                "Recording",
                 "NIORecording",
                 "LabProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -85,7 +115,8 @@ let package = Package(
         .target(
             name: "Replay",
             dependencies: [
-                "Store",
+                "Recording",
+                "NIORecording",
                 "LabProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -96,7 +127,7 @@ let package = Package(
         .target(
             name: "Bench",
             dependencies: [
-                "Store",
+                "Recording",
                 "LabProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -107,7 +138,8 @@ let package = Package(
         .target(
             name: "WirelogCLI",
             dependencies: [
-                "Store",
+                "Recording",
+                "Backends",
                 "LabProtocol",
                 "Server",
                 "Client",
@@ -127,7 +159,9 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "Store",
+                "Recording",
+                "SQLiteBackend",
+                "Backends",
                 "Server",
                 "Client",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -137,11 +171,11 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "LabProtocolTests", dependencies: ["LabProtocol"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["Recording", "SQLiteBackend", "TestSupport"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Store", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -149,7 +183,7 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
-                "Store", "TestSupport", "Proxy", "Client", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "TestSupport", "Proxy", "Client", "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -157,7 +191,7 @@ let package = Package(
         .testTarget(
             name: "QueryTests",
             dependencies: [
-                "Store", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -165,7 +199,7 @@ let package = Package(
         .testTarget(
             name: "ReplayTests",
             dependencies: [
-                "Store", "TestSupport", "Replay", "Server", "Client", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "TestSupport", "Replay", "Server", "Client", "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -174,7 +208,7 @@ let package = Package(
         .testTarget(
             name: "ReliabilityTests",
             dependencies: [
-                "Store", "TestSupport", "Server", "Client", "LabProtocol", "Bench", "wirelog",
+                "Recording", "SQLiteBackend", "TestSupport", "Server", "Client", "LabProtocol", "Bench", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -182,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "BenchTests",
             dependencies: [
-                "Store", "TestSupport", "Bench", "Server", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "TestSupport", "Bench", "Server", "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -1,5 +1,5 @@
 import LabProtocol
-import Store
+import Recording
 
 /// Fills a database with synthetic lab sessions that look like real traffic: HELO, DATA with
 /// text payloads, the odd bad command, QUIT; replies a few hundred microseconds after each
@@ -32,16 +32,10 @@ public struct Populate: Sendable {
         public var messages: Int
     }
 
-    /// Inserts the sessions into `database` (from `Store.openForWriting`); `progress` gets the
-    /// number of sessions written after each committed batch.
-    public func run(into database: Database, endMicros: Int64 = WallClock.nowMicros(),
-                    progress: (Int) -> Void = { _ in }) throws -> Result {
-        let insertSession = try database.prepare("""
-            INSERT INTO sessions (kind, decoding, client_host, client_port, server_host, server_port, started_us,
-                                  ended_us, end_reason, bytes_from_client, bytes_from_server, message_count)
-            VALUES (?, 'lab', ?, ?, '127.0.0.1', 7070, ?, ?, ?, ?, ?, ?)
-            """)
-        let insertMessage = try MessageInsert(database)
+    /// Writes the sessions into `store`, `batchSize` per transaction; `progress` gets the number of
+    /// sessions written after each committed batch.
+    public func run(into store: any RecordingStore, endMicros: Int64 = WallClock.nowMicros(),
+                    progress: (Int) -> Void = { _ in }) async throws -> Result {
         let replies = LabReplies(lineEnding: nil)
         let hosts = (0..<max(clients, 1)).map { "10.\(($0 >> 16) & 0xFF).\(($0 >> 8) & 0xFF).\($0 & 0xFF)" }
         let span = Int64(days * 86_400_000_000)
@@ -50,35 +44,33 @@ public struct Populate: Sendable {
         var messages = 0
         var written = 0
         var session = SyntheticSession()
+        var batch: [(session: CompleteSession, origin: String?)] = []
 
         while written < sessions {
             let batchEnd = min(written + batchSize, sessions)
-            try database.transaction(.immediate) {
-                for index in written..<batchEnd {
-                    let started = startMicros + (sessions > 1 ? span * Int64(index) / Int64(sessions) : 0)
-                        + Int64(random.next(below: 1_000))
-                    session.generate(messages: messagesPerSession, startedMicros: started, replies: replies, random: &random)
-                    let kindRoll = random.next(below: 100)
-                    try insertSession.bind([
-                        .text(kindRoll < 90 ? "server" : kindRoll < 98 ? "proxy" : "replay"),
-                        .text(hosts[Int(random.next(below: UInt64(hosts.count)))]),
-                        .int(1024 + Int(random.next(below: 64_000))),
-                        .integer(started), .integer(session.endedMicros), .text(session.endReason.rawValue),
-                        .integer(session.bytesFromClient), .integer(session.bytesFromServer),
-                        .int(session.messages.count),
-                    ])
-                    try insertSession.run()
-                    let sessionID = database.lastInsertRowID
-                    for (offset, message) in session.messages.enumerated() {
-                        try insertMessage.insert(RecordedMessage(
-                            seq: Int64(offset + 1), atMicros: message.atMicros, sender: message.fromClient ? .client : .server,
-                            raw: message.raw, verb: message.verb, payloadRange: message.payloadRange,
-                            replyCode: message.replyCode), sessionID: sessionID)
-                    }
-                    insertMessage.forget(session: sessionID)
-                    messages += session.messages.count
+            batch.removeAll(keepingCapacity: true)
+            for index in written..<batchEnd {
+                let started = startMicros + (sessions > 1 ? span * Int64(index) / Int64(sessions) : 0)
+                    + Int64(random.next(below: 1_000))
+                session.generate(messages: messagesPerSession, startedMicros: started, replies: replies, random: &random)
+                let kindRoll = random.next(below: 100)
+                let info = SessionInfo(
+                    kind: kindRoll < 90 ? .server : kindRoll < 98 ? .proxy : .replay, decoding: .lab, recorder: "populate",
+                    clientHost: hosts[Int(random.next(below: UInt64(hosts.count)))],
+                    clientPort: 1024 + Int(random.next(below: 64_000)),
+                    serverHost: "127.0.0.1", serverPort: 7070, startedMicros: started)
+                let recorded = session.messages.enumerated().map { offset, message in
+                    RecordedMessage(
+                        seq: Int64(offset + 1), atMicros: message.atMicros, sender: message.fromClient ? .client : .server,
+                        raw: message.raw, verb: message.verb, payloadRange: message.payloadRange, replyCode: message.replyCode)
                 }
+                let end = SessionEnd(atMicros: session.endedMicros, reason: session.endReason,
+                                     bytesFromClient: session.bytesFromClient, bytesFromServer: session.bytesFromServer,
+                                     messageCount: Int64(recorded.count))
+                batch.append((CompleteSession(info: info, end: end, messages: recorded), nil))
+                messages += recorded.count
             }
+            _ = try await store.write(batch)
             written = batchEnd
             progress(written)
         }

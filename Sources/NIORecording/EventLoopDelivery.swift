@@ -1,5 +1,5 @@
 import NIOCore
-import Store
+import Recording
 
 extension CommitDelivery {
     /// Outcomes delivered on `eventLoop`, one hop per commit for all of the loop's connections.

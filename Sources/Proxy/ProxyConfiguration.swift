@@ -1,5 +1,5 @@
 import NIOCore
-import Store
+import Recording
 
 /// Everything `wirelog proxy` can be told. Defaults are the documented ones (docs/PROXY.md).
 public struct ProxyConfiguration: Sendable {
@@ -9,6 +9,8 @@ public struct ProxyConfiguration: Sendable {
     public var upstreamHost: String
     public var upstreamPort: Int
     public var decoding: Decoding = .raw
+    /// Who the sessions say recorded them (`--recorder-name`).
+    public var recorderName = RecorderName.hostName
     /// With `lines` and `lab` decoding, silence after a partial line that completes it.
     public var quietPeriod: TimeAmount = .milliseconds(200)
     /// Longest line kept whole with `lines` and `lab` decoding; a longer one is recorded in pieces.

@@ -2,7 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIORecording
-import Store
+import Recording
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -32,7 +32,6 @@ final class ProxyConnection {
         var inputClosed = false
         var readHeldBack = false
         var needsFlush = false
-        var bytesRead: Int64 = 0
         var decoder: StreamDecoder
         var lastReadAt = NIODeadline.now()
         var quietTimer: Scheduled<Void>?
@@ -44,7 +43,7 @@ final class ProxyConnection {
     }
 
     private let configuration: ProxyConfiguration
-    private let recorder: Recorder?
+    private let sink: (any RecordingSink)?
     private let logger: Logger
     let eventLoop: EventLoop
     private let endedPromise: EventLoopPromise<Void>
@@ -57,12 +56,8 @@ final class ProxyConnection {
     private var earlyByteCount = 0
     private var earlyEOF = false
 
-    private var session: RecordingSession?
-    private var nextSeq: Int64 = 1
-    private var messageCount: Int64 = 0
-    /// Recorded messages not yet committed, oldest first.
-    private var uncommitted = CircularBuffer<(seq: Int64, bytes: Int)>()
-    private var uncommittedBytes = 0
+    /// Made when the client connection becomes active (it needs the client's address).
+    private var tape: SessionTape?
     private var warnedAboutBacklog = false
 
     /// Why the session ends: an abort (reset, error, shutdown…) wins over the first
@@ -77,9 +72,9 @@ final class ProxyConnection {
     /// Completes once the session has ended and its last records are queued.
     var endedFuture: EventLoopFuture<Void> { endedPromise.futureResult }
 
-    init(configuration: ProxyConfiguration, recorder: Recorder?, logger: Logger, eventLoop: EventLoop) {
+    init(configuration: ProxyConfiguration, sink: (any RecordingSink)?, logger: Logger, eventLoop: EventLoop) {
         self.configuration = configuration
-        self.recorder = recorder
+        self.sink = sink
         self.logger = logger
         self.eventLoop = eventLoop
         self.endedPromise = eventLoop.makePromise()
@@ -106,18 +101,9 @@ final class ProxyConnection {
         client.isOpen = true
         let remote = context.channel.remoteAddress
         clientDescription = remote.map(describe) ?? "?"
-        if let recorder {
-            let info = SessionInfo(
-                kind: .proxy, decoding: configuration.decoding,
-                clientHost: remote?.ipAddress ?? "unknown", clientPort: remote?.port ?? 0,
-                serverHost: configuration.upstreamHost, serverPort: configuration.upstreamPort,
-                startedMicros: WallClock.nowMicros())
-            let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-            let session = RecordingSession(info: info, delivery: .eventLoop(eventLoop)) { outcome in
-                loopBound.value.recorderReported(outcome)
-            }
-            self.session = session
-            recorder.begin(session)
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        tape = SessionTape(sink: sink, info: .proxied(from: remote, configuration), delivery: .eventLoop(eventLoop)) { outcome in
+            loopBound.value.recorderReported(outcome)
         }
         connectUpstream()
     }
@@ -282,13 +268,8 @@ final class ProxyConnection {
         finishDecoding(client)
         finishDecoding(upstream)
         let reason = abortReason ?? halfCloseReason ?? closedReason ?? .error
-        if let recorder, let session {
-            recorder.end(session, SessionEnd(
-                atMicros: WallClock.nowMicros(), reason: reason,
-                bytesFromClient: client.bytesRead, bytesFromServer: upstream.bytesRead, messageCount: messageCount))
-        }
+        tape?.end(reason)
         earlyBytes.removeAll()
-        uncommitted.removeAll()
         endedPromise.succeed(())
     }
 
@@ -297,7 +278,7 @@ final class ProxyConnection {
     func channelRead(_ side: ProxySide, _ buffer: ByteBuffer) {
         let from = endpoint(side)
         let to = endpoint(side.partner)
-        from.bytesRead += Int64(buffer.readableBytes)
+        tape?.countWireBytes(buffer.readableBytes, from: side.sender)
         if to.isOpen, let context = to.context {
             context.write(NIOAny(buffer), promise: nil)
             to.needsFlush = true
@@ -332,10 +313,10 @@ final class ProxyConnection {
 
     private func mayRead(_ side: ProxySide) -> Bool {
         guard !ended else { return false }
-        if uncommittedBytes >= configuration.maxUncommittedBytes {
+        if let tape, tape.uncommittedBytes >= configuration.maxUncommittedBytes {
             if !warnedAboutBacklog {
                 warnedAboutBacklog = true
-                logger.warning("recording of the connection from \(clientDescription) is behind by \(uncommittedBytes >> 10) KiB: pausing it until SQLite catches up")
+                logger.warning("recording of the connection from \(clientDescription) is behind by \(tape.uncommittedBytes >> 10) KiB: pausing it until the store catches up")
             }
             return false
         }
@@ -361,7 +342,7 @@ final class ProxyConnection {
     // MARK: Recording
 
     private func record(_ buffer: ByteBuffer, from: Endpoint, other: Endpoint) {
-        guard recorder != nil, !ended else { return }
+        guard sink != nil, !ended else { return }
         let now = WallClock.nowMicros()
         // The other side's unfinished line is complete now that this side speaks (a bare
         // DATA still waits for its payload line: a lab server answers earlier commands meanwhile).
@@ -380,21 +361,14 @@ final class ProxyConnection {
     private func finishDecoding(_ endpoint: Endpoint) {
         endpoint.quietTimer?.cancel()
         endpoint.quietTimer = nil
-        guard recorder != nil, endpoint.decoder.hasPending else { return }
+        guard sink != nil, endpoint.decoder.hasPending else { return }
         let now = WallClock.nowMicros()
         endpoint.decoder.finish { message in append(message, sender: endpoint.side.sender, at: now) }
     }
 
     private func append(_ message: DecodedMessage, sender: Sender, at micros: Int64) {
-        guard let recorder, let session else { return }
-        let seq = nextSeq
-        nextSeq += 1
-        messageCount += 1
-        recorder.append(session, RecordedMessage(
-            seq: seq, atMicros: micros, sender: sender, raw: Array(message.raw),
-            verb: message.verb, payloadRange: message.payloadRange, replyCode: message.replyCode))
-        uncommitted.append((seq, message.raw.count))
-        uncommittedBytes += message.raw.count
+        tape?.record(sender, Array(message.raw), at: micros,
+                     verb: message.verb, payloadRange: message.payloadRange, replyCode: message.replyCode)
     }
 
     private func scheduleQuietTimer(_ endpoint: Endpoint) {
@@ -419,12 +393,9 @@ final class ProxyConnection {
 
     private func recorderReported(_ outcome: CommitOutcome) {
         guard !ended else { return }
+        tape?.apply(outcome)
         switch outcome {
-        case .committed(let seq):
-            while let first = uncommitted.first, first.seq <= seq {
-                uncommitted.removeFirst()
-                uncommittedBytes -= first.bytes
-            }
+        case .committed:
             resumeReads()
         case .failed(let reason):
             // Forwarding what cannot be recorded would lose it: hang up instead.

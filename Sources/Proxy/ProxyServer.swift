@@ -2,7 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import Store
+import Recording
 
 /// The recording proxy: accepts connections, gives each its own connection to the
 /// configured upstream, forwards both ways and records everything, and shuts down
@@ -10,16 +10,16 @@ import Store
 /// end the rest with reason `shutdown`, commit every record).
 public final class ProxyServer: Sendable {
     public let configuration: ProxyConfiguration
-    private let recorder: Recorder?
+    private let sink: (any RecordingSink)?
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let registry = ProxyRegistry()
     private let serverChannel: NIOLockedValueBox<Channel?> = NIOLockedValueBox(nil)
 
-    /// With no `recorder` the proxy only forwards (to measure what recording costs).
-    public init(configuration: ProxyConfiguration, recorder: Recorder?, logger: Logger) {
+    /// With no `sink` the proxy only forwards (to measure what recording costs).
+    public init(configuration: ProxyConfiguration, sink: (any RecordingSink)?, logger: Logger) {
         self.configuration = configuration
-        self.recorder = recorder
+        self.sink = sink
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
     }
@@ -27,7 +27,7 @@ public final class ProxyServer: Sendable {
     /// Binds and starts accepting; returns the address actually bound (port 0 picks one).
     public func start() async throws -> SocketAddress {
         let configuration = self.configuration
-        let recorder = self.recorder
+        let sink = self.sink
         let logger = self.logger
         let registry = self.registry
         let channel = try await ServerBootstrap(group: group)
@@ -38,10 +38,10 @@ public final class ProxyServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let admitted = registry.admit(limit: configuration.maxConnections) {
-                        ProxyConnection(configuration: configuration, recorder: recorder, logger: logger, eventLoop: channel.eventLoop)
+                        ProxyConnection(configuration: configuration, sink: sink, logger: logger, eventLoop: channel.eventLoop)
                     }
                     guard let connection = admitted else {
-                        Self.refuse(channel, configuration: configuration, recorder: recorder, logger: logger)
+                        Self.refuse(channel, configuration: configuration, sink: sink, logger: logger)
                         return
                     }
                     try channel.pipeline.syncOperations.addHandler(ProxySideHandler(side: .client, connection: connection))
@@ -59,7 +59,7 @@ public final class ProxyServer: Sendable {
     public var connectionCount: Int { registry.count }
 
     /// Stops accepting, waits up to `grace` for open connections to finish, ends the rest
-    /// (reason `shutdown`), commits the recorder's last records and stops the event loops.
+    /// (reason `shutdown`), commits the sink's last records and stops the event loops.
     public func shutdownGracefully(grace: TimeAmount = .seconds(10)) async {
         let listener = serverChannel.withLockedValue { channel -> Channel? in
             defer { channel = nil }
@@ -74,23 +74,18 @@ public final class ProxyServer: Sendable {
             try? await entry.ended.get()
             timeout.cancel()
         }
-        // The recorder reports commits onto the event loops: drain it before they stop.
-        await recorder?.shutdownWithoutBlocking()
+        // The sink reports commits onto the event loops: drain it before they stop.
+        await sink?.shutdown()
         try? await group.shutdownGracefully()
     }
 
     /// Over the connection limit: nothing the proxy could say fits every protocol, so it
     /// closes at once and records the refusal.
-    private static func refuse(_ channel: Channel, configuration: ProxyConfiguration, recorder: Recorder?, logger: Logger) {
+    private static func refuse(_ channel: Channel, configuration: ProxyConfiguration, sink: (any RecordingSink)?, logger: Logger) {
         logger.warning("refusing a connection: \(configuration.maxConnections) connections already open (--max-connections)")
-        if let recorder {
+        if let sink {
             let now = WallClock.nowMicros()
-            let remote = channel.remoteAddress
-            let session = RecordingSession(info: SessionInfo(
-                kind: .proxy, decoding: configuration.decoding,
-                clientHost: remote?.ipAddress ?? "unknown", clientPort: remote?.port ?? 0,
-                serverHost: configuration.upstreamHost, serverPort: configuration.upstreamPort, startedMicros: now))
-            recorder.end(session, SessionEnd(atMicros: now, reason: .refused, bytesFromClient: 0, bytesFromServer: 0, messageCount: 0))
+            SessionTape(sink: sink, info: .proxied(from: channel.remoteAddress, configuration, startedMicros: now)).end(.refused, at: now)
         }
         channel.close(promise: nil)
     }
@@ -147,5 +142,15 @@ final class ProxyRegistry: Sendable {
             state.accepting = false
             return Array(state.connections.values)
         }
+    }
+}
+
+extension SessionInfo {
+    static func proxied(from client: SocketAddress?, _ configuration: ProxyConfiguration,
+                        startedMicros: Int64 = WallClock.nowMicros()) -> SessionInfo {
+        SessionInfo(
+            kind: .proxy, decoding: configuration.decoding, recorder: configuration.recorderName,
+            clientHost: client?.ipAddress ?? "unknown", clientPort: client?.port ?? 0,
+            serverHost: configuration.upstreamHost, serverPort: configuration.upstreamPort, startedMicros: startedMicros)
     }
 }

@@ -1,5 +1,5 @@
 import LabProtocol
-import Store
+import Recording
 
 /// One message cut from a direction's stream. `raw` is valid only inside the callback.
 struct DecodedMessage {

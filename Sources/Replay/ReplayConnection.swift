@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
-import Store
+import NIORecording
+import Recording
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -50,17 +51,15 @@ final class ReplayConnection: Sendable {
     }
 
     /// Starts recording this connection as a replay of `original` (before anything is sent).
-    func record(into recorder: Recorder, replayOf original: Int64) async -> Int64 {
+    func record(into sink: any RecordingSink, recorder: String, replayOf original: Int64) async {
         let channel = self.channel
-        return await run { handler in
-            let startedMicros = WallClock.nowMicros()
+        await run { handler in
             let info = SessionInfo(
-                kind: .replay, decoding: .raw,
+                kind: .replay, decoding: .raw, recorder: recorder,
                 clientHost: channel.localAddress?.ipAddress ?? "unknown", clientPort: channel.localAddress?.port ?? 0,
                 serverHost: channel.remoteAddress?.ipAddress ?? "unknown", serverPort: channel.remoteAddress?.port ?? 0,
-                startedMicros: startedMicros, replayOf: original)
-            handler.recording = ReplayRecording(recorder: recorder, session: RecordingSession(info: info))
-            return startedMicros
+                startedMicros: WallClock.nowMicros(), replayOf: original)
+            handler.startRecording(into: sink, info, on: channel.eventLoop)
         }
     }
 
@@ -70,7 +69,7 @@ final class ReplayConnection: Sendable {
         let future: EventLoopFuture<NIODeadline?> = channel.eventLoop.flatSubmit { [handler] in
             let handler = handler.value
             guard handler.ended == nil else { return channel.eventLoop.makeSucceededFuture(nil) }
-            handler.recording?.client(bytes)
+            handler.recordSent(bytes)
             let sentAt = NIODeadline.now()
             return channel.writeAndFlush(channel.allocator.buffer(bytes: bytes))
                 .map { Optional(sentAt) }
@@ -110,10 +109,14 @@ final class ReplayConnection: Sendable {
         await run { $0.ended }
     }
 
-    /// Ends the recording, then the connection.
-    func close() async {
-        await run { $0.finishRecording() }
+    /// Ends the recording, then the connection; returns the recorded session's id once its end is
+    /// committed (nil when not recording or when the commit failed).
+    func close() async -> Int64? {
+        let stored = channel.eventLoop.makePromise(of: Int64?.self)
+        let handler = self.handler
+        channel.eventLoop.execute { handler.value.finishRecording(then: stored) }
         try? await channel.close()
+        return try? await stored.futureResult.get()
     }
 
     private func run<T: Sendable>(_ body: @escaping @Sendable (ReplayInboundHandler) -> T) async -> T {
@@ -149,7 +152,10 @@ final class ReplayInboundHandler: ChannelInboundHandler {
     var received: [UInt8] = []
     /// Why the server's side ended; nil while it is open.
     private(set) var ended: String?
-    var recording: ReplayRecording?
+    /// The replay's own recording (`--record`): raw chunks both ways.
+    private var tape: SessionTape?
+    /// Completed with the session's id once the commit holding its end is delivered.
+    private var storedPromise: EventLoopPromise<Int64?>?
     private var waiter: Waiter?
     private let settle: TimeAmount
     private let maxBufferedBytes: Int
@@ -171,7 +177,8 @@ final class ReplayInboundHandler: ChannelInboundHandler {
         buffer.withUnsafeReadableBytes { bytes in
             let kept = UnsafeRawBufferPointer(rebasing: bytes.prefix(max(0, room)))
             received.append(contentsOf: kept)
-            recording?.server(kept)
+            tape?.countWireBytes(kept.count, from: .server)
+            tape?.record(.server, Array(kept))
         }
         if buffer.readableBytes > room {
             serverEnded("the server sent more than \(maxBufferedBytes) bytes the replay did not ask for")
@@ -262,44 +269,34 @@ final class ReplayInboundHandler: ChannelInboundHandler {
         current.promise.succeed(outcome)
     }
 
-    func finishRecording() {
-        recording?.end(reason: ended == nil ? .clientClosed : .serverClosed)
-        recording = nil
-    }
-}
-
-/// The replay itself as a recorded session (`--record`): raw chunks both ways.
-struct ReplayRecording {
-    let recorder: Recorder
-    let session: RecordingSession
-    private var nextSeq: Int64 = 1
-    private var bytesFromClient: Int64 = 0
-    private var bytesFromServer: Int64 = 0
-
-    init(recorder: Recorder, session: RecordingSession) {
-        self.recorder = recorder
-        self.session = session
-        recorder.begin(session)
+    func startRecording(into sink: any RecordingSink, _ info: SessionInfo, on eventLoop: any EventLoop) {
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        tape = SessionTape(sink: sink, info: info, delivery: .eventLoop(eventLoop)) { outcome in
+            bound.value.recordingCommitted(outcome)
+        }
     }
 
-    mutating func client(_ bytes: [UInt8]) {
-        bytesFromClient += Int64(bytes.count)
-        append(.client, bytes)
+    /// What the replay sends, recorded before it is written.
+    func recordSent(_ bytes: [UInt8]) {
+        tape?.countWireBytes(bytes.count, from: .client)
+        tape?.record(.client, bytes)
     }
 
-    mutating func server(_ bytes: UnsafeRawBufferPointer) {
-        bytesFromServer += Int64(bytes.count)
-        append(.server, Array(bytes))
+    func finishRecording(then stored: EventLoopPromise<Int64?>) {
+        guard let tape, !tape.hasEnded else {
+            stored.succeed(nil)
+            return
+        }
+        storedPromise = stored
+        tape.end(ended == nil ? .clientClosed : .serverClosed)
     }
 
-    private mutating func append(_ sender: Sender, _ raw: [UInt8]) {
-        recorder.append(session, RecordedMessage(seq: nextSeq, atMicros: WallClock.nowMicros(), sender: sender, raw: raw))
-        nextSeq += 1
-    }
-
-    func end(reason: EndReason) {
-        recorder.end(session, SessionEnd(
-            atMicros: WallClock.nowMicros(), reason: reason,
-            bytesFromClient: bytesFromClient, bytesFromServer: bytesFromServer, messageCount: nextSeq - 1))
+    private func recordingCommitted(_ outcome: CommitOutcome) {
+        guard let tape else { return }
+        tape.apply(outcome)
+        // Outcomes after the end was queued are those of the transactions that held it.
+        guard tape.hasEnded, let promise = storedPromise else { return }
+        storedPromise = nil
+        if case .committed = outcome { promise.succeed(tape.storedID) } else { promise.succeed(nil) }
     }
 }

@@ -1,22 +1,4 @@
-import Store
-
-/// A recorded session as replay needs it: its facts and its messages in wire order.
-public struct RecordedSession: Sendable {
-    public var id: Int64
-    public var info: SessionInfo
-    public var endedMicros: Int64?
-    /// As stored; nil while the session is open. Unknown values are kept as text.
-    public var endReason: String?
-    public var messages: [RecordedMessage]
-
-    public init(id: Int64, info: SessionInfo, endedMicros: Int64?, endReason: String?, messages: [RecordedMessage]) {
-        self.id = id
-        self.info = info
-        self.endedMicros = endedMicros
-        self.endReason = endReason
-        self.messages = messages
-    }
-}
+import Recording
 
 /// What replaying one recorded session means: the bytes to send, in order, and what the
 /// server said each time. Built from the recording alone, so it can be checked without a network.
@@ -73,7 +55,7 @@ public struct ReplayPlan: Sendable, Equatable {
 
     /// Splits the recording at each client message. Works for every decoding: replay only
     /// looks at who sent which bytes when.
-    public init(_ session: RecordedSession) {
+    public init(_ session: CompleteSession) {
         var greeting: [UInt8] = []
         var greetingEnd: Int64?
         var steps: [Step] = []
@@ -114,11 +96,11 @@ public struct ReplayPlan: Sendable, Equatable {
             ending = .serverCloses(reason: session.endReason ?? "")
         case .clientClosed:
             // Replies recorded after the client's close answered the end of input.
-            let closedFirst = session.endedMicros.map { end in lastServerAt.map { end < $0 } ?? false } ?? false
+            let closedFirst = session.end.map(\.atMicros).map { end in lastServerAt.map { end < $0 } ?? false } ?? false
             ending = .clientCloses(beforeLastReply: closedFirst)
         default:
             ending = .hangUp
         }
-        self.init(sessionID: session.id, info: session.info, steps: steps, ending: ending)
+        self.init(sessionID: session.id ?? 0, info: session.info, steps: steps, ending: ending)
     }
 }

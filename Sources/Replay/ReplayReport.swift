@@ -1,4 +1,4 @@
-import Store
+import Recording
 
 /// The result of one step of a replay.
 public struct StepResult: Sendable, Equatable {
@@ -51,8 +51,8 @@ public struct SessionReport: Sendable {
     public var steps: [StepResult] = []
     /// Set when the session could not be replayed at all (no connection, unreadable recording).
     public var error: String?
-    /// When `--record` is on: the replay session's start, to find its row once committed.
-    public var recordedStartMicros: Int64?
+    /// When `--record` is on: the id the store gave the replay's own session (nil if it failed).
+    public var recordedSessionID: Int64?
 
     public init(sessionID: Int64, info: SessionInfo?) {
         self.sessionID = sessionID

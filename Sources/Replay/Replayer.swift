@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
-import Store
+import Recording
 
 public enum Pace: String, Sendable, CaseIterable {
     /// Send each message as soon as the reply to the previous one is in.
@@ -20,6 +20,8 @@ public struct ReplayOptions: Sendable {
     /// Regular expressions for volatile parts of replies (see `Masking`).
     public var ignore: [String] = []
     public var concurrency = 1
+    /// Who the replay sessions say recorded them, with `--record`.
+    public var recorderName = RecorderName.hostName
     /// Once the reply already differs from the recording, how long the server must stay
     /// quiet before the step is judged (rather than waiting for the whole timeout).
     public var settle: TimeAmount = .milliseconds(100)
@@ -35,18 +37,18 @@ public struct ReplayOptions: Sendable {
 /// Replays recorded sessions against a server, `concurrency` at a time.
 public final class Replayer: Sendable {
     private let options: ReplayOptions
-    private let reader: RecordedSessionReader
-    private let recorder: Recorder?
+    private let store: any RecordingStore
+    private let sink: (any RecordingSink)?
     private let group: any EventLoopGroup
 
-    /// With a `recorder`, every replay is recorded as a session of kind `replay`.
-    /// Throws when an `ignore` pattern is not a valid regular expression.
-    public init(options: ReplayOptions, reader: RecordedSessionReader, recorder: Recorder? = nil,
+    /// Reads the recordings from `store`; with a `sink`, every replay is recorded as a session of
+    /// kind `replay`. Throws when an `ignore` pattern is not a valid regular expression.
+    public init(options: ReplayOptions, store: any RecordingStore, sink: (any RecordingSink)? = nil,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws(MaskingError) {
         _ = try Masking(patterns: options.ignore)
         self.options = options
-        self.reader = reader
-        self.recorder = recorder
+        self.store = store
+        self.sink = sink
         self.group = group
     }
 
@@ -72,9 +74,9 @@ public final class Replayer: Sendable {
     public func replay(_ id: Int64) async -> SessionReport {
         let plan: ReplayPlan
         do {
-            guard let session = try reader.session(id) else {
+            guard let session = try await store.completeSession(id) else {
                 var report = SessionReport(sessionID: id, info: nil)
-                report.error = "no session \(id) in the database"
+                report.error = "no session \(id) in the store"
                 return report
             }
             plan = ReplayPlan(session)
@@ -85,7 +87,7 @@ public final class Replayer: Sendable {
         }
         // Checked in init, so it compiles.
         let masking = (try? Masking(patterns: options.ignore)) ?? .none
-        return await SessionReplay(plan: plan, options: options, masking: masking).run(group: group, recorder: recorder)
+        return await SessionReplay(plan: plan, options: options, masking: masking).run(group: group, sink: sink)
     }
 }
 
@@ -102,7 +104,7 @@ struct SessionReplay {
         let startedAt: NIODeadline
     }
 
-    func run(group: any EventLoopGroup, recorder: Recorder?) async -> SessionReport {
+    func run(group: any EventLoopGroup, sink: (any RecordingSink)?) async -> SessionReport {
         var report = SessionReport(sessionID: plan.sessionID, info: plan.info)
         let connection: ReplayConnection
         do {
@@ -113,8 +115,8 @@ struct SessionReplay {
             report.error = "cannot connect to \(options.host):\(options.port): \(describe(error))"
             return report
         }
-        if let recorder {
-            report.recordedStartMicros = await connection.record(into: recorder, replayOf: plan.sessionID)
+        if let sink {
+            await connection.record(into: sink, recorder: options.recorderName, replayOf: plan.sessionID)
         }
         let connectedAt = NIODeadline.now()
         var lastSend = connectedAt
@@ -175,7 +177,7 @@ struct SessionReplay {
         if let close = await replayEnding(connection, skippedBecause: stopped) {
             report.steps.append(close)
         }
-        await connection.close()
+        report.recordedSessionID = await connection.close()
         return report
     }
 

@@ -3,21 +3,21 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import Store
+import Recording
 
 /// The recording lab server: binds, serves each connection with a `LabSessionHandler`,
 /// and shuts down gracefully (stop accepting, answer what was received, record it all).
 public final class LabServer: Sendable {
     public let configuration: ServerConfiguration
-    private let recorder: Recorder?
+    private let sink: (any RecordingSink)?
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let registry = ConnectionRegistry()
     private let serverChannel: NIOLockedValueBox<Channel?> = NIOLockedValueBox(nil)
 
-    public init(configuration: ServerConfiguration, recorder: Recorder?, logger: Logger) {
+    public init(configuration: ServerConfiguration, sink: (any RecordingSink)?, logger: Logger) {
         self.configuration = configuration
-        self.recorder = recorder
+        self.sink = sink
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
     }
@@ -26,7 +26,7 @@ public final class LabServer: Sendable {
     public func start() async throws -> SocketAddress {
         let configuration = self.configuration
         let replies = LabReplies(lineEnding: configuration.lineEnding)
-        let recorder = self.recorder
+        let sink = self.sink
         let logger = self.logger
         let registry = self.registry
         let channel = try await ServerBootstrap(group: group)
@@ -38,10 +38,10 @@ public final class LabServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     if registry.admit(channel, limit: configuration.maxConnections) {
                         try channel.pipeline.syncOperations.addHandler(LabSessionHandler(
-                            configuration: configuration, replies: replies, recorder: recorder, logger: logger))
+                            configuration: configuration, replies: replies, sink: sink, logger: logger))
                     } else {
                         try channel.pipeline.syncOperations.addHandler(RefusingHandler(
-                            configuration: configuration, recorder: recorder))
+                            configuration: configuration, sink: sink))
                     }
                 }
             }
@@ -57,7 +57,7 @@ public final class LabServer: Sendable {
 
     /// Stops accepting, lets every connection answer what it received and record it,
     /// waits up to `grace` for them to close, closes whatever is left, commits the
-    /// recorder's last records and stops the event loops.
+    /// sink's last records and stops the event loops.
     public func shutdownGracefully(grace: TimeAmount = .seconds(10)) async {
         let listener = serverChannel.withLockedValue { channel -> Channel? in
             defer { channel = nil }
@@ -76,8 +76,8 @@ public final class LabServer: Sendable {
             try? await closed.get()
             timeout.cancel()
         }
-        // The recorder reports commits onto the event loops: drain it before they stop.
-        await recorder?.shutdownWithoutBlocking()
+        // The sink reports commits onto the event loops: drain it before they stop.
+        await sink?.shutdown()
         try? await group.shutdownGracefully()
     }
 }
@@ -94,22 +94,21 @@ final class RefusingHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let configuration: ServerConfiguration
-    private let recorder: Recorder?
+    private let sink: (any RecordingSink)?
 
-    init(configuration: ServerConfiguration, recorder: Recorder?) {
+    init(configuration: ServerConfiguration, sink: (any RecordingSink)?) {
         self.configuration = configuration
-        self.recorder = configuration.recording ? recorder : nil
+        self.sink = configuration.recording ? sink : nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
         let refusal = LabReply.busy(limit: configuration.maxConnections).encoded(lineEnding: configuration.lineEnding)
-        if let recorder {
+        if let sink {
             let now = WallClock.nowMicros()
-            let session = RecordingSession(info: .served(channel: context.channel, startedMicros: now))
-            recorder.append(session, RecordedMessage(seq: 1, atMicros: now, sender: .server, raw: refusal, replyCode: 503))
-            recorder.end(session, SessionEnd(
-                atMicros: now, reason: .refused, bytesFromClient: 0,
-                bytesFromServer: Int64(refusal.count), messageCount: 1))
+            let tape = SessionTape(sink: sink, info: .served(channel: context.channel, recorder: configuration.recorderName, startedMicros: now))
+            tape.countWireBytes(refusal.count, from: .server)
+            tape.record(.server, refusal, at: now, replyCode: 503)
+            tape.end(.refused, at: now)
         }
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: refusal)))

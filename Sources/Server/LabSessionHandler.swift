@@ -2,7 +2,7 @@ import LabProtocol
 import Logging
 import NIOCore
 import NIORecording
-import Store
+import Recording
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -36,30 +36,26 @@ final class LabSessionHandler: ChannelDuplexHandler {
 
     private let configuration: ServerConfiguration
     private let replies: LabReplies
-    private let recorder: Recorder?
+    private let sink: (any RecordingSink)?
     private let logger: Logger
 
     private var state = State.open
     private var splitter: LineSplitter
     private var parser = LabCommandParser()
-    private var session: RecordingSession?
-    private var nextSeq: Int64 = 1
-    private var committedThroughSeq: Int64 = 0
+    /// Made when the connection becomes active (it needs the addresses).
+    private var tape: SessionTape?
     private var pendingReplies = CircularBuffer<PendingReply>()
     private var unacknowledgedBytes = 0
-    private var bytesFromClient: Int64 = 0
-    private var bytesFromServer: Int64 = 0
-    private var messageCount: Int64 = 0
 
     private var readHeldBack = false
     private var quietTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
     private var lastActivity = NIODeadline.now()
 
-    init(configuration: ServerConfiguration, replies: LabReplies, recorder: Recorder?, logger: Logger) {
+    init(configuration: ServerConfiguration, replies: LabReplies, sink: (any RecordingSink)?, logger: Logger) {
         self.configuration = configuration
         self.replies = replies
-        self.recorder = configuration.recording ? recorder : nil
+        self.sink = configuration.recording ? sink : nil
         self.logger = logger
         self.splitter = LineSplitter(maxLineLength: configuration.maxLineLength)
     }
@@ -67,15 +63,12 @@ final class LabSessionHandler: ChannelDuplexHandler {
     // MARK: Lifecycle
 
     func channelActive(context: ChannelHandlerContext) {
-        if let recorder {
-            let info = SessionInfo.served(channel: context.channel, startedMicros: WallClock.nowMicros())
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            let session = RecordingSession(info: info, delivery: .eventLoop(context.eventLoop)) { outcome in
-                let (handler, context) = loopBound.value
-                handler.recorderReported(outcome, context: context)
-            }
-            self.session = session
-            recorder.begin(session)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        tape = SessionTape(
+            sink: sink, info: .served(channel: context.channel, recorder: configuration.recorderName),
+            delivery: .eventLoop(context.eventLoop)) { outcome in
+            let (handler, context) = loopBound.value
+            handler.recorderReported(outcome, context: context)
         }
         scheduleIdleTimer(context: context, after: configuration.idleTimeout)
         context.fireChannelActive()
@@ -115,8 +108,8 @@ final class LabSessionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        guard case .open = state else { return }
-        bytesFromClient += Int64(buffer.readableBytes)
+        guard case .open = state, let tape else { return }
+        tape.countWireBytes(buffer.readableBytes, from: .client)
         lastActivity = .now()
         quietTimer?.cancel()
         quietTimer = nil
@@ -158,16 +151,8 @@ final class LabSessionHandler: ChannelDuplexHandler {
 
     /// Records a client command and queues its reply behind the commit.
     private func command(raw: UnsafeRawBufferPointer, verb: String?, payloadRange: Range<Int>?, reply: LabReply) {
-        let seq = nextSeq
-        nextSeq += 1
-        messageCount += 1
-        if let recorder, let session {
-            recorder.append(session, RecordedMessage(
-                seq: seq, atMicros: WallClock.nowMicros(), sender: .client, raw: Array(raw),
-                verb: verb, payloadRange: payloadRange))
-        } else {
-            committedThroughSeq = seq
-        }
+        guard let tape else { return }
+        let seq = tape.record(.client, Array(raw), verb: verb, payloadRange: payloadRange)
         unacknowledgedBytes += raw.count
         pendingReplies.append(PendingReply(commandSeq: seq, commandBytes: raw.count, reply: reply))
     }
@@ -195,10 +180,10 @@ final class LabSessionHandler: ChannelDuplexHandler {
     // MARK: Output
 
     private func recorderReported(_ outcome: CommitOutcome, context: ChannelHandlerContext) {
-        guard !isClosed else { return }
+        guard !isClosed, let tape else { return }
+        tape.apply(outcome)
         switch outcome {
-        case .committed(let seq):
-            committedThroughSeq = max(committedThroughSeq, seq)
+        case .committed:
             sendCommittedReplies(context: context)
             finishIfDrained(context: context)
         case .failed(let reason):
@@ -206,7 +191,7 @@ final class LabSessionHandler: ChannelDuplexHandler {
             logger.warning("closing connection: its commands could not be recorded (\(reason))")
             pendingReplies.removeAll()
             let bytes = replies.bytes(for: .notRecorded)
-            bytesFromServer += Int64(bytes.count)
+            tape.countWireBytes(bytes.count, from: .server)
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
             state = .draining(reason: .storageError)
             finishIfDrained(context: context)
@@ -219,21 +204,15 @@ final class LabSessionHandler: ChannelDuplexHandler {
     }
 
     private func sendCommittedReplies(context: ChannelHandlerContext) {
-        guard let first = pendingReplies.first, first.commandSeq <= committedThroughSeq else { return }
+        guard let tape, let first = pendingReplies.first, first.commandSeq <= tape.committedThroughSeq else { return }
         var out = context.channel.allocator.buffer(capacity: 64)
-        while let next = pendingReplies.first, next.commandSeq <= committedThroughSeq {
+        while let next = pendingReplies.first, next.commandSeq <= tape.committedThroughSeq {
             pendingReplies.removeFirst()
             unacknowledgedBytes -= next.commandBytes
             let bytes = replies.bytes(for: next.reply)
             out.writeBytes(bytes)
-            bytesFromServer += Int64(bytes.count)
-            messageCount += 1
-            let seq = nextSeq
-            nextSeq += 1
-            if let recorder, let session {
-                recorder.append(session, RecordedMessage(
-                    seq: seq, atMicros: WallClock.nowMicros(), sender: .server, raw: bytes, replyCode: next.reply.code))
-            }
+            tape.countWireBytes(bytes.count, from: .server)
+            tape.record(.server, bytes, replyCode: next.reply.code)
         }
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         lastActivity = .now()
@@ -251,11 +230,7 @@ final class LabSessionHandler: ChannelDuplexHandler {
         state = .closed
         quietTimer?.cancel()
         idleTimer?.cancel()
-        if let recorder, let session {
-            recorder.end(session, SessionEnd(
-                atMicros: WallClock.nowMicros(), reason: reason,
-                bytesFromClient: bytesFromClient, bytesFromServer: bytesFromServer, messageCount: messageCount))
-        }
+        tape?.end(reason)
     }
 
     // MARK: Flow control
@@ -310,9 +285,9 @@ final class LabSessionHandler: ChannelDuplexHandler {
 }
 
 extension SessionInfo {
-    static func served(channel: Channel, startedMicros: Int64) -> SessionInfo {
+    static func served(channel: Channel, recorder: String, startedMicros: Int64 = WallClock.nowMicros()) -> SessionInfo {
         SessionInfo(
-            kind: .server, decoding: .lab,
+            kind: .server, decoding: .lab, recorder: recorder,
             clientHost: channel.remoteAddress?.ipAddress ?? "unknown", clientPort: channel.remoteAddress?.port ?? 0,
             serverHost: channel.localAddress?.ipAddress ?? "unknown", serverPort: channel.localAddress?.port ?? 0,
             startedMicros: startedMicros)

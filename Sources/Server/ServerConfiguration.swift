@@ -1,5 +1,6 @@
 import LabProtocol
 import NIOCore
+import Recording
 
 /// Everything `wirelog serve` can be told. Defaults are the documented ones (docs/PROTOCOL.md).
 public struct ServerConfiguration: Sendable {
@@ -23,6 +24,8 @@ public struct ServerConfiguration: Sendable {
     public var eventLoopThreads = System.coreCount
     /// Off only for measuring what recording costs.
     public var recording = true
+    /// Who the sessions say recorded them (`--recorder-name`).
+    public var recorderName = RecorderName.hostName
     /// A connection stops being read while this many of its bytes, or commands, wait for a
     /// commit: a pipelining client cannot make one transaction huge and delay everyone else's.
     public var maxUnacknowledgedBytes = 1 << 20

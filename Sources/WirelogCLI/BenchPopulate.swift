@@ -1,9 +1,9 @@
 import ArgumentParser
 import Bench
 import Foundation
-import Store
+import Recording
 
-struct BenchPopulate: ParsableCommand {
+struct BenchPopulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "populate",
         abstract: "Fill a database with synthetic lab sessions (for query benchmarks).",
@@ -40,14 +40,13 @@ struct BenchPopulate: ParsableCommand {
         guard clients > 0 else { throw ValidationError("--clients must be positive") }
     }
 
-    func run() throws {
-        try reportingErrors {
-            let db = try Store.openForWriting(path: database.path)
+    func run() async throws {
+        try await withStore(database, .create) { store in
             let started = Date()
             let populate = Populate(sessions: sessions, messagesPerSession: messagesPerSession, days: days,
                                     clients: clients, seed: seed)
             var lastReport = Date()
-            let result = try populate.run(into: db) { written in
+            let result = try await populate.run(into: store) { written in
                 if Date().timeIntervalSince(lastReport) >= 5 {
                     lastReport = Date()
                     printError("\(written) of \(sessions) sessions written")
@@ -55,7 +54,7 @@ struct BenchPopulate: ParsableCommand {
             }
             let seconds = Date().timeIntervalSince(started)
             Output.line(String(format: "added %ld sessions and %ld messages to %@ in %.1fs (%.0f messages/s)",
-                               result.sessions, result.messages, database.path, seconds, Double(result.messages) / max(seconds, 0.001)))
+                               result.sessions, result.messages, database.text, seconds, Double(result.messages) / max(seconds, 0.001)))
         }
     }
 }

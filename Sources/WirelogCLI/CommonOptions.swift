@@ -1,18 +1,34 @@
 import ArgumentParser
+import Backends
 import Foundation
 import Logging
 
 /// Where the recordings live: `--db`, else `WIRELOG_DB`, else `wirelog.sqlite` here.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("SQLite file to record into or read from (default: $WIRELOG_DB or ./wirelog.sqlite).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp(
+        "Store to record into or read from: a SQLite file, or postgres://USER@HOST[:PORT]/DATABASE (default: $WIRELOG_DB or ./wirelog.sqlite).",
+        valueName: "path|url"))
     var db: String?
 
-    var path: String {
+    /// What `--db` (or the environment) names, before it is checked.
+    var text: String {
         if let db { return db }
         if let fromEnvironment = ProcessInfo.processInfo.environment["WIRELOG_DB"], !fromEnvironment.isEmpty {
             return fromEnvironment
         }
         return "wirelog.sqlite"
+    }
+
+    var location: StoreLocation {
+        get throws { try StoreLocation(text) }
+    }
+
+    func validate() throws {
+        do {
+            _ = try location
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 import Foundation
-import Store
+import Recording
 
 /// The JSON shapes of sessions and messages (keys in snake_case, bytes base64, times both as
 /// µs since the epoch and ISO 8601 UTC). docs/QUERY.md describes them.

@@ -2,7 +2,7 @@ import ArgumentParser
 import Logging
 import NIOCore
 import Proxy
-import Store
+import Recording
 
 extension Decoding: ExpressibleByArgument {}
 
@@ -67,8 +67,10 @@ struct ProxyCommand: AsyncParsableCommand {
         configuration.connectTimeout = .microseconds(connectTimeout.microseconds)
         configuration.eventLoopThreads = threads
 
-        let recorder = try recording.openRecorder(logger: logger)
-        let proxy = ProxyServer(configuration: configuration, recorder: recorder, logger: logger)
+        configuration.recorderName = recording.recorderName
+
+        let sink = try await recording.openRecorder(logger: logger)
+        let proxy = ProxyServer(configuration: configuration, sink: sink, logger: logger)
         try await runUntilSignalled(proxy, grace: recording.shutdownGrace, listen: listen, logger: logger)
     }
 }

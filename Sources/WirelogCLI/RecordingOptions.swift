@@ -1,11 +1,12 @@
 import ArgumentParser
+import Backends
 import Foundation
 import Logging
 import NIOCore
 import Proxy
+import Recording
 import Server
 import ServiceLifecycle
-import Store
 
 extension Durability: ExpressibleByArgument {}
 
@@ -22,26 +23,26 @@ struct RecordingOptions: ParsableArguments {
     @Flag(help: "Do not record (to measure what recording costs).")
     var noRecord = false
 
+    @Option(help: ArgumentHelp("The recorder's name, stored with every session it records (default: this host's name).", valueName: "name"))
+    var recorderName: String = RecorderName.hostName
+
     @Option(help: "Time a shutdown gives open connections to finish before closing them.")
     var shutdownGrace = Duration(microseconds: 10_000_000)
 
-    /// The recorder, or nil with --no-record. A database that cannot be used is one line and exit 2.
-    func openRecorder(logger: Logger) throws -> Recorder? {
+    /// The recorder, or nil with --no-record. A store that cannot be used is one line and exit 2.
+    func openRecorder(logger: Logger) async throws -> (any RecordingSink)? {
         guard !noRecord else { return nil }
-        // Past a file-size limit (ulimit -f) a write must fail with an error SQLite reports,
+        // Past a file-size limit (ulimit -f) a write must fail with an error the store reports,
         // not kill the process: what it held is then simply not acknowledged.
         signal(SIGXFSZ, SIG_IGN)
-        do {
-            let db = try Store.openForWriting(
-                path: database.path, durability: durability,
-                busyTimeoutMilliseconds: Int32(clamping: busyTimeout.milliseconds)) { migration in
-                logger.notice("upgrading the schema of \(database.path): migration \(migration.fileName) (can take a while on a large database)")
-            }
-            logger.info("recording to \(database.path)")
-            return Recorder(database: db, logger: logger)
-        } catch {
-            printError("\(error)")
-            throw ExitCode(2)
+        var settings = RecorderSettings()
+        settings.durability = durability
+        settings.busyTimeoutMilliseconds = busyTimeout.milliseconds
+        return try await reportingErrors {
+            let location = try database.location
+            let sink = try await location.openRecorder(settings, logger: logger)
+            logger.info("recording to \(location) as recorder '\(recorderName)'")
+            return sink
         }
     }
 }

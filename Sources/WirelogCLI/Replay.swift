@@ -1,9 +1,10 @@
 import ArgumentParser
+import Backends
 import Foundation
 import Logging
 import NIOCore
 import Replay
-import Store
+import Recording
 
 extension Pace: ExpressibleByArgument {}
 
@@ -44,6 +45,9 @@ struct ReplayCommand: AsyncParsableCommand {
 
     @Flag(help: "Record each replay as a new session (kind replay) pointing to the session it replays.")
     var record = false
+
+    @Option(help: ArgumentHelp("With --record: the recorder's name stored with each replay session (default: this host's name).", valueName: "name"))
+    var recorderName: String = RecorderName.hostName
 
     @OptionGroup(title: "Session filters (as in wirelog sessions list)") var filters: SessionFilterOptions
 
@@ -86,20 +90,22 @@ struct ReplayCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.makeLogger(label: "wirelog.replay")
-        // The writer first: it creates or migrates the file the reader then checks.
-        var recorder: Recorder?
-        let reader: RecordedSessionReader
-        let ids: [Int64]
-        do {
-            if record {
-                recorder = Recorder(database: try Store.openForWriting(path: database.path), logger: logger)
+        // The recorder first: it creates or upgrades the store the reader then checks.
+        let (store, sink, ids) = try await reportingErrors { () async throws -> (any RecordingStore, (any RecordingSink)?, [Int64]) in
+            let location = try database.location
+            let sink = record ? try await location.openRecorder(RecorderSettings(), logger: logger) : nil
+            do {
+                let store = try await location.openStore(.read)
+                return (store, sink, try await selection().resolve(in: store))
+            } catch let error as SelectionError {
+                await sink?.shutdown()
+                // Not the store's fault, but as final: one line, exit 2.
+                printError("\(error)")
+                throw ExitCode(2)
+            } catch {
+                await sink?.shutdown()
+                throw error
             }
-            reader = RecordedSessionReader(database: try Store.openForReading(path: database.path))
-            ids = try reader.resolve(try selection())
-        } catch {
-            recorder?.shutdown()
-            printError("\(error)")
-            throw ExitCode(2)
         }
 
         var options = ReplayOptions(host: to.host, port: to.port)
@@ -108,20 +114,16 @@ struct ReplayCommand: AsyncParsableCommand {
         options.timeout = .microseconds(timeout.microseconds)
         options.ignore = ignore
         options.concurrency = concurrency
-        let replayer = try Replayer(options: options, reader: reader, recorder: recorder)
+        options.recorderName = recorderName
+        let replayer = try Replayer(options: options, store: store, sink: sink)
 
         let output = Output(json: json, total: ids.count)
         let summary = await replayer.run(ids) { report in output.session(report) }
-        recorder?.shutdown()
+        await sink?.shutdown()
+        await store.close()
         output.finishProgress()
 
-        var replays: [(original: Int64, replay: Int64)] = []
-        for (original, started) in output.recordedReplays {
-            if let replay = try? reader.replaySession(of: original, startedMicros: started) {
-                replays.append((original, replay))
-            }
-        }
-        let text = json ? ReplayOutput.json(summary, recorded: replays) : ReplayOutput.text(summary, recorded: replays)
+        let text = json ? ReplayOutput.json(summary, recorded: output.recordedReplays) : ReplayOutput.text(summary, recorded: output.recordedReplays)
         FileHandle.standardOutput.write(Data(text.utf8))
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
@@ -140,7 +142,7 @@ extension ReplayCommand {
         private var done = 0
         private var mismatches = 0
         private var lastProgress = Date.distantPast
-        private var replays: [(original: Int64, startedMicros: Int64)] = []
+        private var replays: [(original: Int64, replay: Int64)] = []
 
         init(json: Bool, total: Int) {
             self.json = json
@@ -152,7 +154,7 @@ extension ReplayCommand {
             lock.withLock {
                 done += 1
                 mismatches += report.mismatches + report.skipped
-                if let started = report.recordedStartMicros { replays.append((report.sessionID, started)) }
+                if let replay = report.recordedSessionID { replays.append((report.sessionID, replay)) }
                 // Reports on the same terminal go above the progress line, which is then drawn again.
                 if showProgress && reportsOnTerminal { clearProgress() }
                 FileHandle.standardOutput.write(Data(text.utf8))
@@ -171,8 +173,8 @@ extension ReplayCommand {
             lock.withLock { if showProgress { clearProgress() } }
         }
 
-        /// Sessions whose replay was recorded, with the replay's start.
-        var recordedReplays: [(original: Int64, startedMicros: Int64)] { lock.withLock { replays } }
+        /// Sessions whose replay was recorded, with the replay's own session.
+        var recordedReplays: [(original: Int64, replay: Int64)] { lock.withLock { replays.sorted { $0.original < $1.original } } }
 
         private func clearProgress() {
             FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))

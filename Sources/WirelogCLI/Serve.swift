@@ -4,7 +4,7 @@ import LabProtocol
 import Logging
 import NIOCore
 import Server
-import Store
+import Recording
 
 extension LineEnding: ExpressibleByArgument {}
 extension ServerConfiguration.Framing: ExpressibleByArgument {}
@@ -64,8 +64,10 @@ struct Serve: AsyncParsableCommand {
         configuration.eventLoopThreads = threads
         configuration.recording = !recording.noRecord
 
-        let recorder = try recording.openRecorder(logger: logger)
-        let server = LabServer(configuration: configuration, recorder: recorder, logger: logger)
+        configuration.recorderName = recording.recorderName
+
+        let sink = try await recording.openRecorder(logger: logger)
+        let server = LabServer(configuration: configuration, sink: sink, logger: logger)
         try await runUntilSignalled(server, grace: recording.shutdownGrace, listen: listen, logger: logger)
     }
 }

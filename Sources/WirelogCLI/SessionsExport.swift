@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
-import Store
+import Recording
 
-struct SessionsExport: ParsableCommand {
+struct SessionsExport: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write sessions as JSON, NDJSON or pcap.",
@@ -37,10 +37,11 @@ struct SessionsExport: ParsableCommand {
         guard !ids.isEmpty else { throw ValidationError("give at least one session id") }
     }
 
-    func run() throws {
-        try withReadDatabase(database) { queries in
+    func run() async throws {
+        try await withStore(database) { store in
             // Every id must exist before anything is written.
-            let sessions = try ids.map { try queries.session($0) }
+            var sessions: [SessionSummary] = []
+            for id in ids { sessions.append(try await store.session(id)) }
             if format == .pcap && output == nil && isatty(STDOUT_FILENO) == 1 {
                 throw QueryError.usage("pcap is binary: write it to a file with -o FILE or redirect standard output")
             }
@@ -50,7 +51,7 @@ struct SessionsExport: ParsableCommand {
                 try sink.write("[")
                 for (index, session) in sessions.enumerated() {
                     var messages: [MessageJSON] = []
-                    try queries.forEachMessage(ofSession: session.id) {
+                    try await store.forEachMessage(ofSession: session.id) {
                         messages.append(MessageJSON($0, sessionStartedMicros: session.startedMicros))
                     }
                     try sink.write((index > 0 ? ",\n" : "") + JSONOutput.line(SessionJSON(session, messages: messages)))
@@ -59,7 +60,7 @@ struct SessionsExport: ParsableCommand {
             case .ndjson:
                 for session in sessions {
                     try sink.write(JSONOutput.line(SessionJSON(session)) + "\n")
-                    try queries.forEachMessage(ofSession: session.id) {
+                    try await store.forEachMessage(ofSession: session.id) {
                         try sink.write(JSONOutput.line(MessageJSON($0, sessionStartedMicros: session.startedMicros)) + "\n")
                     }
                 }
@@ -69,7 +70,7 @@ struct SessionsExport: ParsableCommand {
                     let (client, server) = PcapWriter.endpoints(
                         clientHost: session.clientHost, clientPort: session.clientPort,
                         serverHost: session.serverHost, serverPort: session.serverPort)
-                    let messages = try queries.messages(ofSession: session.id).lazy.map {
+                    let messages = try await store.messages(ofSession: session.id).lazy.map {
                         PcapWriter.Message(atMicros: $0.atMicros, fromClient: $0.sender == .client, raw: $0.raw)
                     }
                     writer.addSession(client: client, server: server, startedMicros: session.startedMicros,

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
-import Store
+import Recording
 
-struct SessionsFollow: ParsableCommand {
+struct SessionsFollow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "follow",
         abstract: "Print messages as they are recorded, like tail -f.",
@@ -40,23 +40,22 @@ struct SessionsFollow: ParsableCommand {
         }
     }
 
-    func run() throws {
-        try withReadDatabase(database) { queries in
+    func run() async throws {
+        try await withStore(database) { store in
             let filter = try filters.filter()
-            var lastID = try queries.latestMessageID()
+            let cursor = try await store.follow()
             var printed = 0
             var sessions: [Int64: SessionSummary] = [:]
             let deadline = timeout.map { WallClock.nowMicros() + $0.microseconds }
-            printError("following \(database.path) from message \(lastID); Ctrl-C stops")
+            printError("following \(try database.location); Ctrl-C stops")
             while true {
-                let batch = try queries.messages(after: lastID, filter: filter, limit: 1_000)
+                let batch = try await cursor.next(filter, limit: 1_000)
                 for message in batch {
-                    lastID = message.id
                     let session: SessionSummary
                     if let known = sessions[message.sessionID] {
                         session = known
                     } else {
-                        session = try queries.session(message.sessionID)
+                        session = try await store.session(message.sessionID)
                         sessions[message.sessionID] = session
                         if !json { Transcript.header(session).prefix(1).forEach { Output.line($0) } }
                     }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import LabProtocol
-import Store
+import Recording
 
-struct SessionsList: ParsableCommand {
+struct SessionsList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List sessions, newest first.",
@@ -27,9 +27,9 @@ struct SessionsList: ParsableCommand {
         guard limit > 0 else { throw ValidationError("--limit must be positive") }
     }
 
-    func run() throws {
-        try withReadDatabase(database) { queries in
-            let sessions = try queries.list(try filters.filter(), limit: limit)
+    func run() async throws {
+        try await withStore(database) { store in
+            let sessions = try await store.list(try filters.filter(), limit: limit)
             if json {
                 Output.line(try JSONOutput.line(sessions.map { SessionJSON($0) }))
             } else if sessions.isEmpty {

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
+import Backends
 import LabProtocol
-import Store
+import Recording
 
 /// Failures of a sessions command that are the user's to fix, printed as one line.
 enum QueryError: Error, CustomStringConvertible {
@@ -28,6 +29,9 @@ struct SessionFilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Sessions recorded by: server, proxy or replay.", valueName: "kind"))
     var kind: String?
 
+    @Option(help: ArgumentHelp("Sessions made by the recorder of this name (serve/proxy --recorder-name).", valueName: "name"))
+    var recorder: String?
+
     @Option(help: ArgumentHelp("Sessions with a client command of this verb (any case).", valueName: "verb"))
     var verb: String?
 
@@ -53,6 +57,7 @@ struct SessionFilterOptions: ParsableArguments {
             }
             filter.kind = parsed
         }
+        filter.recorder = recorder
         filter.verb = verb
         filter.replyCode = code
         if let reason {
@@ -78,27 +83,26 @@ struct SessionFilterOptions: ParsableArguments {
     }
 }
 
-/// Opens the database read-only and runs `body`; expected failures become one line on
-/// standard error: exit 1 for a session that does not exist, 2 for everything else.
-func withReadDatabase<T>(_ options: DatabaseOptions, _ body: (SessionQueries) throws -> T) throws -> T {
-    try reportingErrors {
-        let database = try Store.openForReading(path: options.path)
-        return try body(SessionQueries(database: database))
+/// Opens the store (read-only unless `access` is `.write`) and runs `body`; expected failures
+/// become one line on standard error: exit 1 for a session that does not exist, 2 for the rest.
+func withStore<T>(_ options: DatabaseOptions, _ access: StoreAccess = .read,
+                  _ body: (any RecordingStore) async throws -> T) async throws -> T {
+    try await reportingErrors {
+        try await options.location.withStore(access, body)
     }
 }
 
-func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
     do {
-        return try body()
-    } catch let error as StoreError {
+        return try await body()
+    } catch let error as RecordingError {
         printError("\(error)")
-        if case .noSuchSession = error { throw ExitCode(1) }
+        throw ExitCode(1)
+    } catch let error as any StoreFailure {
+        printError("\(error)")
         throw ExitCode(2)
     } catch let error as QueryError {
         printError("\(error)")
-        throw ExitCode(2)
-    } catch let error as SQLiteError {
-        printError("database error: \(error)")
         throw ExitCode(2)
     }
 }

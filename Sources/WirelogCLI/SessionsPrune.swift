@@ -1,8 +1,7 @@
 import ArgumentParser
-import Foundation
-import Store
+import Recording
 
-struct SessionsPrune: ParsableCommand {
+struct SessionsPrune: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
         abstract: "Delete old sessions and their messages.",
@@ -34,14 +33,11 @@ struct SessionsPrune: ParsableCommand {
         }
     }
 
-    func run() throws {
-        try reportingErrors {
+    func run() async throws {
+        try await withStore(database, .modify) { store in
             let now = WallClock.nowMicros()
             let cutoff = try before.map { try TimeArgument.parse($0, nowMicros: now) } ?? (now - (olderThan?.microseconds ?? 0))
-            // Opening for writing would create a missing file: a typo in --db must not make a new database.
-            guard FileManager.default.fileExists(atPath: database.path) else { throw StoreError.missingFile(path: database.path) }
-            let db = try Store.openForWriting(path: database.path)
-            let result = try Pruner(database: db).prune(startedBefore: cutoff, vacuum: vacuum)
+            let result = try await store.prune(startedBefore: cutoff, compact: vacuum)
             Output.line("removed \(result.sessions) session\(result.sessions == 1 ? "" : "s") and \(result.messages) message\(result.messages == 1 ? "" : "s") that started before \(RelativeTime.localTimestamp(cutoff))")
             if result.openSessionsKept > 0 {
                 Output.line("kept \(result.openSessionsKept) session\(result.openSessionsKept == 1 ? "" : "s") that started before then but are still open")

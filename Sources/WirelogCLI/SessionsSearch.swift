@@ -1,7 +1,7 @@
 import ArgumentParser
-import Store
+import Recording
 
-struct SessionsSearch: ParsableCommand {
+struct SessionsSearch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
         abstract: "Find messages whose bytes contain TEXT, shown in context.",
@@ -44,10 +44,10 @@ struct SessionsSearch: ParsableCommand {
         var context: [MessageJSON]
     }
 
-    func run() throws {
-        try withReadDatabase(database) { queries in
+    func run() async throws {
+        try await withStore(database) { store in
             let needle = try SearchText.bytes(text)
-            let hits = try queries.search(needle, filter: try filters.filter(), limit: limit, context: context)
+            let hits = try await store.search(needle, filter: try filters.filter(), limit: limit, context: context)
             if json {
                 for hit in hits {
                     let started = hit.session.startedMicros

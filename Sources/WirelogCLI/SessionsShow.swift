@@ -1,7 +1,7 @@
 import ArgumentParser
-import Store
+import Recording
 
-struct SessionsShow: ParsableCommand {
+struct SessionsShow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Print a session's transcript.",
@@ -31,12 +31,12 @@ struct SessionsShow: ParsableCommand {
     @Flag(help: "The session and its messages as one JSON document (bytes base64).")
     var json = false
 
-    func run() throws {
-        try withReadDatabase(database) { queries in
-            let session = try queries.session(id)
+    func run() async throws {
+        try await withStore(database) { store in
+            let session = try await store.session(id)
             if json {
                 var messages: [MessageJSON] = []
-                try queries.forEachMessage(ofSession: id) {
+                try await store.forEachMessage(ofSession: id) {
                     messages.append(MessageJSON($0, sessionStartedMicros: session.startedMicros))
                 }
                 Output.line(try JSONOutput.line(SessionJSON(session, messages: messages)))
@@ -45,7 +45,7 @@ struct SessionsShow: ParsableCommand {
             Transcript.header(session).forEach { Output.line($0) }
             Output.line()
             let transcript = Transcript(absolute: absolute, hex: hex)
-            try queries.forEachMessage(ofSession: id) { message in
+            try await store.forEachMessage(ofSession: id) { message in
                 transcript.lines(message, sessionStartedMicros: session.startedMicros).forEach { Output.line($0) }
             }
         }

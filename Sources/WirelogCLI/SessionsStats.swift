@@ -1,8 +1,8 @@
 import ArgumentParser
 import LabProtocol
-import Store
+import Recording
 
-struct SessionsStats: ParsableCommand {
+struct SessionsStats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
         abstract: "Counts by verb, reply code and end reason; reply latency; busiest clients.",
@@ -41,9 +41,9 @@ struct SessionsStats: ParsableCommand {
         var busiestClients: [Client]
     }
 
-    func run() throws {
-        try withReadDatabase(database) { queries in
-            let stats = try queries.stats(try filters.filter(), topClients: top)
+    func run() async throws {
+        try await withStore(database) { store in
+            let stats = try await store.stats(try filters.filter(), topClients: top)
             if json {
                 func counts(_ counts: [SessionStats.Count]) -> [StatsJSON.Count] { counts.map { .init(key: $0.key, count: $0.count) } }
                 Output.line(try JSONOutput.line(StatsJSON(

@@ -1,5 +1,5 @@
 import LabProtocol
-import Store
+import Recording
 
 /// How `show`, `search` and `follow` print messages for people.
 struct Transcript {

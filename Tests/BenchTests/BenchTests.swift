@@ -79,7 +79,7 @@ private let redisServer = ["/usr/bin/redis-server", "/usr/local/bin/redis-server
         #expect(result.badReplies == 0)
         #expect(result.connected == 4)
         #expect(result.latencyMicros != nil)
-        let messages = try RecordedRows.messages(server.databasePath)
+        let messages = try await RecordedRows.messages(server.store)
         #expect(messages.filter { $0.sender == "client" }.count == 601)
         #expect(messages.filter { $0.sender == "server" }.allSatisfy { $0.rawText == "300 DRCV\n" })
     }
@@ -124,7 +124,7 @@ private let redisServer = ["/usr/bin/redis-server", "/usr/local/bin/redis-server
             $0.request = dataRequest
         })
         await server.stop()
-        let recorded = try RecordedRows.messages(server.databasePath).filter { $0.sender == "client" }.count
+        let recorded = try await RecordedRows.messages(server.store).filter { $0.sender == "client" }.count
         #expect(result.requests == 50)
         #expect(result.warmupRequests > 0)
         #expect(recorded == 50 + result.warmupRequests)

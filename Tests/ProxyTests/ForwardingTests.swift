@@ -37,13 +37,13 @@ import TestSupport
         #expect(sameBytes(clientReceived, serverData))
         await proxy.stop()
 
-        let session = try #require(try RecordedRows.sessions(proxy.databasePath).first)
+        let session = try #require(try await RecordedRows.sessions(proxy.store).first)
         #expect(session.kind == "proxy")
         #expect(session.decoding == "raw")
         #expect(session.endReason == "client_closed")
         #expect(session.bytesFromClient == Int64(size))
         #expect(session.bytesFromServer == Int64(size))
-        let messages = try RecordedRows.messages(proxy.databasePath, session: session.id)
+        let messages = try await RecordedRows.messages(proxy.store, session: session.id)
         #expect(session.messageCount == Int64(messages.count))
         #expect(messages.map(\.seq) == Array(1...Int64(messages.count)))
         #expect(sameBytes(recordedStream(messages, sender: "client"), clientData))
@@ -85,16 +85,16 @@ import TestSupport
         try second.send(Array("after your close".utf8))
         second.shutdownWrite()
         #expect(try await late == Array("after your close".utf8))
-        _ = try await endedSessions(proxy.databasePath, count: 2)
+        _ = try await endedSessions(proxy.store, count: 2)
         await proxy.stop()
 
-        let sessions = try RecordedRows.sessions(proxy.databasePath)
+        let sessions = try await RecordedRows.sessions(proxy.store)
         #expect(sessions.map(\.endReason) == ["client_closed", "server_closed"])
         #expect(sessions.allSatisfy { $0.serverHost == "localhost" && $0.serverPort == upstream.port })
-        let first = try RecordedRows.messages(proxy.databasePath, session: sessions[0].id)
+        let first = try await RecordedRows.messages(proxy.store, session: sessions[0].id)
         #expect(first.map(\.sender) == ["client", "server"])
         #expect(first.map(\.rawText) == ["question", "answer to question"])
-        let secondMessages = try RecordedRows.messages(proxy.databasePath, session: sessions[1].id)
+        let secondMessages = try await RecordedRows.messages(proxy.store, session: sessions[1].id)
         #expect(secondMessages.map(\.rawText) == ["banner", "after your close"])
     }
 
@@ -107,7 +107,7 @@ import TestSupport
             do { return try client.receive(timeout: 3) == nil } catch SocketError.reset { return true }
         }
         #expect(closed)
-        let sessions = try await endedSessions(proxy.databasePath, count: 1)
+        let sessions = try await endedSessions(proxy.store, count: 1)
         await proxy.stop()
         #expect(sessions.map(\.endReason) == ["upstream_refused"])
         #expect(sessions.first?.bytesFromServer == 0)
@@ -125,11 +125,11 @@ import TestSupport
             do { return try client.receive(timeout: 5) == nil } catch SocketError.reset { return true }
         }
         #expect(closed)
-        let sessions = try await endedSessions(proxy.databasePath, count: 1)
+        let sessions = try await endedSessions(proxy.store, count: 1)
         await proxy.stop()
         #expect(sessions.map(\.endReason) == ["upstream_timeout"])
         // What the client sent reached the proxy, so it is recorded even though it went nowhere.
-        let messages = try RecordedRows.messages(proxy.databasePath)
+        let messages = try await RecordedRows.messages(proxy.store)
         #expect(recordedStream(messages, sender: "client") == Array("hello?".utf8))
     }
 
@@ -148,11 +148,11 @@ import TestSupport
             do { return try client.receiveAll() } catch SocketError.reset { return nil }
         }
         #expect(rest == nil)
-        let sessions = try await endedSessions(proxy.databasePath, count: 1)
+        let sessions = try await endedSessions(proxy.store, count: 1)
         await proxy.stop()
         #expect(sessions.map(\.endReason) == ["reset"])
         #expect(sessions.first?.bytesFromServer == Int64(data.count))
-        #expect(recordedStream(try RecordedRows.messages(proxy.databasePath), sender: "server") == data)
+        #expect(recordedStream(try await RecordedRows.messages(proxy.store), sender: "server") == data)
     }
 
     @Test func clientResetMidStreamDeliversWhatCameResetsTheUpstreamAndIsRecordedAsReset() async throws {
@@ -169,11 +169,11 @@ import TestSupport
             do { return try server.receiveAll() } catch SocketError.reset { return nil }
         }
         #expect(rest == nil)
-        let sessions = try await endedSessions(proxy.databasePath, count: 1)
+        let sessions = try await endedSessions(proxy.store, count: 1)
         await proxy.stop()
         #expect(sessions.map(\.endReason) == ["reset"])
         #expect(sessions.first?.bytesFromClient == Int64(data.count))
-        #expect(recordedStream(try RecordedRows.messages(proxy.databasePath), sender: "client") == data)
+        #expect(recordedStream(try await RecordedRows.messages(proxy.store), sender: "client") == data)
     }
 
     @Test func connectionsOverTheLimitAreClosedAndRecordedAsRefused() async throws {
@@ -194,7 +194,7 @@ import TestSupport
         #expect(try await onThread { try server.receive(exactly: 10) } == Array("still here".utf8))
         first.close()
         server.close()
-        let sessions = try await endedSessions(proxy.databasePath, count: 2)
+        let sessions = try await endedSessions(proxy.store, count: 2)
         await proxy.stop()
         #expect(Set(sessions.compactMap(\.endReason)) == ["refused", "client_closed"])
     }
@@ -211,9 +211,9 @@ import TestSupport
         let server = try await onThread { try upstream.accept() }
         #expect(try await onThread { try server.receiveAll() } == Array("over v6".utf8))
         server.close()
-        _ = try await endedSessions(proxy.databasePath, count: 1)
+        _ = try await endedSessions(proxy.store, count: 1)
         await proxy.stop()
-        let session = try #require(try RecordedRows.sessions(proxy.databasePath).first)
+        let session = try #require(try await RecordedRows.sessions(proxy.store).first)
         #expect(session.clientHost == "::1")
     }
 }

@@ -2,16 +2,29 @@ import Foundation
 import Logging
 import NIOCore
 import Proxy
-import Store
+import Backends
+import Recording
 import TestSupport
 
-/// An in-process `ProxyServer` on 127.0.0.1 and an ephemeral port, recording into a real SQLite file.
+/// An in-process `ProxyServer` on 127.0.0.1 and an ephemeral port, recording into a real store.
 struct ProxyHarness {
     let proxy: ProxyServer
     let port: Int
-    let databasePath: String
+    let store: StoreLocation
+
+    /// The SQLite file it records into (tests of SQLite files only).
+    var databasePath: String {
+        guard case .sqlite(let path) = store else { preconditionFailure("not a SQLite store: \(store)") }
+        return path
+    }
 
     static func start(upstreamPort: Int, upstreamHost: String = "127.0.0.1", databasePath: String,
+                      configure: (inout ProxyConfiguration) -> Void = { _ in }) async throws -> ProxyHarness {
+        try await start(upstreamPort: upstreamPort, upstreamHost: upstreamHost, store: .sqlite(path: databasePath),
+                        configure: configure)
+    }
+
+    static func start(upstreamPort: Int, upstreamHost: String = "127.0.0.1", store: StoreLocation,
                       configure: (inout ProxyConfiguration) -> Void = { _ in }) async throws -> ProxyHarness {
         var configuration = ProxyConfiguration(upstreamHost: upstreamHost, upstreamPort: upstreamPort)
         configuration.listenHost = "127.0.0.1"
@@ -20,10 +33,10 @@ struct ProxyHarness {
         configure(&configuration)
         var logger = Logger(label: "test.proxy")
         logger.logLevel = .error
-        let recorder = Recorder(database: try Store.openForWriting(path: databasePath), logger: logger)
-        let proxy = ProxyServer(configuration: configuration, recorder: recorder, logger: logger)
+        let sink = try await store.openRecorder(RecorderSettings(), logger: logger)
+        let proxy = ProxyServer(configuration: configuration, sink: sink, logger: logger)
         let address = try await proxy.start()
-        return ProxyHarness(proxy: proxy, port: address.port!, databasePath: databasePath)
+        return ProxyHarness(proxy: proxy, port: address.port!, store: store)
     }
 
     /// Graceful shutdown: every session ended and committed.
@@ -41,9 +54,13 @@ func recordedStream(_ messages: [MessageRow], sender: String) -> [UInt8] {
 
 /// Polls until `count` sessions have ended (the proxy keeps running), for at most `timeout`.
 func endedSessions(_ path: String, count: Int, timeout: TimeInterval = 20) async throws -> [SessionRow] {
+    try await endedSessions(.sqlite(path: path), count: count, timeout: timeout)
+}
+
+func endedSessions(_ store: StoreLocation, count: Int, timeout: TimeInterval = 20) async throws -> [SessionRow] {
     let deadline = Date().addingTimeInterval(timeout)
     while true {
-        let rows = (try? RecordedRows.sessions(path)) ?? []
+        let rows = (try? await RecordedRows.sessions(store)) ?? []
         let ended = rows.filter { $0.endReason != nil }
         if ended.count >= count { return ended }
         guard Date() < deadline else {

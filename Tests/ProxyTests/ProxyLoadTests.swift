@@ -34,19 +34,19 @@ import TestSupport
             }
             try await group.waitForAll()
         }
-        _ = try await endedSessions(proxy.databasePath, count: clients, timeout: 60)
+        _ = try await endedSessions(proxy.store, count: clients, timeout: 60)
         await proxy.stop()
         await server.stop()
         #expect(wrong.all.isEmpty, "wrong replies: \(wrong.all.prefix(5))")
 
         let expected = Set((0..<clients).flatMap { client in (0..<commands).map { "\(client)-\($0)" } })
         for path in [proxy.databasePath, server.databasePath] {
-            let messages = try RecordedRows.messages(path)
+            let messages = try await RecordedRows.messages(path)
             let payloads = messages.compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } }
             #expect(payloads.count == clients * commands, "\(path)")
             #expect(Set(payloads) == expected, "\(path)")
             #expect(messages.filter { $0.replyCode == 300 }.count == clients * commands, "\(path)")
-            #expect(try RecordedRows.sessions(path).count == clients)
+            #expect(try await RecordedRows.sessions(path).count == clients)
         }
         print("proxy load: \(clients) connections x \(commands) commands, \(2 * clients * (commands + 1)) messages checked on each side, 0 lost")
     }

@@ -43,13 +43,13 @@ import TestSupport
 
         let (toServer, toClient) = (try await serverReceived, try await clientReceived)
         _ = (try await clientSent, try await serverSent)
-        let sessions = try RecordedRows.sessions(database)
+        let sessions = try await RecordedRows.sessions(database)
         #expect(sessions.map(\.endReason) == ["client_closed", "shutdown"])
-        let quietMessages = try RecordedRows.messages(database, session: sessions[0].id)
+        let quietMessages = try await RecordedRows.messages(database, session: sessions[0].id)
         #expect(quietMessages.map(\.rawText) == ["request", "response"])
 
         // Everything the proxy read is recorded; what reached each peer is a prefix of it.
-        let busyMessages = try RecordedRows.messages(database, session: sessions[1].id)
+        let busyMessages = try await RecordedRows.messages(database, session: sessions[1].id)
         let fromClient = recordedStream(busyMessages, sender: "client")
         let fromServer = recordedStream(busyMessages, sender: "server")
         #expect(sessions[1].bytesFromClient == Int64(fromClient.count))
@@ -115,10 +115,10 @@ import TestSupport
 
         // 64 MiB crossed and were recorded; the proxy's memory grew by far less.
         #expect(peak - baseline < 16 << 20, "peak \(peak >> 20) MiB, baseline \(baseline >> 20) MiB, stalled \(stalledRSS >> 20) MiB")
-        let session = try #require(try RecordedRows.sessions(database).first)
+        let session = try #require(try await RecordedRows.sessions(database).first)
         #expect(session.bytesFromServer == Int64(total))
         #expect(session.endReason == "server_closed")
-        let recorded = recordedStream(try RecordedRows.messages(database, session: session.id), sender: "server")
+        let recorded = recordedStream(try await RecordedRows.messages(database, session: session.id), sender: "server")
         #expect(sameBytes(recorded, patternPrefix(block, count: total)))
     }
 }

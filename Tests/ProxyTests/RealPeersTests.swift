@@ -26,20 +26,20 @@ import TestSupport
         #expect(get == "(integer) \(value.utf8.count)\n")
         let counted = try await onThread { try Program.run("redis-cli", ["-p", port, "-r", "50", "INCR", "counter"]) }
         #expect(counted.split(separator: "\n").last == "50")
-        _ = try await endedSessions(proxy.databasePath, count: 3)
+        _ = try await endedSessions(proxy.store, count: 3)
         await proxy.stop()
 
-        let sessions = try RecordedRows.sessions(proxy.databasePath)
+        let sessions = try await RecordedRows.sessions(proxy.store)
         #expect(sessions.map(\.decoding) == ["lines", "lines", "lines"])
         #expect(sessions.allSatisfy { $0.endReason == "client_closed" })
-        let setMessages = try RecordedRows.messages(proxy.databasePath, session: sessions[0].id)
+        let setMessages = try await RecordedRows.messages(proxy.store, session: sessions[0].id)
         let command = "*3\r\n$3\r\nSET\r\n$8\r\ngreeting\r\n$\(value.utf8.count)\r\n\(value)\r\n"
         #expect(recordedStream(setMessages, sender: "client") == Array(command.utf8))
         #expect(recordedStream(setMessages, sender: "server") == Array("+OK\r\n".utf8))
         // Lines: every message but possibly a final one ends with LF.
         #expect(setMessages.dropLast().allSatisfy { $0.raw.last == UInt8(ascii: "\n") })
         #expect(setMessages.filter { $0.sender == "client" }.map(\.rawText).contains("line one\r\n"))
-        let increments = try RecordedRows.messages(proxy.databasePath, session: sessions[2].id)
+        let increments = try await RecordedRows.messages(proxy.store, session: sessions[2].id)
         #expect(increments.filter { $0.sender == "server" }.map(\.rawText) == (1...50).map { ":\($0)\r\n" })
         #expect(sessions[2].bytesFromClient == Int64(recordedStream(increments, sender: "client").count))
     }
@@ -61,11 +61,11 @@ import TestSupport
             try Program.run("curl", ["-sS", "--max-time", "20", "-o", output, "http://127.0.0.1:\(proxy.port)/blob.bin"])
         }
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: output))) == body)
-        _ = try await endedSessions(proxy.databasePath, count: 1)
+        _ = try await endedSessions(proxy.store, count: 1)
         await proxy.stop()
 
-        let session = try #require(try RecordedRows.sessions(proxy.databasePath).first)
-        let messages = try RecordedRows.messages(proxy.databasePath, session: session.id)
+        let session = try #require(try await RecordedRows.sessions(proxy.store).first)
+        let messages = try await RecordedRows.messages(proxy.store, session: session.id)
         let request = recordedStream(messages, sender: "client")
         let response = recordedStream(messages, sender: "server")
         #expect(String(decoding: request, as: UTF8.self).hasPrefix("GET /blob.bin HTTP/1.1\r\n"))
@@ -105,7 +105,7 @@ import TestSupport
         try await exchange("QUIT\n")
         #expect(try await connection.readReply() == nil)
         await connection.close()
-        _ = try await endedSessions(proxy.databasePath, count: 1)
+        _ = try await endedSessions(proxy.store, count: 1)
         await proxy.stop()
         await server.stop()
 
@@ -117,17 +117,17 @@ import TestSupport
         struct Fields: Equatable {
             var seq: Int64, sender: String, raw: [UInt8], verb: String?, payload: [UInt8]?, replyCode: Int?
         }
-        func fields(_ path: String) throws -> [Fields] {
-            try RecordedRows.messages(path).map {
+        func fields(_ path: String) async throws -> [Fields] {
+            try await RecordedRows.messages(path).map {
                 Fields(seq: $0.seq, sender: $0.sender, raw: $0.raw, verb: $0.verb, payload: $0.payload, replyCode: $0.replyCode)
             }
         }
-        let served = try fields(server.databasePath)
-        let proxied = try fields(proxy.databasePath)
+        let served = try await fields(server.databasePath)
+        let proxied = try await fields(proxy.databasePath)
         #expect(proxied.count == 22)
         #expect(proxied == served)
         #expect(proxied.compactMap(\.verb) == ["HELO", "DATA", "DATA", "FOO", "helo", "DATA", "HELO", "HELO", "DATA", "QUIT"])
-        let session = try #require(try RecordedRows.sessions(proxy.databasePath).first)
+        let session = try #require(try await RecordedRows.sessions(proxy.store).first)
         #expect(session.decoding == "lab")
         #expect(session.endReason == "server_closed")
     }
@@ -150,9 +150,9 @@ import TestSupport
         client.shutdownWrite()
         #expect(try await onThread { try server.receiveAll() }.count == 27)
         server.close()
-        _ = try await endedSessions(proxy.databasePath, count: 1)
+        _ = try await endedSessions(proxy.store, count: 1)
         await proxy.stop()
-        let messages = try RecordedRows.messages(proxy.databasePath)
+        let messages = try await RecordedRows.messages(proxy.store)
         #expect(messages.map(\.rawText) == ["one\n", "tw", "ok\n", "o\n", "0123456789abcdef", "ghij\n", "last"])
         #expect(messages.map(\.sender) == ["client", "client", "server", "client", "client", "client", "client"])
     }

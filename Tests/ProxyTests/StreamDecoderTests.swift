@@ -1,4 +1,5 @@
-import Store
+import Recording
+import SQLiteBackend
 import Testing
 @testable import Proxy
 

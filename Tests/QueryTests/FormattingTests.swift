@@ -1,5 +1,6 @@
 import Foundation
-@testable import Store
+@testable import Recording
+import SQLiteBackend
 import Testing
 @testable import WirelogCLI
 

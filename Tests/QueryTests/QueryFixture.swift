@@ -1,6 +1,7 @@
 import Client
 import Foundation
-import Store
+import Recording
+import SQLiteBackend
 import Testing
 import TestSupport
 
@@ -44,8 +45,8 @@ struct QueryFixture {
         await third.close()
 
         await server.stop()
-        return QueryFixture(dir: dir, path: path, sessions: try RecordedRows.sessions(path),
-                            messages: try RecordedRows.messages(path))
+        return QueryFixture(dir: dir, path: path, sessions: try await RecordedRows.sessions(path),
+                            messages: try await RecordedRows.messages(path))
     }
 
     private static func exchange(_ connection: LabConnection, _ replies: [String: String], order: [String]) async throws {

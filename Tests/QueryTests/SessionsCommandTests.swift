@@ -1,5 +1,6 @@
 import Foundation
-import Store
+import Recording
+import SQLiteBackend
 import Testing
 import TestSupport
 
@@ -264,7 +265,7 @@ import TestSupport
         let file = fixture.dir.file("none.pcap")
         let result = try fixture.run(["export", "1", "99", "--format", "pcap", "-o", file])
         #expect(result.status == 1)
-        #expect(result.stderrText == "wirelog: no session 99 in this database (wirelog sessions list shows the ids)\n")
+        #expect(result.stderrText == "wirelog: no session 99 in this store (wirelog sessions list shows the ids)\n")
         #expect(!FileManager.default.fileExists(atPath: file))
     }
 }

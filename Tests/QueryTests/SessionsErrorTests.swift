@@ -1,6 +1,7 @@
 import Foundation
 import Migrations
-import Store
+import Recording
+import SQLiteBackend
 import Testing
 import TestSupport
 
@@ -41,7 +42,7 @@ import TestSupport
         let dir = TemporaryDirectory()
         let path = dir.file("future.sqlite")
         let later = try #require(Migration(fileName: "0099_later_feature.sql", bytes: Array("CREATE TABLE later (id INTEGER);".utf8)))
-        _ = try Store.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded(.sqlite) + [later]))
+        _ = try SQLiteFile.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded(.sqlite) + [later]))
         expectOneLineError(try QueryFixture.sessions(["list"], db: path), status: 2, containing: "newer than this wirelog knows")
     }
 
@@ -74,7 +75,7 @@ import TestSupport
 /// The query plans on a populated database: indexes, never a full scan of messages, for the
 /// time, client, kind, reason, verb, code and session lookups.
 @Suite struct QueryPlanTests {
-    @Test func filtersUseIndexes() throws {
+    @Test func filtersUseIndexes() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("populated.sqlite")
         let populate = try WirelogProcess.run(["bench", "populate", "--sessions", "2000", "--db", path])
@@ -82,7 +83,7 @@ import TestSupport
         #expect(populate.stdoutText.hasPrefix("added 2000 sessions and 20000 messages"))
         #expect(try RecordedRows.integrityCheck(path) == "ok")
 
-        let queries = SessionQueries(database: try Store.openForReading(path: path))
+        let queries = SessionQueries(database: try SQLiteFile.openForReading(path: path))
         let now = WallClock.nowMicros()
         let day: Int64 = 86_400_000_000
         let sessionFilters: [(String, SessionFilter)] = [
@@ -121,23 +122,23 @@ import TestSupport
         #expect(!follow.contains { isFullScan($0) || $0.contains("TEMP B-TREE") }, "follow: \(follow)")
 
         // The same answers through the indexes as by brute force over the rows.
-        let rows = try RecordedRows.sessions(path)
+        let rows = try await RecordedRows.sessions(path)
         let proxies = try queries.list(SessionFilter(kind: .proxy), limit: 10_000).map(\.id)
         #expect(Set(proxies) == Set(rows.filter { $0.kind == "proxy" }.map(\.id)))
-        let withStat = Set(try RecordedRows.messages(path).filter { $0.verb == "STAT" }.map(\.sessionID))
+        let withStat = Set(try await RecordedRows.messages(path).filter { $0.verb == "STAT" }.map(\.sessionID))
         #expect(Set(try queries.list(SessionFilter(verb: "STAT"), limit: 10_000).map(\.id)) == withStat)
         #expect(try queries.list(SessionFilter(verb: "STAT"), limit: 7).count == 7)
     }
 
-    @Test func aSearchSplitAcrossConnectionsFindsWhatBruteForceFinds() throws {
+    @Test func aSearchSplitAcrossConnectionsFindsWhatBruteForceFinds() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("large.sqlite")
         // Over 100,000 messages: the search without a session filter runs in parallel id ranges.
         let populate = try WirelogProcess.run(["bench", "populate", "--sessions", "10010", "--db", path], timeout: 120)
         #expect(populate.status == 0, "\(populate.stderrText)")
-        let queries = SessionQueries(database: try Store.openForReading(path: path))
+        let queries = SessionQueries(database: try SQLiteFile.openForReading(path: path))
         let needle = Array("HELO again".utf8)
-        let expected = try RecordedRows.messages(path).enumerated()
+        let expected = try await RecordedRows.messages(path).enumerated()
             .filter { $0.element.raw.starts(with: needle) }
             .map { $0.offset + 1 }  // messages were inserted in this order, so ids are 1, 2, 3…
             .reversed()

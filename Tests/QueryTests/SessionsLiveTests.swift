@@ -1,6 +1,7 @@
 import Client
 import Foundation
-import Store
+import Recording
+import SQLiteBackend
 import Testing
 import TestSupport
 
@@ -71,22 +72,22 @@ import TestSupport
         #expect(lines[1] == "kept 1 session that started before then but are still open")
         #expect(lines[2].hasPrefix("freed ") && lines[2].contains("--vacuum"))
 
-        let remaining = try RecordedRows.sessions(fixture.path)
+        let remaining = try await RecordedRows.sessions(fixture.path)
         #expect(remaining.map(\.id) == [4])
-        #expect(try RecordedRows.messages(fixture.path).allSatisfy { $0.sessionID == 4 })
+        #expect(try await RecordedRows.messages(fixture.path).allSatisfy { $0.sessionID == 4 })
 
         // Recording goes on after the prune.
         try await connection.send(Array("QUIT\n".utf8))
         #expect(try await connection.readReply() == Array("200 BYE\n".utf8))
         await connection.close()
         await server.stop()
-        #expect(try RecordedRows.messages(fixture.path).count == 4)
+        #expect(try await RecordedRows.messages(fixture.path).count == 4)
 
         let vacuumed = try fixture.run(["prune", "--before", cutoff, "--vacuum"])
         #expect(vacuumed.status == 0, "\(vacuumed.stderrText)")
         #expect(vacuumed.stdoutText.hasPrefix("removed 1 session and 4 messages"))
         #expect(vacuumed.stdoutText.contains("database size "))
-        #expect(try RecordedRows.sessions(fixture.path).isEmpty)
+        #expect(try await RecordedRows.sessions(fixture.path).isEmpty)
         #expect(try RecordedRows.integrityCheck(fixture.path) == "ok")
     }
 }

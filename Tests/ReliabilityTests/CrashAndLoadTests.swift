@@ -25,8 +25,8 @@ import TestSupport
         }
     }
 
-    private func storedPayloads(_ path: String) throws -> Set<String> {
-        Set(try RecordedRows.messages(path).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } })
+    private func storedPayloads(_ path: String) async throws -> Set<String> {
+        Set(try await RecordedRows.messages(path).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } })
     }
 
     @Test func twentyKillsAtRandomMomentsLoseNothingAcknowledged() async throws {
@@ -46,7 +46,7 @@ import TestSupport
             kills += 1
             #expect(try RecordedRows.integrityCheck(path) == "ok")
         }
-        let lost = acknowledged.all.subtracting(try storedPayloads(path))
+        let lost = acknowledged.all.subtracting(try await storedPayloads(path))
         #expect(lost.isEmpty, "lost: \(lost.prefix(5))")
         print("kill -9: \(kills) kills survived, \(acknowledged.all.count) acknowledged messages checked, \(lost.count) lost")
     }
@@ -62,13 +62,13 @@ import TestSupport
         }
         let result = try serve.wait(timeout: 30)
         #expect(result.status == 0, "stderr: \(result.stderrText)")
-        let sessions = try RecordedRows.sessions(path)
+        let sessions = try await RecordedRows.sessions(path)
         #expect(sessions.count == 20)
         #expect(sessions.allSatisfy { $0.endReason == "shutdown" }, "\(sessions.map(\.endReason))")
-        let messages = try RecordedRows.messages(path)
+        let messages = try await RecordedRows.messages(path)
         // Every command received was answered and recorded: each has its reply row.
         #expect(messages.filter { $0.sender == "client" }.count == messages.filter { $0.sender == "server" }.count)
-        let lost = acknowledged.all.subtracting(try storedPayloads(path))
+        let lost = acknowledged.all.subtracting(try await storedPayloads(path))
         #expect(lost.isEmpty)
         print("SIGTERM under load: \(acknowledged.all.count) acknowledged, \(messages.count) messages checked, \(lost.count) lost")
     }
@@ -101,11 +101,11 @@ import TestSupport
         serve.signal(SIGTERM)
         #expect(try serve.wait(timeout: 60).status == 0)
         #expect(wrong.all.isEmpty)
-        let messages = try RecordedRows.messages(path)
+        let messages = try await RecordedRows.messages(path)
         let payloads = messages.compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } }
         #expect(payloads.count == clients * commands)
         #expect(Set(payloads).count == clients * commands)  // each exactly once
-        #expect(try RecordedRows.sessions(path).allSatisfy { $0.endReason == "quit" })
+        #expect(try await RecordedRows.sessions(path).allSatisfy { $0.endReason == "quit" })
         print("load: \(clients) clients x \(commands) commands, \(messages.count) messages checked, 0 lost")
     }
 }

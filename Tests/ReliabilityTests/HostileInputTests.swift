@@ -64,7 +64,7 @@ import TestSupport
         try await serve.assertStillServes()
         #expect(serve.residentMiB < 200, "RSS \(serve.residentMiB) MiB after a 100 MB line")
         _ = try serve.stop()
-        let reasons = try RecordedRows.sessions(serve.path).compactMap(\.endReason)
+        let reasons = try await RecordedRows.sessions(serve.path).compactMap(\.endReason)
         #expect(reasons.filter { $0 == "line_too_long" }.count == 3)
         print("hostile lines: \(tried) sizes tried, up to 100 MB")
     }
@@ -87,9 +87,9 @@ import TestSupport
         #expect(closed)
         #expect(replies == Array(String(repeating: "300 DRCV\n", count: 256).utf8) + Array("200 BYE\n".utf8))
         _ = try serve.stop()
-        let payloads = try RecordedRows.messages(serve.path).compactMap(\.payload)
+        let payloads = try await RecordedRows.messages(serve.path).compactMap(\.payload)
         #expect(payloads == expectedPayloads)
-        #expect(try RecordedRows.sessions(serve.path).count == 1)  // the SQL did nothing
+        #expect(try await RecordedRows.sessions(serve.path).count == 1)  // the SQL did nothing
     }
 
     @Test func tenThousandPipelinedCommandsInOneWrite() async throws {
@@ -101,7 +101,7 @@ import TestSupport
         #expect(closed)
         #expect(replies.count == 10_000 * 9 + 8)
         _ = try serve.stop()
-        #expect(try RecordedRows.messages(serve.path).count == 2 * 10_001)
+        #expect(try await RecordedRows.messages(serve.path).count == 2 * 10_001)
     }
 
     @Test func aClientThatNeverReadsIsNotBufferedForWithoutBound() async throws {
@@ -128,7 +128,7 @@ import TestSupport
         #expect(closed)
         #expect(reply.isEmpty)
         _ = try serve.stop()
-        let reasons = try RecordedRows.sessions(serve.path).compactMap(\.endReason)
+        let reasons = try await RecordedRows.sessions(serve.path).compactMap(\.endReason)
         #expect(reasons == ["idle_timeout", "idle_timeout"])
     }
 
@@ -148,7 +148,7 @@ import TestSupport
         try await serve.assertStillServes()
         let result = try serve.stop()
         #expect(!result.stderrText.contains("Fatal"))
-        let sessions = try RecordedRows.sessions(serve.path)
+        let sessions = try await RecordedRows.sessions(serve.path)
         #expect(sessions.count == opened + 1)
         #expect(sessions.allSatisfy { $0.endReason != nil })
         print("connections opened and dropped: \(opened)")

@@ -1,6 +1,7 @@
 import Foundation
 import Server
-import Store
+import Recording
+import SQLiteBackend
 import Testing
 import TestSupport
 
@@ -28,10 +29,10 @@ private func runQuietly(_ arguments: [String]) -> Int32 {
 /// Promises 5 and 6 of docs/RELIABILITY.md.
 @Suite struct StorageAndSecurityTests {
     @Test(.enabled(if: canMakeImmutable, "needs chattr +i (e2fsprogs) on this file system"))
-    func aReadOnlyDatabaseFileIsRefusedClearlyAndStillReadable() throws {
+    func aReadOnlyDatabaseFileIsRefusedClearlyAndStillReadable() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("readonly.sqlite")
-        _ = try Store.openForWriting(path: path)
+        _ = try SQLiteFile.openForWriting(path: path)
         runQuietly(["chattr", "+i", path])
         defer { runQuietly(["chattr", "-i", path]) }
         let result = try WirelogProcess.run(["serve", "--listen", "127.0.0.1:0", "--db", path])
@@ -39,7 +40,7 @@ private func runQuietly(_ arguments: [String]) -> Int32 {
         #expect(result.stderrText.contains("cannot write to \(path)"), "\(result.stderrText)")
         #expect(result.stderrText.split(separator: "\n").count == 1)
         // Reading needs no write access.
-        #expect(try RecordedRows.sessions(path).isEmpty)
+        #expect(try await RecordedRows.sessions(path).isEmpty)
     }
 
     @Test func aReadOnlyDirectoryIsRefusedClearly() throws {

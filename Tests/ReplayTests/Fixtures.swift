@@ -3,35 +3,37 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import Store
+import Backends
+import Recording
 import Testing
 import TestSupport
 
-/// Writes a session straight into a database through the real `Recorder`, as a proxy would
-/// have recorded it: for protocols and timings a test wants exactly.
+/// Writes a whole session straight into a store, as a proxy would have recorded it: for protocols
+/// and timings a test wants exactly. Returns the id the store gave it.
 func recordSession(into path: String, kind: SessionKind = .proxy, decoding: Decoding = .raw,
                    startedMicros: Int64 = WallClock.nowMicros(), endReason: EndReason? = .clientClosed,
-                   messages: [(Sender, String, atOffsetMicros: Int64)]) throws -> Int64 {
-    let recorder = Recorder(database: try Store.openForWriting(path: path), logger: Logger(label: "test.recorder"))
-    let session = RecordingSession(info: SessionInfo(
-        kind: kind, decoding: decoding, clientHost: "127.0.0.1", clientPort: 40_000,
-        serverHost: "127.0.0.1", serverPort: 6379, startedMicros: startedMicros))
-    recorder.begin(session)
-    var fromClient: Int64 = 0
-    var fromServer: Int64 = 0
-    for (index, (sender, text, offset)) in messages.enumerated() {
-        let raw = Array(text.utf8)
-        if sender == .client { fromClient += Int64(raw.count) } else { fromServer += Int64(raw.count) }
-        recorder.append(session, RecordedMessage(seq: Int64(index + 1), atMicros: startedMicros + offset, sender: sender, raw: raw))
+                   messages: [(Sender, String, atOffsetMicros: Int64)]) async throws -> Int64 {
+    try await recordSession(into: .sqlite(path: path), kind: kind, decoding: decoding, startedMicros: startedMicros,
+                            endReason: endReason, messages: messages)
+}
+
+func recordSession(into store: StoreLocation, kind: SessionKind = .proxy, decoding: Decoding = .raw,
+                   startedMicros: Int64 = WallClock.nowMicros(), endReason: EndReason? = .clientClosed,
+                   messages: [(Sender, String, atOffsetMicros: Int64)]) async throws -> Int64 {
+    let info = SessionInfo(kind: kind, decoding: decoding, recorder: "test", clientHost: "127.0.0.1", clientPort: 40_000,
+                           serverHost: "127.0.0.1", serverPort: 6379, startedMicros: startedMicros)
+    let recorded = messages.enumerated().map { index, message in
+        RecordedMessage(seq: Int64(index + 1), atMicros: startedMicros + message.atOffsetMicros, sender: message.0,
+                        raw: Array(message.1.utf8))
     }
-    if let endReason {
-        let last = messages.last?.atOffsetMicros ?? 0
-        recorder.end(session, SessionEnd(atMicros: startedMicros + last + 100, reason: endReason,
-                                         bytesFromClient: fromClient, bytesFromServer: fromServer,
-                                         messageCount: Int64(messages.count)))
+    let end = endReason.map { reason in
+        SessionEnd(atMicros: startedMicros + (messages.last?.atOffsetMicros ?? 0) + 100, reason: reason,
+                   bytesFromClient: Int64(recorded.filter { $0.sender == .client }.reduce(0) { $0 + $1.raw.count }),
+                   bytesFromServer: Int64(recorded.filter { $0.sender == .server }.reduce(0) { $0 + $1.raw.count }),
+                   messageCount: Int64(recorded.count))
     }
-    recorder.shutdown()
-    return try #require(RecordedRows.sessions(path).last?.id)
+    let ids = try await store.withStore(.create) { try await $0.write([(CompleteSession(info: info, end: end, messages: recorded), nil)]) }
+    return try #require(ids.first ?? nil)
 }
 
 /// Plays a lab conversation against `port` so the server records it; ends with QUIT unless told otherwise.

@@ -1,7 +1,9 @@
 import Client
+import Backends
 import Foundation
 import Replay
-import Store
+import Recording
+import SQLiteBackend
 import Testing
 import TestSupport
 
@@ -11,7 +13,7 @@ import TestSupport
         let dir = TemporaryDirectory()
         let path = dir.file("paced.sqlite")
         // Recorded gaps of 300 ms and 200 ms between the client's messages.
-        let id = try recordSession(into: path, kind: .server, decoding: .lab, endReason: .quit, messages: [
+        let id = try await recordSession(into: path, kind: .server, decoding: .lab, endReason: .quit, messages: [
             (.client, "HELO\n", 1_000), (.server, "100 OK\n", 1_200),
             (.client, "DATA x\n", 301_000), (.server, "300 DRCV\n", 301_300),
             (.client, "QUIT\n", 501_000), (.server, "200 BYE\n", 501_100),
@@ -23,19 +25,19 @@ import TestSupport
         #expect(run.status == 0, "stderr: \(run.stderr)")
         #expect(halfSpeed.status == 0, "stderr: \(halfSpeed.stderr)")
 
-        let sessions = try RecordedRows.sessions(path)
+        let sessions = try await RecordedRows.sessions(path)
         let replays = sessions.filter { $0.kind == "replay" }
         #expect(replays.count == 2)
         #expect(replays.allSatisfy { $0.decoding == "raw" && $0.endReason == "server_closed" })
         let pairs = try #require(run.summary["replay_sessions"] as? [[String: Int]])
         #expect(pairs.map { $0["session"] } == [Int(id)])
         #expect(pairs.map { $0["replay_session"] } == [Int(replays[0].id)])
-        let db = try Store.openForReading(path: path)
-        #expect(try db.scalarInt("SELECT replay_of FROM sessions WHERE id = ?", .integer(replays[0].id)) == id)
+        let replayOf = try await StoreLocation.sqlite(path: path).withStore(.read) { try await $0.session(replays[0].id).replayOf }
+        #expect(replayOf == id)
 
         // A replay session holds exactly the bytes that went each way.
         for (replay, divisor) in zip(replays, [Int64(1), 2]) {
-            let messages = try RecordedRows.messages(path, session: replay.id)
+            let messages = try await RecordedRows.messages(path, session: replay.id)
             let sent = messages.filter { $0.sender == "client" }
             #expect(sent.map(\.rawText) == ["HELO\n", "DATA x\n", "QUIT\n"])
             #expect(messages.filter { $0.sender == "server" }.flatMap(\.raw) == Array("100 OK\n300 DRCV\n200 BYE\n".utf8))
@@ -72,7 +74,7 @@ import TestSupport
         #expect(run.int("matched") == 500)
         #expect(run.sessions.count == 100)
         #expect(Set(run.sessions.compactMap { $0["session"] as? Int }) == Set(1...100))
-        #expect(try RecordedRows.sessions(dir.file("target.sqlite")).count == 100)
+        #expect(try await RecordedRows.sessions(dir.file("target.sqlite")).count == 100)
     }
 
     @Test func redisSessionsReplayAndAChangedValueIsAMismatch() async throws {
@@ -81,12 +83,12 @@ import TestSupport
         let dir = TemporaryDirectory()
         let path = dir.file("redis.sqlite")
         // As `wirelog proxy` records redis-cli: raw chunks of RESP.
-        let full = try recordSession(into: path, messages: [
+        let full = try await recordSession(into: path, messages: [
             (.client, "*1\r\n$4\r\nPING\r\n", 1_000), (.server, "+PONG\r\n", 1_100),
             (.client, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n", 2_000), (.server, "+OK\r\n", 2_100),
             (.client, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 3_000), (.server, "$5\r\nhello\r\n", 3_100),
         ])
-        let readOnly = try recordSession(into: path, messages: [
+        let readOnly = try await recordSession(into: path, messages: [
             (.client, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 1_000), (.server, "$5\r\nhello\r\n", 1_100),
         ])
         let run = try replay(["\(full)", "\(readOnly)", "--to", "127.0.0.1:\(redis.port)"], db: path)
@@ -111,13 +113,13 @@ import TestSupport
         let path = dir.file("flood.sqlite")
         // The recorded reply is longer than the cap and matches what the flood sends, so the
         // replay keeps reading until the cap, whatever the timing of the chunks.
-        let id = try recordSession(into: path, messages: [
+        let id = try await recordSession(into: path, messages: [
             (.client, "GET\n", 1_000), (.server, String(repeating: "x", count: 2_000), 1_100),
         ])
         let flood = try await ScriptedServer.start { _ in String(repeating: "x", count: 100_000) }
         var options = ReplayOptions(host: "127.0.0.1", port: flood.port)
         options.maxBufferedBytes = 1_024
-        let replayer = try Replayer(options: options, reader: RecordedSessionReader(database: try Store.openForReading(path: path)))
+        let replayer = try Replayer(options: options, store: try await StoreLocation.sqlite(path: path).openStore(.read))
         let report = await replayer.replay(id)
         await flood.stop()
         let step = try #require(report.steps.first)
@@ -130,12 +132,12 @@ import TestSupport
     @Test func whatCannotRunExitsWithTwoAndSaysWhy() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("few.sqlite")
-        let id = try recordSession(into: path, messages: [(.client, "PING\r\n", 1_000), (.server, "+PONG\r\n", 1_100)])
+        let id = try await recordSession(into: path, messages: [(.client, "PING\r\n", 1_000), (.server, "+PONG\r\n", 1_100)])
         let port = try await unusedPort()
 
         let missing = try WirelogProcess.run(["replay", "\(id)", "42", "--to", "127.0.0.1:\(port)", "--db", path])
         #expect(missing.status == 2)
-        #expect(missing.stderrText == "wirelog: no session 42 in the database\n")
+        #expect(missing.stderrText == "wirelog: no session 42 in the store\n")
 
         let refused = try replay(["\(id)", "--to", "127.0.0.1:\(port)"], db: path)
         #expect(refused.status == 2)

@@ -1,6 +1,7 @@
 import Foundation
 import Replay
-import Store
+import Recording
+import SQLiteBackend
 import Testing
 
 @Suite struct ReplayOutputTests {

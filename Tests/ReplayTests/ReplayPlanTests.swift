@@ -1,16 +1,20 @@
 import Replay
-import Store
+import Recording
 import Testing
 
 @Suite struct ReplayPlanTests {
     private func session(_ messages: [(Sender, String, Int64)], endReason: String? = "client_closed",
-                         endedAt: Int64? = 10_000) -> RecordedSession {
+                         endedAt: Int64? = 10_000) -> CompleteSession {
         let info = SessionInfo(kind: .proxy, decoding: .raw, clientHost: "127.0.0.1", clientPort: 1,
                                serverHost: "127.0.0.1", serverPort: 2, startedMicros: 1_000)
         let recorded = messages.enumerated().map { index, message in
             RecordedMessage(seq: Int64(index + 1), atMicros: message.2, sender: message.0, raw: Array(message.1.utf8))
         }
-        return RecordedSession(id: 7, info: info, endedMicros: endedAt, endReason: endReason, messages: recorded)
+        let end = endedAt.map {
+            SessionEnd(atMicros: $0, reason: endReason.flatMap(EndReason.init(rawValue:)) ?? .error,
+                       bytesFromClient: 0, bytesFromServer: 0, messageCount: Int64(recorded.count))
+        }
+        return CompleteSession(id: 7, info: info, end: end, endReason: endReason, messages: recorded)
     }
 
     @Test func aGreetingComesFirstThenOneStepPerClientMessage() {

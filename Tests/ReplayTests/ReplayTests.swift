@@ -1,6 +1,7 @@
 import Foundation
 import Replay
-import Store
+import Recording
+import SQLiteBackend
 import Testing
 import TestSupport
 
@@ -30,10 +31,10 @@ import TestSupport
         #expect(run.int("matched") == 8)
         #expect(run.summary["replayed_latency_us"] != nil)
         // The fresh server saw the same client bytes, ended the same way.
-        let original = try RecordedRows.messages(path)
-        let replayed = try RecordedRows.messages(dir.file("fresh.sqlite"))
+        let original = try await RecordedRows.messages(path)
+        let replayed = try await RecordedRows.messages(dir.file("fresh.sqlite"))
         #expect(replayed.map(\.raw) == original.map(\.raw))
-        #expect(try RecordedRows.sessions(dir.file("fresh.sqlite")).map(\.endReason) == ["quit", "client_closed"])
+        #expect(try await RecordedRows.sessions(dir.file("fresh.sqlite")).map(\.endReason) == ["quit", "client_closed"])
     }
 
     @Test func aServerThatAnswersDifferentlyGivesExactlyTheExpectedMismatches() async throws {
@@ -103,7 +104,7 @@ import TestSupport
         let dir = TemporaryDirectory()
         let path = dir.file("volatile.sqlite")
         // A server-first protocol: a greeting with a time in it, replies with a queue id.
-        let id = try recordSession(into: path, endReason: .serverClosed, messages: [
+        let id = try await recordSession(into: path, endReason: .serverClosed, messages: [
             (.server, "220 ready at 1700000000\r\n", 100),
             (.client, "SEND hello\r\n", 1_000), (.server, "250 queued as 4711\r\n", 1_200),
             (.client, "QUIT\r\n", 2_000), (.server, "221 bye\r\n", 2_100),

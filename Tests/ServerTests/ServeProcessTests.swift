@@ -30,10 +30,10 @@ import TestSupport
         }
         let result = try serve.wait(timeout: 30)
         #expect(result.status == 0, "stderr: \(result.stderrText)")
-        let sessions = try RecordedRows.sessions(dir.file("serve.sqlite"))
+        let sessions = try await RecordedRows.sessions(dir.file("serve.sqlite"))
         #expect(sessions.count == 5)
         #expect(sessions.allSatisfy { $0.endReason == "shutdown" })
-        let payloads = try RecordedRows.messages(dir.file("serve.sqlite")).compactMap(\.payload)
+        let payloads = try await RecordedRows.messages(dir.file("serve.sqlite")).compactMap(\.payload)
         #expect(payloads == Array(repeating: Array("in flight".utf8), count: 5))
     }
 
@@ -60,13 +60,13 @@ import TestSupport
         }
         _ = try? serve.wait(timeout: 30)
         #expect(try RecordedRows.integrityCheck(path) == "ok")
-        let stored = Set(try RecordedRows.messages(path).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } })
+        let stored = Set(try await RecordedRows.messages(path).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } })
         let acked = acknowledged.all
         #expect(acked.count >= target)
         #expect(acked.subtracting(stored).isEmpty, "acknowledged but lost: \(acked.subtracting(stored).prefix(5))")
     }
 
-    @Test func netcatAndSocatGetTheLabsBytes() throws {
+    @Test func netcatAndSocatGetTheLabsBytes() async throws {
         let dir = TemporaryDirectory()
         let (serve, port) = try startServe(dir)
         let script = "HELO\nDATA\nHello world\nUSER\nQUIT\n"
@@ -77,10 +77,10 @@ import TestSupport
         }
         serve.signal(SIGTERM)
         #expect(try serve.wait(timeout: 30).status == 0)
-        #expect(try RecordedRows.sessions(dir.file("serve.sqlite")).map(\.endReason) == ["quit", "quit"])
+        #expect(try await RecordedRows.sessions(dir.file("serve.sqlite")).map(\.endReason) == ["quit", "quit"])
     }
 
-    @Test func theScriptedClientSendsLinesAndQuitsAtEndOfInput() throws {
+    @Test func theScriptedClientSendsLinesAndQuitsAtEndOfInput() async throws {
         let dir = TemporaryDirectory()
         let (serve, port) = try startServe(dir)
         let result = try WirelogProcess.run(["client", "127.0.0.1:\(port)"], input: Array("HELO\nDATA\nhello there\nBOGUS\n".utf8))
@@ -88,7 +88,7 @@ import TestSupport
         #expect(result.stdoutText == "100 OK\n300 DRCV\n400 BCMD\nCommand-description: Bad command\n200 BYE\n")
         serve.signal(SIGTERM)
         _ = try serve.wait(timeout: 30)
-        let commands = try RecordedRows.messages(dir.file("serve.sqlite")).filter { $0.sender == "client" }
+        let commands = try await RecordedRows.messages(dir.file("serve.sqlite")).filter { $0.sender == "client" }
         // DATA and its payload leave in one write, as the lab's servers accept.
         #expect(commands.map(\.rawText) == ["HELO\n", "DATA hello there\n", "BOGUS\n", "QUIT\n"])
     }

@@ -21,9 +21,9 @@ import TestSupport
         #expect(try await connection.readReply() == nil)
         await connection.close()
         await server.stop()
-        let session = try RecordedRows.sessions(server.databasePath).first
+        let session = try await RecordedRows.sessions(server.store).first
         #expect(session?.endReason == "line_too_long")
-        let messages = try RecordedRows.messages(server.databasePath)
+        let messages = try await RecordedRows.messages(server.store)
         #expect(messages.first?.raw.count == 1024)
         #expect(messages.last?.replyCode == 400)
         _ = dir
@@ -36,7 +36,7 @@ import TestSupport
         #expect(try await connection.readReply(timeout: .seconds(10)) == nil)
         await connection.close()
         await server.stop()
-        #expect(try RecordedRows.sessions(server.databasePath).first?.endReason == "idle_timeout")
+        #expect(try await RecordedRows.sessions(server.store).first?.endReason == "idle_timeout")
         _ = dir
     }
 
@@ -68,7 +68,7 @@ import TestSupport
         #expect(served)
         await second.close()
         await server.stop()
-        let reasons = try RecordedRows.sessions(server.databasePath).compactMap(\.endReason)
+        let reasons = try await RecordedRows.sessions(server.store).compactMap(\.endReason)
         #expect(reasons.contains("refused"))
         _ = dir
     }
@@ -94,10 +94,10 @@ import TestSupport
             try await group.waitForAll()
         }
         await server.stop()
-        let sessions = try RecordedRows.sessions(server.databasePath)
+        let sessions = try await RecordedRows.sessions(server.store)
         #expect(sessions.count == clients)
         #expect(sessions.allSatisfy { $0.endReason == "quit" && $0.messageCount == Int64(2 * (commandsPerClient + 1)) })
-        let messages = try RecordedRows.messages(server.databasePath)
+        let messages = try await RecordedRows.messages(server.store)
         #expect(messages.count == clients * 2 * (commandsPerClient + 1))
         let payloads = messages.compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } }
         #expect(Set(payloads).count == clients * commandsPerClient)

@@ -53,12 +53,12 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
             await connection.close()
             await server.stop()
 
-            let sessions = try RecordedRows.sessions(server.databasePath)
+            let sessions = try await RecordedRows.sessions(server.store)
             #expect(sessions.count == 1)
             #expect(sessions[0].endReason == "quit")
             #expect(sessions[0].kind == "server")
             #expect(sessions[0].bytesFromClient == Int64("HELO\nDATA\nHello world\nUSER\nQUIT\n".utf8.count))
-            let messages = try RecordedRows.messages(server.databasePath)
+            let messages = try await RecordedRows.messages(server.store)
             #expect(messages.map(\.sender) == ["client", "server", "client", "server", "client", "server", "client", "server"])
             #expect(messages.map(\.rawText) == ["HELO\n", "100 OK\n", "DATA\nHello world\n", "300 DRCV\n",
                                                 "USER\n", labBadCommand, "QUIT\n", "200 BYE\n"])
@@ -79,7 +79,7 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
             #expect(try await ask(connection, "QUIT") == "200 BYE\n")
             await connection.close()
             await server.stop()
-            let messages = try RecordedRows.messages(server.databasePath).filter { $0.sender == "client" }
+            let messages = try await RecordedRows.messages(server.store).filter { $0.sender == "client" }
             #expect(messages.map(\.rawText) == ["HELO", "DATA hello world", "QUIT"])
             #expect(messages[1].payload == Array("hello world".utf8))
         }
@@ -93,7 +93,7 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
             #expect(all == "100 OK\n300 DRCV\n300 DRCV\n" + labBadCommand + labBadCommand + "100 OK\n200 BYE\n")
             await connection.close()
             await server.stop()
-            let commands = try RecordedRows.messages(server.databasePath).filter { $0.sender == "client" }
+            let commands = try await RecordedRows.messages(server.store).filter { $0.sender == "client" }
             #expect(commands.map(\.verb) == ["HELO", "DATA", "DATA", "NOPE", nil, "helo", "QUIT"])
             #expect(commands[2].payload == Array("b".utf8))
         }
@@ -109,7 +109,7 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
             #expect(all == "100 OK\n300 DRCV\n200 BYE\n")
             await connection.close()
             await server.stop()
-            let commands = try RecordedRows.messages(server.databasePath).filter { $0.sender == "client" }
+            let commands = try await RecordedRows.messages(server.store).filter { $0.sender == "client" }
             #expect(commands.map(\.rawText) == ["HELO\n", "DATA\r\npayload\r\n", "QUIT\n"])
         }
     }
@@ -127,7 +127,7 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
             #expect(try await connection.readReply() == Array(labBadCommand.utf8))
             await connection.close()
             await server.stop()
-            let commands = try RecordedRows.messages(server.databasePath).filter { $0.sender == "client" }
+            let commands = try await RecordedRows.messages(server.store).filter { $0.sender == "client" }
             #expect(commands.count == 3)
             #expect(commands[0].payload == binary)
             #expect(commands[1].payload == invalid)
@@ -159,7 +159,7 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
             #expect(try await ask(connection, "O\n") == "100 OK\n")
             await connection.close()
             await server.stop()
-            let commands = try RecordedRows.messages(server.databasePath).filter { $0.sender == "client" }
+            let commands = try await RecordedRows.messages(server.store).filter { $0.sender == "client" }
             #expect(commands.map(\.rawText) == ["HELO\n"])
         }
     }
@@ -173,9 +173,9 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
             #expect(all == "100 OK\n300 DRCV\n")
             await connection.close()
             await server.stop()
-            let sessions = try RecordedRows.sessions(server.databasePath)
+            let sessions = try await RecordedRows.sessions(server.store)
             #expect(sessions.first?.endReason == "client_closed")
-            let commands = try RecordedRows.messages(server.databasePath).filter { $0.sender == "client" }
+            let commands = try await RecordedRows.messages(server.store).filter { $0.sender == "client" }
             #expect(commands.last?.payload == Array("last words".utf8))
         }
     }

@@ -1,6 +1,7 @@
 import Client
 import Foundation
-import Store
+import Recording
+import SQLiteBackend
 import Testing
 import TestSupport
 
@@ -30,7 +31,7 @@ private let notRecorded = "451 NREC\r\nCommand-description: Server storage error
 
         // The refused command may still reach the file in a later batch; what matters is that
         // everything acknowledged is there.
-        let payloads = try RecordedRows.messages(path).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } }
+        let payloads = try await RecordedRows.messages(path).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } }
         #expect(payloads.last == "stored")
     }
 
@@ -64,7 +65,7 @@ private let notRecorded = "451 NREC\r\nCommand-description: Server storage error
         #expect(result.status == 0, "stderr: \(result.stderrText)")
         #expect(result.stderrText.contains("recording failed"))
         #expect(try RecordedRows.integrityCheck(path) == "ok")
-        let stored = Set(try RecordedRows.messages(path).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } })
+        let stored = Set(try await RecordedRows.messages(path).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } })
         #expect(Set(acknowledged).subtracting(stored).isEmpty)
     }
 }

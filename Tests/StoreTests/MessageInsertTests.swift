@@ -1,4 +1,5 @@
-import Store
+import Recording
+@testable import SQLiteBackend
 import Testing
 import TestSupport
 
@@ -7,7 +8,7 @@ import TestSupport
     private struct RolledBack: Error {}
 
     private func openWithSession(_ dir: TemporaryDirectory) throws -> Database {
-        let db = try Store.openForWriting(path: dir.file("m.sqlite"))
+        let db = try SQLiteFile.openForWriting(path: dir.file("m.sqlite"))
         try db.execute("""
             INSERT INTO sessions (id, kind, decoding, client_host, client_port, server_host, server_port, started_us)
             VALUES (7, 'server', 'lab', '10.0.0.1', 5000, '127.0.0.1', 7070, 1)

@@ -1,6 +1,7 @@
 import Foundation
 import Migrations
-import Store
+import Recording
+import SQLiteBackend
 import Testing
 import TestSupport
 
@@ -21,7 +22,7 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
         let dir = TemporaryDirectory()
         let path = dir.file("new.sqlite")
         var announced: [String] = []
-        let db = try Store.openForWriting(path: path) { announced.append($0.name) }
+        let db = try SQLiteFile.openForWriting(path: path) { announced.append($0.name) }
         #expect(announced.isEmpty, "creating a database is not an upgrade")
         #expect(try db.scalarInt("SELECT count(*) FROM wirelog_migrations") == Int64(Migration.embedded(.sqlite).count))
         #expect(try db.scalarInt("PRAGMA application_id") == Int64(Migrator.applicationID))
@@ -35,9 +36,9 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
     @Test func reopeningAppliesNothingTwice() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("again.sqlite")
-        let first = try Store.openForWriting(path: path)
+        let first = try SQLiteFile.openForWriting(path: path)
         let appliedAt = try first.scalarInt("SELECT max(applied_us) FROM wirelog_migrations")
-        let second = try Store.openForWriting(path: path)
+        let second = try SQLiteFile.openForWriting(path: path)
         #expect(try second.scalarInt("SELECT count(*) FROM wirelog_migrations") == Int64(Migration.embedded(.sqlite).count))
         #expect(try second.scalarInt("SELECT max(applied_us) FROM wirelog_migrations") == appliedAt)
     }
@@ -45,9 +46,9 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
     @Test func aMissingMigrationIsAppliedInOrder() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("upgrade.sqlite")
-        _ = try Store.openForWriting(path: path)
+        _ = try SQLiteFile.openForWriting(path: path)
         let newer = try Migrator(migrations: Migration.embedded(.sqlite) + [extraMigration()])
-        let db = try Store.openForWriting(path: path, migrator: newer)
+        let db = try SQLiteFile.openForWriting(path: path, migrator: newer)
         #expect(try db.scalarInt("SELECT max(version) FROM wirelog_migrations") == 99)
         #expect(try db.scalarText("SELECT name FROM wirelog_migrations WHERE version = 99") == "later_feature")
         #expect(try db.scalarInt("SELECT count(*) FROM later_feature") == 0)
@@ -59,7 +60,7 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
         let dir = TemporaryDirectory()
         let path = dir.file("v2.sqlite")
         let version2 = try Migrator(migrations: Migration.embedded(.sqlite).filter { $0.version <= 2 })
-        let old = try Store.openForWriting(path: path, migrator: version2)
+        let old = try SQLiteFile.openForWriting(path: path, migrator: version2)
         try old.execute("""
             INSERT INTO sessions (id, kind, decoding, client_host, client_port, server_host, server_port, started_us)
             VALUES (1, 'server', 'lab', '10.0.0.1', 5000, '127.0.0.1', 7070, 1), (200, 'server', 'lab', '10.0.0.2', 5001, '127.0.0.1', 7070, 2);
@@ -75,11 +76,11 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
         let before = try old.scalarText(everyRow)
 
         var announced: [String] = []
-        let db = try Store.openForWriting(path: path) { announced.append($0.name) }
+        let db = try SQLiteFile.openForWriting(path: path) { announced.append($0.name) }
         #expect(announced == Migration.embedded(.sqlite).filter { $0.version > 2 }.map(\.name))
         #expect(try db.scalarInt("SELECT max(version) FROM wirelog_migrations") == Int64(Migration.embedded(.sqlite).last!.version))
         #expect(try db.scalarText(everyRow) == before)
-        #expect(try SessionQueries(database: db).messages(ofSession: 1).map(\.seq) == [1, 2])
+        #expect(try SessionQueries(database: db).messages(ofSession: 1, after: 0, limit: 100).map(\.seq) == [1, 2])
         #expect(try db.scalarText("SELECT group_concat(verb) FROM session_verbs WHERE session_id = 200") == "QUIT")
         #expect(try db.scalarInt("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'") == 0)
     }
@@ -87,39 +88,39 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
     @Test func aFailingMigrationLeavesNothingBehind() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("failing.sqlite")
-        _ = try Store.openForWriting(path: path)
+        _ = try SQLiteFile.openForWriting(path: path)
         let broken = try Migrator(migrations: Migration.embedded(.sqlite) + [
             extraMigration("CREATE TABLE half_done (id INTEGER); THIS IS NOT SQL;"),
         ])
-        #expect(throws: StoreError.self) { try Store.openForWriting(path: path, migrator: broken) }
-        let db = try Store.openForWriting(path: path)
+        #expect(throws: SQLiteStoreError.self) { try SQLiteFile.openForWriting(path: path, migrator: broken) }
+        let db = try SQLiteFile.openForWriting(path: path)
         #expect(try db.scalarInt("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'") == 0)
     }
 
     @Test func anEditedAppliedMigrationIsRefused() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("edited.sqlite")
-        _ = try Store.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded(.sqlite) + [extraMigration()]))
+        _ = try SQLiteFile.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded(.sqlite) + [extraMigration()]))
         let edited = try Migrator(migrations: Migration.embedded(.sqlite) + [
             extraMigration("CREATE TABLE later_feature (id INTEGER PRIMARY KEY, extra TEXT);"),
         ])
-        #expect(throws: StoreError.migrationEdited(path: path, version: 99, name: "later_feature")) {
-            try Store.openForWriting(path: path, migrator: edited)
+        #expect(throws: SQLiteStoreError.migrationEdited(path: path, version: 99, name: "later_feature")) {
+            try SQLiteFile.openForWriting(path: path, migrator: edited)
         }
-        #expect(throws: StoreError.migrationEdited(path: path, version: 99, name: "later_feature")) {
-            try Store.openForReading(path: path, migrator: edited)
+        #expect(throws: SQLiteStoreError.migrationEdited(path: path, version: 99, name: "later_feature")) {
+            try SQLiteFile.openForReading(path: path, migrator: edited)
         }
     }
 
     @Test func aNewerSchemaIsRefusedUntouched() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("newer.sqlite")
-        _ = try Store.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded(.sqlite) + [extraMigration()]))
+        _ = try SQLiteFile.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded(.sqlite) + [extraMigration()]))
         let before = fileBytes(path)
         let latest = try Migrator().latestVersion
-        let expected = StoreError.schemaTooNew(path: path, databaseVersion: 99, binaryVersion: latest)
-        #expect(throws: expected) { try Store.openForWriting(path: path) }
-        #expect(throws: expected) { try Store.openForReading(path: path) }
+        let expected = SQLiteStoreError.schemaTooNew(path: path, databaseVersion: 99, binaryVersion: latest)
+        #expect(throws: expected) { try SQLiteFile.openForWriting(path: path) }
+        #expect(throws: expected) { try SQLiteFile.openForReading(path: path) }
         #expect(fileBytes(path) == before)
         #expect(expected.description.contains("upgrade wirelog"))
     }
@@ -132,8 +133,8 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
             try other.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO accounts VALUES (1, 'x');")
         }
         let before = fileBytes(path)
-        #expect(throws: StoreError.notAWirelogDatabase(path: path)) { try Store.openForWriting(path: path) }
-        #expect(throws: StoreError.notAWirelogDatabase(path: path)) { try Store.openForReading(path: path) }
+        #expect(throws: SQLiteStoreError.notAWirelogDatabase(path: path)) { try SQLiteFile.openForWriting(path: path) }
+        #expect(throws: SQLiteStoreError.notAWirelogDatabase(path: path)) { try SQLiteFile.openForReading(path: path) }
         #expect(fileBytes(path) == before)
         #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
     }
@@ -143,24 +144,24 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
         let path = dir.file("notes.txt")
         let text = Data(String(repeating: "these are my notes, not a database\n", count: 200).utf8)
         #expect(FileManager.default.createFile(atPath: path, contents: text))
-        #expect(throws: StoreError.notADatabase(path: path)) { try Store.openForWriting(path: path) }
-        #expect(throws: StoreError.notADatabase(path: path)) { try Store.openForReading(path: path) }
+        #expect(throws: SQLiteStoreError.notADatabase(path: path)) { try SQLiteFile.openForWriting(path: path) }
+        #expect(throws: SQLiteStoreError.notADatabase(path: path)) { try SQLiteFile.openForReading(path: path) }
         #expect(fileBytes(path) == text)
     }
 
     @Test func readingNeedsAnExistingUpToDateDatabase() throws {
         let dir = TemporaryDirectory()
         let missing = dir.file("missing.sqlite")
-        #expect(throws: StoreError.missingFile(path: missing)) { try Store.openForReading(path: missing) }
+        #expect(throws: SQLiteStoreError.missingFile(path: missing)) { try SQLiteFile.openForReading(path: missing) }
         #expect(!FileManager.default.fileExists(atPath: missing))
 
         let older = dir.file("older.sqlite")
-        _ = try Store.openForWriting(path: older)
+        _ = try SQLiteFile.openForWriting(path: older)
         let newer = try Migrator(migrations: Migration.embedded(.sqlite) + [extraMigration()])
-        #expect(throws: StoreError.self) { try Store.openForReading(path: older, migrator: newer) }
+        #expect(throws: SQLiteStoreError.self) { try SQLiteFile.openForReading(path: older, migrator: newer) }
         do {
-            _ = try Store.openForReading(path: older, migrator: newer)
-        } catch let error as StoreError {
+            _ = try SQLiteFile.openForReading(path: older, migrator: newer)
+        } catch let error as SQLiteStoreError {
             guard case .schemaTooOld = error else { Issue.record("expected schemaTooOld, got \(error)"); return }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
-import Store
+import Recording
+import SQLiteBackend
 import Testing
 import TestSupport
 
@@ -45,28 +46,27 @@ private func committedSeq(_ outcomes: [CommitOutcome]) -> Int64 {
 }
 
 @Suite struct RecorderTests {
-    @Test func recordsEveryMessageExactlyAndReportsCommits() throws {
+    @Test func recordsEveryMessageExactlyAndReportsCommits() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("rec.sqlite")
-        let recorder = Recorder(database: try Store.openForWriting(path: path), logger: quietLogger)
+        let recorder = SQLiteRecorder(database: try SQLiteFile.openForWriting(path: path), logger: quietLogger)
         let outcomes = Outcomes()
-        let session = RecordingSession(info: info(), onCommit: outcomes.add)
-        recorder.begin(session)
+        let tape = SessionTape(sink: recorder, info: info(), onCommit: outcomes.add)
         let binary: [UInt8] = Array("DATA ".utf8) + (0...255).map(UInt8.init) + [0x0A]
-        recorder.append(session, RecordedMessage(seq: 1, atMicros: 10, sender: .client, raw: binary,
-                                                 verb: "DATA", payloadRange: 5..<261))
-        recorder.append(session, RecordedMessage(seq: 2, atMicros: 20, sender: .client, raw: Array("DATA \n".utf8),
-                                                 verb: "DATA", payloadRange: 5..<5))
-        recorder.append(session, RecordedMessage(seq: 3, atMicros: 30, sender: .server, raw: Array("300 DRCV\n".utf8), replyCode: 300))
-        recorder.end(session, SessionEnd(atMicros: 40, reason: .quit, bytesFromClient: 268, bytesFromServer: 9, messageCount: 3))
+        tape.countWireBytes(binary.count + 6, from: .client)
+        tape.record(.client, binary, at: 10, verb: "DATA", payloadRange: 5..<261)
+        tape.record(.client, Array("DATA \n".utf8), at: 20, verb: "DATA", payloadRange: 5..<5)
+        tape.countWireBytes(9, from: .server)
+        tape.record(.server, Array("300 DRCV\n".utf8), at: 30, replyCode: 300)
+        tape.end(.quit, at: 40)
         #expect(committedSeq(outcomes.wait { committedSeq($0) >= 3 }) == 3)
-        recorder.shutdown()
+        await recorder.shutdown()
 
-        let sessions = try RecordedRows.sessions(path)
+        let sessions = try await RecordedRows.sessions(path)
         #expect(sessions.count == 1)
         #expect(sessions[0].endReason == "quit")
         #expect(sessions[0].bytesFromClient == 268)
-        let messages = try RecordedRows.messages(path)
+        let messages = try await RecordedRows.messages(path)
         #expect(messages.map(\.seq) == [1, 2, 3])
         #expect(messages[0].raw == binary)
         #expect(messages[0].payload == (0...255).map(UInt8.init))
@@ -79,54 +79,53 @@ private func committedSeq(_ outcomes: [CommitOutcome]) -> Int64 {
     @Test func manySessionsFromManyThreadsAreAllRecorded() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("many.sqlite")
-        let recorder = Recorder(database: try Store.openForWriting(path: path), logger: quietLogger)
+        let recorder = SQLiteRecorder(database: try SQLiteFile.openForWriting(path: path), logger: quietLogger)
         await withTaskGroup(of: Void.self) { group in
             for client in 0..<40 {
                 group.addTask {
-                    let session = RecordingSession(info: info(port: client))
-                    for seq in 1...50 {
-                        recorder.append(session, RecordedMessage(
-                            seq: Int64(seq), atMicros: WallClock.nowMicros(), sender: .client, raw: Array("HELO \(seq)\n".utf8), verb: "HELO"))
-                    }
-                    recorder.end(session, SessionEnd(atMicros: WallClock.nowMicros(), reason: .clientClosed,
-                                                     bytesFromClient: 0, bytesFromServer: 0, messageCount: 50))
+                    let tape = SessionTape(sink: recorder, info: info(port: client))
+                    for seq in 1...50 { tape.record(.client, Array("HELO \(seq)\n".utf8), verb: "HELO") }
+                    tape.end(.clientClosed)
                 }
             }
         }
-        recorder.shutdown()
-        let sessions = try RecordedRows.sessions(path)
+        await recorder.shutdown()
+        let sessions = try await RecordedRows.sessions(path)
         #expect(sessions.count == 40)
         #expect(Set(sessions.map(\.clientPort)) == Set(0..<40))
-        let messages = try RecordedRows.messages(path)
+        let messages = try await RecordedRows.messages(path)
         #expect(messages.count == 40 * 50)
         for session in sessions {
             #expect(messages.filter { $0.sessionID == session.id }.map(\.seq) == (1...50).map(Int64.init))
         }
     }
 
-    @Test func aLockedDatabaseFailsTheBatchAndRecoversWhenReleased() throws {
+    @Test func aLockedDatabaseFailsTheBatchAndRecoversWhenReleased() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("locked.sqlite")
-        let recorder = Recorder(database: try Store.openForWriting(path: path, busyTimeoutMilliseconds: 50), logger: quietLogger)
+        let recorder = SQLiteRecorder(database: try SQLiteFile.openForWriting(path: path, busyTimeoutMilliseconds: 50), logger: quietLogger)
         let other = try Database(path: path, mode: .readWrite)
         try other.execute("BEGIN IMMEDIATE")
 
-        let outcomes = Outcomes()
-        let session = RecordingSession(info: info(), onCommit: outcomes.add)
-        recorder.append(session, RecordedMessage(seq: 1, atMicros: 1, sender: .client, raw: Array("HELO\n".utf8), verb: "HELO"))
-        let failed = outcomes.wait { $0.contains { if case .failed = $0 { true } else { false } } }
-        guard case .failed(let reason)? = failed.first else {
-            Issue.record("expected a failed commit, got \(failed)")
-            return
+        func failures(_ outcomes: [CommitOutcome]) -> [String] {
+            outcomes.compactMap { if case .failed(let reason) = $0 { reason } else { nil } }
         }
-        #expect(reason.contains("locked") || reason.contains("busy"))
+        let outcomes = Outcomes()
+        // The session's start fails alone first, then the message: each batch reports once.
+        let tape = SessionTape(sink: recorder, info: info(), onCommit: outcomes.add)
+        #expect(failures(outcomes.wait { failures($0).count >= 1 }).count == 1)
+        tape.record(.client, Array("HELO\n".utf8), at: 1, verb: "HELO")
+        let reasons = failures(outcomes.wait { failures($0).count >= 2 })
+        #expect(reasons.count == 2)
+        #expect(reasons.allSatisfy { $0.contains("locked") || $0.contains("busy") }, "\(reasons)")
 
         try other.execute("ROLLBACK")
-        recorder.append(session, RecordedMessage(seq: 2, atMicros: 2, sender: .client, raw: Array("QUIT\n".utf8), verb: "QUIT"))
+        tape.record(.client, Array("QUIT\n".utf8), at: 2, verb: "QUIT")
         #expect(committedSeq(outcomes.wait { committedSeq($0) >= 2 }) == 2)
-        recorder.shutdown()
+        await recorder.shutdown()
         // The session row lost with the failed batch was inserted again; the failed message is absent.
-        #expect(try RecordedRows.sessions(path).count == 1)
-        #expect(try RecordedRows.messages(path).map(\.seq) == [2])
+        #expect(try await RecordedRows.sessions(path).count == 1)
+        let seqs = try await RecordedRows.messages(path).map(\.seq)
+        #expect(seqs == [2])
     }
 }

@@ -1,4 +1,6 @@
-import Store
+import Backends
+import Recording
+import SQLiteBackend
 
 /// A session row as stored, read back with plain SQL for assertions.
 public struct SessionRow: Sendable, Equatable {
@@ -31,43 +33,46 @@ public struct MessageRow: Sendable, Equatable {
     public var rawText: String { String(decoding: raw, as: UTF8.self) }
 }
 
+/// What a store holds, read back through the store API (any backend) for assertions.
 public enum RecordedRows {
-    public static func sessions(_ path: String) throws -> [SessionRow] {
-        let db = try Store.openForReading(path: path)
-        let statement = try db.prepare("""
-            SELECT id, kind, decoding, client_host, client_port, server_host, server_port, started_us, ended_us,
-                   end_reason, bytes_from_client, bytes_from_server, message_count
-            FROM sessions ORDER BY id
-            """)
-        var rows: [SessionRow] = []
-        while try statement.step() {
-            rows.append(SessionRow(
-                id: statement.int64(0), kind: statement.text(1) ?? "", decoding: statement.text(2) ?? "",
-                clientHost: statement.text(3) ?? "", clientPort: statement.int(4),
-                serverHost: statement.text(5) ?? "", serverPort: statement.int(6),
-                startedMicros: statement.int64(7), endedMicros: statement.optionalInt64(8),
-                endReason: statement.text(9), bytesFromClient: statement.int64(10),
-                bytesFromServer: statement.int64(11), messageCount: statement.int64(12)))
+    public static func sessions(_ path: String) async throws -> [SessionRow] {
+        try await sessions(.sqlite(path: path))
+    }
+
+    public static func sessions(_ location: StoreLocation) async throws -> [SessionRow] {
+        try await location.withStore(.read) { store in
+            try await store.list(SessionFilter(), limit: Int(Int32.max)).sorted { $0.id < $1.id }.map { session in
+                SessionRow(
+                id: session.id, kind: session.kind, decoding: session.decoding,
+                clientHost: session.clientHost, clientPort: session.clientPort,
+                serverHost: session.serverHost, serverPort: session.serverPort,
+                startedMicros: session.startedMicros, endedMicros: session.endedMicros, endReason: session.endReason,
+                bytesFromClient: session.bytesFromClient, bytesFromServer: session.bytesFromServer,
+                messageCount: session.messageCount)
+            }
         }
-        return rows
     }
 
     /// Messages of one session (or all, in session then seq order).
-    public static func messages(_ path: String, session: Int64? = nil) throws -> [MessageRow] {
-        let db = try Store.openForReading(path: path)
-        let statement = try db.prepare("""
-            SELECT session_id, seq, at_us, sender, raw, verb, payload, reply_code FROM messages
-            WHERE ?1 IS NULL OR session_id = ?1 ORDER BY session_id, seq
-            """)
-        try statement.bind([session.map(SQLValue.integer) ?? .null])
-        var rows: [MessageRow] = []
-        while try statement.step() {
-            rows.append(MessageRow(
-                sessionID: statement.int64(0), seq: statement.int64(1), atMicros: statement.int64(2),
-                sender: statement.text(3) ?? "", raw: statement.blob(4) ?? [], verb: statement.text(5),
-                payload: statement.blob(6), replyCode: statement.optionalInt(7)))
+    public static func messages(_ path: String, session: Int64? = nil) async throws -> [MessageRow] {
+        try await messages(.sqlite(path: path), session: session)
+    }
+
+    public static func messages(_ location: StoreLocation, session: Int64? = nil) async throws -> [MessageRow] {
+        try await location.withStore(.read) { store in
+            var ids = try await store.list(SessionFilter(), limit: Int(Int32.max)).map(\.id).sorted()
+            if let session { ids = [session] }
+            var rows: [MessageRow] = []
+            for id in ids {
+                try await store.forEachMessage(ofSession: id) { message in
+                    rows.append(MessageRow(
+                        sessionID: message.sessionID, seq: message.seq, atMicros: message.atMicros,
+                        sender: message.sender.rawValue, raw: message.raw, verb: message.verb,
+                        payload: message.payload, replyCode: message.replyCode))
+                }
+            }
+            return rows.sorted { ($0.sessionID, $0.seq) < ($1.sessionID, $1.seq) }
         }
-        return rows
     }
 
     /// `PRAGMA integrity_check`'s answer ("ok" when the file is sound).

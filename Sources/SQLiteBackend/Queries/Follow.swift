@@ -1,3 +1,5 @@
+import Recording
+
 extension SessionQueries {
     /// The id of the newest message: following starts after it.
     public func latestMessageID() throws -> Int64 {

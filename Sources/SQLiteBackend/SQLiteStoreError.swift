@@ -1,7 +1,8 @@
 import Migrations
+import Recording
 
 /// Why a database could not be used, worded for the person who ran the command.
-public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
+public enum SQLiteStoreError: StoreFailure, Sendable, Equatable {
     case missingFile(path: String)
     case notADatabase(path: String)
     case notAWirelogDatabase(path: String)
@@ -12,7 +13,6 @@ public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalidMigrationName(String)
     case cannotOpen(path: String, reason: String)
     case readOnly(path: String, reason: String)
-    case noSuchSession(Int64)
 
     public var description: String {
         switch self {
@@ -36,8 +36,6 @@ public enum StoreError: Error, CustomStringConvertible, Sendable, Equatable {
             return "cannot open \(path): \(reason)"
         case .readOnly(let path, let reason):
             return "cannot write to \(path): \(reason); check the file's and its directory's permissions"
-        case .noSuchSession(let id):
-            return "no session \(id) in this database (wirelog sessions list shows the ids)"
         }
     }
 }

@@ -10,7 +10,7 @@ public struct Migrator: Sendable {
 
     public init(migrations: [Migration] = Migration.embedded(.sqlite)) throws {
         for (previous, next) in zip(migrations, migrations.dropFirst()) where previous.version >= next.version {
-            throw StoreError.invalidMigrationName("\(next.version)_\(next.name).sql (versions must increase)")
+            throw SQLiteStoreError.invalidMigrationName("\(next.version)_\(next.name).sql (versions must increase)")
         }
         self.migrations = migrations
     }
@@ -26,11 +26,11 @@ public struct Migrator: Sendable {
             applicationID = try db.scalarInt("PRAGMA application_id") ?? 0
             objectCount = try db.scalarInt("SELECT count(*) FROM sqlite_schema") ?? 0
         } catch let error as SQLiteError where error.isNotADatabase {
-            throw StoreError.notADatabase(path: db.path)
+            throw SQLiteStoreError.notADatabase(path: db.path)
         }
         if applicationID == Int64(Migrator.applicationID) { return false }
         if applicationID == 0 && objectCount == 0 { return true }
-        throw StoreError.notAWirelogDatabase(path: db.path)
+        throw SQLiteStoreError.notAWirelogDatabase(path: db.path)
     }
 
     /// The applied migrations recorded in the database: version → checksum.
@@ -50,11 +50,11 @@ public struct Migrator: Sendable {
     func pendingMigrations(_ db: Database) throws -> [Migration] {
         let applied = try appliedVersions(db)
         if let newest = applied.keys.max(), newest > latestVersion {
-            throw StoreError.schemaTooNew(path: db.path, databaseVersion: newest, binaryVersion: latestVersion)
+            throw SQLiteStoreError.schemaTooNew(path: db.path, databaseVersion: newest, binaryVersion: latestVersion)
         }
         for migration in migrations {
             if let record = applied[migration.version], record.checksum != migration.checksum {
-                throw StoreError.migrationEdited(
+                throw SQLiteStoreError.migrationEdited(
                     path: db.path, version: migration.version, name: migration.name)
             }
         }
@@ -79,7 +79,7 @@ public struct Migrator: Sendable {
                     """)
                 try db.execute(migration.sql)
                 if try db.scalarInt("SELECT count(*) FROM pragma_foreign_key_check") ?? 0 > 0 {
-                    throw StoreError.migrationFailed(
+                    throw SQLiteStoreError.migrationFailed(
                         version: migration.version, name: migration.name, reason: "it leaves foreign keys violated")
                 }
                 try db.run("INSERT INTO wirelog_migrations (version, name, checksum, applied_us) VALUES (?, ?, ?, ?)",

@@ -1,7 +1,8 @@
 import CSQLite
+import Recording
 
 /// A failed SQLite call: the extended result code, SQLite's message, and the SQL that failed.
-public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+public struct SQLiteError: StoreFailure, Sendable {
     public let code: Int32
     public let message: String
     public let sql: String?

@@ -1,27 +1,16 @@
-/// What `prune` removed and what it gave back.
-public struct PruneResult: Sendable, Equatable {
-    public var sessions: Int64
-    public var messages: Int64
-    /// Sessions old enough but still open (being recorded): never removed.
-    public var openSessionsKept: Int64
-    /// Bytes of pages freed inside the file by the delete.
-    public var freedBytes: Int64
-    /// The database's size (pages × page size) before and after, VACUUM included.
-    public var sizeBefore: Int64
-    public var sizeAfter: Int64
-}
+import Recording
 
-/// Deletes old recordings. Needs a connection from `Store.openForWriting`.
-public struct Pruner {
-    public let database: Database
+/// Deletes old recordings. Needs a connection from `SQLiteFile.openForWriting`.
+struct Pruner {
+    let database: Database
 
-    public init(database: Database) {
+    init(database: Database) {
         self.database = database
     }
 
     /// Removes every ended session that started before `cutoffMicros`, with its messages, in one
     /// transaction; then, with `vacuum`, rewrites the file so the freed space returns to the system.
-    public func prune(startedBefore cutoffMicros: Int64, vacuum: Bool) throws -> PruneResult {
+    func prune(startedBefore cutoffMicros: Int64, vacuum: Bool) throws -> PruneResult {
         let sizeBefore = try databaseSize()
         let freeBefore = try freeBytes()
         let (sessions, messages, open) = try database.transaction(.immediate) {

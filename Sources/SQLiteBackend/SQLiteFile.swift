@@ -1,19 +1,14 @@
 import CSQLite
 import Migrations
+import Recording
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// How hard SQLite works to make a commit survive power loss. A commit survives a
-/// process crash (kill -9) in either mode; `full` also survives an OS crash.
-public enum Durability: String, Sendable, CaseIterable {
-    case normal, full
-}
-
-/// Opening wirelog databases: identity check, pragmas, migrations.
-public enum Store {
+/// Opening wirelog SQLite files: identity check, pragmas, migrations.
+public enum SQLiteFile {
     /// Opens (creating if needed) a database to record into, migrated to this binary's schema.
     /// `upgrading` hears of each migration about to be applied to an existing database: some
     /// rebuild a table, which takes a while on a large one.
@@ -26,28 +21,30 @@ public enum Store {
         do {
             db = try Database(path: path, mode: .readWrite, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         } catch let error as SQLiteError {
-            throw StoreError.cannotOpen(path: path, reason: error.message)
+            throw SQLiteStoreError.cannotOpen(path: path, reason: error.message)
         }
         let isNew = try migrator.checkIdentity(db)
         if sqlite3_db_readonly(db.handle, "main") == 1 {
-            throw StoreError.readOnly(path: path, reason: "the file is read-only")
+            throw SQLiteStoreError.readOnly(path: path, reason: "the file is read-only")
         }
         do {
             let journal = try db.scalarText("PRAGMA journal_mode = WAL")
             guard journal?.lowercased() == "wal" else {
-                throw StoreError.cannotOpen(path: path, reason: "SQLite refused WAL mode (journal_mode is \(journal ?? "unknown"))")
+                throw SQLiteStoreError.cannotOpen(path: path, reason: "SQLite refused WAL mode (journal_mode is \(journal ?? "unknown"))")
             }
             // An 8 MiB page cache (default 2) keeps the pages that queries and the recorder revisit in
             // memory; a WAL that grew under sustained load is cut back to 64 MiB when it restarts.
+            // synchronous=NORMAL in WAL mode: a commit survives a process crash, not an OS crash.
+            let synchronous = durability == .full ? "FULL" : "NORMAL"
             try db.execute("""
-                PRAGMA synchronous = \(durability.rawValue.uppercased()); PRAGMA foreign_keys = ON;
+                PRAGMA synchronous = \(synchronous); PRAGMA foreign_keys = ON;
                 PRAGMA cache_size = -8192; PRAGMA journal_size_limit = 67108864
                 """)
             try migrator.migrate(db, nowMicros: WallClock.nowMicros(), willApply: isNew ? { _ in } : upgrading)
         } catch let error as SQLiteError where error.isReadOnly || error.primaryCode == SQLITE_CANTOPEN {
-            throw StoreError.readOnly(path: path, reason: error.message)
+            throw SQLiteStoreError.readOnly(path: path, reason: error.message)
         } catch let error as SQLiteError {
-            throw StoreError.cannotOpen(path: path, reason: isNew ? "creating the schema failed: \(error)" : error.description)
+            throw SQLiteStoreError.cannotOpen(path: path, reason: isNew ? "creating the schema failed: \(error)" : error.description)
         }
         return db
     }
@@ -55,30 +52,21 @@ public enum Store {
     /// Opens an existing database for queries; it must be a wirelog database at this binary's schema.
     public static func openForReading(path: String, migrator: Migrator? = nil) throws -> Database {
         let migrator = try migrator ?? Migrator()
-        guard access(path, F_OK) == 0 else { throw StoreError.missingFile(path: path) }
+        guard access(path, F_OK) == 0 else { throw SQLiteStoreError.missingFile(path: path) }
         let db: Database
         do {
             db = try Database(path: path, mode: .readOnly)
         } catch let error as SQLiteError {
-            throw StoreError.cannotOpen(path: path, reason: error.message)
+            throw SQLiteStoreError.cannotOpen(path: path, reason: error.message)
         }
         if try migrator.checkIdentity(db) {
-            throw StoreError.notAWirelogDatabase(path: path)
+            throw SQLiteStoreError.notAWirelogDatabase(path: path)
         }
         let pending = try migrator.pendingMigrations(db)
         if let first = pending.first {
-            throw StoreError.schemaTooOld(path: path, databaseVersion: first.version - 1, binaryVersion: migrator.latestVersion)
+            throw SQLiteStoreError.schemaTooOld(path: path, databaseVersion: first.version - 1, binaryVersion: migrator.latestVersion)
         }
         try db.execute("PRAGMA foreign_keys = ON")
         return db
-    }
-}
-
-/// Wall-clock time in microseconds since the Unix epoch, the unit of every stored time.
-public enum WallClock {
-    public static func nowMicros() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1_000
     }
 }

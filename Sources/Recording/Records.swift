@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Who recorded a session.
 public enum SessionKind: String, Sendable, CaseIterable, Codable {
     case server, proxy, replay
@@ -31,6 +37,9 @@ public enum EndReason: String, Sendable, CaseIterable, Codable {
     case storageError = "storage_error"
     case upstreamRefused = "upstream_refused"
     case upstreamTimeout = "upstream_timeout"
+    /// The recorder died (kill -9, power loss) with the session open; closed by the next recorder
+    /// of the same name to open the store.
+    case interrupted
     case error
 }
 
@@ -38,6 +47,8 @@ public enum EndReason: String, Sendable, CaseIterable, Codable {
 public struct SessionInfo: Sendable, Equatable {
     public var kind: SessionKind
     public var decoding: Decoding
+    /// The name of the recorder (`--recorder-name`, default the host name) that made it.
+    public var recorder: String
     public var clientHost: String
     public var clientPort: Int
     public var serverHost: String
@@ -45,10 +56,11 @@ public struct SessionInfo: Sendable, Equatable {
     public var startedMicros: Int64
     public var replayOf: Int64?
 
-    public init(kind: SessionKind, decoding: Decoding, clientHost: String, clientPort: Int,
+    public init(kind: SessionKind, decoding: Decoding, recorder: String = "", clientHost: String, clientPort: Int,
                 serverHost: String, serverPort: Int, startedMicros: Int64, replayOf: Int64? = nil) {
         self.kind = kind
         self.decoding = decoding
+        self.recorder = recorder
         self.clientHost = clientHost
         self.clientPort = clientPort
         self.serverHost = serverHost
@@ -58,8 +70,8 @@ public struct SessionInfo: Sendable, Equatable {
     }
 }
 
-/// One message as it is handed to the recorder.
-public struct RecordedMessage: Sendable {
+/// One message as it is handed to a sink.
+public struct RecordedMessage: Sendable, Equatable {
     /// 1, 2, 3… within the session, both directions together, in wire order.
     public var seq: Int64
     public var atMicros: Int64
@@ -84,7 +96,7 @@ public struct RecordedMessage: Sendable {
 }
 
 /// How a session ended, written when it closes.
-public struct SessionEnd: Sendable {
+public struct SessionEnd: Sendable, Equatable {
     public var atMicros: Int64
     public var reason: EndReason
     public var bytesFromClient: Int64
@@ -98,4 +110,29 @@ public struct SessionEnd: Sendable {
         self.bytesFromServer = bytesFromServer
         self.messageCount = messageCount
     }
+}
+
+/// How hard a store works to make a commit survive. A commit survives a crash of wirelog
+/// (kill -9) in either mode; `full` also survives a crash of the machine.
+public enum Durability: String, Sendable, CaseIterable {
+    case normal, full
+}
+
+/// Wall-clock time in microseconds since the Unix epoch, the unit of every stored time.
+public enum WallClock {
+    public static func nowMicros() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1_000
+    }
+}
+
+/// Names of recorders, as sessions carry them.
+public enum RecorderName {
+    /// The default name: this machine's host name.
+    public static let hostName: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
 }

@@ -1,76 +1,19 @@
 import Foundation
 import Logging
+import Recording
 
-/// What the recorder tells a session after each transaction that held its messages.
-public enum CommitOutcome: Sendable {
-    /// Every message of the session up to and including `seq` is durable.
-    case committed(throughSeq: Int64)
-    /// The transaction failed; its messages are not stored and must not be acknowledged.
-    case failed(reason: String)
-}
-
-/// Where commit outcomes are delivered: typically an event loop, shared by all its connections.
-/// After each transaction the recorder schedules one closure per delivery carrying the outcomes
-/// of all its sessions, so a commit costs each event loop one wake-up, not one per connection.
-public struct CommitDelivery: Sendable {
-    let owner: ObjectIdentifier
-    let schedule: @Sendable (@escaping @Sendable () -> Void) -> Void
-
-    /// Deliveries with the same `owner` (an event loop, say) are grouped into one `schedule` call.
-    public init(owner: AnyObject, schedule: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) {
-        self.owner = ObjectIdentifier(owner)
-        self.schedule = schedule
-    }
-
-    /// Outcomes delivered on the recorder's writer thread: for callers that hop on their own.
-    public static let writerThread = CommitDelivery(owner: WriterThreadOwner.shared) { $0() }
-    private final class WriterThreadOwner: Sendable { static let shared = WriterThreadOwner() }
-}
-
-/// A session being recorded. Created by the connection that owns it; the recorder
-/// calls `onCommit` through `delivery` after each transaction that held its records.
-public final class RecordingSession: @unchecked Sendable {
-    public let info: SessionInfo
-    let delivery: CommitDelivery
-    let onCommit: @Sendable (CommitOutcome) -> Void
-
-    // Touched only on the writer thread.
-    fileprivate var rowID: Int64?
-    fileprivate var batchMark: UInt64 = 0
-    fileprivate var batchHighestSeq: Int64 = 0
-
-    public init(info: SessionInfo, delivery: CommitDelivery = .writerThread,
-                onCommit: @escaping @Sendable (CommitOutcome) -> Void = { _ in }) {
-        self.info = info
-        self.delivery = delivery
-        self.onCommit = onCommit
-    }
-}
-
-/// The single writer: connections enqueue, one thread commits whatever is queued in one
-/// transaction (group commit), then tells each session how far it is durable.
+/// The SQLite sink, a single writer: connections enqueue, one thread commits whatever is queued
+/// in one transaction (group commit), then tells each session how far it is durable.
 ///
 /// The queue itself is unbounded; callers bound it by pausing a connection while it has
 /// too many bytes awaiting commit (see `CommitOutcome`).
-public final class Recorder: @unchecked Sendable {
-    private enum Operation {
-        case begin(RecordingSession)
-        case message(RecordingSession, RecordedMessage)
-        case end(RecordingSession, SessionEnd)
-
-        var session: RecordingSession {
-            switch self {
-            case .begin(let session), .message(let session, _), .end(let session, _): session
-            }
-        }
-    }
-
+public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
     private let database: Database
     private let checkpointer: Checkpointer?
     private let logger: Logger
     private let condition = NSCondition()
     // Guarded by `condition`.
-    private var queue: [Operation] = []
+    private var queue: [SinkOperation] = []
     private var queuedBytes = 0
     private var writerIsWaiting = false
     private var writerIsGathering = false
@@ -95,7 +38,7 @@ public final class Recorder: @unchecked Sendable {
     /// Bytes queued beyond which a warning is logged: SQLite is falling behind.
     public var backlogWarningBytes = 64 << 20
 
-    /// Takes ownership of `database`, a connection opened with `Store.openForWriting`.
+    /// Takes ownership of `database`, a connection opened with `SQLiteFile.openForWriting`.
     public init(database: Database, logger: Logger) {
         self.database = database
         self.logger = logger
@@ -115,19 +58,29 @@ public final class Recorder: @unchecked Sendable {
     }
 
     public func begin(_ session: RecordingSession) {
-        enqueue(.begin(session), bytes: 64)
+        enqueue(.begin(session))
     }
 
     public func append(_ session: RecordingSession, _ message: RecordedMessage) {
-        enqueue(.message(session, message), bytes: message.raw.count + 64)
+        enqueue(.message(session, message))
     }
 
     public func end(_ session: RecordingSession, _ end: SessionEnd) {
-        enqueue(.end(session, end), bytes: 64)
+        enqueue(.end(session, end))
     }
 
-    /// Commits everything queued, stops the writer thread and waits for it.
-    public func shutdown() {
+    /// Commits everything queued, stops the writer thread and waits for it (on a thread of its
+    /// own, not the task's).
+    public func shutdown() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                self.stopAndWait()
+                done.resume()
+            }
+        }
+    }
+
+    private func stopAndWait() {
         condition.lock()
         let alreadyStopping = stopping
         stopping = true
@@ -136,17 +89,7 @@ public final class Recorder: @unchecked Sendable {
         if !alreadyStopping { writerDone.wait() }
     }
 
-    /// `shutdown()` for async callers: waits on a thread of its own, not on the task's.
-    public func shutdownWithoutBlocking() async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                self.shutdown()
-                done.resume()
-            }
-        }
-    }
-
-    private func enqueue(_ operation: Operation, bytes: Int) {
+    private func enqueue(_ operation: SinkOperation) {
         condition.lock()
         if stopped {
             condition.unlock()
@@ -154,7 +97,7 @@ public final class Recorder: @unchecked Sendable {
             return
         }
         queue.append(operation)
-        queuedBytes += bytes
+        queuedBytes += operation.queuedBytes
         if queuedBytes > backlogWarningBytes && !warnedAboutBacklog {
             warnedAboutBacklog = true
             logger.warning("recording backlog above \(backlogWarningBytes >> 20) MiB: SQLite is falling behind, connections will be slowed")
@@ -169,7 +112,7 @@ public final class Recorder: @unchecked Sendable {
     }
 
     private func writerLoop() {
-        var batch: [Operation] = []
+        var batch: [SinkOperation] = []
         while true {
             condition.lock()
             while queue.isEmpty && !stopping {
@@ -192,12 +135,14 @@ public final class Recorder: @unchecked Sendable {
             condition.unlock()
 
             let started = WallClock.nowMicros()
-            write(batch)
-            stats.batches += 1
-            stats.records += batch.count
-            stats.largestBatch = max(stats.largestBatch, batch.count)
+            // The statistics count only what committed.
+            if write(batch) {
+                stats.batches += 1
+                stats.records += batch.count
+                stats.largestBatch = max(stats.largestBatch, batch.count)
+                stats.writeMicros += WallClock.nowMicros() - started
+            }
             previousBatchCount = batch.count
-            stats.writeMicros += WallClock.nowMicros() - started
             batch.removeAll(keepingCapacity: true)
         }
         statements = nil
@@ -223,21 +168,11 @@ public final class Recorder: @unchecked Sendable {
         writerIsGathering = false
     }
 
-    private func write(_ batch: [Operation]) {
+    /// Commits `batch`; false when it failed (and was rolled back).
+    private func write(_ batch: [SinkOperation]) -> Bool {
         batchNumber &+= 1
         // Every session in the batch hears the outcome, even when BEGIN itself fails.
-        var touched: [RecordingSession] = []
-        for operation in batch {
-            let session = operation.session
-            if session.batchMark != batchNumber {
-                session.batchMark = batchNumber
-                session.batchHighestSeq = 0
-                touched.append(session)
-            }
-            if case .message(let session, let message) = operation {
-                session.batchHighestSeq = max(session.batchHighestSeq, message.seq)
-            }
-        }
+        let touched = SinkBatch(batch, number: batchNumber)
         var insertedNow: [RecordingSession] = []
         do {
             let statements = try preparedStatements()
@@ -247,41 +182,25 @@ public final class Recorder: @unchecked Sendable {
                 try statements.ensureRow(session, insertedNow: &insertedNow)
                 switch operation {
                 case .begin: break
-                case .message(_, let message): try statements.insertMessage.insert(message, sessionID: session.rowID!)
+                case .message(_, let message): try statements.insertMessage.insert(message, sessionID: session.storedID!)
                 case .end(_, let end):
-                    try statements.close(session.rowID!, end)
-                    statements.insertMessage.forget(session: session.rowID!)
+                    try statements.close(session.storedID!, end)
+                    statements.insertMessage.forget(session: session.storedID!)
                 }
             }
             try statements.commit.run()
-            deliver(touched) { .committed(throughSeq: $0.batchHighestSeq) }
+            touched.deliverCommitted()
+            return true
         } catch {
             database.rollbackIfOpen()
             // Rows inserted by the rolled-back transaction are gone: insert them again next time.
-            for session in insertedNow { session.rowID = nil }
+            for session in insertedNow { session.storedID = nil }
             statements?.insertMessage.forgetAll()
 
             let reason = String(describing: error)
             logger.error("recording failed, \(batch.count) records not stored and not acknowledged: \(reason)")
-            deliver(touched) { _ in .failed(reason: reason) }
-        }
-    }
-
-    /// One `schedule` per delivery (event loop) with the outcomes of all its sessions.
-    private func deliver(_ sessions: [RecordingSession], _ outcome: (RecordingSession) -> CommitOutcome) {
-        var groups: [(delivery: CommitDelivery, outcomes: [(RecordingSession, CommitOutcome)])] = []
-        for session in sessions {
-            let item = (session, outcome(session))
-            if let index = groups.firstIndex(where: { $0.delivery.owner == session.delivery.owner }) {
-                groups[index].outcomes.append(item)
-            } else {
-                groups.append((session.delivery, [item]))
-            }
-        }
-        for (delivery, outcomes) in groups {
-            delivery.schedule {
-                for (session, outcome) in outcomes { session.onCommit(outcome) }
-            }
+            touched.deliverFailed(reason)
+            return false
         }
     }
 
@@ -320,8 +239,8 @@ private final class Statements {
         begin = try database.prepare("BEGIN IMMEDIATE")
         commit = try database.prepare("COMMIT")
         insertSession = try database.prepare("""
-            INSERT INTO sessions (kind, decoding, client_host, client_port, server_host, server_port, started_us, replay_of)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO sessions (kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us, replay_of)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         insertMessage = try MessageInsert(database)
         closeSession = try database.prepare("""
@@ -331,15 +250,15 @@ private final class Statements {
     }
 
     func ensureRow(_ session: RecordingSession, insertedNow: inout [RecordingSession]) throws {
-        guard session.rowID == nil else { return }
+        guard session.storedID == nil else { return }
         let info = session.info
         try insertSession.bind([
-            .text(info.kind.rawValue), .text(info.decoding.rawValue),
+            .text(info.kind.rawValue), .text(info.decoding.rawValue), .text(info.recorder),
             .text(info.clientHost), .int(info.clientPort), .text(info.serverHost), .int(info.serverPort),
             .integer(info.startedMicros), info.replayOf.map(SQLValue.integer) ?? .null,
         ])
         try insertSession.run()
-        session.rowID = insertSession.database.lastInsertRowID
+        session.storedID = insertSession.database.lastInsertRowID
         insertedNow.append(session)
     }
 
@@ -356,7 +275,7 @@ private final class Statements {
 /// The one way a message row is written (the recorder, synthetic data): every column bound,
 /// the payload bound as a slice of the raw bytes. It also keeps `session_verbs` and
 /// `session_reply_codes`, writing a session's value the first time the session uses it.
-public final class MessageInsert {
+final class MessageInsert {
     private let statement: Statement
     private let noteVerb: Statement
     private let noteReplyCode: Statement
@@ -370,7 +289,7 @@ public final class MessageInsert {
     }
     private static let valuesCachedPerSession = 16
 
-    public init(_ database: Database) throws {
+    init(_ database: Database) throws {
         statement = try database.prepare("""
             INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -379,7 +298,7 @@ public final class MessageInsert {
         noteReplyCode = try database.prepare("INSERT OR IGNORE INTO session_reply_codes (reply_code, session_id) VALUES (?, ?)")
     }
 
-    public func insert(_ message: RecordedMessage, sessionID: Int64) throws {
+    func insert(_ message: RecordedMessage, sessionID: Int64) throws {
         try statement.bind(sessionID, at: 1)
         try statement.bind(message.seq, at: 2)
         try statement.bind(message.atMicros, at: 3)
@@ -416,12 +335,12 @@ public final class MessageInsert {
     }
 
     /// The session has ended: nothing more will be noted for it.
-    public func forget(session sessionID: Int64) {
+    func forget(session sessionID: Int64) {
         noted[sessionID] = nil
     }
 
     /// After a rollback the side-table rows the cache remembers may be gone.
-    public func forgetAll() {
+    func forgetAll() {
         noted.removeAll()
     }
 }

@@ -1,40 +1,6 @@
-/// Which sessions a query looks at. Every field narrows; nil means "any".
-public struct SessionFilter: Sendable, Equatable {
-    /// Sessions that started at or after this time (µs since the epoch).
-    public var sinceMicros: Int64?
-    /// Sessions that started before this time.
-    public var untilMicros: Int64?
-    public var clientHost: String?
-    /// Only with `clientHost`.
-    public var clientPort: Int?
-    public var kind: SessionKind?
-    /// Sessions with a client message of this verb (compared case-insensitively).
-    public var verb: String?
-    /// Sessions with a server message of this reply code.
-    public var replyCode: Int?
-    /// An `end_reason` value, or `open` for sessions still being recorded.
-    public var endReason: String?
+import Recording
 
-    public init(sinceMicros: Int64? = nil, untilMicros: Int64? = nil, clientHost: String? = nil, clientPort: Int? = nil,
-                kind: SessionKind? = nil, verb: String? = nil, replyCode: Int? = nil, endReason: String? = nil) {
-        self.sinceMicros = sinceMicros
-        self.untilMicros = untilMicros
-        self.clientHost = clientHost
-        self.clientPort = clientPort
-        self.kind = kind
-        self.verb = verb
-        self.replyCode = replyCode
-        self.endReason = endReason
-    }
-
-    /// The reason `--reason` takes for sessions that have not ended.
-    public static let openReason = "open"
-
-    /// True when a filter on the sessions table itself is set (time, client, kind, reason).
-    var narrowsSessions: Bool {
-        sinceMicros != nil || untilMicros != nil || clientHost != nil || kind != nil || endReason != nil
-    }
-
+extension SessionFilter {
     /// Conditions on `sessions s`. Message filters become EXISTS probes of session_verbs / session_reply_codes
     /// unless `messageFilters` is false (callers that apply them to messages themselves).
     func conditions(messageFilters: Bool = true) -> SQLConditions {
@@ -46,6 +12,7 @@ public struct SessionFilter: Sendable, Equatable {
             if let clientPort { conditions.add("s.client_port = ?", .int(clientPort)) }
         }
         if let kind { conditions.add("s.kind = ?", .text(kind.rawValue)) }
+        if let recorder { conditions.add("s.recorder = ?", .text(recorder)) }
         if let endReason {
             if endReason == SessionFilter.openReason {
                 // end_reason IS NULL lets sessions_by_reason find them without a scan.

@@ -1,26 +1,11 @@
 import Foundation
+import Recording
 
-/// A session row as the query commands show it. For an open session the counts are
-/// computed from its messages so far (the row's own counters are written when it ends).
-public struct SessionSummary: Sendable, Equatable {
-    public var id: Int64
-    public var kind: String
-    public var decoding: String
-    public var clientHost: String
-    public var clientPort: Int
-    public var serverHost: String
-    public var serverPort: Int
-    public var startedMicros: Int64
-    public var endedMicros: Int64?
-    /// nil while the session is open.
-    public var endReason: String?
-    public var bytesFromClient: Int64
-    public var bytesFromServer: Int64
-    public var messageCount: Int64
-    public var replayOf: Int64?
-
+extension SessionSummary {
+    /// The columns `init(_:from:)` reads, over `sessions s`. For an open session the counts come
+    /// from its messages so far (the row's own counters are written when it ends).
     static let columns = """
-        s.id, s.kind, s.decoding, s.client_host, s.client_port, s.server_host, s.server_port, s.started_us,
+        s.id, s.kind, s.decoding, s.recorder, s.client_host, s.client_port, s.server_host, s.server_port, s.started_us,
         s.ended_us, s.end_reason,
         CASE WHEN s.ended_us IS NULL
              THEN (SELECT coalesce(sum(length(raw)), 0) FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND m.sender = 'client')
@@ -33,63 +18,36 @@ public struct SessionSummary: Sendable, Equatable {
              ELSE s.message_count END,
         s.replay_of
         """
-    static let columnCount: Int32 = 14
+    static let columnCount: Int32 = 15
 
     init(_ statement: Statement, from first: Int32 = 0) {
-        id = statement.int64(first)
-        kind = statement.text(first + 1) ?? ""
-        decoding = statement.text(first + 2) ?? ""
-        clientHost = statement.text(first + 3) ?? ""
-        clientPort = statement.int(first + 4)
-        serverHost = statement.text(first + 5) ?? ""
-        serverPort = statement.int(first + 6)
-        startedMicros = statement.int64(first + 7)
-        endedMicros = statement.optionalInt64(first + 8)
-        endReason = statement.text(first + 9)
-        bytesFromClient = statement.int64(first + 10)
-        bytesFromServer = statement.int64(first + 11)
-        messageCount = statement.int64(first + 12)
-        replayOf = statement.optionalInt64(first + 13)
+        self.init(
+            id: statement.int64(first), kind: statement.text(first + 1) ?? "", decoding: statement.text(first + 2) ?? "",
+            recorder: statement.text(first + 3) ?? "",
+            clientHost: statement.text(first + 4) ?? "", clientPort: statement.int(first + 5),
+            serverHost: statement.text(first + 6) ?? "", serverPort: statement.int(first + 7),
+            startedMicros: statement.int64(first + 8), endedMicros: statement.optionalInt64(first + 9),
+            endReason: statement.text(first + 10),
+            bytesFromClient: statement.int64(first + 11), bytesFromServer: statement.int64(first + 12),
+            messageCount: statement.int64(first + 13), replayOf: statement.optionalInt64(first + 14))
     }
 }
 
-/// One stored message.
-public struct StoredMessage: Sendable, Equatable {
-    public var id: Int64
-    public var sessionID: Int64
-    public var seq: Int64
-    public var atMicros: Int64
-    public var sender: Sender
-    public var raw: [UInt8]
-    public var verb: String?
-    public var payload: [UInt8]?
-    public var replyCode: Int?
-
+extension StoredMessage {
+    /// The columns `init(_:from:)` reads, over `messages m`.
     static let columns = "m.id, m.session_id, m.seq, m.at_us, m.sender, m.raw, m.verb, m.payload, m.reply_code"
-    static let columnCount: Int32 = 9
 
     init(_ statement: Statement, from first: Int32 = 0) {
-        id = statement.int64(first)
-        sessionID = statement.int64(first + 1)
-        seq = statement.int64(first + 2)
-        atMicros = statement.int64(first + 3)
-        sender = statement.text(first + 4) == Sender.server.rawValue ? .server : .client
-        raw = statement.blob(first + 5) ?? []
-        verb = statement.text(first + 6)
-        payload = statement.blob(first + 7)
-        replyCode = statement.optionalInt(first + 8)
+        self.init(
+            id: statement.int64(first), sessionID: statement.int64(first + 1), seq: statement.int64(first + 2),
+            atMicros: statement.int64(first + 3),
+            sender: statement.text(first + 4) == Sender.server.rawValue ? .server : .client,
+            raw: statement.blob(first + 5) ?? [], verb: statement.text(first + 6), payload: statement.blob(first + 7),
+            replyCode: statement.optionalInt(first + 8))
     }
 }
 
-/// A message whose bytes matched a search, with its neighbours in the same session.
-public struct SearchHit: Sendable, Equatable {
-    public var session: SessionSummary
-    public var match: StoredMessage
-    /// Messages around the match in seq order, the match included.
-    public var context: [StoredMessage]
-}
-
-/// The read side: list, show and search, over a connection from `Store.openForReading`.
+/// The SQL of the read side: list, show and search, over a connection from `SQLiteFile`.
 public struct SessionQueries {
     public let database: Database
 
@@ -155,29 +113,22 @@ public struct SessionQueries {
 
     // MARK: show
 
-    /// The session with this id, or `StoreError.noSuchSession`.
+    /// The session with this id, or `RecordingError.noSuchSession`.
     public func session(_ id: Int64) throws -> SessionSummary {
         let statement = try database.cached("SELECT \(SessionSummary.columns) FROM sessions s WHERE s.id = ?")
         defer { statement.reset() }
         try statement.bind([.integer(id)])
-        guard try statement.step() else { throw StoreError.noSuchSession(id) }
+        guard try statement.step() else { throw RecordingError.noSuchSession(id) }
         return SessionSummary(statement)
     }
 
-    /// Calls `body` with each message of the session in wire order, without holding them all.
-    public func forEachMessage(ofSession id: Int64, _ body: (StoredMessage) throws -> Void) throws {
-        let statement = try database.cached(
-            "SELECT \(StoredMessage.columns) FROM messages m WHERE \(MessageLookup.ofSession("?1")) ORDER BY m.id")
-        defer { statement.reset() }
-        try statement.bind([.integer(id)])
-        while try statement.step() { try body(StoredMessage(statement)) }
+    /// The session's messages in wire order after message `afterID`, at most `limit`.
+    public func messages(ofSession id: Int64, after afterID: Int64, limit: Int) throws -> [StoredMessage] {
+        try rows(Self.sessionMessagesSQL, [.integer(id), .integer(afterID), .int(limit)]) { StoredMessage($0) }
     }
 
-    public func messages(ofSession id: Int64) throws -> [StoredMessage] {
-        var messages: [StoredMessage] = []
-        try forEachMessage(ofSession: id) { messages.append($0) }
-        return messages
-    }
+    static let sessionMessagesSQL =
+        "SELECT \(StoredMessage.columns) FROM messages m WHERE \(MessageLookup.ofSession("?1")) AND m.id > ?2 ORDER BY m.id LIMIT ?3"
 
     // MARK: search
 
@@ -263,7 +214,7 @@ public struct SessionQueries {
     }
 
     public func showPlan() throws -> [String] {
-        try plan("SELECT \(StoredMessage.columns) FROM messages m WHERE \(MessageLookup.ofSession("?1")) ORDER BY m.id", [.integer(1)])
+        try plan(Self.sessionMessagesSQL, [.integer(1), .integer(0), .int(1_000)])
     }
 
     func plan(_ sql: String, _ values: [SQLValue]) throws -> [String] {

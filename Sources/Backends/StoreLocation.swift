@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import Recording
+import SQLiteBackend
+
+/// Where recordings live, from `--db` / `WIRELOG_DB`: a SQLite file path, or a PostgreSQL URL.
+public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
+    case sqlite(path: String)
+
+    /// Reads a `--db` value. A URL with a scheme this binary does not know is refused rather than
+    /// taken for a file name.
+    public init(_ text: String) throws(StoreLocationError) {
+        if text.isEmpty || text == ":memory:" || text.hasPrefix("file:") {
+            throw .notAFile(text)
+        }
+        if let scheme = text.range(of: "://").map({ String(text[..<$0.lowerBound]) }) {
+            throw .unknownScheme(scheme)
+        }
+        self = .sqlite(path: text)
+    }
+
+    /// For messages and logs (a URL's password is never shown).
+    public var description: String {
+        switch self {
+        case .sqlite(let path): path
+        }
+    }
+
+    /// Opens the store for the `sessions` commands, replay and copy (`upgrading` hears of each
+    /// migration applied to an existing store).
+    public func openStore(_ access: StoreAccess, upgrading: @escaping (String) -> Void = { _ in }) async throws -> any RecordingStore {
+        switch self {
+        case .sqlite(let path):
+            switch access {
+            case .read: return SQLiteStore(database: try SQLiteFile.openForReading(path: path))
+            case .modify:
+                // Opening for writing would create a missing file: a typo in --db must not make a new store.
+                guard FileManager.default.fileExists(atPath: path) else { throw SQLiteStoreError.missingFile(path: path) }
+                return SQLiteStore(database: try SQLiteFile.openForWriting(path: path) { upgrading($0.fileName) })
+            case .create: return SQLiteStore(database: try SQLiteFile.openForWriting(path: path) { upgrading($0.fileName) })
+            }
+        }
+    }
+
+    /// Opens the store, runs `body` with it, and closes it whatever happens.
+    public func withStore<T>(_ access: StoreAccess, _ body: (any RecordingStore) async throws -> T) async throws -> T {
+        let store = try await openStore(access)
+        do {
+            let result = try await body(store)
+            await store.close()
+            return result
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+
+    /// Opens the store for live recording (serve, proxy, replay --record).
+    public func openRecorder(_ settings: RecorderSettings, logger: Logger) async throws -> any RecordingSink {
+        switch self {
+        case .sqlite(let path):
+            let database = try SQLiteFile.openForWriting(
+                path: path, durability: settings.durability,
+                busyTimeoutMilliseconds: Int32(clamping: settings.busyTimeoutMilliseconds)) { migration in
+                logger.notice("upgrading the schema of \(path): migration \(migration.fileName) (can take a while on a large database)")
+            }
+            return SQLiteRecorder(database: database, logger: logger)
+        }
+    }
+}
+
+public enum StoreAccess: Sendable {
+    /// Queries only; the store must exist at this binary's schema.
+    case read
+    /// Changes to a store that must exist (prune, delete); its schema is upgraded if needed.
+    case modify
+    /// Writes, creating the store when it does not exist (copy's destination, synthetic data).
+    case create
+}
+
+/// How a recorder writes, whatever the backend.
+public struct RecorderSettings: Sendable {
+    public var durability: Durability = .normal
+    /// How long a commit waits for another writer's lock before what it holds fails.
+    public var busyTimeoutMilliseconds: Int64 = 5_000
+
+    public init() {}
+}
+
+/// A `--db` value that names no store.
+public enum StoreLocationError: StoreFailure, Sendable, Equatable {
+    case notAFile(String)
+    case unknownScheme(String)
+
+    public var description: String {
+        switch self {
+        case .notAFile(let text):
+            "--db '\(text)' names no file: give a file path (SQLite) or a postgres:// URL"
+        case .unknownScheme(let scheme):
+            "--db: unknown store '\(scheme)://': give a file path (SQLite) or a postgres:// URL"
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Logging
+import Migrations
+import PostgresNIO
+
+/// Brings a PostgreSQL database to this binary's schema (`migrations/postgres/`), or explains why
+/// it will not. All in one transaction under an advisory lock, so recorders starting together
+/// apply each migration once; a refusal touches nothing.
+struct PostgresSchema {
+    /// The advisory lock every wirelog takes to migrate: "WRLG".
+    static let lockKey: Int64 = 0x5752_4C47
+    let migrations: [Migration]
+
+    init(migrations: [Migration] = Migration.embedded(.postgres)) {
+        self.migrations = migrations
+    }
+
+    var latestVersion: Int { migrations.last?.version ?? 0 }
+
+    /// Applies what is missing; `willApply` hears of each migration applied to an existing schema.
+    func migrate(_ link: PostgresLink, nowMicros: Int64, willApply: (Migration) -> Void) async throws {
+        try await link.transaction { link in
+            try await link.rows("SELECT pg_advisory_xact_lock(\(Self.lockKey))")
+            let applied = try await appliedVersions(link)
+            if applied == nil {
+                try await refuseForeignTables(link)
+                try await link.rows("""
+                    CREATE TABLE wirelog_migrations (
+                        version    integer PRIMARY KEY,
+                        name       text    NOT NULL,
+                        checksum   text    NOT NULL,
+                        applied_us bigint  NOT NULL
+                    )
+                    """)
+            }
+            for migration in try pending(applied ?? [:], link.url) {
+                if applied?.isEmpty == false { willApply(migration) }
+                do {
+                    try await link.rows(PostgresQuery(unsafeSQL: migration.sql))
+                } catch let error as PostgresStoreError {
+                    throw PostgresStoreError.migrationFailed(
+                        target: link.url.description, version: migration.version, name: migration.name, reason: error.description)
+                }
+                try await link.rows("""
+                    INSERT INTO wirelog_migrations (version, name, checksum, applied_us)
+                    VALUES (\(migration.version), \(migration.name), \(migration.checksum), \(nowMicros))
+                    """)
+            }
+        }
+    }
+
+    /// For readers: the schema must be there and current.
+    func check(_ link: PostgresLink) async throws {
+        guard let applied = try await appliedVersions(link) else {
+            try await refuseForeignTables(link)
+            throw PostgresStoreError.noSchemaYet(target: link.url.description)
+        }
+        if let first = try pending(applied, link.url).first {
+            throw PostgresStoreError.schemaTooOld(
+                target: link.url.description, databaseVersion: first.version - 1, binaryVersion: latestVersion)
+        }
+    }
+
+    /// Version → checksum of what was applied; nil when the database has no wirelog schema.
+    private func appliedVersions(_ link: PostgresLink) async throws -> [Int: String]? {
+        let exists = try await link.rows("SELECT to_regclass('wirelog_migrations') IS NOT NULL")
+        guard try exists.first?.decode(Bool.self) == true else { return nil }
+        var applied: [Int: String] = [:]
+        for row in try await link.rows("SELECT version, checksum FROM wirelog_migrations") {
+            let (version, checksum) = try row.decode((Int, String).self)
+            applied[version] = checksum
+        }
+        return applied
+    }
+
+    private func pending(_ applied: [Int: String], _ url: PostgresURL) throws -> [Migration] {
+        if let newest = applied.keys.max(), newest > latestVersion {
+            throw PostgresStoreError.schemaTooNew(target: url.description, databaseVersion: newest, binaryVersion: latestVersion)
+        }
+        for migration in migrations {
+            if let checksum = applied[migration.version], checksum != migration.checksum {
+                throw PostgresStoreError.migrationEdited(target: url.description, version: migration.version, name: migration.name)
+            }
+        }
+        return migrations.filter { applied[$0.version] == nil }
+    }
+
+    /// A database that holds tables but no wirelog schema belongs to something else.
+    private func refuseForeignTables(_ link: PostgresLink) async throws {
+        let tables = try await link.rows(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()")
+        if try tables.first?.decode(Int.self) ?? 0 > 0 {
+            throw PostgresStoreError.notAWirelogDatabase(target: link.url.description)
+        }
+    }
+}

@@ -1,0 +1,100 @@
+/// The read side of a store, and the work on whole sessions: what the `sessions` commands,
+/// replay, copy and synthetic data need. Every backend gives the same answers in the same order.
+public protocol RecordingStore: Sendable {
+    /// Sessions matching `filter`, newest first, at most `limit`.
+    func list(_ filter: SessionFilter, limit: Int) async throws -> [SessionSummary]
+    /// The session with this id, or `RecordingError.noSuchSession`.
+    func session(_ id: Int64) async throws -> SessionSummary
+    /// The session's messages in wire order after message `afterID` (0: from the start), at most `limit`.
+    func messages(ofSession id: Int64, after afterID: Int64, limit: Int) async throws -> [StoredMessage]
+    /// Messages whose raw bytes contain `needle`, newest first, at most `limit`, each with `context`
+    /// messages either side. Verb and code filters apply to the matching message.
+    func search(_ needle: [UInt8], filter: SessionFilter, limit: Int, context: Int) async throws -> [SearchHit]
+    /// Counts and latencies over the sessions `filter` selects.
+    func stats(_ filter: SessionFilter, topClients: Int) async throws -> SessionStats
+    /// The id of the newest message.
+    func latestMessageID() async throws -> Int64
+    /// Messages with an id above `afterID`, in id order, at most `limit`. Session filters pick the
+    /// sessions; verb and code filters pick the messages.
+    func messages(after afterID: Int64, filter: SessionFilter, limit: Int) async throws -> [StoredMessage]
+    /// A cursor over what is recorded from now on (`sessions follow`, live views). The default
+    /// suits stores whose ids grow in commit order (one writer at a time).
+    func follow() async throws -> any FollowCursor
+    /// Removes every ended session that started before `cutoffMicros`, with its messages; with
+    /// `compact`, gives the space back to the system.
+    func prune(startedBefore cutoffMicros: Int64, compact: Bool) async throws -> PruneResult
+    /// Removes these sessions and their messages for good; returns how many existed.
+    func delete(sessions ids: [Int64]) async throws -> Int
+    /// Writes whole sessions in one transaction and returns their new ids, in order. A session whose
+    /// `origin` was written before is skipped (nil): copying twice copies nothing twice.
+    func write(_ sessions: [(session: CompleteSession, origin: String?)]) async throws -> [Int64?]
+    /// A name for this store that stays the same for its life: what copies remember as `origin`.
+    func identity() async throws -> String
+    /// Releases connections.
+    func close() async
+}
+
+/// New messages as they are committed, each once, oldest first.
+public protocol FollowCursor: AnyObject, Sendable {
+    /// What was committed since the previous call (at most `limit`), oldest first.
+    func next(_ filter: SessionFilter, limit: Int) async throws -> [StoredMessage]
+}
+
+extension RecordingStore {
+    public func follow() async throws -> any FollowCursor {
+        IDFollowCursor(store: self, after: try await latestMessageID())
+    }
+
+    /// Calls `body` with each message of the session in wire order, a page at a time.
+    public func forEachMessage(ofSession id: Int64, pageSize: Int = 1_000,
+                               _ body: (StoredMessage) async throws -> Void) async throws {
+        var after: Int64 = 0
+        while true {
+            let page = try await messages(ofSession: id, after: after, limit: pageSize)
+            for message in page { try await body(message) }
+            guard page.count == pageSize, let last = page.last else { return }
+            after = last.id
+        }
+    }
+
+    public func messages(ofSession id: Int64) async throws -> [StoredMessage] {
+        var all: [StoredMessage] = []
+        try await forEachMessage(ofSession: id) { all.append($0) }
+        return all
+    }
+
+    /// The session with all its messages, as replay and copy need it; nil when there is no such session.
+    public func completeSession(_ id: Int64) async throws -> CompleteSession? {
+        let summary: SessionSummary
+        do {
+            summary = try await session(id)
+        } catch RecordingError.noSuchSession {
+            return nil
+        }
+        let messages = try await messages(ofSession: id).map(\.recorded)
+        let end = summary.endedMicros.map { ended in
+            SessionEnd(atMicros: ended, reason: summary.endReason.flatMap(EndReason.init(rawValue:)) ?? .error,
+                       bytesFromClient: summary.bytesFromClient, bytesFromServer: summary.bytesFromServer,
+                       messageCount: summary.messageCount)
+        }
+        return CompleteSession(id: id, info: summary.info, end: end, endReason: summary.endReason, messages: messages)
+    }
+}
+
+/// Follows a store whose message ids grow in commit order: everything after the last id seen.
+final class IDFollowCursor: FollowCursor, @unchecked Sendable {
+    private let store: any RecordingStore
+    // Used by one caller at a time, like the store.
+    private var lastID: Int64
+
+    init(store: any RecordingStore, after id: Int64) {
+        self.store = store
+        lastID = id
+    }
+
+    func next(_ filter: SessionFilter, limit: Int) async throws -> [StoredMessage] {
+        let batch = try await store.messages(after: lastID, filter: filter, limit: limit)
+        if let last = batch.last { lastID = last.id }
+        return batch
+    }
+}

@@ -1,0 +1,95 @@
+/// One session's bookkeeping, owned by the connection that records it (used on one thread, its
+/// event loop): sequence numbers, byte and message counters, the window of messages not yet
+/// committed, and the end. With no sink (recording off) every message counts as committed at once.
+public final class SessionTape {
+    private let sink: (any RecordingSink)?
+    private let session: RecordingSession?
+
+    public private(set) var bytesFromClient: Int64 = 0
+    public private(set) var bytesFromServer: Int64 = 0
+    public private(set) var messageCount: Int64 = 0
+    /// Every message up to this seq is durable (or, with no sink, was recorded).
+    public private(set) var committedThroughSeq: Int64 = 0
+    /// Bytes of recorded messages not yet committed: what a connection must bound.
+    public private(set) var uncommittedBytes = 0
+    /// Set once the session has ended; nothing more is recorded.
+    public private(set) var endReason: EndReason?
+
+    /// Recorded messages not yet committed, oldest first (`uncommittedStart` is the first live one).
+    private var uncommitted: [(seq: Int64, bytes: Int)] = []
+    private var uncommittedStart = 0
+
+    /// Starts recording the session into `sink`, or only counts it when `sink` is nil. `onCommit`
+    /// hears every outcome through `delivery`; it should call `apply(_:)` before acting on it.
+    public init(sink: (any RecordingSink)?, info: SessionInfo, delivery: CommitDelivery = .writer,
+                onCommit: @escaping @Sendable (CommitOutcome) -> Void = { _ in }) {
+        self.sink = sink
+        if let sink {
+            let session = RecordingSession(info: info, delivery: delivery, onCommit: onCommit)
+            self.session = session
+            sink.begin(session)
+        } else {
+            session = nil
+        }
+    }
+
+    public var isRecording: Bool { sink != nil }
+    public var hasEnded: Bool { endReason != nil }
+    /// The seq the next message gets.
+    public var nextSeq: Int64 { messageCount + 1 }
+    /// The store's id for the session, once a commit that held it has been delivered.
+    public var storedID: Int64? { session?.storedID }
+
+    /// Counts bytes that crossed the wire from `sender`, whether or not a message holds them yet.
+    public func countWireBytes(_ count: Int, from sender: Sender) {
+        switch sender {
+        case .client: bytesFromClient += Int64(count)
+        case .server: bytesFromServer += Int64(count)
+        }
+    }
+
+    /// Records a message and returns its seq. After the end nothing more is recorded.
+    @discardableResult
+    public func record(_ sender: Sender, _ raw: [UInt8], at micros: Int64 = WallClock.nowMicros(),
+                       verb: String? = nil, payloadRange: Range<Int>? = nil, replyCode: Int? = nil) -> Int64 {
+        guard endReason == nil else { return messageCount }
+        messageCount += 1
+        let seq = messageCount
+        guard let sink, let session else {
+            committedThroughSeq = seq
+            return seq
+        }
+        sink.append(session, RecordedMessage(
+            seq: seq, atMicros: micros, sender: sender, raw: raw, verb: verb, payloadRange: payloadRange, replyCode: replyCode))
+        uncommitted.append((seq, raw.count))
+        uncommittedBytes += raw.count
+        return seq
+    }
+
+    /// Takes in an outcome the sink delivered: a commit moves the window on.
+    public func apply(_ outcome: CommitOutcome) {
+        guard case .committed(let seq) = outcome else { return }
+        committedThroughSeq = max(committedThroughSeq, seq)
+        while uncommittedStart < uncommitted.count, uncommitted[uncommittedStart].seq <= seq {
+            uncommittedBytes -= uncommitted[uncommittedStart].bytes
+            uncommittedStart += 1
+        }
+        if uncommittedStart == uncommitted.count {
+            uncommitted.removeAll(keepingCapacity: true)
+            uncommittedStart = 0
+        }
+    }
+
+    /// Ends the session with `reason` and its counters; only the first call counts.
+    public func end(_ reason: EndReason, at micros: Int64 = WallClock.nowMicros()) {
+        guard endReason == nil else { return }
+        endReason = reason
+        uncommitted.removeAll()
+        uncommittedStart = 0
+        uncommittedBytes = 0
+        guard let sink, let session else { return }
+        sink.end(session, SessionEnd(
+            atMicros: micros, reason: reason,
+            bytesFromClient: bytesFromClient, bytesFromServer: bytesFromServer, messageCount: messageCount))
+    }
+}
