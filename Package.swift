@@ -44,6 +44,14 @@ let package = Package(
         ),
         // Pure protocol code: no NIO, no I/O.
         .target(name: "LabProtocol"),
+        // How wirelog words things for people: durations, counts, network failures.
+        .target(
+            name: "Presentation",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Glue between the recorder and SwiftNIO event loops.
         .target(
             name: "NIORecording",
@@ -55,6 +63,7 @@ let package = Package(
                 "Store",
                 "NIORecording",
                 "LabProtocol",
+                "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -65,6 +74,7 @@ let package = Package(
             name: "Client",
             dependencies: [
                 "LabProtocol",
+                "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -76,6 +86,7 @@ let package = Package(
                 "Store",
                 "NIORecording",
                 "LabProtocol",
+                "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,6 +98,7 @@ let package = Package(
             dependencies: [
                 "Store",
                 "LabProtocol",
+                "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -98,6 +110,7 @@ let package = Package(
             dependencies: [
                 "Store",
                 "LabProtocol",
+                "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -109,6 +122,7 @@ let package = Package(
             dependencies: [
                 "Store",
                 "LabProtocol",
+                "Presentation",
                 "Server",
                 "Client",
                 "Proxy",
@@ -137,6 +151,14 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "LabProtocolTests", dependencies: ["LabProtocol"]),
+        .testTarget(
+            name: "PresentationTests",
+            dependencies: [
+                "Presentation",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(
             name: "ServerTests",
