@@ -14,14 +14,15 @@ struct ProxyCommand: AsyncParsableCommand {
             Each accepted connection gets its own connection to --upstream; every byte is forwarded \
             unchanged, in both directions, and recorded as a session of kind proxy.
             SIGINT/SIGTERM stop it gracefully: no new connections, open ones get --shutdown-grace \
-            to finish, the rest end with reason shutdown, and every record is committed.
-            See docs/PROXY.md.
+            to finish, the rest end with reason shutdown, and every record is committed; a second \
+            SIGINT (Ctrl-C) stops it at once.
+            Times: \(Duration.forms). See docs/PROXY.md.
             """)
 
-    @Option(help: "Address to listen on (port 0 picks a free one).")
+    @Option(help: "Address to listen on (port 0 picks a free one).", transform: HostPort.parse)
     var listen = HostPort(host: "127.0.0.1", port: 7071)
 
-    @Option(help: ArgumentHelp("The server every connection is forwarded to (a host name, IPv4 or [IPv6] address).", valueName: "host:port"))
+    @Option(help: ArgumentHelp("The server every connection is forwarded to (a host name, IPv4 or [IPv6] address).", valueName: "host:port"), transform: HostPort.parse)
     var upstream: HostPort
 
     @OptionGroup var recording: RecordingOptions
@@ -42,7 +43,7 @@ struct ProxyCommand: AsyncParsableCommand {
     var connectTimeout = Duration(microseconds: 5_000_000)
 
     @Option(help: "Event-loop threads (default: one per core).")
-    var threads = System.coreCount
+    var threads: Int?
 
     @OptionGroup var logging: LoggingOptions
 
@@ -50,7 +51,7 @@ struct ProxyCommand: AsyncParsableCommand {
         guard upstream.port > 0 else { throw ValidationError("--upstream needs a port other than 0") }
         guard maxLine > 0 else { throw ValidationError("--max-line must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
-        guard threads > 0 else { throw ValidationError("--threads must be positive") }
+        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         guard quietPeriod.microseconds > 0 else { throw ValidationError("--quiet-period must be positive") }
         guard connectTimeout.microseconds > 0 else { throw ValidationError("--connect-timeout must be positive") }
     }
@@ -65,10 +66,11 @@ struct ProxyCommand: AsyncParsableCommand {
         configuration.maxLineLength = maxLine
         configuration.maxConnections = maxConnections
         configuration.connectTimeout = .microseconds(connectTimeout.microseconds)
-        configuration.eventLoopThreads = threads
+        configuration.eventLoopThreads = threads ?? System.coreCount
 
-        let recorder = try recording.openRecorder(logger: logger)
-        let proxy = ProxyServer(configuration: configuration, recorder: recorder, logger: logger)
+        let proxy = try recording.makeServer(listen: listen, logger: logger) { recorder in
+            ProxyServer(configuration: configuration, recorder: recorder, logger: logger)
+        }
         try await runUntilSignalled(proxy, grace: recording.shutdownGrace, listen: listen, logger: logger)
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import Proxy
 import Server
+import Presentation
 import ServiceLifecycle
 import Store
 
@@ -26,7 +27,7 @@ struct RecordingOptions: ParsableArguments {
     var shutdownGrace = Duration(microseconds: 10_000_000)
 
     /// The recorder, or nil with --no-record. A database that cannot be used is one line and exit 2.
-    func openRecorder(logger: Logger) throws -> Recorder? {
+    private func openRecorder(logger: Logger) throws -> Recorder? {
         guard !noRecord else { return nil }
         // Past a file-size limit (ulimit -f) a write must fail with an error SQLite reports,
         // not kill the process: what it held is then simply not acknowledged.
@@ -44,6 +45,36 @@ struct RecordingOptions: ParsableArguments {
             throw ExitCode(2)
         }
     }
+
+    /// Makes the server with the recorder it needs, binding `listen` first: a port in use is
+    /// one line and exit 2, and creates no database.
+    func makeServer<S: RecordingServer>(listen: HostPort, logger: Logger,
+                                        _ make: (Recorder?) -> S) throws -> S {
+        if let warning = exposureWarning(listen) { logger.warning("\(warning)") }
+        let reservation: PortReservation
+        do {
+            reservation = try PortReservation(listen)
+        } catch {
+            printError("cannot listen on \(listen): \(NetworkErrorText.reason(error))")
+            throw ExitCode(2)
+        }
+        let server = make(try openRecorder(logger: logger))
+        reservation.release()
+        return server
+    }
+}
+
+/// What to warn about an address that other machines can reach, or nil for loopback.
+func exposureWarning(_ listen: HostPort) -> String? {
+    switch listen.host {
+    case "0.0.0.0", "::", "[::]", "*":
+        return "listening on \(listen) accepts connections from every network this machine is on, and records them; use 127.0.0.1 unless that is meant"
+    case "localhost", "::1":
+        return nil
+    default:
+        if listen.host.hasPrefix("127.") { return nil }
+        return "listening on \(listen) accepts connections from other machines on that network, and records them"
+    }
 }
 
 /// A server that records: `serve`'s LabServer and `proxy`'s ProxyServer.
@@ -56,17 +87,17 @@ extension LabServer: RecordingServer {}
 extension ProxyServer: RecordingServer {}
 
 /// Runs `server` until SIGINT/SIGTERM, then drains it: stop accepting, give open connections
-/// `grace`, record everything, exit 0.
+/// `grace`, record everything, exit 0. A second SIGINT (Ctrl-C) stops at once, exit 130.
 func runUntilSignalled(_ server: some RecordingServer, grace: Duration, listen: HostPort, logger: Logger) async throws {
-    let service = RecordingService(server: server, grace: .microseconds(grace.microseconds))
+    let service = RecordingService(server: server, grace: .microseconds(grace.microseconds), logger: logger)
     let group = ServiceGroup(configuration: .init(
         services: [.init(service: service)],
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     do {
         try await group.run()
-    } catch let error as IOError {
-        printError("cannot listen on \(listen): \(error.description)")
+    } catch {
+        printError("cannot listen on \(listen): \(NetworkErrorText.reason(error))")
         throw ExitCode(2)
     }
 }
@@ -74,6 +105,7 @@ func runUntilSignalled(_ server: some RecordingServer, grace: Duration, listen: 
 private struct RecordingService<S: RecordingServer>: Service {
     let server: S
     let grace: TimeAmount
+    let logger: Logger
 
     func run() async throws {
         do {
@@ -83,6 +115,17 @@ private struct RecordingService<S: RecordingServer>: Service {
             throw error
         }
         try? await gracefulShutdown()
+        // The first SIGINT started this shutdown (and the signal stays ignored); the next one ends the process.
+        let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        interrupt.setEventHandler { [logger] in
+            logger.warning("interrupted again: stopping at once; connections still open are cut and their sessions stay open, as after a crash")
+            exit(130)
+        }
+        await withCheckedContinuation { (registered: CheckedContinuation<Void, Never>) in
+            interrupt.setRegistrationHandler { registered.resume() }
+            interrupt.resume()
+        }
         await server.shutdownGracefully(grace: grace)
+        interrupt.cancel()
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
+import Presentation
 import Replay
 import Store
 
@@ -12,16 +13,17 @@ struct ReplayCommand: AsyncParsableCommand {
         commandName: "replay",
         abstract: "Replay recorded sessions against a server and report every difference.",
         discussion: """
-            Each session is replayed on its own connection: wait for what the server sent before the
-            client's first message, then send each client message byte for byte and compare what comes
-            back with what was recorded. Exit status: 0 everything matched, 1 a difference, 2 could not
-            run (database, connection refused, no such session). See docs/REPLAY.md.
+            Each session is replayed on its own connection: wait for what the server sent before the \
+            client's first message, then send each client message byte for byte and compare what comes \
+            back with what was recorded. Exit status: 0 everything matched, 1 a difference, 2 could not \
+            run (database, connection refused, no such session). Times: \(Duration.forms). \
+            See docs/REPLAY.md.
             """)
 
     @Argument(help: "Ids of the sessions to replay (with filters, a session must pass them too).")
     var ids: [Int64] = []
 
-    @Option(help: "The server to replay against.")
+    @Option(help: "The server to replay against.", transform: HostPort.parse)
     var to: HostPort
 
     @Option(help: "fast: send as soon as the recorded reply is in; original: keep the recorded gaps.")
@@ -154,28 +156,23 @@ extension ReplayCommand {
                 mismatches += report.mismatches + report.skipped
                 if let started = report.recordedStartMicros { replays.append((report.sessionID, started)) }
                 // Reports on the same terminal go above the progress line, which is then drawn again.
-                if showProgress && reportsOnTerminal { clearProgress() }
+                if showProgress && reportsOnTerminal { ProgressLine.clear() }
                 FileHandle.standardOutput.write(Data(text.utf8))
                 let now = Date()
                 if showProgress && (reportsOnTerminal || now.timeIntervalSince(lastProgress) > 0.2 || done == total) {
                     lastProgress = now
                     let rate = Double(done) / max(now.timeIntervalSince(started), 0.001)
-                    let line = "replayed \(done)/\(total) sessions, \(mismatches) mismatches, \(String(format: "%.1f", rate)) sessions/s"
-                    clearProgress()
-                    FileHandle.standardError.write(Data(line.utf8))
+                    let line = "replayed \(done)/\(counted(total, "session")), \(counted(mismatches, "mismatch")), \(String(format: "%.1f", rate)) sessions/s"
+                    ProgressLine.show(line)
                 }
             }
         }
 
         func finishProgress() {
-            lock.withLock { if showProgress { clearProgress() } }
+            lock.withLock { if showProgress { ProgressLine.clear() } }
         }
 
         /// Sessions whose replay was recorded, with the replay's start.
         var recordedReplays: [(original: Int64, startedMicros: Int64)] { lock.withLock { replays } }
-
-        private func clearProgress() {
-            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-        }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Presentation
 import Store
 
 struct SessionsPrune: ParsableCommand {
@@ -42,9 +43,9 @@ struct SessionsPrune: ParsableCommand {
             guard FileManager.default.fileExists(atPath: database.path) else { throw StoreError.missingFile(path: database.path) }
             let db = try Store.openForWriting(path: database.path)
             let result = try Pruner(database: db).prune(startedBefore: cutoff, vacuum: vacuum)
-            Output.line("removed \(result.sessions) session\(result.sessions == 1 ? "" : "s") and \(result.messages) message\(result.messages == 1 ? "" : "s") that started before \(RelativeTime.localTimestamp(cutoff))")
+            Output.line("removed \(counted(result.sessions, "session")) and \(counted(result.messages, "message")) that started before \(RelativeTime.localTimestamp(cutoff))")
             if result.openSessionsKept > 0 {
-                Output.line("kept \(result.openSessionsKept) session\(result.openSessionsKept == 1 ? "" : "s") that started before then but are still open")
+                Output.line("kept \(counted(result.openSessionsKept, "session")) that started before then but \(result.openSessionsKept == 1 ? "is" : "are") still open")
             }
             if vacuum {
                 Output.line("database size \(RelativeTime.bytes(result.sizeBefore)) → \(RelativeTime.bytes(result.sizeAfter)) (reclaimed \(RelativeTime.bytes(max(0, result.sizeBefore - result.sizeAfter))))")
