@@ -21,7 +21,7 @@ public enum ReplayOutput {
         }
         let verdict = report.isMatch
             ? (report.steps.count == 1 ? "the only step matches" : "all \(report.steps.count) steps match")
-            : "\(report.mismatches) of \(counted(report.steps.count, "step")) \(report.mismatches == 1 ? "differs" : "differ")"
+            : "\(report.mismatches) of \(counted(report.steps.count, "step")) differ"
                 + (report.skipped > 0 ? ", \(report.skipped) not run" : "")
         lines.append("\(header)  \(verdict)")
         let sentWidth = 32
