@@ -141,8 +141,10 @@ struct BenchEcho: AsyncParsableCommand {
         abstract: "A TCP echo server, for `wirelog bench --bulk` through a proxy.",
         discussion: "Runs until interrupted (SIGINT/SIGTERM).")
 
-    @Option(help: "Address to listen on (port 0 picks a free one).", transform: HostPort.parse)
-    var listen = HostPort(host: "127.0.0.1", port: 7072)
+    static let defaultListen = HostPort(host: "127.0.0.1", port: 7072)
+
+    @Option(help: "Address to listen on (port 0 picks a free one). (default: \(defaultListen))", transform: HostPort.parse)
+    var listen = defaultListen
 
     @Option(help: "Event-loop threads.")
     var threads = 1

@@ -28,8 +28,10 @@ struct Client: AsyncParsableCommand {
         }
     }
 
-    @Argument(help: "Server to connect to (HOST:PORT).", transform: HostPort.parse)
-    var server = HostPort(host: "127.0.0.1", port: 7070)
+    static let defaultServer = HostPort(host: "127.0.0.1", port: 7070)
+
+    @Argument(help: "Server to connect to (HOST:PORT). (default: \(defaultServer))", transform: HostPort.parse)
+    var server = defaultServer
 
     @Option(help: "What ends each command on the wire: lf, crlf, or none (as the lab's reference client).")
     var terminator: Terminator = .lf

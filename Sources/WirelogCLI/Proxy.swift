@@ -19,8 +19,10 @@ struct ProxyCommand: AsyncParsableCommand {
             Times: \(Duration.forms). See docs/PROXY.md.
             """)
 
-    @Option(help: "Address to listen on (port 0 picks a free one).", transform: HostPort.parse)
-    var listen = HostPort(host: "127.0.0.1", port: 7071)
+    static let defaultListen = HostPort(host: "127.0.0.1", port: 7071)
+
+    @Option(help: "Address to listen on (port 0 picks a free one). (default: \(defaultListen))", transform: HostPort.parse)
+    var listen = defaultListen
 
     @Option(help: ArgumentHelp("The server every connection is forwarded to (a host name, IPv4 or [IPv6] address).", valueName: "host:port"), transform: HostPort.parse)
     var upstream: HostPort

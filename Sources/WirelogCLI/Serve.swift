@@ -17,8 +17,10 @@ struct Serve: AsyncParsableCommand {
             end with reason shutdown; a second SIGINT (Ctrl-C) stops it at once. Times: \(Duration.forms).
             """)
 
-    @Option(help: "Address to listen on (loopback unless told otherwise; port 0 picks a free one).", transform: HostPort.parse)
-    var listen = HostPort(host: "127.0.0.1", port: 7070)
+    static let defaultListen = HostPort(host: "127.0.0.1", port: 7070)
+
+    @Option(help: "Address to listen on (loopback unless told otherwise; port 0 picks a free one). (default: \(defaultListen))", transform: HostPort.parse)
+    var listen = defaultListen
 
     @OptionGroup var recording: RecordingOptions
 
