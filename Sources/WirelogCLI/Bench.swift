@@ -158,7 +158,7 @@ struct BenchEcho: AsyncParsableCommand {
         do {
             server = try await EchoServer.start(host: listen.host, port: listen.port, threads: threads)
         } catch {
-            printError("cannot listen on \(listen): \(error)")
+            printError("cannot listen on \(listen): \(NetworkErrorText.reason(error))")
             throw ExitCode(2)
         }
         printError("echo server listening on \(listen.host):\(server.port)")
