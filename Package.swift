@@ -74,6 +74,14 @@ let package = Package(
         ),
         // Pure protocol code: no NIO, no I/O.
         .target(name: "LabProtocol"),
+        // How wirelog words things for people: durations, counts, network failures.
+        .target(
+            name: "Presentation",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Glue between the recorder and SwiftNIO event loops.
         .target(
             name: "NIORecording",
@@ -85,6 +93,7 @@ let package = Package(
                 "Recording",
                 "NIORecording",
                 "LabProtocol",
+                "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -95,6 +104,7 @@ let package = Package(
             name: "Client",
             dependencies: [
                 "LabProtocol",
+                "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -106,6 +116,7 @@ let package = Package(
                 "Recording",
                 "NIORecording",
                 "LabProtocol",
+                "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -118,6 +129,7 @@ let package = Package(
                 "Recording",
                 "NIORecording",
                 "LabProtocol",
+                "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -129,6 +141,7 @@ let package = Package(
             dependencies: [
                 "Recording",
                 "LabProtocol",
+                "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -141,6 +154,7 @@ let package = Package(
                 "Recording",
                 "Backends",
                 "LabProtocol",
+                "Presentation",
                 "Server",
                 "Client",
                 "Proxy",
@@ -171,6 +185,14 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "LabProtocolTests", dependencies: ["LabProtocol"]),
+        .testTarget(
+            name: "PresentationTests",
+            dependencies: [
+                "Presentation",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "StoreTests", dependencies: ["Recording", "SQLiteBackend", "TestSupport"]),
         .testTarget(
             name: "ServerTests",

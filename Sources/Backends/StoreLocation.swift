@@ -7,14 +7,19 @@ import SQLiteBackend
 public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     case sqlite(path: String)
 
-    /// Reads a `--db` value. A URL with a scheme this binary does not know is refused rather than
-    /// taken for a file name.
-    public init(_ text: String) throws(StoreLocationError) {
-        if text.isEmpty || text == ":memory:" || text.hasPrefix("file:") {
-            throw .notAFile(text)
+    /// Reads a `--db` value (`option` names where it came from, for messages). A URL with a
+    /// scheme this binary does not know is refused rather than taken for a file name.
+    public init(_ text: String, option: String = "--db") throws(StoreLocationError) {
+        if text.isEmpty { throw .notAFile(option: option, reason: "must name a file (it is empty)") }
+        if text == ":memory:" {
+            throw .notAFile(option: option, reason: "must name a file: ':memory:' is SQLite's in-memory database, where nothing recorded would last")
         }
         if let scheme = text.range(of: "://").map({ String(text[..<$0.lowerBound]) }) {
-            throw .unknownScheme(scheme)
+            throw .unknownScheme(option: option, scheme)
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw .notAFile(option: option, reason: "\(text) is a directory: name a file, e.g. \((text as NSString).appendingPathComponent("wirelog.sqlite"))")
         }
         self = .sqlite(path: text)
     }
@@ -89,15 +94,15 @@ public struct RecorderSettings: Sendable {
 
 /// A `--db` value that names no store.
 public enum StoreLocationError: StoreFailure, Sendable, Equatable {
-    case notAFile(String)
-    case unknownScheme(String)
+    case notAFile(option: String, reason: String)
+    case unknownScheme(option: String, String)
 
     public var description: String {
         switch self {
-        case .notAFile(let text):
-            "--db '\(text)' names no file: give a file path (SQLite) or a postgres:// URL"
-        case .unknownScheme(let scheme):
-            "--db: unknown store '\(scheme)://': give a file path (SQLite) or a postgres:// URL"
+        case .notAFile(let option, let reason):
+            "\(option) \(reason)"
+        case .unknownScheme(let option, let scheme):
+            "\(option): unknown kind of store '\(scheme)://': give a file path (SQLite) or a postgres:// URL"
         }
     }
 }

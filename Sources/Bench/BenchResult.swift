@@ -1,4 +1,5 @@
 import Foundation
+import Presentation
 
 /// Latency percentiles in microseconds.
 public struct LatencySummary: Codable, Sendable, Equatable {
@@ -27,6 +28,8 @@ public struct BenchResult: Codable, Sendable {
     public var latencyMicros: LatencySummary?
     /// Replies whose bytes differ from `--expect`.
     public var badReplies: Int
+    /// The first bad reply (its first 200 bytes, escaped), to show what came instead.
+    public var badReplySample: String?
     /// Failed connects, connections closed or reset by the server, reply timeouts.
     public var errors: Int
     /// Requests sent during warm-up (answered, not measured).
@@ -52,7 +55,7 @@ public struct BenchResult: Codable, Sendable {
         var rows: [(String, String)] = [
             ("target", target),
             ("connections", "\(connected) of \(connections), pipeline \(pipeline), \(threads) thread\(threads == 1 ? "" : "s")"),
-            ("duration", String(format: "%.2f s", seconds)),
+            ("duration", DurationText.seconds(seconds)),
         ]
         if let bulkBytes {
             rows.append(("bytes", "\(Self.grouped(bulkVerifiedBytes ?? 0)) of \(Self.grouped(bulkBytes * connections)) echoed and verified"))
@@ -63,19 +66,15 @@ public struct BenchResult: Codable, Sendable {
             if let latency = latencyMicros {
                 rows.append(("latency", [("p50", latency.p50), ("p90", latency.p90), ("p99", latency.p99),
                                          ("p99.9", latency.p999), ("max", latency.max)]
-                    .map { "\($0.0) \(Self.micros($0.1))" }.joined(separator: "  ")))
+                    .map { "\($0.0) \(DurationText.fractionalMicros($0.1))" }.joined(separator: "  ")))
             }
-            rows.append(("bad replies", Self.grouped(badReplies)))
+            rows.append(("bad replies", Self.grouped(badReplies) + (badReplySample.map { " (first: \($0))" } ?? "")))
         }
-        rows.append(("generator CPU", String(format: "%.2f s", generatorCPUSeconds)))
+        rows.append(("generator CPU", DurationText.seconds(generatorCPUSeconds)))
         rows.append(("errors", Self.grouped(errors) + (firstError.map { " (first: \($0))" } ?? "")))
         let width = rows.map(\.0.count).max() ?? 0
         return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
             .joined(separator: "\n")
-    }
-
-    static func micros(_ value: Double) -> String {
-        value >= 10_000 ? String(format: "%.1f ms", value / 1_000) : String(format: "%.0f µs", value)
     }
 
     static func grouped(_ value: Int) -> String {

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Presentation
 
 /// Random bytes that stand for an endless stream: a block of a prime length (so the stream never
 /// lines up with read or write sizes), plus one chunk more so that any window of up to `chunk`
@@ -124,7 +125,7 @@ final class BulkHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        stats.fail("\(error)")
+        stats.fail(NetworkErrorText.reason(error))
         close(context)
     }
 
@@ -145,7 +146,7 @@ final class BulkHandler: ChannelInboundHandler {
     private func checkStall() {
         guard !finished, let context else { return }
         if Int64(uptimeNanos() &- lastReadAt) > replyTimeoutNanos {
-            stats.fail("no echo for \(replyTimeoutNanos / 1_000_000) ms after \(stats.verifiedBytes) of \(total) bytes")
+            stats.fail("no echo for \(DurationText.micros(replyTimeoutNanos / 1_000)) after \(stats.verifiedBytes) of \(total) bytes")
             close(context)
         }
     }

@@ -9,6 +9,8 @@ struct ConnectionStats: Sendable {
     var badReplies = 0
     var errors = 0
     var firstError: String?
+    /// The start of the first reply that differed from `--expect`, to show what came instead.
+    var firstBadReply: [UInt8]?
     /// Uptime (ns) of the last measured reply or echoed byte.
     var lastProgressAt: UInt64 = 0
     var verifiedBytes = 0
@@ -16,6 +18,11 @@ struct ConnectionStats: Sendable {
     /// Nanoseconds from 1 to 100 s at three significant digits: about 100 KB per connection.
     static func makeHistogram() -> Histogram<UInt32> {
         Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 100_000_000_000, numberOfSignificantValueDigits: .three)
+    }
+
+    mutating func badReply(_ bytes: UnsafeRawBufferPointer) {
+        badReplies += 1
+        if firstBadReply == nil { firstBadReply = Array(bytes.prefix(200)) }
     }
 
     mutating func fail(_ message: String) {

@@ -1,7 +1,9 @@
 import Foundation
 import Histogram
+import LabProtocol
 import NIOCore
 import NIOPosix
+import Presentation
 
 /// Runs a closed-loop or bulk load against one server and summarises what it saw.
 public enum LoadGenerator {
@@ -56,7 +58,7 @@ public enum LoadGenerator {
             do {
                 channels.append(try await connection.channel.get())
             } catch {
-                connectErrors[index] = "cannot connect to \(configuration.host):\(configuration.port): \(error)"
+                connectErrors[index] = "cannot connect to \(configuration.host):\(configuration.port): \(NetworkErrorText.reason(error))"
             }
         }
 
@@ -81,15 +83,17 @@ public enum LoadGenerator {
             stats.append(connectionStats)
         }
         return summarise(stats, configuration: configuration, connected: channels.count,
-                         measureStart: configuration.bulkBytes == nil ? measureStart : start)
+                         measureStart: configuration.bulkBytes == nil ? measureStart : start, ended: uptimeNanos())
     }
 
     private static func summarise(_ stats: [ConnectionStats], configuration: BenchConfiguration,
-                                  connected: Int, measureStart: UInt64) -> BenchResult {
+                                  connected: Int, measureStart: UInt64, ended: UInt64) -> BenchResult {
         var latency = ConnectionStats.makeHistogram()
         for connection in stats { latency.add(connection.latencyNanos) }
         let lastProgress = stats.map(\.lastProgressAt).max() ?? 0
-        let seconds = lastProgress > measureStart ? Double(lastProgress - measureStart) / 1e9 : 0
+        // Until the last reply; a run that got none lasted until its connections gave up.
+        let until = lastProgress > measureStart ? lastProgress : ended
+        let seconds = until > measureStart ? Double(until - measureStart) / 1e9 : 0
         let requests = stats.reduce(0) { $0 + $1.measured }
         let verified = stats.reduce(0) { $0 + $1.verifiedBytes }
         let micros = { (nanos: UInt64) in Double(nanos) / 1_000 }
@@ -108,6 +112,7 @@ public enum LoadGenerator {
                 p99: micros(latency.valueAtPercentile(99)), p999: micros(latency.valueAtPercentile(99.9)),
                 max: micros(latency.max), mean: latency.mean / 1_000),
             badReplies: stats.reduce(0) { $0 + $1.badReplies },
+            badReplySample: stats.lazy.compactMap(\.firstBadReply).first.map { Escaping.escape($0) },
             errors: stats.reduce(0) { $0 + $1.errors },
             warmupRequests: stats.reduce(0) { $0 + $1.warmup },
             bulkBytes: configuration.bulkBytes,

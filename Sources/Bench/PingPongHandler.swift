@@ -1,6 +1,7 @@
 import Foundation
 import LabProtocol
 import NIOCore
+import Presentation
 
 /// One connection of a closed-loop run: keeps `pipeline` requests in flight, frames replies
 /// (one line, two for a lab 4xx reply) straight out of the inbound buffers and times them.
@@ -90,7 +91,7 @@ final class PingPongHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        stats.fail("\(error)")
+        stats.fail(NetworkErrorText.reason(error))
         close(context)
     }
 
@@ -126,10 +127,10 @@ final class PingPongHandler: ChannelInboundHandler {
 
     private func reply(_ bytes: UnsafeRawBufferPointer, now: UInt64) {
         let isBad = expect.map { !$0.elementsEqual(bytes) } ?? false
-        if isBad { stats.badReplies += 1 }
+        if isBad { stats.badReply(bytes) }
         guard inFlight > 0, let begin else {
             // A reply nobody asked for.
-            if !isBad { stats.badReplies += 1 }
+            if !isBad { stats.badReply(bytes) }
             return
         }
         let sent = sentAt[head]
@@ -181,7 +182,7 @@ final class PingPongHandler: ChannelInboundHandler {
     private func checkStall() {
         guard !finished, inFlight > 0, let context else { return }
         if Int64(uptimeNanos() &- lastReplyAt) > replyTimeoutNanos {
-            stats.fail("no reply for \(replyTimeoutNanos / 1_000_000) ms")
+            stats.fail("no reply for \(DurationText.micros(replyTimeoutNanos / 1_000))")
             close(context)
         }
     }

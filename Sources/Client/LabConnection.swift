@@ -1,6 +1,8 @@
 import LabProtocol
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Presentation
 
 /// A client connection to a lab server: send bytes, read whole replies.
 /// Used from one task at a time.
@@ -36,27 +38,37 @@ public final class LabConnection {
     }
 
     /// The next whole reply (two lines for a 4xx), or nil when the server closed first.
-    /// Throws `LabClientError.timedOut` when nothing complete arrives within `timeout`.
+    /// `timeout` bounds the server's silence, not the whole reply: a long reply that keeps
+    /// arriving is waited for. Throws `LabClientError.timedOut` when nothing arrives for `timeout`
+    /// before the reply is whole.
     public func readReply(timeout: TimeAmount = .seconds(10)) async throws -> [UInt8]? {
         if let reply = framer.next() { return reply }
         if ended { return nil }
-        // A silent server must not hang the caller: past the deadline the connection is closed.
+        // A silent server must not hang the caller: after `timeout` without a byte the connection is closed.
         let channel = self.channel.channel
-        let deadline = NIODeadline.now() + timeout
-        let timer = channel.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+        let silent = NIOLockedValueBox(false)
+        func watch() -> Scheduled<Void> {
+            channel.eventLoop.scheduleTask(in: timeout) {
+                silent.withLockedValue { $0 = true }
+                channel.close(promise: nil)
+            }
+        }
+        var timer = watch()
         defer { timer.cancel() }
         while true {
             let chunk: ByteBuffer?
             do {
                 chunk = try await iterator.next()
-            } catch where NIODeadline.now() >= deadline {
-                throw LabClientError.timedOut(timeout)
+            } catch where silent.withLockedValue({ $0 }) {
+                throw LabClientError.timedOut(timeout, receivedBytes: framer.bufferedByteCount)
             }
             guard let chunk else {
                 ended = true
-                if NIODeadline.now() >= deadline { throw LabClientError.timedOut(timeout) }
+                if silent.withLockedValue({ $0 }) { throw LabClientError.timedOut(timeout, receivedBytes: framer.bufferedByteCount) }
                 return nil
             }
+            timer.cancel()
+            timer = watch()
             framer.append(chunk.readableBytesView)
             if let reply = framer.next() { return reply }
         }
@@ -76,11 +88,15 @@ public final class LabConnection {
 }
 
 public enum LabClientError: Error, CustomStringConvertible {
-    case timedOut(TimeAmount)
+    /// Nothing arrived for the timeout; `receivedBytes` of an incomplete reply had come before.
+    case timedOut(TimeAmount, receivedBytes: Int)
 
     public var description: String {
         switch self {
-        case .timedOut(let amount): "no reply within \(amount.nanoseconds / 1_000_000) ms"
+        case .timedOut(let amount, 0):
+            "no reply within \(DurationText.micros(amount.nanoseconds / 1_000))"
+        case .timedOut(let amount, let received):
+            "the reply stopped after \(counted(received, "byte")) without its line end (nothing more for \(DurationText.micros(amount.nanoseconds / 1_000)))"
         }
     }
 }

@@ -1,6 +1,7 @@
-/// Renders bytes from the network as text that cannot drive a terminal: printable ASCII
-/// and valid UTF-8 stay as they are, `\` becomes `\\`, CR, LF and tab become `\r`, `\n`,
-/// `\t`, and every other control byte (ESC, NUL, DEL, C1) or invalid byte becomes `\xNN`.
+/// Renders bytes from the network as text that cannot drive a terminal or pass for other bytes:
+/// printable ASCII and valid UTF-8 stay as they are, `\` becomes `\\`, CR, LF and tab become
+/// `\r`, `\n`, `\t`, and every other control byte (ESC, NUL, DEL, C1), every invalid byte and
+/// every byte of a character that is invisible or reorders text (see `isHidden`) becomes `\xNN`.
 public enum Escaping {
     public static func escape(_ bytes: some Collection<UInt8>) -> String {
         var output = ""
@@ -15,7 +16,7 @@ public enum Escaping {
             case UInt8(ascii: "\t"): output += "\\t"
             case 0x20...0x7E: output.unicodeScalars.append(Unicode.Scalar(byte))
             case 0x80...:
-                if let (scalar, length) = decodeUTF8(bytes, at: index), !isControl(scalar) {
+                if let (scalar, length) = decodeUTF8(bytes, at: index), !isHidden(scalar) {
                     output.unicodeScalars.append(scalar)
                     index = bytes.index(index, offsetBy: length)
                     continue
@@ -33,11 +34,17 @@ public enum Escaping {
         return "\\x" + String(digits[Int(byte >> 4)]) + String(digits[Int(byte & 0xF)])
     }
 
-    /// C1 controls, and the bidi overrides and isolates that reorder what a terminal shows.
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        let value = scalar.value
-        return (0x80...0x9F).contains(value) || (0x202A...0x202E).contains(value)
-            || (0x2066...0x2069).contains(value)
+    /// Characters that would make two different byte strings look alike or reorder what a
+    /// terminal shows: controls (C1), format characters (Cf: bidi marks, overrides and isolates,
+    /// zero-width space and joiners, the BOM, tag characters), line and paragraph separators,
+    /// spaces other than ASCII space, and the default-ignorable ones that draw nothing (Hangul
+    /// fillers such as U+3164, variation selectors, the rest of the tag block U+E0000–U+E007F).
+    private static func isHidden(_ scalar: Unicode.Scalar) -> Bool {
+        let properties = scalar.properties
+        switch properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator, .spaceSeparator: return true
+        default: return properties.isDefaultIgnorableCodePoint || (0xE0000...0xE007F).contains(scalar.value)
+        }
     }
 
     /// One strictly valid UTF-8 sequence at `index`: the scalar and its length in bytes.

@@ -4,6 +4,9 @@
 public struct ReplyFramer: Sendable {
     private var buffer: [UInt8] = []
     private var consumed = 0
+    /// Bytes known to hold no LF (a long line still arriving): searches skip them, so a reply
+    /// that comes in many pieces is scanned once, not once per piece.
+    private var lineFree = 0..<0
 
     public init() {}
 
@@ -13,6 +16,7 @@ public struct ReplyFramer: Sendable {
         if consumed > 0 && consumed == buffer.count {
             buffer.removeAll(keepingCapacity: true)
             consumed = 0
+            lineFree = 0..<0
         }
         buffer.append(contentsOf: bytes)
     }
@@ -31,18 +35,24 @@ public struct ReplyFramer: Sendable {
         if consumed > 4096 && consumed * 2 > buffer.count {
             buffer.removeFirst(consumed)
             consumed = 0
+            lineFree = 0..<0
         }
         return reply
     }
 
     /// Whatever is buffered without a line end (a server that closed mid-reply).
     public mutating func takeRemainder() -> [UInt8] {
-        defer { buffer.removeAll(); consumed = 0 }
+        defer { buffer.removeAll(); consumed = 0; lineFree = 0..<0 }
         return Array(buffer[consumed...])
     }
 
     /// The index just past the next LF at or after `start`.
-    private func lineEnd(from start: Int) -> Int? {
-        buffer[start...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }
+    private mutating func lineEnd(from start: Int) -> Int? {
+        let from = (lineFree.lowerBound...lineFree.upperBound).contains(start) ? lineFree.upperBound : start
+        guard let end = buffer[from...].firstIndex(of: UInt8(ascii: "\n")) else {
+            lineFree = min(start, from)..<buffer.count
+            return nil
+        }
+        return end + 1
     }
 }

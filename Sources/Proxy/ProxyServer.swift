@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Presentation
 import Recording
 
 /// The recording proxy: accepts connections, gives each its own connection to the
@@ -67,7 +68,7 @@ public final class ProxyServer: Sendable {
         }
         try? await listener?.close()
         let open = registry.closeDoors()
-        if !open.isEmpty { logger.info("shutting down: waiting up to \(grace.nanoseconds / 1_000_000) ms for \(open.count) open connections") }
+        if !open.isEmpty { logger.info("shutting down: waiting up to \(DurationText.micros(grace.nanoseconds / 1_000)) for \(counted(open.count, "open connection"))") }
         let deadline = NIODeadline.now() + grace
         for entry in open {
             let timeout = entry.eventLoop.scheduleTask(deadline: deadline) { entry.connection.value.abort(.shutdown) }

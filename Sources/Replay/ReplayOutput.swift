@@ -1,5 +1,6 @@
 import Foundation
 import LabProtocol
+import Presentation
 
 /// Replay results as text for people and as NDJSON for programs.
 public enum ReplayOutput {
@@ -18,8 +19,10 @@ public enum ReplayOutput {
             lines.append("\(header)  NOT RUN: \(error)")
             return lines.joined(separator: "\n") + "\n"
         }
-        let verdict = report.isMatch ? "all \(report.steps.count) steps match"
-            : "\(report.mismatches) of \(report.steps.count) steps differ" + (report.skipped > 0 ? ", \(report.skipped) not run" : "")
+        let verdict = report.isMatch
+            ? (report.steps.count == 1 ? "the only step matches" : "all \(report.steps.count) steps match")
+            : "\(report.mismatches) of \(counted(report.steps.count, "step")) differ"
+                + (report.skipped > 0 ? ", \(report.skipped) not run" : "")
         lines.append("\(header)  \(verdict)")
         let sentWidth = 32
         for step in report.steps {
@@ -28,8 +31,8 @@ public enum ReplayOutput {
             if sent.count > sentWidth { sent = String(sent.prefix(sentWidth - 1)) + "…" }
             var line = "  " + pad(String(step.number), 4, right: true) + "  " + pad(outcome, 8) + "  " + pad(sent, sentWidth)
             if let latency = step.latencyMicros {
-                line += "  " + formatMicros(latency)
-                if let recorded = step.recordedLatencyMicros { line += " (recorded \(formatMicros(recorded)))" }
+                line += "  " + DurationText.micros(latency)
+                if let recorded = step.recordedLatencyMicros { line += " (recorded \(DurationText.micros(recorded)))" }
             }
             lines.append(line.trimmingTrailingSpaces())
             if step.outcome == .mismatch {
@@ -58,15 +61,15 @@ public enum ReplayOutput {
 
     public static func text(_ summary: ReplaySummary, recorded: [(original: Int64, replay: Int64)] = []) -> String {
         var lines: [String] = []
-        var first = "replayed \(summary.sessions) session\(summary.sessions == 1 ? "" : "s"), \(summary.steps) steps: "
+        var first = "replayed \(counted(summary.sessions, "session")), \(counted(summary.steps, "step")): "
             + "\(summary.matched) match, \(summary.mismatched) mismatch"
         if summary.skipped > 0 { first += ", \(summary.skipped) not run" }
-        if summary.sessionsNotRun > 0 { first += "; \(summary.sessionsNotRun) session\(summary.sessionsNotRun == 1 ? "" : "s") could not be replayed" }
+        if summary.sessionsNotRun > 0 { first += "; \(counted(summary.sessionsNotRun, "session")) could not be replayed" }
         lines.append(first)
         if let recordedLatency = summary.recordedLatency, let replayed = summary.replayedLatency {
             lines.append("latency   " + pad("p50", 10, right: true) + pad("p99", 10, right: true))
-            lines.append("recorded  " + pad(formatMicros(recordedLatency.p50), 10, right: true) + pad(formatMicros(recordedLatency.p99), 10, right: true))
-            lines.append("replayed  " + pad(formatMicros(replayed.p50), 10, right: true) + pad(formatMicros(replayed.p99), 10, right: true))
+            lines.append("recorded  " + pad(DurationText.micros(recordedLatency.p50), 10, right: true) + pad(DurationText.micros(recordedLatency.p99), 10, right: true))
+            lines.append("replayed  " + pad(DurationText.micros(replayed.p50), 10, right: true) + pad(DurationText.micros(replayed.p99), 10, right: true))
         }
         for pair in recorded {
             lines.append("session \(pair.original) replayed as session \(pair.replay)")
@@ -84,12 +87,6 @@ public enum ReplayOutput {
         let end = min(bytes.count, start + excerptLimit / 4)
         return (start > 0 ? "…" : "") + Escaping.escape(bytes[start..<end]) + (end < bytes.count ? "…" : "")
             + " (\(bytes.count) bytes)"
-    }
-
-    public static func formatMicros(_ micros: Int64) -> String {
-        if micros < 1_000 { return "\(micros)µs" }
-        if micros < 1_000_000 { return String(format: "%.2fms", Double(micros) / 1_000) }
-        return String(format: "%.2fs", Double(micros) / 1_000_000)
     }
 
     private static func pad(_ text: String, _ width: Int, right: Bool = false) -> String {

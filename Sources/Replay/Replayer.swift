@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Presentation
 import Recording
 
 public enum Pace: String, Sendable, CaseIterable {
@@ -112,7 +113,7 @@ struct SessionReplay {
                 host: options.host, port: options.port, timeout: options.timeout, settle: options.settle,
                 maxBufferedBytes: options.maxBufferedBytes, group: group)
         } catch {
-            report.error = "cannot connect to \(options.host):\(options.port): \(describe(error))"
+            report.error = "cannot connect to \(options.host):\(options.port): \(NetworkErrorText.reason(error))"
             return report
         }
         if let sink {
@@ -255,15 +256,6 @@ struct SessionReplay {
 private func describe(_ amount: TimeAmount) -> String {
     let millis = amount.nanoseconds / 1_000_000
     return millis % 1_000 == 0 ? "\(millis / 1_000)s" : "\(millis)ms"
-}
-
-private func describe(_ error: any Error) -> String {
-    if let connect = error as? NIOConnectionError, let first = connect.connectionErrors.first {
-        return describe(first.error)
-    }
-    if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
-    if error is ChannelError, case .connectTimeout = error as! ChannelError { return "timed out" }
-    return "\(error)"
 }
 
 /// Hands out session ids to the replay tasks.

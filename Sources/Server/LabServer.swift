@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Presentation
 import Recording
 
 /// The recording lab server: binds, serves each connection with a `LabSessionHandler`,
@@ -65,7 +66,7 @@ public final class LabServer: Sendable {
         }
         try? await listener?.close()
         let open = registry.closeDoors()
-        if !open.isEmpty { logger.info("shutting down: finishing \(open.count) open connections") }
+        if !open.isEmpty { logger.info("shutting down: finishing \(counted(open.count, "open connection"))") }
         for channel in open {
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }

@@ -264,6 +264,7 @@ final class LabSessionHandler: ChannelDuplexHandler {
     // MARK: Idle timeout
 
     private func scheduleIdleTimer(context: ChannelHandlerContext, after delay: TimeAmount) {
+        guard configuration.idleTimeout > .zero else { return }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         idleTimer = context.eventLoop.scheduleTask(in: delay) {
             let (handler, context) = loopBound.value

@@ -19,6 +19,7 @@ public struct ServerConfiguration: Sendable {
     public var framing: Framing = .auto
     public var quietPeriod: TimeAmount = .milliseconds(200)
     public var maxLineLength = 64 * 1024
+    /// `.zero`: no idle limit.
     public var idleTimeout: TimeAmount = .seconds(300)
     public var maxConnections = 4096
     public var eventLoopThreads = System.coreCount

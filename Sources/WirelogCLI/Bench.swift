@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bench
 import Foundation
+import Presentation
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,23 +19,26 @@ struct BenchRun: AsyncParsableCommand {
             Each connection sends --request and waits for the reply (or keeps --pipeline requests in flight). \
             A reply is one line, or two for a lab 4xx reply; any one-line server works \
             (redis: --request 'PING\\r\\n' --expect '+PONG\\r\\n'). \
-            With --bulk, each connection streams that many random bytes to an echo server and checks every byte that comes back.
+            With --bulk, each connection streams that many random bytes to an echo server and checks every byte that comes back. \
+            On a terminal a progress line on standard error shows the run going. Times: \(TimeSpan.forms).
             """)
 
-    @Option(help: "Server to load.")
+    static let defaultDuration = TimeSpan(microseconds: 10_000_000)
+
+    @Option(help: "Server to load.", transform: HostPort.parse)
     var to: HostPort
 
     @Option(help: "Connections at once.")
     var connections = 1
 
-    @Option(help: "How long to measure (after the warm-up).")
-    var duration: Duration?
+    @Option(help: "How long to measure, after the warm-up (default: \(Self.defaultDuration), unless --requests).")
+    var duration: TimeSpan?
 
     @Option(help: "Measure exactly this many requests instead of a duration.")
     var requests: Int?
 
     @Option(help: "Load that is not measured, before the measured phase.")
-    var warmup = Duration(microseconds: 0)
+    var warmup = TimeSpan(microseconds: 0)
 
     @Option(help: "Requests each connection keeps in flight.")
     var pipeline = 1
@@ -52,7 +56,7 @@ struct BenchRun: AsyncParsableCommand {
     var threads = 1
 
     @Option(help: "A connection waiting this long for a reply counts an error and is closed.")
-    var timeout = Duration(microseconds: 10_000_000)
+    var timeout = TimeSpan(microseconds: 10_000_000)
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
@@ -85,7 +89,7 @@ struct BenchRun: AsyncParsableCommand {
         if let requests {
             configuration.stop = .requests(requests)
         } else {
-            configuration.stop = .duration(microseconds: (duration ?? Duration(microseconds: 10_000_000)).microseconds)
+            configuration.stop = .duration(microseconds: (duration ?? Self.defaultDuration).microseconds)
         }
         configuration.warmupMicroseconds = warmup.microseconds
         configuration.pipeline = pipeline
@@ -95,7 +99,10 @@ struct BenchRun: AsyncParsableCommand {
         configuration.replyTimeoutMicroseconds = timeout.microseconds
         configuration.bulkBytes = bulk
 
+        let progress = isatty(STDERR_FILENO) == 1 ? Task { await showProgress(configuration) } : nil
         let result = try await LoadGenerator.run(configuration)
+        progress?.cancel()
+        await progress?.value
         print(json ? result.json() : result.text())
         if result.connected == 0 {
             printError(result.firstError ?? "no connection to \(to)")
@@ -105,14 +112,39 @@ struct BenchRun: AsyncParsableCommand {
     }
 }
 
+extension BenchRun {
+    /// A line on standard error (a terminal) redrawn twice a second until cancelled:
+    /// which phase the run is in and for how long.
+    private func showProgress(_ configuration: BenchConfiguration) async {
+        let started = Date()
+        let warmup = configuration.warmupMicroseconds
+        while !Task.isCancelled {
+            let elapsed = Int64(Date().timeIntervalSince(started) * 1_000_000)
+            var line = "bench: \(configuration.host):\(configuration.port), \(counted(configuration.connections, "connection")), "
+            if elapsed < warmup {
+                line += "warming up \(DurationText.micros(elapsed)) of \(DurationText.micros(warmup))"
+            } else if case .duration(let planned) = configuration.stop, configuration.bulkBytes == nil {
+                line += "measuring \(DurationText.micros(min(elapsed - warmup, planned))) of \(DurationText.micros(planned))"
+            } else {
+                line += "running for \(DurationText.micros(elapsed - warmup))"
+            }
+            ProgressLine.show(line)
+            try? await Task.sleep(nanoseconds: 500_000_000)
+        }
+        ProgressLine.clear()
+    }
+}
+
 struct BenchEcho: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "echo",
         abstract: "A TCP echo server, for `wirelog bench --bulk` through a proxy.",
         discussion: "Runs until interrupted (SIGINT/SIGTERM).")
 
-    @Option(help: "Address to listen on (port 0 picks a free one).")
-    var listen = HostPort(host: "127.0.0.1", port: 7072)
+    static let defaultListen = HostPort(host: "127.0.0.1", port: 7072)
+
+    @Option(help: "Address to listen on (port 0 picks a free one). (default: \(defaultListen))", transform: HostPort.parse)
+    var listen = defaultListen
 
     @Option(help: "Event-loop threads.")
     var threads = 1
@@ -126,7 +158,7 @@ struct BenchEcho: AsyncParsableCommand {
         do {
             server = try await EchoServer.start(host: listen.host, port: listen.port, threads: threads)
         } catch {
-            printError("cannot listen on \(listen): \(error)")
+            printError("cannot listen on \(listen): \(NetworkErrorText.reason(error))")
             throw ExitCode(2)
         }
         printError("echo server listening on \(listen.host):\(server.port)")

@@ -3,6 +3,7 @@ import Client
 import Foundation
 import LabProtocol
 import NIOCore
+import Presentation
 
 struct Client: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,7 +12,8 @@ struct Client: AsyncParsableCommand {
             On a terminal it prompts for commands; after DATA it asks for the data line. \
             With standard input not a terminal it reads one command per line (after DATA, \
             the next line is the payload). DATA and its payload leave in one write as \
-            'DATA <payload>'. At end of input it sends QUIT.
+            'DATA <payload>'. At end of input (Ctrl-D), at either prompt, it sends QUIT (a DATA \
+            waiting for its payload is not sent).
             """)
 
     enum Terminator: String, ExpressibleByArgument, CaseIterable {
@@ -26,21 +28,23 @@ struct Client: AsyncParsableCommand {
         }
     }
 
-    @Argument(help: "Server to connect to.")
-    var server = HostPort(host: "127.0.0.1", port: 7070)
+    static let defaultServer = HostPort(host: "127.0.0.1", port: 7070)
+
+    @Argument(help: "Server to connect to (HOST:PORT). (default: \(defaultServer))", transform: HostPort.parse)
+    var server = defaultServer
 
     @Option(help: "What ends each command on the wire: lf, crlf, or none (as the lab's reference client).")
     var terminator: Terminator = .lf
 
-    @Option(help: "How long to wait for each reply.")
-    var timeout = Duration(microseconds: 10_000_000)
+    @Option(help: "How long the server may stay silent before a reply is whole.")
+    var timeout = TimeSpan(microseconds: 10_000_000)
 
     func run() async throws {
         let connection: LabConnection
         do {
             connection = try await LabConnection.connect(host: server.host, port: server.port, timeout: .seconds(5))
         } catch {
-            printError("cannot connect to \(server): \(describe(error)) (is wirelog serve running there?)")
+            printError("cannot connect to \(server): \(NetworkErrorText.reason(error)) (is wirelog serve running there?)")
             throw ExitCode(1)
         }
 
@@ -55,29 +59,30 @@ struct Client: AsyncParsableCommand {
 
     private func converse(over connection: LabConnection) async throws {
         let interactive = isatty(STDIN_FILENO) == 1
+        /// The next input line; nil at end of input (Ctrl-D), after which the terminal gets its
+        /// line end so that what follows does not run on after the prompt.
         func prompt(_ text: String) -> String? {
-            if interactive {
-                FileHandle.standardOutput.write(Data(text.utf8))
-            }
-            return readLine(strippingNewline: true)
+            guard interactive else { return readLine(strippingNewline: true) }
+            Output.write(text)
+            Output.flush()
+            let line = readLine(strippingNewline: true)
+            if line == nil { Output.line() }
+            return line
         }
 
         while true {
+            // End of input, even in the middle of a DATA, ends the session with QUIT.
             var command = prompt("Command: ") ?? "QUIT"
-            let isQuit: Bool
             if command.trimmingCharacters(in: .whitespaces).uppercased() == "DATA" {
-                let payload = prompt("Input data to send: ") ?? ""
-                command = "DATA " + payload
-                isQuit = false
-            } else {
-                isQuit = command.trimmingCharacters(in: .whitespaces).uppercased() == "QUIT"
+                command = prompt("Input data to send: ").map { "DATA " + $0 } ?? "QUIT"
             }
+            let isQuit = command.trimmingCharacters(in: .whitespaces).uppercased() == "QUIT"
             try await connection.send(Array(command.utf8) + terminator.bytes)
             let reply: [UInt8]?
             do {
                 reply = try await connection.readReply(timeout: .microseconds(timeout.microseconds))
             } catch {
-                printError("\(describe(error)) from \(server)")
+                printError("\(server): \(NetworkErrorText.reason(error))")
                 throw ExitCode(1)
             }
             guard let reply else {
@@ -96,12 +101,8 @@ struct Client: AsyncParsableCommand {
         if lines.last?.isEmpty == true { lines.removeLast() }
         for line in lines {
             let content = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
-            print(Escaping.escape(content))
+            Output.line(Escaping.escape(content))
         }
-    }
-
-    private func describe(_ error: Error) -> String {
-        if let error = error as? IOError { return error.description }
-        return "\(error)"
+        Output.flush()
     }
 }

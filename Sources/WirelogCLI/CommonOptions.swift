@@ -19,15 +19,18 @@ struct DatabaseOptions: ParsableArguments {
         return "wirelog.sqlite"
     }
 
+    /// The store `--db` names. Checked by `validate`, so commands can rely on it.
     var location: StoreLocation {
-        get throws { try StoreLocation(text) }
+        get throws { try StoreLocation(text, option: db != nil ? "--db" : "WIRELOG_DB") }
     }
 
+    /// A store that `--db` cannot name is one line and exit 2, before anything is opened.
     func validate() throws {
         do {
             _ = try location
         } catch {
-            throw ValidationError("\(error)")
+            printError("\(error)")
+            throw ExitCode(2)
         }
     }
 }
@@ -51,8 +54,9 @@ struct LoggingOptions: ParsableArguments {
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
-/// `HOST:PORT`, `[v6]:PORT`, or a bare `PORT` (loopback).
-struct HostPort: ExpressibleByArgument, CustomStringConvertible, Sendable, Equatable {
+/// `HOST:PORT`, `[v6]:PORT`, or a bare `PORT` (loopback). Options read it with
+/// `transform: HostPort.parse`, so a value without a port says what is expected.
+struct HostPort: CustomStringConvertible, Sendable, Equatable {
     var host: String
     var port: Int
 
@@ -80,21 +84,30 @@ struct HostPort: ExpressibleByArgument, CustomStringConvertible, Sendable, Equat
         guard (0...65535).contains(port), !host.isEmpty else { return nil }
     }
 
-    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    /// The value of an address option, or an error that says what is expected.
+    static func parse(_ argument: String) throws -> HostPort {
+        guard let value = HostPort(argument: argument) else {
+            throw ValidationError("HOST:PORT is expected, with a port from 0 to 65535: e.g. 127.0.0.1:7070, or [::1]:7070 for IPv6")
+        }
+        return value
+    }
 
-    static var defaultValueDescription: String { "HOST:PORT" }
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// A length of time: `250ms`, `5s`, `2m`, `1h`, `3d`; a bare number is seconds.
-struct Duration: ExpressibleByArgument, CustomStringConvertible, Sendable, Equatable {
+struct TimeSpan: ExpressibleByArgument, CustomStringConvertible, Sendable, Equatable {
     var microseconds: Int64
+
+    /// How a length of time is written, for help texts.
+    static let forms = "250ms, 5s, 2m, 1h, 3d; a bare number is seconds"
 
     init(microseconds: Int64) { self.microseconds = microseconds }
 
     init?(argument: String) {
         let text = argument.trimmingCharacters(in: .whitespaces).lowercased()
         let units: [(suffix: String, micros: Double)] = [
-            ("ms", 1_000), ("us", 1), ("s", 1_000_000), ("m", 60_000_000), ("h", 3_600_000_000), ("d", 86_400_000_000),
+            ("ms", 1_000), ("us", 1), ("µs", 1), ("s", 1_000_000), ("m", 60_000_000), ("h", 3_600_000_000), ("d", 86_400_000_000),
         ]
         for unit in units where text.hasSuffix(unit.suffix) {
             guard let value = Double(text.dropLast(unit.suffix.count)), value >= 0, value.isFinite else { return nil }
@@ -117,4 +130,15 @@ struct Duration: ExpressibleByArgument, CustomStringConvertible, Sendable, Equat
 /// Prints `message` on standard error as `wirelog: message`.
 func printError(_ message: String) {
     FileHandle.standardError.write(Data("wirelog: \(message)\n".utf8))
+}
+
+/// The one progress line on a terminal's standard error, redrawn in place.
+enum ProgressLine {
+    static func show(_ text: String) {
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
+    }
+
+    static func clear() {
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
 }

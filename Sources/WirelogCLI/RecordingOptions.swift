@@ -6,6 +6,7 @@ import NIOCore
 import Proxy
 import Recording
 import Server
+import Presentation
 import ServiceLifecycle
 
 extension Durability: ExpressibleByArgument {}
@@ -18,7 +19,7 @@ struct RecordingOptions: ParsableArguments {
     var durability: Durability = .normal
 
     @Option(help: "How long a commit waits for another process's lock on the database before what it holds fails (and is not acknowledged).")
-    var busyTimeout = Duration(microseconds: 5_000_000)
+    var busyTimeout = TimeSpan(microseconds: 5_000_000)
 
     @Flag(help: "Do not record (to measure what recording costs).")
     var noRecord = false
@@ -27,10 +28,10 @@ struct RecordingOptions: ParsableArguments {
     var recorderName: String = RecorderName.hostName
 
     @Option(help: "Time a shutdown gives open connections to finish before closing them.")
-    var shutdownGrace = Duration(microseconds: 10_000_000)
+    var shutdownGrace = TimeSpan(microseconds: 10_000_000)
 
     /// The recorder, or nil with --no-record. A store that cannot be used is one line and exit 2.
-    func openRecorder(logger: Logger) async throws -> (any RecordingSink)? {
+    private func openRecorder(logger: Logger) async throws -> (any RecordingSink)? {
         guard !noRecord else { return nil }
         // Past a file-size limit (ulimit -f) a write must fail with an error the store reports,
         // not kill the process: what it held is then simply not acknowledged.
@@ -45,6 +46,36 @@ struct RecordingOptions: ParsableArguments {
             return sink
         }
     }
+
+    /// Makes the server with the recorder it needs, binding `listen` first: a port in use is
+    /// one line and exit 2, and creates no database.
+    func makeServer<S: RecordingServer>(listen: HostPort, logger: Logger,
+                                        _ make: ((any RecordingSink)?) -> S) async throws -> S {
+        if let warning = exposureWarning(listen) { logger.warning("\(warning)") }
+        let reservation: PortReservation
+        do {
+            reservation = try PortReservation(listen)
+        } catch {
+            printError("cannot listen on \(listen): \(NetworkErrorText.reason(error))")
+            throw ExitCode(2)
+        }
+        let server = make(try await openRecorder(logger: logger))
+        reservation.release()
+        return server
+    }
+}
+
+/// What to warn about an address that other machines can reach, or nil for loopback.
+func exposureWarning(_ listen: HostPort) -> String? {
+    switch listen.host {
+    case "0.0.0.0", "::", "[::]", "*":
+        return "listening on \(listen) accepts connections from every network this machine is on, and records them; use 127.0.0.1 unless that is meant"
+    case "localhost", "::1":
+        return nil
+    default:
+        if listen.host.hasPrefix("127.") { return nil }
+        return "listening on \(listen) accepts connections from other machines on that network, and records them"
+    }
 }
 
 /// A server that records: `serve`'s LabServer and `proxy`'s ProxyServer.
@@ -57,17 +88,17 @@ extension LabServer: RecordingServer {}
 extension ProxyServer: RecordingServer {}
 
 /// Runs `server` until SIGINT/SIGTERM, then drains it: stop accepting, give open connections
-/// `grace`, record everything, exit 0.
-func runUntilSignalled(_ server: some RecordingServer, grace: Duration, listen: HostPort, logger: Logger) async throws {
-    let service = RecordingService(server: server, grace: .microseconds(grace.microseconds))
+/// `grace`, record everything, exit 0. A second SIGINT (Ctrl-C) stops at once, exit 130.
+func runUntilSignalled(_ server: some RecordingServer, grace: TimeSpan, listen: HostPort, logger: Logger) async throws {
+    let service = RecordingService(server: server, grace: .microseconds(grace.microseconds), logger: logger)
     let group = ServiceGroup(configuration: .init(
         services: [.init(service: service)],
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     do {
         try await group.run()
-    } catch let error as IOError {
-        printError("cannot listen on \(listen): \(error.description)")
+    } catch {
+        printError("cannot listen on \(listen): \(NetworkErrorText.reason(error))")
         throw ExitCode(2)
     }
 }
@@ -75,6 +106,7 @@ func runUntilSignalled(_ server: some RecordingServer, grace: Duration, listen: 
 private struct RecordingService<S: RecordingServer>: Service {
     let server: S
     let grace: TimeAmount
+    let logger: Logger
 
     func run() async throws {
         do {
@@ -84,6 +116,17 @@ private struct RecordingService<S: RecordingServer>: Service {
             throw error
         }
         try? await gracefulShutdown()
+        // The first SIGINT started this shutdown (and the signal stays ignored); the next one ends the process.
+        let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        interrupt.setEventHandler { [logger] in
+            logger.warning("interrupted again: stopping at once; connections still open are cut and their sessions stay open, as after a crash")
+            exit(130)
+        }
+        await withCheckedContinuation { (registered: CheckedContinuation<Void, Never>) in
+            interrupt.setRegistrationHandler { registered.resume() }
+            interrupt.resume()
+        }
         await server.shutdownGracefully(grace: grace)
+        interrupt.cancel()
     }
 }

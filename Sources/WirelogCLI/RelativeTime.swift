@@ -1,8 +1,11 @@
 import Foundation
 
-/// Times for people: local wall-clock stamps, offsets within a session, short durations.
+/// Times for people: local wall-clock stamps, offsets within a session, sizes. (Lengths of time:
+/// `DurationText`.)
 enum RelativeTime {
-    /// `2026-11-24 18:03:15`, or with `fractionDigits` (1…6) `2026-11-24 18:03:15.123`, in the local time zone.
+    /// `2026-11-24 18:03:15+01:00`, or with `fractionDigits` (1…6) `2026-11-24 18:03:15.123+01:00`:
+    /// local time with its offset from UTC, `Z` when local time is UTC. Every time a person reads
+    /// comes from here, and `TimeArgument` reads it back.
     static func localTimestamp(_ micros: Int64, fractionDigits: Int = 0) -> String {
         var seconds = time_t(micros.floorDiv(1_000_000))
         var parts = tm()
@@ -13,7 +16,9 @@ enum RelativeTime {
             let fraction = String(format: "%06lld", micros.floorMod(1_000_000))
             text += "." + fraction.prefix(min(fractionDigits, 6))
         }
-        return text
+        let offsetMinutes = Int(parts.tm_gmtoff) / 60
+        guard offsetMinutes != 0 else { return text + "Z" }
+        return text + (offsetMinutes < 0 ? "-" : "+") + String(format: "%02d:%02d", abs(offsetMinutes) / 60, abs(offsetMinutes) % 60)
     }
 
     /// `2026-11-24T18:03:15.123456Z`, for JSON.
@@ -38,22 +43,6 @@ enum RelativeTime {
         return "\(sign)\(minutes / 60)h" + String(format: "%02llum%02llu", minutes % 60, seconds % 60) + ".\(fraction)s"
     }
 
-    /// A length of time in at most two units: `850us`, `12ms`, `1.50s`, `2m03s`, `1h02m`, `3d04h`.
-    static func duration(_ micros: Int64) -> String {
-        let value = max(micros, 0)
-        switch value {
-        case ..<1_000: return "\(value)us"
-        case ..<1_000_000: return "\(value / 1_000)ms"
-        case ..<60_000_000: return String(format: "%.2fs", Double(value) / 1_000_000)
-        case ..<3_600_000_000:
-            return "\(value / 60_000_000)m" + String(format: "%02llds", (value / 1_000_000) % 60)
-        case ..<86_400_000_000:
-            return "\(value / 3_600_000_000)h" + String(format: "%02lldm", (value / 60_000_000) % 60)
-        default:
-            return "\(value / 86_400_000_000)d" + String(format: "%02lldh", (value / 3_600_000_000) % 24)
-        }
-    }
-
     /// `1.5 KiB`, `12 B`, `3.2 MiB`.
     static func bytes(_ count: Int64) -> String {
         if count < 1024 { return "\(count) B" }
@@ -75,7 +64,7 @@ enum TimeArgument {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.lowercased() == "now" { return nowMicros }
         if let last = trimmed.last, last.isLetter, last != "Z", trimmed.first?.isNumber == true,
-           let ago = Duration(argument: trimmed) {
+           let ago = TimeSpan(argument: trimmed) {
             return nowMicros - ago.microseconds
         }
         if let micros = parseISO(trimmed) { return micros }

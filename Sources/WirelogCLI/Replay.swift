@@ -3,6 +3,7 @@ import Backends
 import Foundation
 import Logging
 import NIOCore
+import Presentation
 import Replay
 import Recording
 
@@ -13,16 +14,17 @@ struct ReplayCommand: AsyncParsableCommand {
         commandName: "replay",
         abstract: "Replay recorded sessions against a server and report every difference.",
         discussion: """
-            Each session is replayed on its own connection: wait for what the server sent before the
-            client's first message, then send each client message byte for byte and compare what comes
-            back with what was recorded. Exit status: 0 everything matched, 1 a difference, 2 could not
-            run (database, connection refused, no such session). See docs/REPLAY.md.
+            Each session is replayed on its own connection: wait for what the server sent before the \
+            client's first message, then send each client message byte for byte and compare what comes \
+            back with what was recorded. Exit status: 0 everything matched, 1 a difference, 2 could not \
+            run (database, connection refused, no such session). Times: \(TimeSpan.forms). \
+            See docs/REPLAY.md.
             """)
 
     @Argument(help: "Ids of the sessions to replay (with filters, a session must pass them too).")
     var ids: [Int64] = []
 
-    @Option(help: "The server to replay against.")
+    @Option(help: "The server to replay against.", transform: HostPort.parse)
     var to: HostPort
 
     @Option(help: "fast: send as soon as the recorded reply is in; original: keep the recorded gaps.")
@@ -32,7 +34,7 @@ struct ReplayCommand: AsyncParsableCommand {
     var speed: Double = 1
 
     @Option(help: "Longest wait for a connection, a reply or a close.")
-    var timeout = Duration(microseconds: 5_000_000)
+    var timeout = TimeSpan(microseconds: 5_000_000)
 
     @Option(help: ArgumentHelp("Mask what matches this regular expression in recorded and actual replies before comparing (repeatable).", valueName: "regex"))
     var ignore: [String] = []
@@ -156,21 +158,20 @@ extension ReplayCommand {
                 mismatches += report.mismatches + report.skipped
                 if let replay = report.recordedSessionID { replays.append((report.sessionID, replay)) }
                 // Reports on the same terminal go above the progress line, which is then drawn again.
-                if showProgress && reportsOnTerminal { clearProgress() }
+                if showProgress && reportsOnTerminal { ProgressLine.clear() }
                 FileHandle.standardOutput.write(Data(text.utf8))
                 let now = Date()
                 if showProgress && (reportsOnTerminal || now.timeIntervalSince(lastProgress) > 0.2 || done == total) {
                     lastProgress = now
                     let rate = Double(done) / max(now.timeIntervalSince(started), 0.001)
-                    let line = "replayed \(done)/\(total) sessions, \(mismatches) mismatches, \(String(format: "%.1f", rate)) sessions/s"
-                    clearProgress()
-                    FileHandle.standardError.write(Data(line.utf8))
+                    let line = "replayed \(done)/\(counted(total, "session")), \(counted(mismatches, "mismatch")), \(String(format: "%.1f", rate)) sessions/s"
+                    ProgressLine.show(line)
                 }
             }
         }
 
         func finishProgress() {
-            lock.withLock { if showProgress { clearProgress() } }
+            lock.withLock { if showProgress { ProgressLine.clear() } }
         }
 
         /// Sessions whose replay was recorded, with the replay's own session.

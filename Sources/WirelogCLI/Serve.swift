@@ -12,10 +12,15 @@ extension ServerConfiguration.Framing: ExpressibleByArgument {}
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the lab protocol server, recording every session into SQLite.",
-        discussion: "SIGINT/SIGTERM stop it gracefully: pending commands are answered and recorded, sessions end with reason shutdown.")
+        discussion: """
+            SIGINT/SIGTERM stop it gracefully: pending commands are answered and recorded, sessions \
+            end with reason shutdown; a second SIGINT (Ctrl-C) stops it at once. Times: \(TimeSpan.forms).
+            """)
 
-    @Option(help: "Address to listen on (loopback unless told otherwise; port 0 picks a free one).")
-    var listen = HostPort(host: "127.0.0.1", port: 7070)
+    static let defaultListen = HostPort(host: "127.0.0.1", port: 7070)
+
+    @Option(help: "Address to listen on (loopback unless told otherwise; port 0 picks a free one). (default: \(defaultListen))", transform: HostPort.parse)
+    var listen = defaultListen
 
     @OptionGroup var recording: RecordingOptions
 
@@ -26,28 +31,27 @@ struct Serve: AsyncParsableCommand {
     var framing: ServerConfiguration.Framing = .auto
 
     @Option(help: "Silence after a partial line that completes it, with --framing auto.")
-    var quietPeriod = Duration(microseconds: 200_000)
+    var quietPeriod = TimeSpan(microseconds: 200_000)
 
     @Option(help: "Longest line in bytes; a longer one gets a 400 reply and the connection is closed.")
     var maxLine = 64 * 1024
 
-    @Option(help: "Close a connection that sends nothing for this long.")
-    var idleTimeout = Duration(microseconds: 300_000_000)
+    @Option(help: "Close a connection that sends nothing for this long (\(TimeSpan.forms)); 0 turns the limit off.")
+    var idleTimeout = TimeSpan(microseconds: 300_000_000)
 
     @Option(help: "Most connections at once; more are refused with a one-line 503 reply.")
     var maxConnections = 4096
 
     @Option(help: "Event-loop threads (default: one per core).")
-    var threads = System.coreCount
+    var threads: Int?
 
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard maxLine > 0 else { throw ValidationError("--max-line must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
-        guard threads > 0 else { throw ValidationError("--threads must be positive") }
+        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         guard quietPeriod.microseconds > 0 else { throw ValidationError("--quiet-period must be positive") }
-        guard idleTimeout.microseconds > 0 else { throw ValidationError("--idle-timeout must be positive") }
     }
 
     func run() async throws {
@@ -61,13 +65,14 @@ struct Serve: AsyncParsableCommand {
         configuration.maxLineLength = maxLine
         configuration.idleTimeout = .microseconds(idleTimeout.microseconds)
         configuration.maxConnections = maxConnections
-        configuration.eventLoopThreads = threads
+        configuration.eventLoopThreads = threads ?? System.coreCount
         configuration.recording = !recording.noRecord
 
         configuration.recorderName = recording.recorderName
 
-        let sink = try await recording.openRecorder(logger: logger)
-        let server = LabServer(configuration: configuration, sink: sink, logger: logger)
+        let server = try await recording.makeServer(listen: listen, logger: logger) { sink in
+            LabServer(configuration: configuration, sink: sink, logger: logger)
+        }
         try await runUntilSignalled(server, grace: recording.shutdownGrace, listen: listen, logger: logger)
     }
 }

@@ -16,6 +16,7 @@ struct SessionsExport: AsyncParsableCommand {
               wirelog sessions export 42 --format json -o session42.json
               wirelog sessions export 42 43 --format ndjson | jq -c 'select(.type == "message")'
               wirelog sessions export 42 --format pcap -o s42.pcap && tshark -r s42.pcap -qz follow,tcp,ascii,0
+              wirelog sessions export 42 --format json -o session42.json --force
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -30,8 +31,11 @@ struct SessionsExport: AsyncParsableCommand {
     @Option(help: "json, ndjson or pcap.")
     var format: Format = .json
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this new file (mode 0600) instead of standard output.", valueName: "file"))
     var output: String?
+
+    @Flag(help: "Let -o replace a file that exists (it becomes mode 0600).")
+    var force = false
 
     func validate() throws {
         guard !ids.isEmpty else { throw ValidationError("give at least one session id") }
@@ -45,7 +49,7 @@ struct SessionsExport: AsyncParsableCommand {
             if format == .pcap && output == nil && isatty(STDOUT_FILENO) == 1 {
                 throw QueryError.usage("pcap is binary: write it to a file with -o FILE or redirect standard output")
             }
-            let sink = try ExportSink(path: output)
+            let sink = try ExportSink(path: output, replacing: force)
             switch format {
             case .json:
                 try sink.write("[")
@@ -88,15 +92,24 @@ final class ExportSink {
     private let descriptor: Int32
     private let path: String?
 
-    init(path: String?) throws {
+    /// A file is created mode 0600 (it holds recorded traffic); an existing one is refused
+    /// unless `replacing`, and then made 0600 too.
+    init(path: String?, replacing: Bool) throws {
         self.path = path
         guard let path else {
             Output.flush()
             descriptor = STDOUT_FILENO
             return
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw QueryError.usage("cannot write \(path): \(String(cString: strerror(errno)))") }
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (replacing ? O_TRUNC : O_EXCL), 0o600)
+        if fd < 0 && errno == EEXIST {
+            throw QueryError.usage("\(path) exists; pass --force to replace it, or choose another -o")
+        }
+        guard fd >= 0, fchmod(fd, 0o600) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if fd >= 0 { Foundation.close(fd) }
+            throw QueryError.usage("cannot write \(path): \(reason)")
+        }
         descriptor = fd
     }
 

@@ -9,7 +9,7 @@ struct SessionsFollow: AsyncParsableCommand {
         discussion: """
             Starts after the newest message already recorded and polls for new ones until \
             interrupted (Ctrl-C). --client, --kind, --since and --until pick sessions; --verb and \
-            --code pick messages.
+            --code pick messages. Times: \(TimeSpan.forms).
 
             Examples:
               wirelog sessions follow
@@ -18,16 +18,16 @@ struct SessionsFollow: AsyncParsableCommand {
             """)
 
     @OptionGroup var database: DatabaseOptions
-    @OptionGroup var filters: SessionFilterOptions
+    @OptionGroup var filters: OpenSessionFilterOptions
 
     @Option(help: "How often to look for new messages.")
-    var interval = Duration(microseconds: 200_000)
+    var interval = TimeSpan(microseconds: 200_000)
 
     @Option(help: "Stop after printing this many messages.")
     var maxMessages: Int?
 
     @Option(help: "Stop after this long (exit status 0).")
-    var timeout: Duration?
+    var timeout: TimeSpan?
 
     @Flag(help: "One JSON object per message (NDJSON).")
     var json = false
@@ -35,9 +35,6 @@ struct SessionsFollow: AsyncParsableCommand {
     func validate() throws {
         guard interval.microseconds > 0 else { throw ValidationError("--interval must be positive") }
         if let maxMessages, maxMessages <= 0 { throw ValidationError("--max-messages must be positive") }
-        if filters.reason != nil {
-            throw ValidationError("--reason does not apply to follow: it prints sessions while they are still open")
-        }
     }
 
     func run() async throws {

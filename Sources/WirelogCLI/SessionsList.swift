@@ -1,5 +1,6 @@
 import ArgumentParser
 import LabProtocol
+import Presentation
 import Recording
 
 struct SessionsList: AsyncParsableCommand {
@@ -49,7 +50,7 @@ struct SessionsList: AsyncParsableCommand {
             table.append([
                 String(session.id),
                 RelativeTime.localTimestamp(session.startedMicros),
-                session.endedMicros.map { RelativeTime.duration($0 - session.startedMicros) } ?? "-",
+                session.endedMicros.map { DurationText.micros($0 - session.startedMicros) } ?? "-",
                 Escaping.escape(Array(session.kind.utf8)),
                 "\(endpoint(session.clientHost, session.clientPort)) → \(endpoint(session.serverHost, session.serverPort))",
                 String(session.messageCount),

@@ -15,8 +15,29 @@ enum QueryError: Error, CustomStringConvertible {
     }
 }
 
-/// The filters shared by list, search, stats and follow.
+/// The filters of list, search, stats and replay: those of follow, and how sessions ended.
 struct SessionFilterOptions: ParsableArguments {
+    @OptionGroup var openSessions: OpenSessionFilterOptions
+
+    @Option(help: ArgumentHelp("Sessions that ended this way (quit, client_closed, idle_timeout, …), or open.", valueName: "reason"))
+    var reason: String?
+
+    /// The filter, with relative times taken from `nowMicros`.
+    func filter(nowMicros: Int64 = WallClock.nowMicros()) throws -> SessionFilter {
+        var filter = try openSessions.filter(nowMicros: nowMicros)
+        if let reason {
+            let known = EndReason.allCases.map(\.rawValue) + [SessionFilter.openReason]
+            guard known.contains(reason) else {
+                throw QueryError.usage("unknown --reason '\(reason)': use one of \(known.joined(separator: ", "))")
+            }
+            filter.endReason = reason
+        }
+        return filter
+    }
+}
+
+/// The filters that apply to sessions still being recorded (all but --reason): follow's.
+struct OpenSessionFilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Sessions that started at or after this time: ISO 8601 (local time unless it has Z or an offset) or a time ago (15m, 2h, 3d).", valueName: "time"))
     var since: String?
 
@@ -38,9 +59,6 @@ struct SessionFilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Sessions with a server reply of this code.", valueName: "code"))
     var code: Int?
 
-    @Option(help: ArgumentHelp("Sessions that ended this way (quit, client_closed, idle_timeout, …), or open.", valueName: "reason"))
-    var reason: String?
-
     /// The filter, with relative times taken from `nowMicros`.
     func filter(nowMicros: Int64 = WallClock.nowMicros()) throws -> SessionFilter {
         var filter = SessionFilter()
@@ -60,16 +78,8 @@ struct SessionFilterOptions: ParsableArguments {
         filter.recorder = recorder
         filter.verb = verb
         filter.replyCode = code
-        if let reason {
-            let known = EndReason.allCases.map(\.rawValue) + [SessionFilter.openReason]
-            guard known.contains(reason) else {
-                throw QueryError.usage("unknown --reason '\(reason)': use one of \(known.joined(separator: ", "))")
-            }
-            filter.endReason = reason
-        }
         return filter
     }
-
     /// `127.0.0.1`, `127.0.0.1:5000`, `::1`, `[::1]:5000`.
     static func parseClient(_ text: String) throws -> (String, Int?) {
         if let hostPort = HostPort(argument: text), text.contains(":"), !text.hasPrefix(":") {

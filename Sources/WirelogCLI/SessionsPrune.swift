@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Presentation
 import Recording
 
 struct SessionsPrune: AsyncParsableCommand {
@@ -22,7 +24,7 @@ struct SessionsPrune: AsyncParsableCommand {
     var before: String?
 
     @Option(help: ArgumentHelp("Delete sessions that started longer ago than this (30d, 12h).", valueName: "age"))
-    var olderThan: Duration?
+    var olderThan: TimeSpan?
 
     @Flag(help: "Rewrite the file afterwards to give the freed space back to the system.")
     var vacuum = false
@@ -38,9 +40,9 @@ struct SessionsPrune: AsyncParsableCommand {
             let now = WallClock.nowMicros()
             let cutoff = try before.map { try TimeArgument.parse($0, nowMicros: now) } ?? (now - (olderThan?.microseconds ?? 0))
             let result = try await store.prune(startedBefore: cutoff, compact: vacuum)
-            Output.line("removed \(result.sessions) session\(result.sessions == 1 ? "" : "s") and \(result.messages) message\(result.messages == 1 ? "" : "s") that started before \(RelativeTime.localTimestamp(cutoff))")
+            Output.line("removed \(counted(result.sessions, "session")) and \(counted(result.messages, "message")) that started before \(RelativeTime.localTimestamp(cutoff))")
             if result.openSessionsKept > 0 {
-                Output.line("kept \(result.openSessionsKept) session\(result.openSessionsKept == 1 ? "" : "s") that started before then but are still open")
+                Output.line("kept \(counted(result.openSessionsKept, "session")) that started before then but \(result.openSessionsKept == 1 ? "is" : "are") still open")
             }
             if vacuum {
                 Output.line("database size \(RelativeTime.bytes(result.sizeBefore)) → \(RelativeTime.bytes(result.sizeAfter)) (reclaimed \(RelativeTime.bytes(max(0, result.sizeBefore - result.sizeAfter))))")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Presentation
 import Recording
 
 struct SessionsSearch: AsyncParsableCommand {
@@ -78,7 +79,7 @@ struct SessionsSearch: AsyncParsableCommand {
                 }
             }
             Output.line()
-            Output.line("\(hits.count) match\(hits.count == 1 ? "" : "es")\(hits.count == limit ? " (the newest \(limit); raise --limit for more)" : "")")
+            Output.line("\(counted(hits.count, "match"))\(hits.count == limit ? " (the newest \(limit); raise --limit for more)" : "")")
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LabProtocol
+import Presentation
 import Recording
 
 struct SessionsStats: AsyncParsableCommand {
@@ -53,15 +54,15 @@ struct SessionsStats: AsyncParsableCommand {
                     busiestClients: stats.busiestClients.map { .init(host: $0.host, sessions: $0.sessions, messages: $0.messages, bytes: $0.bytes) })))
                 return
             }
-            Output.line("\(stats.sessions) sessions, \(stats.messages) messages")
+            Output.line("\(counted(stats.sessions, "session")), \(counted(stats.messages, "message"))")
             section("verb", stats.byVerb, missing: "(none)")
             section("reply code", stats.byReplyCode, missing: "(none)")
             section("end reason", stats.byEndReason, missing: SessionFilter.openReason)
             Output.line()
             if let latency = stats.latency {
                 var table = TableFormatter([.left("command → reply latency"), .right("p50"), .right("p90"), .right("p99"), .right("max"), .right("pairs")])
-                table.append(["", RelativeTime.duration(latency.p50), RelativeTime.duration(latency.p90),
-                              RelativeTime.duration(latency.p99), RelativeTime.duration(latency.max), String(latency.count)])
+                table.append(["", DurationText.micros(latency.p50), DurationText.micros(latency.p90),
+                              DurationText.micros(latency.p99), DurationText.micros(latency.max), String(latency.count)])
                 Output.line(table.render())
             } else {
                 Output.line("command → reply latency: no command got a reply")

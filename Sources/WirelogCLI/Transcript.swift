@@ -1,4 +1,5 @@
 import LabProtocol
+import Presentation
 import Recording
 
 /// How `show`, `search` and `follow` print messages for people.
@@ -14,11 +15,11 @@ struct Transcript {
         var lines = ["session \(session.id)  \(session.kind)  \(endpoint(session.clientHost, session.clientPort)) → \(endpoint(session.serverHost, session.serverPort))"]
         var facts = "started \(started)"
         if let ended = session.endedMicros {
-            facts += ", ended after \(RelativeTime.duration(ended - session.startedMicros)): \(Escaping.escape(Array((session.endReason ?? "?").utf8)))"
+            facts += ", ended after \(DurationText.micros(ended - session.startedMicros)): \(Escaping.escape(Array((session.endReason ?? "?").utf8)))"
         } else {
             facts += ", still open"
         }
-        facts += "; \(session.messageCount) messages, \(session.bytesFromClient) bytes from client, \(session.bytesFromServer) from server"
+        facts += "; \(counted(session.messageCount, "message")), \(counted(session.bytesFromClient, "byte")) from client, \(session.bytesFromServer) from server"
         lines.append(facts)
         return lines
     }

@@ -49,16 +49,6 @@ private final class EchoHandler: ChannelInboundHandler {
     func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
 }
 
-/// A port nothing listens on right now.
-private func freePort() throws -> Int {
-    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    defer { try? group.syncShutdownGracefully() }
-    let channel = try ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).wait()
-    let port = channel.localAddress!.port!
-    try channel.close().wait()
-    return port
-}
-
 private let redisServer = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
     .first { FileManager.default.isExecutableFile(atPath: $0) }
 
@@ -97,6 +87,9 @@ private let redisServer = ["/usr/bin/redis-server", "/usr/local/bin/redis-server
         #expect(result.requests == 40)
         #expect(result.badReplies == 40)
         #expect(result.errors == 0)
+        // What came instead, escaped, in the result and its text.
+        #expect(result.badReplySample == "300 DRCV\\n")
+        #expect(result.text().contains("bad replies    40 (first: 300 DRCV\\n)"), "\(result.text())")
     }
 
     @Test func aLabBadCommandReplyIsFramedAsTwoLines() async throws {
@@ -131,7 +124,7 @@ private let redisServer = ["/usr/bin/redis-server", "/usr/local/bin/redis-server
     }
 
     @Test func aServerThatIsNotThereIsAnErrorNotAHang() async throws {
-        let result = try await LoadGenerator.run(configuration(port: try freePort()) {
+        let result = try await LoadGenerator.run(configuration(port: try closedLoopbackPort()) {
             $0.connections = 2
             $0.stop = .requests(10)
         })
@@ -154,11 +147,23 @@ private let redisServer = ["/usr/bin/redis-server", "/usr/local/bin/redis-server
         #expect(result.requests == 0)
         #expect(result.errors == 3)
         #expect(result.firstError?.contains("no reply") == true)
+        // The run lasted until the connections gave up waiting, not 0 s.
+        #expect(result.seconds >= 0.3, "\(result.seconds)")
+    }
+
+    @Test func aRunOnATerminalShowsItsProgress() async throws {
+        let dir = TemporaryDirectory()
+        let server = try await TestServer.start(databasePath: dir.file("wirelog.sqlite"))
+        let bench = try TerminalProcess(["bench", "--to", "127.0.0.1:\(server.port)", "--duration", "1s"], stderrOnTerminal: true)
+        let screen = try bench.waitFor("of 1.00s")
+        #expect(try bench.wait() == 0)
+        await server.stop()
+        #expect(screen.contains("bench: 127.0.0.1:\(server.port), 1 connection, measuring "), "\(screen.debugDescription)")
     }
 
     @Test(.enabled(if: redisServer != nil, "needs redis-server (apt-get install -y redis-server)"))
     func redisInlinePingIsAOneLineReply() async throws {
-        let port = try freePort()
+        let port = try closedLoopbackPort()
         let redis = Process()
         redis.executableURL = URL(fileURLWithPath: redisServer!)
         redis.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]

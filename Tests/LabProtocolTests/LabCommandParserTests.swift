@@ -140,4 +140,40 @@ private func payload(_ entry: (LabCommand, [UInt8])) -> String? {
         // C1 control (CSI) encoded in UTF-8 is still a control.
         #expect(Escaping.escape([0xC2, 0x9B]) == "\\xc2\\x9b")
     }
+
+    /// Two different byte strings must not look alike: every invisible, format, bidi and
+    /// separator character is shown as its bytes, the way U+202E always was.
+    @Test func invisibleBidiAndSeparatorCharactersAreHex() {
+        func bytes(_ scalar: UInt32) -> [UInt8] { Array(String(Unicode.Scalar(scalar)!).utf8) }
+        func hex(_ scalar: UInt32) -> String { bytes(scalar).map { "\\x" + String($0, radix: 16) }.joined() }
+        let hidden: [UInt32] = [
+            0x202E, 0x200F, 0x200E, 0x061C, 0x200B, 0x200C, 0x200D, 0xFEFF, 0x2028, 0x2029, 0x3164, 0x115F,
+            0x00AD, 0x2066, 0x00A0, 0x3000, 0xFE0F, 0xE0000, 0xE0001, 0xE0041, 0xE007F,
+        ]
+        for scalar in hidden {
+            #expect(Escaping.escape(Array("a".utf8) + bytes(scalar) + Array("b".utf8)) == "a" + hex(scalar) + "b",
+                    "U+\(String(scalar, radix: 16, uppercase: true))")
+        }
+        #expect(Escaping.escape(bytes(0x200F)) == "\\xe2\\x80\\x8f")
+        // Visible letters, symbols and ordinary space stay as they are.
+        #expect(Escaping.escape(Array("Grüße ✓ 日本 ك a b".utf8)) == "Grüße ✓ 日本 ك a b")
+    }
+}
+
+@Suite struct LongReplyFramingTests {
+    /// A reply arriving in many pieces is framed once whole, however many pieces it took.
+    @Test func aLongLineInManyPiecesIsOneReply() {
+        var framer = ReplyFramer()
+        for _ in 0..<1_000 {
+            framer.append(Array(repeating: UInt8(ascii: "x"), count: 1_000))
+            #expect(framer.next() == nil)
+        }
+        #expect(framer.bufferedByteCount == 1_000_000)
+        framer.append(Array("\n400 BCMD\r\n".utf8))
+        #expect(framer.next()?.count == 1_000_001)
+        #expect(framer.next() == nil)
+        framer.append(Array("Command-description: x\r\n100 OK\n".utf8))
+        #expect(framer.next() == Array("400 BCMD\r\nCommand-description: x\r\n".utf8))
+        #expect(framer.next() == Array("100 OK\n".utf8))
+    }
 }

@@ -1,9 +1,44 @@
 import Foundation
 import Testing
 import TestSupport
+@testable import WirelogCLI
+
+private func exposureWarningText(_ host: String) -> String? {
+    exposureWarning(HostPort(host: host, port: 7070))
+}
 
 /// The built `wirelog proxy` binary: signals, exit status, memory.
 @Suite struct ProxyProcessTests {
+    /// The first Ctrl-C waits for open connections; a second one stops at once.
+    @Test func aSecondInterruptStopsAtOnce() async throws {
+        let directory = TemporaryDirectory()
+        let upstream = try TestListener()
+        let proxy = try WirelogProcess([
+            "proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(upstream.port)",
+            "--db", directory.file("p.sqlite"), "--shutdown-grace", "120s",
+        ])
+        let client = try TestSocket.connect(port: try proxy.listeningPort())
+        let server = try await onThread { try upstream.accept() }
+        proxy.signal(SIGINT)
+        try proxy.waitForStderr(containing: "shutting down: waiting up to 2m00s for 1 open connection")
+        let interrupted = Date()
+        proxy.signal(SIGINT)
+        let result = try proxy.wait(timeout: 30)
+        #expect(result.status == 130)
+        #expect(Date().timeIntervalSince(interrupted) < 30)
+        #expect(result.stderrText.contains("interrupted again: stopping at once"))
+        client.close()
+        server.close()
+    }
+
+    @Test func listeningOnEveryNetworkIsWarnedAbout() {
+        #expect(exposureWarningText("0.0.0.0")?.contains("accepts connections from every network") == true)
+        #expect(exposureWarningText("::")?.contains("every network") == true)
+        #expect(exposureWarningText("127.0.0.1") == nil)
+        #expect(exposureWarningText("::1") == nil)
+        #expect(exposureWarningText("192.0.2.7")?.contains("other machines") == true)
+    }
+
     @Test func sigtermEndsTransfersInFlightAndLosesNothing() async throws {
         let directory = TemporaryDirectory()
         let database = directory.file("p.sqlite")

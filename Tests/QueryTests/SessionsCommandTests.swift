@@ -110,7 +110,52 @@ import TestSupport
         let fixture = try await QueryFixture.record()
         let result = try fixture.run(["show", "1", "--absolute"])
         let first = try #require(fixture.messages(ofSession: 1).first)
-        #expect(result.stdoutText.contains(RelativeTimeExpectation.utcTimestamp(first.atMicros, micros: true) + "  →  HELO"))
+        #expect(result.stdoutText.contains(RelativeTimeExpectation.utcTimestamp(first.atMicros, micros: true) + "Z  →  HELO"))
+    }
+
+    /// Every time a person reads carries its zone: `Z` in UTC, the offset elsewhere.
+    @Test func everyTimeForPeopleCarriesItsZone() async throws {
+        let fixture = try await QueryFixture.record()
+        let started = fixture.sessions[0].startedMicros
+        let utc = RelativeTimeExpectation.utcTimestamp(started)
+        #expect(try fixture.run(["list"]).stdoutText.contains(utc + "Z "))
+        #expect(try fixture.run(["show", "1"]).stdoutText.contains("started " + RelativeTimeExpectation.utcTimestamp(started, micros: true).dropLast(3) + "Z"))
+        let india = try WirelogProcess.run(["sessions", "list", "--db", fixture.path], environment: ["TZ": "Asia/Kolkata"])
+        let local = RelativeTimeExpectation.utcTimestamp(started + 19_800_000_000)
+        #expect(india.stdoutText.contains(local + "+05:30 "), "\(india.stdoutText)")
+        let prune = try fixture.run(["prune", "--before", "2020-01-01T00:00:00Z"])
+        #expect(prune.stdoutText.contains("that started before 2020-01-01 00:00:00Z"), "\(prune.stdoutText)")
+        #expect(prune.stdoutText.contains("removed 0 sessions and 0 messages"))
+    }
+
+    @Test func exportRefusesAnExistingFileUnlessForcedAndWritesMode0600() async throws {
+        let fixture = try await QueryFixture.record()
+        let path = fixture.dir.file("existing.json")
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8), attributes: [.posixPermissions: 0o644]))
+        let refused = try fixture.run(["export", "1", "-o", path])
+        #expect(refused.status == 2)
+        #expect(refused.stderrText.contains("\(path) exists; pass --force"), "\(refused.stderrText)")
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "keep me")
+
+        let forced = try fixture.run(["export", "1", "-o", path, "--force"])
+        #expect(forced.status == 0, "\(forced.stderrText)")
+        #expect(try String(contentsOfFile: path, encoding: .utf8).hasPrefix("[{"))
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
+
+        let fresh = fixture.dir.file("fresh.pcap")
+        #expect(try fixture.run(["export", "1", "--format", "pcap", "-o", fresh]).status == 0)
+        #expect(try FileManager.default.attributesOfItem(atPath: fresh)[.posixPermissions] as? Int == 0o600)
+    }
+
+    @Test func countsAndDurationsReadAsPeopleWriteThem() async throws {
+        let fixture = try await QueryFixture.record()
+        let show = try fixture.run(["show", "1"]).stdoutText
+        #expect(show.contains("; 6 messages, "))
+        let stats = try fixture.run(["stats", "--client", "127.0.0.1:\(fixture.sessions[0].clientPort)"]).stdoutText
+        #expect(stats.hasPrefix("1 session, 6 messages\n"), "\(stats)")
+        // One unit style: µs, never us.
+        let list = try fixture.run(["list"]).stdoutText
+        #expect(!list.contains("us ") && !stats.contains("us "), "\(list)\n\(stats)")
     }
 
     @Test func showHexDumpsEveryByte() async throws {

@@ -60,6 +60,26 @@ import TestSupport
                            containing: "cannot write")
     }
 
+    @Test func aDatabasePathThatCannotBeAFileIsRefusedInOneLine() throws {
+        let dir = TemporaryDirectory()
+        for command in [["sessions", "list"], ["serve", "--listen", "127.0.0.1:0"]] {
+            let directory = try WirelogProcess.run(command + ["--db", dir.path])
+            expectOneLineError(directory, status: 2, containing: "--db \(dir.path) is a directory")
+            let memory = try WirelogProcess.run(command + ["--db", ":memory:"])
+            expectOneLineError(memory, status: 2, containing: "--db must name a file: ':memory:'")
+            expectOneLineError(try WirelogProcess.run(command + ["--db", ""]), status: 2, containing: "--db must name a file (it is empty)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: ":memory:"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    @Test func followOffersOnlyTheFiltersItHonours() throws {
+        let follow = try WirelogProcess.run(["sessions", "follow", "--help"]).stdoutText
+        #expect(!follow.contains("--reason"), "\(follow)")
+        #expect(follow.contains("--client"))
+        #expect(try WirelogProcess.run(["sessions", "list", "--help"]).stdoutText.contains("--reason"))
+    }
+
     @Test func everyCommandsHelpShowsAnExample() throws {
         for command in ["list", "show", "search", "stats", "export", "follow", "prune"] {
             let help = try WirelogProcess.run(["sessions", command, "--help"])

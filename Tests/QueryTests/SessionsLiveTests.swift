@@ -69,7 +69,7 @@ import TestSupport
         let lines = pruned.stdoutText.split(separator: "\n").map(String.init)
         #expect(lines.count == 3)
         #expect(lines[0].hasPrefix("removed 3 sessions and \(fixture.messages.count) messages that started before "))
-        #expect(lines[1] == "kept 1 session that started before then but are still open")
+        #expect(lines[1] == "kept 1 session that started before then but is still open")
         #expect(lines[2].hasPrefix("freed ") && lines[2].contains("--vacuum"))
 
         let remaining = try await RecordedRows.sessions(fixture.path)

@@ -1,0 +1,33 @@
+import Foundation
+import NIOCore
+
+/// The listening address held bound while `serve` and `proxy` open their database, so that a
+/// port in use stops them before they create anything. The server binds the address itself;
+/// the reservation is released just before.
+final class PortReservation {
+    private var descriptor: CInt?
+
+    /// Binds `address` (port 0 needs no reservation: any free port will do).
+    init(_ address: HostPort) throws {
+        guard address.port != 0 else { return }
+        let resolved = try SocketAddress.makeAddressResolvingHost(address.host, port: address.port)
+        let fd = socket(CInt(resolved.protocol.rawValue), CInt(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        // As the server sets it: a port whose last connections are in TIME_WAIT is free.
+        var one: CInt = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
+        guard resolved.withSockAddr({ bind(fd, $0, socklen_t($1)) }) == 0 else {
+            let code = errno
+            close(fd)
+            throw IOError(errnoCode: code, reason: "bind")
+        }
+        descriptor = fd
+    }
+
+    func release() {
+        if let descriptor { close(descriptor) }
+        descriptor = nil
+    }
+
+    deinit { release() }
+}
