@@ -51,6 +51,9 @@ public final class RecordingSession: @unchecked Sendable {
 public protocol RecordingSink: AnyObject, Sendable {
     func begin(_ session: RecordingSession)
     func append(_ session: RecordingSession, _ message: RecordedMessage)
+    /// The session's TLS facts, whole, each time they grow (a handshake finished or failed, a side
+    /// closed): the store keeps the latest.
+    func noteTLS(_ session: RecordingSession, _ tls: TLSDetails)
     func end(_ session: RecordingSession, _ end: SessionEnd)
     /// Commits everything queued, delivers the last outcomes and stops; later records are dropped.
     func shutdown() async

@@ -37,6 +37,10 @@ public enum EndReason: String, Sendable, CaseIterable, Codable {
     case storageError = "storage_error"
     case upstreamRefused = "upstream_refused"
     case upstreamTimeout = "upstream_timeout"
+    /// The client's TLS handshake failed (not TLS, an alert, a timeout): `TLSLeg.failure` says why.
+    case tlsHandshakeFailed = "tls_handshake_failed"
+    /// The TLS handshake with the upstream failed (its certificate did not verify, an alert).
+    case upstreamTLSFailed = "upstream_tls_failed"
     /// The recorder died (kill -9, power loss) with the session open; closed by the next recorder
     /// of the same name to open the store.
     case interrupted
@@ -55,9 +59,11 @@ public struct SessionInfo: Sendable, Equatable {
     public var serverPort: Int
     public var startedMicros: Int64
     public var replayOf: Int64?
+    /// Known once handshakes finish: a live session hands them over with `SessionTape.noteTLS`.
+    public var tls: TLSDetails?
 
     public init(kind: SessionKind, decoding: Decoding, recorder: String = "", clientHost: String, clientPort: Int,
-                serverHost: String, serverPort: Int, startedMicros: Int64, replayOf: Int64? = nil) {
+                serverHost: String, serverPort: Int, startedMicros: Int64, replayOf: Int64? = nil, tls: TLSDetails? = nil) {
         self.kind = kind
         self.decoding = decoding
         self.recorder = recorder
@@ -67,6 +73,7 @@ public struct SessionInfo: Sendable, Equatable {
         self.serverPort = serverPort
         self.startedMicros = startedMicros
         self.replayOf = replayOf
+        self.tls = tls
     }
 }
 

@@ -16,10 +16,14 @@ public struct SessionFilter: Sendable, Equatable {
     public var replyCode: Int?
     /// An `end_reason` value, or `open` for sessions still being recorded.
     public var endReason: String?
+    /// Sessions with TLS on either leg.
+    public var tls = false
+    /// Sessions whose client asked for this name (SNI), or that wirelog sent it upstream.
+    public var serverName: String?
 
     public init(sinceMicros: Int64? = nil, untilMicros: Int64? = nil, clientHost: String? = nil, clientPort: Int? = nil,
                 kind: SessionKind? = nil, recorder: String? = nil, verb: String? = nil, replyCode: Int? = nil,
-                endReason: String? = nil) {
+                endReason: String? = nil, tls: Bool = false, serverName: String? = nil) {
         self.sinceMicros = sinceMicros
         self.untilMicros = untilMicros
         self.clientHost = clientHost
@@ -29,13 +33,16 @@ public struct SessionFilter: Sendable, Equatable {
         self.verb = verb
         self.replyCode = replyCode
         self.endReason = endReason
+        self.tls = tls
+        self.serverName = serverName
     }
 
     /// The reason `--reason` takes for sessions that have not ended.
     public static let openReason = "open"
 
-    /// True when a filter on the sessions themselves is set (time, client, kind, recorder, reason).
+    /// True when a filter on the sessions themselves is set (time, client, kind, recorder, reason, TLS).
     public var narrowsSessions: Bool {
         sinceMicros != nil || untilMicros != nil || clientHost != nil || kind != nil || recorder != nil || endReason != nil
+            || tls || serverName != nil
     }
 }

@@ -66,6 +66,12 @@ public final class SessionTape {
         return seq
     }
 
+    /// Hands the session's TLS facts to the sink (each time they grow; the latest count). Before the end only.
+    public func noteTLS(_ tls: TLSDetails) {
+        guard endReason == nil, let sink, let session else { return }
+        sink.noteTLS(session, tls)
+    }
+
     /// Takes in an outcome the sink delivered: a commit moves the window on.
     public func apply(_ outcome: CommitOutcome) {
         guard case .committed(let seq) = outcome else { return }

@@ -1,12 +1,13 @@
-/// What a sink's writer queues: the three things a `SessionTape` asks of it.
+/// What a sink's writer queues: the four things a `SessionTape` asks of it.
 package enum SinkOperation {
     case begin(RecordingSession)
     case message(RecordingSession, RecordedMessage)
+    case tls(RecordingSession, TLSDetails)
     case end(RecordingSession, SessionEnd)
 
     package var session: RecordingSession {
         switch self {
-        case .begin(let session), .message(let session, _), .end(let session, _): session
+        case .begin(let session), .message(let session, _), .tls(let session, _), .end(let session, _): session
         }
     }
 

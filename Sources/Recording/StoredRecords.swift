@@ -18,10 +18,11 @@ public struct SessionSummary: Sendable, Equatable {
     public var bytesFromServer: Int64
     public var messageCount: Int64
     public var replayOf: Int64?
+    public var tls: TLSDetails?
 
     public init(id: Int64, kind: String, decoding: String, recorder: String, clientHost: String, clientPort: Int,
                 serverHost: String, serverPort: Int, startedMicros: Int64, endedMicros: Int64?, endReason: String?,
-                bytesFromClient: Int64, bytesFromServer: Int64, messageCount: Int64, replayOf: Int64?) {
+                bytesFromClient: Int64, bytesFromServer: Int64, messageCount: Int64, replayOf: Int64?, tls: TLSDetails? = nil) {
         self.id = id
         self.kind = kind
         self.decoding = decoding
@@ -37,13 +38,14 @@ public struct SessionSummary: Sendable, Equatable {
         self.bytesFromServer = bytesFromServer
         self.messageCount = messageCount
         self.replayOf = replayOf
+        self.tls = tls
     }
 
     /// The session's fixed facts; kinds and decodings this binary does not know read as the closest it does.
     public var info: SessionInfo {
         SessionInfo(kind: SessionKind(rawValue: kind) ?? .server, decoding: Decoding(rawValue: decoding) ?? .raw,
                     recorder: recorder, clientHost: clientHost, clientPort: clientPort,
-                    serverHost: serverHost, serverPort: serverPort, startedMicros: startedMicros, replayOf: replayOf)
+                    serverHost: serverHost, serverPort: serverPort, startedMicros: startedMicros, replayOf: replayOf, tls: tls)
     }
 }
 

@@ -65,6 +65,10 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
         enqueue(.message(session, message))
     }
 
+    public func noteTLS(_ session: RecordingSession, _ tls: TLSDetails) {
+        enqueue(.tls(session, tls))
+    }
+
     public func end(_ session: RecordingSession, _ end: SessionEnd) {
         enqueue(.end(session, end))
     }
@@ -183,6 +187,7 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
                 switch operation {
                 case .begin: break
                 case .message(_, let message): try statements.insertMessage.insert(message, sessionID: session.storedID!)
+                case .tls(_, let tls): try statements.noteTLS(session.storedID!, tls)
                 case .end(_, let end):
                     try statements.close(session.storedID!, end)
                     statements.insertMessage.forget(session: session.storedID!)
@@ -234,19 +239,22 @@ private final class Statements {
     let insertSession: Statement
     let insertMessage: MessageInsert
     let closeSession: Statement
+    let setTLS: Statement
 
     init(_ database: Database) throws {
         begin = try database.prepare("BEGIN IMMEDIATE")
         commit = try database.prepare("COMMIT")
         insertSession = try database.prepare("""
-            INSERT INTO sessions (kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us, replay_of)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO sessions (kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us, replay_of,
+                                  tls, sni)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         insertMessage = try MessageInsert(database)
         closeSession = try database.prepare("""
             UPDATE sessions SET ended_us = ?, end_reason = ?, bytes_from_client = ?, bytes_from_server = ?, message_count = ?
             WHERE id = ?
             """)
+        setTLS = try database.prepare("UPDATE sessions SET tls = ?, sni = ? WHERE id = ?")
     }
 
     func ensureRow(_ session: RecordingSession, insertedNow: inout [RecordingSession]) throws {
@@ -256,6 +264,7 @@ private final class Statements {
             .text(info.kind.rawValue), .text(info.decoding.rawValue), .text(info.recorder),
             .text(info.clientHost), .int(info.clientPort), .text(info.serverHost), .int(info.serverPort),
             .integer(info.startedMicros), info.replayOf.map(SQLValue.integer) ?? .null,
+            .optionalText(info.tls?.jsonText), .optionalText(info.tls?.serverName),
         ])
         try insertSession.run()
         session.storedID = insertSession.database.lastInsertRowID
@@ -269,6 +278,11 @@ private final class Statements {
             .integer(sessionID),
         ])
         try closeSession.run()
+    }
+
+    func noteTLS(_ sessionID: Int64, _ tls: TLSDetails) throws {
+        try setTLS.bind([.text(tls.jsonText), .optionalText(tls.serverName), .integer(sessionID)])
+        try setTLS.run()
     }
 }
 

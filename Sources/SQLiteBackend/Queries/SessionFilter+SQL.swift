@@ -21,6 +21,8 @@ extension SessionFilter {
                 conditions.add("s.end_reason = ?", .text(endReason))
             }
         }
+        if tls { conditions.add("s.tls IS NOT NULL") }
+        if let serverName { conditions.add("s.sni = ?", .text(serverName)) }
         if messageFilters {
             if let verb {
                 conditions.add("EXISTS (SELECT 1 FROM session_verbs v WHERE v.verb = ? AND v.session_id = s.id)", .text(verb))

@@ -16,9 +16,9 @@ extension SessionSummary {
         CASE WHEN s.ended_us IS NULL
              THEN (SELECT count(*) FROM messages m WHERE \(MessageLookup.ofSession("s.id")))
              ELSE s.message_count END,
-        s.replay_of
+        s.replay_of, s.tls
         """
-    static let columnCount: Int32 = 15
+    static let columnCount: Int32 = 16
 
     init(_ statement: Statement, from first: Int32 = 0) {
         self.init(
@@ -29,7 +29,8 @@ extension SessionSummary {
             startedMicros: statement.int64(first + 8), endedMicros: statement.optionalInt64(first + 9),
             endReason: statement.text(first + 10),
             bytesFromClient: statement.int64(first + 11), bytesFromServer: statement.int64(first + 12),
-            messageCount: statement.int64(first + 13), replayOf: statement.optionalInt64(first + 14))
+            messageCount: statement.int64(first + 13), replayOf: statement.optionalInt64(first + 14),
+            tls: statement.text(first + 15).flatMap(TLSDetails.init(jsonText:)))
     }
 }
 

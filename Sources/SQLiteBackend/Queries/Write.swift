@@ -20,8 +20,9 @@ extension SessionQueries {
         let exists = try database.cached("SELECT 1 FROM sessions WHERE origin = ?")
         let insertSession = try database.cached("""
             INSERT INTO sessions (kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us,
-                                  ended_us, end_reason, bytes_from_client, bytes_from_server, message_count, replay_of, origin)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  ended_us, end_reason, bytes_from_client, bytes_from_server, message_count, replay_of, origin,
+                                  tls, sni)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let insertMessage = try MessageInsert(database)
         return try database.transaction(.immediate) {
@@ -40,6 +41,7 @@ extension SessionQueries {
                     .integer(info.startedMicros), end.map { .integer($0.atMicros) } ?? .null, .optionalText(session.endReason),
                     .integer(end?.bytesFromClient ?? 0), .integer(end?.bytesFromServer ?? 0), .integer(end?.messageCount ?? 0),
                     info.replayOf.map(SQLValue.integer) ?? .null, .optionalText(origin),
+                    .optionalText(info.tls?.jsonText), .optionalText(info.tls?.serverName),
                 ])
                 try insertSession.run()
                 let id = database.lastInsertRowID
