@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // SQLite from the system (libsqlite3-dev), wrapped by SQLiteBackend.
@@ -87,9 +90,38 @@ let package = Package(
             name: "NIORecording",
             dependencies: ["Recording", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // TLS for every side: certificates from PEM files or minted by a local CA, the ClientHello
+        // and ServerHello facts, handshakes with a timeout, NSS key logs.
+        .target(
+            name: "WirelogTLS",
+            dependencies: [
+                "Recording",
+                "LabProtocol",
+                "Presentation",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        // The listening-server core of serve and proxy: bootstrap, connection limit, TLS, graceful shutdown.
+        .target(
+            name: "Listening",
+            dependencies: [
+                "WirelogTLS",
+                "Presentation",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "Server",
             dependencies: [
+                "Listening",
+                "WirelogTLS",
                 "Recording",
                 "NIORecording",
                 "LabProtocol",
@@ -103,6 +135,7 @@ let package = Package(
         .target(
             name: "Client",
             dependencies: [
+                "WirelogTLS",
                 "LabProtocol",
                 "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -113,6 +146,8 @@ let package = Package(
         .target(
             name: "Proxy",
             dependencies: [
+                "Listening",
+                "WirelogTLS",
                 "Recording",
                 "NIORecording",
                 "LabProtocol",
@@ -126,6 +161,7 @@ let package = Package(
         .target(
             name: "Replay",
             dependencies: [
+                "WirelogTLS",
                 "Recording",
                 "NIORecording",
                 "LabProtocol",
@@ -139,6 +175,7 @@ let package = Package(
         .target(
             name: "Bench",
             dependencies: [
+                "WirelogTLS",
                 "Recording",
                 "LabProtocol",
                 "Presentation",
@@ -205,7 +242,7 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Proxy", "Client", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "TestSupport", "Proxy", "Server", "Client", "LabProtocol", "WirelogTLS", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

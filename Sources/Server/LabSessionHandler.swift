@@ -1,8 +1,10 @@
 import LabProtocol
+import Listening
 import Logging
 import NIOCore
 import NIORecording
 import Recording
+import WirelogTLS
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -46,6 +48,8 @@ final class LabSessionHandler: ChannelDuplexHandler {
     private var tape: SessionTape?
     private var pendingReplies = CircularBuffer<PendingReply>()
     private var unacknowledgedBytes = 0
+    /// The client's TLS, once its handshake finished or failed.
+    private var tls: TLSLeg?
 
     private var readHeldBack = false
     private var quietTimer: Scheduled<Void>?
@@ -99,9 +103,28 @@ final class LabSessionHandler: ChannelDuplexHandler {
             endOfInput(context: context, reason: .clientClosed)
         case is ChannelShouldQuiesceEvent:
             endOfInput(context: context, reason: .shutdown)
+        case let event as TLSEvent:
+            tlsEvent(event, context: context)
         default:
             context.fireUserInboundEventTriggered(event)
         }
+    }
+
+    private func tlsEvent(_ event: TLSEvent, context: ChannelHandlerContext) {
+        switch event {
+        case .clientHello:
+            return
+        case .established(let leg):
+            tls = leg
+        case .failed(let leg):
+            tls = leg
+            logger.info("TLS handshake with \(context.channel.remoteAddress?.displayString ?? "?") failed: \(leg.failure ?? "?")")
+        case .closed(let closure):
+            tls?.closedWith = closure
+        }
+        if let tls { tape?.noteTLS(TLSDetails(client: tls)) }
+        // The observer closes the channel after a failure.
+        if case .failed = event { endSession(reason: .tlsHandshakeFailed) }
     }
 
     // MARK: Input

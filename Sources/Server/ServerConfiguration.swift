@@ -1,6 +1,7 @@
 import LabProtocol
 import NIOCore
 import Recording
+import WirelogTLS
 
 /// Everything `wirelog serve` can be told. Defaults are the documented ones (docs/PROTOCOL.md).
 public struct ServerConfiguration: Sendable {
@@ -23,6 +24,8 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: TimeAmount = .seconds(300)
     public var maxConnections = 4096
     public var eventLoopThreads = System.coreCount
+    /// Serve over TLS (`--tls-cert`, `--tls-key`).
+    public var tls: ServerTLS?
     /// Off only for measuring what recording costs.
     public var recording = true
     /// Who the sessions say recorded them (`--recorder-name`).

@@ -1,0 +1,96 @@
+import NIOCore
+
+/// On the network side of a `NIOSSLHandler`: reads the ServerHello as it passes (inbound for a
+/// client, outbound for a server) for the cipher suite NIOSSL does not expose, and notes a
+/// plaintext alert the peer sends during the handshake (a TLS 1.3 client rejecting our certificate
+/// sends one BoringSSL only calls a bad packet); after the handshake it only passes bytes on.
+final class HelloTap: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum Role { case client, server }
+
+    private let role: Role
+    private var seen: [UInt8] = []
+    private(set) var serverHello: ServerHello?
+    /// The description code of a plaintext alert from the peer.
+    private(set) var peerAlert: UInt8?
+    private var records = RecordScanner()
+
+    private var context: ChannelHandlerContext?
+
+    init(role: Role) {
+        self.role = role
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// Closes the TCP connection under TLS: once we sent close_notify and the peer's FIN came, no
+    /// close_notify can follow and NIOSSL would wait for it until its shutdown timeout.
+    func closeTransport() {
+        context?.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        if role == .client { look(at: buffer, context: context) }
+        if peerAlert == nil, records.isScanning { peerAlert = records.alert(in: buffer) }
+        context.fireChannelRead(data)
+    }
+
+    /// The handshake is over: stop looking at the bytes.
+    func stopScanning() {
+        records.stop()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if role == .server { look(at: unwrapOutboundIn(data), context: context) }
+        context.write(data, promise: promise)
+    }
+
+    private func look(at buffer: ByteBuffer, context: ChannelHandlerContext) {
+        guard serverHello == nil else { return }
+        seen += buffer.readableBytesView
+        switch TLSHelloParser.serverHello(seen) {
+        case .incomplete:
+            return
+        case .hello(let hello):
+            serverHello = hello
+        case .notTLS, .malformed:
+            break  // an alert instead, say: NIOSSL reports it
+        }
+        // Found or given up: nothing more to keep (the observer reads `serverHello` at completion).
+        seen = []
+        serverHello = serverHello ?? ServerHello(cipherSuite: 0, version: 0)
+    }
+}
+
+/// Walks TLS records across reads for a plaintext alert (content type 21), until told to stop or
+/// past 64 KiB.
+struct RecordScanner {
+    private var pending: [UInt8] = []
+    private var scanned = 0
+    private(set) var isScanning = true
+
+    mutating func stop() {
+        isScanning = false
+        pending = []
+    }
+
+    mutating func alert(in buffer: ByteBuffer) -> UInt8? {
+        pending += buffer.readableBytesView
+        scanned += buffer.readableBytes
+        if scanned > TLSHelloParser.maxHelloBytes { stop() }
+        while pending.count >= 5 {
+            let length = Int(pending[3]) << 8 | Int(pending[4])
+            guard pending.count >= 5 + length else { return nil }
+            let record = pending[0..<5 + length]
+            pending.removeFirst(5 + length)
+            if record.first == 21, length == 2 { return record[record.startIndex + 6] }
+        }
+        return nil
+    }
+}
