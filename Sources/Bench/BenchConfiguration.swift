@@ -1,3 +1,4 @@
+import WirelogTLS
 /// What one `wirelog bench` run does.
 public struct BenchConfiguration: Sendable {
     /// When the measured phase ends.
@@ -25,6 +26,8 @@ public struct BenchConfiguration: Sendable {
     public var replyTimeoutMicroseconds: Int64 = 10_000_000
     /// With a value: stream this many bytes per connection to an echo server and verify them.
     public var bulkBytes: Int?
+    /// Connect with TLS; the handshakes are timed apart from the load.
+    public var tls: ClientTLS?
 
     public init() {}
 }

@@ -1,3 +1,4 @@
+import Histogram
 import Foundation
 import Presentation
 
@@ -9,6 +10,16 @@ public struct LatencySummary: Codable, Sendable, Equatable {
     public var p999: Double
     public var max: Double
     public var mean: Double
+}
+
+extension LatencySummary {
+    /// From a histogram of nanoseconds.
+    init(_ nanos: Histogram<UInt32>) {
+        let micros = { (value: UInt64) in Double(value) / 1_000 }
+        self.init(p50: micros(nanos.valueAtPercentile(50)), p90: micros(nanos.valueAtPercentile(90)),
+                  p99: micros(nanos.valueAtPercentile(99)), p999: micros(nanos.valueAtPercentile(99.9)),
+                  max: micros(nanos.max), mean: nanos.mean / 1_000)
+    }
 }
 
 /// What a run measured. Ping-pong runs fill `requests`/`latency`; bulk runs fill the `bulk…` fields.
@@ -41,6 +52,8 @@ public struct BenchResult: Codable, Sendable {
     public var generatorCPUSeconds: Double
     /// The first error, for people.
     public var firstError: String?
+    /// With TLS: how long connecting and handshaking took per connection, before the load began.
+    public var tlsHandshakeMicros: LatencySummary?
 
     public func json() -> String {
         let encoder = JSONEncoder()
@@ -69,6 +82,10 @@ public struct BenchResult: Codable, Sendable {
                     .map { "\($0.0) \(DurationText.fractionalMicros($0.1))" }.joined(separator: "  ")))
             }
             rows.append(("bad replies", Self.grouped(badReplies) + (badReplySample.map { " (first: \($0))" } ?? "")))
+        }
+        if let handshake = tlsHandshakeMicros {
+            rows.append(("TLS handshakes", [("p50", handshake.p50), ("p99", handshake.p99), ("max", handshake.max)]
+                .map { "\($0.0) \(DurationText.fractionalMicros($0.1))" }.joined(separator: "  ") + " (connect included, not in the figures above)"))
         }
         rows.append(("generator CPU", DurationText.seconds(generatorCPUSeconds)))
         rows.append(("errors", Self.grouped(errors) + (firstError.map { " (first: \($0))" } ?? "")))

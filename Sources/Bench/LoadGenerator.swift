@@ -1,9 +1,12 @@
 import Foundation
 import Histogram
 import LabProtocol
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Presentation
+import Recording
+import WirelogTLS
 
 /// Runs a closed-loop or bulk load against one server and summarises what it saw.
 public enum LoadGenerator {
@@ -29,15 +32,20 @@ public enum LoadGenerator {
         let timeout = configuration.replyTimeoutMicroseconds * 1_000
 
         // Connect everything first, so that connection set-up is not measured.
-        var connections: [(done: EventLoopFuture<ConnectionStats>, channel: EventLoopFuture<any Channel>)] = []
+        var connections: [(done: EventLoopFuture<ConnectionStats>, channel: EventLoopFuture<any Channel>, connectStart: UInt64)] = []
+        var handshakes = ConnectionStats.makeHistogram()
         for index in 0..<configuration.connections {
             let loop = group.next()
             let done = loop.makePromise(of: ConnectionStats.self)
+            let connectStart = uptimeNanos()
+            let handshakeBox = NIOLockedValueBox<EventLoopFuture<TLSLeg>?>(nil)
             let channel = ClientBootstrap(group: loop)
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        let handshake = try configuration.tls?.addHandlers(to: channel.pipeline.syncOperations, host: configuration.host)
+                        handshakeBox.withLockedValue { $0 = handshake }
                         if let pattern, let bulkBytes = configuration.bulkBytes {
                             try channel.pipeline.syncOperations.addHandler(BulkHandler(
                                 pattern: pattern, total: bulkBytes, origin: index &* 7_919,
@@ -50,13 +58,20 @@ public enum LoadGenerator {
                     }
                 }
                 .connect(host: configuration.host, port: configuration.port)
-            connections.append((done.futureResult, channel))
+                // With TLS the load starts once the handshake is done; its time is reported apart.
+                .flatMap { channel in
+                    handshakeBox.withLockedValue { $0 }.map { $0.map { _ in channel } } ?? channel.eventLoop.makeSucceededFuture(channel)
+                }
+            connections.append((done.futureResult, channel, connectStart))
         }
         var connectErrors: [Int: String] = [:]
         var channels: [any Channel] = []
         for (index, connection) in connections.enumerated() {
             do {
                 channels.append(try await connection.channel.get())
+                if configuration.tls != nil { _ = handshakes.record(min(uptimeNanos() - connection.connectStart, handshakes.highestTrackableValue)) }
+            } catch let error as TLSHandshakeError {
+                connectErrors[index] = "\(configuration.host):\(configuration.port): \(error)"
             } catch {
                 connectErrors[index] = "cannot connect to \(configuration.host):\(configuration.port): \(NetworkErrorText.reason(error))"
             }
@@ -82,8 +97,10 @@ public enum LoadGenerator {
             if let message = connectErrors[index] { connectionStats.firstError = message }
             stats.append(connectionStats)
         }
-        return summarise(stats, configuration: configuration, connected: channels.count,
-                         measureStart: configuration.bulkBytes == nil ? measureStart : start, ended: uptimeNanos())
+        var result = summarise(stats, configuration: configuration, connected: channels.count,
+                               measureStart: configuration.bulkBytes == nil ? measureStart : start, ended: uptimeNanos())
+        if configuration.tls != nil, !channels.isEmpty { result.tlsHandshakeMicros = LatencySummary(handshakes) }
+        return result
     }
 
     private static func summarise(_ stats: [ConnectionStats], configuration: BenchConfiguration,
@@ -96,7 +113,6 @@ public enum LoadGenerator {
         let seconds = until > measureStart ? Double(until - measureStart) / 1e9 : 0
         let requests = stats.reduce(0) { $0 + $1.measured }
         let verified = stats.reduce(0) { $0 + $1.verifiedBytes }
-        let micros = { (nanos: UInt64) in Double(nanos) / 1_000 }
         return BenchResult(
             target: "\(configuration.host):\(configuration.port)",
             mode: configuration.bulkBytes == nil ? "ping-pong" : "bulk",
@@ -107,10 +123,7 @@ public enum LoadGenerator {
             seconds: seconds,
             requests: requests,
             requestsPerSecond: seconds > 0 ? Double(requests) / seconds : 0,
-            latencyMicros: configuration.bulkBytes != nil || requests == 0 ? nil : LatencySummary(
-                p50: micros(latency.valueAtPercentile(50)), p90: micros(latency.valueAtPercentile(90)),
-                p99: micros(latency.valueAtPercentile(99)), p999: micros(latency.valueAtPercentile(99.9)),
-                max: micros(latency.max), mean: latency.mean / 1_000),
+            latencyMicros: configuration.bulkBytes != nil || requests == 0 ? nil : LatencySummary(latency),
             badReplies: stats.reduce(0) { $0 + $1.badReplies },
             badReplySample: stats.lazy.compactMap(\.firstBadReply).first.map { Escaping.escape($0) },
             errors: stats.reduce(0) { $0 + $1.errors },

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Presentation
+import WirelogTLS
 
 /// A client connection to a lab server: send bytes, read whole replies.
 /// Used from one task at a time.
@@ -17,19 +18,28 @@ public final class LabConnection {
         self.iterator = channel.inbound.makeAsyncIterator()
     }
 
-    /// Connects to `host:port`; `timeout` bounds the TCP handshake.
-    public static func connect(host: String, port: Int, timeout: TimeAmount = .seconds(5),
+    /// Connects to `host:port`; `timeout` bounds the TCP handshake. With `tls` the TLS handshake
+    /// is done too before it returns (a failure throws `TLSHandshakeError`).
+    public static func connect(host: String, port: Int, timeout: TimeAmount = .seconds(5), tls: ClientTLS? = nil,
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> LabConnection {
-        let channel = try await ClientBootstrap(group: group)
+        let (channel, handshake) = try await ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    let handshake = try tls?.addHandlers(to: channel.pipeline.syncOperations, host: host)
+                    return (try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), handshake)
                 }
             }
-        return LabConnection(channel: channel)
+        let connection = LabConnection(channel: channel)
+        do {
+            _ = try await handshake?.get()
+        } catch {
+            await connection.close()
+            throw error
+        }
+        return connection
     }
 
     /// Writes `bytes` in one write.

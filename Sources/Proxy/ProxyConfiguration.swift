@@ -1,5 +1,6 @@
 import NIOCore
 import Recording
+import WirelogTLS
 
 /// Everything `wirelog proxy` can be told. Defaults are the documented ones (docs/PROXY.md).
 public struct ProxyConfiguration: Sendable {
@@ -24,6 +25,10 @@ public struct ProxyConfiguration: Sendable {
     public var maxEarlyBytes = 1 << 20
     /// How long a side may take to accept what is left for it once its partner has gone.
     public var drainTimeout: TimeAmount = .seconds(30)
+    /// Terminate the clients' TLS (`--tls-cert`/`--tls-key` or `--tls-mint-ca`).
+    public var tls: ServerTLS?
+    /// Originate TLS to the upstream (`--upstream-tls`); its SNI defaults to the client's, else the upstream host.
+    public var upstreamTLS: ClientTLS?
 
     public init(upstreamHost: String, upstreamPort: Int) {
         self.upstreamHost = upstreamHost

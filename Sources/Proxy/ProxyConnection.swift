@@ -2,7 +2,9 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIORecording
+import Listening
 import Recording
+import WirelogTLS
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -51,6 +53,11 @@ final class ProxyConnection {
     private let client: Endpoint
     private let upstream: Endpoint
     private var upstreamConnecting = false
+    /// TLS from the client: its handshake holds until the upstream is ready (its ALPN choice is
+    /// passed back), so the upstream is connected once the ClientHello is known.
+    private var clientHello: ClientHello?
+    private var clientHandshaking: Bool
+    private var tls = TLSDetails()
     /// Client bytes that arrived before the upstream connection was up.
     private var earlyBytes = CircularBuffer<ByteBuffer>()
     private var earlyByteCount = 0
@@ -78,6 +85,7 @@ final class ProxyConnection {
         self.logger = logger
         self.eventLoop = eventLoop
         self.endedPromise = eventLoop.makePromise()
+        self.clientHandshaking = configuration.tls != nil
         let maxLine = configuration.maxLineLength
         client = Endpoint(side: .client, decoder: StreamDecoder(
             decoding: configuration.decoding, sender: .client, maxLineLength: maxLine))
@@ -100,25 +108,31 @@ final class ProxyConnection {
         client.context = context
         client.isOpen = true
         let remote = context.channel.remoteAddress
-        clientDescription = remote.map(describe) ?? "?"
+        clientDescription = remote?.displayString ?? "?"
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
         tape = SessionTape(sink: sink, info: .proxied(from: remote, configuration), delivery: .eventLoop(eventLoop)) { outcome in
             loopBound.value.recorderReported(outcome)
         }
-        connectUpstream()
+        // A TLS client's upstream waits for its ClientHello (the name and protocols to pass on).
+        if !clientHandshaking { connectUpstream() }
     }
 
     private func connectUpstream() {
         upstreamConnecting = true
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        let upstreamTLS = configuration.upstreamTLS
+        let host = configuration.upstreamHost
+        let serverName = upstreamTLS?.settings.serverName ?? clientHello?.serverName
+        let offered = clientHello?.applicationProtocols ?? []
         ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ProxySideHandler(side: .upstream, connection: loopBound.value))
+                    let pipeline = channel.pipeline.syncOperations
+                    try upstreamTLS?.addHandlers(to: pipeline, host: host, serverName: serverName, offering: offered)
+                    try pipeline.addHandler(ProxySideHandler(side: .upstream, connection: loopBound.value))
                 }
             }
             .connect(host: configuration.upstreamHost, port: configuration.upstreamPort)
@@ -142,7 +156,53 @@ final class ProxyConnection {
         context.flush()
         if earlyEOF { forwardEndOfInput(to: .upstream) }
         if !client.isOpen { drainThenClose(upstream) }
+        if configuration.upstreamTLS == nil { upstreamReady(applicationProtocol: nil) }
         resumeReads()
+    }
+
+    /// Connected (and through TLS when originating): a TLS client's handshake may go on now.
+    private func upstreamReady(applicationProtocol: String?) {
+        guard clientHandshaking, client.isOpen, let context = client.context else { return }
+        context.triggerUserOutboundEvent(TLSProceed(applicationProtocol: applicationProtocol), promise: nil)
+    }
+
+    // MARK: TLS
+
+    func tlsEvent(_ side: ProxySide, _ event: TLSEvent) {
+        if case .clientHello(let hello) = event {
+            if side == .client {
+                clientHello = hello
+                connectUpstream()
+            }
+            return
+        }
+        // The facts are recorded before anything closes: a close can end the session at once.
+        switch event {
+        case .established(let leg), .failed(let leg):
+            if side == .client { tls.client = leg } else { tls.server = leg }
+        case .closed(let closure):
+            if side == .client { tls.client?.closedWith = closure } else { tls.server?.closedWith = closure }
+        case .clientHello:
+            break
+        }
+        tape?.noteTLS(tls)
+        switch (side, event) {
+        case (.client, .established):
+            clientHandshaking = false
+            resumeReads()
+        case (.upstream, .established(let leg)):
+            upstreamReady(applicationProtocol: leg.alpn)
+        case (.client, .failed(let leg)):
+            clientHandshaking = false
+            abortReason = abortReason ?? .tlsHandshakeFailed
+            logger.info("TLS handshake with client \(clientDescription) failed: \(leg.failure ?? "?")")
+        case (.upstream, .failed(let leg)):
+            abortReason = abortReason ?? .upstreamTLSFailed
+            logger.warning("TLS handshake with upstream \(configuration.upstreamHost):\(configuration.upstreamPort) for client \(clientDescription) failed: \(leg.failure ?? "?")")
+            client.context?.close(promise: nil)
+        case (_, .closed), (_, .clientHello):
+            break
+        }
     }
 
     private func upstreamFailed(_ error: Error) {
@@ -220,7 +280,7 @@ final class ProxyConnection {
         if partner.isOpen {
             // The partner still gets everything read from this side, then a close.
             switch abortReason {
-            case .shutdown, .storageError: partner.context?.close(promise: nil)
+            case .shutdown, .storageError, .tlsHandshakeFailed, .upstreamTLSFailed: partner.context?.close(promise: nil)
             case .reset: resetThenClose(partner)
             default: drainThenClose(partner)
             }
@@ -313,6 +373,8 @@ final class ProxyConnection {
 
     private func mayRead(_ side: ProxySide) -> Bool {
         guard !ended else { return false }
+        // The handshake's own bytes: no plaintext comes before it is done.
+        if side == .client && clientHandshaking { return true }
         if let tape, tape.uncommittedBytes >= configuration.maxUncommittedBytes {
             if !warnedAboutBacklog {
                 warnedAboutBacklog = true
@@ -442,8 +504,10 @@ final class ProxySideHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, case .inputClosed = event {
-            connection.inputClosed(side)
+        switch event {
+        case ChannelEvent.inputClosed: connection.inputClosed(side)
+        case let event as TLSEvent: connection.tlsEvent(side, event)
+        default: break
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -456,11 +520,4 @@ final class ProxySideHandler: ChannelDuplexHandler {
         connection.channelInactive(side)
         context.fireChannelInactive()
     }
-}
-
-/// "127.0.0.1:7071", "[::1]:7071".
-func describe(_ address: SocketAddress) -> String {
-    let host = address.ipAddress ?? "?"
-    let port = address.port.map(String.init) ?? "?"
-    return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
 }

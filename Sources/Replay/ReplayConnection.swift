@@ -1,7 +1,9 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIORecording
 import Recording
+import WirelogTLS
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -24,14 +26,19 @@ enum ReplyWait: Sendable, Equatable {
 final class ReplayConnection: Sendable {
     let channel: Channel
     private let handler: NIOLoopBound<ReplayInboundHandler>
+    /// The TLS handshake's facts, with `--tls`.
+    let tls: TLSLeg?
 
-    private init(channel: Channel, handler: NIOLoopBound<ReplayInboundHandler>) {
+    private init(channel: Channel, handler: NIOLoopBound<ReplayInboundHandler>, tls: TLSLeg?) {
         self.channel = channel
         self.handler = handler
+        self.tls = tls
     }
 
+    /// Connects (and with `tls`, finishes the handshake: a failure throws `TLSHandshakeError`).
     static func connect(host: String, port: Int, timeout: TimeAmount, settle: TimeAmount, maxBufferedBytes: Int,
-                        group: any EventLoopGroup) async throws -> ReplayConnection {
+                        tls: ClientTLS?, group: any EventLoopGroup) async throws -> ReplayConnection {
+        let handshake = NIOLockedValueBox<EventLoopFuture<TLSLeg>?>(nil)
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -39,6 +46,10 @@ final class ReplayConnection: Sendable {
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        let done = try tls.addHandlers(to: channel.pipeline.syncOperations, host: host)
+                        handshake.withLockedValue { $0 = done }
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         ReplayInboundHandler(settle: settle, maxBufferedBytes: maxBufferedBytes))
                 }
@@ -47,18 +58,20 @@ final class ReplayConnection: Sendable {
         let handler = try await channel.eventLoop.submit {
             NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ReplayInboundHandler.self), eventLoop: channel.eventLoop)
         }.get()
-        return ReplayConnection(channel: channel, handler: handler)
+        let leg = try await handshake.withLockedValue { $0 }?.get()
+        return ReplayConnection(channel: channel, handler: handler, tls: leg)
     }
 
     /// Starts recording this connection as a replay of `original` (before anything is sent).
     func record(into sink: any RecordingSink, recorder: String, replayOf original: Int64) async {
         let channel = self.channel
+        let tls = self.tls
         await run { handler in
             let info = SessionInfo(
                 kind: .replay, decoding: .raw, recorder: recorder,
                 clientHost: channel.localAddress?.ipAddress ?? "unknown", clientPort: channel.localAddress?.port ?? 0,
                 serverHost: channel.remoteAddress?.ipAddress ?? "unknown", serverPort: channel.remoteAddress?.port ?? 0,
-                startedMicros: WallClock.nowMicros(), replayOf: original)
+                startedMicros: WallClock.nowMicros(), replayOf: original, tls: tls.map { TLSDetails(server: $0) })
             handler.startRecording(into: sink, info, on: channel.eventLoop)
         }
     }

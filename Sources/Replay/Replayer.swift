@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Presentation
 import Recording
+import WirelogTLS
 
 public enum Pace: String, Sendable, CaseIterable {
     /// Send each message as soon as the reply to the previous one is in.
@@ -28,6 +29,8 @@ public struct ReplayOptions: Sendable {
     public var settle: TimeAmount = .milliseconds(100)
     /// Most bytes held from the server beyond what steps claimed; a server sending more is cut off.
     public var maxBufferedBytes = 64 << 20
+    /// Replay over TLS (`--tls`).
+    public var tls: ClientTLS?
 
     public init(host: String, port: Int) {
         self.host = host
@@ -111,7 +114,10 @@ struct SessionReplay {
         do {
             connection = try await ReplayConnection.connect(
                 host: options.host, port: options.port, timeout: options.timeout, settle: options.settle,
-                maxBufferedBytes: options.maxBufferedBytes, group: group)
+                maxBufferedBytes: options.maxBufferedBytes, tls: options.tls, group: group)
+        } catch let error as TLSHandshakeError {
+            report.error = "TLS with \(options.host):\(options.port) failed: \(error.leg.failure ?? "the connection closed during the handshake")"
+            return report
         } catch {
             report.error = "cannot connect to \(options.host):\(options.port): \(NetworkErrorText.reason(error))"
             return report
