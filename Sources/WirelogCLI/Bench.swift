@@ -61,6 +61,8 @@ struct BenchRun: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
+    @OptionGroup(title: "TLS (handshakes are timed apart from the load)") var tls: ClientTLSOptions
+
     func validate() throws {
         guard connections > 0 else { throw ValidationError("--connections must be positive") }
         guard pipeline > 0 else { throw ValidationError("--pipeline must be positive") }
@@ -98,6 +100,7 @@ struct BenchRun: AsyncParsableCommand {
         configuration.threads = threads
         configuration.replyTimeoutMicroseconds = timeout.microseconds
         configuration.bulkBytes = bulk
+        configuration.tls = try tls.clientTLS()
 
         let progress = isatty(STDERR_FILENO) == 1 ? Task { await showProgress(configuration) } : nil
         let result = try await LoadGenerator.run(configuration)

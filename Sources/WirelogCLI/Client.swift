@@ -4,6 +4,7 @@ import Foundation
 import LabProtocol
 import NIOCore
 import Presentation
+import WirelogTLS
 
 struct Client: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,10 +40,16 @@ struct Client: AsyncParsableCommand {
     @Option(help: "How long the server may stay silent before a reply is whole.")
     var timeout = TimeSpan(microseconds: 10_000_000)
 
+    @OptionGroup(title: "TLS") var tls: ClientTLSOptions
+
     func run() async throws {
         let connection: LabConnection
+        let clientTLS = try tls.clientTLS()
         do {
-            connection = try await LabConnection.connect(host: server.host, port: server.port, timeout: .seconds(5))
+            connection = try await LabConnection.connect(host: server.host, port: server.port, timeout: .seconds(5), tls: clientTLS)
+        } catch let error as TLSHandshakeError {
+            printError("\(server): \(error)")
+            throw ExitCode(1)
         } catch {
             printError("cannot connect to \(server): \(NetworkErrorText.reason(error)) (is wirelog serve running there?)")
             throw ExitCode(1)

@@ -19,6 +19,8 @@ struct SessionJSON: Encodable {
     var bytesFromServer: Int64
     var messageCount: Int64
     var replayOf: Int64?
+    /// With TLS: `client` and `server` legs as stored (TLSDetails), keys in camelCase → snake_case.
+    var tls: TLSDetails?
     var messages: [MessageJSON]?
 
     init(_ session: SessionSummary, messages: [MessageJSON]? = nil) {
@@ -36,6 +38,7 @@ struct SessionJSON: Encodable {
         bytesFromServer = session.bytesFromServer
         messageCount = session.messageCount
         replayOf = session.replayOf
+        tls = session.tls
         self.messages = messages
     }
 }

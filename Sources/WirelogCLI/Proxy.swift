@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import Proxy
 import Recording
+import WirelogTLS
 
 extension Decoding: ExpressibleByArgument {}
 
@@ -47,6 +48,13 @@ struct ProxyCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads (default: one per core).")
     var threads: Int?
 
+    @OptionGroup(title: "TLS from clients") var tls: ListeningTLSOptions
+
+    @Option(help: ArgumentHelp("Terminate clients' TLS with certificates minted for each name they ask for by a local CA kept in this directory (made on first use; trust its ca.pem in the clients).", valueName: "dir"))
+    var tlsMintCa: String?
+
+    @OptionGroup(title: "TLS to the upstream") var upstreamTLS: UpstreamTLSOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -56,6 +64,7 @@ struct ProxyCommand: AsyncParsableCommand {
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         guard quietPeriod.microseconds > 0 else { throw ValidationError("--quiet-period must be positive") }
         guard connectTimeout.microseconds > 0 else { throw ValidationError("--connect-timeout must be positive") }
+        if tlsMintCa != nil && tls.tlsCert != nil { throw ValidationError("--tls-mint-ca and --tls-cert exclude each other") }
     }
 
     func run() async throws {
@@ -71,10 +80,22 @@ struct ProxyCommand: AsyncParsableCommand {
         configuration.eventLoopThreads = threads ?? System.coreCount
 
         configuration.recorderName = recording.recorderName
+        let keyLog = try tls.keyLog.open(logger: logger)
+        configuration.tls = try tls.serverTLS(identity: try mintingIdentity(logger: logger), keyLog: keyLog, start: .whenTold)
+        configuration.upstreamTLS = try upstreamTLS.clientTLS(handshakeTimeout: tls.handshakeTimeout, keyLog: keyLog)
 
         let proxy = try await recording.makeServer(listen: listen, logger: logger) { sink in
             ProxyServer(configuration: configuration, sink: sink, logger: logger)
         }
         try await runUntilSignalled(proxy, grace: recording.shutdownGrace, listen: listen, logger: logger)
+    }
+
+    /// With --tls-mint-ca: the CA there (made now if it is not yet), and where clients find it.
+    private func mintingIdentity(logger: Logger) throws -> ServerTLS.Identity? {
+        guard let tlsMintCa else { return nil }
+        let (authority, created) = try tlsSetup { try CertificateAuthority.openOrCreate(directory: tlsMintCa) }
+        let path = CertificateAuthority.certificatePath(in: tlsMintCa)
+        logger.info("\(created ? "made a new" : "using the") CA for minted certificates: trust \(path) in the clients (e.g. curl --cacert \(path))")
+        return .minted(authority, defaultName: upstream.host)
     }
 }

@@ -56,6 +56,8 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Only the most recent this many matching sessions.")
     var limit: Int?
 
+    @OptionGroup(title: "TLS") var tls: ClientTLSOptions
+
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -117,6 +119,7 @@ struct ReplayCommand: AsyncParsableCommand {
         options.ignore = ignore
         options.concurrency = concurrency
         options.recorderName = recorderName
+        options.tls = try tls.clientTLS()
         let replayer = try Replayer(options: options, store: store, sink: sink)
 
         let output = Output(json: json, total: ids.count)

@@ -45,6 +45,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Event-loop threads (default: one per core).")
     var threads: Int?
 
+    @OptionGroup(title: "TLS") var tls: ListeningTLSOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -69,6 +71,7 @@ struct Serve: AsyncParsableCommand {
         configuration.recording = !recording.noRecord
 
         configuration.recorderName = recording.recorderName
+        configuration.tls = try tls.serverTLS(keyLog: try tls.keyLog.open(logger: logger))
 
         let server = try await recording.makeServer(listen: listen, logger: logger) { sink in
             LabServer(configuration: configuration, sink: sink, logger: logger)

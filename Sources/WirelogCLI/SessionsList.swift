@@ -17,6 +17,7 @@ struct SessionsList: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var filters: SessionFilterOptions
+    @OptionGroup var tlsFilters: TLSFilterOptions
 
     @Option(help: "Most sessions to show.")
     var limit = 50
@@ -30,7 +31,7 @@ struct SessionsList: AsyncParsableCommand {
 
     func run() async throws {
         try await withStore(database) { store in
-            let sessions = try await store.list(try filters.filter(), limit: limit)
+            let sessions = try await store.list(tlsFilters.narrowing(try filters.filter()), limit: limit)
             if json {
                 Output.line(try JSONOutput.line(sessions.map { SessionJSON($0) }))
             } else if sessions.isEmpty {

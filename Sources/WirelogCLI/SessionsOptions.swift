@@ -36,6 +36,22 @@ struct SessionFilterOptions: ParsableArguments {
     }
 }
 
+/// The TLS filters of list, search and stats (replay's --tls and --sni are about its own connection).
+struct TLSFilterOptions: ParsableArguments {
+    @Flag(name: .customLong("tls"), help: "Sessions with TLS on either leg.")
+    var withTLS = false
+
+    @Option(name: .customLong("sni"), help: ArgumentHelp("Sessions whose client asked for this server name (SNI), or that wirelog sent it upstream.", valueName: "name"))
+    var serverName: String?
+
+    func narrowing(_ filter: SessionFilter) -> SessionFilter {
+        var filter = filter
+        filter.tls = withTLS
+        filter.serverName = serverName
+        return filter
+    }
+}
+
 /// The filters that apply to sessions still being recorded (all but --reason): follow's.
 struct OpenSessionFilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Sessions that started at or after this time: ISO 8601 (local time unless it has Z or an offset) or a time ago (15m, 2h, 3d).", valueName: "time"))

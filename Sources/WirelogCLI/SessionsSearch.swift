@@ -24,6 +24,7 @@ struct SessionsSearch: AsyncParsableCommand {
     var text: String
 
     @OptionGroup var filters: SessionFilterOptions
+    @OptionGroup var tlsFilters: TLSFilterOptions
 
     @Option(help: "Most matches to show.")
     var limit = 50
@@ -48,7 +49,7 @@ struct SessionsSearch: AsyncParsableCommand {
     func run() async throws {
         try await withStore(database) { store in
             let needle = try SearchText.bytes(text)
-            let hits = try await store.search(needle, filter: try filters.filter(), limit: limit, context: context)
+            let hits = try await store.search(needle, filter: tlsFilters.narrowing(try filters.filter()), limit: limit, context: context)
             if json {
                 for hit in hits {
                     let started = hit.session.startedMicros

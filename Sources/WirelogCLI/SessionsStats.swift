@@ -18,6 +18,7 @@ struct SessionsStats: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var filters: SessionFilterOptions
+    @OptionGroup var tlsFilters: TLSFilterOptions
 
     @Option(help: "How many of the busiest clients to show.")
     var top = 10
@@ -44,7 +45,7 @@ struct SessionsStats: AsyncParsableCommand {
 
     func run() async throws {
         try await withStore(database) { store in
-            let stats = try await store.stats(try filters.filter(), topClients: top)
+            let stats = try await store.stats(tlsFilters.narrowing(try filters.filter()), topClients: top)
             if json {
                 func counts(_ counts: [SessionStats.Count]) -> [StatsJSON.Count] { counts.map { .init(key: $0.key, count: $0.count) } }
                 Output.line(try JSONOutput.line(StatsJSON(
