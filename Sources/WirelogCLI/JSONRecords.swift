@@ -8,6 +8,7 @@ struct SessionJSON: Encodable {
     var id: Int64
     var kind: String
     var decoding: String
+    var recorder: String
     var client: EndpointJSON
     var server: EndpointJSON
     var startedUs: Int64
@@ -27,6 +28,7 @@ struct SessionJSON: Encodable {
         id = session.id
         kind = session.kind
         decoding = session.decoding
+        recorder = session.recorder
         client = EndpointJSON(host: session.clientHost, port: session.clientPort)
         server = EndpointJSON(host: session.serverHost, port: session.serverPort)
         startedUs = session.startedMicros
