@@ -65,6 +65,7 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
 
     public func begin(_ session: RecordingSession) { enqueue(.begin(session)) }
     public func append(_ session: RecordingSession, _ message: RecordedMessage) { enqueue(.message(session, message)) }
+    public func noteTLS(_ session: RecordingSession, _ tls: TLSDetails) { enqueue(.tls(session, tls)) }
     public func end(_ session: RecordingSession, _ end: SessionEnd) { enqueue(.end(session, end)) }
 
     public func shutdown() async {
@@ -200,6 +201,8 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
         var verbs: [(String, Int64)] = []
         var codes: [(Int, Int64)] = []
         var ends: [(Int64, SessionEnd)] = []
+        /// The latest TLS facts of each session in the batch.
+        var tls: [Int64: TLSDetails] = [:]
         for operation in batch {
             let sessionID = operation.session.storedID!
             switch operation {
@@ -212,6 +215,8 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
                 if let code = message.replyCode, noted[sessionID, default: ([], [])].codes.insert(code).inserted {
                     codes.append((code, sessionID))
                 }
+            case .tls(_, let details):
+                tls[sessionID] = details
             case .end(_, let end):
                 ends.append((sessionID, end))
                 noted[sessionID] = nil
@@ -228,6 +233,16 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
             try await link.rows("""
                 INSERT INTO session_reply_codes (reply_code, session_id)
                 SELECT * FROM unnest(\(codes.map(\.0))::integer[], \(codes.map(\.1))::bigint[]) ON CONFLICT DO NOTHING
+                """)
+        }
+        if !tls.isEmpty {
+            // The arrays cannot carry NULLs from here: '' stands for "no name".
+            let ids = Array(tls.keys)
+            try await link.rows("""
+                UPDATE sessions s SET tls = t.tls::jsonb, sni = NULLIF(t.sni, '')
+                FROM unnest(\(ids)::bigint[], \(ids.map { tls[$0]!.jsonText })::text[],
+                            \(ids.map { tls[$0]!.serverName ?? "" })::text[]) AS t(id, tls, sni)
+                WHERE s.id = t.id
                 """)
         }
         if !ends.isEmpty {
@@ -250,19 +265,21 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
             SELECT nextval(pg_get_serial_sequence('sessions', 'id')) FROM generate_series(1, \(sessions.count))
             """).map { try $0.decode(Int64.self) }
         let infos = sessions.map(\.info)
-        // The arrays cannot carry NULLs from here: 0 stands for "no replay" (ids start at 1).
+        // The arrays cannot carry NULLs from here: 0 stands for "no replay" (ids start at 1), '' for no TLS.
         try await link.rows("""
             INSERT INTO sessions (id, kind, decoding, recorder, client_host, client_port, server_host, server_port,
-                                  started_us, replay_of)
+                                  started_us, replay_of, tls, sni)
             OVERRIDING SYSTEM VALUE
             SELECT id, kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us,
-                   NULLIF(replay_of, 0)
+                   NULLIF(replay_of, 0), NULLIF(tls, '')::jsonb, NULLIF(sni, '')
             FROM unnest(\(ids)::bigint[], \(infos.map(\.kind.rawValue))::text[], \(infos.map(\.decoding.rawValue))::text[],
                         \(infos.map(\.recorder))::text[], \(infos.map(\.clientHost))::text[],
                         \(infos.map(\.clientPort))::integer[], \(infos.map(\.serverHost))::text[],
                         \(infos.map(\.serverPort))::integer[], \(infos.map(\.startedMicros))::bigint[],
-                        \(infos.map { $0.replayOf ?? 0 })::bigint[])
-                 AS s(id, kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us, replay_of)
+                        \(infos.map { $0.replayOf ?? 0 })::bigint[], \(infos.map { $0.tls?.jsonText ?? "" })::text[],
+                        \(infos.map { $0.tls?.serverName ?? "" })::text[])
+                 AS s(id, kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us, replay_of,
+                      tls, sni)
             """)
         return ids
     }

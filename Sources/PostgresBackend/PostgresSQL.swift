@@ -36,6 +36,8 @@ extension SessionFilter {
             clauses.append(endReason == SessionFilter.openReason
                            ? "s.ended_us IS NULL" : "s.end_reason = \(sql.bind(endReason))")
         }
+        if tls { clauses.append("s.tls IS NOT NULL") }
+        if let serverName { clauses.append("s.sni = \(sql.bind(serverName))") }
         if messageFilters {
             if let verb {
                 clauses.append("EXISTS (SELECT 1 FROM session_verbs v WHERE v.verb = upper(\(sql.bind(verb))) AND v.session_id = s.id)")
@@ -70,9 +72,9 @@ extension SessionSummary {
         CASE WHEN s.ended_us IS NULL
              THEN (SELECT count(*) FROM messages m WHERE m.session_id = s.id)
              ELSE s.message_count END,
-        s.replay_of
+        s.replay_of, s.tls::text
         """
-    static let postgresColumnCount = 15
+    static let postgresColumnCount = 16
 
     init(_ row: PostgresRandomAccessRow, from first: Int = 0) throws {
         self.init(
@@ -83,7 +85,8 @@ extension SessionSummary {
             startedMicros: try row[first + 8].decode(Int64.self), endedMicros: try row[first + 9].decode(Int64?.self),
             endReason: try row[first + 10].decode(String?.self),
             bytesFromClient: try row[first + 11].decode(Int64.self), bytesFromServer: try row[first + 12].decode(Int64.self),
-            messageCount: try row[first + 13].decode(Int64.self), replayOf: try row[first + 14].decode(Int64?.self))
+            messageCount: try row[first + 13].decode(Int64.self), replayOf: try row[first + 14].decode(Int64?.self),
+            tls: try row[first + 15].decode(String?.self).flatMap(TLSDetails.init(jsonText:)))
     }
 }
 

@@ -216,11 +216,12 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
                 let inserted = try await link.rows("""
                     INSERT INTO sessions (kind, decoding, recorder, client_host, client_port, server_host, server_port,
                                           started_us, ended_us, end_reason, bytes_from_client, bytes_from_server,
-                                          message_count, replay_of, origin)
+                                          message_count, replay_of, origin, tls, sni)
                     VALUES (\(info.kind.rawValue), \(info.decoding.rawValue), \(info.recorder), \(info.clientHost),
                             \(info.clientPort), \(info.serverHost), \(info.serverPort), \(info.startedMicros),
                             \(end?.atMicros), \(session.endReason), \(end?.bytesFromClient ?? 0), \(end?.bytesFromServer ?? 0),
-                            \(end?.messageCount ?? 0), \(info.replayOf), \(origin))
+                            \(end?.messageCount ?? 0), \(info.replayOf), \(origin), \(info.tls?.jsonText)::jsonb,
+                            \(info.tls?.serverName))
                     ON CONFLICT (origin) DO NOTHING
                     RETURNING id
                     """)

@@ -393,3 +393,31 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
         #expect(wrong.stderrText == "wirelog: cannot read \(directory.file("missing.pem")): no such file\n")
     }
 }
+
+/// The TLS facts in a PostgreSQL store: written as handshakes end, read back, filtered.
+@Suite struct TLSPostgresTests {
+    @Test func tlsFactsAndFailuresAreStoredAndFilteredInPostgreSQL() async throws {
+        let directory = TemporaryDirectory()
+        let certificates = try TestCertificates(in: directory)
+        let store = try StoreLocation(try TestPostgres.freshDatabaseURL(), option: "--db")
+        let upstream = try await TestServer.start(databasePath: directory.file("lab.sqlite"))
+        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, store: store) {
+            $0.tls = try? certificates.serverTLS()
+        }
+        let connection = try await LabConnection.connect(host: "localhost", port: proxy.port, tls: try certificates.clientTLS())
+        try await connection.send(Array("QUIT\n".utf8))
+        #expect(try await connection.readReply() == Array("200 BYE\n".utf8))
+        await connection.close()
+        let plain = try TestSocket.connect(port: proxy.port)
+        try plain.send(Array("HELO\n".utf8))
+        _ = try await endedSessions(store, count: 2)
+        await proxy.stop()
+        await upstream.stop()
+
+        let named = try await tlsSessions(store, SessionFilter(serverName: "localhost"))
+        #expect(named.count == 1)
+        #expect(named.first?.tls?.client?.version == "TLSv1.3")
+        let failed = try await tlsSessions(store, SessionFilter(endReason: "tls_handshake_failed", tls: true))
+        #expect(failed.first?.tls?.client?.failure == "not a TLS handshake (the client sent \"HELO\\n\")")
+    }
+}
