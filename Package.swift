@@ -244,6 +244,7 @@ let package = Package(
             dependencies: [
                 "Recording", "SQLiteBackend", "TestSupport", "Proxy", "Server", "Client", "LabProtocol", "WirelogTLS", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -32,7 +32,7 @@ public final class ListeningServer: Sendable {
     public typealias Refuse = @Sendable (Channel) -> Void
 
     public let configuration: ListeningConfiguration
-    public let group: MultiThreadedEventLoopGroup
+    private let group: MultiThreadedEventLoopGroup
     private let logger: Logger
     private let admit: Admit
     private let refuse: Refuse

@@ -14,6 +14,7 @@ final class HelloTap: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let role: Role
     private var seen: [UInt8] = []
+    private var lookingForServerHello = true
     private(set) var serverHello: ServerHello?
     /// The description code of a plaintext alert from the peer.
     private(set) var peerAlert: UInt8?
@@ -36,7 +37,7 @@ final class HelloTap: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        if role == .client { look(at: buffer, context: context) }
+        if role == .client { look(at: buffer) }
         if peerAlert == nil, records.isScanning { peerAlert = records.alert(in: buffer) }
         context.fireChannelRead(data)
     }
@@ -47,12 +48,12 @@ final class HelloTap: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if role == .server { look(at: unwrapOutboundIn(data), context: context) }
+        if role == .server { look(at: unwrapOutboundIn(data)) }
         context.write(data, promise: promise)
     }
 
-    private func look(at buffer: ByteBuffer, context: ChannelHandlerContext) {
-        guard serverHello == nil else { return }
+    private func look(at buffer: ByteBuffer) {
+        guard lookingForServerHello else { return }
         seen += buffer.readableBytesView
         switch TLSHelloParser.serverHello(seen) {
         case .incomplete:
@@ -62,9 +63,8 @@ final class HelloTap: ChannelDuplexHandler, RemovableChannelHandler {
         case .notTLS, .malformed:
             break  // an alert instead, say: NIOSSL reports it
         }
-        // Found or given up: nothing more to keep (the observer reads `serverHello` at completion).
+        lookingForServerHello = false
         seen = []
-        serverHello = serverHello ?? ServerHello(cipherSuite: 0, version: 0)
     }
 }
 

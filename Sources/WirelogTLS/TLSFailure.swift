@@ -10,7 +10,7 @@ public enum TLSFailure: Error, Equatable, CustomStringConvertible {
     case malformedHello
     case closedBeforeHello
     case timedOut(TimeAmount)
-    /// An upstream that failed before TLS could start (connect refused): not a TLS failure as such.
+    /// Anything else, already in plain words.
     case other(String)
 
     public var description: String {

@@ -6,10 +6,9 @@ public struct ClientHello: Sendable, Equatable {
     public var random: [UInt8]
 }
 
-/// What a ServerHello says: the cipher suite and the version chosen.
+/// What a ServerHello says that NIOSSL does not: the cipher suite chosen.
 public struct ServerHello: Sendable, Equatable {
     public var cipherSuite: UInt16
-    public var version: UInt16
 }
 
 /// How far a stream's first handshake message got.
@@ -85,17 +84,8 @@ public enum TLSHelloParser {
 
     static func parseServerHello(_ body: [UInt8]) -> ServerHello? {
         var hello = ByteCursor(body)
-        guard let legacyVersion = hello.u16(), hello.skip(32), hello.skipVector(lengthBytes: 1),
-              let cipher = hello.u16(), hello.skip(1) else { return nil }
-        var result = ServerHello(cipherSuite: cipher, version: legacyVersion)
-        if let extensions = hello.vector(lengthBytes: 2) {
-            var cursor = ByteCursor(extensions)
-            while let kind = cursor.u16(), let data = cursor.vector(lengthBytes: 2) {
-                // supported_versions: TLS 1.3 names itself here, the legacy field says 1.2
-                if kind == 0x002B, data.count == 2 { result.version = UInt16(data[0]) << 8 | UInt16(data[1]) }
-            }
-        }
-        return result
+        guard hello.skip(2 + 32), hello.skipVector(lengthBytes: 1), let cipher = hello.u16() else { return nil }
+        return ServerHello(cipherSuite: cipher)
     }
 }
 

@@ -3,6 +3,7 @@ import Client
 import Foundation
 import Logging
 import NIOCore
+import NIOEmbedded
 import Proxy
 import Recording
 import Server
@@ -419,5 +420,52 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
         #expect(named.first?.tls?.client?.version == "TLSv1.3")
         let failed = try await tlsSessions(store, SessionFilter(endReason: "tls_handshake_failed", tls: true))
         #expect(failed.first?.tls?.client?.failure == "not a TLS handshake (the client sent \"HELO\\n\")")
+    }
+}
+
+/// The TLS acceptor and observer on an `EmbeddedChannel`: failures and the timeout, no sockets.
+@Suite struct TLSHandshakeHandlerTests {
+    /// Keeps the `TLSEvent`s that reach the end of the pipeline.
+    final class Events: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        var seen: [TLSEvent] = []
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if let event = event as? TLSEvent { seen.append(event) }
+        }
+
+        var failure: String? {
+            for case .failed(let leg) in seen { return leg.failure }
+            return nil
+        }
+    }
+
+    private func channel(timeout: TimeAmount) throws -> (EmbeddedChannel, Events) {
+        let directory = TemporaryDirectory()
+        let certificates = try TestCertificates(in: directory)
+        let events = Events()
+        let channel = EmbeddedChannel()
+        let tls = try withExtendedLifetime(directory) { try certificates.serverTLS(start: .immediately, timeout: timeout) }
+        try channel.pipeline.syncOperations.addHandlers(tls.connectionHandlers())
+        try channel.pipeline.syncOperations.addHandler(events)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return (channel, events)
+    }
+
+    @Test func bytesThatAreNotTLSFailAtOnceAndClose() throws {
+        let (channel, events) = try channel(timeout: .seconds(10))
+        try channel.writeInbound(ByteBuffer(string: "PING\r\n"))
+        #expect(events.failure == #"not a TLS handshake (the client sent "PING\r\n")"#)
+        #expect(!channel.isActive)
+    }
+
+    @Test func aHandshakeThatDoesNotFinishEndsAtTheTimeout() throws {
+        let (channel, events) = try channel(timeout: .seconds(10))
+        try channel.writeInbound(ByteBuffer(bytes: [0x16, 0x03, 0x01, 0x00, 0x80, 0x01]))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
+        #expect(events.failure == nil)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(events.failure == "no complete handshake within 10.0s")
+        #expect(!channel.isActive)
     }
 }
