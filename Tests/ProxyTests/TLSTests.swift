@@ -81,19 +81,29 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
         #expect(summaries.first?.tls?.server == nil)
     }
 
+    /// This redis asks for a client certificate: the proxy shows one (`--upstream-cert`).
     @Test func plainRedisCliThroughAnOriginatingProxyToTLSRedis() async throws {
         let directory = TemporaryDirectory()
         let certificates = try TestCertificates(in: directory)
+        let clientCertificate = try certificates.authority.issue(names: ["wirelog-proxy"])
+        let clientPaths = (directory.file("client.pem"), directory.file("client-key.pem"))
+        try clientCertificate.certificatePEM.write(toFile: clientPaths.0, atomically: true, encoding: .utf8)
+        try clientCertificate.privateKeyPEM.write(toFile: clientPaths.1, atomically: true, encoding: .utf8)
         let redisPort = try freePort()
         let redis = try Program("redis-server", [
             "--port", "0", "--tls-port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--tls-cert-file", certificates.leafPath, "--tls-key-file", certificates.keyPath,
-            "--tls-ca-cert-file", certificates.caPath, "--tls-auth-clients", "no",
+            "--tls-ca-cert-file", certificates.caPath, "--tls-auth-clients", "yes",
         ])
         defer { redis.stop() }
         try await waitUntilListening(port: redisPort)
+        var settings = ClientTLSSettings()
+        settings.trust = .authorities(path: certificates.caPath)
+        settings.certificatePath = clientPaths.0
+        settings.keyPath = clientPaths.1
+        let upstreamTLS = try ClientTLS(settings)
         let proxy = try await ProxyHarness.start(upstreamPort: redisPort, databasePath: directory.file("p.sqlite")) {
-            $0.upstreamTLS = try? certificates.clientTLS()
+            $0.upstreamTLS = upstreamTLS
         }
         let reply = try await onThread { try Program.run("redis-cli", ["-p", String(proxy.port), "PING"]) }
         #expect(reply == "PONG\n")
@@ -345,9 +355,12 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
             "--tls-cert", certificates.leafPath, "--tls-key", certificates.keyPath, "--keylog", directory.file("keys.log"),
         ])
         let port = try serve.listeningPort()
+        let clientKeys = directory.file("client-keys.log")
         let client = try WirelogProcess.run(["client", "--tls", "--ca", certificates.caPath, "127.0.0.1:\(port)"],
-                                            input: Array("HELO\nDATA\nsecret\n".utf8))
+                                            input: Array("HELO\nDATA\nsecret\n".utf8), environment: ["SSLKEYLOGFILE": clientKeys])
         #expect(client.status == 0)
+        #expect(try String(contentsOfFile: clientKeys, encoding: .utf8).contains("CLIENT_TRAFFIC_SECRET_0 "))
+        #expect(try FileManager.default.attributesOfItem(atPath: clientKeys)[.posixPermissions] as? Int == 0o600)
         #expect(client.stdoutText == "100 OK\n300 DRCV\n200 BYE\n")
         let untrusted = try WirelogProcess.run(["client", "--tls", "127.0.0.1:\(port)"], input: Array("HELO\n".utf8))
         #expect(untrusted.status == 1)
