@@ -288,11 +288,22 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
                                         "-keylogfile", opensslKeys], timeout: 20)
         }
         #expect(output.contains("Verify return code: 0 (ok)"))
-        _ = try await endedSessions(store, count: 2)
+        // Python's SSLSocket.close() sends no close_notify: a bare FIN, recorded as such.
+        let script = """
+            import socket, ssl
+            context = ssl.create_default_context(cafile='\(certificates.caPath)')
+            connection = context.wrap_socket(socket.create_connection(('127.0.0.1', \(port))), server_hostname='localhost')
+            connection.sendall(b'HELO\\n')
+            print(connection.recv(100).decode(), end='')
+            connection.close()
+            """
+        #expect(try await onThread { try Program.run("python3", ["-c", script]) } == "100 OK\n")
+        _ = try await endedSessions(store, count: 3)
         await server.shutdownGracefully(grace: .seconds(5))
 
         let summaries = try await tlsSessions(store)
         #expect(summaries.allSatisfy { $0.tls?.client?.version == "TLSv1.3" })
+        #expect(summaries.map { $0.tls?.client?.closedWith } == [.fin, .closeNotify, nil])
         let mode = try FileManager.default.attributesOfItem(atPath: keyLogPath)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         // Every secret openssl's side logged, wirelog's side logged with the same client random.
@@ -306,7 +317,7 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
         let ours = try clientRandoms(keyLogPath)
         #expect(!theirs.isEmpty)
         #expect(theirs.isSubset(of: ours))
-        #expect(ours.count == 2)
+        #expect(ours.count == 3)
         let messages = try await RecordedRows.messages(store, session: summaries.last!.id)
         #expect(messages.map(\.rawText) == ["HELO\n", "100 OK\n", "QUIT\n", "200 BYE\n"])
     }
