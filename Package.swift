@@ -273,6 +273,14 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Issue 11's promises for a fleet of recorders sharing one PostgreSQL: load, crashes, outages.
+        .testTarget(
+            name: "ScaleOutTests",
+            dependencies: [
+                "Recording", "Backends", "PostgresBackend", "TestSupport", "Server", "Client", "wirelog",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "BenchTests",
             dependencies: [

@@ -30,6 +30,8 @@ public protocol RecordingStore: Sendable {
     func write(_ sessions: [(session: CompleteSession, origin: String?)]) async throws -> [Int64?]
     /// A name for this store that stays the same for its life: what copies remember as `origin`.
     func identity() async throws -> String
+    /// The id of the session written with this `origin`, if any.
+    func session(origin: String) async throws -> Int64?
     /// Releases connections.
     func close() async
 }

@@ -64,5 +64,9 @@ public final class SQLiteStore: RecordingStore, @unchecked Sendable {
         try withQueries { try $0.database.scalarText("SELECT id FROM store_identity") ?? "" }
     }
 
+    public func session(origin: String) async throws -> Int64? {
+        try withQueries { try $0.database.scalarInt("SELECT id FROM sessions WHERE origin = ?", .text(origin)) }
+    }
+
     public func close() async {}
 }
