@@ -18,6 +18,8 @@ struct PageRoutes {
             _ = try await store.read { try await $0.session(id) }
             return PageShell.response(.replay)
         }
+        // Browsers ask for it on their own; there is none, and that is not an error.
+        router.get("/favicon.ico") { _, _ in Response(status: .noContent) }
         router.get("/assets/:name") { _, context in
             guard let name = context.parameters.get("name"), let asset = Assets.files[name] else {
                 throw ViewerError.notFound("no such file")

@@ -114,7 +114,14 @@ extension Assets {
 
     render();
     loadPage().then(session => {
-      if (!session || session.end_reason != null) return;
+      if (!session) return;
+      if (session.end_reason != null) {
+        // An ended session does not change: nothing to follow.
+        const indicator = document.getElementById("live");
+        indicator.className = "live idle";
+        indicator.textContent = "ended";
+        return;
+      }
       connectLive("/api/events?session=" + sessionID, {
         session: facts,
         message: message => {

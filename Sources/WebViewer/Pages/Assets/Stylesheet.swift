@@ -6,7 +6,7 @@ extension Assets {
     header a { color: #fff; text-decoration: none; margin-right: 1em; }
     .brand { font-weight: 700; }
     .live { margin-left: auto; font-size: 12px; padding: .15em .6em; border-radius: 1em; }
-    .live.on { background: #1f7a3a; } .live.off { background: #8a2b2b; }
+    .live.on { background: #1f7a3a; } .live.off { background: #8a2b2b; } .live.idle { background: #555; }
     main { padding: 1em; }
     h1 { font-size: 1.3em; margin: .2em 0 .6em; }
     .error-text { color: #8a2b2b; font-weight: 600; }
