@@ -1,11 +1,13 @@
 import Foundation
 import Logging
+import PostgresBackend
 import Recording
 import SQLiteBackend
 
 /// Where recordings live, from `--db` / `WIRELOG_DB`: a SQLite file path, or a PostgreSQL URL.
 public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     case sqlite(path: String)
+    case postgres(PostgresURL)
 
     /// Reads a `--db` value (`option` names where it came from, for messages). A URL with a
     /// scheme this binary does not know is refused rather than taken for a file name.
@@ -13,6 +15,14 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
         if text.isEmpty { throw .notAFile(option: option, reason: "must name a file (it is empty)") }
         if text == ":memory:" {
             throw .notAFile(option: option, reason: "must name a file: ':memory:' is SQLite's in-memory database, where nothing recorded would last")
+        }
+        do {
+            if let url = try PostgresURL(text) {
+                self = .postgres(url)
+                return
+            }
+        } catch {
+            throw .badURL(option: option, error)
         }
         if let scheme = text.range(of: "://").map({ String(text[..<$0.lowerBound]) }) {
             throw .unknownScheme(option: option, scheme)
@@ -28,6 +38,7 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .sqlite(let path): path
+        case .postgres(let url): url.description
         }
     }
 
@@ -44,6 +55,8 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
                 return SQLiteStore(database: try SQLiteFile.openForWriting(path: path) { upgrading($0.fileName) })
             case .create: return SQLiteStore(database: try SQLiteFile.openForWriting(path: path) { upgrading($0.fileName) })
             }
+        case .postgres(let url):
+            return try await PostgresStore.open(url, forWriting: access != .read, logger: Self.quietLogger) { upgrading($0.fileName) }
         }
     }
 
@@ -70,8 +83,15 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
                 logger.notice("upgrading the schema of \(path): migration \(migration.fileName) (can take a while on a large database)")
             }
             return SQLiteRecorder(database: database, logger: logger)
+        case .postgres(let url):
+            return try await PostgresRecorder.open(url, recorderName: settings.recorderName, logger: logger) { migration in
+                logger.notice("upgrading the schema of \(url): migration \(migration.fileName)")
+            }
         }
     }
+
+    /// The `sessions` commands report failures themselves, in one line.
+    private static let quietLogger = Logger(label: "wirelog.store") { _ in SwiftLogNoOpLogHandler() }
 }
 
 public enum StoreAccess: Sendable {
@@ -86,8 +106,11 @@ public enum StoreAccess: Sendable {
 /// How a recorder writes, whatever the backend.
 public struct RecorderSettings: Sendable {
     public var durability: Durability = .normal
-    /// How long a commit waits for another writer's lock before what it holds fails.
+    /// How long a commit waits for another writer's lock before what it holds fails (SQLite).
     public var busyTimeoutMilliseconds: Int64 = 5_000
+    /// Who the sessions say recorded them: a recorder closes the sessions that a dead recorder
+    /// of its name left open.
+    public var recorderName = RecorderName.hostName
 
     public init() {}
 }
@@ -96,6 +119,7 @@ public struct RecorderSettings: Sendable {
 public enum StoreLocationError: StoreFailure, Sendable, Equatable {
     case notAFile(option: String, reason: String)
     case unknownScheme(option: String, String)
+    case badURL(option: String, PostgresStoreError)
 
     public var description: String {
         switch self {
@@ -103,6 +127,8 @@ public enum StoreLocationError: StoreFailure, Sendable, Equatable {
             "\(option) \(reason)"
         case .unknownScheme(let option, let scheme):
             "\(option): unknown kind of store '\(scheme)://': give a file path (SQLite) or a postgres:// URL"
+        case .badURL(let option, let error):
+            "\(option): \(error)"
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Migrations
 import PostgresNIO
@@ -17,7 +18,7 @@ struct PostgresSchema {
     var latestVersion: Int { migrations.last?.version ?? 0 }
 
     /// Applies what is missing; `willApply` hears of each migration applied to an existing schema.
-    func migrate(_ link: PostgresLink, nowMicros: Int64, willApply: (Migration) -> Void) async throws {
+    func migrate(_ link: PostgresLink, nowMicros: Int64, willApply: @escaping (Migration) -> Void) async throws {
         try await link.transaction { link in
             try await link.rows("SELECT pg_advisory_xact_lock(\(Self.lockKey))")
             let applied = try await appliedVersions(link)
@@ -35,7 +36,7 @@ struct PostgresSchema {
             for migration in try pending(applied ?? [:], link.url) {
                 if applied?.isEmpty == false { willApply(migration) }
                 do {
-                    try await link.rows(PostgresQuery(unsafeSQL: migration.sql))
+                    for statement in Self.statements(migration.sql) { try await link.rows(PostgresQuery(unsafeSQL: statement)) }
                 } catch let error as PostgresStoreError {
                     throw PostgresStoreError.migrationFailed(
                         target: link.url.description, version: migration.version, name: migration.name, reason: error.description)
@@ -46,6 +47,24 @@ struct PostgresSchema {
                     """)
             }
         }
+    }
+
+    /// The statements of a migration file, for the extended protocol that runs one at a time:
+    /// each ends with `;` at the end of a line (comment lines dropped). The files are written so.
+    static func statements(_ sql: String) -> [String] {
+        var statements: [String] = []
+        var current: [Substring] = []
+        for line in sql.split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("--") || trimmed.isEmpty { continue }
+            current.append(line)
+            if trimmed.hasSuffix(";") {
+                statements.append(current.joined(separator: "\n"))
+                current.removeAll()
+            }
+        }
+        if !current.isEmpty { statements.append(current.joined(separator: "\n")) }
+        return statements
     }
 
     /// For readers: the schema must be there and current.

@@ -57,6 +57,7 @@ struct RecordingOptions: ParsableArguments {
         var settings = RecorderSettings()
         settings.durability = durability
         settings.busyTimeoutMilliseconds = busyTimeout.milliseconds
+        settings.recorderName = recorderName
         return try await reportingErrors {
             let location = try database.location
             let sink = try await location.openRecorder(settings, logger: logger)

@@ -95,7 +95,9 @@ struct ReplayCommand: AsyncParsableCommand {
         // The recorder first: it creates or upgrades the store the reader then checks.
         let (store, sink, ids) = try await reportingErrors { () async throws -> (any RecordingStore, (any RecordingSink)?, [Int64]) in
             let location = try database.location
-            let sink = record ? try await location.openRecorder(RecorderSettings(), logger: logger) : nil
+            var settings = RecorderSettings()
+            settings.recorderName = recorderName
+            let sink = record ? try await location.openRecorder(settings, logger: logger) : nil
             do {
                 let store = try await location.openStore(.read)
                 return (store, sink, try await selection().resolve(in: store))

@@ -44,7 +44,7 @@ struct SessionsList: AsyncParsableCommand {
 
     static func table(_ sessions: [SessionSummary]) -> String {
         var table = TableFormatter([
-            .right("id"), .left("start"), .right("duration"), .left("kind"), .left("client → server"),
+            .right("id"), .left("start"), .right("duration"), .left("kind"), .left("recorder"), .left("client → server"),
             .right("messages"), .right("bytes"), .left("end reason"),
         ])
         for session in sessions {
@@ -53,6 +53,7 @@ struct SessionsList: AsyncParsableCommand {
                 RelativeTime.localTimestamp(session.startedMicros),
                 session.endedMicros.map { DurationText.micros($0 - session.startedMicros) } ?? "-",
                 Escaping.escape(Array(session.kind.utf8)),
+                Escaping.escape(Array(session.recorder.utf8)),
                 "\(EndpointText.of(session.clientHost, session.clientPort)) → \(EndpointText.of(session.serverHost, session.serverPort))",
                 String(session.messageCount),
                 String(session.bytesFromClient + session.bytesFromServer),

@@ -12,7 +12,9 @@ struct Transcript {
     /// `client 127.0.0.1:5000 → server 127.0.0.1:7070`-style heading lines of a session.
     static func header(_ session: SessionSummary) -> [String] {
         let started = RelativeTime.localTimestamp(session.startedMicros, fractionDigits: 3)
-        var lines = ["session \(session.id)  \(session.kind)  \(EndpointText.of(session.clientHost, session.clientPort)) → \(EndpointText.of(session.serverHost, session.serverPort))"]
+        var title = "session \(session.id)  \(session.kind)  \(EndpointText.of(session.clientHost, session.clientPort)) → \(EndpointText.of(session.serverHost, session.serverPort))"
+        if !session.recorder.isEmpty { title += "  recorded by \(Escaping.escape(Array(session.recorder.utf8)))" }
+        var lines = [title]
         var facts = "started \(started)"
         if let ended = session.endedMicros {
             facts += ", ended after \(DurationText.micros(ended - session.startedMicros)): \(Escaping.escape(Array((session.endReason ?? "?").utf8)))"

@@ -1,6 +1,7 @@
 -- wirelog schema for PostgreSQL, version 1: the tables of the SQLite schema (at its version 4) for
 -- a store that many recorders share. Times are microseconds since the Unix epoch (UTC); recorded
--- bytes are bytea. See docs/SCHEMA.md.
+-- bytes are bytea. See docs/SCHEMA.md. Statements are run one at a time: each ends with ';' at the
+-- end of a line.
 
 CREATE TABLE sessions (
     -- from one sequence: unique across every recorder writing to this database

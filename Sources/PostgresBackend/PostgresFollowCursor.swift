@@ -1,0 +1,83 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Recording
+
+/// Follows a PostgreSQL store through the ranges of message ids that recorders announce on
+/// `channel` as they commit (see `PostgresStore.follow()`). A connection of its own listens.
+final class PostgresFollowCursor: FollowCursor, @unchecked Sendable {
+    static let channel = "wirelog_messages"
+
+    private let store: PostgresStore
+    private let listener: PostgresLink
+    private var listening: Task<Void, Never>?
+    private let lock = NSLock()
+    // Guarded by `lock`: committed ranges not yet read, oldest first, and why listening stopped.
+    private var pending: [ClosedRange<Int64>] = []
+    private var failure: PostgresStoreError?
+
+    private init(store: PostgresStore, listener: PostgresLink) {
+        self.store = store
+        self.listener = listener
+    }
+
+    static func start(store: PostgresStore, url: PostgresURL, logger: Logger) async throws -> PostgresFollowCursor {
+        let listener = try await PostgresLink.connect(url, logger: logger)
+        let cursor = PostgresFollowCursor(store: store, listener: listener)
+        let notifications: PostgresNotificationSequence
+        do {
+            notifications = try await listener.connection.listen(channel)
+        } catch {
+            await listener.close()
+            throw PostgresStoreError.from(error, url: url)
+        }
+        cursor.listening = Task {
+            do {
+                for try await notification in notifications {
+                    guard let range = Self.range(notification.payload) else { continue }
+                    cursor.lock.withLock { cursor.pending.append(range) }
+                }
+                cursor.lock.withLock { cursor.failure = .connectionLost(target: url.description) }
+            } catch {
+                cursor.lock.withLock { cursor.failure = PostgresStoreError.from(error, url: url) }
+            }
+        }
+        return cursor
+    }
+
+    deinit {
+        listening?.cancel()
+        let listener = self.listener
+        Task { await listener.close() }
+    }
+
+    /// "12-40" → 12...40.
+    static func range(_ payload: String) -> ClosedRange<Int64>? {
+        let parts = payload.split(separator: "-")
+        guard parts.count == 2, let low = Int64(parts[0]), let high = Int64(parts[1]), low <= high else { return nil }
+        return low...high
+    }
+
+    func next(_ filter: SessionFilter, limit: Int) async throws -> [StoredMessage] {
+        var found: [StoredMessage] = []
+        while found.count < limit {
+            let (range, failure): (ClosedRange<Int64>?, PostgresStoreError?) = lock.withLock { (pending.first, self.failure) }
+            guard let range else {
+                if let failure { throw failure }
+                break
+            }
+            let wanted = limit - found.count
+            let page = try await store.messages(in: range, filter: filter, limit: wanted)
+            found += page
+            lock.withLock {
+                // What is left of the range when the page was full.
+                if page.count == wanted, let last = page.last, last.id < range.upperBound {
+                    pending[0] = last.id + 1...range.upperBound
+                } else {
+                    pending.removeFirst()
+                }
+            }
+        }
+        return found
+    }
+}

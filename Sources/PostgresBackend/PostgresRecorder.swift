@@ -1,0 +1,319 @@
+import Foundation
+import Logging
+import Migrations
+import NIOCore
+import PostgresNIO
+import Recording
+
+/// The PostgreSQL sink: one writer task commits whatever connections queued in one transaction
+/// (a handful of round trips, each a multi-row statement over arrays), then tells each session how
+/// far it is durable. When the server goes away every batch fails (nothing is acknowledged), the
+/// outage is logged once, and the writer reconnects with backoff and carries on.
+public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
+    private let url: PostgresURL
+    private let recorderName: String
+    private let logger: Logger
+    private let lock = NSLock()
+    // Guarded by `lock`.
+    private var queue: [SinkOperation] = []
+    private var wakeUp: CheckedContinuation<Void, Never>?
+    private var stopping = false
+    private var stopped = false
+    private var writer: Task<Void, Never>?
+
+    // The writer task only.
+    private var link: PostgresLink?
+    private var batchNumber: UInt64 = 0
+    private var outage: Outage?
+    private var statistics = (batches: 0, records: 0)
+    /// Verbs and codes already noted per session (only a cache: noting twice is harmless).
+    private var noted: [Int64: (verbs: Set<String>, codes: Set<Int>)] = [:]
+
+    /// When the server stopped answering and when to try again.
+    private struct Outage {
+        var since: Date
+        var retryAt: Date
+        var backoff: TimeInterval
+    }
+
+    /// Connects (one clear error when it cannot), applies migrations, closes the sessions a dead
+    /// recorder of the same name left open, and starts the writer.
+    public static func open(_ url: PostgresURL, recorderName: String, logger: Logger,
+                            upgrading: @escaping (Migration) -> Void = { _ in }) async throws -> PostgresRecorder {
+        let link = try await PostgresLink.connect(url, logger: logger)
+        do {
+            try await PostgresSchema().migrate(link, nowMicros: WallClock.nowMicros(), willApply: upgrading)
+            let recovered = try await PostgresRecovery.closeInterrupted(link, recorder: recorderName)
+            if recovered > 0 {
+                logger.notice("closed \(recovered) session(s) that recorder '\(recorderName)' left open (reason interrupted)")
+            }
+        } catch {
+            await link.close()
+            throw error
+        }
+        let recorder = PostgresRecorder(url: url, recorderName: recorderName, link: link, logger: logger)
+        recorder.writer = Task { await recorder.writerLoop() }
+        return recorder
+    }
+
+    private init(url: PostgresURL, recorderName: String, link: PostgresLink, logger: Logger) {
+        self.url = url
+        self.recorderName = recorderName
+        self.link = link
+        self.logger = logger
+    }
+
+    public func begin(_ session: RecordingSession) { enqueue(.begin(session)) }
+    public func append(_ session: RecordingSession, _ message: RecordedMessage) { enqueue(.message(session, message)) }
+    public func end(_ session: RecordingSession, _ end: SessionEnd) { enqueue(.end(session, end)) }
+
+    public func shutdown() async {
+        let waiter: CheckedContinuation<Void, Never>? = lock.withLock {
+            stopping = true
+            defer { wakeUp = nil }
+            return wakeUp
+        }
+        waiter?.resume()
+        await writer?.value
+    }
+
+    private func enqueue(_ operation: SinkOperation) {
+        let waiter: CheckedContinuation<Void, Never>?? = lock.withLock {
+            guard !stopped else { return nil }
+            queue.append(operation)
+            defer { wakeUp = nil }
+            return .some(wakeUp)
+        }
+        guard let waiter else {
+            logger.error("recorder already shut down; a late record was dropped")
+            return
+        }
+        waiter?.resume()
+    }
+
+    /// The next batch: everything queued, once there is something (empty when stopping).
+    private func nextBatch() async -> [SinkOperation] {
+        while true {
+            let batch: [SinkOperation]? = lock.withLock {
+                if !queue.isEmpty {
+                    defer { queue.removeAll(keepingCapacity: true) }
+                    return queue
+                }
+                if stopping {
+                    stopped = true
+                    return []
+                }
+                return nil
+            }
+            if let batch { return batch }
+            await withCheckedContinuation { continuation in
+                let resumeNow = lock.withLock {
+                    if !queue.isEmpty || stopping { return true }
+                    wakeUp = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        }
+    }
+
+    private func writerLoop() async {
+        while true {
+            let batch = await nextBatch()
+            if batch.isEmpty { break }
+            await write(batch)
+        }
+        await link?.close()
+        logger.info("recorder stopped: \(statistics.records) records in \(statistics.batches) transactions")
+    }
+
+    private func write(_ batch: [SinkOperation]) async {
+        batchNumber &+= 1
+        let touched = SinkBatch(batch, number: batchNumber)
+        var insertedNow: [RecordingSession] = []
+        do {
+            let link = try await connectedLink()
+            try await link.transaction { link in
+                try await self.insert(batch, into: link, insertedNow: &insertedNow)
+            }
+            statistics.batches += 1
+            statistics.records += batch.count
+            if let outage {
+                logger.notice("PostgreSQL at \(url) answers again after \(Int(Date().timeIntervalSince(outage.since))) s; recording resumed")
+                self.outage = nil
+            }
+            touched.deliverCommitted()
+        } catch {
+            // Rows inserted by the rolled-back transaction are gone: insert them again next time.
+            for session in insertedNow { session.storedID = nil }
+            noted.removeAll()
+            let failure = PostgresStoreError.from(error, url: url)
+            noteFailure(failure, records: batch.count)
+            touched.deliverFailed(failure.description)
+        }
+    }
+
+    /// The connection, reconnecting when it was lost, but not more often than the backoff allows.
+    private func connectedLink() async throws -> PostgresLink {
+        if let link, !link.isClosed { return link }
+        link = nil
+        if let outage, Date() < outage.retryAt { throw PostgresStoreError.connectionLost(target: url.description) }
+        let fresh = try await PostgresLink.connect(url, logger: logger, connectTimeout: .seconds(2))
+        _ = try await PostgresRecovery.holdName(fresh, recorder: recorderName)
+        link = fresh
+        return fresh
+    }
+
+    /// Logs the first failure of an outage (not one per batch) and spaces out the reconnects.
+    private func noteFailure(_ failure: PostgresStoreError, records: Int) {
+        let lostConnection = link == nil || link?.isClosed == true
+        guard lostConnection else {
+            logger.error("recording failed, \(records) records not stored and not acknowledged: \(failure)")
+            return
+        }
+        if var outage {
+            outage.backoff = min(outage.backoff * 2, 5)
+            outage.retryAt = Date().addingTimeInterval(outage.backoff)
+            self.outage = outage
+        } else {
+            logger.error("\(failure); nothing is acknowledged until it answers again (retrying with backoff)")
+            outage = Outage(since: Date(), retryAt: Date().addingTimeInterval(0.1), backoff: 0.1)
+        }
+    }
+
+    /// The batch as a few multi-row statements: new session rows, messages, the verb and code
+    /// sets, then the ends.
+    private func insert(_ batch: [SinkOperation], into link: PostgresLink,
+                        insertedNow: inout [RecordingSession]) async throws {
+        var newSessions: [RecordingSession] = []
+        for operation in batch where operation.session.storedID == nil && operation.session.batchMark == batchNumber {
+            let session = operation.session
+            if !newSessions.contains(where: { $0 === session }) { newSessions.append(session) }
+        }
+        if !newSessions.isEmpty {
+            let ids = try await insertSessions(newSessions, link)
+            for (session, id) in zip(newSessions, ids) { session.storedID = id }
+            insertedNow = newSessions
+        }
+
+        var messages = MessageColumns()
+        var verbs: [(String, Int64)] = []
+        var codes: [(Int, Int64)] = []
+        var ends: [(Int64, SessionEnd)] = []
+        for operation in batch {
+            let sessionID = operation.session.storedID!
+            switch operation {
+            case .begin: break
+            case .message(_, let message):
+                messages.append(message, sessionID: sessionID)
+                if let verb = message.verb?.uppercased(), noted[sessionID, default: ([], [])].verbs.insert(verb).inserted {
+                    verbs.append((verb, sessionID))
+                }
+                if let code = message.replyCode, noted[sessionID, default: ([], [])].codes.insert(code).inserted {
+                    codes.append((code, sessionID))
+                }
+            case .end(_, let end):
+                ends.append((sessionID, end))
+                noted[sessionID] = nil
+            }
+        }
+        if !messages.isEmpty { try await link.rows(messages.insertQuery(notifying: PostgresFollowCursor.channel)) }
+        if !verbs.isEmpty {
+            try await link.rows("""
+                INSERT INTO session_verbs (verb, session_id)
+                SELECT * FROM unnest(\(verbs.map(\.0))::text[], \(verbs.map(\.1))::bigint[]) ON CONFLICT DO NOTHING
+                """)
+        }
+        if !codes.isEmpty {
+            try await link.rows("""
+                INSERT INTO session_reply_codes (reply_code, session_id)
+                SELECT * FROM unnest(\(codes.map(\.0))::integer[], \(codes.map(\.1))::bigint[]) ON CONFLICT DO NOTHING
+                """)
+        }
+        if !ends.isEmpty {
+            try await link.rows("""
+                UPDATE sessions s SET ended_us = e.ended_us, end_reason = e.reason, bytes_from_client = e.from_client,
+                       bytes_from_server = e.from_server, message_count = e.messages
+                FROM unnest(\(ends.map(\.0))::bigint[], \(ends.map(\.1.atMicros))::bigint[], \(ends.map(\.1.reason.rawValue))::text[],
+                            \(ends.map(\.1.bytesFromClient))::bigint[], \(ends.map(\.1.bytesFromServer))::bigint[],
+                            \(ends.map(\.1.messageCount))::bigint[])
+                     AS e(id, ended_us, reason, from_client, from_server, messages)
+                WHERE s.id = e.id
+                """)
+        }
+    }
+
+    /// Inserts session rows and returns their ids in order: the ids are drawn first, so the order
+    /// does not rest on what RETURNING happens to do.
+    private func insertSessions(_ sessions: [RecordingSession], _ link: PostgresLink) async throws -> [Int64] {
+        let ids = try await link.rows("""
+            SELECT nextval(pg_get_serial_sequence('sessions', 'id')) FROM generate_series(1, \(sessions.count))
+            """).map { try $0.decode(Int64.self) }
+        let infos = sessions.map(\.info)
+        // The arrays cannot carry NULLs from here: 0 stands for "no replay" (ids start at 1).
+        try await link.rows("""
+            INSERT INTO sessions (id, kind, decoding, recorder, client_host, client_port, server_host, server_port,
+                                  started_us, replay_of)
+            OVERRIDING SYSTEM VALUE
+            SELECT id, kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us,
+                   NULLIF(replay_of, 0)
+            FROM unnest(\(ids)::bigint[], \(infos.map(\.kind.rawValue))::text[], \(infos.map(\.decoding.rawValue))::text[],
+                        \(infos.map(\.recorder))::text[], \(infos.map(\.clientHost))::text[],
+                        \(infos.map(\.clientPort))::integer[], \(infos.map(\.serverHost))::text[],
+                        \(infos.map(\.serverPort))::integer[], \(infos.map(\.startedMicros))::bigint[],
+                        \(infos.map { $0.replayOf ?? 0 })::bigint[])
+                 AS s(id, kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us, replay_of)
+            """)
+        return ids
+    }
+}
+
+/// A batch's messages as column arrays, for one `INSERT … SELECT FROM unnest(…)`. The arrays
+/// cannot carry NULLs from here, so absent values travel with a flag (verb, payload) or as -1
+/// (reply codes are never negative).
+struct MessageColumns {
+    private var sessionIDs: [Int64] = []
+    private var seqs: [Int64] = []
+    private var times: [Int64] = []
+    private var senders: [String] = []
+    private var raws: [ByteBuffer] = []
+    private var verbs: [String] = []
+    private var hasVerb: [Bool] = []
+    private var payloads: [ByteBuffer] = []
+    private var hasPayload: [Bool] = []
+    private var replyCodes: [Int] = []
+
+    var isEmpty: Bool { seqs.isEmpty }
+
+    mutating func append(_ message: RecordedMessage, sessionID: Int64) {
+        sessionIDs.append(sessionID)
+        seqs.append(message.seq)
+        times.append(message.atMicros)
+        senders.append(message.sender.rawValue)
+        raws.append(ByteBuffer(bytes: message.raw))
+        verbs.append(message.verb ?? "")
+        hasVerb.append(message.verb != nil)
+        payloads.append(message.payloadRange.map { ByteBuffer(bytes: message.raw[$0]) } ?? ByteBuffer())
+        hasPayload.append(message.payloadRange != nil)
+        replyCodes.append(message.replyCode ?? -1)
+    }
+
+    /// In batch order (WITH ORDINALITY … ORDER BY): ids follow wire order within each session.
+    /// Followers on `channel` hear the range of ids when (and only if) the transaction commits.
+    func insertQuery(notifying channel: String) -> PostgresQuery {
+        """
+        WITH inserted AS (
+        INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
+        SELECT session_id, seq, at_us, sender, raw, CASE WHEN has_verb THEN verb END,
+               CASE WHEN has_payload THEN payload END, NULLIF(reply_code, -1)
+        FROM unnest(\(sessionIDs)::bigint[], \(seqs)::bigint[], \(times)::bigint[], \(senders)::text[], \(raws)::bytea[],
+                    \(verbs)::text[], \(hasVerb)::boolean[], \(payloads)::bytea[], \(hasPayload)::boolean[],
+                    \(replyCodes)::integer[])
+             WITH ORDINALITY
+             AS m(session_id, seq, at_us, sender, raw, verb, has_verb, payload, has_payload, reply_code, n)
+        ORDER BY n
+        RETURNING id)
+        SELECT pg_notify(\(channel), min(id) || '-' || max(id)) FROM inserted
+        """
+    }
+}

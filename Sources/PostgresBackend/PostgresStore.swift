@@ -1,0 +1,270 @@
+import Logging
+import Migrations
+import NIOCore
+import PostgresNIO
+import Recording
+
+/// A PostgreSQL database as a `RecordingStore`. One connection, used by one caller at a time
+/// (the `sessions` commands, replay, copy, the web viewer's requests in turn).
+public final class PostgresStore: RecordingStore, @unchecked Sendable {
+    private let link: PostgresLink
+    private let logger: Logger
+
+    private init(link: PostgresLink, logger: Logger) {
+        self.link = link
+        self.logger = logger
+    }
+
+    /// Opens the store. Reading needs the schema there and current; writing applies what is missing
+    /// (`upgrading` hears of each migration applied to an existing schema).
+    public static func open(_ url: PostgresURL, forWriting: Bool, logger: Logger,
+                            upgrading: @escaping (Migration) -> Void = { _ in }) async throws -> PostgresStore {
+        let link = try await PostgresLink.connect(url, logger: logger)
+        do {
+            if forWriting {
+                try await PostgresSchema().migrate(link, nowMicros: WallClock.nowMicros(), willApply: upgrading)
+            } else {
+                try await PostgresSchema().check(link)
+            }
+        } catch {
+            await link.close()
+            throw error
+        }
+        return PostgresStore(link: link, logger: logger)
+    }
+
+    public func close() async {
+        await link.close()
+    }
+
+    // MARK: reading
+
+    public func list(_ filter: SessionFilter, limit: Int, before: SessionListPosition?) async throws -> [SessionSummary] {
+        var sql = PostgresSQL()
+        let conditions = filter.conditions(&sql)
+        // The order and keyset of the protocol: start time then id, or the id alone with a verb or code filter.
+        let byID = filter.verb != nil || filter.replyCode != nil
+        var position = ""
+        if let before {
+            position = byID
+                ? " AND s.id < \(sql.bind(before.id))"
+                : " AND (s.started_us, s.id) < (\(sql.bind(before.startedMicros)), \(sql.bind(before.id)))"
+        }
+        sql.append("""
+            SELECT \(SessionSummary.postgresColumns) FROM sessions s WHERE true\(conditions)\(position)
+            ORDER BY \(byID ? "s.id DESC" : "s.started_us DESC, s.id DESC") LIMIT \(sql.bind(limit))
+            """)
+        return try await link.rows(sql.query).map { try SessionSummary($0.makeRandomAccess()) }
+    }
+
+    public func session(_ id: Int64) async throws -> SessionSummary {
+        let rows = try await link.rows("SELECT \(unescaped: SessionSummary.postgresColumns) FROM sessions s WHERE s.id = \(id)")
+        guard let row = rows.first else { throw RecordingError.noSuchSession(id) }
+        return try SessionSummary(row.makeRandomAccess())
+    }
+
+    public func messages(ofSession id: Int64, after afterID: Int64, limit: Int) async throws -> [StoredMessage] {
+        try await link.rows("""
+            SELECT \(unescaped: StoredMessage.postgresColumns) FROM messages m
+            WHERE m.session_id = \(id) AND m.id > \(afterID) ORDER BY m.id LIMIT \(limit)
+            """).map { try StoredMessage($0.makeRandomAccess()) }
+    }
+
+    public func search(_ needle: [UInt8], filter: SessionFilter, limit: Int, context: Int) async throws -> [SearchHit] {
+        var sql = PostgresSQL()
+        let sessionConditions = filter.conditions(&sql, messageFilters: false)
+        let messageConditions = filter.messageConditions(&sql)
+        sql.append("""
+            SELECT \(SessionSummary.postgresColumns), \(StoredMessage.postgresColumns)
+            FROM messages m JOIN sessions s ON s.id = m.session_id
+            WHERE position(\(sql.bind(ByteBuffer(bytes: needle)))::bytea IN m.raw) > 0\(sessionConditions)\(messageConditions)
+            ORDER BY m.id DESC LIMIT \(sql.bind(limit))
+            """)
+        var hits: [SearchHit] = []
+        for row in try await link.rows(sql.query) {
+            let cells = row.makeRandomAccess()
+            let match = try StoredMessage(cells, from: SessionSummary.postgresColumnCount)
+            let around = try await link.rows("""
+                SELECT \(unescaped: StoredMessage.postgresColumns) FROM messages m
+                WHERE m.session_id = \(match.sessionID) AND m.seq BETWEEN \(match.seq - Int64(context)) AND \(match.seq + Int64(context))
+                ORDER BY m.id
+                """).map { try StoredMessage($0.makeRandomAccess()) }
+            hits.append(SearchHit(session: try SessionSummary(cells), match: match, context: around))
+        }
+        return hits
+    }
+
+    public func stats(_ filter: SessionFilter, topClients: Int) async throws -> SessionStats {
+        var reasonsSQL = PostgresSQL()
+        let reasonConditions = filter.conditions(&reasonsSQL)
+        reasonsSQL.append("""
+            SELECT s.end_reason, count(*) FROM sessions s WHERE true\(reasonConditions)
+            GROUP BY s.end_reason ORDER BY 2 DESC, 1 NULLS FIRST
+            """)
+        let reasons = try await link.rows(reasonsSQL.query).map {
+            let (key, count) = try $0.decode((String?, Int64).self)
+            return SessionStats.Count(key: key, count: count)
+        }
+        var clientsSQL = PostgresSQL()
+        let clientConditions = filter.conditions(&clientsSQL)
+        clientsSQL.append("""
+            SELECT s.client_host, count(*), sum(s.message_count)::bigint, sum(s.bytes_from_client + s.bytes_from_server)::bigint
+            FROM sessions s WHERE true\(clientConditions)
+            GROUP BY s.client_host ORDER BY 2 DESC, 3 DESC, 1 LIMIT \(clientsSQL.bind(topClients))
+            """)
+        let clients = try await link.rows(clientsSQL.query).map {
+            let (host, sessions, messages, bytes) = try $0.decode((String, Int64, Int64, Int64).self)
+            return SessionStats.Client(host: host, sessions: sessions, messages: messages, bytes: bytes)
+        }
+        var builder = SessionStatsBuilder(byEndReason: reasons, busiestClients: clients)
+        var messagesSQL = PostgresSQL()
+        let messageConditions = filter.conditions(&messagesSQL)
+        messagesSQL.append("""
+            SELECT m.session_id, m.sender, m.at_us, m.verb, m.reply_code
+            FROM sessions s JOIN messages m ON m.session_id = s.id WHERE true\(messageConditions)
+            ORDER BY m.session_id, m.id
+            """)
+        var currentSession: Int64 = -1
+        do {
+            for try await (session, sender, at, verb, code) in try await link.connection.query(messagesSQL.query, logger: logger)
+                .decode((Int64, String, Int64, String?, Int?).self) {
+                if session != currentSession {
+                    currentSession = session
+                    builder.forgetWaiting()
+                }
+                builder.add(session: session, sender: sender == Sender.server.rawValue ? .server : .client,
+                            atMicros: at, verb: verb, replyCode: code)
+            }
+        } catch {
+            throw PostgresStoreError.from(error, url: link.url)
+        }
+        return builder.build()
+    }
+
+    public func latestMessageID() async throws -> Int64 {
+        try await link.rows("SELECT coalesce(max(id), 0)::bigint FROM messages").first?.decode(Int64.self) ?? 0
+    }
+
+    public func messages(after afterID: Int64, filter: SessionFilter, limit: Int) async throws -> [StoredMessage] {
+        try await messages(in: afterID + 1...Int64.max, filter: filter, limit: limit)
+    }
+
+    /// Messages with ids in `ids`, in id order, at most `limit`, as `filter` picks them.
+    func messages(in ids: ClosedRange<Int64>, filter: SessionFilter, limit: Int) async throws -> [StoredMessage] {
+        var sql = PostgresSQL()
+        let sessionConditions = filter.conditions(&sql, messageFilters: false)
+        let messageConditions = filter.messageConditions(&sql)
+        sql.append("""
+            SELECT \(StoredMessage.postgresColumns) FROM messages m JOIN sessions s ON s.id = m.session_id
+            WHERE m.id BETWEEN \(sql.bind(ids.lowerBound)) AND \(sql.bind(ids.upperBound))\(sessionConditions)\(messageConditions)
+            ORDER BY m.id LIMIT \(sql.bind(limit))
+            """)
+        return try await link.rows(sql.query).map { try StoredMessage($0.makeRandomAccess()) }
+    }
+
+    /// Message ids are drawn when a transaction inserts, not when it commits, so with several
+    /// recorders a later id can become visible before an earlier one: following by id would miss
+    /// messages. Each recorder's transaction names its range of ids in a notification, which
+    /// PostgreSQL delivers only on commit and in commit order.
+    public func follow() async throws -> any FollowCursor {
+        try await PostgresFollowCursor.start(store: self, url: link.url, logger: logger)
+    }
+
+    // MARK: writing
+
+    public func prune(startedBefore cutoffMicros: Int64, compact: Bool) async throws -> PruneResult {
+        let sizeBefore = try await databaseSize()
+        let (sessions, messages, open) = try await link.transaction { link in
+            let open = try await link.rows(
+                "SELECT count(*) FROM sessions WHERE started_us < \(cutoffMicros) AND ended_us IS NULL")
+                .first?.decode(Int64.self) ?? 0
+            let messages = try await link.rows("""
+                WITH chosen AS (SELECT id FROM sessions WHERE started_us < \(cutoffMicros) AND ended_us IS NOT NULL),
+                     gone AS (DELETE FROM messages WHERE session_id IN (SELECT id FROM chosen) RETURNING 1)
+                SELECT count(*) FROM gone
+                """).first?.decode(Int64.self) ?? 0
+            let sessions = try await link.rows("""
+                WITH gone AS (DELETE FROM sessions WHERE started_us < \(cutoffMicros) AND ended_us IS NOT NULL RETURNING 1)
+                SELECT count(*) FROM gone
+                """).first?.decode(Int64.self) ?? 0
+            return (sessions, messages, open)
+        }
+        if compact {
+            for table in ["messages", "sessions", "session_verbs", "session_reply_codes"] {
+                try await link.rows(PostgresQuery(unsafeSQL: "VACUUM FULL \(table)"))
+            }
+        }
+        let sizeAfter = try await databaseSize()
+        return PruneResult(sessions: sessions, messages: messages, openSessionsKept: open,
+                           freedBytes: max(0, sizeBefore - sizeAfter), sizeBefore: sizeBefore, sizeAfter: sizeAfter)
+    }
+
+    /// The bytes of wirelog's tables with their indexes and TOAST.
+    private func databaseSize() async throws -> Int64 {
+        try await link.rows("""
+            SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
+            WHERE c.relname IN ('sessions', 'messages', 'session_verbs', 'session_reply_codes')
+              AND c.relnamespace = current_schema()::regnamespace
+            """).first?.decode(Int64.self) ?? 0
+    }
+
+    public func delete(sessions ids: [Int64]) async throws -> Int {
+        try await link.transaction { link in
+            try await link.rows("DELETE FROM messages WHERE session_id = ANY(\(ids))")
+            return try await link.rows("DELETE FROM sessions WHERE id = ANY(\(ids)) RETURNING id").count
+        }
+    }
+
+    public func write(_ sessions: [(session: CompleteSession, origin: String?)]) async throws -> [Int64?] {
+        try await link.transaction { link in
+            var ids: [Int64?] = []
+            for (session, origin) in sessions {
+                let info = session.info
+                let end = session.end
+                let inserted = try await link.rows("""
+                    INSERT INTO sessions (kind, decoding, recorder, client_host, client_port, server_host, server_port,
+                                          started_us, ended_us, end_reason, bytes_from_client, bytes_from_server,
+                                          message_count, replay_of, origin)
+                    VALUES (\(info.kind.rawValue), \(info.decoding.rawValue), \(info.recorder), \(info.clientHost),
+                            \(info.clientPort), \(info.serverHost), \(info.serverPort), \(info.startedMicros),
+                            \(end?.atMicros), \(session.endReason), \(end?.bytesFromClient ?? 0), \(end?.bytesFromServer ?? 0),
+                            \(end?.messageCount ?? 0), \(info.replayOf), \(origin))
+                    ON CONFLICT (origin) DO NOTHING
+                    RETURNING id
+                    """)
+                guard let id = try inserted.first?.decode(Int64.self) else {
+                    ids.append(nil)
+                    continue
+                }
+                ids.append(id)
+                try await insertMessages(session.messages, sessionID: id, link)
+            }
+            return ids
+        }
+    }
+
+    private func insertMessages(_ messages: [RecordedMessage], sessionID: Int64, _ link: PostgresLink) async throws {
+        guard !messages.isEmpty else { return }
+        var columns = MessageColumns()
+        for message in messages { columns.append(message, sessionID: sessionID) }
+        try await link.rows(columns.insertQuery(notifying: PostgresFollowCursor.channel))
+        let verbs = Array(Set(messages.compactMap { $0.verb?.uppercased() }))
+        let codes = Array(Set(messages.compactMap(\.replyCode)))
+        if !verbs.isEmpty {
+            try await link.rows("""
+                INSERT INTO session_verbs (verb, session_id) SELECT unnest(\(verbs)::text[]), \(sessionID)
+                ON CONFLICT DO NOTHING
+                """)
+        }
+        if !codes.isEmpty {
+            try await link.rows("""
+                INSERT INTO session_reply_codes (reply_code, session_id) SELECT unnest(\(codes)::integer[]), \(sessionID)
+                ON CONFLICT DO NOTHING
+                """)
+        }
+    }
+
+    public func identity() async throws -> String {
+        try await link.rows("SELECT id FROM store_identity").first?.decode(String.self) ?? ""
+    }
+}
