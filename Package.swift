@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // SQLite from the system (libsqlite3-dev), wrapped by SQLiteBackend.
@@ -81,10 +83,15 @@ let package = Package(
         .target(
             name: "Presentation",
             dependencies: [
+                "Recording",
+                "LabProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Sessions in the forms wirelog writes them (JSON, NDJSON, pcap, raw bytes per direction):
+        // `sessions export` and the web viewer's downloads share this one implementation.
+        .target(name: "SessionFormats", dependencies: ["Recording", "LabProtocol", "Presentation"]),
         // Glue between the recorder and SwiftNIO event loops.
         .target(
             name: "NIORecording",
@@ -185,6 +192,23 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // The read-only browser viewer (`wirelog web`, `serve/proxy --web`): reads only through
+        // RecordingStore, so it shows a SQLite file and a PostgreSQL store alike.
+        .target(
+            name: "WebViewer",
+            dependencies: [
+                "Recording",
+                "LabProtocol",
+                "Presentation",
+                "Replay",
+                "SessionFormats",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "WirelogCLI",
             dependencies: [
@@ -197,6 +221,8 @@ let package = Package(
                 "Proxy",
                 "Replay",
                 "Bench",
+                "SessionFormats",
+                "WebViewer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -242,7 +268,8 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Proxy", "Server", "Client", "LabProtocol", "WirelogTLS", "wirelog",
+                "Recording", "SQLiteBackend", "TestSupport", "Proxy", "Server", "Client", "LabProtocol", "Presentation", "WirelogTLS",
+                "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -251,7 +278,8 @@ let package = Package(
         .testTarget(
             name: "QueryTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "TestSupport", "Server", "Client", "LabProtocol", "Presentation",
+                "SessionFormats", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -280,6 +308,19 @@ let package = Package(
                 "Recording", "Backends", "PostgresBackend", "TestSupport", "Server", "Client", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+        // The viewer over real HTTP (HummingbirdTesting's live server) and in headless Chromium.
+        .testTarget(
+            name: "WebViewerTests",
+            dependencies: [
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "WebViewer", "SessionFormats", "LabProtocol",
+                "Client", "wirelog",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["browser"]
         ),
         .testTarget(
             name: "BenchTests",

@@ -39,12 +39,20 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
 
     // MARK: reading
 
-    public func list(_ filter: SessionFilter, limit: Int) async throws -> [SessionSummary] {
+    public func list(_ filter: SessionFilter, limit: Int, before: SessionListPosition?) async throws -> [SessionSummary] {
         var sql = PostgresSQL()
         let conditions = filter.conditions(&sql)
+        // The order and keyset of the protocol: start time then id, or the id alone with a verb or code filter.
+        let byID = filter.verb != nil || filter.replyCode != nil
+        var position = ""
+        if let before {
+            position = byID
+                ? " AND s.id < \(sql.bind(before.id))"
+                : " AND (s.started_us, s.id) < (\(sql.bind(before.startedMicros)), \(sql.bind(before.id)))"
+        }
         sql.append("""
-            SELECT \(SessionSummary.postgresColumns) FROM sessions s WHERE true\(conditions)
-            ORDER BY s.started_us DESC, s.id DESC LIMIT \(sql.bind(limit))
+            SELECT \(SessionSummary.postgresColumns) FROM sessions s WHERE true\(conditions)\(position)
+            ORDER BY \(byID ? "s.id DESC" : "s.started_us DESC, s.id DESC") LIMIT \(sql.bind(limit))
             """)
         return try await link.rows(sql.query).map { try SessionSummary($0.makeRandomAccess()) }
     }

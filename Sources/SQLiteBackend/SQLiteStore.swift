@@ -20,8 +20,8 @@ public final class SQLiteStore: RecordingStore, @unchecked Sendable {
         try lock.withLock { try body(queries) }
     }
 
-    public func list(_ filter: SessionFilter, limit: Int) async throws -> [SessionSummary] {
-        try withQueries { try $0.list(filter, limit: limit) }
+    public func list(_ filter: SessionFilter, limit: Int, before: SessionListPosition?) async throws -> [SessionSummary] {
+        try withQueries { try $0.list(filter, limit: limit, before: before) }
     }
 
     public func session(_ id: Int64) async throws -> SessionSummary {

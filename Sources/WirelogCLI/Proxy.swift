@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import NIOCore
+import Presentation
 import Proxy
 import Recording
 import WirelogTLS
@@ -87,7 +88,7 @@ struct ProxyCommand: AsyncParsableCommand {
         let proxy = try await recording.makeServer(listen: listen, logger: logger) { sink in
             ProxyServer(configuration: configuration, sink: sink, logger: logger)
         }
-        try await runUntilSignalled(proxy, grace: recording.shutdownGrace, listen: listen, logger: logger)
+        try await runUntilSignalled(proxy, recording: recording, listen: listen, logger: logger)
     }
 
     /// With --tls-mint-ca: the CA there (made now if it is not yet), and where clients find it.
