@@ -24,7 +24,8 @@ public struct SQLiteError: StoreFailure, Sendable {
     public var description: String {
         let name = String(cString: sqlite3_errstr(code))
         var text = "SQLite error \(code) (\(name)): \(message)"
-        if let sql { text += " [in: \(sql.prefix(120))]" }
+        // Whole and on one line: a log line must not be cut mid-word or broken in two.
+        if let sql { text += " [in: \(sql.split(whereSeparator: \.isWhitespace).joined(separator: " "))]" }
         return text
     }
 }

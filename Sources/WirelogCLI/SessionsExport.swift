@@ -18,6 +18,10 @@ struct SessionsExport: AsyncParsableCommand {
               wirelog sessions export 42 43 --format ndjson | jq -c 'select(.type == "message")'
               wirelog sessions export 42 --format pcap -o s42.pcap && tshark -r s42.pcap -qz follow,tcp,ascii,0
               wirelog sessions export 42 --format json -o session42.json --force
+              wirelog sessions export --recorder ci-7 --since 1d --format ndjson -o today.ndjson
+              wirelog sessions export --all --format pcap -o everything.pcap
+
+            Without ids, the filters of sessions list choose the sessions (oldest first); --all takes every one.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -34,8 +38,13 @@ struct SessionsExport: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Argument(help: "Session ids.")
-    var ids: [Int64]
+    @Argument(help: "Session ids (or choose them with the filters, or --all).")
+    var ids: [Int64] = []
+
+    @OptionGroup var filters: SessionFilterOptions
+
+    @Flag(help: "Every session in the store.")
+    var all = false
 
     @Option(help: "json, ndjson or pcap.")
     var format: Format = .json
@@ -47,7 +56,11 @@ struct SessionsExport: AsyncParsableCommand {
     var force = false
 
     func validate() throws {
-        guard !ids.isEmpty else { throw ValidationError("give at least one session id") }
+        let filtered = try filters.filter() != SessionFilter()
+        guard !ids.isEmpty || filtered || all else {
+            throw ValidationError("name the sessions: ids, filters such as --since 1d or --recorder NAME, or --all")
+        }
+        if all && (filtered || !ids.isEmpty) { throw ValidationError("--all takes every session: give it alone") }
     }
 
     func run() async throws {
@@ -55,6 +68,13 @@ struct SessionsExport: AsyncParsableCommand {
             // Every id must exist before anything is written.
             var sessions: [SessionSummary] = []
             for id in ids { sessions.append(try await store.session(id)) }
+            if ids.isEmpty {
+                sessions = try await store.list(try filters.filter(), limit: Int(Int32.max)).reversed()
+                if sessions.isEmpty { throw QueryError.usage("no session matches the filters (wirelog sessions list shows what is recorded)") }
+            } else if try filters.filter() != SessionFilter() {
+                let chosen = Set(try await store.list(try filters.filter(), limit: Int(Int32.max)).map(\.id))
+                sessions = sessions.filter { chosen.contains($0.id) }
+            }
             if format == .pcap && output == nil && isatty(STDOUT_FILENO) == 1 {
                 throw QueryError.usage("pcap is binary: write it to a file with -o FILE or redirect standard output")
             }

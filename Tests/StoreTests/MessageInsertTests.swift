@@ -48,4 +48,20 @@ import TestSupport
         try db.transaction { try insert.insert(command(1, "HELO"), sessionID: 7) }
         #expect(try db.scalarText("SELECT verb FROM session_verbs WHERE session_id = 7") == "HELO")
     }
+
+    @Test func aFailedStatementIsDescribedOnOneLineWithItsWholeSQL() throws {
+        let dir = TemporaryDirectory()
+        let db = try openWithSession(dir)
+        let sql = """
+            INSERT INTO sessions (kind, decoding, client_host, client_port, server_host, server_port, started_us)
+            VALUES ('no such kind', 'lab', '10.0.0.1', 5000, '127.0.0.1', 7070, 1)
+            """
+        do {
+            try db.execute(sql)
+            Issue.record("the CHECK constraint should have refused the kind")
+        } catch let error as SQLiteError {
+            #expect(!error.description.contains("\n"))
+            #expect(error.description.hasSuffix("[in: \(sql.split(whereSeparator: \.isWhitespace).joined(separator: " "))]"))
+        }
+    }
 }
