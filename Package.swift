@@ -175,6 +175,7 @@ let package = Package(
             dependencies: [
                 "Recording",
                 "SQLiteBackend",
+                "PostgresBackend",
                 "Backends",
                 "Server",
                 "Client",
@@ -193,11 +194,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "StoreTests", dependencies: ["Recording", "SQLiteBackend", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["Recording", "SQLiteBackend", "Backends", "TestSupport"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -205,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Proxy", "Client", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Proxy", "Client", "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -213,7 +214,7 @@ let package = Package(
         .testTarget(
             name: "QueryTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -221,7 +222,7 @@ let package = Package(
         .testTarget(
             name: "ReplayTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Replay", "Server", "Client", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Replay", "Server", "Client", "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -230,7 +231,7 @@ let package = Package(
         .testTarget(
             name: "ReliabilityTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Server", "Client", "LabProtocol", "Bench", "wirelog",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Server", "Client", "LabProtocol", "Bench", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -238,7 +239,7 @@ let package = Package(
         .testTarget(
             name: "BenchTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Bench", "Server", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Bench", "Server", "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
