@@ -72,6 +72,15 @@ final class PostgresLink: Sendable {
         }
     }
 
+    /// A link let go without `close()` (a store nobody closed) closes its connection, as a
+    /// SQLite connection finalizes: postgres-nio must not see its connection freed while open.
+    deinit {
+        let connection = self.connection
+        guard !connection.isClosed else { return }
+        // The callback keeps the connection until its channel has closed.
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+
     var isClosed: Bool { connection.isClosed }
 
     func close() async {
