@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // SQLite from the system (libsqlite3-dev), wrapped by SQLiteBackend.
@@ -78,10 +80,15 @@ let package = Package(
         .target(
             name: "Presentation",
             dependencies: [
+                "Recording",
+                "LabProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Sessions in the forms wirelog writes them (JSON, NDJSON, pcap, raw bytes per direction):
+        // `sessions export` and the web viewer's downloads share this one implementation.
+        .target(name: "SessionFormats", dependencies: ["Recording", "LabProtocol", "Presentation"]),
         // Glue between the recorder and SwiftNIO event loops.
         .target(
             name: "NIORecording",
@@ -148,6 +155,23 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // The read-only browser viewer (`wirelog web`, `serve/proxy --web`): reads only through
+        // RecordingStore, so it shows a SQLite file and a PostgreSQL store alike.
+        .target(
+            name: "WebViewer",
+            dependencies: [
+                "Recording",
+                "LabProtocol",
+                "Presentation",
+                "Replay",
+                "SessionFormats",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "WirelogCLI",
             dependencies: [
@@ -160,6 +184,8 @@ let package = Package(
                 "Proxy",
                 "Replay",
                 "Bench",
+                "SessionFormats",
+                "WebViewer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -206,7 +232,7 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Proxy", "Client", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Proxy", "Client", "LabProtocol", "Presentation", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -214,7 +240,8 @@ let package = Package(
         .testTarget(
             name: "QueryTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Server", "Client", "LabProtocol", "Presentation",
+                "SessionFormats", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -235,6 +262,27 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
+        ),
+        // Issue 11's promises for a fleet of recorders sharing one PostgreSQL: load, crashes, outages.
+        .testTarget(
+            name: "ScaleOutTests",
+            dependencies: [
+                "Recording", "Backends", "PostgresBackend", "TestSupport", "Server", "Client", "wirelog",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The viewer over real HTTP (HummingbirdTesting's live server) and in headless Chromium.
+        .testTarget(
+            name: "WebViewerTests",
+            dependencies: [
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "WebViewer", "SessionFormats", "LabProtocol",
+                "Client", "wirelog",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["browser"]
         ),
         .testTarget(
             name: "BenchTests",

@@ -12,8 +12,8 @@ final class PostgresFollowCursor: FollowCursor, @unchecked Sendable {
     private let listener: PostgresLink
     private var listening: Task<Void, Never>?
     private let lock = NSLock()
-    // Guarded by `lock`: committed ranges not yet read, oldest first, and why listening stopped.
-    private var pending: [ClosedRange<Int64>] = []
+    // Guarded by `lock`: committed transactions not yet read, oldest first, and why listening stopped.
+    private var pending: [Committed] = []
     private var failure: PostgresStoreError?
 
     private init(store: PostgresStore, listener: PostgresLink) {
@@ -34,8 +34,8 @@ final class PostgresFollowCursor: FollowCursor, @unchecked Sendable {
         cursor.listening = Task {
             do {
                 for try await notification in notifications {
-                    guard let range = Self.range(notification.payload) else { continue }
-                    cursor.lock.withLock { cursor.pending.append(range) }
+                    guard let committed = Committed(notification.payload) else { continue }
+                    cursor.lock.withLock { cursor.pending.append(committed) }
                 }
                 cursor.lock.withLock { cursor.failure = .connectionLost(target: url.description) }
             } catch {
@@ -51,28 +51,36 @@ final class PostgresFollowCursor: FollowCursor, @unchecked Sendable {
         Task { await listener.close() }
     }
 
-    /// "12-40" → 12...40.
-    static func range(_ payload: String) -> ClosedRange<Int64>? {
-        let parts = payload.split(separator: "-")
-        guard parts.count == 2, let low = Int64(parts[0]), let high = Int64(parts[1]), low <= high else { return nil }
-        return low...high
+    /// What a recorder's transaction announced: its id (as rows' `xmin` shows it) and the range
+    /// of message ids it inserted ("731:12-40").
+    struct Committed {
+        var transaction: Int64
+        var ids: ClosedRange<Int64>
+
+        init?(_ payload: String) {
+            let parts = payload.split(whereSeparator: { $0 == ":" || $0 == "-" })
+            guard parts.count == 3, let transaction = Int64(parts[0]), let low = Int64(parts[1]),
+                  let high = Int64(parts[2]), low <= high else { return nil }
+            self.transaction = transaction
+            ids = low...high
+        }
     }
 
     func next(_ filter: SessionFilter, limit: Int) async throws -> [StoredMessage] {
         var found: [StoredMessage] = []
         while found.count < limit {
-            let (range, failure): (ClosedRange<Int64>?, PostgresStoreError?) = lock.withLock { (pending.first, self.failure) }
-            guard let range else {
+            let (next, failure): (Committed?, PostgresStoreError?) = lock.withLock { (pending.first, self.failure) }
+            guard let next else {
                 if let failure { throw failure }
                 break
             }
             let wanted = limit - found.count
-            let page = try await store.messages(in: range, filter: filter, limit: wanted)
+            let page = try await store.messages(in: next.ids, insertedBy: next.transaction, filter: filter, limit: wanted)
             found += page
             lock.withLock {
                 // What is left of the range when the page was full.
-                if page.count == wanted, let last = page.last, last.id < range.upperBound {
-                    pending[0] = last.id + 1...range.upperBound
+                if page.count == wanted, let last = page.last, last.id < next.ids.upperBound {
+                    pending[0].ids = last.id + 1...next.ids.upperBound
                 } else {
                     pending.removeFirst()
                 }

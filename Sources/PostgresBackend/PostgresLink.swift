@@ -81,6 +81,27 @@ final class PostgresLink: Sendable {
         connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
     }
 
+    /// Runs `body` on this link, giving up when the connection closes or `limit` passes: a query
+    /// whose server went away in the middle (a restart) can otherwise wait forever. Giving up
+    /// closes the connection, which fails whatever still waits on it.
+    func bounded<T: Sendable>(by limit: Duration,
+                              _ body: @escaping @Sendable (PostgresLink) async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body(self) }
+            group.addTask {
+                let deadline = ContinuousClock.now + limit
+                while !self.connection.isClosed && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                return nil
+            }
+            defer { group.cancelAll() }
+            if let finished = try await group.next(), let value = finished { return value }
+            connection.close().whenComplete { _ in }
+            throw PostgresStoreError.connectionLost(target: url.description)
+        }
+    }
+
     var isClosed: Bool { connection.isClosed }
 
     func close() async {

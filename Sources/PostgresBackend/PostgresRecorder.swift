@@ -147,11 +147,18 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
     private func write(_ batch: [SinkOperation]) async {
         batchNumber &+= 1
         let touched = SinkBatch(batch, number: batchNumber)
-        var insertedNow: [RecordingSession] = []
+        // Rows this batch inserts are gone if it rolls back: those sessions get them again next time.
+        let withoutRow = touched.sessions.filter { $0.storedID == nil }
         do {
             let link = try await connectedLink()
-            try await link.transaction { link in
-                try await self.insert(batch, into: link, insertedNow: &insertedNow)
+            do {
+                try await link.bounded(by: .seconds(10)) { link in
+                    try await link.transaction { link in try await self.insert(batch, newSessions: withoutRow, into: link) }
+                }
+            } catch {
+                // A connection that died mid-transaction starts an outage; retry at once next time.
+                if link.isClosed { lostConnection(retryIn: 0) }
+                throw error
             }
             statistics.batches += 1
             statistics.records += batch.count
@@ -161,56 +168,48 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
             }
             touched.deliverCommitted()
         } catch {
-            // Rows inserted by the rolled-back transaction are gone: insert them again next time.
-            for session in insertedNow { session.storedID = nil }
+            for session in withoutRow { session.storedID = nil }
             noted.removeAll()
             let failure = PostgresStoreError.from(error, url: url)
-            noteFailure(failure, records: batch.count)
+            if outage == nil {
+                logger.error("recording failed, \(batch.count) records not stored and not acknowledged: \(failure)")
+            }
             touched.deliverFailed(failure.description)
         }
     }
 
-    /// The connection, reconnecting when it was lost, but not more often than the backoff allows.
+    /// The connection, reconnecting when it was lost. During an outage batches fail at once until
+    /// the next attempt is due; each failed attempt doubles the wait (0.1 s up to 5 s).
     private func connectedLink() async throws -> PostgresLink {
         if let link, !link.isClosed { return link }
-        link = nil
+        if link != nil { lostConnection(retryIn: 0) }
         if let outage, Date() < outage.retryAt { throw PostgresStoreError.connectionLost(target: url.description) }
-        let fresh = try await PostgresLink.connect(url, logger: logger, connectTimeout: .seconds(2))
-        _ = try await PostgresRecovery.holdName(fresh, recorder: recorderName)
-        link = fresh
-        return fresh
+        do {
+            let fresh = try await PostgresLink.connect(url, logger: logger, connectTimeout: .seconds(2))
+            _ = try await PostgresRecovery.holdName(fresh, recorder: recorderName)
+            link = fresh
+            return fresh
+        } catch {
+            lostConnection(retryIn: min((outage?.backoff ?? 0.05) * 2, 5))
+            throw error
+        }
     }
 
-    /// Logs the first failure of an outage (not one per batch) and spaces out the reconnects.
-    private func noteFailure(_ failure: PostgresStoreError, records: Int) {
-        let lostConnection = link == nil || link?.isClosed == true
-        guard lostConnection else {
-            logger.error("recording failed, \(records) records not stored and not acknowledged: \(failure)")
-            return
+    /// Notes that the server is unreachable: the first time, one log line for the whole outage.
+    private func lostConnection(retryIn backoff: TimeInterval) {
+        link = nil
+        if outage == nil {
+            logger.error("lost PostgreSQL at \(url); nothing is acknowledged until it answers again (retrying with backoff)")
         }
-        if var outage {
-            outage.backoff = min(outage.backoff * 2, 5)
-            outage.retryAt = Date().addingTimeInterval(outage.backoff)
-            self.outage = outage
-        } else {
-            logger.error("\(failure); nothing is acknowledged until it answers again (retrying with backoff)")
-            outage = Outage(since: Date(), retryAt: Date().addingTimeInterval(0.1), backoff: 0.1)
-        }
+        outage = Outage(since: outage?.since ?? Date(), retryAt: Date().addingTimeInterval(backoff), backoff: max(backoff, 0.1))
     }
 
     /// The batch as a few multi-row statements: new session rows, messages, the verb and code
     /// sets, then the ends.
-    private func insert(_ batch: [SinkOperation], into link: PostgresLink,
-                        insertedNow: inout [RecordingSession]) async throws {
-        var newSessions: [RecordingSession] = []
-        for operation in batch where operation.session.storedID == nil && operation.session.batchMark == batchNumber {
-            let session = operation.session
-            if !newSessions.contains(where: { $0 === session }) { newSessions.append(session) }
-        }
+    private func insert(_ batch: [SinkOperation], newSessions: [RecordingSession], into link: PostgresLink) async throws {
         if !newSessions.isEmpty {
             let ids = try await insertSessions(newSessions, link)
             for (session, id) in zip(newSessions, ids) { session.storedID = id }
-            insertedNow = newSessions
         }
 
         var messages = MessageColumns()
@@ -316,7 +315,9 @@ struct MessageColumns {
     }
 
     /// In batch order (WITH ORDINALITY … ORDER BY): ids follow wire order within each session.
-    /// Followers on `channel` hear the range of ids when (and only if) the transaction commits.
+    /// Followers on `channel` hear the transaction and its range of ids when (and only if) it
+    /// commits: `XID:FIRST-LAST` (another recorder's rows may sit inside the range; the
+    /// transaction id, which is each row's `xmin`, tells them apart).
     func insertQuery(notifying channel: String) -> PostgresQuery {
         """
         WITH inserted AS (
@@ -330,7 +331,7 @@ struct MessageColumns {
              AS m(session_id, seq, at_us, sender, raw, verb, has_verb, payload, has_payload, reply_code, n)
         ORDER BY n
         RETURNING id)
-        SELECT pg_notify(\(channel), min(id) || '-' || max(id)) FROM inserted
+        SELECT pg_notify(\(channel), (txid_current() % 4294967296) || ':' || min(id) || '-' || max(id)) FROM inserted
         """
     }
 }

@@ -42,12 +42,20 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
 
     // MARK: reading
 
-    public func list(_ filter: SessionFilter, limit: Int) async throws -> [SessionSummary] {
+    public func list(_ filter: SessionFilter, limit: Int, before: SessionListPosition?) async throws -> [SessionSummary] {
         var sql = PostgresSQL()
         let conditions = filter.conditions(&sql)
+        // The order and keyset of the protocol: start time then id, or the id alone with a verb or code filter.
+        let byID = filter.verb != nil || filter.replyCode != nil
+        var position = ""
+        if let before {
+            position = byID
+                ? " AND s.id < \(sql.bind(before.id))"
+                : " AND (s.started_us, s.id) < (\(sql.bind(before.startedMicros)), \(sql.bind(before.id)))"
+        }
         sql.append("""
-            SELECT \(SessionSummary.postgresColumns) FROM sessions s WHERE true\(conditions)
-            ORDER BY s.started_us DESC, s.id DESC LIMIT \(sql.bind(limit))
+            SELECT \(SessionSummary.postgresColumns) FROM sessions s WHERE true\(conditions)\(position)
+            ORDER BY \(byID ? "s.id DESC" : "s.started_us DESC, s.id DESC") LIMIT \(sql.bind(limit))
             """)
         return try await link.rows(sql.query).map { try SessionSummary($0.makeRandomAccess()) }
     }
@@ -144,14 +152,17 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
         try await messages(in: afterID + 1...Int64.max, filter: filter, limit: limit)
     }
 
-    /// Messages with ids in `ids`, in id order, at most `limit`, as `filter` picks them.
-    func messages(in ids: ClosedRange<Int64>, filter: SessionFilter, limit: Int) async throws -> [StoredMessage] {
+    /// Messages with ids in `ids` (inserted by `transaction`, when given), in id order, at most
+    /// `limit`, as `filter` picks them.
+    func messages(in ids: ClosedRange<Int64>, insertedBy transaction: Int64? = nil, filter: SessionFilter,
+                  limit: Int) async throws -> [StoredMessage] {
         var sql = PostgresSQL()
         let sessionConditions = filter.conditions(&sql, messageFilters: false)
         let messageConditions = filter.messageConditions(&sql)
+        let ownRows = transaction.map { " AND m.xmin::text = \(sql.bind(String($0)))" } ?? ""
         sql.append("""
             SELECT \(StoredMessage.postgresColumns) FROM messages m JOIN sessions s ON s.id = m.session_id
-            WHERE m.id BETWEEN \(sql.bind(ids.lowerBound)) AND \(sql.bind(ids.upperBound))\(sessionConditions)\(messageConditions)
+            WHERE m.id BETWEEN \(sql.bind(ids.lowerBound)) AND \(sql.bind(ids.upperBound))\(ownRows)\(sessionConditions)\(messageConditions)
             ORDER BY m.id LIMIT \(sql.bind(limit))
             """)
         return try await link.rows(sql.query).map { try StoredMessage($0.makeRandomAccess()) }
@@ -257,6 +268,10 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
                 ON CONFLICT DO NOTHING
                 """)
         }
+    }
+
+    public func session(origin: String) async throws -> Int64? {
+        try await link.rows("SELECT id FROM sessions WHERE origin = \(origin)").first?.decode(Int64.self)
     }
 
     public func identity() async throws -> String {

@@ -399,7 +399,8 @@ final class ProxyConnection {
             resumeReads()
         case .failed(let reason):
             // Forwarding what cannot be recorded would lose it: hang up instead.
-            logger.error("closing the connection from \(clientDescription): its traffic could not be recorded (\(reason))")
+            // The recorder has logged the failure (an outage once); one line per connection would flood.
+            logger.debug("closing the connection from \(clientDescription): its traffic could not be recorded (\(reason))")
             abort(.storageError)
         }
     }

@@ -1,8 +1,11 @@
 /// The read side of a store, and the work on whole sessions: what the `sessions` commands,
 /// replay, copy and synthetic data need. Every backend gives the same answers in the same order.
 public protocol RecordingStore: Sendable {
-    /// Sessions matching `filter`, newest first, at most `limit`.
-    func list(_ filter: SessionFilter, limit: Int) async throws -> [SessionSummary]
+    /// Sessions matching `filter`, newest first, at most `limit`; with `before`, only those that
+    /// come after that position in this order (keyset paging: a deep page costs what the first does).
+    /// The order is start time then id, both descending; with a verb or reply-code filter it is the
+    /// session id alone, descending (those sessions are found through the per-session value indexes).
+    func list(_ filter: SessionFilter, limit: Int, before: SessionListPosition?) async throws -> [SessionSummary]
     /// The session with this id, or `RecordingError.noSuchSession`.
     func session(_ id: Int64) async throws -> SessionSummary
     /// The session's messages in wire order after message `afterID` (0: from the start), at most `limit`.
@@ -30,6 +33,8 @@ public protocol RecordingStore: Sendable {
     func write(_ sessions: [(session: CompleteSession, origin: String?)]) async throws -> [Int64?]
     /// A name for this store that stays the same for its life: what copies remember as `origin`.
     func identity() async throws -> String
+    /// The id of the session written with this `origin`, if any.
+    func session(origin: String) async throws -> Int64?
     /// Releases connections.
     func close() async
 }
@@ -41,6 +46,11 @@ public protocol FollowCursor: AnyObject, Sendable {
 }
 
 extension RecordingStore {
+    /// The first page of sessions matching `filter`.
+    public func list(_ filter: SessionFilter, limit: Int) async throws -> [SessionSummary] {
+        try await list(filter, limit: limit, before: nil)
+    }
+
     public func follow() async throws -> any FollowCursor {
         IDFollowCursor(store: self, after: try await latestMessageID())
     }

@@ -39,3 +39,18 @@ public struct SessionFilter: Sendable, Equatable {
         sinceMicros != nil || untilMicros != nil || clientHost != nil || kind != nil || recorder != nil || endReason != nil
     }
 }
+
+/// Where a page of `RecordingStore.list` ended: its last session. The next page starts after it.
+public struct SessionListPosition: Sendable, Equatable {
+    public var startedMicros: Int64
+    public var id: Int64
+
+    public init(startedMicros: Int64, id: Int64) {
+        self.startedMicros = startedMicros
+        self.id = id
+    }
+
+    public init(after session: SessionSummary) {
+        self.init(startedMicros: session.startedMicros, id: session.id)
+    }
+}

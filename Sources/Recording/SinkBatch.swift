@@ -1,5 +1,5 @@
 /// What a sink's writer queues: the three things a `SessionTape` asks of it.
-package enum SinkOperation {
+package enum SinkOperation: Sendable {
     case begin(RecordingSession)
     case message(RecordingSession, RecordedMessage)
     case end(RecordingSession, SessionEnd)

@@ -20,8 +20,8 @@ public final class SQLiteStore: RecordingStore, @unchecked Sendable {
         try lock.withLock { try body(queries) }
     }
 
-    public func list(_ filter: SessionFilter, limit: Int) async throws -> [SessionSummary] {
-        try withQueries { try $0.list(filter, limit: limit) }
+    public func list(_ filter: SessionFilter, limit: Int, before: SessionListPosition?) async throws -> [SessionSummary] {
+        try withQueries { try $0.list(filter, limit: limit, before: before) }
     }
 
     public func session(_ id: Int64) async throws -> SessionSummary {
@@ -62,6 +62,10 @@ public final class SQLiteStore: RecordingStore, @unchecked Sendable {
 
     public func identity() async throws -> String {
         try withQueries { try $0.database.scalarText("SELECT id FROM store_identity") ?? "" }
+    }
+
+    public func session(origin: String) async throws -> Int64? {
+        try withQueries { try $0.database.scalarInt("SELECT id FROM sessions WHERE origin = ?", .text(origin)) }
     }
 
     public func close() async {}

@@ -188,7 +188,8 @@ final class LabSessionHandler: ChannelDuplexHandler {
             finishIfDrained(context: context)
         case .failed(let reason):
             // Nothing uncommitted may be acknowledged: tell the client and hang up.
-            logger.warning("closing connection: its commands could not be recorded (\(reason))")
+            // The recorder has logged the failure (an outage once); one line per connection would flood.
+            logger.debug("closing connection: its commands could not be recorded (\(reason))")
             pendingReplies.removeAll()
             let bytes = replies.bytes(for: .notRecorded)
             tape.countWireBytes(bytes.count, from: .server)

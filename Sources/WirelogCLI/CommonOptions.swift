@@ -2,6 +2,7 @@ import ArgumentParser
 import Backends
 import Foundation
 import Logging
+import Presentation
 
 /// Where the recordings live: `--db`, else `WIRELOG_DB`, else `wirelog.sqlite` here.
 struct DatabaseOptions: ParsableArguments {
@@ -54,36 +55,9 @@ struct LoggingOptions: ParsableArguments {
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
-/// `HOST:PORT`, `[v6]:PORT`, or a bare `PORT` (loopback). Options read it with
-/// `transform: HostPort.parse`, so a value without a port says what is expected.
-struct HostPort: CustomStringConvertible, Sendable, Equatable {
-    var host: String
-    var port: Int
-
-    init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
-
-    init?(argument: String) {
-        let text = argument.trimmingCharacters(in: .whitespaces)
-        if let port = Int(text) {
-            self.init(host: "127.0.0.1", port: port)
-        } else if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-            let host = String(text[text.index(after: text.startIndex)..<close])
-            let rest = text[text.index(after: close)...]
-            guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()) else { return nil }
-            self.init(host: host, port: port)
-        } else if let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") {
-            guard let port = Int(text[text.index(after: colon)...]) else { return nil }
-            let host = String(text[..<colon])
-            self.init(host: host.isEmpty ? "127.0.0.1" : host, port: port)
-        } else {
-            return nil
-        }
-        guard (0...65535).contains(port), !host.isEmpty else { return nil }
-    }
-
+/// Address options read `HOST:PORT` with `transform: HostPort.parse`, so a value without a port
+/// says what is expected.
+extension HostPort {
     /// The value of an address option, or an error that says what is expected.
     static func parse(_ argument: String) throws -> HostPort {
         guard let value = HostPort(argument: argument) else {
@@ -91,41 +65,9 @@ struct HostPort: CustomStringConvertible, Sendable, Equatable {
         }
         return value
     }
-
-    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
-/// A length of time: `250ms`, `5s`, `2m`, `1h`, `3d`; a bare number is seconds.
-struct TimeSpan: ExpressibleByArgument, CustomStringConvertible, Sendable, Equatable {
-    var microseconds: Int64
-
-    /// How a length of time is written, for help texts.
-    static let forms = "250ms, 5s, 2m, 1h, 3d; a bare number is seconds"
-
-    init(microseconds: Int64) { self.microseconds = microseconds }
-
-    init?(argument: String) {
-        let text = argument.trimmingCharacters(in: .whitespaces).lowercased()
-        let units: [(suffix: String, micros: Double)] = [
-            ("ms", 1_000), ("us", 1), ("µs", 1), ("s", 1_000_000), ("m", 60_000_000), ("h", 3_600_000_000), ("d", 86_400_000_000),
-        ]
-        for unit in units where text.hasSuffix(unit.suffix) {
-            guard let value = Double(text.dropLast(unit.suffix.count)), value >= 0, value.isFinite else { return nil }
-            self.init(microseconds: Int64(value * unit.micros))
-            return
-        }
-        guard let seconds = Double(text), seconds >= 0, seconds.isFinite else { return nil }
-        self.init(microseconds: Int64(seconds * 1_000_000))
-    }
-
-    var milliseconds: Int64 { microseconds / 1_000 }
-
-    var description: String {
-        if microseconds % 86_400_000_000 == 0 && microseconds > 0 { return "\(microseconds / 86_400_000_000)d" }
-        if microseconds % 1_000_000 == 0 { return "\(microseconds / 1_000_000)s" }
-        return "\(microseconds / 1_000)ms"
-    }
-}
+extension TimeSpan: ExpressibleByArgument {}
 
 /// Prints `message` on standard error as `wirelog: message`.
 func printError(_ message: String) {

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Presentation
 
 /// The listening address held bound while `serve` and `proxy` open their database, so that a
 /// port in use stops them before they create anything. The server binds the address itself;

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import NIOCore
+import Presentation
 import Proxy
 import Recording
 
@@ -75,6 +76,6 @@ struct ProxyCommand: AsyncParsableCommand {
         let proxy = try await recording.makeServer(listen: listen, logger: logger) { sink in
             ProxyServer(configuration: configuration, sink: sink, logger: logger)
         }
-        try await runUntilSignalled(proxy, grace: recording.shutdownGrace, listen: listen, logger: logger)
+        try await runUntilSignalled(proxy, recording: recording, listen: listen, logger: logger)
     }
 }

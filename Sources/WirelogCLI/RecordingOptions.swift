@@ -6,6 +6,7 @@ import NIOCore
 import Proxy
 import Recording
 import Server
+import WebViewer
 import Presentation
 import ServiceLifecycle
 
@@ -29,6 +30,23 @@ struct RecordingOptions: ParsableArguments {
 
     @Option(help: "Time a shutdown gives open connections to finish before closing them.")
     var shutdownGrace = TimeSpan(microseconds: 10_000_000)
+
+    @Option(help: ArgumentHelp("Also serve the web viewer here (as `wirelog web`), following this process's recordings live.", valueName: "host:port"), transform: HostPort.parse)
+    var web: HostPort?
+
+    @OptionGroup var webAccess: WebAccessOptions
+
+    func validate() throws {
+        if let web { try webAccess.validate(web) }
+    }
+
+    /// The `--web` viewer, reading its own read-only connection to the store being recorded.
+    func webViewer(logger: Logger) throws -> (service: any Service, store: ViewerStore)? {
+        guard let web else { return nil }
+        let location = try database.location
+        let store = ViewerStore { try await location.openStore(.read) }
+        return (webAccess.viewer(web, store: store, logger: logger), store)
+    }
 
     /// The recorder, or nil with --no-record. A store that cannot be used is one line and exit 2.
     private func openRecorder(logger: Logger) async throws -> (any RecordingSink)? {
@@ -90,18 +108,22 @@ extension ProxyServer: RecordingServer {}
 
 /// Runs `server` until SIGINT/SIGTERM, then drains it: stop accepting, give open connections
 /// `grace`, record everything, exit 0. A second SIGINT (Ctrl-C) stops at once, exit 130.
-func runUntilSignalled(_ server: some RecordingServer, grace: TimeSpan, listen: HostPort, logger: Logger) async throws {
-    let service = RecordingService(server: server, grace: .microseconds(grace.microseconds), logger: logger)
+/// `recording`'s `--web` viewer, if any, runs beside it and stops with it.
+func runUntilSignalled(_ server: some RecordingServer, recording: RecordingOptions, listen: HostPort, logger: Logger) async throws {
+    let service = RecordingService(server: server, grace: .microseconds(recording.shutdownGrace.microseconds), logger: logger)
+    let viewer = try recording.webViewer(logger: logger)
     let group = ServiceGroup(configuration: .init(
-        services: [.init(service: service)],
+        services: [.init(service: service)] + (viewer.map { [.init(service: $0.service)] } ?? []),
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     do {
         try await group.run()
     } catch {
+        await viewer?.store.close()
         printError("cannot listen on \(listen): \(NetworkErrorText.reason(error))")
         throw ExitCode(2)
     }
+    await viewer?.store.close()
 }
 
 private struct RecordingService<S: RecordingServer>: Service {

@@ -3,8 +3,9 @@ import Foundation
 import LabProtocol
 import Logging
 import NIOCore
-import Server
+import Presentation
 import Recording
+import Server
 
 extension LineEnding: ExpressibleByArgument {}
 extension ServerConfiguration.Framing: ExpressibleByArgument {}
@@ -73,6 +74,6 @@ struct Serve: AsyncParsableCommand {
         let server = try await recording.makeServer(listen: listen, logger: logger) { sink in
             LabServer(configuration: configuration, sink: sink, logger: logger)
         }
-        try await runUntilSignalled(server, grace: recording.shutdownGrace, listen: listen, logger: logger)
+        try await runUntilSignalled(server, recording: recording, listen: listen, logger: logger)
     }
 }

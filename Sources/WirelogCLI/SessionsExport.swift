@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Recording
+import SessionFormats
 
 struct SessionsExport: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +22,14 @@ struct SessionsExport: AsyncParsableCommand {
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case json, ndjson, pcap
+
+        var exported: ExportFormat {
+            switch self {
+            case .json: .json
+            case .ndjson: .ndjson
+            case .pcap: .pcap
+            }
+        }
     }
 
     @OptionGroup var database: DatabaseOptions
@@ -50,38 +59,7 @@ struct SessionsExport: AsyncParsableCommand {
                 throw QueryError.usage("pcap is binary: write it to a file with -o FILE or redirect standard output")
             }
             let sink = try ExportSink(path: output, replacing: force)
-            switch format {
-            case .json:
-                try sink.write("[")
-                for (index, session) in sessions.enumerated() {
-                    var messages: [MessageJSON] = []
-                    try await store.forEachMessage(ofSession: session.id) {
-                        messages.append(MessageJSON($0, sessionStartedMicros: session.startedMicros))
-                    }
-                    try sink.write((index > 0 ? ",\n" : "") + JSONOutput.line(SessionJSON(session, messages: messages)))
-                }
-                try sink.write("]\n")
-            case .ndjson:
-                for session in sessions {
-                    try sink.write(JSONOutput.line(SessionJSON(session)) + "\n")
-                    try await store.forEachMessage(ofSession: session.id) {
-                        try sink.write(JSONOutput.line(MessageJSON($0, sessionStartedMicros: session.startedMicros)) + "\n")
-                    }
-                }
-            case .pcap:
-                var writer = PcapWriter()
-                for session in sessions {
-                    let (client, server) = PcapWriter.endpoints(
-                        clientHost: session.clientHost, clientPort: session.clientPort,
-                        serverHost: session.serverHost, serverPort: session.serverPort)
-                    let messages = try await store.messages(ofSession: session.id).lazy.map {
-                        PcapWriter.Message(atMicros: $0.atMicros, fromClient: $0.sender == .client, raw: $0.raw)
-                    }
-                    writer.addSession(client: client, server: server, startedMicros: session.startedMicros,
-                                      endedMicros: session.endedMicros, messages: messages)
-                    try sink.write(writer.take())
-                }
-            }
+            try await SessionExporter(store: store).write(sessions, as: format.exported) { try sink.write($0) }
             try sink.close()
         }
     }
@@ -112,8 +90,6 @@ final class ExportSink {
         }
         descriptor = fd
     }
-
-    func write(_ text: String) throws { try write(Array(text.utf8)) }
 
     func write(_ bytes: [UInt8]) throws {
         var offset = 0

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Presentation
 import Recording
+import SessionFormats
 
 struct SessionsFollow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

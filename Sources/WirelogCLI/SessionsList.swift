@@ -2,6 +2,7 @@ import ArgumentParser
 import LabProtocol
 import Presentation
 import Recording
+import SessionFormats
 
 struct SessionsList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,7 +54,7 @@ struct SessionsList: AsyncParsableCommand {
                 session.endedMicros.map { DurationText.micros($0 - session.startedMicros) } ?? "-",
                 Escaping.escape(Array(session.kind.utf8)),
                 Escaping.escape(Array(session.recorder.utf8)),
-                "\(endpoint(session.clientHost, session.clientPort)) → \(endpoint(session.serverHost, session.serverPort))",
+                "\(EndpointText.of(session.clientHost, session.clientPort)) → \(EndpointText.of(session.serverHost, session.serverPort))",
                 String(session.messageCount),
                 String(session.bytesFromClient + session.bytesFromServer),
                 Escaping.escape(Array((session.endReason ?? SessionFilter.openReason).utf8)),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Backends
 import LabProtocol
+import Presentation
 import Recording
 
 /// Failures of a sessions command that are the user's to fix, printed as one line.
@@ -24,15 +25,9 @@ struct SessionFilterOptions: ParsableArguments {
 
     /// The filter, with relative times taken from `nowMicros`.
     func filter(nowMicros: Int64 = WallClock.nowMicros()) throws -> SessionFilter {
-        var filter = try openSessions.filter(nowMicros: nowMicros)
-        if let reason {
-            let known = EndReason.allCases.map(\.rawValue) + [SessionFilter.openReason]
-            guard known.contains(reason) else {
-                throw QueryError.usage("unknown --reason '\(reason)': use one of \(known.joined(separator: ", "))")
-            }
-            filter.endReason = reason
-        }
-        return filter
+        var arguments = openSessions.arguments
+        arguments.reason = reason
+        return try arguments.filter(nowMicros: nowMicros)
     }
 }
 
@@ -59,37 +54,14 @@ struct OpenSessionFilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Sessions with a server reply of this code.", valueName: "code"))
     var code: Int?
 
+    var arguments: SessionFilterArguments {
+        SessionFilterArguments(since: since, until: until, client: client, kind: kind, recorder: recorder,
+                               verb: verb, code: code.map(String.init))
+    }
+
     /// The filter, with relative times taken from `nowMicros`.
     func filter(nowMicros: Int64 = WallClock.nowMicros()) throws -> SessionFilter {
-        var filter = SessionFilter()
-        filter.sinceMicros = try since.map { try TimeArgument.parse($0, nowMicros: nowMicros) }
-        filter.untilMicros = try until.map { try TimeArgument.parse($0, nowMicros: nowMicros) }
-        if let client {
-            let (host, port) = try Self.parseClient(client)
-            filter.clientHost = host
-            filter.clientPort = port
-        }
-        if let kind {
-            guard let parsed = SessionKind(rawValue: kind.lowercased()) else {
-                throw QueryError.usage("unknown --kind '\(kind)': use server, proxy or replay")
-            }
-            filter.kind = parsed
-        }
-        filter.recorder = recorder
-        filter.verb = verb
-        filter.replyCode = code
-        return filter
-    }
-    /// `127.0.0.1`, `127.0.0.1:5000`, `::1`, `[::1]:5000`.
-    static func parseClient(_ text: String) throws -> (String, Int?) {
-        if let hostPort = HostPort(argument: text), text.contains(":"), !text.hasPrefix(":") {
-            return (hostPort.host, hostPort.port)
-        }
-        let host = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
-        guard !host.isEmpty, !host.contains(" ") else {
-            throw QueryError.usage("cannot read --client '\(text)': use ADDR or ADDR:PORT ([v6]:PORT for IPv6)")
-        }
-        return (host, nil)
+        try arguments.filter(nowMicros: nowMicros)
     }
 }
 
@@ -114,13 +86,10 @@ func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
     } catch let error as QueryError {
         printError("\(error)")
         throw ExitCode(2)
+    } catch let error as InputError {
+        printError("\(error)")
+        throw ExitCode(2)
     }
-}
-
-/// `127.0.0.1:5000` (IPv6 in brackets), escaped: addresses come from the recording.
-func endpoint(_ host: String, _ port: Int) -> String {
-    let escaped = Escaping.escape(Array(host.utf8))
-    return host.contains(":") ? "[\(escaped)]:\(port)" : "\(escaped):\(port)"
 }
 
 /// Standard output for a command's results; flushed by `flush()` where output must appear now.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Recording
+import SessionFormats
 
 struct SessionsShow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import LabProtocol
 import Presentation
 import Recording
+import SessionFormats
 
 struct SessionsStats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,29 +30,11 @@ struct SessionsStats: AsyncParsableCommand {
         guard top >= 0 else { throw ValidationError("--top cannot be negative") }
     }
 
-    struct StatsJSON: Encodable {
-        struct Count: Encodable { var key: String?; var count: Int64 }
-        struct Latency: Encodable { var count: Int; var p50Us: Int64; var p90Us: Int64; var p99Us: Int64; var maxUs: Int64 }
-        struct Client: Encodable { var host: String; var sessions: Int64; var messages: Int64; var bytes: Int64 }
-        var sessions: Int64
-        var messages: Int64
-        var byVerb: [Count]
-        var byReplyCode: [Count]
-        var byEndReason: [Count]
-        var latency: Latency?
-        var busiestClients: [Client]
-    }
-
     func run() async throws {
         try await withStore(database) { store in
             let stats = try await store.stats(try filters.filter(), topClients: top)
             if json {
-                func counts(_ counts: [SessionStats.Count]) -> [StatsJSON.Count] { counts.map { .init(key: $0.key, count: $0.count) } }
-                Output.line(try JSONOutput.line(StatsJSON(
-                    sessions: stats.sessions, messages: stats.messages, byVerb: counts(stats.byVerb),
-                    byReplyCode: counts(stats.byReplyCode), byEndReason: counts(stats.byEndReason),
-                    latency: stats.latency.map { .init(count: $0.count, p50Us: $0.p50, p90Us: $0.p90, p99Us: $0.p99, maxUs: $0.max) },
-                    busiestClients: stats.busiestClients.map { .init(host: $0.host, sessions: $0.sessions, messages: $0.messages, bytes: $0.bytes) })))
+                Output.line(try JSONOutput.line(StatsJSON(stats)))
                 return
             }
             Output.line("\(counted(stats.sessions, "session")), \(counted(stats.messages, "message"))")

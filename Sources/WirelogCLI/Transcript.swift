@@ -12,7 +12,7 @@ struct Transcript {
     /// `client 127.0.0.1:5000 → server 127.0.0.1:7070`-style heading lines of a session.
     static func header(_ session: SessionSummary) -> [String] {
         let started = RelativeTime.localTimestamp(session.startedMicros, fractionDigits: 3)
-        var title = "session \(session.id)  \(session.kind)  \(endpoint(session.clientHost, session.clientPort)) → \(endpoint(session.serverHost, session.serverPort))"
+        var title = "session \(session.id)  \(session.kind)  \(EndpointText.of(session.clientHost, session.clientPort)) → \(EndpointText.of(session.serverHost, session.serverPort))"
         if !session.recorder.isEmpty { title += "  recorded by \(Escaping.escape(Array(session.recorder.utf8)))" }
         var lines = [title]
         var facts = "started \(started)"
@@ -32,7 +32,7 @@ struct Transcript {
             ? RelativeTime.localTimestamp(message.atMicros, fractionDigits: 6)
             : RelativeTime.offset(message.atMicros - sessionStartedMicros)
         let arrow = message.sender == .client ? "→" : "←"
-        let label = Self.label(message)
+        let label = message.label
         let padded = label + String(repeating: " ", count: max(0, 6 - label.count))
         let timeColumn = String(repeating: " ", count: max(0, 12 - time.count)) + time
         if hex {
@@ -41,42 +41,9 @@ struct Transcript {
         return "\(marker)\(timeColumn)  \(arrow)  \(padded)\(Escaping.escape(message.raw))"
     }
 
-    /// The verb (escaped) of a client message, the code of a reply, or `-`.
-    static func label(_ message: StoredMessage) -> String {
-        if let code = message.replyCode { return String(code) }
-        if let verb = message.verb { return Escaping.escape(Array(verb.utf8)) }
-        return "-"
-    }
-
     /// The message's lines: one, or with `hex` the heading and then the dump.
     func lines(_ message: StoredMessage, sessionStartedMicros: Int64, marker: String = " ") -> [String] {
         let first = line(message, sessionStartedMicros: sessionStartedMicros, marker: marker)
         return hex ? [first] + HexDump.lines(message.raw).map { "      " + $0 } : [first]
-    }
-}
-
-/// `0000  48 45 4c 4f 0a                                    HELO.`
-enum HexDump {
-    static func lines(_ bytes: [UInt8], width: Int = 16) -> [String] {
-        let digits = Array("0123456789abcdef")
-        var lines: [String] = []
-        var offset = 0
-        while offset < bytes.count {
-            let chunk = bytes[offset..<min(offset + width, bytes.count)]
-            var hex = ""
-            var text = ""
-            for (index, byte) in chunk.enumerated() {
-                if index > 0 { hex += index == width / 2 ? "  " : " " }
-                hex.append(digits[Int(byte >> 4)])
-                hex.append(digits[Int(byte & 0xF)])
-                text.append((0x20...0x7E).contains(byte) ? Character(Unicode.Scalar(byte)) : ".")
-            }
-            let fullWidth = width * 3 - 1 + (width > 8 ? 1 : 0)
-            let offsetText = String(offset, radix: 16)
-            lines.append(String(repeating: "0", count: max(0, 4 - offsetText.count)) + offsetText + "  "
-                         + hex + String(repeating: " ", count: max(0, fullWidth - hex.count)) + "  " + text)
-            offset += width
-        }
-        return lines
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Presentation
 import Testing
 import TestSupport
 @testable import WirelogCLI

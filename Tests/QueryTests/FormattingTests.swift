@@ -1,6 +1,8 @@
 import Foundation
+import Presentation
 @testable import Recording
 import SQLiteBackend
+@testable import SessionFormats
 import Testing
 @testable import WirelogCLI
 
@@ -32,8 +34,8 @@ import Testing
         #expect(try TimeArgument.parse("2h", nowMicros: now) == now - 7_200_000_000)
         #expect(try TimeArgument.parse("3d", nowMicros: now) == now - 259_200_000_000)
         #expect(try TimeArgument.parse("now", nowMicros: now) == now)
-        #expect(throws: QueryError.self) { try TimeArgument.parse("yesterday", nowMicros: now) }
-        #expect(throws: QueryError.self) { try TimeArgument.parse("15", nowMicros: now) }
+        #expect(throws: InputError.self) { try TimeArgument.parse("yesterday", nowMicros: now) }
+        #expect(throws: InputError.self) { try TimeArgument.parse("15", nowMicros: now) }
     }
 
     @Test func durationsAndOffsetsReadNaturally() {
@@ -66,7 +68,7 @@ import Testing
         #expect(try SearchText.bytes("\\x1b[\\x00\\xFF") == [0x1B, 0x5B, 0x00, 0xFF])
         #expect(try SearchText.bytes("é") == [0xC3, 0xA9])
         for bad in ["", "\\", "\\x", "\\xg1", "\\q"] {
-            #expect(throws: QueryError.self, "\(bad)") { try SearchText.bytes(bad) }
+            #expect(throws: InputError.self, "\(bad)") { try SearchText.bytes(bad) }
         }
     }
 

@@ -139,11 +139,14 @@ import TestSupport
             ("reason", SessionFilter(endReason: "idle_timeout")),
             ("open", SessionFilter(endReason: "open")),
         ]
+        let deepPosition = SessionListPosition(startedMicros: now - day, id: 1_000)
         for (name, filter) in sessionFilters {
-            let plan = try queries.listPlan(filter)
-            #expect(!plan.contains { isFullScan($0) }, "list \(name): \(plan)")
-            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "list \(name) sorts: \(plan)")
-            #expect(plan.contains { $0.contains("USING INDEX") || $0.contains("USING COVERING INDEX") }, "list \(name): \(plan)")
+            for before in [nil, deepPosition] {
+                let plan = try queries.listPlan(filter, before: before)
+                #expect(!plan.contains { isFullScan($0) }, "list \(name): \(plan)")
+                #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "list \(name) sorts: \(plan)")
+                #expect(plan.contains { $0.contains("USING INDEX") || $0.contains("USING COVERING INDEX") }, "list \(name): \(plan)")
+            }
         }
         for (name, filter) in [("verb", SessionFilter(verb: "STAT")), ("code", SessionFilter(replyCode: 400))] {
             let plan = try queries.listPlan(filter)
@@ -170,6 +173,20 @@ import TestSupport
         let withStat = Set(try await RecordedRows.messages(path).filter { $0.verb == "STAT" }.map(\.sessionID))
         #expect(Set(try queries.list(SessionFilter(verb: "STAT"), limit: 10_000).map(\.id)) == withStat)
         #expect(try queries.list(SessionFilter(verb: "STAT"), limit: 7).count == 7)
+
+        // Keyset pages, one after the other, are the whole list in the same order.
+        for filter in [SessionFilter(), SessionFilter(kind: .proxy), SessionFilter(verb: "STAT")] {
+            let whole = try queries.list(filter, limit: 10_000).map(\.id)
+            var paged: [Int64] = []
+            var position: SessionListPosition?
+            while true {
+                let page = try queries.list(filter, limit: 97, before: position)
+                paged += page.map(\.id)
+                guard let last = page.last, page.count == 97 else { break }
+                position = SessionListPosition(after: last)
+            }
+            #expect(paged == whole, "\(filter)")
+        }
     }
 
     @Test func aSearchSplitAcrossConnectionsFindsWhatBruteForceFinds() async throws {

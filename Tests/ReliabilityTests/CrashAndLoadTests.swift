@@ -6,26 +6,6 @@ import TestSupport
 
 /// Promises 2–4 of docs/RELIABILITY.md, against the built binary.
 @Suite struct CrashAndLoadTests {
-    /// `clients` connections each sending DATA commands until `stop` says so or the server goes away.
-    private func load(port: Int, clients: Int, tag: String, acknowledged: AcknowledgedPayloads,
-                      onAck: @escaping @Sendable (Int) -> Void = { _ in }) async {
-        await withTaskGroup(of: Void.self) { group in
-            for client in 0..<clients {
-                group.addTask {
-                    guard let connection = try? await LabConnection.connect(host: "127.0.0.1", port: port) else { return }
-                    for n in 0..<5_000 {
-                        let payload = "\(tag)-\(client)-\(n)"
-                        guard (try? await connection.send(Array("DATA \(payload)\n".utf8))) != nil,
-                              let reply = try? await connection.readReply(timeout: .seconds(10)),
-                              reply == Array("300 DRCV\n".utf8) else { break }
-                        onAck(acknowledged.add(payload))
-                    }
-                    await connection.close()
-                }
-            }
-        }
-    }
-
     private func storedPayloads(_ store: StoreLocation) async throws -> Set<String> {
         Set(try await RecordedRows.messages(store).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } })
     }
@@ -40,9 +20,9 @@ import TestSupport
             let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--db", store.argument])
             let port = try serve.listeningPort()
             let killAt = acknowledged.all.count + Int.random(in: 1...400)
-            await load(port: port, clients: 8, tag: "r\(round)", acknowledged: acknowledged) { count in
+            await LabLoad.run(port: port, clients: 8, tag: "r\(round)", acknowledged: acknowledged, onAck: { count in
                 if count >= killAt { serve.signal(SIGKILL) }
-            }
+            })
             _ = try? serve.wait(timeout: 30)
             #expect(serve.process.terminationReason == .uncaughtSignal)
             kills += 1
@@ -60,9 +40,9 @@ import TestSupport
         let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--db", store.argument])
         let port = try serve.listeningPort()
         let acknowledged = AcknowledgedPayloads()
-        await load(port: port, clients: 20, tag: "t", acknowledged: acknowledged) { count in
+        await LabLoad.run(port: port, clients: 20, tag: "t", acknowledged: acknowledged, onAck: { count in
             if count == 3_000 { serve.signal(SIGTERM) }
-        }
+        })
         let result = try serve.wait(timeout: 30)
         #expect(result.status == 0, "stderr: \(result.stderrText)")
         let sessions = try await RecordedRows.sessions(store)

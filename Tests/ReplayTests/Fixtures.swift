@@ -71,15 +71,6 @@ func replay(_ arguments: [String], db store: StoreLocation, timeout: TimeInterva
     return ReplayRun(status: result.status, stderr: result.stderrText, lines: lines)
 }
 
-/// A port nobody listens on (bound for a moment by the OS's choice, then released).
-func unusedPort() async throws -> Int {
-    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .bind(host: "127.0.0.1", port: 0).get()
-    let port = try #require(channel.localAddress?.port)
-    try await channel.close()
-    return port
-}
-
 /// A tiny line server with scripted behaviour: a greeting, an answer per line (nil: stay
 /// silent), and an optional close after some answers. For servers the lab server cannot imitate.
 final class ScriptedServer: Sendable {

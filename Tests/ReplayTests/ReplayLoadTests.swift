@@ -139,7 +139,7 @@ import TestSupport
         let dir = TemporaryDirectory()
         let store = try backend.freshStore(in: dir, name: "few")
         let id = try await recordSession(into: store, messages: [(.client, "PING\r\n", 1_000), (.server, "+PONG\r\n", 1_100)])
-        let port = try await unusedPort()
+        let port = try await unusedLoopbackPort()
 
         let missing = try WirelogProcess.run(["replay", "\(id)", "42", "--to", "127.0.0.1:\(port)", "--db", store.argument])
         #expect(missing.status == 2)
@@ -182,7 +182,7 @@ final class RedisServer: Sendable {
     static func start() async throws -> RedisServer {
         let binary = "/usr/bin/redis-server"
         try #require(FileManager.default.isExecutableFile(atPath: binary), "redis-server is missing: apt-get install -y redis-server")
-        let port = try await unusedPort()
+        let port = try await unusedLoopbackPort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]

@@ -57,25 +57,31 @@ public struct SessionQueries {
 
     // MARK: list
 
-    /// Sessions matching `filter`, newest first, at most `limit`.
-    public func list(_ filter: SessionFilter, limit: Int) throws -> [SessionSummary] {
+    /// Sessions matching `filter`, newest first, at most `limit`, after `before` in that order.
+    public func list(_ filter: SessionFilter, limit: Int, before: SessionListPosition? = nil) throws -> [SessionSummary] {
         if filter.verb != nil || filter.replyCode != nil {
-            return try listByMessageIndex(filter, limit: limit)
+            return try listByMessageIndex(filter, limit: limit, belowID: before?.id ?? Int64.max)
         }
-        let (sql, values) = listSQL(filter, limit: limit)
+        let (sql, values) = listSQL(filter, limit: limit, before: before)
         return try rows(sql, values) { SessionSummary($0) }
     }
 
-    func listSQL(_ filter: SessionFilter, limit: Int) -> (String, [SQLValue]) {
-        let conditions = filter.conditions()
+    /// Newest first by start time then id. A page after `before` keeps the range on `started_us`
+    /// (sessions_by_start and the other start-time indexes) and leaves only equal start times to the id test.
+    func listSQL(_ filter: SessionFilter, limit: Int, before: SessionListPosition? = nil) -> (String, [SQLValue]) {
+        var conditions = filter.conditions()
+        if let before {
+            conditions.add("s.started_us <= ? AND (s.started_us < ? OR s.id < ?)",
+                           .integer(before.startedMicros), .integer(before.startedMicros), .integer(before.id))
+        }
         let sql = "SELECT \(SessionSummary.columns) FROM sessions s \(conditions.whereClause) ORDER BY s.started_us DESC, s.id DESC LIMIT ?"
         return (sql, conditions.values + [.int(limit)])
     }
 
     /// With a verb or code filter, walk session_verbs / session_reply_codes from the newest session id
-    /// down and check each session against the rest: a rare verb costs a few entries, a common one stops
-    /// after `limit` sessions; neither reads the messages table.
-    private func listByMessageIndex(_ filter: SessionFilter, limit: Int) throws -> [SessionSummary] {
+    /// (below `belowID`) down and check each session against the rest: a rare verb costs a few entries,
+    /// a common one stops after `limit` sessions; neither reads the messages table. Session id order.
+    private func listByMessageIndex(_ filter: SessionFilter, limit: Int, belowID: Int64) throws -> [SessionSummary] {
         let batchSize = 256
         let (idSQL, driverValue) = sessionIDsSQL(filter)
         var rest = filter
@@ -87,7 +93,7 @@ public struct SessionQueries {
         defer { idStatement.reset(); sessionStatement.reset() }
 
         var found: [SessionSummary] = []
-        var below = Int64.max
+        var below = belowID
         while found.count < limit {
             idStatement.reset()
             try idStatement.bind([driverValue, .integer(below), .int(batchSize)])
@@ -101,7 +107,7 @@ public struct SessionQueries {
             guard ids.count == batchSize, let last = ids.last else { break }
             below = last
         }
-        return found.sorted { ($0.startedMicros, $0.id) > ($1.startedMicros, $1.id) }
+        return found
     }
 
     private func sessionIDsSQL(_ filter: SessionFilter) -> (String, SQLValue) {
@@ -199,12 +205,12 @@ public struct SessionQueries {
     // MARK: plans
 
     /// SQLite's plan for the statements `list` and `search` run: one line per plan step.
-    public func listPlan(_ filter: SessionFilter, limit: Int = 50) throws -> [String] {
+    public func listPlan(_ filter: SessionFilter, limit: Int = 50, before: SessionListPosition? = nil) throws -> [String] {
         if filter.verb != nil || filter.replyCode != nil {
             let (sql, value) = sessionIDsSQL(filter)
-            return try plan(sql, [value, .integer(Int64.max), .int(limit)])
+            return try plan(sql, [value, .integer(before?.id ?? Int64.max), .int(limit)])
         }
-        let (sql, values) = listSQL(filter, limit: limit)
+        let (sql, values) = listSQL(filter, limit: limit, before: before)
         return try plan(sql, values)
     }
 

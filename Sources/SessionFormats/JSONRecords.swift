@@ -1,9 +1,10 @@
 import Foundation
+import Presentation
 import Recording
 
 /// The JSON shapes of sessions and messages (keys in snake_case, bytes base64, times both as
 /// µs since the epoch and ISO 8601 UTC). docs/QUERY.md describes them.
-struct SessionJSON: Encodable {
+public struct SessionJSON: Encodable {
     var type = "session"
     var id: Int64
     var kind: String
@@ -22,7 +23,7 @@ struct SessionJSON: Encodable {
     var replayOf: Int64?
     var messages: [MessageJSON]?
 
-    init(_ session: SessionSummary, messages: [MessageJSON]? = nil) {
+    public init(_ session: SessionSummary, messages: [MessageJSON]? = nil) {
         id = session.id
         kind = session.kind
         decoding = session.decoding
@@ -42,12 +43,12 @@ struct SessionJSON: Encodable {
     }
 }
 
-struct EndpointJSON: Encodable {
+public struct EndpointJSON: Encodable {
     var host: String
     var port: Int
 }
 
-struct MessageJSON: Encodable {
+public struct MessageJSON: Encodable {
     var type = "message"
     var session: Int64
     var seq: Int64
@@ -61,7 +62,7 @@ struct MessageJSON: Encodable {
     var payload: Data?
     var replyCode: Int?
 
-    init(_ message: StoredMessage, sessionStartedMicros: Int64) {
+    public init(_ message: StoredMessage, sessionStartedMicros: Int64) {
         session = message.sessionID
         seq = message.seq
         atUs = message.atMicros
@@ -74,8 +75,8 @@ struct MessageJSON: Encodable {
     }
 }
 
-enum JSONOutput {
-    static let encoder: JSONEncoder = {
+public enum JSONOutput {
+    public static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -84,7 +85,7 @@ enum JSONOutput {
     }()
 
     /// One value as one line of JSON (NDJSON when called per record).
-    static func line(_ value: some Encodable) throws -> String {
+    public static func line(_ value: some Encodable) throws -> String {
         String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }

@@ -1,30 +1,37 @@
 import Foundation
+import Presentation
 
 /// Writes sessions as a classic pcap file (microsecond timestamps, Ethernet link type) with
 /// synthetic framing: a TCP handshake at the session start, one segment per message (split at
 /// 1460 bytes) with consistent sequence and acknowledgement numbers and correct IPv4 and TCP
 /// checksums, and a FIN exchange when the session ended. Wireshark and tshark then reassemble
 /// exactly the recorded bytes of each direction.
-struct PcapWriter {
+public struct PcapWriter {
     /// One side of a connection as the pcap shows it.
-    struct Endpoint: Equatable {
-        var address: [UInt8]  // 4 bytes (IPv4) or 16 (IPv6)
-        var port: UInt16
+    public struct Endpoint: Equatable {
+        public var address: [UInt8]  // 4 bytes (IPv4) or 16 (IPv6)
+        public var port: UInt16
     }
 
-    struct Message {
-        var atMicros: Int64
-        var fromClient: Bool
-        var raw: [UInt8]
+    public struct Message {
+        public var atMicros: Int64
+        public var fromClient: Bool
+        public var raw: [UInt8]
+
+        public init(atMicros: Int64, fromClient: Bool, raw: [UInt8]) {
+            self.atMicros = atMicros
+            self.fromClient = fromClient
+            self.raw = raw
+        }
     }
 
-    static let maximumSegment = 1460
+    public static let maximumSegment = 1460
 
     /// Bytes not yet taken by `take()`; starts with the file header.
-    private(set) var buffer: [UInt8] = []
+    public private(set) var buffer: [UInt8] = []
     private var ipIdentification: UInt16 = 0
 
-    init() {
+    public init() {
         append32(0xA1B2_C3D4)  // magic: microsecond timestamps
         append16(2)
         append16(4)
@@ -35,7 +42,7 @@ struct PcapWriter {
     }
 
     /// Hands over what was written so far (write it out between sessions to bound memory).
-    mutating func take() -> [UInt8] {
+    public mutating func take() -> [UInt8] {
         defer { buffer.removeAll(keepingCapacity: true) }
         return buffer
     }
@@ -43,7 +50,7 @@ struct PcapWriter {
     /// Host strings as recorded → addresses of one family. IPv4 when both sides are IPv4, else
     /// IPv6 (IPv4 mapped as ::ffff:a.b.c.d). A name that is no address (a proxy's upstream host)
     /// gets a documentation address: 192.0.2.1/2 or 2001:db8::1/2.
-    static func endpoints(clientHost: String, clientPort: Int, serverHost: String, serverPort: Int) -> (Endpoint, Endpoint) {
+    public static func endpoints(clientHost: String, clientPort: Int, serverHost: String, serverPort: Int) -> (Endpoint, Endpoint) {
         let client = parse(clientHost), server = parse(serverHost)
         let useIPv6 = client?.count == 16 || server?.count == 16
         func address(_ parsed: [UInt8]?, fallback: UInt8) -> [UInt8] {
@@ -66,7 +73,7 @@ struct PcapWriter {
     }
 
     /// One TCP connection: handshake at `startedMicros`, the messages, FIN exchange at `endedMicros`.
-    mutating func addSession(client: Endpoint, server: Endpoint, startedMicros: Int64, endedMicros: Int64?,
+    public mutating func addSession(client: Endpoint, server: Endpoint, startedMicros: Int64, endedMicros: Int64?,
                              messages: some Sequence<Message>) {
         var clientNext: UInt32 = 0x1000_0000
         var serverNext: UInt32 = 0x2000_0000
@@ -164,7 +171,7 @@ struct PcapWriter {
     }
 
     /// RFC 1071: the ones' complement of the ones' complement sum of 16-bit words.
-    static func internetChecksum(_ bytes: [UInt8]) -> UInt16 {
+    public static func internetChecksum(_ bytes: [UInt8]) -> UInt16 {
         var sum: UInt32 = 0
         var index = 0
         while index + 1 < bytes.count {

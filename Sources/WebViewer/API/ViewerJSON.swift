@@ -1,0 +1,105 @@
+import Foundation
+import Hummingbird
+import LabProtocol
+import Presentation
+import Recording
+import SessionFormats
+
+/// A session as the API sends it: the export's `SessionJSON` plus the texts the CLI would print
+/// (start with its zone, duration, addresses escaped), so the page words things as the CLI does.
+struct SessionView: Encodable {
+    let session: SessionJSON
+    let startedText: String
+    let durationText: String
+    let clientText: String
+    let serverText: String
+
+    init(_ summary: SessionSummary) {
+        session = SessionJSON(summary)
+        startedText = RelativeTime.localTimestamp(summary.startedMicros, fractionDigits: 3)
+        durationText = summary.endedMicros.map { DurationText.micros($0 - summary.startedMicros) } ?? "-"
+        clientText = EndpointText.of(summary.clientHost, summary.clientPort)
+        serverText = EndpointText.of(summary.serverHost, summary.serverPort)
+    }
+
+    private enum CodingKeys: String, CodingKey { case startedText, durationText, clientText, serverText }
+
+    func encode(to encoder: any Encoder) throws {
+        try session.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(startedText, forKey: .startedText)
+        try container.encode(durationText, forKey: .durationText)
+        try container.encode(clientText, forKey: .clientText)
+        try container.encode(serverText, forKey: .serverText)
+    }
+}
+
+/// A message as the API sends it: the export's `MessageJSON` plus its id, the CLI's label, the
+/// bytes escaped exactly as `sessions show` prints them, and the `--hex` dump lines. A long message
+/// is cut at `cutBytes` (`cut` is true; `/api/sessions/ID/messages/MID` has it whole).
+struct MessageView: Encodable {
+    static let cutBytes = 4_096
+
+    let message: MessageJSON
+    let id: Int64
+    let label: String
+    let size: Int
+    let cut: Bool
+    let text: String
+    let hex: [String]
+    let payloadText: String?
+    /// Since the session start, and the wall-clock time with its zone, as `sessions show` prints them.
+    let offsetText: String
+    let atText: String
+
+    init(_ stored: StoredMessage, sessionStartedMicros: Int64, whole: Bool = false) {
+        message = MessageJSON(stored, sessionStartedMicros: sessionStartedMicros)
+        id = stored.id
+        label = stored.label
+        size = stored.raw.count
+        cut = !whole && stored.raw.count > Self.cutBytes
+        let shown = cut ? Array(stored.raw.prefix(Self.cutBytes)) : stored.raw
+        text = Escaping.escape(shown)
+        hex = HexDump.lines(shown)
+        payloadText = stored.payload.map { Escaping.escape($0) }
+        offsetText = RelativeTime.offset(stored.atMicros - sessionStartedMicros)
+        atText = RelativeTime.localTimestamp(stored.atMicros, fractionDigits: 6)
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, label, size, cut, text, hex, payloadText, offsetText, atText }
+
+    func encode(to encoder: any Encoder) throws {
+        try message.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(label, forKey: .label)
+        try container.encode(size, forKey: .size)
+        try container.encode(cut, forKey: .cut)
+        try container.encode(text, forKey: .text)
+        try container.encode(hex, forKey: .hex)
+        try container.encodeIfPresent(payloadText, forKey: .payloadText)
+        try container.encode(offsetText, forKey: .offsetText)
+        try container.encode(atText, forKey: .atText)
+    }
+}
+
+struct SessionPage: Encodable {
+    let sessions: [SessionView]
+    /// Pass as `before` for the next page; nil on the last page.
+    let next: String?
+}
+
+struct MessagePage: Encodable {
+    let session: SessionView
+    let messages: [MessageView]
+    /// Pass as `after` for the next page; nil on the last page.
+    let next: Int64?
+}
+
+extension Response {
+    /// `value` as JSON in the export's style (snake_case keys, sorted, bytes base64).
+    static func json(_ value: some Encodable) throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: try JSONOutput.line(value))))
+    }
+}

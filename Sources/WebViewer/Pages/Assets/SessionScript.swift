@@ -1,0 +1,137 @@
+extension Assets {
+    /// One session: facts, downloads, the transcript in Text / Hex / Lab views, a page at a time,
+    /// long messages cut with "show more", and live messages while the session is open.
+    static let sessionScript = #"""
+    "use strict";
+
+    const sessionID = Number(location.pathname.split("/")[2]);
+    const params = new URLSearchParams(location.search);
+    let view = ["text", "hex", "lab"].includes(params.get("view")) ? params.get("view") : "text";
+    let sender = ["client", "server"].includes(params.get("sender")) ? params.get("sender") : "";
+    let absolute = params.get("times") === "absolute";
+    const body = document.querySelector("#transcript tbody");
+    let messages = [];
+    let next = null;
+    let loadedAll = false;
+
+    function remember() {
+      const query = queryString({ view: view === "text" ? "" : view, sender, times: absolute ? "absolute" : "" });
+      history.replaceState(null, "", location.pathname + (query ? "?" + query : ""));
+    }
+
+    function facts(session) {
+      document.getElementById("title").textContent = "Session " + session.id;
+      const list = document.getElementById("facts");
+      const entries = [
+        ["kind", session.kind + " (" + session.decoding + ")"],
+        ["recorder", session.recorder],
+        ["client → server", session.client_text + " → " + session.server_text],
+        ["started", session.started_text],
+        ["duration", session.duration_text],
+        ["end reason", session.end_reason == null ? "open" : session.end_reason],
+        ["messages", formatCount(session.message_count)],
+        ["bytes", formatCount(session.bytes_from_client) + " from client, " + formatCount(session.bytes_from_server) + " from server"],
+      ];
+      const nodes = [];
+      for (const [name, value] of entries) nodes.push(el("dt", { text: name }), el("dd", { text: value }));
+      if (session.replay_of != null) {
+        nodes.push(el("dt", { text: "replay of" }),
+          el("dd", {}, sessionLink(session.replay_of), " · ", el("a", { href: "/replays/" + Number(session.id), text: "compare side by side" })));
+      }
+      list.replaceChildren(...nodes);
+      const downloads = [["client-bytes", "client bytes"], ["server-bytes", "server bytes"], ["json", "JSON"], ["ndjson", "NDJSON"], ["pcap", "pcap"]];
+      document.getElementById("downloads").replaceChildren("download: ",
+        ...downloads.map(([format, name]) => el("a", { href: "/sessions/" + sessionID + "/download/" + format, download: "", text: name })));
+    }
+
+    function content(message) {
+      if (view === "hex") return el("pre", { text: message.hex.join("\n") });
+      if (view === "lab") {
+        const text = message.payload_text != null ? message.payload_text : message.text;
+        return el("pre", { text: text });
+      }
+      return el("pre", { text: message.text });
+    }
+
+    function row(message) {
+      const cell = el("td", {}, content(message));
+      if (message.cut) {
+        const more = el("button", { type: "button", text: "show more (" + formatCount(message.size) + " bytes)" });
+        more.addEventListener("click", async () => {
+          try {
+            const whole = await getJSON("/api/sessions/" + sessionID + "/messages/" + Number(message.id));
+            Object.assign(message, whole);
+            cell.replaceChildren(content(message));
+          } catch (error) { showError(error); }
+        });
+        cell.append(el("div", { class: "cut", text: "cut after " + formatCount(message.text.length) + " characters " }, more));
+      }
+      const arrow = message.sender === "client" ? "→" : "←";
+      const label = view === "lab" ? (message.verb != null ? message.verb : message.reply_code != null ? String(message.reply_code) : "-") : message.label;
+      return el("tr", { class: message.sender, "data-id": String(message.id) },
+        el("td", { class: "time", text: absolute ? message.at_text : message.offset_text }),
+        el("td", { class: "arrow", text: arrow }),
+        el("td", { class: "label", text: label }),
+        cell);
+    }
+
+    function render() {
+      for (const button of document.querySelectorAll("[data-view]")) button.setAttribute("aria-pressed", String(button.dataset.view === view));
+      body.replaceChildren(...messages.map(row));
+    }
+
+    async function loadPage() {
+      try {
+        const page = await getJSON("/api/sessions/" + sessionID + "/messages?" + queryString({ after: next, sender, limit: 200 }));
+        facts(page.session);
+        messages.push(...page.messages);
+        for (const message of page.messages) body.append(row(message));
+        next = page.next;
+        loadedAll = next == null;
+        document.getElementById("more").hidden = loadedAll;
+        showError(null);
+        return page.session;
+      } catch (error) { showError(error); }
+    }
+
+    async function reload() {
+      messages = [];
+      next = null;
+      body.replaceChildren();
+      return loadPage();
+    }
+
+    for (const button of document.querySelectorAll("[data-view]")) {
+      button.addEventListener("click", () => { view = button.dataset.view; remember(); render(); });
+    }
+    const senderSelect = document.getElementById("sender");
+    senderSelect.value = sender;
+    senderSelect.addEventListener("change", () => { sender = senderSelect.value; remember(); reload(); });
+    const absoluteBox = document.getElementById("absolute");
+    absoluteBox.checked = absolute;
+    absoluteBox.addEventListener("change", () => { absolute = absoluteBox.checked; remember(); render(); });
+    document.getElementById("more").addEventListener("click", loadPage);
+
+    render();
+    loadPage().then(session => {
+      if (!session) return;
+      if (session.end_reason != null) {
+        // An ended session does not change: nothing to follow.
+        const indicator = document.getElementById("live");
+        indicator.className = "live idle";
+        indicator.textContent = "ended";
+        return;
+      }
+      connectLive("/api/events?session=" + sessionID, {
+        session: facts,
+        message: message => {
+          // Appended only once every earlier page is shown, so the transcript keeps its order.
+          if (!loadedAll || (sender && message.sender !== sender) || messages.some(m => m.id === message.id)) return;
+          messages.push(message);
+          body.append(row(message));
+        },
+        reset: reload,
+      });
+    });
+    """#
+}

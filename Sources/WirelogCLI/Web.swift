@@ -1,0 +1,85 @@
+import ArgumentParser
+import Backends
+import Foundation
+import Logging
+import Presentation
+import ServiceLifecycle
+import WebViewer
+
+struct Web: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Look at recordings in a browser: sessions, transcripts, stats, replays, live (read-only).",
+        discussion: """
+            Serves pages and a JSON API (docs/WEB.md) from this binary; nothing is fetched from \
+            elsewhere. It only reads the store. Listening anywhere but loopback needs a token, \
+            checked on every request.
+
+            Examples:
+              wirelog web --db lab.sqlite                      # http://127.0.0.1:8080
+              wirelog web --listen 0.0.0.0:8080 --token "$(openssl rand -hex 16)"
+              wirelog serve --web 127.0.0.1:8080               # the same viewer inside the recorder
+            """)
+
+    static let defaultListen = HostPort(host: "127.0.0.1", port: 8080)
+
+    @Option(help: "Address to listen on (port 0 picks a free one). (default: \(defaultListen))", transform: HostPort.parse)
+    var listen = defaultListen
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var access: WebAccessOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        try access.validate(listen)
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger(label: "wirelog.web")
+        let location = try database.location
+        // A store that cannot be opened now is one line and exit 2; later failures are error pages.
+        let store = try await withStore(database) { _ in ViewerStore { try await location.openStore(.read) } }
+        let viewer = access.viewer(listen, store: store, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: viewer)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            printError("cannot listen on \(listen): \(NetworkErrorText.reason(error))")
+            throw ExitCode(2)
+        }
+        await store.close()
+    }
+}
+
+/// Who may look at a viewer (`web`, and `serve`/`proxy --web`).
+struct WebAccessOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Required on every request (Authorization: Bearer TOKEN, or open the page once with ?token=TOKEN); needed to listen beyond loopback (default: $WIRELOG_WEB_TOKEN).", valueName: "token"))
+    var token: String?
+
+    var resolvedToken: String? {
+        token ?? ProcessInfo.processInfo.environment["WIRELOG_WEB_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func settings(_ listen: HostPort) -> WebViewerSettings {
+        WebViewerSettings(host: listen.host, port: listen.port, token: resolvedToken)
+    }
+
+    func validate(_ listen: HostPort) throws {
+        do {
+            try settings(listen).validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// The viewer as a service, with a warning when other machines can reach it.
+    func viewer(_ listen: HostPort, store: ViewerStore, logger: Logger) -> some Service {
+        let settings = settings(listen)
+        if !settings.isLoopback {
+            logger.warning("the web viewer on \(listen) shows recorded traffic to every machine that reaches it and has the token")
+        }
+        return WebViewer.application(store: store, settings: settings, logger: logger) { port in
+            logger.notice("web viewer on http://\(HostPort(host: listen.host, port: port))/")
+        }
+    }
+}

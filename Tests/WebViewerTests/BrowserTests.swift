@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The viewer in a real browser: a running `wirelog serve --web` and headless Chromium, driven by
+/// browser/viewer_in_chromium.py through WebDriver (Debian's chromium, chromium-driver and
+/// python3-selenium; `.ci/run` installs them). The screenshots land in docs/ when
+/// WIRELOG_SCREENSHOTS names that folder.
+@Suite(.serialized) struct BrowserTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("browser/viewer_in_chromium.py").path
+
+    @Test func theViewerWorksInChromium() async throws {
+        let dir = TemporaryDirectory("wirelog-browser")
+        let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--web", "127.0.0.1:0", "--db", dir.file("lab.sqlite")])
+        defer { serve.signal(SIGKILL) }
+        let labPort = try serve.listeningPort()
+        let log = try serve.waitForStderr(containing: "web viewer on http://")
+        let viewer = try #require(log.range(of: #"web viewer on (http://\S+)"#, options: .regularExpression)
+            .map { String(log[$0].dropFirst("web viewer on ".count)) })
+
+        let shots = ProcessInfo.processInfo.environment["WIRELOG_SCREENSHOTS"] ?? dir.path
+        let browser = Process()
+        browser.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        browser.arguments = [Self.script, viewer, String(labPort), shots]
+        let output = Pipe()
+        browser.standardOutput = output
+        browser.standardError = output
+        try browser.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        browser.waitUntilExit()
+        #expect(browser.terminationStatus == 0, "\(text)")
+        #expect(text.contains("0 failed"), "\(text)")
+    }
+}

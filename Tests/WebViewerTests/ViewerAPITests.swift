@@ -1,0 +1,173 @@
+import Backends
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import LabProtocol
+import Logging
+import Recording
+import SQLiteBackend
+import SessionFormats
+import Testing
+import TestSupport
+@testable import WebViewer
+
+/// The JSON API, pages and downloads over real HTTP (HummingbirdTesting's live server) against
+/// a real SQLite store recorded by the lab server.
+@Suite(.serialized) struct ViewerAPITests {
+    static let logger = Logger(label: "web-test")
+
+    static func viewer(_ path: String, token: String? = nil) -> some ApplicationProtocol {
+        let store = ViewerStore { try await StoreLocation.sqlite(path: path).openStore(.read) }
+        return WebViewer.application(store: store, settings: WebViewerSettings(host: "127.0.0.1", port: 0, token: token), logger: logger)
+    }
+
+    static func json(_ response: TestResponse) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])
+    }
+
+    @Test func listPagesWithAKeysetCursorAndFiltersAsTheCLI() async throws {
+        let fixture = try await WebFixture.record()
+        try await Self.viewer(fixture.path).test(.live) { client in
+            let first = try await client.execute(uri: "/api/sessions?limit=2", method: .get)
+            #expect(first.status == .ok)
+            let page = try Self.json(first)
+            let ids = try #require(page["sessions"] as? [[String: Any]]).compactMap { $0["id"] as? Int64 }
+            #expect(ids.count == 2)
+            let next = try #require(page["next"] as? String)
+            let second = try Self.json(try await client.execute(uri: "/api/sessions?limit=2&before=\(next)", method: .get))
+            let more = try #require(second["sessions"] as? [[String: Any]]).compactMap { $0["id"] as? Int64 }
+            #expect(Set(ids + more) == [fixture.hostile, fixture.long, fixture.original, fixture.replay])
+
+            let replays = try Self.json(try await client.execute(uri: "/api/sessions?kind=replay", method: .get))
+            #expect((replays["sessions"] as? [[String: Any]])?.compactMap { $0["id"] as? Int64 } == [fixture.replay])
+            let text = try Self.json(try await client.execute(uri: "/api/sessions?q=%3Cimg", method: .get))
+            #expect((text["sessions"] as? [[String: Any]])?.compactMap { $0["id"] as? Int64 } == [fixture.hostile])
+
+            let bad = try await client.execute(uri: "/api/sessions?kind=bogus", method: .get)
+            #expect(bad.status == .badRequest)
+            #expect(try Self.json(bad)["error"] as? String == "unknown --kind 'bogus': use server, proxy or replay")
+            let badTime = try await client.execute(uri: "/api/sessions?since=yesterday", method: .get)
+            #expect(badTime.status == .badRequest)
+            #expect((try Self.json(badTime)["error"] as? String)?.hasPrefix("cannot read 'yesterday' as a time") == true)
+        }
+    }
+
+    @Test func messagesAreEscapedAsTheCLIPrintsThemAndLongOnesCut() async throws {
+        let fixture = try await WebFixture.record()
+        try await Self.viewer(fixture.path).test(.live) { client in
+            let hostile = try Self.json(try await client.execute(uri: "/api/sessions/\(fixture.hostile)/messages", method: .get))
+            let texts = try #require(hostile["messages"] as? [[String: Any]]).compactMap { $0["text"] as? String }
+            #expect(texts.contains(Escaping.escape(Array("DATA \(WebFixture.imagePayload)\n".utf8))))
+            #expect(texts.contains("DATA \(WebFixture.scriptPayload)\\n"))
+
+            let clientOnly = try Self.json(try await client.execute(uri: "/api/sessions/\(fixture.hostile)/messages?sender=server&limit=2", method: .get))
+            let senders = try #require(clientOnly["messages"] as? [[String: Any]]).compactMap { $0["sender"] as? String }
+            #expect(senders == ["server", "server"])
+            #expect(clientOnly["next"] is Int64)
+
+            let long = try Self.json(try await client.execute(uri: "/api/sessions/\(fixture.long)/messages", method: .get))
+            let cut = try #require((long["messages"] as? [[String: Any]])?.first { $0["cut"] as? Bool == true })
+            #expect((cut["text"] as? String)?.utf8.count == MessageView.cutBytes)
+            let whole = try Self.json(try await client.execute(uri: "/api/sessions/\(fixture.long)/messages/\(cut["id"] as? Int64 ?? 0)", method: .get))
+            #expect(whole["text"] as? String == "DATA \(WebFixture.longPayload)\\n")
+        }
+    }
+
+    @Test func unknownSessionsAndBadValuesAnswerWithTheCLIsWords() async throws {
+        let fixture = try await WebFixture.record()
+        try await Self.viewer(fixture.path).test(.live) { client in
+            let missing = try await client.execute(uri: "/api/sessions/999", method: .get)
+            #expect(missing.status == .notFound)
+            #expect(try Self.json(missing)["error"] as? String == RecordingError.noSuchSession(999).description)
+            let page = try await client.execute(uri: "/sessions/999", method: .get)
+            #expect(page.status == .notFound)
+            #expect(String(buffer: page.body).contains("no session 999 in this store"))
+            #expect(try await client.execute(uri: "/api/sessions/abc", method: .get).status == .badRequest)
+            #expect(try await client.execute(uri: "/nowhere", method: .get).status == .notFound)
+        }
+    }
+
+    @Test func everyResponseCarriesTheSecurityHeaders() async throws {
+        let fixture = try await WebFixture.record()
+        try await Self.viewer(fixture.path).test(.live) { client in
+            for uri in ["/", "/sessions/1", "/assets/list.js", "/api/sessions", "/api/sessions/999", "/sessions/1/download/json"] {
+                let response = try await client.execute(uri: uri, method: .get)
+                #expect(response.headers[.contentSecurityPolicy] == SecurityHeaders.contentSecurityPolicy, "\(uri)")
+                #expect(response.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff", "\(uri)")
+            }
+            let html = String(buffer: try await client.execute(uri: "/", method: .get).body)
+            #expect(!html.contains("<script>"), "no inline script")
+        }
+    }
+
+    @Test func downloadsAreTheExportsBytesAsAttachments() async throws {
+        let fixture = try await WebFixture.record()
+        let store = try await StoreLocation.sqlite(path: fixture.path).openStore(.read)
+        let session = try await store.session(fixture.hostile)
+        try await Self.viewer(fixture.path).test(.live) { client in
+            for format in ExportFormat.allCases {
+                var expected: [UInt8] = []
+                try await SessionExporter(store: store).write([session], as: format) { expected += $0 }
+                let response = try await client.execute(uri: "/sessions/\(fixture.hostile)/download/\(format.rawValue)", method: .get)
+                #expect(response.status == .ok)
+                #expect(Array(buffer: response.body) == expected, "\(format)")
+                #expect(response.headers[.contentDisposition]?.hasPrefix("attachment;") == true)
+            }
+            #expect(try await client.execute(uri: "/sessions/\(fixture.hostile)/download/zip", method: .get).status == .badRequest)
+        }
+        await store.close()
+    }
+
+    @Test func statsAndTheReplayPairUseTheCLIsCode() async throws {
+        let fixture = try await WebFixture.record()
+        try await Self.viewer(fixture.path).test(.live) { client in
+            let stats = try Self.json(try await client.execute(uri: "/api/stats", method: .get))
+            #expect(stats["sessions"] as? Int64 == 4)
+            #expect(stats["latency_text"] != nil)
+            let pair = try Self.json(try await client.execute(uri: "/api/replays/\(fixture.replay)", method: .get))
+            #expect(pair["differing"] as? Int == 1)
+            let step = try #require((pair["steps"] as? [[String: Any]])?.first)
+            #expect(step["expected"] as? String == "100 OK\\n")
+            #expect(step["actual"] as? String == "100 OK\\r\\n")
+            #expect(step["first_difference"] as? [Int] == [6, 6])
+            #expect(try await client.execute(uri: "/api/replays/\(fixture.original)", method: .get).status == .badRequest)
+        }
+    }
+
+    @Test func aTokenIsCheckedOnEveryRequest() async throws {
+        let fixture = try await WebFixture.record()
+        try await Self.viewer(fixture.path, token: "s3cret").test(.live) { client in
+            for uri in ["/", "/api/sessions", "/api/events", "/assets/common.js"] {
+                let refused = try await client.execute(uri: uri, method: .get)
+                #expect(refused.status == .unauthorized, "\(uri)")
+                #expect(!String(buffer: refused.body).contains("127.0.0.1"), "\(uri)")
+            }
+            #expect(try await client.execute(uri: "/api/sessions", method: .get, headers: [.authorization: "Bearer wrong"]).status == .unauthorized)
+            #expect(try await client.execute(uri: "/api/sessions", method: .get, headers: [.authorization: "Bearer s3cret"]).status == .ok)
+            let visit = try await client.execute(uri: "/?token=s3cret&kind=server", method: .get)
+            #expect(visit.status == .seeOther)
+            #expect(visit.headers[.location] == "/?kind=server")
+            let cookie = try #require(visit.headers[.setCookie]?.split(separator: ";").first.map(String.init))
+            #expect(try await client.execute(uri: "/api/sessions", method: .get, headers: [.cookie: cookie]).status == .ok)
+        }
+        #expect(throws: WebViewerError.tokenRequired(host: "0.0.0.0")) { try WebViewerSettings(host: "0.0.0.0").validate() }
+    }
+
+    @Test func aStoreThatCannotBeReadIsAnErrorPageAndTheServerStaysUp() async throws {
+        let dir = TemporaryDirectory("wirelog-web")
+        let path = dir.file("later.sqlite")
+        try await Self.viewer(path).test(.live) { client in
+            for _ in 0..<2 {
+                let page = try await client.execute(uri: "/sessions/1", method: .get)
+                #expect(page.status == .serviceUnavailable)
+                #expect(String(buffer: page.body).contains("the store cannot be read"))
+            }
+            // The store appears: the next request opens it.
+            let server = try await TestServer.start(databasePath: path)
+            try await WebFixture.converse(port: server.port, ["HELO\n", "QUIT\n"])
+            await server.stop()
+            #expect(try await client.execute(uri: "/api/sessions/1", method: .get).status == .ok)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+"""Drives the web viewer in headless Chromium (Debian's chromium, chromium-driver, python3-selenium).
+
+Usage: viewer_in_chromium.py VIEWER_URL LAB_PORT SCREENSHOT_DIR
+
+Records sessions through the running `wirelog serve` at LAB_PORT and checks what a person would
+see in the viewer at VIEWER_URL: the list, a filter kept over a reload, a session in hex, a new
+session appearing live, and hostile payloads shown as text that run nothing. Exits 1 on the first
+failed check, printing it.
+"""
+import socket
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+VIEWER, LAB_PORT, SHOTS = sys.argv[1].rstrip("/"), int(sys.argv[2]), sys.argv[3]
+IMG = '<img src=x onerror="window.pwned=1">'
+SCRIPT = "</script><script>window.pwned=2</script>"
+checks = 0
+
+
+def check(condition, what):
+    global checks
+    if not condition:
+        print("FAILED:", what)
+        sys.exit(1)
+    checks += 1
+    print("ok:", what)
+
+
+def converse(lines, keep_open=False):
+    """Sends each line to the lab server and waits for its reply."""
+    connection = socket.create_connection(("127.0.0.1", LAB_PORT))
+    for line in lines:
+        connection.sendall(line.encode() + b"\n")
+        connection.recv(4096)
+    if keep_open:
+        return connection
+    connection.close()
+
+
+def session_rows(driver):
+    return driver.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")
+
+
+def wait(driver, condition, what, seconds=10):
+    try:
+        return WebDriverWait(driver, seconds, poll_frequency=0.2).until(lambda d: condition(d))
+    except Exception:
+        check(False, what)
+
+
+options = webdriver.ChromeOptions()
+for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--disable-dev-shm-usage"]:
+    options.add_argument(argument)
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+try:
+    converse(["HELO", "DATA " + IMG, "DATA " + SCRIPT, "QUIT"])
+    converse(["HELO", "DATA hello world", "FOO", "QUIT"])
+
+    # The list loads and shows what was recorded; the live indicator turns on.
+    driver.get(VIEWER + "/")
+    wait(driver, lambda d: len(session_rows(d)) >= 2, "the list shows the recorded sessions")
+    wait(driver, lambda d: d.find_element(By.ID, "live").text == "live", "the live indicator says live")
+
+    # A filter narrows the list and survives a reload.
+    Select(driver.find_element(By.NAME, "kind")).select_by_visible_text("proxy")
+    driver.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    wait(driver, lambda d: "kind=proxy" in d.current_url, "the filter is in the address")
+    wait(driver, lambda d: d.find_element(By.ID, "empty").is_displayed(), "no proxy sessions: 'no sessions match'")
+    driver.refresh()
+    wait(driver, lambda d: Select(d.find_element(By.NAME, "kind")).first_selected_option.text == "proxy", "the filter survives a reload")
+    check(len(session_rows(driver)) == 0, "still narrowed after the reload")
+
+    # A new session recorded by the running serve appears without a reload.
+    driver.get(VIEWER + "/?kind=server")
+    wait(driver, lambda d: len(session_rows(d)) >= 2, "the server sessions are listed")
+    driver.execute_script("window.notReloaded = true")
+    before = {row.get_attribute("data-id") for row in session_rows(driver)}
+    open_connection = converse(["HELO", "DATA live one"], keep_open=True)
+    wait(driver, lambda d: len({r.get_attribute("data-id") for r in session_rows(d)} - before) == 1, "the new session appears live")
+    check(driver.execute_script("return window.notReloaded === true"), "the page was not reloaded")
+    new_row = [r for r in session_rows(driver) if r.get_attribute("data-id") not in before][0]
+    check("open" in new_row.text, "the new session shows as open")
+    open_connection.sendall(b"QUIT\n")
+    open_connection.recv(4096)
+    open_connection.close()
+    new_id = new_row.get_attribute("data-id")
+    wait(driver, lambda d: "quit" in d.find_element(By.CSS_SELECTOR, '#sessions tr[data-id="%s"]' % new_id).text,
+         "the session's end arrives live")
+    driver.save_screenshot(SHOTS + "/web-sessions.png")
+
+    # The hostile session: shown literally, nothing runs.
+    hostile_id = min(int(i) for i in before)
+    driver.get(VIEWER + "/sessions/%d" % hostile_id)
+    wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#transcript pre")) >= 6, "the transcript loads")
+    texts = [pre.text for pre in driver.find_elements(By.CSS_SELECTOR, "#transcript pre")]
+    check(("DATA " + IMG + "\\n") in texts, "the <img> payload shows literally")
+    check(("DATA " + SCRIPT + "\\n") in texts, "the </script> payload shows literally")
+    check(driver.execute_script("return typeof window.pwned") == "undefined", "no payload ran")
+    check(driver.execute_script("return document.querySelectorAll('main img').length") == 0, "no <img> element was made")
+    scripts = driver.execute_script("return [...document.scripts].map(s => s.getAttribute('src'))")
+    check(scripts == ["/assets/common.js", "/assets/session.js"], "no script element beyond the page's own")
+    driver.save_screenshot(SHOTS + "/web-session.png")
+
+    # Switch to hex: offset, hex, ASCII as `sessions show --hex` prints them.
+    driver.find_element(By.CSS_SELECTOR, "[data-view=hex]").click()
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#transcript pre")[0].text.startswith("0000  48 45 4c 4f 0a"), "the hex view shows the dump")
+    check("view=hex" in driver.current_url, "the view is in the address")
+    driver.refresh()
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#transcript pre") and
+         d.find_elements(By.CSS_SELECTOR, "#transcript pre")[0].text.startswith("0000"), "hex survives a reload")
+
+    errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    check(not errors, "no errors in the browser console: %s" % errors)
+finally:
+    driver.quit()
+print("%d passed, 0 failed" % checks)
