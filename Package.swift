@@ -238,6 +238,7 @@ let package = Package(
             dependencies: [
                 "Recording",
                 "SQLiteBackend",
+                "PostgresBackend",
                 "Backends",
                 "Server",
                 "Client",
@@ -256,11 +257,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "StoreTests", dependencies: ["Recording", "SQLiteBackend", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["Recording", "SQLiteBackend", "Backends", "TestSupport"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Server", "Client", "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -268,8 +269,8 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Proxy", "Server", "Client", "LabProtocol", "Presentation", "WirelogTLS",
-                "wirelog",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Proxy", "Server", "Client", "LabProtocol", "Presentation",
+                "WirelogTLS", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -278,7 +279,7 @@ let package = Package(
         .testTarget(
             name: "QueryTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Server", "Client", "LabProtocol", "Presentation",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Server", "Client", "LabProtocol", "Presentation",
                 "SessionFormats", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -287,7 +288,7 @@ let package = Package(
         .testTarget(
             name: "ReplayTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Replay", "Server", "Client", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Replay", "Server", "Client", "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -296,7 +297,7 @@ let package = Package(
         .testTarget(
             name: "ReliabilityTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Server", "Client", "LabProtocol", "Bench", "wirelog",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Server", "Client", "LabProtocol", "Bench", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -325,7 +326,7 @@ let package = Package(
         .testTarget(
             name: "BenchTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "TestSupport", "Bench", "Server", "LabProtocol", "wirelog",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Bench", "Server", "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

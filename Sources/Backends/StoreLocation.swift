@@ -56,7 +56,8 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
             case .create: return SQLiteStore(database: try SQLiteFile.openForWriting(path: path) { upgrading($0.fileName) })
             }
         case .postgres(let url):
-            return try await PostgresStore.open(url, forWriting: access != .read, logger: Self.quietLogger) { upgrading($0.fileName) }
+            return try await PostgresStore.open(url, forWriting: access != .read, creating: access == .create,
+                                                logger: Self.quietLogger) { upgrading($0.fileName) }
         }
     }
 

@@ -72,6 +72,15 @@ final class PostgresLink: Sendable {
         }
     }
 
+    /// A link let go without `close()` (a store nobody closed) closes its connection, as a
+    /// SQLite connection finalizes: postgres-nio must not see its connection freed while open.
+    deinit {
+        let connection = self.connection
+        guard !connection.isClosed else { return }
+        // The callback keeps the connection until its channel has closed.
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+
     /// Runs `body` on this link, giving up when the connection closes or `limit` passes: a query
     /// whose server went away in the middle (a restart) can otherwise wait forever. Giving up
     /// closes the connection, which fails whatever still waits on it.

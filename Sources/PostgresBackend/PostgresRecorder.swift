@@ -92,13 +92,30 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
         waiter?.resume()
     }
 
-    /// The next batch: everything queued, once there is something (empty when stopping).
+    /// Bytes of recorded data one transaction carries at most (at least one record). A batch is
+    /// held three times over while it is sent (the records, the column arrays, postgres-nio's
+    /// encoded statement), on top of what connections queue meanwhile: without a cap a proxied
+    /// bulk transfer kept about four times its 4 MiB commit window in memory.
+    static let maxBatchBytes = 1 << 20
+
+    /// The next batch: what is queued, oldest first, up to `maxBatchBytes`, once there is
+    /// something (empty when stopping).
     private func nextBatch() async -> [SinkOperation] {
         while true {
             let batch: [SinkOperation]? = lock.withLock {
                 if !queue.isEmpty {
-                    defer { queue.removeAll(keepingCapacity: true) }
-                    return queue
+                    var count = 0
+                    var bytes = 0
+                    while count < queue.count && (count == 0 || bytes + queue[count].queuedBytes <= Self.maxBatchBytes) {
+                        bytes += queue[count].queuedBytes
+                        count += 1
+                    }
+                    if count == queue.count {
+                        defer { queue.removeAll(keepingCapacity: true) }
+                        return queue
+                    }
+                    defer { queue.removeFirst(count) }
+                    return Array(queue[..<count])
                 }
                 if stopping {
                     stopped = true

@@ -79,6 +79,14 @@ struct PostgresSchema {
         }
     }
 
+    /// For changes to a store that must exist (prune, delete): a database without wirelog's schema
+    /// is refused as a reader refuses it, not given the schema.
+    func requireExisting(_ link: PostgresLink) async throws {
+        guard try await appliedVersions(link) == nil else { return }
+        try await refuseForeignTables(link)
+        throw PostgresStoreError.noSchemaYet(target: link.url.description)
+    }
+
     /// Version → checksum of what was applied; nil when the database has no wirelog schema.
     private func appliedVersions(_ link: PostgresLink) async throws -> [Int: String]? {
         let exists = try await link.rows("SELECT to_regclass('wirelog_migrations') IS NOT NULL")

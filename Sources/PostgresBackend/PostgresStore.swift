@@ -16,12 +16,15 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
     }
 
     /// Opens the store. Reading needs the schema there and current; writing applies what is missing
-    /// (`upgrading` hears of each migration applied to an existing schema).
-    public static func open(_ url: PostgresURL, forWriting: Bool, logger: Logger,
+    /// (`upgrading` hears of each migration applied to an existing schema), and creates the schema
+    /// in an empty database only when `creating` (not for prune or delete: a typo in the URL must
+    /// not make a new store, as with a SQLite file).
+    public static func open(_ url: PostgresURL, forWriting: Bool, creating: Bool = true, logger: Logger,
                             upgrading: @escaping (Migration) -> Void = { _ in }) async throws -> PostgresStore {
         let link = try await PostgresLink.connect(url, logger: logger)
         do {
             if forWriting {
+                if !creating { try await PostgresSchema().requireExisting(link) }
                 try await PostgresSchema().migrate(link, nowMicros: WallClock.nowMicros(), willApply: upgrading)
             } else {
                 try await PostgresSchema().check(link)

@@ -53,9 +53,10 @@ private let redisServer = ["/usr/bin/redis-server", "/usr/local/bin/redis-server
     .first { FileManager.default.isExecutableFile(atPath: $0) }
 
 @Suite struct BenchTests {
-    @Test func countsExactlyTheRequestsItMadeAndTheServerRecordedThem() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func countsExactlyTheRequestsItMadeAndTheServerRecordedThem(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let server = try await TestServer.start(databasePath: dir.file("wirelog.sqlite"))
+        let server = try await TestServer.start(store: try backend.freshStore(in: dir))
         let result = try await LoadGenerator.run(configuration(port: server.port) {
             $0.connections = 4
             $0.pipeline = 3

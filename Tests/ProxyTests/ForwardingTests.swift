@@ -4,10 +4,11 @@ import TestSupport
 
 /// Byte-exact forwarding and its recording, half-close, faults: peers are plain sockets.
 @Suite struct ForwardingTests {
-    @Test func sixteenMiBOfRandomBytesEachWayArriveAndAreRecordedIntact() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func sixteenMiBOfRandomBytesEachWayArriveAndAreRecordedIntact(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
         let upstream = try TestListener()
-        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, databasePath: directory.file("p.sqlite"))
+        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, store: try backend.freshStore(in: directory))
         let size = 16 << 20
         let clientData = randomBytes(size, seed: 1)
         let serverData = randomBytes(size, seed: 2)
@@ -49,15 +50,16 @@ import TestSupport
         #expect(sameBytes(recordedStream(messages, sender: "client"), clientData))
         #expect(sameBytes(recordedStream(messages, sender: "server"), serverData))
         #expect(messages.allSatisfy { $0.verb == nil && $0.payload == nil && $0.replyCode == nil })
-        #expect(try RecordedRows.integrityCheck(proxy.databasePath) == "ok")
+        if let path = proxy.store.sqlitePath { #expect(try RecordedRows.integrityCheck(path) == "ok") }
     }
 
-    @Test func halfCloseIsCarriedAcrossInBothDirections() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func halfCloseIsCarriedAcrossInBothDirections(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
         let upstream = try TestListener()
         // A host name, resolved by the proxy.
         let proxy = try await ProxyHarness.start(
-            upstreamPort: upstream.port, upstreamHost: "localhost", databasePath: directory.file("p.sqlite"))
+            upstreamPort: upstream.port, upstreamHost: "localhost", store: try backend.freshStore(in: directory))
 
         // The client finishes first, then still receives the whole answer.
         async let answered: [UInt8] = onThread {
@@ -98,9 +100,10 @@ import TestSupport
         #expect(secondMessages.map(\.rawText) == ["banner", "after your close"])
     }
 
-    @Test func upstreamDownClosesTheClientAndIsRecordedAsRefused() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func upstreamDownClosesTheClientAndIsRecordedAsRefused(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
-        let proxy = try await ProxyHarness.start(upstreamPort: try freePort(), databasePath: directory.file("p.sqlite"))
+        let proxy = try await ProxyHarness.start(upstreamPort: try freePort(), store: try backend.freshStore(in: directory))
         let client = try TestSocket.connect(port: proxy.port)
         // Closed promptly: end of stream (or a reset) well within the connect timeout.
         let closed = try await onThread { () -> Bool in
@@ -113,10 +116,11 @@ import TestSupport
         #expect(sessions.first?.bytesFromServer == 0)
     }
 
-    @Test func unansweringUpstreamTimesOut() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func unansweringUpstreamTimesOut(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
         let silent = try UnansweringListener()
-        let proxy = try await ProxyHarness.start(upstreamPort: silent.port, databasePath: directory.file("p.sqlite")) {
+        let proxy = try await ProxyHarness.start(upstreamPort: silent.port, store: try backend.freshStore(in: directory)) {
             $0.connectTimeout = .milliseconds(300)
         }
         let client = try TestSocket.connect(port: proxy.port)
@@ -133,10 +137,11 @@ import TestSupport
         #expect(recordedStream(messages, sender: "client") == Array("hello?".utf8))
     }
 
-    @Test func upstreamResetMidStreamDeliversWhatCameResetsTheClientAndIsRecordedAsReset() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func upstreamResetMidStreamDeliversWhatCameResetsTheClientAndIsRecordedAsReset(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
         let upstream = try TestListener()
-        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, databasePath: directory.file("p.sqlite"))
+        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, store: try backend.freshStore(in: directory))
         let data = randomBytes(1 << 20, seed: 3)
         let client = try TestSocket.connect(port: proxy.port)
         let server = try await onThread { try upstream.accept() }
@@ -155,10 +160,11 @@ import TestSupport
         #expect(recordedStream(try await RecordedRows.messages(proxy.store), sender: "server") == data)
     }
 
-    @Test func clientResetMidStreamDeliversWhatCameResetsTheUpstreamAndIsRecordedAsReset() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func clientResetMidStreamDeliversWhatCameResetsTheUpstreamAndIsRecordedAsReset(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
         let upstream = try TestListener()
-        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, databasePath: directory.file("p.sqlite"))
+        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, store: try backend.freshStore(in: directory))
         let data = randomBytes(1 << 20, seed: 4)
         let client = try TestSocket.connect(port: proxy.port)
         let server = try await onThread { try upstream.accept() }
@@ -176,10 +182,11 @@ import TestSupport
         #expect(recordedStream(try await RecordedRows.messages(proxy.store), sender: "client") == data)
     }
 
-    @Test func connectionsOverTheLimitAreClosedAndRecordedAsRefused() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func connectionsOverTheLimitAreClosedAndRecordedAsRefused(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
         let upstream = try TestListener()
-        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, databasePath: directory.file("p.sqlite")) {
+        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, store: try backend.freshStore(in: directory)) {
             $0.maxConnections = 1
         }
         let first = try TestSocket.connect(port: proxy.port)
@@ -199,10 +206,11 @@ import TestSupport
         #expect(Set(sessions.compactMap(\.endReason)) == ["refused", "client_closed"])
     }
 
-    @Test func listensOnIPv6() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func listensOnIPv6(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
         let upstream = try TestListener()
-        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, databasePath: directory.file("p.sqlite")) {
+        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, store: try backend.freshStore(in: directory)) {
             $0.listenHost = "::1"
         }
         let client = try TestSocket.connect(port: proxy.port, ipv6: true)

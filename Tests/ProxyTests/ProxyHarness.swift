@@ -12,18 +12,6 @@ struct ProxyHarness {
     let port: Int
     let store: StoreLocation
 
-    /// The SQLite file it records into (tests of SQLite files only).
-    var databasePath: String {
-        guard case .sqlite(let path) = store else { preconditionFailure("not a SQLite store: \(store)") }
-        return path
-    }
-
-    static func start(upstreamPort: Int, upstreamHost: String = "127.0.0.1", databasePath: String,
-                      configure: (inout ProxyConfiguration) -> Void = { _ in }) async throws -> ProxyHarness {
-        try await start(upstreamPort: upstreamPort, upstreamHost: upstreamHost, store: .sqlite(path: databasePath),
-                        configure: configure)
-    }
-
     static func start(upstreamPort: Int, upstreamHost: String = "127.0.0.1", store: StoreLocation,
                       configure: (inout ProxyConfiguration) -> Void = { _ in }) async throws -> ProxyHarness {
         var configuration = ProxyConfiguration(upstreamHost: upstreamHost, upstreamPort: upstreamPort)
@@ -53,10 +41,6 @@ func recordedStream(_ messages: [MessageRow], sender: String) -> [UInt8] {
 }
 
 /// Polls until `count` sessions have ended (the proxy keeps running), for at most `timeout`.
-func endedSessions(_ path: String, count: Int, timeout: TimeInterval = 20) async throws -> [SessionRow] {
-    try await endedSessions(.sqlite(path: path), count: count, timeout: timeout)
-}
-
 func endedSessions(_ store: StoreLocation, count: Int, timeout: TimeInterval = 20) async throws -> [SessionRow] {
     let deadline = Date().addingTimeInterval(timeout)
     while true {

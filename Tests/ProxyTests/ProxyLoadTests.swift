@@ -6,10 +6,11 @@ import TestSupport
 /// Promise 4 of docs/RELIABILITY.md, proxy side: 200 concurrent connections through the proxy,
 /// every reply correct, every message recorded exactly once on both sides of it.
 @Suite struct ProxyLoadTests {
-    @Test func twoHundredConcurrentConnectionsAreForwardedAndRecordedExactlyOnce() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func twoHundredConcurrentConnectionsAreForwardedAndRecordedExactlyOnce(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
-        let server = try await TestServer.start(databasePath: directory.file("serve.sqlite"))
-        let proxy = try await ProxyHarness.start(upstreamPort: server.port, databasePath: directory.file("proxy.sqlite")) {
+        let server = try await TestServer.start(store: try backend.freshStore(in: directory, name: "serve"))
+        let proxy = try await ProxyHarness.start(upstreamPort: server.port, store: try backend.freshStore(in: directory, name: "proxy")) {
             $0.decoding = .lab
         }
         let clients = 200
@@ -40,13 +41,13 @@ import TestSupport
         #expect(wrong.all.isEmpty, "wrong replies: \(wrong.all.prefix(5))")
 
         let expected = Set((0..<clients).flatMap { client in (0..<commands).map { "\(client)-\($0)" } })
-        for path in [proxy.databasePath, server.databasePath] {
-            let messages = try await RecordedRows.messages(path)
+        for store in [proxy.store, server.store] {
+            let messages = try await RecordedRows.messages(store)
             let payloads = messages.compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } }
-            #expect(payloads.count == clients * commands, "\(path)")
-            #expect(Set(payloads) == expected, "\(path)")
-            #expect(messages.filter { $0.replyCode == 300 }.count == clients * commands, "\(path)")
-            #expect(try await RecordedRows.sessions(path).count == clients)
+            #expect(payloads.count == clients * commands, "\(store)")
+            #expect(Set(payloads) == expected, "\(store)")
+            #expect(messages.filter { $0.replyCode == 300 }.count == clients * commands, "\(store)")
+            #expect(try await RecordedRows.sessions(store).count == clients)
         }
         print("proxy load: \(clients) connections x \(commands) commands, \(2 * clients * (commands + 1)) messages checked on each side, 0 lost")
     }

@@ -1,3 +1,4 @@
+import Backends
 import Client
 import Foundation
 import Testing
@@ -6,7 +7,8 @@ import TestSupport
 /// The proxy between programs nobody here wrote (redis, python's http.server, curl), and
 /// between wirelog's own lab client and server.
 @Suite struct RealPeersTests {
-    @Test func redisCommandsThroughTheProxyRecordedAsLines() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func redisCommandsThroughTheProxyRecordedAsLines(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
         let redisPort = try freePort()
         let redis = try Program("redis-server", [
@@ -14,7 +16,7 @@ import TestSupport
         ], directory: directory.path)
         defer { redis.stop() }
         try await waitUntilListening(port: redisPort)
-        let proxy = try await ProxyHarness.start(upstreamPort: redisPort, databasePath: directory.file("p.sqlite")) {
+        let proxy = try await ProxyHarness.start(upstreamPort: redisPort, store: try backend.freshStore(in: directory)) {
             $0.decoding = .lines
         }
         let port = String(proxy.port)
@@ -44,7 +46,8 @@ import TestSupport
         #expect(sessions[2].bytesFromClient == Int64(recordedStream(increments, sender: "client").count))
     }
 
-    @Test func curlFetchesFromPythonHTTPServerThroughTheProxy() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func curlFetchesFromPythonHTTPServerThroughTheProxy(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
         let site = directory.file("site")
         try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
@@ -55,7 +58,7 @@ import TestSupport
         defer { server.stop() }
         try await waitUntilListening(port: httpPort)
         // `waitUntilListening` made a connection of its own to the server, not through the proxy.
-        let proxy = try await ProxyHarness.start(upstreamPort: httpPort, databasePath: directory.file("p.sqlite"))
+        let proxy = try await ProxyHarness.start(upstreamPort: httpPort, store: try backend.freshStore(in: directory))
         let output = directory.file("fetched.bin")
         _ = try await onThread {
             try Program.run("curl", ["-sS", "--max-time", "20", "-o", output, "http://127.0.0.1:\(proxy.port)/blob.bin"])
@@ -77,10 +80,11 @@ import TestSupport
 
     /// The same client script through `proxy --decode lab` and straight at `serve` behind it:
     /// both recordings hold the same verbs, payloads and reply codes, byte for byte.
-    @Test func labDecodingRecordsWhatServeRecords() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func labDecodingRecordsWhatServeRecords(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
-        let server = try await TestServer.start(databasePath: directory.file("serve.sqlite"))
-        let proxy = try await ProxyHarness.start(upstreamPort: server.port, databasePath: directory.file("proxy.sqlite")) {
+        let server = try await TestServer.start(store: try backend.freshStore(in: directory, name: "serve"))
+        let proxy = try await ProxyHarness.start(upstreamPort: server.port, store: try backend.freshStore(in: directory, name: "proxy")) {
             $0.decoding = .lab
         }
         let connection = try await LabConnection.connect(host: "127.0.0.1", port: proxy.port)
@@ -117,13 +121,13 @@ import TestSupport
         struct Fields: Equatable {
             var seq: Int64, sender: String, raw: [UInt8], verb: String?, payload: [UInt8]?, replyCode: Int?
         }
-        func fields(_ path: String) async throws -> [Fields] {
-            try await RecordedRows.messages(path).map {
+        func fields(_ store: StoreLocation) async throws -> [Fields] {
+            try await RecordedRows.messages(store).map {
                 Fields(seq: $0.seq, sender: $0.sender, raw: $0.raw, verb: $0.verb, payload: $0.payload, replyCode: $0.replyCode)
             }
         }
-        let served = try await fields(server.databasePath)
-        let proxied = try await fields(proxy.databasePath)
+        let served = try await fields(server.store)
+        let proxied = try await fields(proxy.store)
         #expect(proxied.count == 22)
         #expect(proxied == served)
         #expect(proxied.compactMap(\.verb) == ["HELO", "DATA", "DATA", "FOO", "helo", "DATA", "HELO", "HELO", "DATA", "QUIT"])
@@ -132,10 +136,11 @@ import TestSupport
         #expect(session.endReason == "server_closed")
     }
 
-    @Test func linesDecodingCompletesAPartialLineWhenTheOtherSideSpeaks() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func linesDecodingCompletesAPartialLineWhenTheOtherSideSpeaks(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
         let upstream = try TestListener()
-        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, databasePath: directory.file("p.sqlite")) {
+        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, store: try backend.freshStore(in: directory)) {
             $0.decoding = .lines
             $0.maxLineLength = 16
         }

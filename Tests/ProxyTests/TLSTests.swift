@@ -58,7 +58,7 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
         let redis = try Program("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         defer { redis.stop() }
         try await waitUntilListening(port: redisPort)
-        let proxy = try await ProxyHarness.start(upstreamPort: redisPort, databasePath: directory.file("p.sqlite")) {
+        let proxy = try await ProxyHarness.start(upstreamPort: redisPort, store: .sqlite(path: directory.file("p.sqlite"))) {
             $0.tls = try? certificates.serverTLS()
         }
         let tlsArguments = ["--tls", "--cacert", certificates.caPath, "-h", "127.0.0.1", "-p", String(proxy.port)]
@@ -102,7 +102,7 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
         settings.certificatePath = clientPaths.0
         settings.keyPath = clientPaths.1
         let upstreamTLS = try ClientTLS(settings)
-        let proxy = try await ProxyHarness.start(upstreamPort: redisPort, databasePath: directory.file("p.sqlite")) {
+        let proxy = try await ProxyHarness.start(upstreamPort: redisPort, store: .sqlite(path: directory.file("p.sqlite"))) {
             $0.upstreamTLS = upstreamTLS
         }
         let reply = try await onThread { try Program.run("redis-cli", ["-p", String(proxy.port), "PING"]) }
@@ -143,7 +143,7 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
         let keyMode = try FileManager.default.attributesOfItem(atPath: mintDirectory + "/ca-key.pem")[.posixPermissions] as? Int
         #expect(keyMode == 0o600)
         #expect(try CertificateAuthority.openOrCreate(directory: mintDirectory).created == false)
-        let proxy = try await ProxyHarness.start(upstreamPort: httpPort, databasePath: directory.file("p.sqlite")) {
+        let proxy = try await ProxyHarness.start(upstreamPort: httpPort, store: .sqlite(path: directory.file("p.sqlite"))) {
             $0.tls = try? ServerTLS(identity: .minted(authority, defaultName: "127.0.0.1"), start: .whenTold)
             $0.upstreamTLS = try? upstream.clientTLS()
         }
@@ -176,7 +176,7 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
         ])
         defer { server.stop() }
         try await waitUntilListening(port: serverPort)
-        let proxy = try await ProxyHarness.start(upstreamPort: serverPort, databasePath: directory.file("p.sqlite")) {
+        let proxy = try await ProxyHarness.start(upstreamPort: serverPort, store: .sqlite(path: directory.file("p.sqlite"))) {
             $0.tls = try? certificates.serverTLS()
             $0.upstreamTLS = try? certificates.clientTLS()
         }
@@ -200,7 +200,7 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
         let directory = TemporaryDirectory()
         let certificates = try TestCertificates(in: directory)
         let upstream = try TestListener()
-        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, databasePath: directory.file("p.sqlite")) {
+        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, store: .sqlite(path: directory.file("p.sqlite"))) {
             $0.tls = try? certificates.serverTLS(timeout: .milliseconds(300))
         }
         let plain = try TestSocket.connect(port: proxy.port)
@@ -227,7 +227,7 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
                                              "-key", expired.keyPath, "-quiet"])
         defer { server.stop() }
         try await waitUntilListening(port: serverPort)
-        let proxy = try await ProxyHarness.start(upstreamPort: serverPort, databasePath: directory.file("p.sqlite")) {
+        let proxy = try await ProxyHarness.start(upstreamPort: serverPort, store: .sqlite(path: directory.file("p.sqlite"))) {
             $0.upstreamTLS = try? expired.clientTLS()
         }
         let client = try TestSocket.connect(port: proxy.port)
@@ -245,7 +245,7 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
         let certificates = try TestCertificates(in: directory)
         let other = try TestCertificates(in: directory, prefix: "other-")
         let upstream = try TestListener()
-        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, databasePath: directory.file("p.sqlite")) {
+        let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, store: .sqlite(path: directory.file("p.sqlite"))) {
             $0.tls = try? certificates.serverTLS()
         }
         _ = try? await onThread {
@@ -425,7 +425,7 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
         let directory = TemporaryDirectory()
         let certificates = try TestCertificates(in: directory)
         let store = try StoreLocation(try TestPostgres.freshDatabaseURL(), option: "--db")
-        let upstream = try await TestServer.start(databasePath: directory.file("lab.sqlite"))
+        let upstream = try await TestServer.start(store: .sqlite(path: directory.file("lab.sqlite")))
         let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, store: store) {
             $0.tls = try? certificates.serverTLS()
         }

@@ -12,14 +12,17 @@ import TestSupport
         }
     }
 
-    @Test func filtersOrAllChooseTheSessionsOldestFirst() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func filtersOrAllChooseTheSessionsOldestFirst(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let all = try fixture.run(["export", "--all", "--format", "ndjson"])
         #expect(all.status == 0, "\(all.stderrText)")
-        #expect(exportedSessionIDs(all) == fixture.sessions.map { Int($0.id) })
+        let everyID: [Int] = fixture.sessions.map { Int($0.id) }
+        #expect(exportedSessionIDs(all) == everyID)
 
         let quit = try fixture.run(["export", "--reason", "quit", "--format", "ndjson"])
-        #expect(exportedSessionIDs(quit) == fixture.sessions.filter { $0.endReason == "quit" }.map { Int($0.id) })
+        let quitIDs: [Int] = fixture.sessions.filter { $0.endReason == "quit" }.map { Int($0.id) }
+        #expect(exportedSessionIDs(quit) == quitIDs)
 
         let none = try fixture.run(["export", "--kind", "proxy", "--format", "ndjson"])
         #expect(none.status == 2)

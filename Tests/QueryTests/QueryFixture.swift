@@ -1,3 +1,4 @@
+import Backends
 import Client
 import Foundation
 import Recording
@@ -5,11 +6,11 @@ import SQLiteBackend
 import Testing
 import TestSupport
 
-/// A real recording: the in-process lab server writes a real SQLite file, the tests then run the
-/// built `wirelog sessions …` against it (TZ=UTC so local times are predictable).
+/// A real recording: the in-process lab server records into a fresh store of the backend, the
+/// tests then run the built `wirelog sessions … --db` against it (TZ=UTC so local times are predictable).
 struct QueryFixture {
     let dir: TemporaryDirectory
-    let path: String
+    let store: StoreLocation
     let sessions: [SessionRow]
     let messages: [MessageRow]
 
@@ -18,10 +19,10 @@ struct QueryFixture {
 
     /// Session 1: HELO, DATA hello world, QUIT (quit). Session 2: hostile DATA, FOO (400), the
     /// client closes (client_closed). Session 3: HELO, the client closes.
-    static func record() async throws -> QueryFixture {
+    static func record(_ backend: TestBackend) async throws -> QueryFixture {
         let dir = TemporaryDirectory("wirelog-query")
-        let path = dir.file("recorded.sqlite")
-        let server = try await TestServer.start(databasePath: path)
+        let store = try backend.freshStore(in: dir, name: "recorded")
+        let server = try await TestServer.start(store: store)
 
         let first = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
         try await exchange(first, ["HELO\n": "100 OK\n", "DATA hello world\n": "300 DRCV\n", "QUIT\n": "200 BYE\n"],
@@ -45,8 +46,8 @@ struct QueryFixture {
         await third.close()
 
         await server.stop()
-        return QueryFixture(dir: dir, path: path, sessions: try await RecordedRows.sessions(path),
-                            messages: try await RecordedRows.messages(path))
+        return QueryFixture(dir: dir, store: store, sessions: try await RecordedRows.sessions(store),
+                            messages: try await RecordedRows.messages(store))
     }
 
     private static func exchange(_ connection: LabConnection, _ replies: [String: String], order: [String]) async throws {
@@ -56,9 +57,9 @@ struct QueryFixture {
         }
     }
 
-    /// `wirelog sessions <arguments> --db <path>`.
+    /// `wirelog sessions <arguments> --db <store>`.
     func run(_ arguments: [String]) throws -> ProcessResult {
-        try QueryFixture.sessions(arguments, db: path)
+        try QueryFixture.sessions(arguments, db: store.argument)
     }
 
     static func sessions(_ arguments: [String], db: String) throws -> ProcessResult {

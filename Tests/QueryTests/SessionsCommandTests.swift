@@ -6,8 +6,9 @@ import TestSupport
 
 /// `wirelog sessions …` run as a program against a database the real server recorded.
 @Suite struct SessionsCommandTests {
-    @Test func listShowsEverySessionNewestFirstInAnAlignedTable() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func listShowsEverySessionNewestFirstInAnAlignedTable(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let result = try fixture.run(["list"])
         #expect(result.status == 0, "\(result.stderrText)")
         let lines = result.stdoutText.split(separator: "\n").map(String.init)
@@ -30,8 +31,9 @@ import TestSupport
         #expect(lines[3].contains("  6  ") && lines[3].contains("  \(first.bytesFromClient + first.bytesFromServer)  "))
     }
 
-    @Test func everyListFilterSelectsTheRightSessions() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func everyListFilterSelectsTheRightSessions(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let firstPort = fixture.sessions[0].clientPort
         let now = Date()
         func ids(_ arguments: [String]) throws -> [Int64] {
@@ -63,15 +65,17 @@ import TestSupport
         #expect(try ids(["--reason", "open"]) == [])
     }
 
-    @Test func listSaysSoWhenNothingMatches() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func listSaysSoWhenNothingMatches(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let result = try fixture.run(["list", "--kind", "replay"])
         #expect(result.status == 0)
         #expect(result.stdoutText == "no sessions match\n")
     }
 
-    @Test func showPrintsTheTranscriptWithRelativeTimesArrowsAndCodes() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func showPrintsTheTranscriptWithRelativeTimesArrowsAndCodes(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let result = try fixture.run(["show", "1"])
         #expect(result.status == 0, "\(result.stderrText)")
         let lines = result.stdoutText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -91,8 +95,9 @@ import TestSupport
         }
     }
 
-    @Test func showEscapesHostileBytesSoTheTerminalNeverSeesThem() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func showEscapesHostileBytesSoTheTerminalNeverSeesThem(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         for arguments in [["show", "2"], ["show", "2", "--absolute"], ["search", "red"], ["list"]] {
             let result = try fixture.run(arguments)
             #expect(result.status == 0)
@@ -106,21 +111,23 @@ import TestSupport
         #expect(show.contains("400   400 BCMD\\r\\nCommand-description: Bad command\\r\\n"))
     }
 
-    @Test func showAbsoluteUsesWallClockTimes() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func showAbsoluteUsesWallClockTimes(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let result = try fixture.run(["show", "1", "--absolute"])
         let first = try #require(fixture.messages(ofSession: 1).first)
         #expect(result.stdoutText.contains(RelativeTimeExpectation.utcTimestamp(first.atMicros, micros: true) + "Z  →  HELO"))
     }
 
     /// Every time a person reads carries its zone: `Z` in UTC, the offset elsewhere.
-    @Test func everyTimeForPeopleCarriesItsZone() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func everyTimeForPeopleCarriesItsZone(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let started = fixture.sessions[0].startedMicros
         let utc = RelativeTimeExpectation.utcTimestamp(started)
         #expect(try fixture.run(["list"]).stdoutText.contains(utc + "Z "))
         #expect(try fixture.run(["show", "1"]).stdoutText.contains("started " + RelativeTimeExpectation.utcTimestamp(started, micros: true).dropLast(3) + "Z"))
-        let india = try WirelogProcess.run(["sessions", "list", "--db", fixture.path], environment: ["TZ": "Asia/Kolkata"])
+        let india = try WirelogProcess.run(["sessions", "list", "--db", fixture.store.argument], environment: ["TZ": "Asia/Kolkata"])
         let local = RelativeTimeExpectation.utcTimestamp(started + 19_800_000_000)
         #expect(india.stdoutText.contains(local + "+05:30 "), "\(india.stdoutText)")
         let prune = try fixture.run(["prune", "--before", "2020-01-01T00:00:00Z"])
@@ -128,8 +135,9 @@ import TestSupport
         #expect(prune.stdoutText.contains("removed 0 sessions and 0 messages"))
     }
 
-    @Test func exportRefusesAnExistingFileUnlessForcedAndWritesMode0600() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func exportRefusesAnExistingFileUnlessForcedAndWritesMode0600(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let path = fixture.dir.file("existing.json")
         #expect(FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8), attributes: [.posixPermissions: 0o644]))
         let refused = try fixture.run(["export", "1", "-o", path])
@@ -147,8 +155,9 @@ import TestSupport
         #expect(try FileManager.default.attributesOfItem(atPath: fresh)[.posixPermissions] as? Int == 0o600)
     }
 
-    @Test func countsAndDurationsReadAsPeopleWriteThem() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func countsAndDurationsReadAsPeopleWriteThem(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let show = try fixture.run(["show", "1"]).stdoutText
         #expect(show.contains("; 6 messages, "))
         let stats = try fixture.run(["stats", "--client", "127.0.0.1:\(fixture.sessions[0].clientPort)"]).stdoutText
@@ -158,8 +167,9 @@ import TestSupport
         #expect(!list.contains("us ") && !stats.contains("us "), "\(list)\n\(stats)")
     }
 
-    @Test func showHexDumpsEveryByte() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func showHexDumpsEveryByte(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let result = try fixture.run(["show", "2", "--hex"])
         #expect(result.status == 0)
         #expect(result.stdoutText.contains("0000  44 41 54 41 20 1b 5b 33  31 6d 72 65 64 1b 5b 30  DATA .[31mred.[0"))
@@ -167,8 +177,9 @@ import TestSupport
         #expect(!result.stdout.contains(0x1B))
     }
 
-    @Test func showJSONCarriesTheExactBytesInBase64() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func showJSONCarriesTheExactBytesInBase64(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let result = try fixture.run(["show", "2", "--json"])
         #expect(result.status == 0)
         let document = try #require(try result.json() as? [String: Any])
@@ -186,8 +197,9 @@ import TestSupport
         #expect(messages[3]["reply_code"] as? Int == 400)
     }
 
-    @Test func searchFindsBytesAndShowsTheMatchInContext() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func searchFindsBytesAndShowsTheMatchInContext(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let hello = try fixture.run(["search", "hello world"])
         #expect(hello.status == 0, "\(hello.stderrText)")
         let lines = hello.stdoutText.split(separator: "\n").map(String.init)
@@ -216,8 +228,9 @@ import TestSupport
         #expect(try fixture.run(["search", "no such bytes"]).stdoutText == "no message contains that text\n")
     }
 
-    @Test func statsCountsVerbsCodesReasonsLatencyAndClients() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func statsCountsVerbsCodesReasonsLatencyAndClients(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let result = try fixture.run(["stats", "--json"])
         #expect(result.status == 0, "\(result.stderrText)")
         let stats = try #require(try result.json() as? [String: Any])
@@ -259,8 +272,9 @@ import TestSupport
         #expect(empty["sessions"] as? Int == 0 && empty["latency"] == nil)
     }
 
-    @Test func exportWritesJSONAndNDJSONThatParse() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func exportWritesJSONAndNDJSONThatParse(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let file = fixture.dir.file("out.json")
         let json = try fixture.run(["export", "1", "2", "--format", "json", "-o", file])
         #expect(json.status == 0, "\(json.stderrText)")
@@ -275,8 +289,9 @@ import TestSupport
         #expect(lines[1]["session"] as? Int == 3 && base64Bytes(lines[1]["raw"]) == Array("HELO\n".utf8))
     }
 
-    @Test func exportPcapReadsBackInTsharkAsTheRecordedBytes() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func exportPcapReadsBackInTsharkAsTheRecordedBytes(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let tshark = try #require(["/usr/bin/tshark", "/usr/local/bin/tshark"].first { FileManager.default.isExecutableFile(atPath: $0) },
                                   "tshark is needed (apt-get install tshark)")
         let file = fixture.dir.file("s.pcap")
@@ -305,8 +320,9 @@ import TestSupport
         #expect(Int64((firstTime * 1_000_000).rounded()) == fixture.sessions[0].startedMicros)
     }
 
-    @Test func pcapToATerminalOrAMissingSessionWritesNothing() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func pcapToATerminalOrAMissingSessionWritesNothing(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         let file = fixture.dir.file("none.pcap")
         let result = try fixture.run(["export", "1", "99", "--format", "pcap", "-o", file])
         #expect(result.status == 1)

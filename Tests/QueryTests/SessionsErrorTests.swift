@@ -1,3 +1,4 @@
+import Backends
 import Foundation
 import Migrations
 import Recording
@@ -16,38 +17,59 @@ import TestSupport
         #expect(result.stderrText.contains(text), "\(result.stderrText)", sourceLocation: sourceLocation)
     }
 
-    @Test func aMissingDatabaseIsNamedAndNotCreated() throws {
+    /// SQLite: no file there (and none is made); PostgreSQL: a database without wirelog's schema
+    /// (and none is made, not even by prune).
+    @Test(arguments: TestBackend.allCases)
+    func aStoreWithoutRecordingsIsNamedAndNotCreated(_ backend: TestBackend) throws {
         let dir = TemporaryDirectory()
-        let path = dir.file("nothing.sqlite")
+        let store = try backend.freshStore(in: dir, name: "nothing")
+        let said = backend == .sqlite ? "no database at \(store)" : "\(store) holds no wirelog recordings yet"
         for arguments in [["list"], ["show", "1"], ["stats"], ["search", "x"], ["export", "1"], ["follow"],
                           ["prune", "--older-than", "1d"]] {
-            expectOneLineError(try QueryFixture.sessions(arguments, db: path), status: 2, containing: "no database at \(path)")
+            expectOneLineError(try QueryFixture.sessions(arguments, db: store.argument), status: 2, containing: said)
         }
-        #expect(!FileManager.default.fileExists(atPath: path))
+        switch store {
+        case .sqlite(let path): #expect(!FileManager.default.fileExists(atPath: path))
+        case .postgres: #expect(try TestPostgres.psql(store.argument, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0")
+        }
     }
 
-    @Test func filesThatAreNotWirelogDatabasesAreRefused() throws {
+    @Test(arguments: TestBackend.allCases)
+    func storesThatAreNotWirelogsAreRefused(_ backend: TestBackend) throws {
         let dir = TemporaryDirectory()
-        let text = dir.file("notes.txt")
-        try Data("just some text, long enough to not be a database header".utf8).write(to: URL(fileURLWithPath: text))
-        expectOneLineError(try QueryFixture.sessions(["list"], db: text), status: 2, containing: "is not a SQLite database")
-
-        let other = dir.file("other.sqlite")
-        try Database(path: other, mode: .readWrite).execute("CREATE TABLE t (x)")
-        expectOneLineError(try QueryFixture.sessions(["list"], db: other), status: 2, containing: "not a wirelog one")
-        expectOneLineError(try QueryFixture.sessions(["prune", "--older-than", "1d"], db: other), status: 2, containing: "not a wirelog one")
+        let other = try backend.freshStore(in: dir, name: "other")
+        switch other {
+        case .sqlite(let path):
+            let text = dir.file("notes.txt")
+            try Data("just some text, long enough to not be a database header".utf8).write(to: URL(fileURLWithPath: text))
+            expectOneLineError(try QueryFixture.sessions(["list"], db: text), status: 2, containing: "is not a SQLite database")
+            try Database(path: path, mode: .readWrite).execute("CREATE TABLE t (x)")
+        case .postgres:
+            try TestPostgres.psql(other.argument, "CREATE TABLE t (x integer)")
+        }
+        let said = backend == .sqlite ? "not a wirelog one" : "holds other tables but no wirelog schema"
+        expectOneLineError(try QueryFixture.sessions(["list"], db: other.argument), status: 2, containing: said)
+        expectOneLineError(try QueryFixture.sessions(["prune", "--older-than", "1d"], db: other.argument), status: 2, containing: said)
     }
 
-    @Test func aSchemaNewerThanTheBinaryIsRefused() throws {
+    @Test(arguments: TestBackend.allCases)
+    func aSchemaNewerThanTheBinaryIsRefused(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let path = dir.file("future.sqlite")
-        let later = try #require(Migration(fileName: "0099_later_feature.sql", bytes: Array("CREATE TABLE later (id INTEGER);".utf8)))
-        _ = try SQLiteFile.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded(.sqlite) + [later]))
-        expectOneLineError(try QueryFixture.sessions(["list"], db: path), status: 2, containing: "newer than this wirelog knows")
+        let store = try backend.freshStore(in: dir, name: "future")
+        switch store {
+        case .sqlite(let path):
+            let later = try #require(Migration(fileName: "0099_later_feature.sql", bytes: Array("CREATE TABLE later (id INTEGER);".utf8)))
+            _ = try SQLiteFile.openForWriting(path: path, migrator: Migrator(migrations: Migration.embedded(.sqlite) + [later]))
+        case .postgres:
+            try await store.withStore(.create) { _ in }
+            try TestPostgres.psql(store.argument, "INSERT INTO wirelog_migrations VALUES (99, 'later_feature', 'x', 0)")
+        }
+        expectOneLineError(try QueryFixture.sessions(["list"], db: store.argument), status: 2, containing: "newer than this wirelog knows")
     }
 
-    @Test func badArgumentsGetOneClearLine() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func badArgumentsGetOneClearLine(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         expectOneLineError(try fixture.run(["show", "99"]), status: 1, containing: "no session 99")
         expectOneLineError(try fixture.run(["list", "--since", "yesterday"]), status: 2, containing: "cannot read 'yesterday' as a time")
         expectOneLineError(try fixture.run(["stats", "--until", "2026-13-01"]), status: 2, containing: "cannot read '2026-13-01'")
@@ -92,8 +114,8 @@ import TestSupport
     }
 }
 
-/// The query plans on a populated database: indexes, never a full scan of messages, for the
-/// time, client, kind, reason, verb, code and session lookups.
+/// SQLite only: SQLite's query plans and its parallel search, on a populated file: indexes, never
+/// a full scan of messages, for the time, client, kind, reason, verb, code and session lookups.
 @Suite struct QueryPlanTests {
     @Test func filtersUseIndexes() async throws {
         let dir = TemporaryDirectory()

@@ -7,16 +7,17 @@ import TestSupport
 
 /// Commands that meet a database while something else writes it: follow and prune.
 @Suite struct SessionsLiveTests {
-    @Test func followPrintsMessagesAnotherProcessRecords() async throws {
-        let fixture = try await QueryFixture.record()
-        let plain = try WirelogProcess(["sessions", "follow", "--db", fixture.path, "--max-messages", "4", "--interval", "50ms"],
+    @Test(arguments: TestBackend.allCases)
+    func followPrintsMessagesAnotherProcessRecords(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
+        let plain = try WirelogProcess(["sessions", "follow", "--db", fixture.store.argument, "--max-messages", "4", "--interval", "50ms"],
                                        environment: ["TZ": "UTC"])
-        let json = try WirelogProcess(["sessions", "follow", "--db", fixture.path, "--verb", "DATA", "--json",
+        let json = try WirelogProcess(["sessions", "follow", "--db", fixture.store.argument, "--verb", "DATA", "--json",
                                        "--max-messages", "1", "--interval", "50ms"])
         try plain.waitForStderr(containing: "following")
         try json.waitForStderr(containing: "following")
 
-        let server = try await TestServer.start(databasePath: fixture.path)
+        let server = try await TestServer.start(store: fixture.store)
         let connection = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
         for (command, reply) in [("HELO\n", "100 OK\n"), ("DATA follow \u{1b}me\n", "300 DRCV\n")] {
             try await connection.send(Array(command.utf8))
@@ -43,18 +44,20 @@ import TestSupport
         await server.stop()
     }
 
-    @Test func followStopsAtItsTimeoutWhenNothingIsRecorded() async throws {
-        let fixture = try await QueryFixture.record()
-        let result = try WirelogProcess.run(["sessions", "follow", "--db", fixture.path, "--timeout", "300ms", "--interval", "50ms"],
+    @Test(arguments: TestBackend.allCases)
+    func followStopsAtItsTimeoutWhenNothingIsRecorded(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
+        let result = try WirelogProcess.run(["sessions", "follow", "--db", fixture.store.argument, "--timeout", "300ms", "--interval", "50ms"],
                                             timeout: 30)
         #expect(result.status == 0)
         #expect(result.stdoutText.isEmpty)
     }
 
-    @Test func pruneRemovesOldEndedSessionsKeepsOpenOnesAndReportsSpace() async throws {
-        let fixture = try await QueryFixture.record()
+    @Test(arguments: TestBackend.allCases)
+    func pruneRemovesOldEndedSessionsKeepsOpenOnesAndReportsSpace(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
         // A session still being recorded: started before the cutoff but open.
-        let server = try await TestServer.start(databasePath: fixture.path)
+        let server = try await TestServer.start(store: fixture.store)
         let connection = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
         try await connection.send(Array("HELO\n".utf8))
         #expect(try await connection.readReply() == Array("100 OK\n".utf8))
@@ -72,22 +75,22 @@ import TestSupport
         #expect(lines[1] == "kept 1 session that started before then but is still open")
         #expect(lines[2].hasPrefix("freed ") && lines[2].contains("--vacuum"))
 
-        let remaining = try await RecordedRows.sessions(fixture.path)
+        let remaining = try await RecordedRows.sessions(fixture.store)
         #expect(remaining.map(\.id) == [4])
-        #expect(try await RecordedRows.messages(fixture.path).allSatisfy { $0.sessionID == 4 })
+        #expect(try await RecordedRows.messages(fixture.store).allSatisfy { $0.sessionID == 4 })
 
         // Recording goes on after the prune.
         try await connection.send(Array("QUIT\n".utf8))
         #expect(try await connection.readReply() == Array("200 BYE\n".utf8))
         await connection.close()
         await server.stop()
-        #expect(try await RecordedRows.messages(fixture.path).count == 4)
+        #expect(try await RecordedRows.messages(fixture.store).count == 4)
 
         let vacuumed = try fixture.run(["prune", "--before", cutoff, "--vacuum"])
         #expect(vacuumed.status == 0, "\(vacuumed.stderrText)")
         #expect(vacuumed.stdoutText.hasPrefix("removed 1 session and 4 messages"))
         #expect(vacuumed.stdoutText.contains("database size "))
-        #expect(try await RecordedRows.sessions(fixture.path).isEmpty)
-        #expect(try RecordedRows.integrityCheck(fixture.path) == "ok")
+        #expect(try await RecordedRows.sessions(fixture.store).isEmpty)
+        if let path = fixture.store.sqlitePath { #expect(try RecordedRows.integrityCheck(path) == "ok") }
     }
 }

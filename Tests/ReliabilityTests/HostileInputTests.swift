@@ -1,3 +1,4 @@
+import Backends
 import Client
 import Foundation
 import LabProtocol
@@ -13,10 +14,11 @@ import TestSupport
         let dir = TemporaryDirectory()
         let process: WirelogProcess
         let port: Int
-        var path: String { dir.file("hostile.sqlite") }
+        let store: StoreLocation
 
-        init(_ extra: [String] = []) throws {
-            process = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--db", dir.file("hostile.sqlite")] + extra)
+        init(_ extra: [String] = [], backend: TestBackend = .sqlite) throws {
+            store = try backend.freshStore(in: dir, name: "hostile")
+            process = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--db", store.argument] + extra)
             port = try process.listeningPort()
         }
 
@@ -64,13 +66,15 @@ import TestSupport
         try await serve.assertStillServes()
         #expect(serve.residentMiB < 200, "RSS \(serve.residentMiB) MiB after a 100 MB line")
         _ = try serve.stop()
-        let reasons = try await RecordedRows.sessions(serve.path).compactMap(\.endReason)
+        let reasons = try await RecordedRows.sessions(serve.store).compactMap(\.endReason)
         #expect(reasons.filter { $0 == "line_too_long" }.count == 3)
         print("hostile lines: \(tried) sizes tried, up to 100 MB")
     }
 
-    @Test func everyByteValueNULAndInvalidUTF8AreStoredVerbatim() async throws {
-        let serve = try Serve()
+    /// What reaches the store, so on each backend; the other tests are about the input itself.
+    @Test(arguments: TestBackend.allCases)
+    func everyByteValueNULAndInvalidUTF8AreStoredVerbatim(_ backend: TestBackend) async throws {
+        let serve = try Serve(backend: backend)
         let socket = try RawSocket(port: serve.port)
         var script: [UInt8] = []
         var expectedPayloads: [[UInt8]] = []
@@ -87,9 +91,9 @@ import TestSupport
         #expect(closed)
         #expect(replies == Array(String(repeating: "300 DRCV\n", count: 256).utf8) + Array("200 BYE\n".utf8))
         _ = try serve.stop()
-        let payloads = try await RecordedRows.messages(serve.path).compactMap(\.payload)
+        let payloads = try await RecordedRows.messages(serve.store).compactMap(\.payload)
         #expect(payloads == expectedPayloads)
-        #expect(try await RecordedRows.sessions(serve.path).count == 1)  // the SQL did nothing
+        #expect(try await RecordedRows.sessions(serve.store).count == 1)  // the SQL did nothing
     }
 
     @Test func tenThousandPipelinedCommandsInOneWrite() async throws {
@@ -101,7 +105,7 @@ import TestSupport
         #expect(closed)
         #expect(replies.count == 10_000 * 9 + 8)
         _ = try serve.stop()
-        #expect(try await RecordedRows.messages(serve.path).count == 2 * 10_001)
+        #expect(try await RecordedRows.messages(serve.store).count == 2 * 10_001)
     }
 
     @Test func aClientThatNeverReadsIsNotBufferedForWithoutBound() async throws {
@@ -128,7 +132,7 @@ import TestSupport
         #expect(closed)
         #expect(reply.isEmpty)
         _ = try serve.stop()
-        let reasons = try await RecordedRows.sessions(serve.path).compactMap(\.endReason)
+        let reasons = try await RecordedRows.sessions(serve.store).compactMap(\.endReason)
         #expect(reasons == ["idle_timeout", "idle_timeout"])
     }
 
@@ -148,7 +152,7 @@ import TestSupport
         try await serve.assertStillServes()
         let result = try serve.stop()
         #expect(!result.stderrText.contains("Fatal"))
-        let sessions = try await RecordedRows.sessions(serve.path)
+        let sessions = try await RecordedRows.sessions(serve.store)
         #expect(sessions.count == opened + 1)
         #expect(sessions.allSatisfy { $0.endReason != nil })
         print("connections opened and dropped: \(opened)")

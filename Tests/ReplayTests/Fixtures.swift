@@ -10,13 +10,6 @@ import TestSupport
 
 /// Writes a whole session straight into a store, as a proxy would have recorded it: for protocols
 /// and timings a test wants exactly. Returns the id the store gave it.
-func recordSession(into path: String, kind: SessionKind = .proxy, decoding: Decoding = .raw,
-                   startedMicros: Int64 = WallClock.nowMicros(), endReason: EndReason? = .clientClosed,
-                   messages: [(Sender, String, atOffsetMicros: Int64)]) async throws -> Int64 {
-    try await recordSession(into: .sqlite(path: path), kind: kind, decoding: decoding, startedMicros: startedMicros,
-                            endReason: endReason, messages: messages)
-}
-
 func recordSession(into store: StoreLocation, kind: SessionKind = .proxy, decoding: Decoding = .raw,
                    startedMicros: Int64 = WallClock.nowMicros(), endReason: EndReason? = .clientClosed,
                    messages: [(Sender, String, atOffsetMicros: Int64)]) async throws -> Int64 {
@@ -69,9 +62,9 @@ struct ReplayRun {
     }
 }
 
-/// Runs the built binary: `wirelog replay … --json --db path`.
-func replay(_ arguments: [String], db path: String, timeout: TimeInterval = 60) throws -> ReplayRun {
-    let result = try WirelogProcess.run(["replay"] + arguments + ["--json", "--db", path], timeout: timeout)
+/// Runs the built binary: `wirelog replay … --json --db store`.
+func replay(_ arguments: [String], db store: StoreLocation, timeout: TimeInterval = 60) throws -> ReplayRun {
+    let result = try WirelogProcess.run(["replay"] + arguments + ["--json", "--db", store.argument], timeout: timeout)
     let lines = result.stdoutText.split(separator: "\n").compactMap { line in
         (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
     }

@@ -9,35 +9,36 @@ import TestSupport
 
 /// Pacing, recording the replay, load replay, a third-party server, and what stops a replay from running.
 @Suite struct ReplayLoadTests {
-    @Test func originalPaceKeepsTheRecordedGapsAndTheReplayIsRecorded() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func originalPaceKeepsTheRecordedGapsAndTheReplayIsRecorded(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let path = dir.file("paced.sqlite")
+        let store = try backend.freshStore(in: dir, name: "paced")
         // Recorded gaps of 300 ms and 200 ms between the client's messages.
-        let id = try await recordSession(into: path, kind: .server, decoding: .lab, endReason: .quit, messages: [
+        let id = try await recordSession(into: store, kind: .server, decoding: .lab, endReason: .quit, messages: [
             (.client, "HELO\n", 1_000), (.server, "100 OK\n", 1_200),
             (.client, "DATA x\n", 301_000), (.server, "300 DRCV\n", 301_300),
             (.client, "QUIT\n", 501_000), (.server, "200 BYE\n", 501_100),
         ])
-        let server = try await TestServer.start(databasePath: dir.file("target.sqlite"))
-        let run = try replay(["\(id)", "--to", "127.0.0.1:\(server.port)", "--pace", "original", "--record"], db: path)
-        let halfSpeed = try replay(["\(id)", "--to", "127.0.0.1:\(server.port)", "--pace", "original", "--speed", "2", "--record"], db: path)
+        let server = try await TestServer.start(store: try backend.freshStore(in: dir, name: "target"))
+        let run = try replay(["\(id)", "--to", "127.0.0.1:\(server.port)", "--pace", "original", "--record"], db: store)
+        let halfSpeed = try replay(["\(id)", "--to", "127.0.0.1:\(server.port)", "--pace", "original", "--speed", "2", "--record"], db: store)
         await server.stop()
         #expect(run.status == 0, "stderr: \(run.stderr)")
         #expect(halfSpeed.status == 0, "stderr: \(halfSpeed.stderr)")
 
-        let sessions = try await RecordedRows.sessions(path)
+        let sessions = try await RecordedRows.sessions(store)
         let replays = sessions.filter { $0.kind == "replay" }
         #expect(replays.count == 2)
         #expect(replays.allSatisfy { $0.decoding == "raw" && $0.endReason == "server_closed" })
         let pairs = try #require(run.summary["replay_sessions"] as? [[String: Int]])
         #expect(pairs.map { $0["session"] } == [Int(id)])
         #expect(pairs.map { $0["replay_session"] } == [Int(replays[0].id)])
-        let replayOf = try await StoreLocation.sqlite(path: path).withStore(.read) { try await $0.session(replays[0].id).replayOf }
+        let replayOf = try await store.withStore(.read) { try await $0.session(replays[0].id).replayOf }
         #expect(replayOf == id)
 
         // A replay session holds exactly the bytes that went each way.
         for (replay, divisor) in zip(replays, [Int64(1), 2]) {
-            let messages = try await RecordedRows.messages(path, session: replay.id)
+            let messages = try await RecordedRows.messages(store, session: replay.id)
             let sent = messages.filter { $0.sender == "client" }
             #expect(sent.map(\.rawText) == ["HELO\n", "DATA x\n", "QUIT\n"])
             #expect(messages.filter { $0.sender == "server" }.flatMap(\.raw) == Array("100 OK\n300 DRCV\n200 BYE\n".utf8))
@@ -49,10 +50,11 @@ import TestSupport
         }
     }
 
-    @Test func aHundredSessionsReplayTwentyAtATime() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func aHundredSessionsReplayTwentyAtATime(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let path = dir.file("many.sqlite")
-        let recording = try await TestServer.start(databasePath: path)
+        let store = try backend.freshStore(in: dir, name: "many")
+        let recording = try await TestServer.start(store: store)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<10 {
                 group.addTask {
@@ -65,8 +67,9 @@ import TestSupport
         }
         await recording.stop()
 
-        let target = try await TestServer.start(databasePath: dir.file("target.sqlite"))
-        let run = try replay(["--kind", "server", "--to", "127.0.0.1:\(target.port)", "--concurrency", "20"], db: path, timeout: 120)
+        let targetStore = try backend.freshStore(in: dir, name: "target")
+        let target = try await TestServer.start(store: targetStore)
+        let run = try replay(["--kind", "server", "--to", "127.0.0.1:\(target.port)", "--concurrency", "20"], db: store, timeout: 120)
         await target.stop()
         #expect(run.status == 0, "stderr: \(run.stderr)")
         #expect(run.int("sessions") == 100)
@@ -74,24 +77,25 @@ import TestSupport
         #expect(run.int("matched") == 500)
         #expect(run.sessions.count == 100)
         #expect(Set(run.sessions.compactMap { $0["session"] as? Int }) == Set(1...100))
-        #expect(try await RecordedRows.sessions(dir.file("target.sqlite")).count == 100)
+        #expect(try await RecordedRows.sessions(targetStore).count == 100)
     }
 
-    @Test func redisSessionsReplayAndAChangedValueIsAMismatch() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func redisSessionsReplayAndAChangedValueIsAMismatch(_ backend: TestBackend) async throws {
         let redis = try await RedisServer.start()
         defer { redis.stop() }
         let dir = TemporaryDirectory()
-        let path = dir.file("redis.sqlite")
+        let store = try backend.freshStore(in: dir, name: "redis")
         // As `wirelog proxy` records redis-cli: raw chunks of RESP.
-        let full = try await recordSession(into: path, messages: [
+        let full = try await recordSession(into: store, messages: [
             (.client, "*1\r\n$4\r\nPING\r\n", 1_000), (.server, "+PONG\r\n", 1_100),
             (.client, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n", 2_000), (.server, "+OK\r\n", 2_100),
             (.client, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 3_000), (.server, "$5\r\nhello\r\n", 3_100),
         ])
-        let readOnly = try await recordSession(into: path, messages: [
+        let readOnly = try await recordSession(into: store, messages: [
             (.client, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 1_000), (.server, "$5\r\nhello\r\n", 1_100),
         ])
-        let run = try replay(["\(full)", "\(readOnly)", "--to", "127.0.0.1:\(redis.port)"], db: path)
+        let run = try replay(["\(full)", "\(readOnly)", "--to", "127.0.0.1:\(redis.port)"], db: store)
         #expect(run.status == 0, "stderr: \(run.stderr)\n\(run.lines)")
         #expect(run.int("matched") == 6)
 
@@ -100,7 +104,7 @@ import TestSupport
         try await connection.send(Array("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\njello\r\n".utf8))
         #expect(try await connection.readReply() == Array("+OK\r\n".utf8))
         await connection.close()
-        let changed = try replay(["\(readOnly)", "--to", "127.0.0.1:\(redis.port)"], db: path)
+        let changed = try replay(["\(readOnly)", "--to", "127.0.0.1:\(redis.port)"], db: store)
         #expect(changed.status == 1)
         let mismatch = try #require(changed.steps.first)
         #expect(mismatch["result"] as? String == "mismatch")
@@ -108,18 +112,19 @@ import TestSupport
         #expect(mismatch["expected_offset"] as? Int == 4)
     }
 
-    @Test func aFloodingServerIsCutOffInsteadOfFillingMemory() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func aFloodingServerIsCutOffInsteadOfFillingMemory(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let path = dir.file("flood.sqlite")
+        let store = try backend.freshStore(in: dir, name: "flood")
         // The recorded reply is longer than the cap and matches what the flood sends, so the
         // replay keeps reading until the cap, whatever the timing of the chunks.
-        let id = try await recordSession(into: path, messages: [
+        let id = try await recordSession(into: store, messages: [
             (.client, "GET\n", 1_000), (.server, String(repeating: "x", count: 2_000), 1_100),
         ])
         let flood = try await ScriptedServer.start { _ in String(repeating: "x", count: 100_000) }
         var options = ReplayOptions(host: "127.0.0.1", port: flood.port)
         options.maxBufferedBytes = 1_024
-        let replayer = try Replayer(options: options, store: try await StoreLocation.sqlite(path: path).openStore(.read))
+        let replayer = try Replayer(options: options, store: try await store.openStore(.read))
         let report = await replayer.replay(id)
         await flood.stop()
         let step = try #require(report.steps.first)
@@ -129,29 +134,36 @@ import TestSupport
         #expect(report.steps.last?.outcome == .skipped)
     }
 
-    @Test func whatCannotRunExitsWithTwoAndSaysWhy() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func whatCannotRunExitsWithTwoAndSaysWhy(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let path = dir.file("few.sqlite")
-        let id = try await recordSession(into: path, messages: [(.client, "PING\r\n", 1_000), (.server, "+PONG\r\n", 1_100)])
+        let store = try backend.freshStore(in: dir, name: "few")
+        let id = try await recordSession(into: store, messages: [(.client, "PING\r\n", 1_000), (.server, "+PONG\r\n", 1_100)])
         let port = try await unusedLoopbackPort()
 
-        let missing = try WirelogProcess.run(["replay", "\(id)", "42", "--to", "127.0.0.1:\(port)", "--db", path])
+        let missing = try WirelogProcess.run(["replay", "\(id)", "42", "--to", "127.0.0.1:\(port)", "--db", store.argument])
         #expect(missing.status == 2)
         #expect(missing.stderrText == "wirelog: no session 42 in the store\n")
 
-        let refused = try replay(["\(id)", "--to", "127.0.0.1:\(port)"], db: path)
+        let refused = try replay(["\(id)", "--to", "127.0.0.1:\(port)"], db: store)
         #expect(refused.status == 2)
         #expect(refused.sessions.first?["error"] as? String == "cannot connect to 127.0.0.1:\(port): connection refused")
 
-        let noDatabase = try WirelogProcess.run(["replay", "1", "--to", "127.0.0.1:\(port)", "--db", dir.file("absent.sqlite")])
+        // A store that is not there: a missing file, or a database the server does not have.
+        var absent = dir.file("absent.sqlite")
+        if case .postgres(var url) = store {
+            url.database = "absent_" + url.database
+            absent = StoreLocation.postgres(url).argument
+        }
+        let noDatabase = try WirelogProcess.run(["replay", "1", "--to", "127.0.0.1:\(port)", "--db", absent])
         #expect(noDatabase.status == 2)
-        #expect(noDatabase.stderrText.contains("absent.sqlite"))
+        #expect(noDatabase.stderrText.contains("absent"), "\(noDatabase.stderrText)")
 
-        let nothingSelected = try WirelogProcess.run(["replay", "--to", "127.0.0.1:\(port)", "--db", path])
+        let nothingSelected = try WirelogProcess.run(["replay", "--to", "127.0.0.1:\(port)", "--db", store.argument])
         #expect(nothingSelected.status != 0)
         #expect(nothingSelected.stderrText.contains("name the sessions to replay"))
 
-        let badPattern = try WirelogProcess.run(["replay", "\(id)", "--to", "127.0.0.1:\(port)", "--ignore", "(", "--db", path])
+        let badPattern = try WirelogProcess.run(["replay", "\(id)", "--to", "127.0.0.1:\(port)", "--ignore", "(", "--db", store.argument])
         #expect(badPattern.status != 0)
         #expect(badPattern.stderrText.contains("--ignore (: not a valid regular expression"))
     }

@@ -1,3 +1,4 @@
+import Backends
 import Foundation
 import Replay
 import Recording
@@ -8,20 +9,22 @@ import TestSupport
 /// The built `wirelog replay` against real servers over real sockets.
 @Suite struct ReplayTests {
     /// Records the lab sessions the tests replay: one ended by QUIT, one by a half-close.
-    private func recordLabSessions(_ dir: TemporaryDirectory) async throws -> String {
-        let path = dir.file("recorded.sqlite")
-        let server = try await TestServer.start(databasePath: path)
+    private func recordLabSessions(_ backend: TestBackend, _ dir: TemporaryDirectory) async throws -> StoreLocation {
+        let store = try backend.freshStore(in: dir, name: "recorded")
+        let server = try await TestServer.start(store: store)
         try await labConversation(port: server.port, commands: ["HELO\n", "DATA hello\n", "BOGUS\n"])
         try await labConversation(port: server.port, commands: ["HELO there\n", "DATA\nsecond line\n"], quit: false)
         await server.stop()
-        return path
+        return store
     }
 
-    @Test func aRecordedSessionReplaysAgainstAFreshServerWithoutMismatches() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func aRecordedSessionReplaysAgainstAFreshServerWithoutMismatches(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let path = try await recordLabSessions(dir)
-        let fresh = try await TestServer.start(databasePath: dir.file("fresh.sqlite"))
-        let run = try replay(["1", "2", "--to", "127.0.0.1:\(fresh.port)"], db: path)
+        let store = try await recordLabSessions(backend, dir)
+        let freshStore = try backend.freshStore(in: dir, name: "fresh")
+        let fresh = try await TestServer.start(store: freshStore)
+        let run = try replay(["1", "2", "--to", "127.0.0.1:\(fresh.port)"], db: store)
         await fresh.stop()
         #expect(run.status == 0, "stderr: \(run.stderr)")
         #expect(run.int("sessions") == 2)
@@ -31,17 +34,18 @@ import TestSupport
         #expect(run.int("matched") == 8)
         #expect(run.summary["replayed_latency_us"] != nil)
         // The fresh server saw the same client bytes, ended the same way.
-        let original = try await RecordedRows.messages(path)
-        let replayed = try await RecordedRows.messages(dir.file("fresh.sqlite"))
+        let original = try await RecordedRows.messages(store)
+        let replayed = try await RecordedRows.messages(freshStore)
         #expect(replayed.map(\.raw) == original.map(\.raw))
-        #expect(try await RecordedRows.sessions(dir.file("fresh.sqlite")).map(\.endReason) == ["quit", "client_closed"])
+        #expect(try await RecordedRows.sessions(freshStore).map(\.endReason) == ["quit", "client_closed"])
     }
 
-    @Test func aServerThatAnswersDifferentlyGivesExactlyTheExpectedMismatches() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func aServerThatAnswersDifferentlyGivesExactlyTheExpectedMismatches(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let path = try await recordLabSessions(dir)
-        let crlf = try await TestServer.start(databasePath: dir.file("crlf.sqlite")) { $0.lineEnding = .crlf }
-        let run = try replay(["1", "2", "--to", "127.0.0.1:\(crlf.port)"], db: path)
+        let store = try await recordLabSessions(backend, dir)
+        let crlf = try await TestServer.start(store: try backend.freshStore(in: dir, name: "crlf")) { $0.lineEnding = .crlf }
+        let run = try replay(["1", "2", "--to", "127.0.0.1:\(crlf.port)"], db: store)
         await crlf.stop()
         #expect(run.status == 1, "stderr: \(run.stderr)")
         // HELO, DATA and QUIT now end in CRLF; the 400 reply (step 3) always did.
@@ -55,17 +59,18 @@ import TestSupport
         #expect(run.int("sessions_with_differences") == 2)
 
         // The text report says the same for people.
-        let text = try WirelogProcess.run(["replay", "1", "--to", "127.0.0.1:1", "--db", path])
+        let text = try WirelogProcess.run(["replay", "1", "--to", "127.0.0.1:1", "--db", store.argument])
         #expect(text.status == 2)
         #expect(text.stdoutText.contains("cannot connect to 127.0.0.1:1"))
     }
 
-    @Test func aSilentServerFailsWithinTheTimeout() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func aSilentServerFailsWithinTheTimeout(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let path = try await recordLabSessions(dir)
+        let store = try await recordLabSessions(backend, dir)
         let silent = try await ScriptedServer.start { _ in nil }
         // The process must end on its own (WirelogProcess kills it and throws after 30 s).
-        let run = try replay(["1", "--to", "127.0.0.1:\(silent.port)", "--timeout", "300ms"], db: path, timeout: 30)
+        let run = try replay(["1", "--to", "127.0.0.1:\(silent.port)", "--timeout", "300ms"], db: store, timeout: 30)
         await silent.stop()
         #expect(run.status == 1, "stderr: \(run.stderr)")
         let steps = run.steps
@@ -75,11 +80,12 @@ import TestSupport
         #expect(run.int("skipped") == 4)
     }
 
-    @Test func aServerThatClosesEarlyIsAFailureWithTheReason() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func aServerThatClosesEarlyIsAFailureWithTheReason(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let path = try await recordLabSessions(dir)
+        let store = try await recordLabSessions(backend, dir)
         let closesAtOnce = try await ScriptedServer.start(closeAfterAnswers: 0) { _ in "never" }
-        let run = try replay(["1", "--to", "127.0.0.1:\(closesAtOnce.port)", "--timeout", "5s"], db: path, timeout: 30)
+        let run = try replay(["1", "--to", "127.0.0.1:\(closesAtOnce.port)", "--timeout", "5s"], db: store, timeout: 30)
         await closesAtOnce.stop()
         #expect(run.status == 1, "stderr: \(run.stderr)")
         // Depending on timing the close is seen before sending, after it, or as a reset of what was sent.
@@ -90,7 +96,7 @@ import TestSupport
 
         // Answers the first command, then hangs up in the middle of the conversation.
         let closesAfterOne = try await ScriptedServer.start(closeAfterAnswers: 1) { _ in "100 OK\n" }
-        let second = try replay(["1", "--to", "127.0.0.1:\(closesAfterOne.port)"], db: path, timeout: 30)
+        let second = try replay(["1", "--to", "127.0.0.1:\(closesAfterOne.port)"], db: store, timeout: 30)
         await closesAfterOne.stop()
         #expect(second.status == 1)
         #expect(second.steps.first?["result"] as? String == "match")
@@ -100,11 +106,12 @@ import TestSupport
         #expect(why.hasPrefix("the server closed the connection") || why.hasPrefix("the server reset the connection"), "reason: \(why)")
     }
 
-    @Test func ignoreTurnsAVolatileDifferenceIntoAMatch() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func ignoreTurnsAVolatileDifferenceIntoAMatch(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let path = dir.file("volatile.sqlite")
+        let store = try backend.freshStore(in: dir, name: "volatile")
         // A server-first protocol: a greeting with a time in it, replies with a queue id.
-        let id = try await recordSession(into: path, endReason: .serverClosed, messages: [
+        let id = try await recordSession(into: store, endReason: .serverClosed, messages: [
             (.server, "220 ready at 1700000000\r\n", 100),
             (.client, "SEND hello\r\n", 1_000), (.server, "250 queued as 4711\r\n", 1_200),
             (.client, "QUIT\r\n", 2_000), (.server, "221 bye\r\n", 2_100),
@@ -113,11 +120,11 @@ import TestSupport
                                                     closeAfterAnswers: 2) { line in
             line.hasPrefix("QUIT") ? "221 bye\r\n" : "250 queued as \(Int.random(in: 100_000...999_999))\r\n"
         }
-        let strict = try replay(["\(id)", "--to", "127.0.0.1:\(server.port)"], db: path)
+        let strict = try replay(["\(id)", "--to", "127.0.0.1:\(server.port)"], db: store)
         #expect(strict.status == 1)
         #expect(strict.mismatchedSteps(session: id) == [1, 2])
         let masked = try replay(["\(id)", "--to", "127.0.0.1:\(server.port)",
-                                 "--ignore", #"at \d+"#, "--ignore", #"queued as \d+"#], db: path)
+                                 "--ignore", #"at \d+"#, "--ignore", #"queued as \d+"#], db: store)
         #expect(masked.status == 0, "stderr: \(masked.stderr)\n\(masked.lines)")
         #expect(masked.steps.map { $0["kind"] as? String } == ["greeting", "send", "send", "close"])
         await server.stop()

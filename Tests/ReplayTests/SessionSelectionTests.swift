@@ -6,33 +6,36 @@ import TestSupport
 
 @Suite struct SessionSelectionTests {
     /// Three sessions: server at t0, proxy at t0+10s, replay at t0+20s (from another client).
-    private func database() async throws -> (TemporaryDirectory, any RecordingStore, Int64) {
+    private func database(_ backend: TestBackend) async throws -> (TemporaryDirectory, any RecordingStore, Int64) {
         let dir = TemporaryDirectory()
-        let path = dir.file("select.sqlite")
+        let store = try backend.freshStore(in: dir, name: "select")
         let t0: Int64 = 1_700_000_000_000_000
-        _ = try await recordSession(into: path, kind: .server, decoding: .lab, startedMicros: t0, messages: [(.client, "HELO\n", 1)])
-        _ = try await recordSession(into: path, kind: .proxy, startedMicros: t0 + 10_000_000, messages: [(.client, "PING\r\n", 1)])
-        _ = try await recordSession(into: path, kind: .replay, startedMicros: t0 + 20_000_000, messages: [])
-        return (dir, try await StoreLocation.sqlite(path: path).openStore(.read), t0)
+        _ = try await recordSession(into: store, kind: .server, decoding: .lab, startedMicros: t0, messages: [(.client, "HELO\n", 1)])
+        _ = try await recordSession(into: store, kind: .proxy, startedMicros: t0 + 10_000_000, messages: [(.client, "PING\r\n", 1)])
+        _ = try await recordSession(into: store, kind: .replay, startedMicros: t0 + 20_000_000, messages: [])
+        return (dir, try await store.openStore(.read), t0)
     }
 
-    @Test func idsAreReplayedInTheOrderGiven() async throws {
-        let (_, reader, _) = try await database()
+    @Test(arguments: TestBackend.allCases)
+    func idsAreReplayedInTheOrderGiven(_ backend: TestBackend) async throws {
+        let (_, reader, _) = try await database(backend)
         var selection = SessionSelection()
         selection.ids = [3, 1]
         #expect(try await selection.resolve(in: reader) == [3, 1])
     }
 
-    @Test func aMissingIdIsAnError() async throws {
-        let (_, reader, _) = try await database()
+    @Test(arguments: TestBackend.allCases)
+    func aMissingIdIsAnError(_ backend: TestBackend) async throws {
+        let (_, reader, _) = try await database(backend)
         var selection = SessionSelection()
         selection.ids = [1, 9, 12]
         await #expect(throws: SelectionError.noSuchSessions([9, 12])) { try await selection.resolve(in: reader) }
         #expect(SelectionError.noSuchSessions([9]).description == "no session 9 in the store")
     }
 
-    @Test func filtersSelectOldestFirstAndLimitKeepsTheNewest() async throws {
-        let (_, reader, t0) = try await database()
+    @Test(arguments: TestBackend.allCases)
+    func filtersSelectOldestFirstAndLimitKeepsTheNewest(_ backend: TestBackend) async throws {
+        let (_, reader, t0) = try await database(backend)
         var selection = SessionSelection()
         selection.filter.sinceMicros = t0 + 5_000_000
         #expect(try await selection.resolve(in: reader) == [2, 3])
@@ -55,8 +58,9 @@ import TestSupport
         await #expect(throws: SelectionError.nothingMatches) { try await byClient.resolve(in: reader) }
     }
 
-    @Test func idsAndFiltersMustBothHold() async throws {
-        let (_, reader, _) = try await database()
+    @Test(arguments: TestBackend.allCases)
+    func idsAndFiltersMustBothHold(_ backend: TestBackend) async throws {
+        let (_, reader, _) = try await database(backend)
         var selection = SessionSelection()
         selection.ids = [1, 2, 3]
         selection.filter.kind = .proxy
@@ -65,8 +69,9 @@ import TestSupport
         await #expect(throws: SelectionError.nothingMatches) { try await selection.resolve(in: reader) }
     }
 
-    @Test func aSessionIsReadBackWithItsMessagesInOrder() async throws {
-        let (_, reader, t0) = try await database()
+    @Test(arguments: TestBackend.allCases)
+    func aSessionIsReadBackWithItsMessagesInOrder(_ backend: TestBackend) async throws {
+        let (_, reader, t0) = try await database(backend)
         let session = try #require(try await reader.completeSession(2))
         #expect(session.info.kind == .proxy)
         #expect(session.info.startedMicros == t0 + 10_000_000)

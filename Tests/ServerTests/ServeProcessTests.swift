@@ -1,3 +1,4 @@
+import Backends
 import Client
 import Foundation
 import Testing
@@ -5,14 +6,16 @@ import TestSupport
 
 /// The built `wirelog` binary, driven as a user would: signals, crashes, real third-party clients.
 @Suite struct ServeProcessTests {
-    private func startServe(_ dir: TemporaryDirectory, _ extra: [String] = []) throws -> (WirelogProcess, Int) {
-        let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--db", dir.file("serve.sqlite")] + extra)
+    private func startServe(_ store: StoreLocation, _ extra: [String] = []) throws -> (WirelogProcess, Int) {
+        let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--db", store.argument] + extra)
         return (serve, try serve.listeningPort())
     }
 
-    @Test func sigtermAnswersWhatWasReceivedAndEndsSessionsWithShutdown() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func sigtermAnswersWhatWasReceivedAndEndsSessionsWithShutdown(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let (serve, port) = try startServe(dir)
+        let store = try backend.freshStore(in: dir)
+        let (serve, port) = try startServe(store)
         var connections: [LabConnection] = []
         for _ in 0..<5 {
             let connection = try await LabConnection.connect(host: "127.0.0.1", port: port)
@@ -30,17 +33,18 @@ import TestSupport
         }
         let result = try serve.wait(timeout: 30)
         #expect(result.status == 0, "stderr: \(result.stderrText)")
-        let sessions = try await RecordedRows.sessions(dir.file("serve.sqlite"))
+        let sessions = try await RecordedRows.sessions(store)
         #expect(sessions.count == 5)
         #expect(sessions.allSatisfy { $0.endReason == "shutdown" })
-        let payloads = try await RecordedRows.messages(dir.file("serve.sqlite")).compactMap(\.payload)
+        let payloads = try await RecordedRows.messages(store).compactMap(\.payload)
         #expect(payloads == Array(repeating: Array("in flight".utf8), count: 5))
     }
 
-    @Test func killMinus9UnderLoadLosesNoAcknowledgedCommand() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func killMinus9UnderLoadLosesNoAcknowledgedCommand(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let path = dir.file("serve.sqlite")
-        let (serve, port) = try startServe(dir)
+        let store = try backend.freshStore(in: dir)
+        let (serve, port) = try startServe(store)
         let acknowledged = AcknowledgedPayloads()
         let target = 2_000
         await withTaskGroup(of: Void.self) { group in
@@ -59,16 +63,18 @@ import TestSupport
             }
         }
         _ = try? serve.wait(timeout: 30)
-        #expect(try RecordedRows.integrityCheck(path) == "ok")
-        let stored = Set(try await RecordedRows.messages(path).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } })
+        if let path = store.sqlitePath { #expect(try RecordedRows.integrityCheck(path) == "ok") }
+        let stored = Set(try await RecordedRows.messages(store).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } })
         let acked = acknowledged.all
         #expect(acked.count >= target)
         #expect(acked.subtracting(stored).isEmpty, "acknowledged but lost: \(acked.subtracting(stored).prefix(5))")
     }
 
-    @Test func netcatAndSocatGetTheLabsBytes() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func netcatAndSocatGetTheLabsBytes(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let (serve, port) = try startServe(dir)
+        let store = try backend.freshStore(in: dir)
+        let (serve, port) = try startServe(store)
         let script = "HELO\nDATA\nHello world\nUSER\nQUIT\n"
         let expected = "100 OK\n300 DRCV\n400 BCMD\r\nCommand-description: Bad command\r\n200 BYE\n"
         for tool in [["nc", "-N", "127.0.0.1", "\(port)"], ["socat", "-", "TCP:127.0.0.1:\(port)"]] {
@@ -77,25 +83,28 @@ import TestSupport
         }
         serve.signal(SIGTERM)
         #expect(try serve.wait(timeout: 30).status == 0)
-        #expect(try await RecordedRows.sessions(dir.file("serve.sqlite")).map(\.endReason) == ["quit", "quit"])
+        #expect(try await RecordedRows.sessions(store).map(\.endReason) == ["quit", "quit"])
     }
 
-    @Test func theScriptedClientSendsLinesAndQuitsAtEndOfInput() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func theScriptedClientSendsLinesAndQuitsAtEndOfInput(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
-        let (serve, port) = try startServe(dir)
+        let store = try backend.freshStore(in: dir)
+        let (serve, port) = try startServe(store)
         let result = try WirelogProcess.run(["client", "127.0.0.1:\(port)"], input: Array("HELO\nDATA\nhello there\nBOGUS\n".utf8))
         #expect(result.status == 0, "stderr: \(result.stderrText)")
         #expect(result.stdoutText == "100 OK\n300 DRCV\n400 BCMD\nCommand-description: Bad command\n200 BYE\n")
         serve.signal(SIGTERM)
         _ = try serve.wait(timeout: 30)
-        let commands = try await RecordedRows.messages(dir.file("serve.sqlite")).filter { $0.sender == "client" }
+        let commands = try await RecordedRows.messages(store).filter { $0.sender == "client" }
         // DATA and its payload leave in one write, as the lab's servers accept.
         #expect(commands.map(\.rawText) == ["HELO\n", "DATA hello there\n", "BOGUS\n", "QUIT\n"])
     }
 
+    /// About the client (the recording is not read): one backend is enough.
     @Test func theClientWithoutATerminatorWorksThroughTheQuietPeriod() throws {
         let dir = TemporaryDirectory()
-        let (serve, port) = try startServe(dir, ["--quiet-period", "50ms"])
+        let (serve, port) = try startServe(try TestBackend.sqlite.freshStore(in: dir), ["--quiet-period", "50ms"])
         let result = try WirelogProcess.run(["client", "127.0.0.1:\(port)", "--terminator", "none"], input: Array("HELO\nDATA\nhi\n".utf8))
         #expect(result.stdoutText == "100 OK\n300 DRCV\n200 BYE\n", "stderr: \(result.stderrText)")
         serve.signal(SIGTERM)
@@ -110,6 +119,7 @@ import TestSupport
         #expect(result.stderrText.split(separator: "\n").count == 1)
     }
 
+    /// SQLite only: a file that is not a SQLite database.
     @Test func serveRefusesADatabaseItCannotUse() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("notes.txt")

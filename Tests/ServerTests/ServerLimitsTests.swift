@@ -7,13 +7,14 @@ import Testing
 import TestSupport
 
 @Suite struct ServerLimitsTests {
-    private func start(_ configure: (inout ServerConfiguration) -> Void) async throws -> (TestServer, TemporaryDirectory) {
+    private func start(_ backend: TestBackend, _ configure: (inout ServerConfiguration) -> Void) async throws -> (TestServer, TemporaryDirectory) {
         let dir = TemporaryDirectory()
-        return (try await TestServer.start(databasePath: dir.file("limits.sqlite"), configure: configure), dir)
+        return (try await TestServer.start(store: try backend.freshStore(in: dir), configure: configure), dir)
     }
 
-    @Test func aLineOverTheLimitIsRefusedAndTheConnectionClosed() async throws {
-        let (server, dir) = try await start { $0.maxLineLength = 1024 }
+    @Test(arguments: TestBackend.allCases)
+    func aLineOverTheLimitIsRefusedAndTheConnectionClosed(_ backend: TestBackend) async throws {
+        let (server, dir) = try await start(backend) { $0.maxLineLength = 1024 }
         let connection = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
         try await connection.send([UInt8](repeating: UInt8(ascii: "A"), count: 5000))
         let reply = try await connection.readReply().map { String(decoding: $0, as: UTF8.self) }
@@ -29,8 +30,9 @@ import TestSupport
         _ = dir
     }
 
-    @Test func anIdleConnectionIsClosed() async throws {
-        let (server, dir) = try await start { $0.idleTimeout = .milliseconds(200) }
+    @Test(arguments: TestBackend.allCases)
+    func anIdleConnectionIsClosed(_ backend: TestBackend) async throws {
+        let (server, dir) = try await start(backend) { $0.idleTimeout = .milliseconds(200) }
         let connection = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
         // nil: the server closed it; a hang would end in a timeout error instead.
         #expect(try await connection.readReply(timeout: .seconds(10)) == nil)
@@ -40,8 +42,9 @@ import TestSupport
         _ = dir
     }
 
-    @Test func connectionsOverTheLimitAreRefusedWithOneLine() async throws {
-        let (server, dir) = try await start { $0.maxConnections = 2 }
+    @Test(arguments: TestBackend.allCases)
+    func connectionsOverTheLimitAreRefusedWithOneLine(_ backend: TestBackend) async throws {
+        let (server, dir) = try await start(backend) { $0.maxConnections = 2 }
         let first = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
         let second = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
         // A round trip each proves both were admitted before the third arrives.
@@ -73,8 +76,9 @@ import TestSupport
         _ = dir
     }
 
-    @Test func twoHundredConcurrentClientsAreAllRecordedExactlyOnce() async throws {
-        let (server, dir) = try await start { _ in }
+    @Test(arguments: TestBackend.allCases)
+    func twoHundredConcurrentClientsAreAllRecordedExactlyOnce(_ backend: TestBackend) async throws {
+        let (server, dir) = try await start(backend) { _ in }
         let clients = 200
         let commandsPerClient = 50
         try await withThrowingTaskGroup(of: Void.self) { group in

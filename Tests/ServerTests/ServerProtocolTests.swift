@@ -8,11 +8,11 @@ import TestSupport
 
 private let labBadCommand = "400 BCMD\r\nCommand-description: Bad command\r\n"
 
-/// A recording server on an ephemeral port for one test, with its database directory.
-private func withServer(_ configure: (inout ServerConfiguration) -> Void = { _ in },
+/// A server on an ephemeral port for one test, recording into a fresh store of `backend`.
+private func withServer(_ backend: TestBackend, _ configure: (inout ServerConfiguration) -> Void = { _ in },
                         _ body: (TestServer) async throws -> Void) async throws {
     let dir = TemporaryDirectory()
-    let server = try await TestServer.start(databasePath: dir.file("wirelog.sqlite"), configure: configure)
+    let server = try await TestServer.start(store: try backend.freshStore(in: dir), configure: configure)
     do {
         try await body(server)
     } catch {
@@ -42,8 +42,9 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
 }
 
 @Suite struct ServerProtocolTests {
-    @Test func theLabSequenceGivesTheLabsBytes() async throws {
-        try await withServer { server in
+    @Test(arguments: TestBackend.allCases)
+    func theLabSequenceGivesTheLabsBytes(_ backend: TestBackend) async throws {
+        try await withServer(backend) { server in
             let connection = try await connect(server)
             #expect(try await ask(connection, "HELO\n") == "100 OK\n")
             #expect(try await ask(connection, "DATA\nHello world\n") == "300 DRCV\n")
@@ -70,8 +71,9 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
         }
     }
 
-    @Test func unterminatedCommandsSentOneWriteEachAreAnswered() async throws {
-        try await withServer({ $0.quietPeriod = .milliseconds(50) }) { server in
+    @Test(arguments: TestBackend.allCases)
+    func unterminatedCommandsSentOneWriteEachAreAnswered(_ backend: TestBackend) async throws {
+        try await withServer(backend, { $0.quietPeriod = .milliseconds(50) }) { server in
             let connection = try await connect(server)
             // As the lab's reference client: one write per command, no terminator at all.
             #expect(try await ask(connection, "HELO") == "100 OK\n")
@@ -85,8 +87,9 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
         }
     }
 
-    @Test func pipelinedCommandsInOneWriteAreAnsweredInOrder() async throws {
-        try await withServer { server in
+    @Test(arguments: TestBackend.allCases)
+    func pipelinedCommandsInOneWriteAreAnsweredInOrder(_ backend: TestBackend) async throws {
+        try await withServer(backend) { server in
             let connection = try await connect(server)
             try await connection.send(Array("HELO\r\nDATA a\r\nDATA\r\nb\r\nNOPE\r\n\r\nhelo x\r\nQUIT\r\n".utf8))
             let all = try await readUntilClosed(connection)
@@ -99,9 +102,10 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
         }
     }
 
-    @Test func bytesArrivingOneAtATimeGiveTheSameConversation() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func bytesArrivingOneAtATimeGiveTheSameConversation(_ backend: TestBackend) async throws {
         // A quiet period far longer than any gap between the writes, even on a loaded machine.
-        try await withServer({ $0.quietPeriod = .seconds(5) }) { server in
+        try await withServer(backend, { $0.quietPeriod = .seconds(5) }) { server in
             let connection = try await connect(server)
             let script = Array("HELO\nDATA\r\npayload\r\nQUIT\n".utf8)
             for byte in script { try await connection.send([byte]) }
@@ -114,8 +118,9 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
         }
     }
 
-    @Test func binaryAndInvalidUTF8PayloadsAreStoredExactly() async throws {
-        try await withServer { server in
+    @Test(arguments: TestBackend.allCases)
+    func binaryAndInvalidUTF8PayloadsAreStoredExactly(_ backend: TestBackend) async throws {
+        try await withServer(backend) { server in
             let connection = try await connect(server)
             let binary: [UInt8] = (0...255).map(UInt8.init).filter { $0 != 0x0A && $0 != 0x0D }
             let invalid: [UInt8] = [0xFF, 0xFE, 0xC0, 0xAF, 0xED, 0xA0, 0x80, 0x00, 0x1B, 0x5B]
@@ -136,22 +141,24 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
         }
     }
 
+    /// About replies only (the recording is not read): one backend is enough.
     @Test func aLineEndingOptionAppliesToEveryReplyLine() async throws {
-        try await withServer({ $0.lineEnding = .crlf }) { server in
+        try await withServer(.sqlite, { $0.lineEnding = .crlf }) { server in
             let connection = try await connect(server)
             #expect(try await ask(connection, "HELO\n") == "100 OK\r\n")
             #expect(try await ask(connection, "X\n") == labBadCommand)
             await connection.close()
         }
-        try await withServer({ $0.lineEnding = .lf }) { server in
+        try await withServer(.sqlite, { $0.lineEnding = .lf }) { server in
             let connection = try await connect(server)
             #expect(try await ask(connection, "X\n") == "400 BCMD\nCommand-description: Bad command\n")
             await connection.close()
         }
     }
 
-    @Test func strictLineFramingWaitsForTheLF() async throws {
-        try await withServer({ $0.framing = .line; $0.quietPeriod = .milliseconds(20) }) { server in
+    @Test(arguments: TestBackend.allCases)
+    func strictLineFramingWaitsForTheLF(_ backend: TestBackend) async throws {
+        try await withServer(backend, { $0.framing = .line; $0.quietPeriod = .milliseconds(20) }) { server in
             let connection = try await connect(server)
             try await connection.send(Array("HEL".utf8))
             // Longer than the quiet period: with auto framing this would already be a command.
@@ -164,8 +171,9 @@ private func readUntilClosed(_ connection: LabConnection) async throws -> String
         }
     }
 
-    @Test func aHalfClosedClientStillGetsEveryReply() async throws {
-        try await withServer { server in
+    @Test(arguments: TestBackend.allCases)
+    func aHalfClosedClientStillGetsEveryReply(_ backend: TestBackend) async throws {
+        try await withServer(backend) { server in
             let connection = try await connect(server)
             try await connection.send(Array("HELO\nDATA\nlast words".utf8))
             try await connection.finishSending()

@@ -7,6 +7,8 @@ import TestSupport
 
 private let notRecorded = "451 NREC\r\nCommand-description: Server storage error, command not acknowledged, try again later\r\n"
 
+/// SQLite only: faults of a SQLite file as such (a lock another connection holds, a full disk).
+/// PostgreSQL's own faults (a server restarted or gone) belong to the PostgreSQL fault tests.
 @Suite struct StorageFaultTests {
     @Test func aLockedDatabaseMeansNoAcknowledgementAndServiceResumesWhenItClears() async throws {
         let dir = TemporaryDirectory()
