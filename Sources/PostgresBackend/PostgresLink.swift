@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -82,23 +83,30 @@ final class PostgresLink: Sendable {
     }
 
     /// Runs `body` on this link, giving up when the connection closes or `limit` passes: a query
-    /// whose server went away in the middle (a restart) can otherwise wait forever. Giving up
-    /// closes the connection, which fails whatever still waits on it.
+    /// whose server went away in the middle (a restart) can otherwise wait forever, even after its
+    /// connection is closed. Giving up closes the connection and leaves `body` behind (it ends when
+    /// postgres-nio lets it go); the caller goes on at once.
     func bounded<T: Sendable>(by limit: Duration,
                               _ body: @escaping @Sendable (PostgresLink) async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body(self) }
-            group.addTask {
+        let outcome = FirstOutcome<T>()
+        let lost = PostgresStoreError.connectionLost(target: url.description)
+        return try await withCheckedThrowingContinuation { continuation in
+            outcome.deliver(to: continuation)
+            let watcher = Task {
                 let deadline = ContinuousClock.now + limit
                 while !self.connection.isClosed && ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(50))
                 }
-                return nil
+                if outcome.settle(.failure(lost)) { self.connection.close().whenComplete { _ in } }
             }
-            defer { group.cancelAll() }
-            if let finished = try await group.next(), let value = finished { return value }
-            connection.close().whenComplete { _ in }
-            throw PostgresStoreError.connectionLost(target: url.description)
+            Task {
+                do {
+                    _ = outcome.settle(.success(try await body(self)))
+                } catch {
+                    _ = outcome.settle(.failure(error))
+                }
+                watcher.cancel()
+            }
         }
     }
 
@@ -106,5 +114,25 @@ final class PostgresLink: Sendable {
 
     func close() async {
         try? await connection.close()
+    }
+}
+
+/// The first of several racing results, handed to one continuation.
+private final class FirstOutcome<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, any Error>?
+
+    func deliver(to continuation: CheckedContinuation<T, any Error>) {
+        lock.withLock { self.continuation = continuation }
+    }
+
+    /// True when this was the first result (and it was delivered).
+    func settle(_ result: Result<T, any Error>) -> Bool {
+        guard let continuation = lock.withLock({ () -> CheckedContinuation<T, any Error>? in
+            defer { self.continuation = nil }
+            return self.continuation
+        }) else { return false }
+        continuation.resume(with: result)
+        return true
     }
 }
