@@ -98,11 +98,12 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
     }
 
     public func stats(_ filter: SessionFilter, topClients: Int) async throws -> SessionStats {
+        // Ties break in byte order (COLLATE "C"), as on SQLite, whatever the database's locale.
         var reasonsSQL = PostgresSQL()
         let reasonConditions = filter.conditions(&reasonsSQL)
         reasonsSQL.append("""
             SELECT s.end_reason, count(*) FROM sessions s WHERE true\(reasonConditions)
-            GROUP BY s.end_reason ORDER BY 2 DESC, 1 NULLS FIRST
+            GROUP BY s.end_reason ORDER BY 2 DESC, s.end_reason COLLATE "C" NULLS FIRST
             """)
         let reasons = try await link.rows(reasonsSQL.query).map {
             let (key, count) = try $0.decode((String?, Int64).self)
@@ -113,7 +114,7 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
         clientsSQL.append("""
             SELECT s.client_host, count(*), sum(s.message_count)::bigint, sum(s.bytes_from_client + s.bytes_from_server)::bigint
             FROM sessions s WHERE true\(clientConditions)
-            GROUP BY s.client_host ORDER BY 2 DESC, 3 DESC, 1 LIMIT \(clientsSQL.bind(topClients))
+            GROUP BY s.client_host ORDER BY 2 DESC, 3 DESC, s.client_host COLLATE "C" LIMIT \(clientsSQL.bind(topClients))
             """)
         let clients = try await link.rows(clientsSQL.query).map {
             let (host, sessions, messages, bytes) = try $0.decode((String, Int64, Int64, Int64).self)
