@@ -85,7 +85,7 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
             }
             return SQLiteRecorder(database: database, logger: logger)
         case .postgres(let url):
-            return try await PostgresRecorder.open(url, recorderName: settings.recorderName, logger: logger) { migration in
+            return try await PostgresRecorder.open(url, recorderName: settings.recorderName, durability: settings.durability, logger: logger) { migration in
                 logger.notice("upgrading the schema of \(url): migration \(migration.fileName)")
             }
         }

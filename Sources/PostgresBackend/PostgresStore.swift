@@ -222,55 +222,41 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
         }
     }
 
+    /// Whole sessions in one transaction: a lock that keeps concurrent copies from storing one
+    /// origin twice, the origins already here (skipped: nil), then everything as one statement.
     public func write(_ sessions: [(session: CompleteSession, origin: String?)]) async throws -> [Int64?] {
         try await link.transaction { link in
-            var ids: [Int64?] = []
+            let origins = sessions.compactMap(\.origin)
+            var present: Set<String> = []
+            if !origins.isEmpty {
+                try await link.rows("SELECT pg_advisory_xact_lock(\(Self.copyLockKey))")
+                present = Set(try await link.rows("SELECT origin FROM sessions WHERE origin = ANY(\(origins)::text[])")
+                    .map { try $0.decode(String.self) })
+            }
+            var commit = PostgresCommit()
+            var references: [Int64?] = []
             for (session, origin) in sessions {
-                let info = session.info
-                let end = session.end
-                let inserted = try await link.rows("""
-                    INSERT INTO sessions (kind, decoding, recorder, client_host, client_port, server_host, server_port,
-                                          started_us, ended_us, end_reason, bytes_from_client, bytes_from_server,
-                                          message_count, replay_of, origin, tls, sni)
-                    VALUES (\(info.kind.rawValue), \(info.decoding.rawValue), \(info.recorder), \(info.clientHost),
-                            \(info.clientPort), \(info.serverHost), \(info.serverPort), \(info.startedMicros),
-                            \(end?.atMicros), \(session.endReason), \(end?.bytesFromClient ?? 0), \(end?.bytesFromServer ?? 0),
-                            \(end?.messageCount ?? 0), \(info.replayOf), \(origin), \(info.tls?.jsonText)::jsonb,
-                            \(info.tls?.serverName))
-                    ON CONFLICT (origin) DO NOTHING
-                    RETURNING id
-                    """)
-                guard let id = try inserted.first?.decode(Int64.self) else {
-                    ids.append(nil)
+                // Also a second copy of one origin in this call.
+                if let origin, !present.insert(origin).inserted {
+                    references.append(nil)
                     continue
                 }
-                ids.append(id)
-                try await insertMessages(session.messages, sessionID: id, link)
+                let reference = commit.insertSession(session.info, tls: session.info.tls, end: session.end,
+                                                     endReason: session.endReason, origin: origin)
+                for message in session.messages { commit.insertMessage(message, sessionID: reference) }
+                for verb in Set(session.messages.compactMap { $0.verb?.uppercased() }) { commit.noteVerb(verb, sessionID: reference) }
+                for code in Set(session.messages.compactMap(\.replyCode)) { commit.noteReplyCode(code, sessionID: reference) }
+                references.append(reference)
             }
-            return ids
+            guard references.contains(where: { $0 != nil }) else { return references }
+            let ids = try PostgresCommit.storedIDs(from: try await link.rows(commit.statement(notifying: PostgresFollowCursor.channel)))
+            // Reference -n is the n-th new session.
+            return references.map { $0.map { ids[Int(-$0) - 1] } }
         }
     }
 
-    private func insertMessages(_ messages: [RecordedMessage], sessionID: Int64, _ link: PostgresLink) async throws {
-        guard !messages.isEmpty else { return }
-        var columns = MessageColumns()
-        for message in messages { columns.append(message, sessionID: sessionID) }
-        try await link.rows(columns.insertQuery(notifying: PostgresFollowCursor.channel))
-        let verbs = Array(Set(messages.compactMap { $0.verb?.uppercased() }))
-        let codes = Array(Set(messages.compactMap(\.replyCode)))
-        if !verbs.isEmpty {
-            try await link.rows("""
-                INSERT INTO session_verbs (verb, session_id) SELECT unnest(\(verbs)::text[]), \(sessionID)
-                ON CONFLICT DO NOTHING
-                """)
-        }
-        if !codes.isEmpty {
-            try await link.rows("""
-                INSERT INTO session_reply_codes (reply_code, session_id) SELECT unnest(\(codes)::integer[]), \(sessionID)
-                ON CONFLICT DO NOTHING
-                """)
-        }
-    }
+    /// The advisory lock `write` holds while it checks origins (the schema's lock is 0x57524C47).
+    private static let copyLockKey: Int64 = 0x57524C47_434F5059
 
     public func session(origin: String) async throws -> Int64? {
         try await link.rows("SELECT id FROM sessions WHERE origin = \(origin)").first?.decode(Int64.self)
