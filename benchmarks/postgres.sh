@@ -15,7 +15,8 @@ BIN=${WIRELOG_BIN:-$(swift build -c release --show-bin-path)/wirelog}
 [[ -x $BIN ]] || { echo "build first: swift build -c release (or set WIRELOG_BIN)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/wirelog-pgbench.XXXXXX)
 PIDS=()
-eval "$("$ROOT/scripts/pg-test-cluster" start)"
+# A server that syncs its WAL, as a real one does (the test cluster runs fsync=off).
+eval "$(WIRELOG_PG_FSYNC=on "$ROOT/scripts/pg-test-cluster" start)"
 cleanup() {
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -29,9 +30,9 @@ fresh_db() {  # fresh_db NAME: a new database, its URL on stdout
     echo "${BASE%/*}/$1"
 }
 free_port() { python3 "$ROOT/benchmarks/tools.py" free-port; }
-serve() {  # serve NAME DB: a recording serve; its port in PORT
+serve() {  # serve NAME DB [OPTION…]: a recording serve; its port in PORT
     PORT=$(free_port)
-    "$BIN" serve --listen "127.0.0.1:$PORT" --db "$2" --recorder-name "$1" --log-level warning >"$WORK/$1.log" 2>&1 &
+    "$BIN" serve --listen "127.0.0.1:$PORT" --db "$2" --recorder-name "$1" --log-level warning "${@:3}" >"$WORK/$1.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return; sleep 0.05; done
     cat "$WORK/$1.log" >&2; exit 1
@@ -47,21 +48,24 @@ echo "## PostgreSQL backend (benchmarks/postgres.sh, $(date -u +%Y-%m-%dT%H:%MZ)
 echo
 serve sqlite "$WORK/serve.sqlite"; P_SQLITE=$PORT
 serve postgres "$(fresh_db serve_one)"; P_PG=$PORT
+serve postgres-full "$(fresh_db serve_full)" --durability full; P_PG_FULL=$PORT
 P_REDIS=$(free_port)
 redis-server --port "$P_REDIS" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync everysec --dir "$WORK" >"$WORK/redis.log" 2>&1 &
 PIDS+=($!)
 sleep 0.5
-sqlite=(); pg=(); redis=()
+sqlite=(); pg=(); pgfull=(); redis=()
 for ((run = 1; run <= RUNS; run++)); do  # alternating, same sitting
     sqlite+=("$(rate "$P_SQLITE" "$CONNS" "$DATA" '300 DRCV\n')")
     pg+=("$(rate "$P_PG" "$CONNS" "$DATA" '300 DRCV\n')")
+    pgfull+=("$(rate "$P_PG_FULL" "$CONNS" "$DATA" '300 DRCV\n')")
     redis+=("$(rate "$P_REDIS" "$CONNS" 'SET k v\r\n' '+OK\r\n')")
 done
-S=$(median "${sqlite[@]}"); P=$(median "${pg[@]}"); R=$(median "${redis[@]}")
+S=$(median "${sqlite[@]}"); P=$(median "${pg[@]}"); PF=$(median "${pgfull[@]}"); R=$(median "${redis[@]}")
 echo "| serve recording, $CONNS connections | requests/s (median of $RUNS: all runs) | vs SQLite | vs redis |"
 echo "| --- | --- | --- | --- |"
 echo "| SQLite file | $S (${sqlite[*]}) | 1.00× | $(awk -v a="$S" -v b="$R" 'BEGIN{printf "%.2f", a/b}')× |"
 echo "| PostgreSQL | $P (${pg[*]}) | $(awk -v a="$P" -v b="$S" 'BEGIN{printf "%.2f", a/b}')× | $(awk -v a="$P" -v b="$R" 'BEGIN{printf "%.2f", a/b}')× |"
+echo "| PostgreSQL, --durability full | $PF (${pgfull[*]}) | $(awk -v a="$PF" -v b="$S" 'BEGIN{printf "%.2f", a/b}')× | $(awk -v a="$PF" -v b="$R" 'BEGIN{printf "%.2f", a/b}')× |"
 echo "| redis AOF everysec (SET) | $R (${redis[*]}) | | 1.00× |"
 echo
 
