@@ -52,7 +52,7 @@ struct PostgresCommit {
     /// Followers on `channel` hear the transaction and its range of message ids when (and only if)
     /// it commits: `XID:FIRST-LAST` (another recorder's rows may sit inside the range; the
     /// transaction id, which is each row's `xmin`, tells them apart).
-    func statement(notifying channel: String) -> PostgresQuery {
+    private func statement(notifying channel: String) -> PostgresQuery {
         var sql = PostgresSQL()
         sql.append("""
             WITH new_ids AS (SELECT -n AS ref, nextval(pg_get_serial_sequence('sessions', 'id')) AS id
@@ -77,9 +77,20 @@ struct PostgresCommit {
         return sql.query
     }
 
-    /// The ids the statement drew for the new sessions, in the order they were added.
-    static func storedIDs(from rows: [PostgresRow]) throws -> [Int64] {
-        try rows.first?.makeRandomAccess()[0].decode([Int64].self) ?? []
+    /// The statement, prepared once per connection: its text never changes (only the arrays do),
+    /// so PostgreSQL parses and plans it once instead of on every commit.
+    var prepared: Prepared { Prepared(bindings: statement(notifying: PostgresFollowCursor.channel).binds) }
+
+    struct Prepared: PostgresPreparedStatement {
+        static let name = "wirelog_commit"
+        static let sql = PostgresCommit().statement(notifying: PostgresFollowCursor.channel).sql
+        /// The ids the statement drew for the new sessions, in the order they were added.
+        typealias Row = [Int64]
+
+        let bindings: PostgresBindings
+
+        func makeBindings() -> PostgresBindings { bindings }
+        func decodeRow(_ row: PostgresRow) throws -> [Int64] { try row.makeRandomAccess()[0].decode([Int64].self) }
     }
 }
 

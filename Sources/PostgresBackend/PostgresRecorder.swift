@@ -44,7 +44,7 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
         let link = try await PostgresLink.connect(url, logger: logger)
         do {
             try await PostgresSchema().migrate(link, nowMicros: WallClock.nowMicros(), willApply: upgrading)
-            try await commitAsRequired(by: durability, on: link)
+            try await configureSession(for: durability, on: link)
             let recovered = try await PostgresRecovery.closeInterrupted(link, recorder: recorderName)
             if recovered > 0 {
                 logger.notice("closed \(recovered) session(s) that recorder '\(recorderName)' left open (reason interrupted)")
@@ -66,12 +66,15 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
         self.logger = logger
     }
 
-    /// `normal` is SQLite's `synchronous=NORMAL` here: a commit is acknowledged once PostgreSQL has
+    /// The recorder's connection settings. `normal` durability is SQLite's `synchronous=NORMAL` here: a commit is acknowledged once PostgreSQL has
     /// it (it survives wirelog dying, a lost connection and a clean restart of PostgreSQL); the WAL
     /// reaches the disk within about 0.6 s (3 × `wal_writer_delay`), so a crash of the PostgreSQL
     /// server or of its machine can lose that much. `full` waits for the flush on every commit.
-    private static func commitAsRequired(by durability: Durability, on link: PostgresLink) async throws {
+    /// The commit statement is planned once (a generic plan): planning it anew for every commit
+    /// cost more than running it.
+    private static func configureSession(for durability: Durability, on link: PostgresLink) async throws {
         try await link.rows(durability == .full ? "SET synchronous_commit TO on" : "SET synchronous_commit TO off")
+        try await link.rows("SET plan_cache_mode TO force_generic_plan")
     }
 
     public func begin(_ session: RecordingSession) { enqueue(.begin(session)) }
@@ -165,8 +168,8 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
             let link = try await connectedLink()
             do {
                 let statement = commit(batch, touching: touched.sessions, newSessions: withoutRow)
-                let rows = try await link.bounded(by: .seconds(10)) { link in try await link.rows(statement) }
-                for (session, id) in zip(withoutRow, try PostgresCommit.storedIDs(from: rows)) { session.storedID = id }
+                let drawn = try await link.bounded(by: .seconds(10)) { link in try await link.execute(statement) }
+                for (session, id) in zip(withoutRow, drawn.first ?? []) { session.storedID = id }
             } catch {
                 // A connection that died mid-transaction starts an outage; retry at once next time.
                 if link.isClosed { lostConnection(retryIn: 0) }
@@ -198,7 +201,7 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
         do {
             let fresh = try await PostgresLink.connect(url, logger: logger, connectTimeout: .seconds(2))
             _ = try await PostgresRecovery.holdName(fresh, recorder: recorderName)
-            try await Self.commitAsRequired(by: durability, on: fresh)
+            try await Self.configureSession(for: durability, on: fresh)
             link = fresh
             return fresh
         } catch {
@@ -218,7 +221,7 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
 
     /// The batch as one statement (`PostgresCommit`).
     private func commit(_ batch: [SinkOperation], touching sessions: [RecordingSession],
-                        newSessions: [RecordingSession]) -> PostgresQuery {
+                        newSessions: [RecordingSession]) -> PostgresCommit.Prepared {
         // New sessions are inserted whole, with the latest TLS facts and the end this batch holds.
         var tls: [ObjectIdentifier: TLSDetails] = [:]
         var ends: [ObjectIdentifier: SessionEnd] = [:]
@@ -253,6 +256,6 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
             }
         }
         for key in ends.keys { noted[key] = nil }
-        return commit.statement(notifying: PostgresFollowCursor.channel)
+        return commit.prepared
     }
 }

@@ -249,7 +249,7 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
                 references.append(reference)
             }
             guard references.contains(where: { $0 != nil }) else { return references }
-            let ids = try PostgresCommit.storedIDs(from: try await link.rows(commit.statement(notifying: PostgresFollowCursor.channel)))
+            let ids = try await link.execute(commit.prepared).first ?? []
             // Reference -n is the n-th new session.
             return references.map { $0.map { ids[Int(-$0) - 1] } }
         }
