@@ -67,9 +67,11 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
     }
 
     public func messages(ofSession id: Int64, after afterID: Int64, limit: Int) async throws -> [StoredMessage] {
+        // Ordered as messages_by_session is: ORDER BY m.id alone let the planner walk the primary
+        // key from the start, through every other session's messages (1.8 s on 10M messages).
         try await link.rows("""
             SELECT \(unescaped: StoredMessage.postgresColumns) FROM messages m
-            WHERE m.session_id = \(id) AND m.id > \(afterID) ORDER BY m.id LIMIT \(limit)
+            WHERE m.session_id = \(id) AND m.id > \(afterID) ORDER BY m.session_id, m.id LIMIT \(limit)
             """).map { try StoredMessage($0.makeRandomAccess()) }
     }
 
@@ -90,7 +92,7 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
             let around = try await link.rows("""
                 SELECT \(unescaped: StoredMessage.postgresColumns) FROM messages m
                 WHERE m.session_id = \(match.sessionID) AND m.seq BETWEEN \(match.seq - Int64(context)) AND \(match.seq + Int64(context))
-                ORDER BY m.id
+                ORDER BY m.session_id, m.id
                 """).map { try StoredMessage($0.makeRandomAccess()) }
             hits.append(SearchHit(session: try SessionSummary(cells), match: match, context: around))
         }
