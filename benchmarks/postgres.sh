@@ -30,7 +30,8 @@ fresh_db() {  # fresh_db NAME: a new database, its URL on stdout
     psql -X -q "$BASE" -c "CREATE DATABASE $1" >/dev/null
     echo "${BASE%/*}/$1"
 }
-free_port() { python3 "$ROOT/benchmarks/tools.py" free-port; }
+# shellcheck source=benchmarks/lib.sh
+source "$ROOT/benchmarks/lib.sh"
 serve() {  # serve NAME DB [OPTION…]: a recording serve; its port in PORT
     PORT=$(free_port)
     "$BIN" serve --listen "127.0.0.1:$PORT" --db "$2" --recorder-name "$1" --log-level warning "${@:3}" >"$WORK/$1.log" 2>&1 &
@@ -42,7 +43,6 @@ rate() {  # rate PORT CONNS REQUEST EXPECT: requests/s of one wirelog bench run
     "$BIN" bench --json --connections "$2" --to "127.0.0.1:$1" --duration "$DURATION" --warmup 1s \
         --request "$3" --expect "$4" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["requests_per_second"]))'
 }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 DATA='DATA 0123456789abcdef\n'
 
 echo "## PostgreSQL backend (benchmarks/postgres.sh, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, RUNS=$RUNS, DURATION=$DURATION)"
@@ -64,9 +64,9 @@ done
 S=$(median "${sqlite[@]}"); P=$(median "${pg[@]}"); PF=$(median "${pgfull[@]}"); R=$(median "${redis[@]}")
 echo "| serve recording, $CONNS connections | requests/s (median of $RUNS: all runs) | vs SQLite | vs redis |"
 echo "| --- | --- | --- | --- |"
-echo "| SQLite file | $S (${sqlite[*]}) | 1.00× | $(awk -v a="$S" -v b="$R" 'BEGIN{printf "%.2f", a/b}')× |"
-echo "| PostgreSQL | $P (${pg[*]}) | $(awk -v a="$P" -v b="$S" 'BEGIN{printf "%.2f", a/b}')× | $(awk -v a="$P" -v b="$R" 'BEGIN{printf "%.2f", a/b}')× |"
-echo "| PostgreSQL, --durability full | $PF (${pgfull[*]}) | $(awk -v a="$PF" -v b="$S" 'BEGIN{printf "%.2f", a/b}')× | $(awk -v a="$PF" -v b="$R" 'BEGIN{printf "%.2f", a/b}')× |"
+echo "| SQLite file | $S (${sqlite[*]}) | 1.00× | $(ratio "$S" "$R")× |"
+echo "| PostgreSQL | $P (${pg[*]}) | $(ratio "$P" "$S")× | $(ratio "$P" "$R")× |"
+echo "| PostgreSQL, --durability full | $PF (${pgfull[*]}) | $(ratio "$PF" "$S")× | $(ratio "$PF" "$R")× |"
 echo "| redis AOF everysec (SET) | $R (${redis[*]}) | | 1.00× |"
 echo
 

@@ -26,7 +26,8 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-free_port() { python3 "$ROOT/benchmarks/tools.py" free-port; }
+# shellcheck source=benchmarks/lib.sh
+source "$ROOT/benchmarks/lib.sh"
 wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; echo "nothing listens on $1" >&2; exit 1; }
 start() {  # start PORT COMMAND…: runs it in the background, waits for PORT
     local port=$1; shift
@@ -34,8 +35,6 @@ start() {  # start PORT COMMAND…: runs it in the background, waits for PORT
     PIDS+=($!)
     wait_port "$port"
 }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 
 # A CA and a leaf for 127.0.0.1 (haproxy wants the leaf and its key in one file).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
@@ -48,18 +47,7 @@ openssl x509 -req -in "$WORK/leaf.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" 
 cat "$WORK/leaf.pem" "$WORK/leaf.key" >"$WORK/haproxy.pem"
 
 haproxy_tls() {  # haproxy_tls LISTEN UPSTREAM
-    cat >"$WORK/haproxy-$1.cfg" <<CONF
-global
-    maxconn 4000
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 300s
-    timeout server 300s
-listen bench
-    bind 127.0.0.1:$1 ssl crt $WORK/haproxy.pem
-    server upstream 127.0.0.1:$2
-CONF
+    haproxy_conf "$1" "$2" "$WORK/haproxy-$1.cfg" ssl crt "$WORK/haproxy.pem"
     start "$1" haproxy -f "$WORK/haproxy-$1.cfg" -db
 }
 wirelog_tls() {  # wirelog_tls LISTEN UPSTREAM [--no-record]

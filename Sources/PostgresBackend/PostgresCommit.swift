@@ -107,12 +107,7 @@ private struct NewSessionColumns {
     private var tls: [String] = []
     private var serverNames: [String] = []
     private var origins: [String] = []
-    private var hasEnd: [Bool] = []
-    private var endedMicros: [Int64] = []
-    private var endReasons: [String] = []
-    private var bytesFromClient: [Int64] = []
-    private var bytesFromServer: [Int64] = []
-    private var messageCounts: [Int64] = []
+    private var ends = EndColumns()
 
     var count: Int { kinds.count }
 
@@ -129,12 +124,7 @@ private struct NewSessionColumns {
         tls.append(details?.jsonText ?? "")
         serverNames.append(details?.serverName ?? "")
         origins.append(origin ?? "")
-        hasEnd.append(end != nil)
-        endedMicros.append(end?.atMicros ?? 0)
-        endReasons.append(endReason ?? "")
-        bytesFromClient.append(end?.bytesFromClient ?? 0)
-        bytesFromServer.append(end?.bytesFromServer ?? 0)
-        messageCounts.append(end?.messageCount ?? 0)
+        ends.append(end, reason: endReason)
     }
 
     func insert(_ sql: inout PostgresSQL) -> String {
@@ -150,13 +140,10 @@ private struct NewSessionColumns {
                     \(sql.bind(recorders))::text[], \(sql.bind(clientHosts))::text[], \(sql.bind(clientPorts))::integer[],
                     \(sql.bind(serverHosts))::text[], \(sql.bind(serverPorts))::integer[],
                     \(sql.bind(startedMicros))::bigint[], \(sql.bind(replayOf))::bigint[], \(sql.bind(tls))::text[],
-                    \(sql.bind(serverNames))::text[], \(sql.bind(origins))::text[], \(sql.bind(hasEnd))::boolean[],
-                    \(sql.bind(endedMicros))::bigint[], \(sql.bind(endReasons))::text[],
-                    \(sql.bind(bytesFromClient))::bigint[], \(sql.bind(bytesFromServer))::bigint[],
-                    \(sql.bind(messageCounts))::bigint[])
+                    \(sql.bind(serverNames))::text[], \(sql.bind(origins))::text[], \(ends.arrays(&sql)))
              WITH ORDINALITY
              AS s(kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us,
-                  replay_of, tls, sni, origin, has_end, ended_us, end_reason, from_client, from_server, messages, n)
+                  replay_of, tls, sni, origin, \(EndColumns.names), n)
         JOIN new_ids i ON i.ref = -s.n
         """
     }
@@ -167,24 +154,14 @@ private struct SessionUpdateColumns {
     private var hasTLS: [Bool] = []
     private var tls: [String] = []
     private var serverNames: [String] = []
-    private var hasEnd: [Bool] = []
-    private var endedMicros: [Int64] = []
-    private var endReasons: [String] = []
-    private var bytesFromClient: [Int64] = []
-    private var bytesFromServer: [Int64] = []
-    private var messageCounts: [Int64] = []
+    private var ends = EndColumns()
 
     mutating func append(id: Int64, tls details: TLSDetails?, end: SessionEnd?) {
         ids.append(id)
         hasTLS.append(details != nil)
         tls.append(details?.jsonText ?? "")
         serverNames.append(details?.serverName ?? "")
-        hasEnd.append(end != nil)
-        endedMicros.append(end?.atMicros ?? 0)
-        endReasons.append(end?.reason.rawValue ?? "")
-        bytesFromClient.append(end?.bytesFromClient ?? 0)
-        bytesFromServer.append(end?.bytesFromServer ?? 0)
-        messageCounts.append(end?.messageCount ?? 0)
+        ends.append(end, reason: end?.reason.rawValue)
     }
 
     func update(_ sql: inout PostgresSQL) -> String {
@@ -198,12 +175,39 @@ private struct SessionUpdateColumns {
             bytes_from_server = CASE WHEN u.has_end THEN u.from_server ELSE s.bytes_from_server END,
             message_count = CASE WHEN u.has_end THEN u.messages ELSE s.message_count END
         FROM unnest(\(sql.bind(ids))::bigint[], \(sql.bind(hasTLS))::boolean[], \(sql.bind(tls))::text[],
-                    \(sql.bind(serverNames))::text[], \(sql.bind(hasEnd))::boolean[], \(sql.bind(endedMicros))::bigint[],
-                    \(sql.bind(endReasons))::text[], \(sql.bind(bytesFromClient))::bigint[],
-                    \(sql.bind(bytesFromServer))::bigint[], \(sql.bind(messageCounts))::bigint[])
-             AS u(id, has_tls, tls, sni, has_end, ended_us, end_reason, from_client, from_server, messages)
+                    \(sql.bind(serverNames))::text[], \(ends.arrays(&sql)))
+             AS u(id, has_tls, tls, sni, \(EndColumns.names))
         WHERE s.id = u.id
         """
+    }
+}
+
+/// Sessions' ends as column arrays (`has_end` false: not ended), the same in the INSERT of new
+/// sessions and the UPDATE of older ones.
+private struct EndColumns {
+    static let names = "has_end, ended_us, end_reason, from_client, from_server, messages"
+
+    private var hasEnd: [Bool] = []
+    private var endedMicros: [Int64] = []
+    private var endReasons: [String] = []
+    private var bytesFromClient: [Int64] = []
+    private var bytesFromServer: [Int64] = []
+    private var messageCounts: [Int64] = []
+
+    /// `reason` as stored (a copied session may carry one this binary does not know).
+    mutating func append(_ end: SessionEnd?, reason: String?) {
+        hasEnd.append(end != nil)
+        endedMicros.append(end?.atMicros ?? 0)
+        endReasons.append(reason ?? "")
+        bytesFromClient.append(end?.bytesFromClient ?? 0)
+        bytesFromServer.append(end?.bytesFromServer ?? 0)
+        messageCounts.append(end?.messageCount ?? 0)
+    }
+
+    /// The arrays' placeholders, in the order of `names`.
+    func arrays(_ sql: inout PostgresSQL) -> String {
+        "\(sql.bind(hasEnd))::boolean[], \(sql.bind(endedMicros))::bigint[], \(sql.bind(endReasons))::text[], "
+            + "\(sql.bind(bytesFromClient))::bigint[], \(sql.bind(bytesFromServer))::bigint[], \(sql.bind(messageCounts))::bigint[]"
     }
 }
 
