@@ -257,7 +257,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "StoreTests", dependencies: ["Recording", "SQLiteBackend", "Backends", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["Recording", "SQLiteBackend", "PostgresBackend", "Backends", "TestSupport"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [
