@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Turns benchmarks/run.sh's results (NDJSON) into BENCHMARKS.md on standard output."""
 import json
+import os
 import statistics
 import sys
 from collections import OrderedDict, defaultdict
@@ -247,4 +248,10 @@ out[headline_index:headline_index + 1] = headline
 
 if analysis:
     say(analysis + "\n")
+# Sections that scripts of their own measure (postgres.sh, tls.sh, …), kept beside the analysis.
+sections = os.path.join(os.path.dirname(analysis_path), "sections")
+if os.path.isdir(sections):
+    for name in sorted(os.listdir(sections)):
+        if name.endswith(".md"):
+            say(open(os.path.join(sections, name)).read().strip() + "\n")
 print("\n".join(out))
