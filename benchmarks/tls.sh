@@ -122,9 +122,10 @@ echo "TLS 1.3, P-256 certificate, for all.)"
 if [[ ${PROFILE:-0} == 1 ]]; then
     pid=$(pgrep -f "proxy --listen 127.0.0.1:${PING_PORTS["wirelog proxy"]} " | head -1)
     bench_json "${PING_PORTS["wirelog proxy"]}" --connections "$CONNS" --duration 10s --request 'PING\r\n' --expect '+PONG\r\n' >/dev/null &
+    load=$!
     sleep 1
     perf record -q -e cpu-clock -F 2000 -g -p "$pid" -o "$WORK/perf.data" -- sleep 8 2>/dev/null
-    wait
+    wait "$load"
     echo
     echo "Where the recording TLS proxy spends its time (ping-pong, perf, self time, top symbols):"
     echo
