@@ -302,8 +302,8 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
 }
 
 /// A batch's messages as column arrays, for one `INSERT … SELECT FROM unnest(…)`. The arrays
-/// cannot carry NULLs from here, so absent values travel with a flag (verb, payload) or as -1
-/// (reply codes are never negative).
+/// cannot carry NULLs from here, so absent values travel with a flag (verb, payload), as -1
+/// (reply codes are never negative) or as 0 (message ids start at 1).
 struct MessageColumns {
     private var sessionIDs: [Int64] = []
     private var seqs: [Int64] = []
@@ -315,6 +315,7 @@ struct MessageColumns {
     private var payloads: [ByteBuffer] = []
     private var hasPayload: [Bool] = []
     private var replyCodes: [Int] = []
+    private var answeredBy: [Int64] = []
 
     var isEmpty: Bool { seqs.isEmpty }
 
@@ -329,6 +330,7 @@ struct MessageColumns {
         payloads.append(message.payloadRange.map { ByteBuffer(bytes: message.raw[$0]) } ?? ByteBuffer())
         hasPayload.append(message.payloadRange != nil)
         replyCodes.append(message.replyCode ?? -1)
+        answeredBy.append(message.answeredBy ?? 0)
     }
 
     /// In batch order (WITH ORDINALITY … ORDER BY): ids follow wire order within each session.
@@ -338,14 +340,14 @@ struct MessageColumns {
     func insertQuery(notifying channel: String) -> PostgresQuery {
         """
         WITH inserted AS (
-        INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
+        INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, answered_by)
         SELECT session_id, seq, at_us, sender, raw, CASE WHEN has_verb THEN verb END,
-               CASE WHEN has_payload THEN payload END, NULLIF(reply_code, -1)
+               CASE WHEN has_payload THEN payload END, NULLIF(reply_code, -1), NULLIF(answered_by, 0)
         FROM unnest(\(sessionIDs)::bigint[], \(seqs)::bigint[], \(times)::bigint[], \(senders)::text[], \(raws)::bytea[],
                     \(verbs)::text[], \(hasVerb)::boolean[], \(payloads)::bytea[], \(hasPayload)::boolean[],
-                    \(replyCodes)::integer[])
+                    \(replyCodes)::integer[], \(answeredBy)::bigint[])
              WITH ORDINALITY
-             AS m(session_id, seq, at_us, sender, raw, verb, has_verb, payload, has_payload, reply_code, n)
+             AS m(session_id, seq, at_us, sender, raw, verb, has_verb, payload, has_payload, reply_code, answered_by, n)
         ORDER BY n
         RETURNING id)
         SELECT pg_notify(\(channel), (txid_current() % 4294967296) || ':' || min(id) || '-' || max(id)) FROM inserted
