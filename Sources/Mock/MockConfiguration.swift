@@ -1,5 +1,6 @@
 import NIOCore
 import Recording
+import Replay
 
 /// Everything `wirelog mock` can be told. Defaults are the documented ones (docs/MOCK.md).
 public struct MockConfiguration: Sendable {
@@ -10,7 +11,8 @@ public struct MockConfiguration: Sendable {
     public var pace = MockPace.none
     public var onMiss = MissAction.close
     /// `--ignore`: regular expressions masked in requests before they are compared (as replay's).
-    public var ignore: [String] = []
+    /// Set through `mask(_:)`, which checks them, so every connection can compile them again.
+    public private(set) var ignore: [String] = []
     /// Silence after bytes that only begin a recorded request (or an unterminated line) that completes them.
     public var quietPeriod: TimeAmount = .milliseconds(200)
     /// Most client bytes held while they do not match yet (and longest line with line or lab framing).
@@ -23,6 +25,12 @@ public struct MockConfiguration: Sendable {
     public var maxUncommittedBytes = 4 << 20
 
     public init() {}
+
+    /// Sets the `--ignore` patterns once they compile.
+    public mutating func mask(_ patterns: [String]) throws(MaskingError) {
+        _ = try Masking(patterns: patterns)
+        ignore = patterns
+    }
 }
 
 /// How client bytes are cut into the messages that are matched.

@@ -46,7 +46,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
         self.configuration = configuration
         self.sink = sink
         self.logger = logger
-        // The patterns were checked when the server was made.
+        // `MockConfiguration.mask` checked the patterns.
         let masking = (try? Masking(patterns: configuration.ignore)) ?? .none
         matcher = RequestMatcher(script: script, order: configuration.order, masking: masking, connectionNumber: connectionNumber)
         lineFraming = configuration.framing != .recorded
@@ -68,7 +68,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
         let (greeting, thenClose) = matcher.greeting
         send(greeting, context: context)
         flushIfNeeded(context: context)
-        if thenClose { close(.serverClosed, context: context) }
+        if let thenClose { close(thenClose, context: context) }
         context.fireChannelActive()
     }
 
@@ -171,7 +171,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
         tape?.record(.client, request, verb: recorded.verb,
                      payloadRange: request == recorded.raw ? recorded.recorded.payloadRange : nil, answeredBy: recorded.id)
         send(turn.replies, context: context)
-        if turn.closesAfter { close(.serverClosed, context: context) }
+        if let reason = turn.closesWith { close(reason, context: context) }
     }
 
     private func miss(_ bytes: [UInt8], closest: StoredMessage?, differsAt: Int, context: ChannelHandlerContext) {

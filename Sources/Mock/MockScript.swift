@@ -1,4 +1,5 @@
 import Recording
+import Replay
 
 /// What the mock can say, built from recorded sessions alone (no network): each session cut into
 /// turns (a client message and the server messages after it), the greeting a server-first
@@ -17,16 +18,16 @@ public struct MockScript: Sendable {
     public struct Turn: Sendable, Equatable {
         public var request: StoredMessage
         public var replies: [Reply]
-        /// The server closed the connection after this turn (the session's last).
-        public var closesAfter: Bool
+        /// How the recorded session ended when the server closed it after this turn (its last).
+        public var closesWith: EndReason?
     }
 
     public struct Session: Sendable, Equatable {
         public var id: Int64
         public var greeting: [Reply]
         public var turns: [Turn]
-        /// The server closed before the client said anything (a banner, then a close).
-        public var closesAfterGreeting: Bool
+        /// How the recorded session ended when the server closed it before the client said anything.
+        public var closesAfterGreeting: EndReason?
     }
 
     /// Oldest first.
@@ -72,7 +73,7 @@ public struct MockScript: Sendable {
         for message in messages {
             switch message.sender {
             case .client:
-                turns.append(Turn(request: message, replies: [], closesAfter: false))
+                turns.append(Turn(request: message, replies: [], closesWith: nil))
             case .server:
                 if let last = turns.indices.last {
                     turns[last].replies.append(Reply(raw: message.raw, id: message.id,
@@ -84,13 +85,13 @@ public struct MockScript: Sendable {
                 }
             }
         }
-        let serverClosed: Bool
+        var serverClose: EndReason?
         switch summary.endReason.flatMap(EndReason.init(rawValue:)) {
-        case .quit, .serverClosed, .lineTooLong: serverClosed = true
-        default: serverClosed = false
+        case let reason? where [.quit, .serverClosed, .lineTooLong].contains(reason): serverClose = reason
+        default: serverClose = nil
         }
-        if serverClosed, let last = turns.indices.last { turns[last].closesAfter = true }
-        return Session(id: summary.id, greeting: greeting, turns: turns, closesAfterGreeting: serverClosed && turns.isEmpty)
+        if let last = turns.indices.last { turns[last].closesWith = serverClose }
+        return Session(id: summary.id, greeting: greeting, turns: turns, closesAfterGreeting: turns.isEmpty ? serverClose : nil)
     }
 }
 
@@ -114,5 +115,21 @@ public enum MockScriptError: Error, CustomStringConvertible, Equatable {
         case .conflictingGreetings(let first, let second):
             return "sessions \(first) and \(second) start with different greetings from the server, and a client that connects can only get one; mock them separately, or with --order strict"
         }
+    }
+}
+
+extension MockScript {
+    /// Reads the sessions `selection` names from `store` (oldest first when chosen by filters)
+    /// and builds the script. Sessions recorded by a mock are left out unless named by id or
+    /// `--kind mock`: they only repeat what they answered. Throws `SelectionError` or `MockScriptError`.
+    public static func load(_ selection: SessionSelection, from store: any RecordingStore, order: MockOrder) async throws -> MockScript {
+        var recorded: [(summary: SessionSummary, messages: [StoredMessage])] = []
+        for id in try await selection.resolve(in: store) {
+            let summary = try await store.session(id)
+            if summary.kind == SessionKind.mock.rawValue && selection.ids.isEmpty && selection.filter.kind != .mock { continue }
+            recorded.append((summary, try await store.messages(ofSession: id)))
+        }
+        guard !recorded.isEmpty else { throw SelectionError.nothingMatches }
+        return try MockScript(recorded, order: order)
     }
 }

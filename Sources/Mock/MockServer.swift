@@ -5,7 +5,6 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Recording
-import Replay
 
 /// The mock server: answers every connection from a `MockScript` with a `MockConnectionHandler`,
 /// refuses connections over the limit, and shuts down gracefully like serve and proxy.
@@ -15,9 +14,8 @@ public final class MockServer: Sendable {
     private let logger: Logger
     private let server: ListeningServer
 
-    /// Checks the `--ignore` patterns; with no `sink` the mock records nothing.
-    public init(configuration: MockConfiguration, script: MockScript, sink: (any RecordingSink)?, logger: Logger) throws(MaskingError) {
-        _ = try Masking(patterns: configuration.ignore)
+    /// With no `sink` the mock records nothing.
+    public init(configuration: MockConfiguration, script: MockScript, sink: (any RecordingSink)?, logger: Logger) {
         self.configuration = configuration
         self.sink = sink
         self.logger = logger

@@ -33,10 +33,10 @@ public struct RequestMatcher {
         strictSession = order == .strict ? script.sessions[connectionNumber % script.sessions.count] : nil
     }
 
-    /// What the connection says first: the greeting, and whether the server then closed.
-    public var greeting: (replies: [MockScript.Reply], thenClose: Bool) {
+    /// What the connection says first: the greeting, and how the server then closed, if it did.
+    public var greeting: (replies: [MockScript.Reply], thenClose: EndReason?) {
         let session = strictSession ?? script.anyOrderGreeting
-        return (session?.greeting ?? [], session?.closesAfterGreeting ?? false)
+        return (session?.greeting ?? [], session?.closesAfterGreeting)
     }
 
     /// Matches the start of `buffer`. With `complete` (a quiet period passed, or the input
