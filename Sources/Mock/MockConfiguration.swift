@@ -21,6 +21,8 @@ public struct MockConfiguration: Sendable {
     public var eventLoopThreads = System.coreCount
     /// Who the mock's own sessions say recorded them.
     public var recorderName = RecorderName.hostName
+    /// Time allowed for connecting to the `--on-miss upstream` server.
+    public var connectTimeout: TimeAmount = .seconds(5)
     /// A connection stops being read while this many of its recorded bytes wait for a commit.
     public var maxUncommittedBytes = 4 << 20
 
@@ -68,4 +70,7 @@ public enum MissAction: Sendable, Equatable {
     case close
     /// Send these bytes, drop what missed and go on.
     case reply([UInt8])
+    /// Forward the connection from the miss on to the real server at this address, and record
+    /// what it says as a new session of kind proxy (the next mock run answers from it).
+    case upstream(host: String, port: Int)
 }

@@ -18,25 +18,28 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let configuration: MockConfiguration
-    private let sink: (any RecordingSink)?
-    private let logger: Logger
-    private let script: MockScript
+    let configuration: MockConfiguration
+    let sink: (any RecordingSink)?
+    let logger: Logger
+    let script: MockScript
     private var matcher: RequestMatcher
     private let lineFraming: Bool
     private var decoder: StreamDecoder
     /// Client bytes not matched yet (`recorded` framing).
     private var pending: [UInt8] = []
-    private var tape: SessionTape?
-    private var clientDescription = "?"
+    private(set) var tape: SessionTape?
+    private(set) var clientDescription = "?"
+    private(set) var clientContext: ChannelHandlerContext?
+    /// Set by a miss with `--on-miss upstream`: from then on bytes go to the real server and back.
+    var forwarding: Forwarding?
 
     /// Set once the mock decided to close (a recorded close, a miss, the client's end of input,
     /// shutdown): nothing more is read or answered.
-    private var closing: EndReason?
-    private var ended = false
+    var closing: EndReason?
+    private(set) var ended = false
     private var needsFlush = false
     private var readHeldBack = false
-    private var lastReadAt = NIODeadline.now()
+    private var lastReadAt = NIODeadline.uptimeNanoseconds(0)
     private var quietTimer: Scheduled<Void>?
     /// With `--pace recorded`: when the last reply scheduled so far goes out (replies keep their order).
     private var lastSendAt = NIODeadline.uptimeNanoseconds(0)
@@ -59,6 +62,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         clientDescription = context.channel.remoteAddress?.displayString ?? "?"
+        clientContext = context
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         tape = SessionTape(sink: sink, info: .mocked(channel: context.channel, configuration, script: script),
                            delivery: .eventLoop(context.eventLoop)) { outcome in
@@ -75,7 +79,9 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         quietTimer?.cancel()
         ended = true
+        clientContext = nil
         tape?.end(closing ?? .clientClosed)
+        forwarding?.clientGone(reason: closing ?? .clientClosed)
         context.fireChannelInactive()
     }
 
@@ -86,6 +92,9 @@ final class MockConnectionHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
+        case ChannelEvent.inputClosed where forwarding != nil:
+            // The real server hears the end of input and decides when to close.
+            forwarding?.clientInputClosed()
         case ChannelEvent.inputClosed:
             // What the client sent is complete: answer it, then close.
             if lineFraming {
@@ -106,12 +115,18 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         tape?.countWireBytes(buffer.readableBytes, from: .client)
+        if let forwarding {
+            forward(Array(buffer.readableBytesView), through: forwarding)
+            return
+        }
         guard closing == nil else { return }
-        lastReadAt = .now()
+        lastReadAt = context.eventLoop.now
         if lineFraming {
             buffer.withUnsafeReadableBytes { bytes in
                 decode(context: context) { decoder, emit in decoder.feed(bytes, emit) }
             }
+            // A miss that went upstream: what the decoder still holds goes after it.
+            if forwarding != nil { decode(context: context) { decoder, emit in decoder.finish(emit) } }
         } else {
             pending.append(contentsOf: buffer.readableBytesView)
             matchPending(context: context, complete: false)
@@ -155,6 +170,10 @@ final class MockConnectionHandler: ChannelDuplexHandler {
 
     /// A whole line or command (`line` and `lab` framing): a recorded request, or a miss.
     private func answerWhole(_ message: [UInt8], context: ChannelHandlerContext) {
+        if let forwarding {
+            forward(message, through: forwarding)
+            return
+        }
         guard closing == nil else { return }
         switch matcher.match(message, complete: true) {
         case .answer(let turn, let length) where length == message.count:
@@ -175,7 +194,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     }
 
     private func miss(_ bytes: [UInt8], closest: StoredMessage?, differsAt: Int, context: ChannelHandlerContext) {
-        tape?.record(.client, bytes)
+        if case .upstream = configuration.onMiss {} else { tape?.record(.client, bytes) }
         let received = Escaping.escape(bytes.prefix(80)) + (bytes.count > 80 ? "…" : "")
         let nearest = closest.map { message in
             "; closest recorded request is message \(message.id) of session \(message.sessionID) \"\(Escaping.escape(message.raw.prefix(80)))\", first different at byte \(differsAt)"
@@ -187,6 +206,11 @@ final class MockConnectionHandler: ChannelDuplexHandler {
         case .reply(let bytes):
             logger.warning("no recorded request matches \"\(received)\" from \(clientDescription)\(nearest); sending the --on-miss reply")
             write(bytes, answeredBy: nil, replyCode: nil, context: context)
+        case .upstream(let host, let port):
+            let capture = sink == nil ? "" : ", recording the new exchange as a proxy session"
+            logger.warning("no recorded request matches \"\(received)\" from \(clientDescription)\(nearest); forwarding the connection to \(host):\(port) from here on\(capture) (--on-miss upstream)")
+            quietTimer?.cancel()
+            forward(bytes, through: startForwarding(host: host, port: port, context: context))
         }
     }
 
@@ -198,7 +222,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
             for reply in replies { write(reply.raw, answeredBy: reply.id, replyCode: reply.replyCode, context: context) }
             return
         }
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         for reply in replies {
             let at = max(now + .nanoseconds(Int64(Double(reply.delayMicros) * 1_000 / speed)), lastSendAt)
@@ -212,7 +236,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func write(_ bytes: [UInt8], answeredBy: Int64?, replyCode: Int?, context: ChannelHandlerContext) {
+    func write(_ bytes: [UInt8], answeredBy: Int64?, replyCode: Int?, context: ChannelHandlerContext) {
         guard !bytes.isEmpty else { return }
         tape?.countWireBytes(bytes.count, from: .server)
         tape?.record(.server, bytes, replyCode: replyCode, answeredBy: answeredBy)
@@ -220,19 +244,19 @@ final class MockConnectionHandler: ChannelDuplexHandler {
         needsFlush = true
     }
 
-    private func flushIfNeeded(context: ChannelHandlerContext) {
+    func flushIfNeeded(context: ChannelHandlerContext) {
         guard needsFlush else { return }
         needsFlush = false
         context.flush()
     }
 
     /// Closes once every reply scheduled so far has gone out.
-    private func close(_ reason: EndReason, context: ChannelHandlerContext) {
+    func close(_ reason: EndReason, context: ChannelHandlerContext) {
         guard closing == nil else { return }
         closing = reason
         quietTimer?.cancel()
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.eventLoop.scheduleTask(deadline: max(lastSendAt, .now())) {
+        context.eventLoop.scheduleTask(deadline: max(lastSendAt, context.eventLoop.now)) {
             let context = loopBound.value
             // An empty write completes after every write before it.
             context.writeAndFlush(NIOAny(ByteBuffer())).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
@@ -255,7 +279,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     private func quietPeriodPassed(context: ChannelHandlerContext) {
         quietTimer = nil
         guard closing == nil else { return }
-        if NIODeadline.now() < lastReadAt + configuration.quietPeriod {
+        if context.eventLoop.now < lastReadAt + configuration.quietPeriod {
             scheduleQuietTimer(context: context)  // more bytes came since the timer was set
             return
         }
@@ -268,7 +292,10 @@ final class MockConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Backpressure and recording
 
-    private var mayRead: Bool { (tape?.uncommittedBytes ?? 0) < configuration.maxUncommittedBytes }
+    /// Not while too much waits for a commit, nor while forwarded bytes have nowhere to go yet.
+    private var mayRead: Bool {
+        (tape?.uncommittedBytes ?? 0) < configuration.maxUncommittedBytes && forwarding?.mayTakeMore ?? true
+    }
 
     func read(context: ChannelHandlerContext) {
         if mayRead && context.channel.isWritable {
@@ -280,10 +307,11 @@ final class MockConnectionHandler: ChannelDuplexHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         resumeReadingIfAllowed(context: context)
+        if context.channel.isWritable { forwarding?.resumeReading() }
         context.fireChannelWritabilityChanged()
     }
 
-    private func resumeReadingIfAllowed(context: ChannelHandlerContext) {
+    func resumeReadingIfAllowed(context: ChannelHandlerContext) {
         if readHeldBack && mayRead && context.channel.isWritable {
             readHeldBack = false
             context.read()

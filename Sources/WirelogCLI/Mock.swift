@@ -46,8 +46,11 @@ struct MockCommand: AsyncParsableCommand {
             })
     var pace: MockPace = .none
 
-    @Option(help: ArgumentHelp("When nothing recorded matches: close, or reply BYTES (escapes such as \\r\\n allowed) and go on.", valueName: "close|reply BYTES"))
+    @Option(help: ArgumentHelp("When nothing recorded matches: close; reply BYTES (escapes such as \\r\\n allowed) and go on; or upstream HOST:PORT, forward the connection from there on to the real server and record what it says (the next run answers from it).", valueName: "close|reply BYTES|upstream HOST:PORT"))
     var onMiss: String = "close"
+
+    @Option(help: "With --on-miss upstream, time allowed for connecting to it.")
+    var connectTimeout = TimeSpan(microseconds: 5_000_000)
 
     @Option(help: ArgumentHelp("Mask what matches this regular expression in client and recorded requests before comparing (repeatable), as replay --ignore.", valueName: "regex"))
     var ignore: [String] = []
@@ -78,6 +81,7 @@ struct MockCommand: AsyncParsableCommand {
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive") }
         guard quietPeriod.microseconds > 0 else { throw ValidationError("--quiet-period must be positive") }
+        guard connectTimeout.microseconds > 0 else { throw ValidationError("--connect-timeout must be positive") }
         _ = try missAction()
         do {
             _ = try Masking(patterns: ignore)
@@ -89,8 +93,13 @@ struct MockCommand: AsyncParsableCommand {
 
     private func missAction() throws -> MissAction {
         if onMiss == "close" { return .close }
+        if onMiss.hasPrefix("upstream ") {
+            let address = try HostPort.parse(String(onMiss.dropFirst("upstream ".count)))
+            guard address.port > 0 else { throw ValidationError("--on-miss upstream needs a port other than 0") }
+            return .upstream(host: address.host, port: address.port)
+        }
         guard onMiss.hasPrefix("reply ") else {
-            throw ValidationError("--on-miss takes close, or reply BYTES (e.g. --on-miss 'reply -ERR not recorded\\r\\n')")
+            throw ValidationError("--on-miss takes close, reply BYTES or upstream HOST:PORT (e.g. --on-miss 'reply -ERR not recorded\\r\\n', --on-miss 'upstream 127.0.0.1:6379')")
         }
         do {
             return .reply(try ArgumentEscapes.unescape(String(onMiss.dropFirst("reply ".count))))
@@ -144,6 +153,7 @@ struct MockCommand: AsyncParsableCommand {
         configuration.quietPeriod = .microseconds(quietPeriod.microseconds)
         configuration.maxLineLength = maxLine
         configuration.maxConnections = maxConnections
+        configuration.connectTimeout = .microseconds(connectTimeout.microseconds)
         configuration.eventLoopThreads = threads ?? System.coreCount
         configuration.recorderName = recording.recorderName
 

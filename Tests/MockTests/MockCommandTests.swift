@@ -31,7 +31,7 @@ import TestSupport
         #expect(!conflict.stderrText.contains("listening"))
         let badMiss = try await WirelogProcess.run(["mock", "--listen", "127.0.0.1:0", "--db", db, "--on-miss", "shrug"])
         #expect(badMiss.status != 0)
-        #expect(badMiss.stderrText.contains("--on-miss takes close, or reply BYTES"))
+        #expect(badMiss.stderrText.contains("--on-miss takes close, reply BYTES or upstream HOST:PORT"))
     }
 
     /// Huge messages and binary garbage are misses bounded by --max-line; the process goes on
@@ -105,5 +105,41 @@ import TestSupport
         #expect(try mock.wait().status == 0)
         let mockSessions = try await RecordedRows.sessions(store).filter { $0.kind == "mock" }
         #expect(mockSessions.count == 5)
+    }
+
+    /// Capture on miss: with --on-miss upstream a miss goes to the real redis and the exchange is
+    /// recorded; the next mock run, without redis, answers it from that recording.
+    @Test(arguments: TestBackend.allCases)
+    func missesGoUpstreamAndTheNextRunAnswersThem(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let store = try backend.freshStore(in: directory)
+        _ = try await Recordings.write([[(.client, "*1\r\n$4\r\nPING\r\n"), (.server, "+PONG\r\n")]], to: store)
+        let redisPort = try freePort()
+        let redis = try Program("redis-server", [
+            "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        ], directory: directory.path)
+        try await waitUntilListening(port: redisPort)
+        let capturing = try await MockHarness.start(store: store) { $0.onMiss = .upstream(host: "127.0.0.1", port: redisPort) }
+        let port = String(capturing.port)
+        let firstRun = try await onThread { () throws -> [String] in
+            [try Program.run("redis-cli", ["-p", port, "SET", "fresh", "from redis"]),
+             try Program.run("redis-cli", ["-p", port, "GET", "fresh"]),
+             try TestSocket.connect(port: Int(port)!).ask("*1\r\n$4\r\nPING\r\n")]
+        }
+        await capturing.stop()
+        redis.stop()
+        #expect(firstRun == ["OK\n", "from redis\n", "+PONG\r\n"])
+        let captured = try await RecordedRows.sessions(store).filter { $0.kind == "proxy" && $0.serverPort == redisPort }
+        #expect(captured.count == 2)
+        let mocked = try await capturing.mockSessions()
+        #expect(mocked.count == 3)
+        #expect(mocked.prefix(2).allSatisfy { $0.messages.allSatisfy { $0.answeredBy == nil } }, "forwarded, not answered from a recording")
+
+        let replaying = try await MockHarness.start(store: store)
+        let secondRun = try await onThread { () throws -> String in
+            try Program.run("redis-cli", ["-p", String(replaying.port), "GET", "fresh"])
+        }
+        await replaying.stop()
+        #expect(secondRun == "from redis\n")
     }
 }
