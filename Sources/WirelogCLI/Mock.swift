@@ -125,7 +125,8 @@ struct MockCommand: AsyncParsableCommand {
         // Everything that can be wrong with the recordings is said before listening.
         let script = try await reportingErrors {
             let location = try recording.database.location
-            let store = try await location.openStore(.read)
+            // A recording mock may upgrade the store it then records into; --no-record only reads.
+            let store = try await location.openStore(recording.noRecord ? .read : .modify)
             do {
                 let script = try await MockScript.load(try selection(), from: store, order: order)
                 await store.close()
