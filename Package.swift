@@ -347,7 +347,9 @@ let package = Package(
                 "Recording", "SQLiteBackend", "Backends", "TestSupport", "Mock", "Replay", "Proxy", "Server", "Client",
                 "LabProtocol", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

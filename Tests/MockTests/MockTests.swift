@@ -246,4 +246,22 @@ import TestSupport
         #expect(sessions.count == 100)
         #expect(sessions.allSatisfy { $0.summary.endReason == "quit" && $0.messages.count == 6 })
     }
+
+    /// Over --max-connections the client of a lab recording gets serve's 503 BUSY line, then a close.
+    @Test(arguments: TestBackend.allCases)
+    func overTheConnectionLimitALabClientGetsBusy(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let store = try backend.freshStore(in: directory)
+        _ = try await Recordings.write([[(.client, "HELO\n"), (.server, "100 OK\n")]], to: store, decoding: .lab)
+        let mock = try await MockHarness.start(store: store) { $0.maxConnections = 1 }
+        let (first, refused) = try await onThread { () throws -> (String, [UInt8]) in
+            let holder = try TestSocket.connect(port: mock.port)
+            let first = try holder.ask("HELO\n")
+            return (first, try TestSocket.connect(port: mock.port).receiveAll())
+        }
+        await mock.stop()
+        #expect(first == "100 OK\n")
+        #expect(refused == Array("503 BUSY too many connections (limit 1), try again later\n".utf8))
+        #expect(try await mock.mockSessions().compactMap(\.summary.endReason).sorted() == ["client_closed", "refused"])
+    }
 }
