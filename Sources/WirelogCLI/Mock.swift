@@ -25,8 +25,7 @@ struct MockCommand: AsyncParsableCommand {
             Times: \(TimeSpan.forms). See docs/MOCK.md.
             """)
 
-    @Argument(help: "Ids of the sessions to answer from (with filters, a session must pass them too).")
-    var ids: [Int64] = []
+    @OptionGroup var sessions: SessionSelectionOptions
 
     @Option(help: "Address to listen on (port 0 picks a free one).", transform: HostPort.parse)
     var listen: HostPort
@@ -67,11 +66,6 @@ struct MockCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads (default: one per core).")
     var threads: Int?
 
-    @OptionGroup(title: "Session filters (as in wirelog sessions list)") var filters: SessionFilterOptions
-
-    @Option(help: "Only the most recent this many matching sessions.")
-    var limit: Int?
-
     @OptionGroup var recording: RecordingOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -79,7 +73,6 @@ struct MockCommand: AsyncParsableCommand {
         guard maxLine > 0 else { throw ValidationError("--max-line must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
-        if let limit, limit <= 0 { throw ValidationError("--limit must be positive") }
         guard quietPeriod.microseconds > 0 else { throw ValidationError("--quiet-period must be positive") }
         guard connectTimeout.microseconds > 0 else { throw ValidationError("--connect-timeout must be positive") }
         _ = try missAction()
@@ -88,7 +81,6 @@ struct MockCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        _ = try selection()
     }
 
     private func missAction() throws -> MissAction {
@@ -108,18 +100,6 @@ struct MockCommand: AsyncParsableCommand {
         }
     }
 
-    private func selection() throws -> SessionSelection {
-        var selection = SessionSelection()
-        selection.ids = ids
-        do {
-            selection.filter = try filters.filter()
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        selection.limit = limit
-        return selection
-    }
-
     func run() async throws {
         let logger = logging.makeLogger(label: "wirelog.mock")
         // Everything that can be wrong with the recordings is said before listening.
@@ -128,7 +108,7 @@ struct MockCommand: AsyncParsableCommand {
             // A recording mock may upgrade the store it then records into; --no-record only reads.
             let store = try await location.openStore(recording.noRecord ? .read : .modify)
             do {
-                let script = try await MockScript.load(try selection(), from: store, order: order)
+                let script = try await MockScript.load(try sessions.selection(), from: store, order: order)
                 await store.close()
                 return script
             } catch let error as SelectionError {

@@ -264,4 +264,22 @@ import TestSupport
         #expect(refused == Array("503 BUSY too many connections (limit 1), try again later\n".utf8))
         #expect(try await mock.mockSessions().compactMap(\.summary.endReason).sorted() == ["client_closed", "refused"])
     }
+
+    /// A client that pipelines requests and never reads the replies is stopped being read: the
+    /// flood stalls after a few MiB instead of being buffered, and other clients are still answered.
+    @Test func aClientThatNeverReadsIsNotBufferedForWithoutBound() async throws {
+        let directory = TemporaryDirectory()
+        let store = try TestBackend.sqlite.freshStore(in: directory)
+        _ = try await Recordings.write([[(.client, "PING\r\n"), (.server, "+PONG\r\n")]], to: store)
+        let mock = try await MockHarness.start(store: store, record: false)
+        let (flooded, answer) = try await onThread { () throws -> (Int, String) in
+            let flooder = try RawSocket(port: mock.port)
+            let requests = Array(String(repeating: "PING\r\n", count: 10_000).utf8)
+            let flooded = flooder.flood(requests, limit: 256 << 20, stallTime: 2)
+            return (flooded, try TestSocket.connect(port: mock.port).ask("PING\r\n"))
+        }
+        await mock.stop()
+        #expect(flooded < 64 << 20, "sent \(flooded) bytes before the mock stopped reading")
+        #expect(answer == "+PONG\r\n")
+    }
 }
