@@ -175,13 +175,13 @@ final class MockConnectionHandler: ChannelDuplexHandler {
             return
         }
         guard closing == nil else { return }
-        switch matcher.match(message, complete: true) {
-        case .answer(let turn, let length) where length == message.count:
+        switch matcher.match(message, complete: true, whole: true) {
+        case .answer(let turn, _):
             answer(message, with: turn, context: context)
-        case .answer, .waitForMore:
-            miss(message, closest: nil, differsAt: 0, context: context)
         case .miss(let closest, let differsAt):
             miss(message, closest: closest, differsAt: differsAt, context: context)
+        case .waitForMore:  // not when complete
+            miss(message, closest: nil, differsAt: 0, context: context)
         }
     }
 

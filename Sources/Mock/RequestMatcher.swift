@@ -40,8 +40,9 @@ public struct RequestMatcher {
     }
 
     /// Matches the start of `buffer`. With `complete` (a quiet period passed, or the input
-    /// ended) the bytes are all there will be: no waiting, the longest match or a miss.
-    public mutating func match(_ buffer: [UInt8], complete: Bool) -> Outcome {
+    /// ended) the bytes are all there will be: no waiting, the longest match or a miss. With
+    /// `whole` (a line or command already cut) only a request that is all of `buffer` matches.
+    public mutating func match(_ buffer: [UInt8], complete: Bool, whole: Bool = false) -> Outcome {
         let candidates: [[UInt8]]
         if let strictSession {
             guard strictPosition < strictSession.turns.count else {
@@ -60,12 +61,14 @@ public struct RequestMatcher {
                 if best.map({ $0.length < buffer.count }) ?? true { best = (request, buffer.count) }
                 continue
             }
-            if difference.expectedOffset == request.count {
+            if difference.expectedOffset == request.count && !whole {
                 // The request is all there, followed by more bytes.
                 if best.map({ $0.length < difference.actualOffset }) ?? true { best = (request, difference.actualOffset) }
-            } else if difference.actualOffset == buffer.count {
-                longerPossible = true
-            } else if closest.map({ $0.matched < difference.expectedOffset }) ?? true {
+                continue
+            }
+            // The buffer ends inside the request: more bytes may complete it.
+            if difference.actualOffset == buffer.count { longerPossible = true }
+            if closest.map({ $0.matched < difference.expectedOffset }) ?? true {
                 closest = (request, difference.expectedOffset, difference.actualOffset)
             }
         }
