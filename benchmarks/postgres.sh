@@ -3,7 +3,8 @@
 # serve recording at 50 connections (SQLite, PostgreSQL, redis AOF everysec), 1/2/4 recorders into one
 # PostgreSQL, and the query commands on a populated PostgreSQL store. Prints a Markdown section
 # (BENCHMARKS.md carries the last one). A throwaway PostgreSQL cluster (scripts/pg-test-cluster) on a
-# free loopback port, stopped at the end. Knobs: RUNS (3), DURATION (5s), CONNS (50), PG_SESSIONS (1000000).
+# free loopback port, stopped at the end. Knobs: RUNS (3), DURATION (5s), CONNS (50), PG_SESSIONS (1000000),
+# PG_QUERY_DB (a postgres:// URL already populated as below, to time the queries without populating again).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -15,7 +16,8 @@ BIN=${WIRELOG_BIN:-$(swift build -c release --show-bin-path)/wirelog}
 [[ -x $BIN ]] || { echo "build first: swift build -c release (or set WIRELOG_BIN)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/wirelog-pgbench.XXXXXX)
 PIDS=()
-eval "$("$ROOT/scripts/pg-test-cluster" start)"
+# A server that syncs its WAL, as a real one does (the test cluster runs fsync=off).
+eval "$(WIRELOG_PG_FSYNC=on "$ROOT/scripts/pg-test-cluster" start)"
 cleanup() {
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -28,10 +30,11 @@ fresh_db() {  # fresh_db NAME: a new database, its URL on stdout
     psql -X -q "$BASE" -c "CREATE DATABASE $1" >/dev/null
     echo "${BASE%/*}/$1"
 }
-free_port() { python3 "$ROOT/benchmarks/tools.py" free-port; }
-serve() {  # serve NAME DB: a recording serve; its port in PORT
+# shellcheck source=benchmarks/lib.sh
+source "$ROOT/benchmarks/lib.sh"
+serve() {  # serve NAME DB [OPTION…]: a recording serve; its port in PORT
     PORT=$(free_port)
-    "$BIN" serve --listen "127.0.0.1:$PORT" --db "$2" --recorder-name "$1" --log-level warning >"$WORK/$1.log" 2>&1 &
+    "$BIN" serve --listen "127.0.0.1:$PORT" --db "$2" --recorder-name "$1" --log-level warning "${@:3}" >"$WORK/$1.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return; sleep 0.05; done
     cat "$WORK/$1.log" >&2; exit 1
@@ -40,28 +43,30 @@ rate() {  # rate PORT CONNS REQUEST EXPECT: requests/s of one wirelog bench run
     "$BIN" bench --json --connections "$2" --to "127.0.0.1:$1" --duration "$DURATION" --warmup 1s \
         --request "$3" --expect "$4" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["requests_per_second"]))'
 }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 DATA='DATA 0123456789abcdef\n'
 
 echo "## PostgreSQL backend (benchmarks/postgres.sh, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, RUNS=$RUNS, DURATION=$DURATION)"
 echo
 serve sqlite "$WORK/serve.sqlite"; P_SQLITE=$PORT
 serve postgres "$(fresh_db serve_one)"; P_PG=$PORT
+serve postgres-full "$(fresh_db serve_full)" --durability full; P_PG_FULL=$PORT
 P_REDIS=$(free_port)
 redis-server --port "$P_REDIS" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync everysec --dir "$WORK" >"$WORK/redis.log" 2>&1 &
 PIDS+=($!)
 sleep 0.5
-sqlite=(); pg=(); redis=()
+sqlite=(); pg=(); pgfull=(); redis=()
 for ((run = 1; run <= RUNS; run++)); do  # alternating, same sitting
     sqlite+=("$(rate "$P_SQLITE" "$CONNS" "$DATA" '300 DRCV\n')")
     pg+=("$(rate "$P_PG" "$CONNS" "$DATA" '300 DRCV\n')")
+    pgfull+=("$(rate "$P_PG_FULL" "$CONNS" "$DATA" '300 DRCV\n')")
     redis+=("$(rate "$P_REDIS" "$CONNS" 'SET k v\r\n' '+OK\r\n')")
 done
-S=$(median "${sqlite[@]}"); P=$(median "${pg[@]}"); R=$(median "${redis[@]}")
+S=$(median "${sqlite[@]}"); P=$(median "${pg[@]}"); PF=$(median "${pgfull[@]}"); R=$(median "${redis[@]}")
 echo "| serve recording, $CONNS connections | requests/s (median of $RUNS: all runs) | vs SQLite | vs redis |"
 echo "| --- | --- | --- | --- |"
-echo "| SQLite file | $S (${sqlite[*]}) | 1.00× | $(awk -v a="$S" -v b="$R" 'BEGIN{printf "%.2f", a/b}')× |"
-echo "| PostgreSQL | $P (${pg[*]}) | $(awk -v a="$P" -v b="$S" 'BEGIN{printf "%.2f", a/b}')× | $(awk -v a="$P" -v b="$R" 'BEGIN{printf "%.2f", a/b}')× |"
+echo "| SQLite file | $S (${sqlite[*]}) | 1.00× | $(ratio "$S" "$R")× |"
+echo "| PostgreSQL | $P (${pg[*]}) | $(ratio "$P" "$S")× | $(ratio "$P" "$R")× |"
+echo "| PostgreSQL, --durability full | $PF (${pgfull[*]}) | $(ratio "$PF" "$S")× | $(ratio "$PF" "$R")× |"
 echo "| redis AOF everysec (SET) | $R (${redis[*]}) | | 1.00× |"
 echo
 
@@ -78,20 +83,26 @@ for n in 1 2 4; do
 done
 echo
 
-QDB=$(fresh_db query)
-t0=$(date +%s)
-"$BIN" bench populate --db "$QDB" --sessions "$PG_SESSIONS" >/dev/null
-"$BIN" bench populate --db "$QDB" --sessions 1 --messages-per-session 10000 --days 0.001 --seed 7 >/dev/null
-t1=$(date +%s)
+if [[ -n ${PG_QUERY_DB:-} ]]; then
+    QDB=$PG_QUERY_DB
+    populated="populated earlier"
+else
+    QDB=$(fresh_db query)
+    t0=$(date +%s)
+    "$BIN" bench populate --db "$QDB" --sessions "$PG_SESSIONS" >/dev/null
+    "$BIN" bench populate --db "$QDB" --sessions 1 --messages-per-session 10000 --days 0.001 --seed 7 >/dev/null
+    populated="populated in $(($(date +%s) - t0)) s"
+fi
 LONG=$(psql -X -At "$QDB" -c "SELECT max(id) FROM sessions")
 psql -X -q "$QDB" -c "ANALYZE" >/dev/null
-echo "| query on $PG_SESSIONS sessions in PostgreSQL (populated in $((t1 - t0)) s) | seconds (median of $RUNS) |"
+echo "| query on $(psql -X -At "$QDB" -c "SELECT count(*) FROM sessions") sessions in PostgreSQL ($populated) | seconds (median of $RUNS) |"
 echo "| --- | --- |"
 q() {
     local label=$1 times=()
     shift
     for ((run = 1; run <= RUNS; run++)); do
-        /usr/bin/time -f %e -o "$WORK/t" "$BIN" "$@" --db "$QDB" >/dev/null
+        # `search` exits 1 when nothing matches, as grep does.
+        /usr/bin/time -f %e -o "$WORK/t" "$BIN" "$@" --db "$QDB" >/dev/null || true
         times+=("$(cat "$WORK/t")")
     done
     echo "| $label | $(median "${times[@]}") |"

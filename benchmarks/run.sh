@@ -70,7 +70,8 @@ fi
 [[ -x $BIN ]] || { echo "no wirelog binary at $BIN" >&2; exit 1; }
 
 # --- process helpers ---------------------------------------------------------------------------
-free_port() { $TOOLS free-port; }
+# shellcheck source=benchmarks/lib.sh
+source "$ROOT/benchmarks/lib.sh"
 
 wait_port() {
     local i
@@ -177,21 +178,6 @@ done
 stop "$PID_FULL"; stop "$PID_RA"; rm -f "$WORK"/full.sqlite*
 
 # --- 2. proxy ----------------------------------------------------------------------------------
-haproxy_conf() {  # haproxy_conf LISTEN UPSTREAM FILE
-    cat >"$3" <<CONF
-global
-    maxconn $(( ($(ulimit -Hn) - 200) / 2 ))
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 300s
-    timeout server 300s
-listen bench
-    bind 127.0.0.1:$1
-    server upstream 127.0.0.1:$2
-CONF
-}
-
 # start_proxies UPSTREAM_PORT TAG: starts haproxy, socat and (if built) wirelog proxy in front of it.
 start_proxies() {
     local upstream=$1 tag=$2

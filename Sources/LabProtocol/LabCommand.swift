@@ -70,6 +70,13 @@ public struct LabCommandParser: Sendable {
         }
     }
 
+    /// Hands over (and forgets) the bare `DATA` line waiting for its payload, empty when there is
+    /// none: when the payload line turns out too long to be a command, the DATA line belongs to it.
+    public mutating func takeAwaitingDataLine() -> [UInt8] {
+        defer { pendingData = nil }
+        return pendingData?.raw ?? []
+    }
+
     /// Ends the stream: a bare DATA whose payload never came is reported as a bad command.
     public mutating func finish<T>(_ body: (LabCommand, UnsafeRawBufferPointer) throws -> T) rethrows -> T? {
         guard let (dataLine, verbText) = pendingData else { return nil }

@@ -60,6 +60,18 @@ final class PostgresLink: Sendable {
         }
     }
 
+    /// Runs a prepared statement (prepared on this connection the first time) and collects its rows.
+    func execute<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row]
+    where Statement.Row: Sendable {
+        do {
+            var rows: [Statement.Row] = []
+            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+            return rows
+        } catch {
+            throw PostgresStoreError.from(error, url: url)
+        }
+    }
+
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     func transaction<T: Sendable>(_ body: (PostgresLink) async throws -> T) async throws -> T {
         try await rows("BEGIN")

@@ -5,13 +5,14 @@ import NIOCore
 import PostgresNIO
 import Recording
 
-/// The PostgreSQL sink: one writer task commits whatever connections queued in one transaction
-/// (a handful of round trips, each a multi-row statement over arrays), then tells each session how
-/// far it is durable. When the server goes away every batch fails (nothing is acknowledged), the
-/// outage is logged once, and the writer reconnects with backoff and carries on.
+/// The PostgreSQL sink: one writer task commits whatever connections queued in one statement over
+/// arrays (one round trip, its own transaction), then tells each session how far it is durable.
+/// When the server goes away every batch fails (nothing is acknowledged), the outage is logged
+/// once, and the writer reconnects with backoff and carries on.
 public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
     private let url: PostgresURL
     private let recorderName: String
+    private let durability: Durability
     private let logger: Logger
     private let lock = NSLock()
     // Guarded by `lock`.
@@ -27,7 +28,7 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
     private var outage: Outage?
     private var statistics = (batches: 0, records: 0)
     /// Verbs and codes already noted per session (only a cache: noting twice is harmless).
-    private var noted: [Int64: (verbs: Set<String>, codes: Set<Int>)] = [:]
+    private var noted: [ObjectIdentifier: (verbs: Set<String>, codes: Set<Int>)] = [:]
 
     /// When the server stopped answering and when to try again.
     private struct Outage {
@@ -38,11 +39,12 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
 
     /// Connects (one clear error when it cannot), applies migrations, closes the sessions a dead
     /// recorder of the same name left open, and starts the writer.
-    public static func open(_ url: PostgresURL, recorderName: String, logger: Logger,
+    public static func open(_ url: PostgresURL, recorderName: String, durability: Durability = .normal, logger: Logger,
                             upgrading: @escaping (Migration) -> Void = { _ in }) async throws -> PostgresRecorder {
         let link = try await PostgresLink.connect(url, logger: logger)
         do {
             try await PostgresSchema().migrate(link, nowMicros: WallClock.nowMicros(), willApply: upgrading)
+            try await configureSession(for: durability, on: link)
             let recovered = try await PostgresRecovery.closeInterrupted(link, recorder: recorderName)
             if recovered > 0 {
                 logger.notice("closed \(recovered) session(s) that recorder '\(recorderName)' left open (reason interrupted)")
@@ -51,16 +53,28 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
             await link.close()
             throw error
         }
-        let recorder = PostgresRecorder(url: url, recorderName: recorderName, link: link, logger: logger)
+        let recorder = PostgresRecorder(url: url, recorderName: recorderName, durability: durability, link: link, logger: logger)
         recorder.writer = Task { await recorder.writerLoop() }
         return recorder
     }
 
-    private init(url: PostgresURL, recorderName: String, link: PostgresLink, logger: Logger) {
+    private init(url: PostgresURL, recorderName: String, durability: Durability, link: PostgresLink, logger: Logger) {
         self.url = url
         self.recorderName = recorderName
+        self.durability = durability
         self.link = link
         self.logger = logger
+    }
+
+    /// The recorder's connection settings. `normal` durability is SQLite's `synchronous=NORMAL` here: a commit is acknowledged once PostgreSQL has
+    /// it (it survives wirelog dying, a lost connection and a clean restart of PostgreSQL); the WAL
+    /// reaches the disk within about 0.6 s (3 × `wal_writer_delay`), so a crash of the PostgreSQL
+    /// server or of its machine can lose that much. `full` waits for the flush on every commit.
+    /// The commit statement is planned once (a generic plan): planning it anew for every commit
+    /// cost more than running it.
+    private static func configureSession(for durability: Durability, on link: PostgresLink) async throws {
+        try await link.rows(durability == .full ? "SET synchronous_commit TO on" : "SET synchronous_commit TO off")
+        try await link.rows("SET plan_cache_mode TO force_generic_plan")
     }
 
     public func begin(_ session: RecordingSession) { enqueue(.begin(session)) }
@@ -148,14 +162,14 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
     private func write(_ batch: [SinkOperation]) async {
         batchNumber &+= 1
         let touched = SinkBatch(batch, number: batchNumber)
-        // Rows this batch inserts are gone if it rolls back: those sessions get them again next time.
+        // Sessions that get their row in this commit; if it fails they get it the next time.
         let withoutRow = touched.sessions.filter { $0.storedID == nil }
         do {
             let link = try await connectedLink()
             do {
-                try await link.bounded(by: .seconds(10)) { link in
-                    try await link.transaction { link in try await self.insert(batch, newSessions: withoutRow, into: link) }
-                }
+                let statement = commit(batch, touching: touched.sessions, newSessions: withoutRow)
+                let drawn = try await link.bounded(by: .seconds(10)) { link in try await link.execute(statement) }
+                for (session, id) in zip(withoutRow, drawn.first ?? []) { session.storedID = id }
             } catch {
                 // A connection that died mid-transaction starts an outage; retry at once next time.
                 if link.isClosed { lostConnection(retryIn: 0) }
@@ -169,7 +183,6 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
             }
             touched.deliverCommitted()
         } catch {
-            for session in withoutRow { session.storedID = nil }
             noted.removeAll()
             let failure = PostgresStoreError.from(error, url: url)
             if outage == nil {
@@ -188,6 +201,7 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
         do {
             let fresh = try await PostgresLink.connect(url, logger: logger, connectTimeout: .seconds(2))
             _ = try await PostgresRecovery.holdName(fresh, recorder: recorderName)
+            try await Self.configureSession(for: durability, on: fresh)
             link = fresh
             return fresh
         } catch {
@@ -205,152 +219,43 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
         outage = Outage(since: outage?.since ?? Date(), retryAt: Date().addingTimeInterval(backoff), backoff: max(backoff, 0.1))
     }
 
-    /// The batch as a few multi-row statements: new session rows, messages, the verb and code
-    /// sets, then the ends.
-    private func insert(_ batch: [SinkOperation], newSessions: [RecordingSession], into link: PostgresLink) async throws {
-        if !newSessions.isEmpty {
-            let ids = try await insertSessions(newSessions, link)
-            for (session, id) in zip(newSessions, ids) { session.storedID = id }
-        }
-
-        var messages = MessageColumns()
-        var verbs: [(String, Int64)] = []
-        var codes: [(Int, Int64)] = []
-        var ends: [(Int64, SessionEnd)] = []
-        /// The latest TLS facts of each session in the batch.
-        var tls: [Int64: TLSDetails] = [:]
+    /// The batch as one statement (`PostgresCommit`).
+    private func commit(_ batch: [SinkOperation], touching sessions: [RecordingSession],
+                        newSessions: [RecordingSession]) -> PostgresCommit.Prepared {
+        // New sessions are inserted whole, with the latest TLS facts and the end this batch holds.
+        var tls: [ObjectIdentifier: TLSDetails] = [:]
+        var ends: [ObjectIdentifier: SessionEnd] = [:]
         for operation in batch {
-            let sessionID = operation.session.storedID!
             switch operation {
-            case .begin: break
-            case .message(_, let message):
-                messages.append(message, sessionID: sessionID)
-                if let verb = message.verb?.uppercased(), noted[sessionID, default: ([], [])].verbs.insert(verb).inserted {
-                    verbs.append((verb, sessionID))
-                }
-                if let code = message.replyCode, noted[sessionID, default: ([], [])].codes.insert(code).inserted {
-                    codes.append((code, sessionID))
-                }
-            case .tls(_, let details):
-                tls[sessionID] = details
-            case .end(_, let end):
-                ends.append((sessionID, end))
-                noted[sessionID] = nil
+            case .tls(let session, let details): tls[ObjectIdentifier(session)] = details
+            case .end(let session, let end): ends[ObjectIdentifier(session)] = end
+            case .begin, .message: break
             }
         }
-        if !messages.isEmpty { try await link.rows(messages.insertQuery(notifying: PostgresFollowCursor.channel)) }
-        if !verbs.isEmpty {
-            try await link.rows("""
-                INSERT INTO session_verbs (verb, session_id)
-                SELECT * FROM unnest(\(verbs.map(\.0))::text[], \(verbs.map(\.1))::bigint[]) ON CONFLICT DO NOTHING
-                """)
+        var commit = PostgresCommit()
+        var references: [ObjectIdentifier: Int64] = [:]
+        for session in newSessions {
+            let key = ObjectIdentifier(session)
+            references[key] = commit.insertSession(session.info, tls: tls[key] ?? session.info.tls, end: ends[key],
+                                                   endReason: ends[key]?.reason.rawValue, origin: nil)
         }
-        if !codes.isEmpty {
-            try await link.rows("""
-                INSERT INTO session_reply_codes (reply_code, session_id)
-                SELECT * FROM unnest(\(codes.map(\.0))::integer[], \(codes.map(\.1))::bigint[]) ON CONFLICT DO NOTHING
-                """)
+        for session in sessions where references[ObjectIdentifier(session)] == nil {
+            let key = ObjectIdentifier(session)
+            if tls[key] != nil || ends[key] != nil { commit.updateSession(id: session.storedID!, tls: tls[key], end: ends[key]) }
         }
-        if !tls.isEmpty {
-            // The arrays cannot carry NULLs from here: '' stands for "no name".
-            let ids = Array(tls.keys)
-            try await link.rows("""
-                UPDATE sessions s SET tls = t.tls::jsonb, sni = NULLIF(t.sni, '')
-                FROM unnest(\(ids)::bigint[], \(ids.map { tls[$0]!.jsonText })::text[],
-                            \(ids.map { tls[$0]!.serverName ?? "" })::text[]) AS t(id, tls, sni)
-                WHERE s.id = t.id
-                """)
+        for operation in batch {
+            guard case .message(let session, let message) = operation else { continue }
+            let key = ObjectIdentifier(session)
+            let sessionID = references[key] ?? session.storedID!
+            commit.insertMessage(message, sessionID: sessionID)
+            if let verb = message.verb?.uppercased(), noted[key, default: ([], [])].verbs.insert(verb).inserted {
+                commit.noteVerb(verb, sessionID: sessionID)
+            }
+            if let code = message.replyCode, noted[key, default: ([], [])].codes.insert(code).inserted {
+                commit.noteReplyCode(code, sessionID: sessionID)
+            }
         }
-        if !ends.isEmpty {
-            try await link.rows("""
-                UPDATE sessions s SET ended_us = e.ended_us, end_reason = e.reason, bytes_from_client = e.from_client,
-                       bytes_from_server = e.from_server, message_count = e.messages
-                FROM unnest(\(ends.map(\.0))::bigint[], \(ends.map(\.1.atMicros))::bigint[], \(ends.map(\.1.reason.rawValue))::text[],
-                            \(ends.map(\.1.bytesFromClient))::bigint[], \(ends.map(\.1.bytesFromServer))::bigint[],
-                            \(ends.map(\.1.messageCount))::bigint[])
-                     AS e(id, ended_us, reason, from_client, from_server, messages)
-                WHERE s.id = e.id
-                """)
-        }
-    }
-
-    /// Inserts session rows and returns their ids in order: the ids are drawn first, so the order
-    /// does not rest on what RETURNING happens to do.
-    private func insertSessions(_ sessions: [RecordingSession], _ link: PostgresLink) async throws -> [Int64] {
-        let ids = try await link.rows("""
-            SELECT nextval(pg_get_serial_sequence('sessions', 'id')) FROM generate_series(1, \(sessions.count))
-            """).map { try $0.decode(Int64.self) }
-        let infos = sessions.map(\.info)
-        // The arrays cannot carry NULLs from here: 0 stands for "no replay" (ids start at 1), '' for no TLS.
-        try await link.rows("""
-            INSERT INTO sessions (id, kind, decoding, recorder, client_host, client_port, server_host, server_port,
-                                  started_us, replay_of, tls, sni)
-            OVERRIDING SYSTEM VALUE
-            SELECT id, kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us,
-                   NULLIF(replay_of, 0), NULLIF(tls, '')::jsonb, NULLIF(sni, '')
-            FROM unnest(\(ids)::bigint[], \(infos.map(\.kind.rawValue))::text[], \(infos.map(\.decoding.rawValue))::text[],
-                        \(infos.map(\.recorder))::text[], \(infos.map(\.clientHost))::text[],
-                        \(infos.map(\.clientPort))::integer[], \(infos.map(\.serverHost))::text[],
-                        \(infos.map(\.serverPort))::integer[], \(infos.map(\.startedMicros))::bigint[],
-                        \(infos.map { $0.replayOf ?? 0 })::bigint[], \(infos.map { $0.tls?.jsonText ?? "" })::text[],
-                        \(infos.map { $0.tls?.serverName ?? "" })::text[])
-                 AS s(id, kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us, replay_of,
-                      tls, sni)
-            """)
-        return ids
-    }
-}
-
-/// A batch's messages as column arrays, for one `INSERT … SELECT FROM unnest(…)`. The arrays
-/// cannot carry NULLs from here, so absent values travel with a flag (verb, payload), as -1
-/// (reply codes are never negative) or as 0 (message ids start at 1).
-struct MessageColumns {
-    private var sessionIDs: [Int64] = []
-    private var seqs: [Int64] = []
-    private var times: [Int64] = []
-    private var senders: [String] = []
-    private var raws: [ByteBuffer] = []
-    private var verbs: [String] = []
-    private var hasVerb: [Bool] = []
-    private var payloads: [ByteBuffer] = []
-    private var hasPayload: [Bool] = []
-    private var replyCodes: [Int] = []
-    private var answeredBy: [Int64] = []
-
-    var isEmpty: Bool { seqs.isEmpty }
-
-    mutating func append(_ message: RecordedMessage, sessionID: Int64) {
-        sessionIDs.append(sessionID)
-        seqs.append(message.seq)
-        times.append(message.atMicros)
-        senders.append(message.sender.rawValue)
-        raws.append(ByteBuffer(bytes: message.raw))
-        verbs.append(message.verb ?? "")
-        hasVerb.append(message.verb != nil)
-        payloads.append(message.payloadRange.map { ByteBuffer(bytes: message.raw[$0]) } ?? ByteBuffer())
-        hasPayload.append(message.payloadRange != nil)
-        replyCodes.append(message.replyCode ?? -1)
-        answeredBy.append(message.answeredBy ?? 0)
-    }
-
-    /// In batch order (WITH ORDINALITY … ORDER BY): ids follow wire order within each session.
-    /// Followers on `channel` hear the transaction and its range of ids when (and only if) it
-    /// commits: `XID:FIRST-LAST` (another recorder's rows may sit inside the range; the
-    /// transaction id, which is each row's `xmin`, tells them apart).
-    func insertQuery(notifying channel: String) -> PostgresQuery {
-        """
-        WITH inserted AS (
-        INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, answered_by)
-        SELECT session_id, seq, at_us, sender, raw, CASE WHEN has_verb THEN verb END,
-               CASE WHEN has_payload THEN payload END, NULLIF(reply_code, -1), NULLIF(answered_by, 0)
-        FROM unnest(\(sessionIDs)::bigint[], \(seqs)::bigint[], \(times)::bigint[], \(senders)::text[], \(raws)::bytea[],
-                    \(verbs)::text[], \(hasVerb)::boolean[], \(payloads)::bytea[], \(hasPayload)::boolean[],
-                    \(replyCodes)::integer[], \(answeredBy)::bigint[])
-             WITH ORDINALITY
-             AS m(session_id, seq, at_us, sender, raw, verb, has_verb, payload, has_payload, reply_code, answered_by, n)
-        ORDER BY n
-        RETURNING id)
-        SELECT pg_notify(\(channel), (txid_current() % 4294967296) || ':' || min(id) || '-' || max(id)) FROM inserted
-        """
+        for key in ends.keys { noted[key] = nil }
+        return commit.prepared
     }
 }

@@ -67,9 +67,11 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
     }
 
     public func messages(ofSession id: Int64, after afterID: Int64, limit: Int) async throws -> [StoredMessage] {
+        // Ordered as messages_by_session is: ORDER BY m.id alone let the planner walk the primary
+        // key from the start, through every other session's messages (1.8 s on 10M messages).
         try await link.rows("""
             SELECT \(unescaped: StoredMessage.postgresColumns) FROM messages m
-            WHERE m.session_id = \(id) AND m.id > \(afterID) ORDER BY m.id LIMIT \(limit)
+            WHERE m.session_id = \(id) AND m.id > \(afterID) ORDER BY m.session_id, m.id LIMIT \(limit)
             """).map { try StoredMessage($0.makeRandomAccess()) }
     }
 
@@ -90,7 +92,7 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
             let around = try await link.rows("""
                 SELECT \(unescaped: StoredMessage.postgresColumns) FROM messages m
                 WHERE m.session_id = \(match.sessionID) AND m.seq BETWEEN \(match.seq - Int64(context)) AND \(match.seq + Int64(context))
-                ORDER BY m.id
+                ORDER BY m.session_id, m.id
                 """).map { try StoredMessage($0.makeRandomAccess()) }
             hits.append(SearchHit(session: try SessionSummary(cells), match: match, context: around))
         }
@@ -98,11 +100,12 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
     }
 
     public func stats(_ filter: SessionFilter, topClients: Int) async throws -> SessionStats {
+        // Ties break in byte order (COLLATE "C"), as on SQLite, whatever the database's locale.
         var reasonsSQL = PostgresSQL()
         let reasonConditions = filter.conditions(&reasonsSQL)
         reasonsSQL.append("""
             SELECT s.end_reason, count(*) FROM sessions s WHERE true\(reasonConditions)
-            GROUP BY s.end_reason ORDER BY 2 DESC, 1 NULLS FIRST
+            GROUP BY s.end_reason ORDER BY 2 DESC, s.end_reason COLLATE "C" NULLS FIRST
             """)
         let reasons = try await link.rows(reasonsSQL.query).map {
             let (key, count) = try $0.decode((String?, Int64).self)
@@ -113,7 +116,7 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
         clientsSQL.append("""
             SELECT s.client_host, count(*), sum(s.message_count)::bigint, sum(s.bytes_from_client + s.bytes_from_server)::bigint
             FROM sessions s WHERE true\(clientConditions)
-            GROUP BY s.client_host ORDER BY 2 DESC, 3 DESC, 1 LIMIT \(clientsSQL.bind(topClients))
+            GROUP BY s.client_host ORDER BY 2 DESC, 3 DESC, s.client_host COLLATE "C" LIMIT \(clientsSQL.bind(topClients))
             """)
         let clients = try await link.rows(clientsSQL.query).map {
             let (host, sessions, messages, bytes) = try $0.decode((String, Int64, Int64, Int64).self)
@@ -221,55 +224,41 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
         }
     }
 
+    /// Whole sessions in one transaction: a lock that keeps concurrent copies from storing one
+    /// origin twice, the origins already here (skipped: nil), then everything as one statement.
     public func write(_ sessions: [(session: CompleteSession, origin: String?)]) async throws -> [Int64?] {
         try await link.transaction { link in
-            var ids: [Int64?] = []
+            let origins = sessions.compactMap(\.origin)
+            var present: Set<String> = []
+            if !origins.isEmpty {
+                try await link.rows("SELECT pg_advisory_xact_lock(\(Self.copyLockKey))")
+                present = Set(try await link.rows("SELECT origin FROM sessions WHERE origin = ANY(\(origins)::text[])")
+                    .map { try $0.decode(String.self) })
+            }
+            var commit = PostgresCommit()
+            var references: [Int64?] = []
             for (session, origin) in sessions {
-                let info = session.info
-                let end = session.end
-                let inserted = try await link.rows("""
-                    INSERT INTO sessions (kind, decoding, recorder, client_host, client_port, server_host, server_port,
-                                          started_us, ended_us, end_reason, bytes_from_client, bytes_from_server,
-                                          message_count, replay_of, origin, tls, sni)
-                    VALUES (\(info.kind.rawValue), \(info.decoding.rawValue), \(info.recorder), \(info.clientHost),
-                            \(info.clientPort), \(info.serverHost), \(info.serverPort), \(info.startedMicros),
-                            \(end?.atMicros), \(session.endReason), \(end?.bytesFromClient ?? 0), \(end?.bytesFromServer ?? 0),
-                            \(end?.messageCount ?? 0), \(info.replayOf), \(origin), \(info.tls?.jsonText)::jsonb,
-                            \(info.tls?.serverName))
-                    ON CONFLICT (origin) DO NOTHING
-                    RETURNING id
-                    """)
-                guard let id = try inserted.first?.decode(Int64.self) else {
-                    ids.append(nil)
+                // Also a second copy of one origin in this call.
+                if let origin, !present.insert(origin).inserted {
+                    references.append(nil)
                     continue
                 }
-                ids.append(id)
-                try await insertMessages(session.messages, sessionID: id, link)
+                let reference = commit.insertSession(session.info, tls: session.info.tls, end: session.end,
+                                                     endReason: session.endReason, origin: origin)
+                for message in session.messages { commit.insertMessage(message, sessionID: reference) }
+                for verb in Set(session.messages.compactMap { $0.verb?.uppercased() }) { commit.noteVerb(verb, sessionID: reference) }
+                for code in Set(session.messages.compactMap(\.replyCode)) { commit.noteReplyCode(code, sessionID: reference) }
+                references.append(reference)
             }
-            return ids
+            guard references.contains(where: { $0 != nil }) else { return references }
+            let ids = try await link.execute(commit.prepared).first ?? []
+            // Reference -n is the n-th new session.
+            return references.map { $0.map { ids[Int(-$0) - 1] } }
         }
     }
 
-    private func insertMessages(_ messages: [RecordedMessage], sessionID: Int64, _ link: PostgresLink) async throws {
-        guard !messages.isEmpty else { return }
-        var columns = MessageColumns()
-        for message in messages { columns.append(message, sessionID: sessionID) }
-        try await link.rows(columns.insertQuery(notifying: PostgresFollowCursor.channel))
-        let verbs = Array(Set(messages.compactMap { $0.verb?.uppercased() }))
-        let codes = Array(Set(messages.compactMap(\.replyCode)))
-        if !verbs.isEmpty {
-            try await link.rows("""
-                INSERT INTO session_verbs (verb, session_id) SELECT unnest(\(verbs)::text[]), \(sessionID)
-                ON CONFLICT DO NOTHING
-                """)
-        }
-        if !codes.isEmpty {
-            try await link.rows("""
-                INSERT INTO session_reply_codes (reply_code, session_id) SELECT unnest(\(codes)::integer[]), \(sessionID)
-                ON CONFLICT DO NOTHING
-                """)
-        }
-    }
+    /// The advisory lock `write` holds while it checks origins (the schema's lock is 0x57524C47).
+    private static let copyLockKey: Int64 = 0x57524C47_434F5059
 
     public func session(origin: String) async throws -> Int64? {
         try await link.rows("SELECT id FROM sessions WHERE origin = \(origin)").first?.decode(Int64.self)

@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import NIOPosix
 import NIORecording
 import Listening
 import Recording
@@ -19,14 +18,15 @@ enum ProxySide: Sendable {
     var sender: Sender { self == .client ? .client : .server }
 }
 
-/// One proxied connection: the accepted client channel, its upstream channel (both on the
-/// same event loop, so no locks), and the recording of what crosses between them.
-///
-/// Bytes are forwarded first and recorded after. Reading a side is held back while its
-/// partner is not writable or while too many recorded bytes wait for a commit, so memory
-/// stays bounded whatever the peers do.
+/// One proxied connection, the glue between its two channels: the accepted client channel and its
+/// upstream channel (both on the same event loop, so no locks). It forwards what each side sends
+/// to the other, holding back a side's reads while its partner is not writable or while too many
+/// recorded bytes wait for a commit, so memory stays bounded whatever the peers do. The parts
+/// with a job of their own live apart: `UpstreamConnector` opens the upstream, `EarlyBytes` holds
+/// what the client sends meanwhile, `ProxyRecordingTap` records (bytes are forwarded first and
+/// recorded after), and `ProxyEnding` decides why the session ends and how the other side closes.
 final class ProxyConnection {
-    /// What the proxy knows about one side.
+    /// What the glue knows about one side's channel.
     private final class Endpoint {
         let side: ProxySide
         var context: ChannelHandlerContext?
@@ -34,14 +34,8 @@ final class ProxyConnection {
         var inputClosed = false
         var readHeldBack = false
         var needsFlush = false
-        var decoder: StreamDecoder
-        var lastReadAt = NIODeadline.now()
-        var quietTimer: Scheduled<Void>?
 
-        init(side: ProxySide, decoder: StreamDecoder) {
-            self.side = side
-            self.decoder = decoder
-        }
+        init(side: ProxySide) { self.side = side }
     }
 
     private let configuration: ProxyConfiguration
@@ -50,28 +44,21 @@ final class ProxyConnection {
     let eventLoop: EventLoop
     private let endedPromise: EventLoopPromise<Void>
 
-    private let client: Endpoint
-    private let upstream: Endpoint
+    private let client = Endpoint(side: .client)
+    private let upstream = Endpoint(side: .upstream)
     private var upstreamConnecting = false
+    private var earlyBytes = EarlyBytes()
     /// TLS from the client: its handshake holds until the upstream is ready (its ALPN choice is
     /// passed back), so the upstream is connected once the ClientHello is known.
     private var clientHello: ClientHello?
     private var clientHandshaking: Bool
     private var tls = TLSDetails()
-    /// Client bytes that arrived before the upstream connection was up.
-    private var earlyBytes = CircularBuffer<ByteBuffer>()
-    private var earlyByteCount = 0
-    private var earlyEOF = false
 
-    /// Made when the client connection becomes active (it needs the client's address).
-    private var tape: SessionTape?
+    /// Made when the client connection becomes active (the session needs the client's address).
+    private var tap: ProxyRecordingTap?
     private var warnedAboutBacklog = false
 
-    /// Why the session ends: an abort (reset, error, shutdown…) wins over the first
-    /// half-close, which wins over the first side to close.
-    private var abortReason: EndReason?
-    private var halfCloseReason: EndReason?
-    private var closedReason: EndReason?
+    private var ending = ProxyEnding()
     private var ended = false
     private var drainTimer: Scheduled<Void>?
     private var clientDescription = "?"
@@ -86,11 +73,6 @@ final class ProxyConnection {
         self.eventLoop = eventLoop
         self.endedPromise = eventLoop.makePromise()
         self.clientHandshaking = configuration.tls != nil
-        let maxLine = configuration.maxLineLength
-        client = Endpoint(side: .client, decoder: StreamDecoder(
-            decoding: configuration.decoding, sender: .client, maxLineLength: maxLine))
-        upstream = Endpoint(side: .upstream, decoder: StreamDecoder(
-            decoding: configuration.decoding, sender: .server, maxLineLength: maxLine))
     }
 
     private func endpoint(_ side: ProxySide) -> Endpoint { side == .client ? client : upstream }
@@ -110,9 +92,10 @@ final class ProxyConnection {
         let remote = context.channel.remoteAddress
         clientDescription = remote?.displayString ?? "?"
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-        tape = SessionTape(sink: sink, info: .proxied(from: remote, configuration), delivery: .eventLoop(eventLoop)) { outcome in
+        let tape = SessionTape(sink: sink, info: .proxied(from: remote, configuration), delivery: .eventLoop(eventLoop)) { outcome in
             loopBound.value.recorderReported(outcome)
         }
+        tap = ProxyRecordingTap(tape: tape, configuration: configuration, eventLoop: eventLoop)
         // A TLS client's upstream waits for its ClientHello (the name and protocols to pass on).
         if !clientHandshaking { connectUpstream() }
     }
@@ -120,41 +103,25 @@ final class ProxyConnection {
     private func connectUpstream() {
         upstreamConnecting = true
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-        let upstreamTLS = configuration.upstreamTLS
-        let host = configuration.upstreamHost
-        let serverName = upstreamTLS?.settings.serverName ?? clientHello?.serverName
-        let offered = clientHello?.applicationProtocols ?? []
-        ClientBootstrap(group: eventLoop)
-            .connectTimeout(configuration.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    try upstreamTLS?.addHandlers(to: pipeline, host: host, serverName: serverName, offering: offered)
-                    try pipeline.addHandler(ProxySideHandler(side: .upstream, connection: loopBound.value))
-                }
-            }
-            .connect(host: configuration.upstreamHost, port: configuration.upstreamPort)
-            .assumeIsolated()
-            .whenFailure { error in loopBound.value.upstreamFailed(error) }
+        UpstreamConnector.connect(configuration, on: eventLoop, clientHello: clientHello) {
+            ProxySideHandler(side: .upstream, connection: loopBound.value)
+        }
+        .assumeIsolated()
+        .whenFailure { error in loopBound.value.upstreamFailed(error) }
     }
 
     private func upstreamActive(context: ChannelHandlerContext) {
         upstreamConnecting = false
         upstream.context = context
         upstream.isOpen = true
-        if abortReason != nil {
+        if ending.isAborted {
             // Shut down (or failed) while connecting.
             context.close(promise: nil)
             return
         }
-        while let buffer = earlyBytes.popFirst() {
-            context.write(NIOAny(buffer), promise: nil)
-        }
-        earlyByteCount = 0
+        for buffer in earlyBytes.takeAll() { context.write(NIOAny(buffer), promise: nil) }
         context.flush()
-        if earlyEOF { forwardEndOfInput(to: .upstream) }
+        if earlyBytes.endOfInput { forwardEndOfInput(to: .upstream) }
         if !client.isOpen { drainThenClose(upstream) }
         if configuration.upstreamTLS == nil { upstreamReady(applicationProtocol: nil) }
         resumeReads()
@@ -185,7 +152,7 @@ final class ProxyConnection {
         case .clientHello:
             break
         }
-        tape?.noteTLS(tls)
+        tap?.noteTLS(tls)
         switch (side, event) {
         case (.client, .established):
             clientHandshaking = false
@@ -194,10 +161,10 @@ final class ProxyConnection {
             upstreamReady(applicationProtocol: leg.alpn)
         case (.client, .failed(let leg)):
             clientHandshaking = false
-            abortReason = abortReason ?? .tlsHandshakeFailed
+            ending.abort(.tlsHandshakeFailed)
             logger.info("TLS handshake with client \(clientDescription) failed: \(leg.failure ?? "?")")
         case (.upstream, .failed(let leg)):
-            abortReason = abortReason ?? .upstreamTLSFailed
+            ending.abort(.upstreamTLSFailed)
             logger.warning("TLS handshake with upstream \(configuration.upstreamHost):\(configuration.upstreamPort) for client \(clientDescription) failed: \(leg.failure ?? "?")")
             client.context?.close(promise: nil)
         case (_, .closed), (_, .clientHello):
@@ -208,10 +175,8 @@ final class ProxyConnection {
     private func upstreamFailed(_ error: Error) {
         guard upstreamConnecting else { return }
         upstreamConnecting = false
-        earlyBytes.removeAll()
-        earlyByteCount = 0
-        let reason: EndReason = Self.isTimeout(error) ? .upstreamTimeout : .upstreamRefused
-        abortReason = abortReason ?? reason
+        _ = earlyBytes.takeAll()
+        ending.abort(ProxyEnding.reason(forConnectFailure: error))
         logger.warning("cannot connect to upstream \(configuration.upstreamHost):\(configuration.upstreamPort) for client \(clientDescription): \(error)")
         if client.isOpen {
             client.context?.close(promise: nil)
@@ -219,28 +184,19 @@ final class ProxyConnection {
         endIfBothClosed()
     }
 
-    private static func isTimeout(_ error: Error) -> Bool {
-        if case ChannelError.connectTimeout = error { return true }
-        if let error = error as? NIOConnectionError {
-            return error.connectionErrors.contains { isTimeout($0.error) }
-        }
-        if let error = error as? IOError { return error.errnoCode == ETIMEDOUT }
-        return false
-    }
-
     func inputClosed(_ side: ProxySide) {
         let from = endpoint(side)
         guard !from.inputClosed else { return }
         from.inputClosed = true
-        finishDecoding(from)
-        halfCloseReason = halfCloseReason ?? (side == .client ? .clientClosed : .serverClosed)
+        tap?.finishDecoding(side)
+        ending.inputClosed(side)
         forwardEndOfInput(to: side.partner)
     }
 
     /// Carries a half-close across: the partner's output closes after what it has to send.
     private func forwardEndOfInput(to side: ProxySide) {
         if side == .upstream && upstreamConnecting {
-            earlyEOF = true
+            earlyBytes.endOfInput = true
             return
         }
         let target = endpoint(side)
@@ -258,14 +214,11 @@ final class ProxyConnection {
     func errorCaught(_ side: ProxySide, error: Error) {
         // A failed connect is reported by `upstreamFailed`.
         guard endpoint(side).isOpen else { return }
-        let reason: EndReason
-        if let error = error as? IOError, error.errnoCode == ECONNRESET || error.errnoCode == EPIPE {
-            reason = .reset
-        } else {
-            reason = .error
+        let reason = ProxyEnding.reason(for: error)
+        if reason != .reset {
             logger.debug("proxied connection from \(clientDescription): \(side) side failed: \(error)")
         }
-        abortReason = abortReason ?? reason
+        ending.abort(reason)
         endpoint(side).context?.close(promise: nil)
     }
 
@@ -274,15 +227,14 @@ final class ProxyConnection {
         guard gone.isOpen else { return }
         gone.isOpen = false
         gone.context = nil
-        finishDecoding(gone)
-        closedReason = closedReason ?? (side == .client ? .clientClosed : .serverClosed)
+        tap?.finishDecoding(side)
+        let partnerClose = ending.closed(side)
         let partner = endpoint(side.partner)
         if partner.isOpen {
-            // The partner still gets everything read from this side, then a close.
-            switch abortReason {
-            case .shutdown, .storageError, .tlsHandshakeFailed, .upstreamTLSFailed: partner.context?.close(promise: nil)
+            switch partnerClose {
+            case .now: partner.context?.close(promise: nil)
             case .reset: resetThenClose(partner)
-            default: drainThenClose(partner)
+            case .drain: drainThenClose(partner)
             }
         }
         endIfBothClosed()
@@ -315,7 +267,7 @@ final class ProxyConnection {
     /// The shutdown grace period is over, or the recording failed: close both sides now.
     func abort(_ reason: EndReason) {
         guard !ended else { return }
-        abortReason = abortReason ?? reason
+        ending.abort(reason)
         client.context?.close(promise: nil)
         upstream.context?.close(promise: nil)
         endIfBothClosed()
@@ -325,29 +277,24 @@ final class ProxyConnection {
         guard !ended, !client.isOpen, !upstream.isOpen, !upstreamConnecting else { return }
         ended = true
         drainTimer?.cancel()
-        finishDecoding(client)
-        finishDecoding(upstream)
-        let reason = abortReason ?? halfCloseReason ?? closedReason ?? .error
-        tape?.end(reason)
-        earlyBytes.removeAll()
+        tap?.end(ending.reason)
+        _ = earlyBytes.takeAll()
         endedPromise.succeed(())
     }
 
     // MARK: Forwarding
 
     func channelRead(_ side: ProxySide, _ buffer: ByteBuffer) {
-        let from = endpoint(side)
         let to = endpoint(side.partner)
-        tape?.countWireBytes(buffer.readableBytes, from: side.sender)
+        tap?.countWireBytes(buffer.readableBytes, from: side)
         if to.isOpen, let context = to.context {
             context.write(NIOAny(buffer), promise: nil)
             to.needsFlush = true
         } else if side == .client && upstreamConnecting {
             earlyBytes.append(buffer)
-            earlyByteCount += buffer.readableBytes
         }
         // Otherwise the partner is gone: the bytes cannot be delivered, but are recorded.
-        record(buffer, from: from, other: to)
+        tap?.record(buffer, from: side)
     }
 
     func channelReadComplete(_ side: ProxySide) {
@@ -375,15 +322,15 @@ final class ProxyConnection {
         guard !ended else { return false }
         // The handshake's own bytes: no plaintext comes before it is done.
         if side == .client && clientHandshaking { return true }
-        if let tape, tape.uncommittedBytes >= configuration.maxUncommittedBytes {
+        if let tap, tap.uncommittedBytes >= configuration.maxUncommittedBytes {
             if !warnedAboutBacklog {
                 warnedAboutBacklog = true
-                logger.warning("recording of the connection from \(clientDescription) is behind by \(tape.uncommittedBytes >> 10) KiB: pausing it until the store catches up")
+                logger.warning("recording of the connection from \(clientDescription) is behind by \(tap.uncommittedBytes >> 10) KiB: pausing it until the store catches up")
             }
             return false
         }
         if side == .client && upstreamConnecting {
-            return earlyByteCount < configuration.maxEarlyBytes
+            return earlyBytes.byteCount < configuration.maxEarlyBytes
         }
         let to = endpoint(side.partner)
         guard to.isOpen, let context = to.context else { return false }
@@ -401,61 +348,9 @@ final class ProxyConnection {
         endpoint.context?.read()
     }
 
-    // MARK: Recording
-
-    private func record(_ buffer: ByteBuffer, from: Endpoint, other: Endpoint) {
-        guard sink != nil, !ended else { return }
-        let now = WallClock.nowMicros()
-        // The other side's unfinished line is complete now that this side speaks (a bare
-        // DATA still waits for its payload line: a lab server answers earlier commands meanwhile).
-        if other.decoder.hasUnterminatedLine {
-            other.decoder.flush { message in append(message, sender: other.side.sender, at: now) }
-        }
-        buffer.withUnsafeReadableBytes { bytes in
-            from.decoder.feed(bytes) { message in append(message, sender: from.side.sender, at: now) }
-        }
-        if configuration.decoding != .raw {
-            from.lastReadAt = .now()
-            scheduleQuietTimer(from)
-        }
-    }
-
-    private func finishDecoding(_ endpoint: Endpoint) {
-        endpoint.quietTimer?.cancel()
-        endpoint.quietTimer = nil
-        guard sink != nil, endpoint.decoder.hasPending else { return }
-        let now = WallClock.nowMicros()
-        endpoint.decoder.finish { message in append(message, sender: endpoint.side.sender, at: now) }
-    }
-
-    private func append(_ message: DecodedMessage, sender: Sender, at micros: Int64) {
-        tape?.record(sender, Array(message.raw), at: micros,
-                     verb: message.verb, payloadRange: message.payloadRange, replyCode: message.replyCode)
-    }
-
-    private func scheduleQuietTimer(_ endpoint: Endpoint) {
-        guard endpoint.quietTimer == nil, endpoint.decoder.hasUnterminatedLine else { return }
-        let loopBound = NIOLoopBound((self, endpoint), eventLoop: eventLoop)
-        endpoint.quietTimer = eventLoop.scheduleTask(deadline: endpoint.lastReadAt + configuration.quietPeriod) {
-            let (connection, endpoint) = loopBound.value
-            connection.quietPeriodPassed(endpoint)
-        }
-    }
-
-    private func quietPeriodPassed(_ endpoint: Endpoint) {
-        endpoint.quietTimer = nil
-        guard !ended, endpoint.decoder.hasUnterminatedLine else { return }
-        if NIODeadline.now() < endpoint.lastReadAt + configuration.quietPeriod {
-            scheduleQuietTimer(endpoint)  // more bytes came since the timer was set
-            return
-        }
-        let now = WallClock.nowMicros()
-        endpoint.decoder.flush { message in append(message, sender: endpoint.side.sender, at: now) }
-    }
-
     private func recorderReported(_ outcome: CommitOutcome) {
         guard !ended else { return }
-        tape?.apply(outcome)
+        tap?.apply(outcome)
         switch outcome {
         case .committed:
             resumeReads()

@@ -20,6 +20,8 @@ public struct SQLiteError: StoreFailure, Sendable {
     public var isReadOnly: Bool { primaryCode == SQLITE_READONLY }
     public var isDiskFull: Bool { primaryCode == SQLITE_FULL }
     public var isNotADatabase: Bool { primaryCode == SQLITE_NOTADB }
+    /// The file is damaged: nothing that writes to it can succeed until it is replaced.
+    public var isCorrupt: Bool { primaryCode == SQLITE_CORRUPT || primaryCode == SQLITE_NOTADB }
 
     public var description: String {
         let name = String(cString: sqlite3_errstr(code))

@@ -1,4 +1,5 @@
 import CSQLite
+import Dispatch
 import Migrations
 import Recording
 #if canImport(Glibc)
@@ -24,6 +25,7 @@ public enum SQLiteFile {
             throw SQLiteStoreError.cannotOpen(path: path, reason: error.message)
         }
         let isNew = try migrator.checkIdentity(db)
+        if !isNew { try refuseIfDamaged(db, path: path) }
         if sqlite3_db_readonly(db.handle, "main") == 1 {
             throw SQLiteStoreError.readOnly(path: path, reason: "the file is read-only")
         }
@@ -47,6 +49,36 @@ public enum SQLiteFile {
             throw SQLiteStoreError.cannotOpen(path: path, reason: isNew ? "creating the schema failed: \(error)" : error.description)
         }
         return db
+    }
+
+    /// How long opening a file to write spends looking for damage.
+    static let damageCheckBudgetMilliseconds: UInt64 = 150
+
+    /// Refuses a damaged file before anything is written to it, with SQLite's `quick_check` cut
+    /// off after `damageCheckBudgetMilliseconds`: a file of a few hundred megabytes is checked
+    /// whole, a larger one as far as the budget reaches (damage beyond that stops the recorder
+    /// when a commit meets it).
+    static func refuseIfDamaged(_ db: Database, path: String) throws {
+        let deadline = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        defer { deadline.deallocate() }
+        deadline.pointee = DispatchTime.now().uptimeNanoseconds + damageCheckBudgetMilliseconds * 1_000_000
+        sqlite3_progress_handler(db.handle, 10_000, { context in
+            let deadline = context!.assumingMemoryBound(to: UInt64.self).pointee
+            return DispatchTime.now().uptimeNanoseconds > deadline ? 1 : 0
+        }, deadline)
+        defer { sqlite3_progress_handler(db.handle, 0, nil, nil) }
+        var problems: [String] = []
+        do {
+            let check = try db.prepare("PRAGMA quick_check(3)")
+            while try check.step() { problems.append(check.text(0) ?? "") }
+        } catch let error as SQLiteError where error.primaryCode == SQLITE_INTERRUPT {
+            return  // the budget ran out with nothing found
+        } catch let error as SQLiteError where error.isCorrupt {
+            throw SQLiteStoreError.corrupt(path: path, detail: "SQLite: \(error.message)")
+        }
+        guard problems != ["ok"] else { return }
+        let detail = problems.map { $0.split(whereSeparator: \.isNewline).joined(separator: " ") }.joined(separator: "; ")
+        throw SQLiteStoreError.corrupt(path: path, detail: "SQLite's quick_check: \(detail)")
     }
 
     /// Opens an existing database for queries; it must be a wirelog database at this binary's schema.

@@ -35,13 +35,21 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
     private var statements: Statements?
     private let writerDone = DispatchSemaphore(value: 0)
 
+    /// Held for the recorder's life, so that a later recorder of the same name knows it is alive.
+    private var nameLock: RecorderNameLock?
+    /// Told once when the file turns out damaged: no commit can succeed any more, so recording
+    /// should stop rather than refuse every command.
+    private let onDamage: @Sendable (String) -> Void
+    private var reportedDamage = false  // writer thread only
+
     /// Bytes queued beyond which a warning is logged: SQLite is falling behind.
     public var backlogWarningBytes = 64 << 20
 
     /// Takes ownership of `database`, a connection opened with `SQLiteFile.openForWriting`.
-    public init(database: Database, logger: Logger) {
+    public init(database: Database, logger: Logger, onDamage: @escaping @Sendable (String) -> Void = { _ in }) {
         self.database = database
         self.logger = logger
+        self.onDamage = onDamage
         do {
             checkpointer = try Checkpointer(path: database.path, logger: logger)
         } catch {
@@ -55,6 +63,21 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
             writerLoop()
         }
         thread.start()
+    }
+
+    /// Takes ownership of `database` as the recorder named `recorder`: unless another live recorder
+    /// has that name, it first closes the sessions a dead one of that name left open (`interrupted`).
+    public convenience init(database: Database, recorder: String, logger: Logger,
+                            onDamage: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        let lock = try RecorderNameLock.acquire(databasePath: database.path, recorder: recorder)
+        if lock != nil {
+            let recovered = try SQLiteRecovery.closeInterrupted(database, recorder: recorder)
+            if recovered > 0 {
+                logger.notice("closed \(recovered) session(s) that recorder '\(recorder)' left open (reason interrupted)")
+            }
+        }
+        self.init(database: database, logger: logger, onDamage: onDamage)
+        nameLock = lock
     }
 
     public func begin(_ session: RecordingSession) {
@@ -91,6 +114,7 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
         condition.signal()
         condition.unlock()
         if !alreadyStopping { writerDone.wait() }
+        nameLock = nil
     }
 
     private func enqueue(_ operation: SinkOperation) {
@@ -203,10 +227,22 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
             statements?.insertMessage.forgetAll()
 
             let reason = String(describing: error)
-            logger.error("recording failed, \(batch.count) records not stored and not acknowledged: \(reason)")
+            if let error = error as? SQLiteError, error.isCorrupt {
+                reportDamage(error)
+            } else {
+                logger.error("recording failed, \(batch.count) records not stored and not acknowledged: \(reason)")
+            }
             touched.deliverFailed(reason)
             return false
         }
+    }
+
+    private func reportDamage(_ error: SQLiteError) {
+        guard !reportedDamage else { return }
+        reportedDamage = true
+        let damage = SQLiteStoreError.corrupt(path: database.path, detail: "SQLite: \(error.message)").description
+        logger.critical("recording stopped: \(damage)")
+        onDamage(damage)
     }
 
     private func preparedStatements() throws -> Statements {

@@ -13,6 +13,7 @@ public enum SQLiteStoreError: StoreFailure, Sendable, Equatable {
     case invalidMigrationName(String)
     case cannotOpen(path: String, reason: String)
     case readOnly(path: String, reason: String)
+    case corrupt(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -36,6 +37,8 @@ public enum SQLiteStoreError: StoreFailure, Sendable, Equatable {
             return "cannot open \(path): \(reason)"
         case .readOnly(let path, let reason):
             return "cannot write to \(path): \(reason); check the file's and its directory's permissions"
+        case .corrupt(let path, let detail):
+            return "\(path) is damaged (\(detail)); restore it from a backup, or move it aside and record into a new file (sqlite3 \(path) .recover salvages what is readable)"
         }
     }
 }

@@ -161,7 +161,11 @@ final class LabSessionHandler: ChannelDuplexHandler {
     private func handle(_ piece: LinePiece, context: ChannelHandlerContext) {
         guard case .open = state else { return }
         if piece.kind == .overlong {
-            command(raw: piece.raw, verb: nil, payloadRange: nil, reply: .lineTooLong(limit: configuration.maxLineLength))
+            // After a bare DATA the overlong line is its payload: one command, one reply, no byte left out.
+            let raw = parser.takeAwaitingDataLine() + piece.raw
+            raw.withUnsafeBytes {
+                command(raw: $0, verb: nil, payloadRange: nil, reply: .lineTooLong(limit: configuration.maxLineLength))
+            }
             state = .draining(reason: .lineTooLong)
             return
         }

@@ -58,6 +58,7 @@ struct RecordingOptions: ParsableArguments {
         settings.durability = durability
         settings.busyTimeoutMilliseconds = busyTimeout.milliseconds
         settings.recorderName = recorderName
+        settings.onDamage = { _ in DamagedStore.shared.report() }
         return try await reportingErrors {
             let location = try database.location
             let sink = try await location.openRecorder(settings, logger: logger)
@@ -116,6 +117,7 @@ func runUntilSignalled(_ server: some RecordingServer, recording: RecordingOptio
         services: [.init(service: service)] + (viewer.map { [.init(service: $0.service)] } ?? []),
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
+    DamagedStore.shared.whenReported { Task { await group.triggerGracefulShutdown() } }
     do {
         try await group.run()
     } catch {
@@ -124,6 +126,37 @@ func runUntilSignalled(_ server: some RecordingServer, recording: RecordingOptio
         throw ExitCode(2)
     }
     await viewer?.store.close()
+    // The recorder logged what was damaged; the exit status says recording did not end well.
+    if DamagedStore.shared.wasReported { throw ExitCode(1) }
+}
+
+/// A store found damaged while recording (the recorder logs it once): `serve` and `proxy` stop,
+/// as they would on SIGTERM, and exit 1, rather than refuse every command from then on.
+final class DamagedStore: @unchecked Sendable {
+    static let shared = DamagedStore()
+    private let lock = NSLock()
+    private var reported = false
+    private var action: (@Sendable () -> Void)?
+
+    func report() {
+        let action: (@Sendable () -> Void)? = lock.withLock {
+            guard !reported else { return nil }
+            reported = true
+            return self.action
+        }
+        action?()
+    }
+
+    /// Runs `action` once, when a damage is reported (at once if it already was).
+    func whenReported(_ action: @escaping @Sendable () -> Void) {
+        let now = lock.withLock {
+            self.action = action
+            return reported
+        }
+        if now { action() }
+    }
+
+    var wasReported: Bool { lock.withLock { reported } }
 }
 
 private struct RecordingService<S: RecordingServer>: Service {

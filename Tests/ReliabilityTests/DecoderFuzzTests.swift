@@ -26,8 +26,12 @@ import Testing
         let take: (LinePiece) -> Void = { piece in
             precondition(piece.raw.count <= limit + 1, "a piece longer than the limit")
             if piece.kind == .overlong {
+                // As `serve` does: a bare DATA waiting for its payload is part of the overlong command.
+                let dataLine = parser.takeAwaitingDataLine()
+                precondition(dataLine == pendingRaw, "the held DATA line differs from its bytes")
                 overlong += 1
-                raw += piece.raw
+                raw += pendingRaw + piece.raw
+                pendingRaw = []
                 return
             }
             pendingRaw += piece.raw
@@ -149,6 +153,8 @@ import Testing
             ("DATA", [], 64),
             ("AAAA\r\n", [4, 5], 4),
             ("\n\n\n", [1, 2], 1),
+            // A bare DATA whose payload line is over the limit, then an unterminated tail.
+            ("DATA\nAAAAAAAAAAAAAAAAAAAAAAAA\nBB", [], 16),
         ]
         for entry in cases {
             let stream = Array(entry.stream.utf8)

@@ -43,6 +43,26 @@ private func runQuietly(_ arguments: [String]) -> Int32 {
         #expect(try await RecordedRows.sessions(path).isEmpty)
     }
 
+    @Test func aDamagedDatabaseIsRefusedAtOpenAndLeftUntouched() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("damaged.sqlite")
+        let populate = try WirelogProcess.run(["bench", "populate", "--db", path, "--sessions", "200"])
+        #expect(populate.status == 0, "\(populate.stderrText)")
+        // 12 KiB of 0xff in the middle of the file, as a bad sector or a stray write would leave it.
+        let file = try #require(FileHandle(forWritingAtPath: path))
+        try file.seek(toOffset: 8192)
+        try file.write(contentsOf: Data(repeating: 0xFF, count: 12_288))
+        try file.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+
+        let result = try WirelogProcess.run(["serve", "--listen", "127.0.0.1:0", "--db", path])
+        #expect(result.status == 2)
+        #expect(result.stderrText.contains("\(path) is damaged"), "\(result.stderrText)")
+        #expect(result.stderrText.split(separator: "\n").count == 1, "\(result.stderrText)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+    }
+
     @Test func aReadOnlyDirectoryIsRefusedClearly() throws {
         let dir = TemporaryDirectory()
         let inner = dir.file("ro")

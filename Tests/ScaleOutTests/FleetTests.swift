@@ -1,3 +1,4 @@
+import Client
 import Backends
 import Foundation
 import Recording
@@ -62,9 +63,11 @@ import TestSupport
         #expect(table.stdoutText.contains("proxy-c") && !table.stdoutText.contains("serve-a"))
     }
 
-    @Test func killNineLosesNothingAcknowledgedAndTheNextRecorderClosesWhatWasOpen() async throws {
-        let url = try TestPostgres.freshDatabaseURL()
-        let store = try StoreLocation(url)
+    @Test(arguments: TestBackend.allCases)
+    func killNineLosesNothingAcknowledgedAndTheNextRecorderClosesWhatWasOpen(_ backend: TestBackend) async throws {
+        let dir = TemporaryDirectory()
+        let store = try backend.freshStore(in: dir)
+        let url = store.argument
         let acknowledged = AcknowledgedPayloads()
         for round in 0..<5 {
             let (serve, port) = try serve(url, name: "crashy")
@@ -93,6 +96,31 @@ import TestSupport
             #expect(session.bytesFromClient == Int64(own.filter { $0.sender == "client" }.reduce(0) { $0 + $1.raw.count }))
             #expect(session.endedMicros == own.map(\.atMicros).max() ?? session.startedMicros)
         }
+    }
+
+    /// A recorder leaves alone the open sessions of a live recorder that has its name (two
+    /// `serve`s started with one `--recorder-name` by mistake).
+    @Test(arguments: TestBackend.allCases)
+    func aLiveRecorderOfTheSameNameIsNotMistakenForADeadOne(_ backend: TestBackend) async throws {
+        let dir = TemporaryDirectory()
+        let store = try backend.freshStore(in: dir)
+        let (first, firstPort) = try serve(store.argument, name: "twin")
+        let client = try await LabConnection.connect(host: "127.0.0.1", port: firstPort)
+        try await client.send(Array("HELO\n".utf8))
+        #expect(try await client.readReply() == Array("100 OK\n".utf8))
+
+        let (second, _) = try serve(store.argument, name: "twin")
+        // Still recording: the first one's session was not closed under it.
+        try await client.send(Array("DATA still here\n".utf8))
+        #expect(try await client.readReply() == Array("300 DRCV\n".utf8))
+        #expect(try await RecordedRows.sessions(store).map(\.endReason) == [nil])
+        await client.close()
+        for process in [first, second] {
+            process.signal(SIGTERM)
+            #expect(try process.wait(timeout: 60).status == 0)
+        }
+        let ended = try await RecordedRows.sessions(store).map(\.endReason)
+        #expect(ended.count == 1 && ended[0] != nil && ended[0] != "interrupted", "\(ended)")
     }
 
     @Test func aRestartOfPostgresUnderLoadAcknowledgesNothingUnstoredAndRecordingResumes() async throws {

@@ -31,6 +31,25 @@ import TestSupport
     }
 
     @Test(arguments: TestBackend.allCases)
+    func aBareDataWhosePayloadIsOverTheLimitIsOneRefusedCommand(_ backend: TestBackend) async throws {
+        let (server, dir) = try await start(backend) { $0.maxLineLength = 64 }
+        let connection = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
+        try await connection.send(Array("DATA\n".utf8) + [UInt8](repeating: UInt8(ascii: "A"), count: 500) + Array("\n".utf8))
+        let reply = try await connection.readReply().map { String(decoding: $0, as: UTF8.self) }
+        #expect(reply == "400 BCMD\r\nCommand-description: Line too long (limit 64 bytes), closing connection\r\n")
+        #expect(try await connection.readReply() == nil)
+        await connection.close()
+        await server.stop()
+        let messages = try await RecordedRows.messages(server.store)
+        #expect(messages.count == 2)
+        // The DATA line is kept, in order, as the start of the refused command.
+        #expect(messages.first.map { Array($0.raw.prefix(5)) } == Array("DATA\n".utf8))
+        #expect(messages.first?.raw.dropFirst(5).allSatisfy { $0 == UInt8(ascii: "A") } == true)
+        #expect(messages.last?.replyCode == 400)
+        _ = dir
+    }
+
+    @Test(arguments: TestBackend.allCases)
     func anIdleConnectionIsClosed(_ backend: TestBackend) async throws {
         let (server, dir) = try await start(backend) { $0.idleTimeout = .milliseconds(200) }
         let connection = try await LabConnection.connect(host: "127.0.0.1", port: server.port)

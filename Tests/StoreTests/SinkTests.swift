@@ -140,4 +140,35 @@ private func openSink(_ store: StoreLocation) async throws -> any RecordingSink 
         let seqs = try await RecordedRows.messages(path).map(\.seq)
         #expect(seqs == [2])
     }
+
+    /// SQLite only: a file damaged under a running recorder. Every commit fails; the damage is
+    /// reported once (serve and proxy then stop), not once per batch.
+    @Test func aDamagedFileIsReportedOnceAndNothingIsAcknowledged() async throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("damaged.sqlite")
+        try await StoreLocation.sqlite(path: path).openStore(.create).close()
+        // Every page but the first (the schema) becomes garbage.
+        let file = try #require(FileHandle(forWritingAtPath: path))
+        let size = try file.seekToEnd()
+        try file.seek(toOffset: 4096)
+        try file.write(contentsOf: Data(repeating: 0xFF, count: Int(size) - 4096))
+        try file.close()
+
+        let reports = Outcomes()
+        // Opened as such (openForWriting would refuse the file): as if the damage came later.
+        let recorder = SQLiteRecorder(database: try Database(path: path, mode: .readWrite), logger: quietLogger,
+                                      onDamage: { reports.add(.failed(reason: $0)) })
+        let outcomes = Outcomes()
+        let first = SessionTape(sink: recorder, info: info(port: 1), onCommit: outcomes.add)
+        first.record(.client, Array("HELO\n".utf8), verb: "HELO")
+        _ = outcomes.wait { $0.count >= 1 }
+        let second = SessionTape(sink: recorder, info: info(port: 2), onCommit: outcomes.add)
+        second.record(.client, Array("HELO\n".utf8), verb: "HELO")
+        let all = outcomes.wait { $0.count >= 2 }
+        await recorder.shutdown()
+        #expect(all.count >= 2 && all.allSatisfy { if case .failed = $0 { true } else { false } }, "\(all)")
+        let reported = reports.wait(timeout: 0) { _ in true }
+        #expect(reported.count == 1)
+        #expect(reported.first.map { "\($0)".contains("\(path) is damaged") } == true, "\(reported)")
+    }
 }

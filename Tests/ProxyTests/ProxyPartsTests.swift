@@ -1,0 +1,112 @@
+import Backends
+import Foundation
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOPosix
+import Recording
+import Testing
+import TestSupport
+@testable import Proxy
+
+/// The proxy's parts on their own: the ending decisions as values, and the recording tap on an
+/// `EmbeddedEventLoop` whose clock the test moves (`advanceTime`), recording into a real store.
+@Suite struct ProxyPartsTests {
+    @Test func anAbortWinsOverAHalfCloseWhichWinsOverTheFirstClose() {
+        var ending = ProxyEnding()
+        #expect(ending.closed(.upstream) == .drain)
+        #expect(ending.reason == .serverClosed)
+        ending.inputClosed(.client)
+        #expect(ending.reason == .clientClosed)
+        ending.abort(.reset)
+        ending.abort(.shutdown)  // the first abort is the one recorded
+        #expect(ending.reason == .reset)
+        #expect(ending.closed(.client) == .reset)
+    }
+
+    @Test(arguments: [EndReason.shutdown, .storageError, .tlsHandshakeFailed, .upstreamTLSFailed])
+    func abortsThatMakeDeliveryPointlessCloseThePartnerAtOnce(_ reason: EndReason) {
+        var ending = ProxyEnding()
+        ending.abort(reason)
+        #expect(ending.closed(.client) == .now)
+        #expect(ending.reason == reason)
+    }
+
+    @Test func errorsAndConnectFailuresAreNamed() {
+        #expect(ProxyEnding.reason(for: IOError(errnoCode: ECONNRESET, reason: "read")) == .reset)
+        #expect(ProxyEnding.reason(for: IOError(errnoCode: EPIPE, reason: "write")) == .reset)
+        #expect(ProxyEnding.reason(for: ChannelError.ioOnClosedChannel) == .error)
+        #expect(ProxyEnding.reason(forConnectFailure: ChannelError.connectTimeout(.seconds(5))) == .upstreamTimeout)
+        #expect(ProxyEnding.reason(forConnectFailure: IOError(errnoCode: ECONNREFUSED, reason: "connect")) == .upstreamRefused)
+    }
+
+    @Test func earlyBytesAreHandedOverOnceInOrder() {
+        var early = EarlyBytes()
+        early.append(ByteBuffer(string: "HELO\n"))
+        early.append(ByteBuffer(string: "DATA x\n"))
+        #expect(early.byteCount == 12)
+        #expect(early.takeAll().map { String(buffer: $0) } == ["HELO\n", "DATA x\n"])
+        #expect(early.byteCount == 0 && early.takeAll().isEmpty)
+    }
+
+    /// A tap recording `decoding` into a fresh SQLite file, on an embedded loop.
+    private struct TapFixture {
+        let loop = EmbeddedEventLoop()
+        let directory = TemporaryDirectory()
+        let store: StoreLocation
+        let sink: any RecordingSink
+        let tape: SessionTape
+        let tap: ProxyRecordingTap
+
+        init(_ decoding: Decoding) async throws {
+            store = .sqlite(path: directory.file("tap.sqlite"))
+            var quiet = Logger(label: "test")
+            quiet.logLevel = .critical
+            sink = try await store.openRecorder(RecorderSettings(), logger: quiet)
+            var configuration = ProxyConfiguration(upstreamHost: "127.0.0.1", upstreamPort: 1)
+            configuration.decoding = decoding
+            configuration.quietPeriod = .milliseconds(200)
+            tape = SessionTape(sink: sink, info: .proxied(from: nil, configuration))
+            tap = ProxyRecordingTap(tape: tape, configuration: configuration, eventLoop: loop)
+        }
+
+        func stored() async throws -> [String] {
+            await sink.shutdown()
+            return try await RecordedRows.messages(store).map { "\($0.sender): \(String(decoding: $0.raw, as: UTF8.self))" }
+        }
+    }
+
+    @Test func anUnterminatedLineIsAMessageAfterTheQuietPeriodAndNotBefore() async throws {
+        let fixture = try await TapFixture(.lines)
+        fixture.tap.record(ByteBuffer(string: "HEL"), from: .client)
+        fixture.loop.advanceTime(by: .milliseconds(150))
+        fixture.tap.record(ByteBuffer(string: "LO"), from: .client)
+        // The quiet period counts from the last byte: 150 + 199 ms is still inside it.
+        fixture.loop.advanceTime(by: .milliseconds(199))
+        #expect(fixture.tape.messageCount == 0)
+        fixture.loop.advanceTime(by: .milliseconds(2))
+        #expect(fixture.tape.messageCount == 1)
+        fixture.tap.end(.clientClosed)
+        #expect(try await fixture.stored() == ["client: HELLO"])
+    }
+
+    @Test func theOtherSideSpeakingCompletesAnUnterminatedLine() async throws {
+        let fixture = try await TapFixture(.lines)
+        fixture.tap.record(ByteBuffer(string: "PING"), from: .client)
+        fixture.tap.record(ByteBuffer(string: "PONG\n"), from: .upstream)
+        fixture.tap.record(ByteBuffer(string: "QU"), from: .client)
+        fixture.tap.end(.clientClosed)  // what is pending is a message at the end
+        #expect(try await fixture.stored() == ["client: PING", "server: PONG\n", "client: QU"])
+    }
+
+    @Test func rawRecordsEachReadAsItCameAndNothingAfterTheEnd() async throws {
+        let fixture = try await TapFixture(.raw)
+        fixture.tap.countWireBytes(7, from: .client)
+        fixture.tap.record(ByteBuffer(string: "abc"), from: .client)
+        fixture.tap.record(ByteBuffer(string: "defg"), from: .client)
+        fixture.tap.end(.reset)
+        fixture.tap.record(ByteBuffer(string: "late"), from: .upstream)
+        #expect(try await fixture.stored() == ["client: abc", "client: defg"])
+        #expect(try await RecordedRows.sessions(fixture.store).map(\.endReason) == ["reset"])
+    }
+}

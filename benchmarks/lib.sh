@@ -1,0 +1,28 @@
+# Shell helpers the benchmark scripts share; sourced with ROOT set to the repository.
+
+free_port() { python3 "$ROOT/benchmarks/tools.py" free-port; }
+
+# median VALUE…: the middle value (the lower middle of an even count).
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# ratio A B: A ÷ B to two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+
+# haproxy_conf LISTEN UPSTREAM FILE [BIND OPTION…]: a TCP haproxy from 127.0.0.1:LISTEN to
+# 127.0.0.1:UPSTREAM (the bind options add, for example, `ssl crt PEM`).
+haproxy_conf() {
+    local listen=$1 upstream=$2 file=$3
+    shift 3
+    cat >"$file" <<CONF
+global
+    maxconn $(( ($(ulimit -Hn) - 200) / 2 ))
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 300s
+    timeout server 300s
+listen bench
+    bind 127.0.0.1:$listen $*
+    server upstream 127.0.0.1:$upstream
+CONF
+}
