@@ -20,7 +20,8 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-free_port() { python3 "$ROOT/benchmarks/tools.py" free-port; }
+# shellcheck source=benchmarks/lib.sh
+source "$ROOT/benchmarks/lib.sh"
 wait_port() {
     for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done
     echo "nothing listens on $1" >&2; exit 1
@@ -36,7 +37,6 @@ rate() {  # rate PORT: requests/s of one wirelog bench run of PING at CONNS conn
     "$BIN" bench --json --connections "$CONNS" --to "127.0.0.1:$1" --duration "$DURATION" --warmup 1s \
         --request 'PING\r\n' --expect '+PONG\r\n' | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["requests_per_second"]))'
 }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 P_REDIS=$(free_port)
 background redis "$P_REDIS" redis-server --port "$P_REDIS" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK"
@@ -64,7 +64,6 @@ for ((run = 1; run <= RUNS; run++)); do  # alternating, same sitting
     norecord+=("$(rate "$P_NOREC")")
 done
 R=$(median "${redis[@]}"); M=$(median "${mock[@]}"); N=$(median "${norecord[@]}")
-ratio() { python3 -c "print(f'{$1 / $2:.2f}×')"; }
 
 echo "## Mock (benchmarks/mock.sh, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, RUNS=$RUNS, DURATION=$DURATION)"
 echo
@@ -73,5 +72,5 @@ echo
 echo "| server | requests/s | vs redis | runs |"
 echo "| --- | ---: | ---: | --- |"
 echo "| redis $(redis-server --version | cut -d' ' -f3 | cut -d= -f2) (no persistence) | $R | 1.00× | ${redis[*]} |"
-echo "| wirelog mock (recording its sessions, SQLite) | $M | $(ratio "$M" "$R") | ${mock[*]} |"
-echo "| wirelog mock --no-record | $N | $(ratio "$N" "$R") | ${norecord[*]} |"
+echo "| wirelog mock (recording its sessions, SQLite) | $M | $(ratio "$M" "$R")× | ${mock[*]} |"
+echo "| wirelog mock --no-record | $N | $(ratio "$N" "$R")× | ${norecord[*]} |"
