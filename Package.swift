@@ -178,6 +178,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Stands in for a server from its recordings (`wirelog mock`): replay's comparison and
+        // selection, the proxy's line and lab framing, the listening core.
+        .target(
+            name: "Mock",
+            dependencies: [
+                "Listening",
+                "Recording",
+                "NIORecording",
+                "LabProtocol",
+                "Presentation",
+                "Replay",
+                "Proxy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Load generator and synthetic data.
         .target(
             name: "Bench",
@@ -220,6 +237,7 @@ let package = Package(
                 "Client",
                 "Proxy",
                 "Replay",
+                "Mock",
                 "Bench",
                 "SessionFormats",
                 "WebViewer",
@@ -322,6 +340,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["browser"]
+        ),
+        .testTarget(
+            name: "MockTests",
+            dependencies: [
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Mock", "Replay", "Proxy", "Server", "Client",
+                "LabProtocol", "wirelog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "BenchTests",

@@ -37,7 +37,7 @@ public struct SessionFilterArguments: Sendable, Equatable {
         }
         if let kind {
             guard let parsed = SessionKind(rawValue: kind.lowercased()) else {
-                throw InputError("unknown --kind '\(kind)': use server, proxy or replay")
+                throw InputError("unknown --kind '\(kind)': use server, proxy, replay or mock")
             }
             filter.kind = parsed
         }

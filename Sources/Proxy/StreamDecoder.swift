@@ -2,11 +2,11 @@ import LabProtocol
 import Recording
 
 /// One message cut from a direction's stream. `raw` is valid only inside the callback.
-struct DecodedMessage {
-    var raw: UnsafeRawBufferPointer
-    var verb: String? = nil
-    var payloadRange: Range<Int>? = nil
-    var replyCode: Int? = nil
+package struct DecodedMessage {
+    package var raw: UnsafeRawBufferPointer
+    package var verb: String? = nil
+    package var payloadRange: Range<Int>? = nil
+    package var replyCode: Int? = nil
 }
 
 /// Cuts one direction of a proxied connection into the messages that get recorded.
@@ -14,7 +14,8 @@ struct DecodedMessage {
 /// Whatever the decoding, the raw bytes of the messages handed out concatenate to exactly
 /// the bytes fed, in order: nothing is dropped, an overlong line is handed out in pieces.
 /// Memory is bounded by the line limit (twice it for a held 4xx status line).
-struct StreamDecoder {
+/// `wirelog mock --framing line|lab` cuts client bytes with it too.
+package struct StreamDecoder {
     private enum Mode {
         case raw, lines, labCommands, labReplies
     }
@@ -25,7 +26,7 @@ struct StreamDecoder {
     /// The status line of a two-line 4xx reply, waiting for its second line.
     private var heldStatusLine: [UInt8] = []
 
-    init(decoding: Decoding, sender: Sender, maxLineLength: Int) {
+    package init(decoding: Decoding, sender: Sender, maxLineLength: Int) {
         switch decoding {
         case .raw: mode = .raw
         case .lines: mode = .lines
@@ -35,12 +36,12 @@ struct StreamDecoder {
     }
 
     /// Bytes of a line that a quiet period would complete.
-    var hasUnterminatedLine: Bool { splitter.pendingByteCount > 0 || !heldStatusLine.isEmpty }
+    package var hasUnterminatedLine: Bool { splitter.pendingByteCount > 0 || !heldStatusLine.isEmpty }
 
     /// Anything held back at all (an unterminated line, a bare DATA awaiting its payload line).
-    var hasPending: Bool { hasUnterminatedLine || parser.isAwaitingPayload }
+    package var hasPending: Bool { hasUnterminatedLine || parser.isAwaitingPayload }
 
-    mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (DecodedMessage) -> Void) {
+    package mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (DecodedMessage) -> Void) {
         guard !bytes.isEmpty else { return }
         if case .raw = mode {
             emit(DecodedMessage(raw: bytes))
@@ -53,7 +54,7 @@ struct StreamDecoder {
 
     /// A quiet period passed: the unterminated line is complete. As in `wirelog serve`, a
     /// bare DATA keeps waiting for its payload line.
-    mutating func flush(_ emit: (DecodedMessage) -> Void) {
+    package mutating func flush(_ emit: (DecodedMessage) -> Void) {
         var splitter = takeSplitter()
         splitter.flush { piece in handle(piece, emit) }
         self.splitter = splitter
@@ -61,7 +62,7 @@ struct StreamDecoder {
     }
 
     /// The direction ended, or the other side spoke: everything held is complete.
-    mutating func finish(_ emit: (DecodedMessage) -> Void) {
+    package mutating func finish(_ emit: (DecodedMessage) -> Void) {
         flush(emit)
         parser.finish { command, raw in
             emit(DecodedMessage(raw: raw, verb: command.verbText))

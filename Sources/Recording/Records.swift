@@ -7,6 +7,8 @@ import Darwin
 /// Who recorded a session.
 public enum SessionKind: String, Sendable, CaseIterable, Codable {
     case server, proxy, replay
+    /// Recorded by `wirelog mock`: a client answered from recordings.
+    case mock
 }
 
 /// How a session's bytes were split into messages.
@@ -89,9 +91,12 @@ public struct RecordedMessage: Sendable, Equatable {
     /// Where the DATA payload lies inside `raw`.
     public var payloadRange: Range<Int>?
     public var replyCode: Int?
+    /// In a mock session: the stored id of the recorded message this one stands for (the recorded
+    /// request a client message matched, the recorded reply a server message repeats).
+    public var answeredBy: Int64?
 
     public init(seq: Int64, atMicros: Int64, sender: Sender, raw: [UInt8],
-                verb: String? = nil, payloadRange: Range<Int>? = nil, replyCode: Int? = nil) {
+                verb: String? = nil, payloadRange: Range<Int>? = nil, replyCode: Int? = nil, answeredBy: Int64? = nil) {
         self.seq = seq
         self.atMicros = atMicros
         self.sender = sender
@@ -99,6 +104,7 @@ public struct RecordedMessage: Sendable, Equatable {
         self.verb = verb
         self.payloadRange = payloadRange
         self.replyCode = replyCode
+        self.answeredBy = answeredBy
     }
 }
 

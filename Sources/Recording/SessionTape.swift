@@ -51,7 +51,8 @@ public final class SessionTape {
     /// Records a message and returns its seq. After the end nothing more is recorded.
     @discardableResult
     public func record(_ sender: Sender, _ raw: [UInt8], at micros: Int64 = WallClock.nowMicros(),
-                       verb: String? = nil, payloadRange: Range<Int>? = nil, replyCode: Int? = nil) -> Int64 {
+                       verb: String? = nil, payloadRange: Range<Int>? = nil, replyCode: Int? = nil,
+                       answeredBy: Int64? = nil) -> Int64 {
         guard endReason == nil else { return messageCount }
         messageCount += 1
         let seq = messageCount
@@ -60,7 +61,8 @@ public final class SessionTape {
             return seq
         }
         sink.append(session, RecordedMessage(
-            seq: seq, atMicros: micros, sender: sender, raw: raw, verb: verb, payloadRange: payloadRange, replyCode: replyCode))
+            seq: seq, atMicros: micros, sender: sender, raw: raw, verb: verb, payloadRange: payloadRange, replyCode: replyCode,
+            answeredBy: answeredBy))
         uncommitted.append((seq, raw.count))
         uncommittedBytes += raw.count
         return seq

@@ -61,9 +61,11 @@ public struct StoredMessage: Sendable, Equatable {
     public var verb: String?
     public var payload: [UInt8]?
     public var replyCode: Int?
+    /// In a mock session: the recorded message this one stands for (`RecordedMessage.answeredBy`).
+    public var answeredBy: Int64?
 
     public init(id: Int64, sessionID: Int64, seq: Int64, atMicros: Int64, sender: Sender, raw: [UInt8],
-                verb: String?, payload: [UInt8]?, replyCode: Int?) {
+                verb: String?, payload: [UInt8]?, replyCode: Int?, answeredBy: Int64? = nil) {
         self.id = id
         self.sessionID = sessionID
         self.seq = seq
@@ -73,6 +75,7 @@ public struct StoredMessage: Sendable, Equatable {
         self.verb = verb
         self.payload = payload
         self.replyCode = replyCode
+        self.answeredBy = answeredBy
     }
 
     /// The message as it was recorded. The payload is found again inside `raw` as its last
@@ -85,7 +88,7 @@ public struct StoredMessage: Sendable, Equatable {
                 .map { $0..<$0 + payload.count }
         }
         return RecordedMessage(seq: seq, atMicros: atMicros, sender: sender, raw: raw, verb: verb,
-                               payloadRange: payloadRange, replyCode: replyCode)
+                               payloadRange: payloadRange, replyCode: replyCode, answeredBy: answeredBy)
     }
 }
 

@@ -341,8 +341,8 @@ final class MessageInsert {
 
     init(_ database: Database) throws {
         statement = try database.prepare("""
-            INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, answered_by)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         noteVerb = try database.prepare("INSERT OR IGNORE INTO session_verbs (verb, session_id) VALUES (?, ?)")
         noteReplyCode = try database.prepare("INSERT OR IGNORE INTO session_reply_codes (reply_code, session_id) VALUES (?, ?)")
@@ -355,6 +355,7 @@ final class MessageInsert {
         try statement.bind(.text(message.sender.rawValue), at: 4)
         try statement.bind(.optionalText(message.verb), at: 6)
         try statement.bind(.optionalInt(message.replyCode), at: 8)
+        try statement.bind(message.answeredBy.map(SQLValue.integer) ?? .null, at: 9)
         try message.raw.withUnsafeBytes { raw in
             try statement.bind(bytes: raw, at: 5)
             if let range = message.payloadRange {

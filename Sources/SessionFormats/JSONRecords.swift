@@ -64,6 +64,8 @@ public struct MessageJSON: Encodable {
     var verb: String?
     var payload: Data?
     var replyCode: Int?
+    /// In a mock session: the id of the recorded message this one stands for.
+    var answeredBy: Int64?
 
     public init(_ message: StoredMessage, sessionStartedMicros: Int64) {
         session = message.sessionID
@@ -75,6 +77,7 @@ public struct MessageJSON: Encodable {
         verb = message.verb
         payload = message.payload.map { Data($0) }
         replyCode = message.replyCode
+        answeredBy = message.answeredBy
     }
 }
 

@@ -21,8 +21,7 @@ struct ReplayCommand: AsyncParsableCommand {
             See docs/REPLAY.md.
             """)
 
-    @Argument(help: "Ids of the sessions to replay (with filters, a session must pass them too).")
-    var ids: [Int64] = []
+    @OptionGroup var sessions: SessionSelectionOptions
 
     @Option(help: "The server to replay against.", transform: HostPort.parse)
     var to: HostPort
@@ -51,11 +50,6 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --record: the recorder's name stored with each replay session (default: this host's name).", valueName: "name"))
     var recorderName: String = RecorderName.hostName
 
-    @OptionGroup(title: "Session filters (as in wirelog sessions list)") var filters: SessionFilterOptions
-
-    @Option(help: "Only the most recent this many matching sessions.")
-    var limit: Int?
-
     @OptionGroup(title: "TLS") var tls: ClientTLSOptions
 
     @OptionGroup var database: DatabaseOptions
@@ -65,7 +59,6 @@ struct ReplayCommand: AsyncParsableCommand {
         guard speed > 0, speed.isFinite else { throw ValidationError("--speed must be a positive number") }
         guard concurrency > 0 else { throw ValidationError("--concurrency must be positive") }
         guard timeout.microseconds > 0 else { throw ValidationError("--timeout must be positive") }
-        if let limit, limit <= 0 { throw ValidationError("--limit must be positive") }
         guard to.port > 0 else { throw ValidationError("--to needs a port other than 0") }
         if speed != 1 && pace != .original { throw ValidationError("--speed only applies with --pace original") }
         do {
@@ -73,23 +66,10 @@ struct ReplayCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        let selection: SessionSelection
-        do {
-            selection = try self.selection()
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        let selection = try sessions.selection()
         guard !selection.ids.isEmpty || selection.hasFilters else {
             throw ValidationError("name the sessions to replay: ids, or filters such as --since 1h, --kind, --client, --verb, --limit")
         }
-    }
-
-    private func selection() throws -> SessionSelection {
-        var selection = SessionSelection()
-        selection.ids = ids
-        selection.filter = try filters.filter()
-        selection.limit = limit
-        return selection
     }
 
     func run() async throws {
@@ -102,7 +82,7 @@ struct ReplayCommand: AsyncParsableCommand {
             let sink = record ? try await location.openRecorder(settings, logger: logger) : nil
             do {
                 let store = try await location.openStore(.read)
-                return (store, sink, try await selection().resolve(in: store))
+                return (store, sink, try await sessions.selection().resolve(in: store))
             } catch let error as SelectionError {
                 await sink?.shutdown()
                 // Not the store's fault, but as final: one line, exit 2.

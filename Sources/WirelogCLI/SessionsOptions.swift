@@ -58,7 +58,7 @@ struct OpenSessionFilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Sessions from this client address, with or without its port.", valueName: "addr[:port]"))
     var client: String?
 
-    @Option(help: ArgumentHelp("Sessions recorded by: server, proxy or replay.", valueName: "kind"))
+    @Option(help: ArgumentHelp("Sessions recorded by: server, proxy, replay or mock.", valueName: "kind"))
     var kind: String?
 
     @Option(help: ArgumentHelp("Sessions made by the recorder of this name (serve/proxy --recorder-name).", valueName: "name"))

@@ -45,7 +45,8 @@ struct Transcript {
         return Escaping.escape(Array(parts.joined(separator: ", ").utf8))
     }
 
-    /// `     +0.004s  →  DATA  DATA hello\n`: time, direction, verb or code, the escaped bytes.
+    /// `     +0.004s  →  DATA  DATA hello\n`: time, direction, verb or code, the escaped bytes; in a
+    /// mock session, then `  [recorded #17]`, the recorded message it stands for.
     func line(_ message: StoredMessage, sessionStartedMicros: Int64, marker: String = " ") -> String {
         let time = absolute
             ? RelativeTime.localTimestamp(message.atMicros, fractionDigits: 6)
@@ -54,10 +55,11 @@ struct Transcript {
         let label = message.label
         let padded = label + String(repeating: " ", count: max(0, 6 - label.count))
         let timeColumn = String(repeating: " ", count: max(0, 12 - time.count)) + time
+        let source = message.answeredBy.map { "  [recorded #\($0)]" } ?? ""
         if hex {
-            return "\(marker)\(timeColumn)  \(arrow)  \(padded)\(message.raw.count) bytes"
+            return "\(marker)\(timeColumn)  \(arrow)  \(padded)\(message.raw.count) bytes\(source)"
         }
-        return "\(marker)\(timeColumn)  \(arrow)  \(padded)\(Escaping.escape(message.raw))"
+        return "\(marker)\(timeColumn)  \(arrow)  \(padded)\(Escaping.escape(message.raw))\(source)"
     }
 
     /// The message's lines: one, or with `hex` the heading and then the dump.

@@ -9,7 +9,7 @@ public struct Wirelog: AsyncParsableCommand {
             Recordings go to a SQLite file: --db PATH, or WIRELOG_DB, or ./wirelog.sqlite.
             """,
         version: "0.1.0",
-        subcommands: [Serve.self, Client.self, ProxyCommand.self, Sessions.self, Web.self, ReplayCommand.self, BenchCommand.self]
+        subcommands: [Serve.self, Client.self, ProxyCommand.self, Sessions.self, Web.self, ReplayCommand.self, MockCommand.self, BenchCommand.self]
     )
 
     public init() {}

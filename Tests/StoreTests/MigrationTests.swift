@@ -85,6 +85,42 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
         #expect(try db.scalarInt("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'") == 0)
     }
 
+    /// Version 7 rebuilds `sessions` to admit kind mock: every column, the replay link, the indexes
+    /// and the side tables' rows (which a dropped parent table would take with it) come through.
+    @Test func version7AdmitsMockSessionsAndKeepsEverySessionAndSideRow() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("v6.sqlite")
+        let version6 = try Migrator(migrations: Migration.embedded(.sqlite).filter { $0.version < 7 })
+        let old = try SQLiteFile.openForWriting(path: path, migrator: version6)
+        try old.execute("""
+            INSERT INTO sessions (id, kind, decoding, client_host, client_port, server_host, server_port, started_us, ended_us,
+                                  end_reason, bytes_from_client, bytes_from_server, message_count, recorder, origin, tls, sni)
+            VALUES (1, 'server', 'lab', '10.0.0.1', 5000, '127.0.0.1', 7070, 1, 5, 'quit', 5, 7, 2, 'lab-1', 'abc/9', '{"client":{}}', 'a.example');
+            INSERT INTO sessions (id, kind, decoding, client_host, client_port, server_host, server_port, started_us, replay_of)
+            VALUES (2, 'replay', 'lab', '127.0.0.1', 5001, '127.0.0.1', 7071, 2, 1);
+            INSERT INTO session_verbs (verb, session_id) VALUES ('HELO', 1);
+            INSERT INTO session_reply_codes (reply_code, session_id) VALUES (100, 1);
+            """)
+        let everySession = "SELECT group_concat(quote(id) || quote(kind) || quote(decoding) || quote(client_host) || quote(client_port) || quote(server_host) || quote(server_port) || quote(started_us) || quote(ended_us) || quote(end_reason) || quote(bytes_from_client) || quote(bytes_from_server) || quote(message_count) || quote(replay_of) || quote(recorder) || quote(origin) || quote(tls) || quote(sni), ';') FROM (SELECT * FROM sessions ORDER BY id)"
+        let indexes = "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name IN ('sessions', 'session_verbs', 'session_reply_codes') AND sql IS NOT NULL ORDER BY name)"
+        let before = (try old.scalarText(everySession), try old.scalarText(indexes))
+
+        let db = try SQLiteFile.openForWriting(path: path)
+        #expect(try db.scalarText(everySession) == before.0)
+        #expect(try db.scalarText(indexes) == before.1)
+        #expect(try db.scalarText("SELECT verb FROM session_verbs WHERE session_id = 1") == "HELO")
+        #expect(try db.scalarInt("SELECT reply_code FROM session_reply_codes WHERE session_id = 1") == 100)
+        try db.execute("""
+            INSERT INTO sessions (id, kind, decoding, client_host, client_port, server_host, server_port, started_us)
+            VALUES (3, 'mock', 'raw', '127.0.0.1', 5002, '127.0.0.1', 7072, 3);
+            INSERT INTO messages (session_id, seq, at_us, sender, raw, answered_by) VALUES (3, 1, 4, 'client', x'41', 17);
+            DELETE FROM sessions WHERE id = 1;
+            """)
+        #expect(try db.scalarInt("SELECT answered_by FROM messages WHERE session_id = 3") == 17)
+        #expect(try db.scalarInt("SELECT count(*) FROM sessions WHERE id = 2 AND replay_of IS NULL") == 1, "the replay link still sets NULL")
+        #expect(try db.scalarInt("SELECT count(*) FROM session_verbs") == 0, "the side tables still follow their session")
+    }
+
     @Test func aFailingMigrationLeavesNothingBehind() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("failing.sqlite")

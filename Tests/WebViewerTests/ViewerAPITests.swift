@@ -46,7 +46,7 @@ import TestSupport
 
             let bad = try await client.execute(uri: "/api/sessions?kind=bogus", method: .get)
             #expect(bad.status == .badRequest)
-            #expect(try Self.json(bad)["error"] as? String == "unknown --kind 'bogus': use server, proxy or replay")
+            #expect(try Self.json(bad)["error"] as? String == "unknown --kind 'bogus': use server, proxy, replay or mock")
             let badTime = try await client.execute(uri: "/api/sessions?since=yesterday", method: .get)
             #expect(badTime.status == .badRequest)
             #expect((try Self.json(badTime)["error"] as? String)?.hasPrefix("cannot read 'yesterday' as a time") == true)

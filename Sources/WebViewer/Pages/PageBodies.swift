@@ -4,7 +4,7 @@ enum PageBodies {
     static let filterForm = """
         <form id="filters" class="filters" method="get">
         <label>client <input name="client" placeholder="addr[:port]"></label>
-        <label>kind <select name="kind"><option value="">any</option><option>server</option><option>proxy</option><option>replay</option></select></label>
+        <label>kind <select name="kind"><option value="">any</option><option>server</option><option>proxy</option><option>replay</option><option>mock</option></select></label>
         <label>recorder <input name="recorder" size="10"></label>
         <label>verb <input name="verb" size="6"></label>
         <label>code <input name="code" size="4"></label>

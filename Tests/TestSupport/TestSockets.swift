@@ -5,14 +5,14 @@ import Glibc
 import Darwin
 #endif
 
-/// Plain blocking sockets for the peers on either side of the proxy: they make half-close,
+/// Plain blocking sockets for the peers of the proxy and the mock: they make half-close,
 /// resets and slow reading explicit. Every wait is bounded by `poll`.
-enum SocketError: Error, CustomStringConvertible {
+public enum SocketError: Error, CustomStringConvertible {
     case failed(String, Int32)
     case timedOut(String)
     case reset
 
-    var description: String {
+    public var description: String {
         switch self {
         case .failed(let what, let code): "\(what) failed: \(String(cString: strerror(code)))"
         case .timedOut(let what): "timed out: \(what)"
@@ -21,17 +21,17 @@ enum SocketError: Error, CustomStringConvertible {
     }
 }
 
-final class TestSocket: @unchecked Sendable {
-    let fd: Int32
+public final class TestSocket: @unchecked Sendable {
+    public let fd: Int32
 
-    init(fd: Int32) {
+    public init(fd: Int32) {
         self.fd = fd
         var on: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
     }
 
     /// Connects to 127.0.0.1:`port` (or [::1] with `ipv6`); a small `receiveBuffer` makes a slow reader.
-    static func connect(port: Int, ipv6: Bool = false, receiveBuffer: Int32? = nil) throws -> TestSocket {
+    public static func connect(port: Int, ipv6: Bool = false, receiveBuffer: Int32? = nil) throws -> TestSocket {
         let fd = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw SocketError.failed("socket", errno) }
         if var size = receiveBuffer {
@@ -61,7 +61,7 @@ final class TestSocket: @unchecked Sendable {
     }
 
     /// Sends every byte, waiting at most `timeout` for room each time.
-    func send(_ bytes: [UInt8], timeout: TimeInterval = 30) throws {
+    public func send(_ bytes: [UInt8], timeout: TimeInterval = 30) throws {
         var offset = 0
         while offset < bytes.count {
             try wait(for: Int16(POLLOUT), timeout: timeout, what: "sending")
@@ -78,7 +78,7 @@ final class TestSocket: @unchecked Sendable {
     }
 
     /// Up to `max` bytes; nil at end of stream.
-    func receive(max: Int = 1 << 16, timeout: TimeInterval = 30) throws -> [UInt8]? {
+    public func receive(max: Int = 1 << 16, timeout: TimeInterval = 30) throws -> [UInt8]? {
         while true {
             try wait(for: Int16(POLLIN), timeout: timeout, what: "receiving")
             var buffer = [UInt8](repeating: 0, count: max)
@@ -93,7 +93,7 @@ final class TestSocket: @unchecked Sendable {
         }
     }
 
-    func receive(exactly count: Int, timeout: TimeInterval = 30) throws -> [UInt8] {
+    public func receive(exactly count: Int, timeout: TimeInterval = 30) throws -> [UInt8] {
         var received: [UInt8] = []
         received.reserveCapacity(count)
         while received.count < count {
@@ -106,16 +106,16 @@ final class TestSocket: @unchecked Sendable {
     }
 
     /// Everything until end of stream.
-    func receiveAll(timeout: TimeInterval = 30) throws -> [UInt8] {
+    public func receiveAll(timeout: TimeInterval = 30) throws -> [UInt8] {
         var received: [UInt8] = []
         while let chunk = try receive(max: 1 << 20, timeout: timeout) { received += chunk }
         return received
     }
 
-    func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
+    public func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
     /// Closes with a TCP reset (SO_LINGER 0).
-    func reset() {
+    public func reset() {
         var option = linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
         close()
@@ -124,7 +124,7 @@ final class TestSocket: @unchecked Sendable {
     private let closed = NSLock()
     private var isClosed = false
 
-    func close() {
+    public func close() {
         closed.lock()
         defer { closed.unlock() }
         guard !isClosed else { return }
@@ -143,11 +143,11 @@ final class TestSocket: @unchecked Sendable {
 }
 
 /// A listening socket on 127.0.0.1 and a port of the kernel's choosing.
-final class TestListener: @unchecked Sendable {
-    let fd: Int32
-    let port: Int
+public final class TestListener: @unchecked Sendable {
+    public let fd: Int32
+    public let port: Int
 
-    init(backlog: Int32 = 16) throws {
+    public init(backlog: Int32 = 16) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw SocketError.failed("socket", errno) }
         self.fd = fd
@@ -159,7 +159,7 @@ final class TestListener: @unchecked Sendable {
         port = localPort(fd)
     }
 
-    func accept(timeout: TimeInterval = 30) throws -> TestSocket {
+    public func accept(timeout: TimeInterval = 30) throws -> TestSocket {
         var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&entry, 1, Int32(timeout * 1000)) == 1 else { throw SocketError.timedOut("accept") }
         let client = Glibc.accept(fd, nil, nil)
@@ -171,7 +171,7 @@ final class TestListener: @unchecked Sendable {
 }
 
 /// A port nothing listens on now: bound by the kernel's choice, then released.
-func freePort() throws -> Int {
+public func freePort() throws -> Int {
     let listener = try TestListener()
     return listener.port
 }
@@ -194,7 +194,7 @@ private func localPort(_ fd: Int32) -> Int {
 }
 
 /// Runs blocking socket work on its own thread, keeping Swift's cooperative pool free.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread {
             continuation.resume(with: Result { try body() })
@@ -203,7 +203,7 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
 }
 
 /// Reproducible bytes covering all 256 values (SplitMix64).
-func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+public func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     var state = seed
     var bytes = [UInt8](repeating: 0, count: count)
     bytes.withUnsafeMutableBytes { raw in
@@ -226,12 +226,12 @@ func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
 
 /// A listener whose accept queue is full and never drained: a connect to it gets no
 /// answer at all, like a server behind a firewall that drops packets.
-final class UnansweringListener: @unchecked Sendable {
+public final class UnansweringListener: @unchecked Sendable {
     private let listener: TestListener
     private var fillers: [Int32] = []
-    var port: Int { listener.port }
+    public var port: Int { listener.port }
 
-    init() throws {
+    public init() throws {
         listener = try TestListener(backlog: 0)
         for _ in 0..<4 {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -248,7 +248,7 @@ final class UnansweringListener: @unchecked Sendable {
 }
 
 /// Byte equality with memcmp: comparing megabytes element by element is slow in debug builds.
-func sameBytes(_ a: [UInt8], _ b: some Collection<UInt8>) -> Bool {
+public func sameBytes(_ a: [UInt8], _ b: some Collection<UInt8>) -> Bool {
     let b = Array(b)
     guard a.count == b.count else { return false }
     guard !a.isEmpty else { return true }

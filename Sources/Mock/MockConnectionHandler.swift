@@ -1,0 +1,333 @@
+import LabProtocol
+import Logging
+import NIOCore
+import NIORecording
+import Proxy
+import Recording
+import Replay
+
+/// One client connection of `wirelog mock`: sends the recorded greeting, holds the client's
+/// bytes until they are a recorded request (or, with line or lab framing, a whole line or
+/// command), answers with that request's recorded replies, and records the conversation as a
+/// session of kind mock whose messages name the recorded ones they stand for.
+///
+/// Memory is bounded: unmatched bytes by `maxLineLength` (then they are a miss), recorded bytes
+/// waiting for a commit and replies a slow reader has not taken by holding back the outbound `read`.
+final class MockConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let configuration: MockConfiguration
+    let sink: (any RecordingSink)?
+    let logger: Logger
+    let script: MockScript
+    private var matcher: RequestMatcher
+    private let lineFraming: Bool
+    private var decoder: StreamDecoder
+    /// Client bytes not matched yet (`recorded` framing).
+    private var pending: [UInt8] = []
+    private(set) var tape: SessionTape?
+    private(set) var clientDescription = "?"
+    private(set) var clientContext: ChannelHandlerContext?
+    /// Set by a miss with `--on-miss upstream`: from then on bytes go to the real server and back.
+    var forwarding: Forwarding?
+
+    /// Set once the mock decided to close (a recorded close, a miss, the client's end of input,
+    /// shutdown): nothing more is read or answered.
+    var closing: EndReason?
+    private(set) var ended = false
+    private var needsFlush = false
+    private var readHeldBack = false
+    private var lastReadAt = NIODeadline.uptimeNanoseconds(0)
+    private var quietTimer: Scheduled<Void>?
+    /// With `--pace recorded`: when the last reply scheduled so far goes out (replies keep their order).
+    private var lastSendAt = NIODeadline.uptimeNanoseconds(0)
+
+    init(configuration: MockConfiguration, script: MockScript, connectionNumber: Int,
+         sink: (any RecordingSink)?, logger: Logger) {
+        self.configuration = configuration
+        self.sink = sink
+        self.logger = logger
+        // `MockConfiguration.mask` checked the patterns.
+        let masking = (try? Masking(patterns: configuration.ignore)) ?? .none
+        matcher = RequestMatcher(script: script, order: configuration.order, masking: masking, connectionNumber: connectionNumber)
+        lineFraming = configuration.framing != .recorded
+        decoder = StreamDecoder(decoding: configuration.framing == .lab ? .lab : .lines, sender: .client,
+                                maxLineLength: configuration.maxLineLength)
+        self.script = script
+    }
+
+    // MARK: Lifecycle
+
+    func channelActive(context: ChannelHandlerContext) {
+        clientDescription = context.channel.remoteAddress?.displayString ?? "?"
+        clientContext = context
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        tape = SessionTape(sink: sink, info: .mocked(channel: context.channel, configuration, script: script),
+                           delivery: .eventLoop(context.eventLoop)) { outcome in
+            let (handler, context) = loopBound.value
+            handler.recorderReported(outcome, context: context)
+        }
+        let (greeting, thenClose) = matcher.greeting
+        send(greeting, context: context)
+        flushIfNeeded(context: context)
+        if let thenClose { close(thenClose, context: context) }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        quietTimer?.cancel()
+        ended = true
+        clientContext = nil
+        tape?.end(closing ?? .clientClosed)
+        forwarding?.clientGone(reason: closing ?? .clientClosed)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if closing == nil { closing = .reset }
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case ChannelEvent.inputClosed where forwarding != nil:
+            // The real server hears the end of input and decides when to close.
+            forwarding?.clientInputClosed()
+        case ChannelEvent.inputClosed:
+            // What the client sent is complete: answer it, then close.
+            if lineFraming {
+                decode(context: context) { decoder, emit in decoder.finish(emit) }
+            } else {
+                matchPending(context: context, complete: true)
+            }
+            close(.clientClosed, context: context)
+        case is ChannelShouldQuiesceEvent:
+            close(.shutdown, context: context)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    // MARK: Reading and answering
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        tape?.countWireBytes(buffer.readableBytes, from: .client)
+        if let forwarding {
+            forward(Array(buffer.readableBytesView), through: forwarding)
+            return
+        }
+        guard closing == nil else { return }
+        lastReadAt = context.eventLoop.now
+        if lineFraming {
+            buffer.withUnsafeReadableBytes { bytes in
+                decode(context: context) { decoder, emit in decoder.feed(bytes, emit) }
+            }
+            // A miss that went upstream: what the decoder still holds goes after it.
+            if forwarding != nil { decode(context: context) { decoder, emit in decoder.finish(emit) } }
+        } else {
+            pending.append(contentsOf: buffer.readableBytesView)
+            matchPending(context: context, complete: false)
+        }
+        scheduleQuietTimer(context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    /// Answers every recorded request at the start of `pending`; with `complete`, what is left
+    /// after them is a miss.
+    private func matchPending(context: ChannelHandlerContext, complete: Bool) {
+        while closing == nil, !pending.isEmpty {
+            switch matcher.match(pending, complete: complete || pending.count > configuration.maxLineLength) {
+            case .answer(let turn, let length):
+                answer(Array(pending[..<length]), with: turn, context: context)
+                pending.removeFirst(length)
+            case .waitForMore:
+                return
+            case .miss(let closest, let differsAt):
+                let missed = pending
+                pending.removeAll()
+                miss(missed, closest: closest, differsAt: differsAt, context: context)
+            }
+        }
+        flushIfNeeded(context: context)
+    }
+
+    /// Runs `step` on the decoder (moved out of `self`, so its buffer is not copied), answering
+    /// each line or command it cuts.
+    private func decode(context: ChannelHandlerContext, _ step: (inout StreamDecoder, (DecodedMessage) -> Void) -> Void) {
+        var decoder = StreamDecoder(decoding: .raw, sender: .client, maxLineLength: 1)
+        swap(&decoder, &self.decoder)
+        step(&decoder) { message in self.answerWhole(Array(message.raw), context: context) }
+        swap(&decoder, &self.decoder)
+        flushIfNeeded(context: context)
+    }
+
+    /// A whole line or command (`line` and `lab` framing): a recorded request, or a miss.
+    private func answerWhole(_ message: [UInt8], context: ChannelHandlerContext) {
+        if let forwarding {
+            forward(message, through: forwarding)
+            return
+        }
+        guard closing == nil else { return }
+        switch matcher.match(message, complete: true, whole: true) {
+        case .answer(let turn, _):
+            answer(message, with: turn, context: context)
+        case .miss(let closest, let differsAt):
+            miss(message, closest: closest, differsAt: differsAt, context: context)
+        case .waitForMore:  // not when complete
+            miss(message, closest: nil, differsAt: 0, context: context)
+        }
+    }
+
+    private func answer(_ request: [UInt8], with turn: MockScript.Turn, context: ChannelHandlerContext) {
+        let recorded = turn.request
+        tape?.record(.client, request, verb: recorded.verb,
+                     payloadRange: request == recorded.raw ? recorded.recorded.payloadRange : nil, answeredBy: recorded.id)
+        send(turn.replies, context: context)
+        if let reason = turn.closesWith { close(reason, context: context) }
+    }
+
+    private func miss(_ bytes: [UInt8], closest: StoredMessage?, differsAt: Int, context: ChannelHandlerContext) {
+        if case .upstream = configuration.onMiss {} else { tape?.record(.client, bytes) }
+        let received = Escaping.escape(bytes.prefix(80)) + (bytes.count > 80 ? "…" : "")
+        let nearest = closest.map { message in
+            "; closest recorded request is message \(message.id) of session \(message.sessionID) \"\(Escaping.escape(message.raw.prefix(80)))\", first different at byte \(differsAt)"
+        } ?? "; no recorded request is left to compare (--order \(configuration.order.rawValue))"
+        switch configuration.onMiss {
+        case .close:
+            logger.warning("no recorded request matches \"\(received)\" from \(clientDescription)\(nearest); closing (--on-miss close)")
+            close(.serverClosed, context: context)
+        case .reply(let bytes):
+            logger.warning("no recorded request matches \"\(received)\" from \(clientDescription)\(nearest); sending the --on-miss reply")
+            write(bytes, answeredBy: nil, replyCode: nil, context: context)
+        case .upstream(let host, let port):
+            let capture = sink == nil ? "" : ", recording the new exchange as a proxy session"
+            logger.warning("no recorded request matches \"\(received)\" from \(clientDescription)\(nearest); forwarding the connection to \(host):\(port) from here on\(capture) (--on-miss upstream)")
+            quietTimer?.cancel()
+            forward(bytes, through: startForwarding(host: host, port: port, context: context))
+        }
+    }
+
+    // MARK: Writing
+
+    /// Sends `replies` now, or as long after now as they were recorded after their request (`--pace`).
+    private func send(_ replies: [MockScript.Reply], context: ChannelHandlerContext) {
+        guard case .recorded(let speed) = configuration.pace else {
+            for reply in replies { write(reply.raw, answeredBy: reply.id, replyCode: reply.replyCode, context: context) }
+            return
+        }
+        let now = context.eventLoop.now
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        for reply in replies {
+            let at = max(now + .nanoseconds(Int64(Double(reply.delayMicros) * 1_000 / speed)), lastSendAt)
+            lastSendAt = at
+            context.eventLoop.scheduleTask(deadline: at) {
+                let (handler, context) = loopBound.value
+                guard !handler.ended else { return }
+                handler.write(reply.raw, answeredBy: reply.id, replyCode: reply.replyCode, context: context)
+                handler.flushIfNeeded(context: context)
+            }
+        }
+    }
+
+    func write(_ bytes: [UInt8], answeredBy: Int64?, replyCode: Int?, context: ChannelHandlerContext) {
+        guard !bytes.isEmpty else { return }
+        tape?.countWireBytes(bytes.count, from: .server)
+        tape?.record(.server, bytes, replyCode: replyCode, answeredBy: answeredBy)
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        needsFlush = true
+    }
+
+    func flushIfNeeded(context: ChannelHandlerContext) {
+        guard needsFlush else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    /// Closes once every reply scheduled so far has gone out.
+    func close(_ reason: EndReason, context: ChannelHandlerContext) {
+        guard closing == nil else { return }
+        closing = reason
+        quietTimer?.cancel()
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(deadline: max(lastSendAt, context.eventLoop.now)) {
+            let context = loopBound.value
+            // An empty write completes after every write before it.
+            context.writeAndFlush(NIOAny(ByteBuffer())).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    // MARK: Quiet period
+
+    /// Bytes that only begin a request (or a line) are complete after a quiet period, as in serve.
+    private func scheduleQuietTimer(context: ChannelHandlerContext) {
+        let waiting = lineFraming ? decoder.hasPending : !pending.isEmpty
+        guard quietTimer == nil, closing == nil, waiting else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        quietTimer = context.eventLoop.scheduleTask(deadline: lastReadAt + configuration.quietPeriod) {
+            let (handler, context) = loopBound.value
+            handler.quietPeriodPassed(context: context)
+        }
+    }
+
+    private func quietPeriodPassed(context: ChannelHandlerContext) {
+        quietTimer = nil
+        guard closing == nil else { return }
+        if context.eventLoop.now < lastReadAt + configuration.quietPeriod {
+            scheduleQuietTimer(context: context)  // more bytes came since the timer was set
+            return
+        }
+        if lineFraming {
+            decode(context: context) { decoder, emit in decoder.flush(emit) }
+        } else {
+            matchPending(context: context, complete: true)
+        }
+    }
+
+    // MARK: Backpressure and recording
+
+    /// Not while too much waits for a commit, nor while forwarded bytes have nowhere to go yet.
+    private var mayRead: Bool {
+        (tape?.uncommittedBytes ?? 0) < configuration.maxUncommittedBytes && forwarding?.mayTakeMore ?? true
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if mayRead && context.channel.isWritable {
+            context.read()
+        } else {
+            readHeldBack = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        resumeReadingIfAllowed(context: context)
+        if context.channel.isWritable { forwarding?.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func resumeReadingIfAllowed(context: ChannelHandlerContext) {
+        if readHeldBack && mayRead && context.channel.isWritable {
+            readHeldBack = false
+            context.read()
+        }
+    }
+
+    private func recorderReported(_ outcome: CommitOutcome, context: ChannelHandlerContext) {
+        guard !ended else { return }
+        tape?.apply(outcome)
+        switch outcome {
+        case .committed:
+            resumeReadingIfAllowed(context: context)
+        case .failed(let reason):
+            logger.debug("closing the connection from \(clientDescription): its conversation could not be recorded (\(reason))")
+            if closing == nil { closing = .storageError }
+            context.close(promise: nil)
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import LabProtocol
+import Listening
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Recording
+
+/// The mock server: answers every connection from a `MockScript` with a `MockConnectionHandler`,
+/// refuses connections over the limit, and shuts down gracefully like serve and proxy.
+public final class MockServer: Sendable {
+    public let configuration: MockConfiguration
+    private let sink: (any RecordingSink)?
+    private let logger: Logger
+    private let server: ListeningServer
+
+    /// With no `sink` the mock records nothing.
+    public init(configuration: MockConfiguration, script: MockScript, sink: (any RecordingSink)?, logger: Logger) {
+        self.configuration = configuration
+        self.sink = sink
+        self.logger = logger
+        let connectionNumbers = NIOLockedValueBox(0)
+        self.server = ListeningServer(
+            configuration: ListeningConfiguration(
+                host: configuration.listenHost, port: configuration.listenPort, maxConnections: configuration.maxConnections,
+                eventLoopThreads: configuration.eventLoopThreads),
+            logger: logger,
+            admit: { channel in
+                let number = connectionNumbers.withLockedValue { number in
+                    defer { number += 1 }
+                    return number
+                }
+                try channel.pipeline.syncOperations.addHandler(MockConnectionHandler(
+                    configuration: configuration, script: script, connectionNumber: number, sink: sink, logger: logger))
+                return .channel(channel)
+            },
+            refuse: { channel in Self.refuse(channel, configuration: configuration, script: script, sink: sink, logger: logger) })
+    }
+
+    /// Binds and starts accepting; returns the address actually bound (port 0 picks one).
+    public func start() async throws -> SocketAddress {
+        let address = try await server.start()
+        logger.info("wirelog mock listening on \(address.displayString)")
+        return address
+    }
+
+    public var connectionCount: Int { server.connectionCount }
+
+    /// Stops accepting, lets every connection answer what it received, waits up to `grace`,
+    /// closes the rest, commits the sink's last records and stops the event loops.
+    public func shutdownGracefully(grace: TimeAmount = .seconds(10)) async {
+        await server.drain(grace: grace)
+        await sink?.shutdown()
+        await server.stop()
+    }
+
+    /// Over the connection limit: a lab recording's client gets serve's `503 BUSY` line, any
+    /// other protocol a close (nothing fits every protocol); the refusal is recorded.
+    private static func refuse(_ channel: Channel, configuration: MockConfiguration, script: MockScript,
+                               sink: (any RecordingSink)?, logger: Logger) {
+        logger.warning("refusing a connection: \(configuration.maxConnections) connections already open (--max-connections)")
+        let refusal = script.decoding == .lab ? LabReply.busy(limit: configuration.maxConnections).encoded(lineEnding: .lf) : []
+        if let sink {
+            let now = WallClock.nowMicros()
+            let tape = SessionTape(sink: sink, info: .mocked(channel: channel, configuration, script: script, startedMicros: now))
+            if !refusal.isEmpty {
+                tape.countWireBytes(refusal.count, from: .server)
+                tape.record(.server, refusal, at: now, replyCode: 503)
+            }
+            tape.end(.refused, at: now)
+        }
+        channel.writeAndFlush(channel.allocator.buffer(bytes: refusal)).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
+
+extension SessionInfo {
+    static func mocked(channel: Channel, _ configuration: MockConfiguration, script: MockScript,
+                       startedMicros: Int64 = WallClock.nowMicros()) -> SessionInfo {
+        SessionInfo(
+            kind: .mock, decoding: script.decoding, recorder: configuration.recorderName,
+            clientHost: channel.remoteAddress?.ipAddress ?? "unknown", clientPort: channel.remoteAddress?.port ?? 0,
+            serverHost: channel.localAddress?.ipAddress ?? "unknown", serverPort: channel.localAddress?.port ?? 0,
+            startedMicros: startedMicros)
+    }
+}

@@ -1,0 +1,95 @@
+import Recording
+import Replay
+
+/// Finds the recorded request that the bytes a client has sent so far begin with, for one
+/// connection. Pure: the connection feeds it its buffer and acts on the outcome.
+///
+/// Bytes are compared with `Difference.between`, replay's comparison, so `--ignore` masks apply
+/// here exactly as they do to replay's replies.
+public struct RequestMatcher {
+    public enum Outcome: Equatable {
+        /// The first `length` bytes are this recorded request: answer with the turn.
+        case answer(MockScript.Turn, length: Int)
+        /// The bytes so far begin a recorded request (or a longer one than they already match):
+        /// wait for more, or for the quiet period.
+        case waitForMore
+        /// Nothing recorded begins with these bytes. `closest` is the recorded request sharing
+        /// the longest start with them, `differsAt` the first byte of theirs that differs.
+        case miss(closest: StoredMessage?, differsAt: Int)
+    }
+
+    private let script: MockScript
+    private let masking: Masking
+    /// `--order strict`: the session this connection follows and the next turn in it.
+    private let strictSession: MockScript.Session?
+    private var strictPosition = 0
+    /// `--order any`: how many times each recorded request was answered on this connection.
+    private var answered: [[UInt8]: Int] = [:]
+
+    /// `connectionNumber` picks the session `--order strict` follows.
+    public init(script: MockScript, order: MockOrder, masking: Masking, connectionNumber: Int) {
+        self.script = script
+        self.masking = masking
+        strictSession = order == .strict ? script.sessions[connectionNumber % script.sessions.count] : nil
+    }
+
+    /// What the connection says first: the greeting, and how the server then closed, if it did.
+    public var greeting: (replies: [MockScript.Reply], thenClose: EndReason?) {
+        let session = strictSession ?? script.anyOrderGreeting
+        return (session?.greeting ?? [], session?.closesAfterGreeting)
+    }
+
+    /// Matches the start of `buffer`. With `complete` (a quiet period passed, or the input
+    /// ended) the bytes are all there will be: no waiting, the longest match or a miss. With
+    /// `whole` (a line or command already cut) only a request that is all of `buffer` matches.
+    public mutating func match(_ buffer: [UInt8], complete: Bool, whole: Bool = false) -> Outcome {
+        let candidates: [[UInt8]]
+        if let strictSession {
+            guard strictPosition < strictSession.turns.count else {
+                return .miss(closest: nil, differsAt: 0)
+            }
+            candidates = [strictSession.turns[strictPosition].request.raw]
+        } else {
+            candidates = script.distinctRequests
+        }
+        var best: (request: [UInt8], length: Int)?
+        var longerPossible = false
+        var closest: (request: [UInt8], matched: Int, differsAt: Int)?
+        for request in candidates {
+            guard let difference = Difference.between(expected: request, actual: buffer, masking: masking) else {
+                // The whole buffer is this request.
+                if best.map({ $0.length < buffer.count }) ?? true { best = (request, buffer.count) }
+                continue
+            }
+            if difference.expectedOffset == request.count && !whole {
+                // The request is all there, followed by more bytes.
+                if best.map({ $0.length < difference.actualOffset }) ?? true { best = (request, difference.actualOffset) }
+                continue
+            }
+            // The buffer ends inside the request: more bytes may complete it.
+            if difference.actualOffset == buffer.count { longerPossible = true }
+            if closest.map({ $0.matched < difference.expectedOffset }) ?? true {
+                closest = (request, difference.expectedOffset, difference.actualOffset)
+            }
+        }
+        if longerPossible && !complete { return .waitForMore }
+        guard let best else {
+            let closestTurn = closest.flatMap { script.turnsByRequest[$0.request]?.first }.map { script.turns[$0].request }
+            return .miss(closest: strictSession?.turns[strictPosition].request ?? closestTurn, differsAt: closest?.differsAt ?? 0)
+        }
+        return .answer(takeTurn(for: best.request), length: best.length)
+    }
+
+    /// The turn that answers `request` now, counting it as answered.
+    private mutating func takeTurn(for request: [UInt8]) -> MockScript.Turn {
+        if let strictSession {
+            defer { strictPosition += 1 }
+            return strictSession.turns[strictPosition]
+        }
+        let recordings = script.turnsByRequest[request] ?? []
+        let count = answered[request, default: 0]
+        answered[request] = count + 1
+        // Past the last recording of a request, its last reply is repeated.
+        return script.turns[recordings[min(count, recordings.count - 1)]]
+    }
+}
