@@ -83,9 +83,10 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
                 busyTimeoutMilliseconds: Int32(clamping: settings.busyTimeoutMilliseconds)) { migration in
                 logger.notice("upgrading the schema of \(path): migration \(migration.fileName) (can take a while on a large database)")
             }
-            return SQLiteRecorder(database: database, logger: logger)
+            return try SQLiteRecorder(database: database, redactionRules: settings.redactionRules, logger: logger)
         case .postgres(let url):
-            return try await PostgresRecorder.open(url, recorderName: settings.recorderName, logger: logger) { migration in
+            return try await PostgresRecorder.open(url, recorderName: settings.recorderName, redactionRules: settings.redactionRules,
+                                                   logger: logger) { migration in
                 logger.notice("upgrading the schema of \(url): migration \(migration.fileName)")
             }
         }
@@ -112,6 +113,8 @@ public struct RecorderSettings: Sendable {
     /// Who the sessions say recorded them: a recorder closes the sessions that a dead recorder
     /// of its name left open.
     public var recorderName = RecorderName.hostName
+    /// What every recorded message is cleared of before it is stored (`--redact`, presets).
+    public var redactionRules: [RedactionRule] = []
 
     public init() {}
 }

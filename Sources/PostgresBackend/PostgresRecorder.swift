@@ -38,11 +38,13 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
 
     /// Connects (one clear error when it cannot), applies migrations, closes the sessions a dead
     /// recorder of the same name left open, and starts the writer.
-    public static func open(_ url: PostgresURL, recorderName: String, logger: Logger,
+    public static func open(_ url: PostgresURL, recorderName: String, redactionRules: [RedactionRule] = [], logger: Logger,
                             upgrading: @escaping (Migration) -> Void = { _ in }) async throws -> PostgresRecorder {
         let link = try await PostgresLink.connect(url, logger: logger)
+        let redactor: Redactor?
         do {
             try await PostgresSchema().migrate(link, nowMicros: WallClock.nowMicros(), willApply: upgrading)
+            redactor = redactionRules.isEmpty ? nil : Redactor(rules: redactionRules, key: try await redactionKey(link))
             let recovered = try await PostgresRecovery.closeInterrupted(link, recorder: recorderName)
             if recovered > 0 {
                 logger.notice("closed \(recovered) session(s) that recorder '\(recorderName)' left open (reason interrupted)")
@@ -51,14 +53,25 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
             await link.close()
             throw error
         }
-        let recorder = PostgresRecorder(url: url, recorderName: recorderName, link: link, logger: logger)
+        let recorder = PostgresRecorder(url: url, recorderName: recorderName, redactor: redactor, link: link, logger: logger)
         recorder.writer = Task { await recorder.writerLoop() }
         return recorder
     }
 
-    private init(url: PostgresURL, recorderName: String, link: PostgresLink, logger: Logger) {
+    /// The store's redaction key (migration 0003).
+    private static func redactionKey(_ link: PostgresLink) async throws -> [UInt8] {
+        guard let key = try await link.rows("SELECT key FROM redaction_key").first?.decode(ByteBuffer.self), key.readableBytes > 0 else {
+            throw PostgresStoreError.queryFailed(target: link.url.description, reason: "the store has no redaction key (table redaction_key is empty)")
+        }
+        return Array(buffer: key)
+    }
+
+    public let redactor: Redactor?
+
+    private init(url: PostgresURL, recorderName: String, redactor: Redactor?, link: PostgresLink, logger: Logger) {
         self.url = url
         self.recorderName = recorderName
+        self.redactor = redactor
         self.link = link
         self.logger = logger
     }
@@ -315,6 +328,8 @@ struct MessageColumns {
     private var payloads: [ByteBuffer] = []
     private var hasPayload: [Bool] = []
     private var replyCodes: [Int] = []
+    /// `RedactedSpan` lists as stored, '' for none.
+    private var redactions: [String] = []
 
     var isEmpty: Bool { seqs.isEmpty }
 
@@ -329,6 +344,7 @@ struct MessageColumns {
         payloads.append(message.payloadRange.map { ByteBuffer(bytes: message.raw[$0]) } ?? ByteBuffer())
         hasPayload.append(message.payloadRange != nil)
         replyCodes.append(message.replyCode ?? -1)
+        redactions.append(message.redactions.storedText ?? "")
     }
 
     /// In batch order (WITH ORDINALITY … ORDER BY): ids follow wire order within each session.
@@ -338,14 +354,14 @@ struct MessageColumns {
     func insertQuery(notifying channel: String) -> PostgresQuery {
         """
         WITH inserted AS (
-        INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
+        INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, redactions)
         SELECT session_id, seq, at_us, sender, raw, CASE WHEN has_verb THEN verb END,
-               CASE WHEN has_payload THEN payload END, NULLIF(reply_code, -1)
+               CASE WHEN has_payload THEN payload END, NULLIF(reply_code, -1), NULLIF(redactions, '')
         FROM unnest(\(sessionIDs)::bigint[], \(seqs)::bigint[], \(times)::bigint[], \(senders)::text[], \(raws)::bytea[],
                     \(verbs)::text[], \(hasVerb)::boolean[], \(payloads)::bytea[], \(hasPayload)::boolean[],
-                    \(replyCodes)::integer[])
+                    \(replyCodes)::integer[], \(redactions)::text[])
              WITH ORDINALITY
-             AS m(session_id, seq, at_us, sender, raw, verb, has_verb, payload, has_payload, reply_code, n)
+             AS m(session_id, seq, at_us, sender, raw, verb, has_verb, payload, has_payload, reply_code, redactions, n)
         ORDER BY n
         RETURNING id)
         SELECT pg_notify(\(channel), (txid_current() % 4294967296) || ':' || min(id) || '-' || max(id)) FROM inserted

@@ -83,15 +83,17 @@ public struct RecordedMessage: Sendable, Equatable {
     public var seq: Int64
     public var atMicros: Int64
     public var sender: Sender
-    /// Exactly the bytes that crossed the wire.
+    /// Exactly the bytes that crossed the wire, except that each of `redactions` stands in for a secret.
     public var raw: [UInt8]
     public var verb: String?
     /// Where the DATA payload lies inside `raw`.
     public var payloadRange: Range<Int>?
     public var replyCode: Int?
+    /// The secrets a redaction rule replaced by tokens, in offset order.
+    public var redactions: [RedactedSpan]
 
     public init(seq: Int64, atMicros: Int64, sender: Sender, raw: [UInt8],
-                verb: String? = nil, payloadRange: Range<Int>? = nil, replyCode: Int? = nil) {
+                verb: String? = nil, payloadRange: Range<Int>? = nil, replyCode: Int? = nil, redactions: [RedactedSpan] = []) {
         self.seq = seq
         self.atMicros = atMicros
         self.sender = sender
@@ -99,7 +101,11 @@ public struct RecordedMessage: Sendable, Equatable {
         self.verb = verb
         self.payloadRange = payloadRange
         self.replyCode = replyCode
+        self.redactions = redactions
     }
+
+    /// How long the message was on the wire.
+    public var originalLength: Int { redactions.originalLength(storedCount: raw.count) }
 }
 
 /// How a session ended, written when it closes.

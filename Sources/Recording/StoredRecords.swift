@@ -61,9 +61,11 @@ public struct StoredMessage: Sendable, Equatable {
     public var verb: String?
     public var payload: [UInt8]?
     public var replyCode: Int?
+    /// The secrets replaced by tokens in `raw` (see `RecordedMessage.redactions`).
+    public var redactions: [RedactedSpan]
 
     public init(id: Int64, sessionID: Int64, seq: Int64, atMicros: Int64, sender: Sender, raw: [UInt8],
-                verb: String?, payload: [UInt8]?, replyCode: Int?) {
+                verb: String?, payload: [UInt8]?, replyCode: Int?, redactions: [RedactedSpan] = []) {
         self.id = id
         self.sessionID = sessionID
         self.seq = seq
@@ -73,7 +75,11 @@ public struct StoredMessage: Sendable, Equatable {
         self.verb = verb
         self.payload = payload
         self.replyCode = replyCode
+        self.redactions = redactions
     }
+
+    /// How long the message was on the wire.
+    public var originalLength: Int { redactions.originalLength(storedCount: raw.count) }
 
     /// The message as it was recorded. The payload is found again inside `raw` as its last
     /// occurrence: it is what follows the verb, before at most a line ending.
@@ -85,7 +91,7 @@ public struct StoredMessage: Sendable, Equatable {
                 .map { $0..<$0 + payload.count }
         }
         return RecordedMessage(seq: seq, atMicros: atMicros, sender: sender, raw: raw, verb: verb,
-                               payloadRange: payloadRange, replyCode: replyCode)
+                               payloadRange: payloadRange, replyCode: replyCode, redactions: redactions)
     }
 }
 

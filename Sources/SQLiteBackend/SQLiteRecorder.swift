@@ -38,10 +38,14 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
     /// Bytes queued beyond which a warning is logged: SQLite is falling behind.
     public var backlogWarningBytes = 64 << 20
 
-    /// Takes ownership of `database`, a connection opened with `SQLiteFile.openForWriting`.
-    public init(database: Database, logger: Logger) {
+    public let redactor: Redactor?
+
+    /// Takes ownership of `database`, a connection opened with `SQLiteFile.openForWriting`;
+    /// `redactionRules` hide secrets with the store's key before anything is queued.
+    public init(database: Database, redactionRules: [RedactionRule] = [], logger: Logger) throws {
         self.database = database
         self.logger = logger
+        redactor = redactionRules.isEmpty ? nil : Redactor(rules: redactionRules, key: try Self.redactionKey(database))
         do {
             checkpointer = try Checkpointer(path: database.path, logger: logger)
         } catch {
@@ -55,6 +59,15 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
             writerLoop()
         }
         thread.start()
+    }
+
+    /// The store's redaction key (migration 0006).
+    private static func redactionKey(_ database: Database) throws -> [UInt8] {
+        let statement = try database.prepare("SELECT key FROM redaction_key")
+        guard try statement.step(), let key = statement.blob(0), !key.isEmpty else {
+            throw SQLiteStoreError.cannotOpen(path: database.path, reason: "the store has no redaction key (table redaction_key is empty)")
+        }
+        return key
     }
 
     public func begin(_ session: RecordingSession) {
@@ -305,8 +318,8 @@ final class MessageInsert {
 
     init(_ database: Database) throws {
         statement = try database.prepare("""
-            INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, redactions)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         noteVerb = try database.prepare("INSERT OR IGNORE INTO session_verbs (verb, session_id) VALUES (?, ?)")
         noteReplyCode = try database.prepare("INSERT OR IGNORE INTO session_reply_codes (reply_code, session_id) VALUES (?, ?)")
@@ -319,6 +332,7 @@ final class MessageInsert {
         try statement.bind(.text(message.sender.rawValue), at: 4)
         try statement.bind(.optionalText(message.verb), at: 6)
         try statement.bind(.optionalInt(message.replyCode), at: 8)
+        try statement.bind(.optionalText(message.redactions.storedText), at: 9)
         try message.raw.withUnsafeBytes { raw in
             try statement.bind(bytes: raw, at: 5)
             if let range = message.payloadRange {

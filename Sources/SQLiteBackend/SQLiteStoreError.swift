@@ -13,6 +13,8 @@ public enum SQLiteStoreError: StoreFailure, Sendable, Equatable {
     case invalidMigrationName(String)
     case cannotOpen(path: String, reason: String)
     case readOnly(path: String, reason: String)
+    /// A delete or prune committed, but another connection kept the WAL from being emptied.
+    case checkpointBlocked(path: String)
 
     public var description: String {
         switch self {
@@ -36,6 +38,8 @@ public enum SQLiteStoreError: StoreFailure, Sendable, Equatable {
             return "cannot open \(path): \(reason)"
         case .readOnly(let path, let reason):
             return "cannot write to \(path): \(reason); check the file's and its directory's permissions"
+        case .checkpointBlocked(let path):
+            return "the sessions are deleted, but \(path)-wal still holds copies of their pages because another process is reading the store; they are overwritten when it stops (or rerun with nothing else open)"
         }
     }
 }
