@@ -33,7 +33,7 @@ import TestSupport
 
         let dryRun = try WirelogProcess.run(["sessions", "delete", String(ids[1]), "--dry-run", "--db", store.argument])
         #expect(dryRun.status == 0, "\(dryRun.stderrText)")
-        #expect(dryRun.stdoutText.contains("would delete 1 session and 3 messages; nothing was deleted (--dry-run)"))
+        #expect(dryRun.stdoutText.contains("would delete 1 session and 6 messages; nothing was deleted (--dry-run)"))
         #expect(try await RecordedRows.sessions(store).count == 3)
 
         let deleted = try WirelogProcess.run(["sessions", "delete", String(ids[1]), "--db", store.argument])

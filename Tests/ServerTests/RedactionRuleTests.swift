@@ -16,7 +16,7 @@ import TestSupport
             (["--redact", "a", "--redact", "b", "--redact-direction", "client", "--redact-direction", "server", "--redact-direction", "both"],
              "--redact-direction: give it once for every --redact, or once per --redact"),
         ]
-        for command in [["serve", "--listen", "127.0.0.1:0"], ["proxy", "--listen", "127.0.0.1:0", "--to", "127.0.0.1:9"]] {
+        for command in [["serve", "--listen", "127.0.0.1:0"], ["proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9"]] {
             for (arguments, message) in cases {
                 let result = try WirelogProcess.run(command + ["--db", db] + arguments, timeout: 30)
                 #expect(result.status == 64, "\(command + arguments): \(result.stderrText)")

@@ -5,9 +5,13 @@ import Foundation
 /// files, or a pg_dump of the PostgreSQL database. Tests of secrets count occurrences here, not
 /// through the store's API, to prove absence.
 public enum StoreFiles {
-    /// How many times `needle` occurs in the store's files (or dump).
+    /// How many times `needle` occurs in the store's files (or dump), as it is or, for a dump,
+    /// in the hex form pg_dump writes bytea values in.
     public static func occurrences(of needle: String, in store: StoreLocation) throws -> Int {
-        try contents(of: store).reduce(0) { $0 + count(Array(needle.utf8), in: $1) }
+        let hex = Array(needle.utf8.map { String(format: "%02x", $0) }.joined().utf8)
+        return try contents(of: store).reduce(0) { total, bytes in
+            total + count(Array(needle.utf8), in: bytes) + (store.sqlitePath == nil ? count(hex, in: bytes) : 0)
+        }
     }
 
     /// Each file's bytes (SQLite), or the dump (PostgreSQL).
