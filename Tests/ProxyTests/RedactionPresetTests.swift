@@ -194,6 +194,17 @@ import TestSupport
         let show = try WirelogProcess.run(["sessions", "show", String(session.id), "--db", store.argument])
         #expect(show.status == 0)
         #expect(show.stdoutText.contains("⟦\(data[0].redactions[0].token(in: data[0].raw)) lab-data, 16 bytes⟧"), "\(show.stdoutText)")
+
+        // replay --record sends the --secret value and records the replay redacted too.
+        let target = try await TestServer.start(store: store) { $0.recording = false }
+        let replay = try WirelogProcess.run(["replay", String(session.id), "--db", store.argument, "--to", "127.0.0.1:\(target.port)",
+                                             "--record", "--redact-preset", "lab-data", "--secret", "lab-data=@LAB_SECRET"],
+                                            environment: ["LAB_SECRET": "replayed-lab-secret"])
+        await target.stop()
+        #expect(replay.status == 0, "\(replay.stdoutText)\(replay.stderrText)")
+        #expect(try StoreFiles.occurrences(of: "replayed-lab-secret", in: store) == 0)
+        let replayed = try #require(try await RecordedRows.sessions(store).first { $0.kind == "replay" })
+        try await expectHonestRecords(store, sessions: [replayed.id], rule: "lab-data", spans: 3)
     }
 }
 

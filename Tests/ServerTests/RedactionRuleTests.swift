@@ -45,3 +45,26 @@ import TestSupport
         #expect(unnamed.map(\.source) == ["token=(\\w+)"])
     }
 }
+
+/// The cheap test before a regex runs must never skip a message the regex would match.
+@Suite struct RedactionPrefilterTests {
+    @Test func aRuleFindsWhatItsRegexFindsWhateverTheCase() throws {
+        let cases: [(pattern: String, message: String, hidden: String?)] = [
+            (#"token=(\w+)"#, "a token=abc1 b", "abc1"),
+            (#"(?i)password: *(\S+)"#, "PASSWORD:hunter2\r\n", "hunter2"),
+            (#"(?i)password: *(\S+)"#, "Password:   x9\r\n", "x9"),
+            (#"ab?c=(\d+)"#, "ac=42", "42"),
+            (#"key|secret=(\S+)"#, "secret=1", "1"),
+            (#"token=(\w+)"#, "TOKEN=abc", nil),
+        ]
+        for (pattern, message, hidden) in cases {
+            let rule = try RedactionRule(name: "r", pattern: pattern)
+            let redactor = Redactor(rules: [rule], key: Array(repeating: 7, count: 32))
+            var recorded = RecordedMessage(seq: 1, atMicros: 0, sender: .client, raw: Array(message.utf8))
+            var state = RedactionState()
+            redactor.redact(&recorded, state: &state)
+            #expect(recorded.redactions.map(\.length) == (hidden.map { [$0.utf8.count] } ?? []), "\(pattern) on \(message)")
+            #expect(recorded.originalLength == message.utf8.count)
+        }
+    }
+}

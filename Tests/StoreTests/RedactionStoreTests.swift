@@ -76,4 +76,19 @@ import TestSupport
         #expect(stored[1].payload.map { Array($0) } == Array(stored[1].raw[5..<5 + RedactedSpan.tokenLength]))
         #expect(stored[1].recorded.payloadRange == 5..<5 + RedactedSpan.tokenLength)
     }
+
+    /// With raw decoding (a proxy, a replay's own recording) a bare DATA and its payload line can
+    /// be two messages: lab-data hides the line after the bare DATA, whatever it says.
+    @Test(arguments: TestBackend.allCases)
+    func rulesRememberWhatTheSessionSaidBefore(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let stored = try await record([
+            (Array("HELO x\nDATA\n".utf8), nil), (Array("payload-line-secret\r\nQUIT\n".utf8), nil),
+            (Array("DATA inline-secret\n".utf8), nil), (Array("HELO after\n".utf8), nil),
+        ], rules: RedactionPreset.labData.rules(), into: try backend.freshStore(in: directory))
+        #expect(stored.map(\.redactions.count) == [0, 1, 1, 0])
+        #expect(stored[1].redactions.first?.length == "payload-line-secret".utf8.count)
+        #expect(String(decoding: stored[1].raw.suffix(7), as: UTF8.self) == "\r\nQUIT\n")
+        #expect(String(decoding: stored[3].raw, as: UTF8.self) == "HELO after\n")
+    }
 }

@@ -44,8 +44,9 @@ public enum RedactionPreset: String, Sendable, CaseIterable {
         case .postgresPassword:
             return [RedactionRule(name: name, direction: .client, source: name, matcher: .postgresPasswordMessage, anyOf: [])]
         case .labData:
+            // No cheap test here: the line after a bare DATA need not say DATA (the matcher has its own).
             return [RedactionRule(name: name, direction: .client, source: name, matcher: .labPayload(regex(
-                #"(?im)^DATA[ \t]([^\r\n]*)"#)), anyOf: ["data"])]
+                #"(?im)^DATA(?:[ \t]([^\r\n]*)|[ \t]*\r?\n([^\r\n]+))"#)), anyOf: [])]
         }
     }
 }

@@ -32,7 +32,8 @@ public struct RedactionRule: @unchecked Sendable {
         case regex(Regex<AnyRegexOutput>)
         /// The PostgreSQL frontend's PasswordMessage (and SASL responses): `p`, a length, the body.
         case postgresPasswordMessage
-        /// A lab DATA payload: the decoded payload when the message has one, else the regex's groups.
+        /// A lab DATA payload: the decoded payload when the message has one; else the regex's groups,
+        /// and after a message ending in a bare `DATA` line, the next client line.
         case labPayload(Regex<AnyRegexOutput>)
         /// The SMTP AUTH exchange: the initial response, and every client line while the server
         /// answers 334 (a continuation).
@@ -44,7 +45,8 @@ public struct RedactionRule: @unchecked Sendable {
     public init(name: String, pattern: String, direction: RedactionDirection = .both) throws(RedactionRuleError) {
         try Self.checkName(name)
         let regex = try Self.compile(pattern)
-        self.init(name: name, direction: direction, source: pattern, matcher: .regex(regex), anyOf: [])
+        self.init(name: name, direction: direction, source: pattern, matcher: .regex(regex),
+                  anyOf: Self.requiredLiteral(pattern).map { [$0] } ?? [])
         if ByteText("").hasMatch(regex) {
             throw .matchesEverything(pattern: pattern, reason: "it matches the empty string")
         }
@@ -63,6 +65,23 @@ public struct RedactionRule: @unchecked Sendable {
         self.source = source
         self.matcher = matcher
         self.anyOf = anyOf.map { Array($0.lowercased().utf8) }
+    }
+
+    /// Plain text that every match of `pattern` starts with (at least 3 characters), found without
+    /// parsing the regex: what follows leading flags such as `(?i)`, up to the first character
+    /// with a meaning in regexes. None when the pattern has an alternation anywhere. Compared in
+    /// any case, so it only ever lets through more messages than the regex matches.
+    static func requiredLiteral(_ pattern: String) -> String? {
+        guard !pattern.contains("|") else { return nil }
+        var rest = Substring(pattern)
+        if rest.hasPrefix("(?"), let close = rest.firstIndex(of: ")"),
+           rest[rest.index(rest.startIndex, offsetBy: 2)..<close].allSatisfy(\.isLetter) {
+            rest = rest[rest.index(after: close)...]
+        }
+        var literal = String(rest.prefix { $0.isASCII && ($0.isLetter || $0.isNumber || " =:-_/,".contains($0)) })
+        // A quantifier after the text makes its last character optional.
+        if let next = rest.dropFirst(literal.count).first, "?*{".contains(next) { literal = String(literal.dropLast()) }
+        return literal.count >= 3 ? literal : nil
     }
 
     static func compile(_ pattern: String) throws(RedactionRuleError) -> Regex<AnyRegexOutput> {
@@ -94,7 +113,14 @@ public struct RedactionRule: @unchecked Sendable {
         case .labPayload(let regex):
             guard sender == .client else { return [] }
             if let payloadRange { return payloadRange.isEmpty ? [] : [payloadRange] }
-            return Self.groupRanges(of: regex, in: Self.cachedText(&text, raw))
+            let mentionsData = raw.withUnsafeBufferPointer { Self.containsIgnoringCase($0, Array("data".utf8)) }
+            var ranges = mentionsData ? Self.groupRanges(of: regex, in: Self.cachedText(&text, raw)) : []
+            if state.labPayloadFollows {
+                let firstLine = 0..<Self.lineEnd(raw)
+                if !firstLine.isEmpty { ranges.append(firstLine) }
+            }
+            state.labPayloadFollows = Self.endsWithBareData(raw)
+            return ranges
         case .postgresPasswordMessage:
             guard sender == .client, raw.count > 5, raw[0] == UInt8(ascii: "p") else { return [] }
             let length = raw[1...4].reduce(0) { $0 << 8 | Int($1) }
@@ -106,13 +132,29 @@ public struct RedactionRule: @unchecked Sendable {
                 return []
             }
             if state.smtpAuthInProgress {
-                let lineEnd = raw.firstIndex(of: UInt8(ascii: "\n")).map { $0 > 0 && raw[$0 - 1] == 0x0d ? $0 - 1 : $0 } ?? raw.count
+                let lineEnd = Self.lineEnd(raw)
                 return lineEnd > 0 ? [0..<lineEnd] : []
             }
             let ranges = Self.groupRanges(of: start, in: Self.cachedText(&text, raw))
             if Self.cachedText(&text, raw).hasMatch(start) { state.smtpAuthInProgress = true }
             return ranges
         }
+    }
+
+    /// Where the first line's content ends (before its CR LF or LF), or the end.
+    private static func lineEnd(_ raw: [UInt8]) -> Int {
+        raw.firstIndex(of: UInt8(ascii: "\n")).map { $0 > 0 && raw[$0 - 1] == 0x0d ? $0 - 1 : $0 } ?? raw.count
+    }
+
+    /// Whether the last line of `raw` is a bare `DATA` (any case), whose payload is the next line.
+    private static func endsWithBareData(_ raw: [UInt8]) -> Bool {
+        guard raw.last == UInt8(ascii: "\n") else { return false }
+        var end = raw.count - 1
+        if end > 0 && raw[end - 1] == 0x0d { end -= 1 }
+        while end > 0 && (raw[end - 1] == 0x20 || raw[end - 1] == 0x09) { end -= 1 }
+        guard end >= 4 else { return false }
+        let word = raw[(end - 4)..<end].map { $0 & 0xdf }
+        return word == Array("DATA".utf8) && (end == 4 || raw[end - 5] == UInt8(ascii: "\n"))
     }
 
     private func hiddenRanges(in raw: [UInt8], state: RedactionState?) -> [Range<Int>] {
@@ -191,6 +233,7 @@ extension [Range<Int>] {
 /// What the rules of one session remember between its messages (kept by its `SessionTape`).
 public struct RedactionState: Sendable {
     var smtpAuthInProgress = false
+    var labPayloadFollows = false
 
     public init() {}
 }
