@@ -148,6 +148,10 @@ import TestSupport
         let sessions = try await RecordedRows.sessions(store)
         // PLAIN: the initial response; LOGIN: the user name and the password lines.
         try await expectHonestRecords(store, sessions: sessions.map(\.id), rule: "smtp-auth", spans: 3)
+        // The PLAIN session replays against the server, the initial response sent from --secret.
+        let replay = try WirelogProcess.run(["replay", String(sessions[0].id), "--db", store.argument, "--to", "127.0.0.1:\(smtpPort)",
+                                             "--secret", "smtp-auth=\(secrets[1])"])
+        #expect(replay.status == 0, "\(replay.stdoutText)\(replay.stderrText)")
     }
 
     @Test(arguments: TestBackend.allCases)
