@@ -43,7 +43,7 @@ let package = Package(
         ),
         // The storage seam: record and read types, filters, the sink and store protocols, the
         // per-session tape. No backend, no I/O: everything that records or reads goes through it.
-        .target(name: "Recording"),
+        .target(name: "Recording", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // The embedded backend: a SQLite file, through our own thin wrapper. The only SQLite SQL.
         .target(
             name: "SQLiteBackend",

@@ -83,10 +83,11 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
                 busyTimeoutMilliseconds: Int32(clamping: settings.busyTimeoutMilliseconds)) { migration in
                 logger.notice("upgrading the schema of \(path): migration \(migration.fileName) (can take a while on a large database)")
             }
-            return try SQLiteRecorder(database: database, recorder: settings.recorderName, logger: logger,
-                                      onDamage: settings.onDamage)
+            return try SQLiteRecorder(database: database, recorder: settings.recorderName, redactionRules: settings.redactionRules,
+                                      logger: logger, onDamage: settings.onDamage)
         case .postgres(let url):
-            return try await PostgresRecorder.open(url, recorderName: settings.recorderName, durability: settings.durability, logger: logger) { migration in
+            return try await PostgresRecorder.open(url, recorderName: settings.recorderName, durability: settings.durability,
+                                                   redactionRules: settings.redactionRules, logger: logger) { migration in
                 logger.notice("upgrading the schema of \(url): migration \(migration.fileName)")
             }
         }
@@ -116,6 +117,8 @@ public struct RecorderSettings: Sendable {
     /// Told once if the store turns out damaged while recording (a SQLite file's pages): nothing
     /// can be recorded any more, so the caller should stop.
     public var onDamage: @Sendable (String) -> Void = { _ in }
+    /// What every recorded message is cleared of before it is stored (`--redact`, presets).
+    public var redactionRules: [RedactionRule] = []
 
     public init() {}
 }

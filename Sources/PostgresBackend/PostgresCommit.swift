@@ -225,6 +225,8 @@ private struct MessageColumns {
     private var hasPayload: [Bool] = []
     private var replyCodes: [Int] = []
     private var answeredBy: [Int64] = []
+    /// `RedactedSpan` lists as stored, '' for none.
+    private var redactions: [String] = []
 
     mutating func append(_ message: RecordedMessage, sessionID: Int64) {
         sessionIDs.append(sessionID)
@@ -238,19 +240,22 @@ private struct MessageColumns {
         hasPayload.append(message.payloadRange != nil)
         replyCodes.append(message.replyCode ?? -1)
         answeredBy.append(message.answeredBy ?? 0)
+        redactions.append(message.redactions.storedText ?? "")
     }
 
     func insert(_ sql: inout PostgresSQL) -> String {
         """
-        INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, answered_by)
+        INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, answered_by, redactions)
         SELECT coalesce(i.id, m.session_id), seq, at_us, sender, raw, CASE WHEN has_verb THEN verb END,
-               CASE WHEN has_payload THEN payload END, NULLIF(reply_code, -1), NULLIF(answered_by, 0)
+               CASE WHEN has_payload THEN payload END, NULLIF(reply_code, -1), NULLIF(answered_by, 0),
+               NULLIF(redactions, '')
         FROM unnest(\(sql.bind(sessionIDs))::bigint[], \(sql.bind(seqs))::bigint[], \(sql.bind(times))::bigint[],
                     \(sql.bind(senders))::text[], \(sql.bind(raws))::bytea[], \(sql.bind(verbs))::text[],
                     \(sql.bind(hasVerb))::boolean[], \(sql.bind(payloads))::bytea[], \(sql.bind(hasPayload))::boolean[],
-                    \(sql.bind(replyCodes))::integer[], \(sql.bind(answeredBy))::bigint[])
+                    \(sql.bind(replyCodes))::integer[], \(sql.bind(answeredBy))::bigint[],
+                    \(sql.bind(redactions))::text[])
              WITH ORDINALITY
-             AS m(session_id, seq, at_us, sender, raw, verb, has_verb, payload, has_payload, reply_code, answered_by, n)
+             AS m(session_id, seq, at_us, sender, raw, verb, has_verb, payload, has_payload, reply_code, answered_by, redactions, n)
         LEFT JOIN new_ids i ON i.ref = m.session_id
         ORDER BY m.n
         RETURNING id

@@ -92,7 +92,7 @@ extension SessionSummary {
 
 extension StoredMessage {
     /// Over `messages m`.
-    static let postgresColumns = "m.id, m.session_id, m.seq, m.at_us, m.sender, m.raw, m.verb, m.payload, m.reply_code, m.answered_by"
+    static let postgresColumns = "m.id, m.session_id, m.seq, m.at_us, m.sender, m.raw, m.verb, m.payload, m.reply_code, m.answered_by, m.redactions"
 
     init(_ row: PostgresRandomAccessRow, from first: Int = 0) throws {
         self.init(
@@ -101,6 +101,7 @@ extension StoredMessage {
             sender: try row[first + 4].decode(String.self) == Sender.server.rawValue ? .server : .client,
             raw: Array(buffer: try row[first + 5].decode(ByteBuffer.self)), verb: try row[first + 6].decode(String?.self),
             payload: try row[first + 7].decode(ByteBuffer?.self).map { Array(buffer: $0) },
-            replyCode: try row[first + 8].decode(Int?.self), answeredBy: try row[first + 9].decode(Int64?.self))
+            replyCode: try row[first + 8].decode(Int?.self), answeredBy: try row[first + 9].decode(Int64?.self),
+            redactions: [RedactedSpan](storedText: try row[first + 10].decode(String?.self)))
     }
 }

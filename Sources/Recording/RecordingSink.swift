@@ -55,6 +55,8 @@ public protocol RecordingSink: AnyObject, Sendable {
     /// closed): the store keeps the latest.
     func noteTLS(_ session: RecordingSession, _ tls: TLSDetails)
     func end(_ session: RecordingSession, _ end: SessionEnd)
+    /// The rules, with this store's key, that every tape writing here applies before it appends.
+    var redactor: Redactor? { get }
     /// Commits everything queued, delivers the last outcomes and stops; later records are dropped.
     func shutdown() async
 }

@@ -85,7 +85,7 @@ public struct RecordedMessage: Sendable, Equatable {
     public var seq: Int64
     public var atMicros: Int64
     public var sender: Sender
-    /// Exactly the bytes that crossed the wire.
+    /// Exactly the bytes that crossed the wire, except that each of `redactions` stands in for a secret.
     public var raw: [UInt8]
     public var verb: String?
     /// Where the DATA payload lies inside `raw`.
@@ -94,9 +94,12 @@ public struct RecordedMessage: Sendable, Equatable {
     /// In a mock session: the stored id of the recorded message this one stands for (the recorded
     /// request a client message matched, the recorded reply a server message repeats).
     public var answeredBy: Int64?
+    /// The secrets a redaction rule replaced by tokens, in offset order.
+    public var redactions: [RedactedSpan]
 
     public init(seq: Int64, atMicros: Int64, sender: Sender, raw: [UInt8],
-                verb: String? = nil, payloadRange: Range<Int>? = nil, replyCode: Int? = nil, answeredBy: Int64? = nil) {
+                verb: String? = nil, payloadRange: Range<Int>? = nil, replyCode: Int? = nil, answeredBy: Int64? = nil,
+                redactions: [RedactedSpan] = []) {
         self.seq = seq
         self.atMicros = atMicros
         self.sender = sender
@@ -105,7 +108,11 @@ public struct RecordedMessage: Sendable, Equatable {
         self.payloadRange = payloadRange
         self.replyCode = replyCode
         self.answeredBy = answeredBy
+        self.redactions = redactions
     }
+
+    /// How long the message was on the wire.
+    public var originalLength: Int { redactions.originalLength(storedCount: raw.count) }
 }
 
 /// How a session ended, written when it closes.

@@ -4,6 +4,9 @@
 public final class SessionTape {
     private let sink: (any RecordingSink)?
     private let session: RecordingSession?
+    /// The sink's redaction rules, and what they remember of this session.
+    private let redactor: Redactor?
+    private var redactionState = RedactionState()
 
     public private(set) var bytesFromClient: Int64 = 0
     public private(set) var bytesFromServer: Int64 = 0
@@ -24,6 +27,7 @@ public final class SessionTape {
     public init(sink: (any RecordingSink)?, info: SessionInfo, delivery: CommitDelivery = .writer,
                 onCommit: @escaping @Sendable (CommitOutcome) -> Void = { _ in }) {
         self.sink = sink
+        redactor = sink?.redactor
         if let sink {
             let session = RecordingSession(info: info, delivery: delivery, onCommit: onCommit)
             self.session = session
@@ -48,7 +52,9 @@ public final class SessionTape {
         }
     }
 
-    /// Records a message and returns its seq. After the end nothing more is recorded.
+    /// Records a message and returns its seq. After the end nothing more is recorded. Secrets the
+    /// sink's rules find are replaced by tokens here, before the message leaves the tape: the
+    /// caller keeps (and forwards) the real bytes.
     @discardableResult
     public func record(_ sender: Sender, _ raw: [UInt8], at micros: Int64 = WallClock.nowMicros(),
                        verb: String? = nil, payloadRange: Range<Int>? = nil, replyCode: Int? = nil,
@@ -60,11 +66,13 @@ public final class SessionTape {
             committedThroughSeq = seq
             return seq
         }
-        sink.append(session, RecordedMessage(
+        var message = RecordedMessage(
             seq: seq, atMicros: micros, sender: sender, raw: raw, verb: verb, payloadRange: payloadRange, replyCode: replyCode,
-            answeredBy: answeredBy))
-        uncommitted.append((seq, raw.count))
-        uncommittedBytes += raw.count
+            answeredBy: answeredBy)
+        redactor?.redact(&message, state: &redactionState)
+        sink.append(session, message)
+        uncommitted.append((seq, message.raw.count))
+        uncommittedBytes += message.raw.count
         return seq
     }
 

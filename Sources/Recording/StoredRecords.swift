@@ -63,9 +63,11 @@ public struct StoredMessage: Sendable, Equatable {
     public var replyCode: Int?
     /// In a mock session: the recorded message this one stands for (`RecordedMessage.answeredBy`).
     public var answeredBy: Int64?
+    /// The secrets replaced by tokens in `raw` (see `RecordedMessage.redactions`).
+    public var redactions: [RedactedSpan]
 
     public init(id: Int64, sessionID: Int64, seq: Int64, atMicros: Int64, sender: Sender, raw: [UInt8],
-                verb: String?, payload: [UInt8]?, replyCode: Int?, answeredBy: Int64? = nil) {
+                verb: String?, payload: [UInt8]?, replyCode: Int?, answeredBy: Int64? = nil, redactions: [RedactedSpan] = []) {
         self.id = id
         self.sessionID = sessionID
         self.seq = seq
@@ -76,7 +78,11 @@ public struct StoredMessage: Sendable, Equatable {
         self.payload = payload
         self.replyCode = replyCode
         self.answeredBy = answeredBy
+        self.redactions = redactions
     }
+
+    /// How long the message was on the wire.
+    public var originalLength: Int { redactions.originalLength(storedCount: raw.count) }
 
     /// The message as it was recorded. The payload is found again inside `raw` as its last
     /// occurrence: it is what follows the verb, before at most a line ending.
@@ -88,7 +94,7 @@ public struct StoredMessage: Sendable, Equatable {
                 .map { $0..<$0 + payload.count }
         }
         return RecordedMessage(seq: seq, atMicros: atMicros, sender: sender, raw: raw, verb: verb,
-                               payloadRange: payloadRange, replyCode: replyCode, answeredBy: answeredBy)
+                               payloadRange: payloadRange, replyCode: replyCode, answeredBy: answeredBy, redactions: redactions)
     }
 }
 

@@ -1,3 +1,5 @@
+import Recording
+
 /// Masks volatile parts of replies (timestamps, ids) before they are compared: every match
 /// of any pattern, in recorded and actual bytes alike, is left out of the comparison.
 /// (Dropping rather than replacing with a placeholder lets a pattern that only one side
@@ -32,17 +34,15 @@ public struct Masking {
 
     /// `bytes` without the matched stretches; `origins[i]` is where kept byte `i` was in `bytes`.
     func mask(_ bytes: [UInt8]) -> Masked {
-        var kept: [UInt8] = []
-        var origins: [Int] = []
-        kept.reserveCapacity(bytes.count)
-        origins.reserveCapacity(bytes.count)
+        var masked = Masked(bytes: [], origins: [], count: bytes.count)
+        masked.bytes.reserveCapacity(bytes.count)
+        masked.origins.reserveCapacity(bytes.count)
         var position = 0
         for range in matchRanges(in: bytes) + [bytes.count..<bytes.count] {
-            kept += bytes[position..<range.lowerBound]
-            origins += position..<range.lowerBound
+            masked.keep(bytes, position..<range.lowerBound)
             position = range.upperBound
         }
-        return Masked(bytes: kept, origins: origins, count: bytes.count)
+        return masked
     }
 
     /// Byte ranges matched by any pattern, sorted and merged where they overlap or touch.
@@ -59,27 +59,14 @@ public struct Masking {
                 }
             }
         } else {
-            var scalars = String.UnicodeScalarView()
-            scalars.append(contentsOf: bytes.map { Unicode.Scalar($0) })
-            let text = String(scalars)
+            let text = ByteText(bytes)
             for regex in regexes {
-                for match in text.matches(of: regex) where !match.range.isEmpty {
-                    let lower = text.unicodeScalars.distance(from: text.startIndex, to: match.range.lowerBound)
-                    let upper = text.unicodeScalars.distance(from: text.startIndex, to: match.range.upperBound)
-                    found.append(lower..<upper)
+                for match in text.string.matches(of: regex) where !match.range.isEmpty {
+                    found.append(text.offsets(match.range))
                 }
             }
         }
-        found.sort { $0.lowerBound < $1.lowerBound }
-        var merged: [Range<Int>] = []
-        for range in found {
-            if let last = merged.last, range.lowerBound <= last.upperBound {
-                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
-            } else {
-                merged.append(range)
-            }
-        }
-        return merged
+        return found.mergedRanges()
     }
 }
 
@@ -97,6 +84,12 @@ struct Masked {
 
     /// Where kept byte `index` was; the original end for the end of the kept bytes.
     func origin(of index: Int) -> Int { index < origins.count ? origins[index] : count }
+
+    /// Keeps `range` of `original`.
+    mutating func keep(_ original: [UInt8], _ range: Range<Int>) {
+        bytes += original[range]
+        origins += range
+    }
 }
 
 /// Where recorded and actual bytes first differ, as offsets into each (they differ only
@@ -108,6 +101,39 @@ public struct Difference: Sendable, Equatable {
     public init(expectedOffset: Int, actualOffset: Int) {
         self.expectedOffset = expectedOffset
         self.actualOffset = actualOffset
+    }
+
+    /// nil when the bytes are equal once masked. `redacted`: where tokens stand in `expected`; each
+    /// is skipped together with whatever the actual bytes hold in its place (up to where the recorded
+    /// bytes after the token resume), as `--ignore` skips what it matches.
+    public static func between(expected: [UInt8], actual: [UInt8], masking: Masking = .none,
+                               redacted: [Range<Int>]) -> Difference? {
+        guard !redacted.isEmpty else { return between(expected: expected, actual: actual, masking: masking) }
+        var expectedKept = Masked(bytes: [], origins: [], count: expected.count)
+        var actualKept = Masked(bytes: [], origins: [], count: actual.count)
+        var expectedPosition = 0
+        var actualPosition = 0
+        let tokens = redacted.sorted { $0.lowerBound < $1.lowerBound }
+        for (index, token) in tokens.enumerated() where token.lowerBound >= expectedPosition && token.upperBound <= expected.count {
+            let literal = token.lowerBound - expectedPosition
+            expectedKept.keep(expected, expectedPosition..<token.lowerBound)
+            let actualLiteralEnd = min(actual.count, actualPosition + literal)
+            actualKept.keep(actual, actualPosition..<actualLiteralEnd)
+            // The secret ends where the next few recorded bytes after the token appear again.
+            let nextToken = index + 1 < tokens.count ? tokens[index + 1].lowerBound : expected.count
+            let anchor = expected[token.upperBound..<min(nextToken, token.upperBound + 8)]
+            if anchor.isEmpty {
+                actualPosition = nextToken == expected.count ? actual.count : actualLiteralEnd
+            } else {
+                actualPosition = (actualLiteralEnd..<actual.count).first { actual[$0...].starts(with: anchor) } ?? actual.count
+            }
+            expectedPosition = token.upperBound
+        }
+        expectedKept.keep(expected, expectedPosition..<expected.count)
+        actualKept.keep(actual, actualPosition..<actual.count)
+        guard let inner = between(expected: expectedKept.bytes, actual: actualKept.bytes, masking: masking) else { return nil }
+        return Difference(expectedOffset: expectedKept.origin(of: inner.expectedOffset),
+                          actualOffset: actualKept.origin(of: inner.actualOffset))
     }
 
     /// nil when the bytes are equal once masked.

@@ -22,11 +22,17 @@ public enum ReplayOutput {
         let verdict = report.isMatch
             ? (report.steps.count == 1 ? "the only step matches" : "all \(report.steps.count) steps match")
             : "\(report.mismatches) of \(counted(report.steps.count, "step")) differ"
+                + (report.redacted > 0 ? ", \(report.redacted) not sent (redacted)" : "")
                 + (report.skipped > 0 ? ", \(report.skipped) not run" : "")
         lines.append("\(header)  \(verdict)")
         let sentWidth = 32
         for step in report.steps {
-            let outcome = step.outcome == .match ? "match" : step.outcome == .mismatch ? "MISMATCH" : "skipped"
+            let outcome = switch step.outcome {
+            case .match: "match"
+            case .mismatch: "MISMATCH"
+            case .skipped: "skipped"
+            case .redacted: "REDACTED"
+            }
             var sent = step.kind == .send ? Escaping.escape(step.sent) : "(\(step.kind.rawValue))"
             if sent.count > sentWidth { sent = String(sent.prefix(sentWidth - 1)) + "…" }
             var line = "  " + pad(String(step.number), 4, right: true) + "  " + pad(outcome, 8) + "  " + pad(sent, sentWidth)
@@ -51,6 +57,8 @@ public enum ReplayOutput {
                         lines.append(at)
                     }
                 }
+            } else if step.outcome == .redacted, let reason = step.reason {
+                lines.append("        \(reason)")
             } else if step.outcome == .skipped, step.number == report.steps.first(where: { $0.outcome == .skipped })?.number,
                       let reason = step.reason {
                 lines.append("        \(reason)")
@@ -63,6 +71,7 @@ public enum ReplayOutput {
         var lines: [String] = []
         var first = "replayed \(counted(summary.sessions, "session")), \(counted(summary.steps, "step")): "
             + "\(summary.matched) match, \(summary.mismatched) mismatch"
+        if summary.redacted > 0 { first += ", \(summary.redacted) not sent (redacted)" }
         if summary.skipped > 0 { first += ", \(summary.skipped) not run" }
         if summary.sessionsNotRun > 0 { first += "; \(counted(summary.sessionsNotRun, "session")) could not be replayed" }
         lines.append(first)
@@ -126,6 +135,7 @@ public enum ReplayOutput {
         session.add("steps", report.steps.count)
         session.add("mismatches", report.mismatches)
         session.add("skipped", report.skipped)
+        session.add("redacted", report.redacted)
         session.add("error", report.error)
         return out + session.finish()
     }
@@ -139,6 +149,7 @@ public enum ReplayOutput {
         object.add("steps", summary.steps)
         object.add("matched", summary.matched)
         object.add("mismatches", summary.mismatched)
+        object.add("redacted", summary.redacted)
         object.add("skipped", summary.skipped)
         object.add("exit_code", Int(summary.exitCode))
         for (key, latency) in [("recorded_latency_us", summary.recordedLatency), ("replayed_latency_us", summary.replayedLatency)] {

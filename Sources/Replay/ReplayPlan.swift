@@ -20,13 +20,20 @@ public struct ReplayPlan: Sendable, Equatable {
         public var gapMicros: Int64
         /// Time from `send` (or the session start) to the last expected byte; nil when nothing was expected.
         public var recordedLatencyMicros: Int64?
+        /// Secrets in `send` that were stored as tokens: the replay sends a `--secret` in their place.
+        public var sendRedactions: [RedactedSpan]
+        /// Where tokens stand in `expected`: the comparison skips them.
+        public var expectedRedactions: [Range<Int>]
 
-        public init(kind: Kind, send: [UInt8], expected: [UInt8], gapMicros: Int64, recordedLatencyMicros: Int64?) {
+        public init(kind: Kind, send: [UInt8], expected: [UInt8], gapMicros: Int64, recordedLatencyMicros: Int64?,
+                    sendRedactions: [RedactedSpan] = [], expectedRedactions: [Range<Int>] = []) {
             self.kind = kind
             self.send = send
             self.expected = expected
             self.gapMicros = gapMicros
             self.recordedLatencyMicros = recordedLatencyMicros
+            self.sendRedactions = sendRedactions
+            self.expectedRedactions = expectedRedactions
         }
     }
 
@@ -57,6 +64,7 @@ public struct ReplayPlan: Sendable, Equatable {
     /// looks at who sent which bytes when.
     public init(_ session: CompleteSession) {
         var greeting: [UInt8] = []
+        var greetingRedactions: [Range<Int>] = []
         var greetingEnd: Int64?
         var steps: [Step] = []
         var lastClientAt = session.info.startedMicros
@@ -70,16 +78,20 @@ public struct ReplayPlan: Sendable, Equatable {
             switch message.sender {
             case .server:
                 if let last = steps.indices.last {
+                    let base = steps[last].expected.count
+                    steps[last].expectedRedactions += message.redactions.map { $0.storedRange.shifted(by: base) }
                     steps[last].expected += message.raw
                     lastServerAt = message.atMicros
                 } else {
+                    greetingRedactions += message.redactions.map { $0.storedRange.shifted(by: greeting.count) }
                     greeting += message.raw
                     greetingEnd = message.atMicros
                 }
             case .client:
                 finishStep()
                 steps.append(Step(kind: .send, send: message.raw, expected: [],
-                                  gapMicros: max(0, message.atMicros - lastClientAt), recordedLatencyMicros: nil))
+                                  gapMicros: max(0, message.atMicros - lastClientAt), recordedLatencyMicros: nil,
+                                  sendRedactions: message.redactions))
                 lastClientAt = message.atMicros
                 lastServerAt = nil
             }
@@ -87,7 +99,8 @@ public struct ReplayPlan: Sendable, Equatable {
         finishStep()
         if !greeting.isEmpty {
             let latency = greetingEnd.map { max(0, $0 - session.info.startedMicros) }
-            steps.insert(Step(kind: .greeting, send: [], expected: greeting, gapMicros: 0, recordedLatencyMicros: latency), at: 0)
+            steps.insert(Step(kind: .greeting, send: [], expected: greeting, gapMicros: 0, recordedLatencyMicros: latency,
+                              expectedRedactions: greetingRedactions), at: 0)
         }
 
         let ending: Ending
@@ -103,4 +116,47 @@ public struct ReplayPlan: Sendable, Equatable {
         }
         self.init(sessionID: session.id ?? 0, info: session.info, steps: steps, ending: ending)
     }
+}
+
+extension Range<Int> {
+    func shifted(by offset: Int) -> Range<Int> { lowerBound + offset..<upperBound + offset }
+}
+
+/// The values `replay --secret` sends in place of redaction tokens: by rule name, or by the token
+/// itself (when one rule hid several different secrets).
+public struct ReplaySecrets: Sendable, Equatable {
+    private var values: [String: [UInt8]] = [:]
+
+    public init() {}
+
+    public var isEmpty: Bool { values.isEmpty }
+
+    /// Gives `name` (a rule or a token) a value.
+    public mutating func set(_ name: String, _ value: [UInt8]) {
+        values[name] = value
+    }
+
+    /// `send` with each token replaced by its secret (the token's own value first, then its
+    /// rule's), or the rules that have none.
+    public func restore(_ send: [UInt8], _ spans: [RedactedSpan]) -> Result<[UInt8], MissingSecrets> {
+        var restored: [UInt8] = []
+        var missing: [String] = []
+        var position = 0
+        for span in spans where span.offset >= position && span.storedRange.upperBound <= send.count {
+            restored += send[position..<span.offset]
+            if let value = values[span.token(in: send)] ?? values[span.rule] {
+                restored += value
+            } else if !missing.contains(span.rule) {
+                missing.append(span.rule)
+            }
+            position = span.storedRange.upperBound
+        }
+        guard missing.isEmpty else { return .failure(MissingSecrets(rules: missing)) }
+        return .success(restored + send[position...])
+    }
+}
+
+/// Rules whose tokens a step holds but no `--secret` covers.
+public struct MissingSecrets: Error, Equatable {
+    public var rules: [String]
 }

@@ -12,6 +12,8 @@ public struct StepResult: Sendable, Equatable {
         case match, mismatch
         /// Not run: an earlier step failed in a way that leaves the conversation out of step.
         case skipped
+        /// Not sent: the message holds a redaction token and no `--secret` gives its value.
+        case redacted
     }
 
     /// 1-based, in the order the steps ran.
@@ -61,7 +63,8 @@ public struct SessionReport: Sendable {
 
     public var mismatches: Int { steps.count { $0.outcome == .mismatch } }
     public var skipped: Int { steps.count { $0.outcome == .skipped } }
-    public var isMatch: Bool { error == nil && mismatches == 0 && skipped == 0 }
+    public var redacted: Int { steps.count { $0.outcome == .redacted } }
+    public var isMatch: Bool { error == nil && mismatches == 0 && skipped == 0 && redacted == 0 }
 }
 
 /// Totals over a whole replay run.
@@ -74,6 +77,8 @@ public struct ReplaySummary: Sendable {
     public var matched = 0
     public var mismatched = 0
     public var skipped = 0
+    /// Steps not sent for want of a `--secret`.
+    public var redacted = 0
     public var recordedLatencies: [Int64] = []
     public var replayedLatencies: [Int64] = []
 
@@ -92,6 +97,7 @@ public struct ReplaySummary: Sendable {
             case .match: matched += 1
             case .mismatch: mismatched += 1
             case .skipped: skipped += 1
+            case .redacted: redacted += 1
             }
             // Latencies compare only where both runs produced the whole reply.
             if step.outcome == .match, let recorded = step.recordedLatencyMicros, let replayed = step.latencyMicros {
@@ -101,10 +107,13 @@ public struct ReplaySummary: Sendable {
         }
     }
 
-    /// 0: everything matched; 1: a difference; 2: something could not be replayed.
+    /// 0: everything matched; 1: a difference; 2: something could not be replayed; 3: incomplete,
+    /// a redacted message was not sent (no `--secret` for it) and nothing else differed.
     public var exitCode: Int32 {
         if sessionsNotRun > 0 { return 2 }
-        return mismatched + skipped > 0 ? 1 : 0
+        if mismatched > 0 { return 1 }
+        if redacted > 0 { return 3 }
+        return skipped > 0 ? 1 : 0
     }
 
     public var recordedLatency: Percentiles? { Percentiles(recordedLatencies) }

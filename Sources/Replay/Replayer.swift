@@ -31,6 +31,8 @@ public struct ReplayOptions: Sendable {
     public var maxBufferedBytes = 64 << 20
     /// Replay over TLS (`--tls`).
     public var tls: ClientTLS?
+    /// What to send in place of redaction tokens (`--secret`).
+    public var secrets = ReplaySecrets()
 
     public init(host: String, port: Int) {
         self.host = host
@@ -149,7 +151,18 @@ struct SessionReplay {
                     report.steps.append(await judge(previous, connection))
                     pending = nil
                 }
-                guard let sentAt = await connection.send(step.send) else {
+                let bytes: [UInt8]
+                switch options.secrets.restore(step.send, step.sendRedactions) {
+                case .success(let restored): bytes = restored
+                case .failure(let missing):
+                    // A token is never sent as if it were the secret; without it the conversation cannot go on.
+                    let rules = missing.rules.joined(separator: ", ")
+                    stopped = "step \(index + 1) was not sent (redacted)"
+                    report.steps.append(result(index, step, .redacted, actual: [],
+                                               reason: "REDACTED, not sent: no --secret for \(rules) (give --secret \(missing.rules[0])=VALUE or =@ENVVAR)"))
+                    continue
+                }
+                guard let sentAt = await connection.send(bytes) else {
                     let reason = await connection.serverEnded() ?? "the connection was closed"
                     stopped = "\(reason) before this message could be sent"
                     report.steps.append(result(index, step, .mismatch, actual: await connection.take(), reason: stopped))
@@ -192,7 +205,8 @@ struct SessionReplay {
     private func judge(_ pending: Pending, _ connection: ReplayConnection) async -> StepResult {
         let step = plan.steps[pending.index]
         let actual = await connection.take()
-        guard let difference = Difference.between(expected: step.expected, actual: actual, masking: masking) else {
+        guard let difference = Difference.between(expected: step.expected, actual: actual, masking: masking,
+                                                  redacted: step.expectedRedactions) else {
             var matched = result(pending.index, step, .match, actual: actual)
             if case .complete(let at) = pending.wait, !step.expected.isEmpty {
                 matched.latencyMicros = (at - pending.startedAt).nanoseconds / 1_000

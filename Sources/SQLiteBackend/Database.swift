@@ -128,6 +128,15 @@ public final class Database {
     // MARK: Convenience queries
 
     /// The first column of the first row, or nil when there is no row.
+    /// Copies the whole WAL into the database file and truncates it to nothing: after a delete,
+    /// no page image holding the deleted rows is left in the -wal file. Waits (busy timeout) for
+    /// readers that still use old pages; throws `SQLiteStoreError.checkpointBlocked` when they outlast it.
+    public func checkpointTruncating() throws {
+        let statement = try prepare("PRAGMA wal_checkpoint(TRUNCATE)")
+        guard try statement.step() else { return }
+        if statement.int(0) != 0 { throw SQLiteStoreError.checkpointBlocked(path: path) }
+    }
+
     public func scalarInt(_ sql: String, _ values: SQLValue...) throws -> Int64? {
         let statement = try cached(sql)
         defer { statement.reset() }

@@ -37,9 +37,10 @@ public enum SQLiteFile {
             // An 8 MiB page cache (default 2) keeps the pages that queries and the recorder revisit in
             // memory; a WAL that grew under sustained load is cut back to 64 MiB when it restarts.
             // synchronous=NORMAL in WAL mode: a commit survives a process crash, not an OS crash.
+            // secure_delete: what delete and prune remove is overwritten with zeros, not left in free pages.
             let synchronous = durability == .full ? "FULL" : "NORMAL"
             try db.execute("""
-                PRAGMA synchronous = \(synchronous); PRAGMA foreign_keys = ON;
+                PRAGMA synchronous = \(synchronous); PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;
                 PRAGMA cache_size = -8192; PRAGMA journal_size_limit = 67108864
                 """)
             try migrator.migrate(db, nowMicros: WallClock.nowMicros(), willApply: isNew ? { _ in } : upgrading)

@@ -45,11 +45,16 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
     /// Bytes queued beyond which a warning is logged: SQLite is falling behind.
     public var backlogWarningBytes = 64 << 20
 
-    /// Takes ownership of `database`, a connection opened with `SQLiteFile.openForWriting`.
-    public init(database: Database, logger: Logger, onDamage: @escaping @Sendable (String) -> Void = { _ in }) {
+    public let redactor: Redactor?
+
+    /// Takes ownership of `database`, a connection opened with `SQLiteFile.openForWriting`;
+    /// `redactionRules` hide secrets with the store's key before anything is queued.
+    public init(database: Database, redactionRules: [RedactionRule] = [], logger: Logger,
+                onDamage: @escaping @Sendable (String) -> Void = { _ in }) throws {
         self.database = database
         self.logger = logger
         self.onDamage = onDamage
+        redactor = redactionRules.isEmpty ? nil : Redactor(rules: redactionRules, key: try Self.redactionKey(database))
         do {
             checkpointer = try Checkpointer(path: database.path, logger: logger)
         } catch {
@@ -67,7 +72,7 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
 
     /// Takes ownership of `database` as the recorder named `recorder`: unless another live recorder
     /// has that name, it first closes the sessions a dead one of that name left open (`interrupted`).
-    public convenience init(database: Database, recorder: String, logger: Logger,
+    public convenience init(database: Database, recorder: String, redactionRules: [RedactionRule] = [], logger: Logger,
                             onDamage: @escaping @Sendable (String) -> Void = { _ in }) throws {
         let lock = try RecorderNameLock.acquire(databasePath: database.path, recorder: recorder)
         if lock != nil {
@@ -76,8 +81,17 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
                 logger.notice("closed \(recovered) session(s) that recorder '\(recorder)' left open (reason interrupted)")
             }
         }
-        self.init(database: database, logger: logger, onDamage: onDamage)
+        try self.init(database: database, redactionRules: redactionRules, logger: logger, onDamage: onDamage)
         nameLock = lock
+    }
+
+    /// The store's redaction key (migration 0006).
+    private static func redactionKey(_ database: Database) throws -> [UInt8] {
+        let statement = try database.prepare("SELECT key FROM redaction_key")
+        guard try statement.step(), let key = statement.blob(0), !key.isEmpty else {
+            throw SQLiteStoreError.cannotOpen(path: database.path, reason: "the store has no redaction key (table redaction_key is empty)")
+        }
+        return key
     }
 
     public func begin(_ session: RecordingSession) {
@@ -341,8 +355,8 @@ final class MessageInsert {
 
     init(_ database: Database) throws {
         statement = try database.prepare("""
-            INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, answered_by)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, answered_by, redactions)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         noteVerb = try database.prepare("INSERT OR IGNORE INTO session_verbs (verb, session_id) VALUES (?, ?)")
         noteReplyCode = try database.prepare("INSERT OR IGNORE INTO session_reply_codes (reply_code, session_id) VALUES (?, ?)")
@@ -356,6 +370,7 @@ final class MessageInsert {
         try statement.bind(.optionalText(message.verb), at: 6)
         try statement.bind(.optionalInt(message.replyCode), at: 8)
         try statement.bind(message.answeredBy.map(SQLValue.integer) ?? .null, at: 9)
+        try statement.bind(.optionalText(message.redactions.storedText), at: 10)
         try message.raw.withUnsafeBytes { raw in
             try statement.bind(bytes: raw, at: 5)
             if let range = message.payloadRange {

@@ -14,6 +14,8 @@ public enum SQLiteStoreError: StoreFailure, Sendable, Equatable {
     case cannotOpen(path: String, reason: String)
     case readOnly(path: String, reason: String)
     case corrupt(path: String, detail: String)
+    /// A delete or prune committed, but another connection kept the WAL from being emptied.
+    case checkpointBlocked(path: String)
 
     public var description: String {
         switch self {
@@ -39,6 +41,8 @@ public enum SQLiteStoreError: StoreFailure, Sendable, Equatable {
             return "cannot write to \(path): \(reason); check the file's and its directory's permissions"
         case .corrupt(let path, let detail):
             return "\(path) is damaged (\(detail)); restore it from a backup, or move it aside and record into a new file (sqlite3 \(path) .recover salvages what is readable)"
+        case .checkpointBlocked(let path):
+            return "the sessions are deleted, but \(path)-wal still holds copies of their pages because another process is reading the store; they are overwritten when it stops (or rerun with nothing else open)"
         }
     }
 }

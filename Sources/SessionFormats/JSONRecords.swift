@@ -59,13 +59,16 @@ public struct MessageJSON: Encodable {
     /// Microseconds since the session started.
     var offsetUs: Int64
     var sender: String
-    /// The exact bytes, base64.
+    /// The exact bytes, base64, except where `redactions` hold tokens.
     var raw: Data
     var verb: String?
     var payload: Data?
     var replyCode: Int?
     /// In a mock session: the id of the recorded message this one stands for.
     var answeredBy: Int64?
+    /// Present when a redaction rule hid secrets: the length on the wire, and each span.
+    var originalLength: Int?
+    var redactions: [RedactionJSON]?
 
     public init(_ message: StoredMessage, sessionStartedMicros: Int64) {
         session = message.sessionID
@@ -78,6 +81,23 @@ public struct MessageJSON: Encodable {
         payload = message.payload.map { Data($0) }
         replyCode = message.replyCode
         answeredBy = message.answeredBy
+        if !message.redactions.isEmpty {
+            originalLength = message.originalLength
+            redactions = message.redactions.map(RedactionJSON.init)
+        }
+    }
+}
+
+/// A redacted span: where its token stands in `raw`, how many bytes it hid, which rule hid them.
+public struct RedactionJSON: Encodable {
+    var offset: Int
+    var length: Int
+    var rule: String
+
+    init(_ span: RedactedSpan) {
+        offset = span.offset
+        length = span.length
+        rule = span.rule
     }
 }
 

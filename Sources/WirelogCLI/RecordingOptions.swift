@@ -36,6 +36,8 @@ struct RecordingOptions: ParsableArguments {
 
     @OptionGroup var webAccess: WebAccessOptions
 
+    @OptionGroup(title: "Redaction") var redaction: RedactionOptions
+
     func validate() throws {
         if let web { try webAccess.validate(web) }
     }
@@ -59,6 +61,7 @@ struct RecordingOptions: ParsableArguments {
         settings.busyTimeoutMilliseconds = busyTimeout.milliseconds
         settings.recorderName = recorderName
         settings.onDamage = { _ in DamagedStore.shared.report() }
+        settings.redactionRules = try redaction.rules()
         return try await reportingErrors {
             let location = try database.location
             let sink = try await location.openRecorder(settings, logger: logger)

@@ -16,9 +16,11 @@ struct ReplayCommand: AsyncParsableCommand {
         discussion: """
             Each session is replayed on its own connection: wait for what the server sent before the \
             client's first message, then send each client message byte for byte and compare what comes \
-            back with what was recorded. Exit status: 0 everything matched, 1 a difference, 2 could not \
-            run (database, connection refused, no such session). Times: \(TimeSpan.forms). \
-            See docs/REPLAY.md.
+            back with what was recorded. A message whose secrets were redacted is sent with the \
+            --secret values in place of the tokens, and is not sent at all without them. Exit status: 0 \
+            everything matched, 1 a difference, 2 could not run (database, connection refused, no such \
+            session), 3 incomplete: a redacted message was not sent for want of a --secret, and nothing \
+            else differed. Times: \(TimeSpan.forms). See docs/REPLAY.md.
             """)
 
     @OptionGroup var sessions: SessionSelectionOptions
@@ -38,6 +40,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Mask what matches this regular expression in recorded and actual replies before comparing (repeatable).", valueName: "regex"))
     var ignore: [String] = []
 
+    @Option(help: ArgumentHelp("What to send in place of the tokens of a redaction rule (or of one token, REDACTED-…): VALUE, or @ENVVAR to read it from the environment (repeatable).", valueName: "rule=value"))
+    var secret: [String] = []
+
     @Option(help: "Sessions replayed at once.")
     var concurrency = 1
 
@@ -49,6 +54,8 @@ struct ReplayCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("With --record: the recorder's name stored with each replay session (default: this host's name).", valueName: "name"))
     var recorderName: String = RecorderName.hostName
+
+    @OptionGroup(title: "Redaction (with --record)") var redaction: RedactionOptions
 
     @OptionGroup(title: "TLS") var tls: ClientTLSOptions
 
@@ -66,10 +73,33 @@ struct ReplayCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
+        _ = try secrets()
         let selection = try sessions.selection()
         guard !selection.ids.isEmpty || selection.hasFilters else {
             throw ValidationError("name the sessions to replay: ids, or filters such as --since 1h, --kind, --client, --verb, --limit")
         }
+    }
+
+    /// `--secret` values; `@NAME` reads the environment variable NAME (so the value stays out of
+    /// the shell history and the process list).
+    private func secrets() throws -> ReplaySecrets {
+        var secrets = ReplaySecrets()
+        for item in secret {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw ValidationError("--secret \(item.prefix { $0 != "=" }): give RULE=VALUE or RULE=@ENVVAR")
+            }
+            let name = String(item[..<equals])
+            var value = String(item[item.index(after: equals)...])
+            if value.hasPrefix("@") {
+                let variable = String(value.dropFirst())
+                guard let fromEnvironment = ProcessInfo.processInfo.environment[variable] else {
+                    throw ValidationError("--secret \(name)=@\(variable): the environment has no variable \(variable)")
+                }
+                value = fromEnvironment
+            }
+            secrets.set(name, Array(value.utf8))
+        }
+        return secrets
     }
 
     func run() async throws {
@@ -79,6 +109,7 @@ struct ReplayCommand: AsyncParsableCommand {
             let location = try database.location
             var settings = RecorderSettings()
             settings.recorderName = recorderName
+            settings.redactionRules = try redaction.rules()
             let sink = record ? try await location.openRecorder(settings, logger: logger) : nil
             do {
                 let store = try await location.openStore(.read)
@@ -102,6 +133,7 @@ struct ReplayCommand: AsyncParsableCommand {
         options.concurrency = concurrency
         options.recorderName = recorderName
         options.tls = try tls.clientTLS()
+        options.secrets = try secrets()
         let replayer = try Replayer(options: options, store: store, sink: sink)
 
         let output = Output(json: json, total: ids.count)

@@ -3,7 +3,7 @@ import ArgumentParser
 struct Sessions: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sessions",
-        abstract: "List, show, search, export, follow, prune and copy recorded sessions.",
+        abstract: "List, show, search, export, follow, prune, delete and copy recorded sessions.",
         discussion: """
             Read commands open the database read-only, so they can run while wirelog serve or \
             wirelog proxy records into it. Errors are one line on standard error; the exit status \
@@ -16,6 +16,6 @@ struct Sessions: ParsableCommand {
               wirelog sessions export 42 --format pcap -o session42.pcap
             """,
         subcommands: [SessionsList.self, SessionsShow.self, SessionsSearch.self, SessionsStats.self,
-                      SessionsExport.self, SessionsFollow.self, SessionsPrune.self, SessionsCopy.self],
+                      SessionsExport.self, SessionsFollow.self, SessionsPrune.self, SessionsDelete.self, SessionsCopy.self],
         defaultSubcommand: SessionsList.self)
 }

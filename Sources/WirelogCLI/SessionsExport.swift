@@ -38,13 +38,7 @@ struct SessionsExport: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Argument(help: "Session ids (or choose them with the filters, or --all).")
-    var ids: [Int64] = []
-
-    @OptionGroup var filters: SessionFilterOptions
-
-    @Flag(help: "Every session in the store.")
-    var all = false
+    @OptionGroup var choice: SessionChoiceOptions
 
     @Option(help: "json, ndjson or pcap.")
     var format: Format = .json
@@ -55,26 +49,10 @@ struct SessionsExport: AsyncParsableCommand {
     @Flag(help: "Let -o replace a file that exists (it becomes mode 0600).")
     var force = false
 
-    func validate() throws {
-        let filtered = try filters.filter() != SessionFilter()
-        guard !ids.isEmpty || filtered || all else {
-            throw ValidationError("name the sessions: ids, filters such as --since 1d or --recorder NAME, or --all")
-        }
-        if all && (filtered || !ids.isEmpty) { throw ValidationError("--all takes every session: give it alone") }
-    }
-
     func run() async throws {
         try await withStore(database) { store in
             // Every id must exist before anything is written.
-            var sessions: [SessionSummary] = []
-            for id in ids { sessions.append(try await store.session(id)) }
-            if ids.isEmpty {
-                sessions = try await store.list(try filters.filter(), limit: Int(Int32.max)).reversed()
-                if sessions.isEmpty { throw QueryError.usage("no session matches the filters (wirelog sessions list shows what is recorded)") }
-            } else if try filters.filter() != SessionFilter() {
-                let chosen = Set(try await store.list(try filters.filter(), limit: Int(Int32.max)).map(\.id))
-                sessions = sessions.filter { chosen.contains($0.id) }
-            }
+            let sessions = try await choice.sessions(in: store)
             if format == .pcap && output == nil && isatty(STDOUT_FILENO) == 1 {
                 throw QueryError.usage("pcap is binary: write it to a file with -o FILE or redirect standard output")
             }

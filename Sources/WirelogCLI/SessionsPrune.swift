@@ -29,6 +29,9 @@ struct SessionsPrune: AsyncParsableCommand {
     @Flag(help: "Rewrite the file afterwards to give the freed space back to the system.")
     var vacuum = false
 
+    @Flag(help: "Show what would be removed; delete nothing.")
+    var dryRun = false
+
     func validate() throws {
         guard (before == nil) != (olderThan == nil) else {
             throw ValidationError("give exactly one of --before DATE or --older-than AGE")
@@ -39,6 +42,15 @@ struct SessionsPrune: AsyncParsableCommand {
         try await withStore(database, .modify) { store in
             let now = WallClock.nowMicros()
             let cutoff = try before.map { try TimeArgument.parse($0, nowMicros: now) } ?? (now - (olderThan?.microseconds ?? 0))
+            if dryRun {
+                let old = try await store.list(SessionFilter(untilMicros: cutoff), limit: Int(Int32.max))
+                let ended = old.filter { $0.endedMicros != nil }
+                Output.line("would remove \(counted(ended.count, "session")) and \(counted(ended.reduce(0) { $0 + $1.messageCount }, "message")) that started before \(RelativeTime.localTimestamp(cutoff)); nothing was deleted (--dry-run)")
+                if old.count > ended.count {
+                    Output.line("would keep \(counted(old.count - ended.count, "session")) that started before then but \(old.count - ended.count == 1 ? "is" : "are") still open")
+                }
+                return
+            }
             let result = try await store.prune(startedBefore: cutoff, compact: vacuum)
             Output.line("removed \(counted(result.sessions, "session")) and \(counted(result.messages, "message")) that started before \(RelativeTime.localTimestamp(cutoff))")
             if result.openSessionsKept > 0 {

@@ -57,9 +57,23 @@ struct Transcript {
         let timeColumn = String(repeating: " ", count: max(0, 12 - time.count)) + time
         let source = message.answeredBy.map { "  [recorded #\($0)]" } ?? ""
         if hex {
-            return "\(marker)\(timeColumn)  \(arrow)  \(padded)\(message.raw.count) bytes\(source)"
+            let stored = message.redactions.isEmpty ? "" : " (\(message.raw.count) stored, \(counted(message.redactions.count, "span")) redacted)"
+            return "\(marker)\(timeColumn)  \(arrow)  \(padded)\(message.originalLength) bytes\(stored)\(source)"
         }
-        return "\(marker)\(timeColumn)  \(arrow)  \(padded)\(Escaping.escape(message.raw))\(source)"
+        return "\(marker)\(timeColumn)  \(arrow)  \(padded)\(Self.escapedMarkingRedactions(message))\(source)"
+    }
+
+    /// The escaped bytes, each redacted span shown as `⟦REDACTED-… rule, N bytes⟧` (escaping
+    /// turns every non-ASCII byte into `\xNN`, so the brackets cannot come from the message).
+    static func escapedMarkingRedactions(_ message: StoredMessage) -> String {
+        var text = ""
+        var position = 0
+        for span in message.redactions where span.offset >= position && span.storedRange.upperBound <= message.raw.count {
+            text += Escaping.escape(Array(message.raw[position..<span.offset]))
+            text += "⟦\(span.token(in: message.raw)) \(span.rule), \(counted(span.length, "byte"))⟧"
+            position = span.storedRange.upperBound
+        }
+        return text + Escaping.escape(Array(message.raw[position...]))
     }
 
     /// The message's lines: one, or with `hex` the heading and then the dump.

@@ -13,6 +13,7 @@ struct ProxyHarness {
     let store: StoreLocation
 
     static func start(upstreamPort: Int, upstreamHost: String = "127.0.0.1", store: StoreLocation,
+                      redaction: [RedactionRule] = [],
                       configure: (inout ProxyConfiguration) -> Void = { _ in }) async throws -> ProxyHarness {
         var configuration = ProxyConfiguration(upstreamHost: upstreamHost, upstreamPort: upstreamPort)
         configuration.listenHost = "127.0.0.1"
@@ -21,7 +22,9 @@ struct ProxyHarness {
         configure(&configuration)
         var logger = Logger(label: "test.proxy")
         logger.logLevel = .error
-        let sink = try await store.openRecorder(RecorderSettings(), logger: logger)
+        var settings = RecorderSettings()
+        settings.redactionRules = redaction
+        let sink = try await store.openRecorder(settings, logger: logger)
         let proxy = ProxyServer(configuration: configuration, sink: sink, logger: logger)
         let address = try await proxy.start()
         return ProxyHarness(proxy: proxy, port: address.port!, store: store)

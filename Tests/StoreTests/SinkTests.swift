@@ -156,7 +156,7 @@ private func openSink(_ store: StoreLocation) async throws -> any RecordingSink 
 
         let reports = Outcomes()
         // Opened as such (openForWriting would refuse the file): as if the damage came later.
-        let recorder = SQLiteRecorder(database: try Database(path: path, mode: .readWrite), logger: quietLogger,
+        let recorder = try SQLiteRecorder(database: try Database(path: path, mode: .readWrite), logger: quietLogger,
                                       onDamage: { reports.add(.failed(reason: $0)) })
         let outcomes = Outcomes()
         let first = SessionTape(sink: recorder, info: info(port: 1), onCommit: outcomes.add)

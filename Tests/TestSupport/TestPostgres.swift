@@ -30,6 +30,18 @@ public enum TestPostgres {
         return try url(base, database: createDatabase(owner: role), password: password)
     }
 
+    /// The role whose password travels in clear (pg_hba method `password`), and that password.
+    public static let cleartextRole = (user: "wirelog_clear", password: "clear-text-password")
+
+    /// The test server's host and port.
+    public static func serverAddress() throws -> (host: String, port: Int) {
+        let base = try setting(urlVariable)
+        guard let components = URLComponents(string: base), let host = components.host, let port = components.port else {
+            throw TestPostgresError.badURL(base)
+        }
+        return (host, port)
+    }
+
     /// Restarts the server (`WIRELOG_TEST_POSTGRES_RESTART`) and waits until it is back.
     public static func restart(timeout: TimeInterval = 120) throws {
         let command = try setting(restartVariable)

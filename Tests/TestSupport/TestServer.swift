@@ -27,7 +27,7 @@ public final class TestServer: Sendable {
         try await start(store: .sqlite(path: databasePath), busyTimeoutMilliseconds: busyTimeoutMilliseconds, configure: configure)
     }
 
-    public static func start(store: StoreLocation, busyTimeoutMilliseconds: Int64 = 5_000,
+    public static func start(store: StoreLocation, busyTimeoutMilliseconds: Int64 = 5_000, redaction: [RedactionRule] = [],
                              configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
         var configuration = ServerConfiguration()
         configuration.host = "127.0.0.1"
@@ -38,6 +38,7 @@ public final class TestServer: Sendable {
         logger.logLevel = .warning
         var settings = RecorderSettings()
         settings.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        settings.redactionRules = redaction
         let sink = configuration.recording ? try await store.openRecorder(settings, logger: logger) : nil
         let server = LabServer(configuration: configuration, sink: sink, logger: logger)
         let address = try await server.start()

@@ -24,10 +24,8 @@ struct Pruner {
             return (sessions, messages, open)
         }
         let freed = try freeBytes() - freeBefore
-        if vacuum {
-            try database.execute("VACUUM")
-            try database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        }
+        if vacuum { try database.execute("VACUUM") }
+        try database.checkpointTruncating()
         return PruneResult(sessions: sessions, messages: messages, openSessionsKept: open,
                            freedBytes: max(freed, 0), sizeBefore: sizeBefore, sizeAfter: try databaseSize())
     }

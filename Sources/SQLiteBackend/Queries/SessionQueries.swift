@@ -36,7 +36,7 @@ extension SessionSummary {
 
 extension StoredMessage {
     /// The columns `init(_:from:)` reads, over `messages m`.
-    static let columns = "m.id, m.session_id, m.seq, m.at_us, m.sender, m.raw, m.verb, m.payload, m.reply_code, m.answered_by"
+    static let columns = "m.id, m.session_id, m.seq, m.at_us, m.sender, m.raw, m.verb, m.payload, m.reply_code, m.answered_by, m.redactions"
 
     init(_ statement: Statement, from first: Int32 = 0) {
         self.init(
@@ -44,7 +44,8 @@ extension StoredMessage {
             atMicros: statement.int64(first + 3),
             sender: statement.text(first + 4) == Sender.server.rawValue ? .server : .client,
             raw: statement.blob(first + 5) ?? [], verb: statement.text(first + 6), payload: statement.blob(first + 7),
-            replyCode: statement.optionalInt(first + 8), answeredBy: statement.optionalInt64(first + 9))
+            replyCode: statement.optionalInt(first + 8), answeredBy: statement.optionalInt64(first + 9),
+            redactions: [RedactedSpan](storedText: statement.text(first + 10)))
     }
 }
 

@@ -1,9 +1,10 @@
 import Recording
 
 extension SessionQueries {
-    /// Deletes these sessions and their messages in one transaction; returns how many existed.
+    /// Deletes these sessions and their messages in one transaction, then empties the WAL so the
+    /// old pages go from the disk too (the deleted rows are zeroed: secure_delete); returns how many existed.
     func delete(sessions ids: [Int64]) throws -> Int {
-        try database.transaction(.immediate) {
+        let deleted = try database.transaction(.immediate) {
             var deleted = 0
             for id in ids {
                 try database.run("DELETE FROM messages WHERE \(MessageLookup.ofSession("?1", messages: "messages"))", .integer(id))
@@ -12,6 +13,8 @@ extension SessionQueries {
             }
             return deleted
         }
+        try database.checkpointTruncating()
+        return deleted
     }
 
     /// Writes whole sessions in one transaction (synthetic data, copies); a session whose `origin`

@@ -1,0 +1,83 @@
+import Crypto
+
+/// Hides secrets in messages before they are stored: every span a rule finds is replaced by
+/// `REDACTED-` and a short keyed hash of the secret (HMAC-SHA256 with the store's own random key),
+/// so equal secrets get equal tokens and a token reveals nothing without the key. Each message
+/// keeps the list of spans it lost (`RecordedMessage.redactions`).
+public final class Redactor: Sendable {
+    public let rules: [RedactionRule]
+    private let key: SymmetricKey
+
+    /// `key`: the store's redaction key (never shown).
+    public init(rules: [RedactionRule], key: [UInt8]) {
+        self.rules = rules
+        self.key = SymmetricKey(data: key)
+    }
+
+    /// The token that stands for `secret` in this store.
+    public func token(for secret: some Sequence<UInt8>) -> [UInt8] {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(secret), using: key)
+        let hex = Array("0123456789abcdef".utf8)
+        var token = RedactedSpan.tokenPrefix
+        for byte in mac.prefix(RedactedSpan.hashDigits / 2) {
+            token.append(hex[Int(byte >> 4)])
+            token.append(hex[Int(byte & 0x0f)])
+        }
+        return token
+    }
+
+    /// Replaces the secrets in `message` by their tokens, noting each span; the payload range
+    /// follows the bytes it covered.
+    public func redact(_ message: inout RecordedMessage, state: inout RedactionState) {
+        var found: [(range: Range<Int>, rule: String)] = []
+        var text: ByteText?
+        for rule in rules where rule.direction.includes(message.sender) && rule.mayMatch(message.raw) {
+            for range in rule.hiddenRanges(in: message.raw, sender: message.sender, payloadRange: message.payloadRange,
+                                           text: &text, state: &state) {
+                found.append((range, rule.name))
+            }
+        }
+        guard !found.isEmpty else { return }
+        found.sort { $0.range.lowerBound < $1.range.lowerBound }
+        // Overlapping spans become one, named after the first rule that found it.
+        var spans: [(range: Range<Int>, rule: String)] = []
+        for item in found {
+            if let last = spans.last, item.range.lowerBound < last.range.upperBound {
+                spans[spans.count - 1].range = last.range.lowerBound..<max(last.range.upperBound, item.range.upperBound)
+            } else {
+                spans.append(item)
+            }
+        }
+        let original = message.raw
+        var stored: [UInt8] = []
+        stored.reserveCapacity(original.count + spans.count * RedactedSpan.tokenLength)
+        var redactions: [RedactedSpan] = []
+        var position = 0
+        for span in spans {
+            stored += original[position..<span.range.lowerBound]
+            redactions.append(RedactedSpan(offset: stored.count, length: span.range.count, rule: span.rule))
+            stored += token(for: original[span.range])
+            position = span.range.upperBound
+        }
+        stored += original[position...]
+        message.payloadRange = message.payloadRange.map { range in
+            Self.storedIndex(range.lowerBound, spans: spans, isEnd: false)..<Self.storedIndex(range.upperBound, spans: spans, isEnd: true)
+        }
+        message.raw = stored
+        message.redactions = redactions
+    }
+
+    /// Where original offset `index` lands in the stored bytes: inside a span, at the token's start
+    /// (or end, for the end of a range).
+    private static func storedIndex(_ index: Int, spans: [(range: Range<Int>, rule: String)], isEnd: Bool) -> Int {
+        var shift = 0
+        for span in spans {
+            if index <= span.range.lowerBound { break }
+            if index < span.range.upperBound || (isEnd && index == span.range.upperBound) {
+                return span.range.lowerBound + shift + (isEnd ? RedactedSpan.tokenLength : 0)
+            }
+            shift += RedactedSpan.tokenLength - span.range.count
+        }
+        return index + shift
+    }
+}

@@ -1,0 +1,239 @@
+import Backends
+import Client
+import Foundation
+import Recording
+import Testing
+import TestSupport
+
+/// Each redaction preset against real clients and servers: the secret never reaches the store's
+/// files (SQLite file, -wal, -shm; a pg_dump for PostgreSQL), the recording keeps the spans and the
+/// true lengths, `show` marks them, and `replay --secret` still plays the session.
+@Suite struct RedactionPresetTests {
+    @Test(arguments: TestBackend.allCases)
+    func redisAuthInEveryFormStaysOffTheDisk(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let password = "supersecretpassword"
+        let redisPort = try freePort()
+        let redis = try Program("redis-server", [
+            "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--requirepass", password,
+        ], directory: directory.path)
+        defer { redis.stop() }
+        try await waitUntilListening(port: redisPort)
+        let store = try backend.freshStore(in: directory)
+        let proxy = try await ProxyHarness.start(upstreamPort: redisPort, store: store, redaction: RedactionPreset.redisAuth.rules())
+        let port = String(proxy.port)
+        // -a: AUTH in RESP before the command; AUTH with a user; HELLO 3 AUTH; inline AUTH as typed into nc.
+        #expect(try await onThread { try Program.run("redis-cli", ["-p", port, "--no-auth-warning", "-a", password, "PING"]) } == "PONG\n")
+        #expect(try await onThread { try Program.run("redis-cli", ["-p", port, "AUTH", "default", password]) } == "OK\n")
+        let hello = try await onThread { try Program.run("redis-cli", ["-p", port, "HELLO", "3", "AUTH", "default", password]) }
+        #expect(hello.contains("redis"))
+        let inline = try TestSocket.connect(port: proxy.port)
+        try inline.send(Array("AUTH \(password)\r\nPING\r\n".utf8))
+        var replies: [UInt8] = []
+        while replies.count < "+OK\r\n+PONG\r\n".utf8.count, let chunk = try inline.receive() { replies += chunk }
+        #expect(String(decoding: replies, as: UTF8.self) == "+OK\r\n+PONG\r\n")
+        inline.close()
+        _ = try await endedSessions(store, count: 4)
+        await proxy.stop()
+
+        #expect(try StoreFiles.occurrences(of: password, in: store) == 0)
+        let sessions = try await RecordedRows.sessions(store)
+        try await expectHonestRecords(store, sessions: sessions.map(\.id), rule: "redis-auth", spans: 4)
+
+        // Replayed with the secret, the first session authenticates and matches; without it, the
+        // AUTH step is not sent and the exit code says the replay is incomplete.
+        let first = String(sessions[0].id)
+        let withSecret = try WirelogProcess.run(["replay", first, "--db", store.argument, "--to", "127.0.0.1:\(redisPort)",
+                                                 "--secret", "redis-auth=@REDIS_SECRET"], environment: ["REDIS_SECRET": password])
+        #expect(withSecret.status == 0, "\(withSecret.stdoutText)\(withSecret.stderrText)")
+        let without = try WirelogProcess.run(["replay", first, "--db", store.argument, "--to", "127.0.0.1:\(redisPort)"])
+        #expect(without.status == 3)
+        #expect(without.stdoutText.contains("REDACTED, not sent: no --secret for redis-auth"))
+        #expect(!without.stdoutText.contains(password) && !withSecret.stdoutText.contains(password))
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func curlBasicAuthAndCookiesStayOffTheDisk(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let site = directory.file("site")
+        try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+        try Data("hello\n".utf8).write(to: URL(fileURLWithPath: site + "/index.txt"))
+        let httpPort = try freePort()
+        let server = try Program("python3", ["-m", "http.server", String(httpPort), "--bind", "127.0.0.1", "--directory", site])
+        defer { server.stop() }
+        try await waitUntilListening(port: httpPort)
+        let store = try backend.freshStore(in: directory)
+        let proxy = try await ProxyHarness.start(upstreamPort: httpPort, store: store, redaction: RedactionPreset.httpAuth.rules())
+        let credentials = "alice:basic-auth-secret"
+        let cookie = "session-cookie-secret-42"
+        let body = try await onThread {
+            try Program.run("curl", ["-sS", "--max-time", "20", "-u", credentials, "-b", "sid=\(cookie)",
+                                     "-H", "Proxy-Authorization: Bearer proxy-token-secret",
+                                     "http://127.0.0.1:\(proxy.port)/index.txt"])
+        }
+        #expect(body == "hello\n")
+        _ = try await endedSessions(store, count: 1)
+        await proxy.stop()
+
+        let basic = Data(credentials.utf8).base64EncodedString()
+        for secret in [basic, cookie, "proxy-token-secret"] {
+            #expect(try StoreFiles.occurrences(of: secret, in: store) == 0, "\(secret)")
+        }
+        let session = try #require(try await RecordedRows.sessions(store).first)
+        try await expectHonestRecords(store, sessions: [session.id], rule: "http-auth", spans: 3)
+        // The request still replays, each header value sent from --secret by its token.
+        let values = ["Authorization": "Basic \(basic)", "Cookie": "sid=\(cookie)", "Proxy-Authorization": "Bearer proxy-token-secret"]
+        var secrets: [String] = []
+        for message in try await location(store, { try await $0.messages(ofSession: session.id) }) {
+            for span in message.redactions {
+                let lineStart = message.raw[..<span.offset].lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+                let header = String(decoding: message.raw[lineStart..<span.offset], as: UTF8.self)
+                    .trimmingCharacters(in: .whitespaces).dropLast()
+                secrets += ["--secret", "\(span.token(in: message.raw))=\(try #require(values[String(header)]))"]
+            }
+        }
+        let replay = try WirelogProcess.run(["replay", String(session.id), "--db", store.argument, "--to", "127.0.0.1:\(httpPort)",
+                                             "--ignore", #"Date: [^\r]*"#] + secrets)
+        #expect(replay.status == 0, "\(replay.stdoutText)\(replay.stderrText)")
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func smtpAuthPlainAndLoginStayOffTheDisk(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let password = "smtp-secret-pw"
+        let smtpPort = try freePort()
+        let serverScript = directory.file("smtp_server.py")
+        try Data("""
+            import sys, threading
+            from aiosmtpd.controller import Controller
+            from aiosmtpd.smtp import AuthResult, LoginPassword
+            class Handler:
+                async def handle_DATA(self, server, session, envelope):
+                    return "250 OK"
+            def authenticator(server, session, envelope, mechanism, auth_data):
+                return AuthResult(success=isinstance(auth_data, LoginPassword) and auth_data.password == b"\(password)")
+            controller = Controller(Handler(), hostname="127.0.0.1", port=int(sys.argv[1]),
+                                    authenticator=authenticator, auth_require_tls=False)
+            controller.start()
+            threading.Event().wait()
+            """.utf8).write(to: URL(fileURLWithPath: serverScript))
+        let smtp = try Program("/usr/bin/python3", [serverScript, String(smtpPort)])
+        defer { smtp.stop() }
+        try await waitUntilListening(port: smtpPort)
+        let store = try backend.freshStore(in: directory)
+        let proxy = try await ProxyHarness.start(upstreamPort: smtpPort, store: store, redaction: RedactionPreset.smtpAuth.rules())
+        let clientScript = directory.file("smtp_client.py")
+        try Data("""
+            import smtplib, sys
+            client = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=20)
+            client.ehlo()
+            client.user, client.password = "alice", "\(password)"
+            mechanism = sys.argv[2]
+            code, _ = client.auth(mechanism, getattr(client, "auth_" + mechanism.lower()), initial_response_ok=mechanism == "PLAIN")
+            print(code)
+            client.quit()
+            """.utf8).write(to: URL(fileURLWithPath: clientScript))
+        for mechanism in ["PLAIN", "LOGIN"] {
+            let output = try await onThread { try Program.run("/usr/bin/python3", [clientScript, String(proxy.port), mechanism]) }
+            #expect(output == "235\n", "\(mechanism)")
+        }
+        _ = try await endedSessions(store, count: 2)
+        await proxy.stop()
+
+        let secrets = [password, Data("\0alice\0\(password)".utf8).base64EncodedString(), Data(password.utf8).base64EncodedString(),
+                       Data("alice".utf8).base64EncodedString()]
+        for secret in secrets {
+            #expect(try StoreFiles.occurrences(of: secret, in: store) == 0, "\(secret)")
+        }
+        let sessions = try await RecordedRows.sessions(store)
+        // PLAIN: the initial response; LOGIN: the user name and the password lines.
+        try await expectHonestRecords(store, sessions: sessions.map(\.id), rule: "smtp-auth", spans: 3)
+        // The PLAIN session replays against the server, the initial response sent from --secret.
+        let replay = try WirelogProcess.run(["replay", String(sessions[0].id), "--db", store.argument, "--to", "127.0.0.1:\(smtpPort)",
+                                             "--secret", "smtp-auth=\(secrets[1])"])
+        #expect(replay.status == 0, "\(replay.stdoutText)\(replay.stderrText)")
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func postgresPasswordMessageStaysOffTheDisk(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let server = try TestPostgres.serverAddress()
+        let store = try backend.freshStore(in: directory)
+        let proxy = try await ProxyHarness.start(upstreamPort: server.port, upstreamHost: server.host, store: store,
+                                                 redaction: RedactionPreset.postgresPassword.rules())
+        let role = TestPostgres.cleartextRole
+        let answer = try TestPostgres.psql("postgres://\(role.user)@127.0.0.1:\(proxy.port)/postgres?sslmode=disable",
+                                           "SELECT 'through the proxy'", environment: ["PGPASSWORD": role.password])
+        #expect(answer == "through the proxy")
+        _ = try await endedSessions(store, count: 1)
+        await proxy.stop()
+
+        #expect(try StoreFiles.occurrences(of: role.password, in: store) == 0)
+        let session = try #require(try await RecordedRows.sessions(store).first)
+        try await expectHonestRecords(store, sessions: [session.id], rule: "postgres-password", spans: 1)
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func labDataPayloadsStayOffTheDiskOfServe(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let store = try backend.freshStore(in: directory)
+        let server = try await TestServer.start(store: store, redaction: RedactionPreset.labData.rules())
+        let connection = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
+        for command in ["HELO lab\n", "DATA first-lab-secret\n", "DATA first-lab-secret\n", "DATA\n", "second-lab-secret\r\n", "QUIT\n"] {
+            try await connection.send(Array(command.utf8))
+            if command != "DATA\n" { _ = try await connection.readReply() }
+        }
+        await connection.close()
+        await server.stop()
+
+        #expect(try StoreFiles.occurrences(of: "lab-secret", in: store) == 0)
+        let session = try #require(try await RecordedRows.sessions(store).first)
+        try await expectHonestRecords(store, sessions: [session.id], rule: "lab-data", spans: 3)
+        let messages = try await location(store) { try await $0.messages(ofSession: session.id) }
+        let data = messages.filter { $0.verb == "DATA" }
+        // The same secret gives the same token; the payload column holds the token too.
+        #expect(data[0].payload == data[1].payload)
+        #expect(data[0].payload != data[2].payload)
+        #expect(data.allSatisfy { String(decoding: $0.payload ?? [], as: UTF8.self).hasPrefix("REDACTED-") })
+        let show = try WirelogProcess.run(["sessions", "show", String(session.id), "--db", store.argument])
+        #expect(show.status == 0)
+        #expect(show.stdoutText.contains("⟦\(data[0].redactions[0].token(in: data[0].raw)) lab-data, 16 bytes⟧"), "\(show.stdoutText)")
+
+        // replay --record sends the --secret value and records the replay redacted too.
+        let target = try await TestServer.start(store: store) { $0.recording = false }
+        let replay = try WirelogProcess.run(["replay", String(session.id), "--db", store.argument, "--to", "127.0.0.1:\(target.port)",
+                                             "--record", "--redact-preset", "lab-data", "--secret", "lab-data=@LAB_SECRET"],
+                                            environment: ["LAB_SECRET": "replayed-lab-secret"])
+        await target.stop()
+        #expect(replay.status == 0, "\(replay.stdoutText)\(replay.stderrText)")
+        #expect(try StoreFiles.occurrences(of: "replayed-lab-secret", in: store) == 0)
+        let replayed = try #require(try await RecordedRows.sessions(store).first { $0.kind == "replay" })
+        try await expectHonestRecords(store, sessions: [replayed.id], rule: "lab-data", spans: 3)
+    }
+}
+
+/// Every redacted span of these sessions names `rule`, there are `spans` of them, each message's
+/// original length adds up to the session's byte counters.
+private func expectHonestRecords(_ store: StoreLocation, sessions ids: [Int64], rule: String, spans: Int,
+                                 sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    var found = 0
+    for id in ids {
+        let (summary, messages) = try await location(store) { (try await $0.session(id), try await $0.messages(ofSession: id)) }
+        found += messages.reduce(0) { $0 + $1.redactions.count }
+        #expect(messages.allSatisfy { $0.redactions.allSatisfy { $0.rule == rule } }, sourceLocation: sourceLocation)
+        for message in messages {
+            for span in message.redactions {
+                #expect(span.token(in: message.raw).hasPrefix("REDACTED-"), sourceLocation: sourceLocation)
+            }
+        }
+        let fromClient = messages.filter { $0.sender == .client }.reduce(0) { $0 + $1.originalLength }
+        let fromServer = messages.filter { $0.sender == .server }.reduce(0) { $0 + $1.originalLength }
+        #expect(Int64(fromClient) == summary.bytesFromClient, sourceLocation: sourceLocation)
+        #expect(Int64(fromServer) == summary.bytesFromServer, sourceLocation: sourceLocation)
+    }
+    #expect(found == spans, sourceLocation: sourceLocation)
+}
+
+private func location<T: Sendable>(_ store: StoreLocation, _ body: (any RecordingStore) async throws -> T) async throws -> T {
+    try await store.withStore(.read, body)
+}
