@@ -202,9 +202,9 @@ import TestSupport
             .map { $0.offset + 1 }  // messages were inserted in this order, so ids are 1, 2, 3…
             .reversed()
         #expect(expected.count > 100)
-        let all = try queries.search(needle, filter: SessionFilter(), limit: 1_000_000, context: 0)
+        let all = try queries.search(SearchPattern(bytes: needle), filter: SessionFilter(), limit: 1_000_000, context: 0)
         #expect(all.map { Int($0.match.id) } == Array(expected))
-        let newest = try queries.search(needle, filter: SessionFilter(), limit: 5, context: 0)
+        let newest = try queries.search(SearchPattern(bytes: needle), filter: SessionFilter(), limit: 5, context: 0)
         #expect(newest.map { Int($0.match.id) } == Array(expected.prefix(5)))
     }
 
