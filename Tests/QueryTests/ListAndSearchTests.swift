@@ -33,7 +33,7 @@ import TestSupport
         let oneOfAll = try fixture.run(["list", "--limit", "1"])
         #expect(lines(oneOfAll).last == "… 2 more sessions; --limit N or --limit 0 for all")
 
-        let negative = try fixture.run(["list", "--limit", "-1"])
+        let negative = try fixture.run(["list", "--limit=-1"])
         #expect(negative.status == 64)
         #expect(negative.stderrText.contains("--limit cannot be negative"))
     }
@@ -60,15 +60,15 @@ import TestSupport
         let info = SessionInfo(kind: .replay, decoding: .lab, clientHost: "127.0.0.1", clientPort: 4000,
                                serverHost: "127.0.0.1", serverPort: 7070, startedMicros: started, replayOf: 1)
         let end = SessionEnd(atMicros: started + 30, reason: .clientClosed, bytesFromClient: 0, bytesFromServer: 0, messageCount: 0)
-        let replayID = try #require(try await fixture.store.withStore(.write) {
+        let replayID = try #require(try await fixture.store.withStore(.modify) {
             try await $0.write([(CompleteSession(info: info, end: end, messages: []), nil)])
         }.first ?? nil)
 
         let result = try fixture.run(["list"])
         #expect(result.status == 0, "\(result.stderrText)")
         let table = lines(result)
-        #expect(table[0].hasSuffix("end reason  replay of"))
-        let replayRow = try #require(table.first { $0.hasPrefix("\(replayID) ") })
+        #expect(table[0].hasSuffix("end reason     replay of"))
+        let replayRow = try #require(table.first { $0.split(separator: " ").first == "\(replayID)" }, "\(table)")
         #expect(replayRow.split(separator: " ").suffix(2) == ["client_closed", "1"])
         // Sessions that are not replays leave the column blank.
         #expect(table.filter { $0.hasSuffix("quit") || $0.hasSuffix("client_closed") }.count == 3)

@@ -20,7 +20,7 @@ import TestSupport
             RecordedMessage(seq: 2, atMicros: started + 20, sender: .server, raw: Array("300 DRCV\n".utf8), replyCode: 300),
         ]
         let end = SessionEnd(atMicros: started + 30, reason: .quit, bytesFromClient: 65_536, bytesFromServer: 9, messageCount: 2)
-        let id = try #require(try await fixture.store.withStore(.write) {
+        let id = try #require(try await fixture.store.withStore(.modify) {
             try await $0.write([(CompleteSession(info: info, end: end, messages: messages), nil)])
         }.first ?? nil)
         return (fixture, id)
