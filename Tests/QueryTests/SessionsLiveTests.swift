@@ -68,7 +68,7 @@ import TestSupport
         json.signal(SIGTERM)
         let lines = try plain.wait(timeout: 30).stdoutText.split(separator: "\n").map(String.init)
         #expect(lines.count == 6)
-        #expect(lines[4].hasSuffix("←  200   200 BYE\n"))
+        #expect(lines[4].hasSuffix("←  200   200 BYE\\n"))
         let end = try #require(lines.last)
         #expect(end.hasPrefix("#4 ended after "))
         #expect(end.hasSuffix(": quit; 4 messages, 10 bytes from client, 15 from server"))
