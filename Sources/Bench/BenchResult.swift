@@ -71,36 +71,26 @@ public struct BenchResult: Codable, Sendable {
             ("duration", DurationText.seconds(seconds)),
         ]
         if let bulkBytes {
-            rows.append(("bytes", "\(Self.grouped(bulkVerifiedBytes ?? 0)) of \(Self.grouped(bulkBytes * connections)) echoed and verified"))
+            rows.append(("bytes", "\(grouped(bulkVerifiedBytes ?? 0)) of \(grouped(bulkBytes * connections)) echoed and verified"))
             rows.append(("throughput", String(format: "%.1f MB/s", megabytesPerSecond ?? 0)))
         } else {
-            rows.append(("requests", Self.grouped(requests) + (warmupRequests > 0 ? " (+\(Self.grouped(warmupRequests)) warm-up)" : "")))
-            rows.append(("throughput", "\(Self.grouped(Int(requestsPerSecond.rounded()))) req/s"))
+            rows.append(("requests", grouped(requests) + (warmupRequests > 0 ? " (+\(grouped(warmupRequests)) warm-up)" : "")))
+            rows.append(("throughput", "\(grouped(Int(requestsPerSecond.rounded()))) req/s"))
             if let latency = latencyMicros {
                 rows.append(("latency", [("p50", latency.p50), ("p90", latency.p90), ("p99", latency.p99),
                                          ("p99.9", latency.p999), ("max", latency.max)]
                     .map { "\($0.0) \(DurationText.fractionalMicros($0.1))" }.joined(separator: "  ")))
             }
-            rows.append(("bad replies", Self.grouped(badReplies) + (badReplySample.map { " (first: \($0))" } ?? "")))
+            rows.append(("bad replies", grouped(badReplies) + (badReplySample.map { " (first: \($0))" } ?? "")))
         }
         if let handshake = tlsHandshakeMicros {
             rows.append(("TLS handshakes", [("p50", handshake.p50), ("p99", handshake.p99), ("max", handshake.max)]
                 .map { "\($0.0) \(DurationText.fractionalMicros($0.1))" }.joined(separator: "  ") + " (connect included, not in the figures above)"))
         }
         rows.append(("generator CPU", DurationText.seconds(generatorCPUSeconds)))
-        rows.append(("errors", Self.grouped(errors) + (firstError.map { " (first: \($0))" } ?? "")))
+        rows.append(("errors", grouped(errors) + (firstError.map { " (first: \($0))" } ?? "")))
         let width = rows.map(\.0.count).max() ?? 0
         return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
             .joined(separator: "\n")
-    }
-
-    static func grouped(_ value: Int) -> String {
-        var digits = Array(String(value.magnitude))
-        var index = digits.count - 3
-        while index > 0 {
-            digits.insert(",", at: index)
-            index -= 3
-        }
-        return (value < 0 ? "-" : "") + String(digits)
     }
 }

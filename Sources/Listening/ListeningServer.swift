@@ -54,6 +54,7 @@ public final class ListeningServer: Sendable {
         let registry = self.registry
         let admit = self.admit
         let refuse = self.refuse
+        let logger = self.logger
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -65,7 +66,10 @@ public final class ListeningServer: Sendable {
                         try channel.pipeline.syncOperations.addHandlers(tls.connectionHandlers())
                     }
                     let admitted = try registry.admit(limit: configuration.maxConnections) { try admit(channel) }
-                    if admitted == nil { refuse(channel) }
+                    if admitted == nil {
+                        logger.info("refusing a connection from \(channel.remoteAddress?.displayString ?? "?"): \(counted(configuration.maxConnections, "connection")) already open (--max-connections)")
+                        refuse(channel)
+                    }
                 }
             }
             .bind(host: configuration.host, port: configuration.port)

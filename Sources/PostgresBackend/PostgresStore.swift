@@ -50,26 +50,41 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
 
     public func list(_ filter: SessionFilter, limit: Int, before: SessionListPosition?) async throws -> [SessionSummary] {
         var sql = PostgresSQL()
-        let conditions = filter.conditions(&sql)
-        // The order and keyset of the protocol: start time then id, or the id alone with a verb or code filter.
-        let byID = filter.verb != nil || filter.replyCode != nil
-        var position = ""
-        if let before {
-            position = byID
-                ? " AND s.id < \(sql.bind(before.id))"
-                : " AND (s.started_us, s.id) < (\(sql.bind(before.startedMicros)), \(sql.bind(before.id)))"
-        }
+        let conditions = listConditions(filter, before: before, &sql)
         sql.append("""
-            SELECT \(SessionSummary.postgresColumns) FROM sessions s WHERE true\(conditions)\(position)
-            ORDER BY \(byID ? "s.id DESC" : "s.started_us DESC, s.id DESC") LIMIT \(sql.bind(limit))
+            SELECT \(SessionSummary.postgresColumns) FROM sessions s WHERE true\(conditions)
+            ORDER BY \(filter.listsByID ? "s.id DESC" : "s.started_us DESC, s.id DESC") LIMIT \(sql.bind(limit))
             """)
         return try await link.rows(sql.query).map { try SessionSummary($0.makeRandomAccess()) }
+    }
+
+    public func countSessions(_ filter: SessionFilter, before: SessionListPosition?, upTo bound: Int) async throws -> Int {
+        var sql = PostgresSQL()
+        let conditions = listConditions(filter, before: before, &sql)
+        sql.append("SELECT count(*) FROM (SELECT 1 FROM sessions s WHERE true\(conditions) LIMIT \(sql.bind(bound))) page")
+        return Int(try await link.rows(sql.query).first?.decode(Int64.self) ?? 0)
+    }
+
+    /// The filter and the keyset of the protocol's order: start time then id, or the id alone with a verb or code filter.
+    private func listConditions(_ filter: SessionFilter, before: SessionListPosition?, _ sql: inout PostgresSQL) -> String {
+        let conditions = filter.conditions(&sql)
+        guard let before else { return conditions }
+        return conditions + (filter.listsByID
+            ? " AND s.id < \(sql.bind(before.id))"
+            : " AND (s.started_us, s.id) < (\(sql.bind(before.startedMicros)), \(sql.bind(before.id)))")
     }
 
     public func session(_ id: Int64) async throws -> SessionSummary {
         let rows = try await link.rows("SELECT \(unescaped: SessionSummary.postgresColumns) FROM sessions s WHERE s.id = \(id)")
         guard let row = rows.first else { throw RecordingError.noSuchSession(id) }
         return try SessionSummary(row.makeRandomAccess())
+    }
+
+    public func endedSessions(among ids: [Int64]) async throws -> [SessionSummary] {
+        try await link.rows("""
+            SELECT \(unescaped: SessionSummary.postgresColumns) FROM sessions s
+            WHERE s.id = ANY(\(ids)) AND s.ended_us IS NOT NULL ORDER BY s.id
+            """).map { try SessionSummary($0.makeRandomAccess()) }
     }
 
     public func messages(ofSession id: Int64, after afterID: Int64, limit: Int) async throws -> [StoredMessage] {
@@ -81,11 +96,29 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
             """).map { try StoredMessage($0.makeRandomAccess()) }
     }
 
+    public func search(_ pattern: SearchPattern, filter: SessionFilter, limit: Int, context: Int) async throws -> [SearchHit] {
+        let matches = if let needle = pattern.exactBytes {
+            try await searchMatches(needle, filter: filter, limit: limit)
+        } else {
+            try await scanMatches(pattern, filter: filter, limit: limit)
+        }
+        var hits: [SearchHit] = []
+        for (session, match) in matches {
+            let around = try await link.rows("""
+                SELECT \(unescaped: StoredMessage.postgresColumns) FROM messages m
+                WHERE m.session_id = \(match.sessionID) AND m.seq BETWEEN \(match.seq - Int64(context)) AND \(match.seq + Int64(context))
+                ORDER BY m.session_id, m.id
+                """).map { try StoredMessage($0.makeRandomAccess()) }
+            hits.append(SearchHit(session: session, match: match, context: around))
+        }
+        return hits
+    }
+
     /// Newest first. Walking the primary key backwards finds a common match at once, but when
     /// little or nothing matches it is one process reading every row (6 s on 10M messages). So
     /// the newest `recentMessages` are searched that way, and the older ones, when more hits are
     /// wanted, by a parallel scan of the table (a third of the time, match or not).
-    public func search(_ needle: [UInt8], filter: SessionFilter, limit: Int, context: Int) async throws -> [SearchHit] {
+    private func searchMatches(_ needle: [UInt8], filter: SessionFilter, limit: Int) async throws -> [(SessionSummary, StoredMessage)] {
         let newest = try await latestMessageID()
         let older = newest - recentMessages
         var found = try await matches(of: needle, filter: filter, ids: max(older + 1, 1)...max(newest, 1), limit: limit, on: link)
@@ -95,16 +128,7 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
                 return try await self.matches(of: needle, filter: filter, ids: 1...older, limit: limit - found.count, on: link)
             }
         }
-        var hits: [SearchHit] = []
-        for (session, match) in found {
-            let around = try await link.rows("""
-                SELECT \(unescaped: StoredMessage.postgresColumns) FROM messages m
-                WHERE m.session_id = \(match.sessionID) AND m.seq BETWEEN \(match.seq - Int64(context)) AND \(match.seq + Int64(context))
-                ORDER BY m.session_id, m.id
-                """).map { try StoredMessage($0.makeRandomAccess()) }
-            hits.append(SearchHit(session: session, match: match, context: around))
-        }
-        return hits
+        return found
     }
 
     /// Settable for tests, which cannot afford a store that big.
@@ -132,6 +156,37 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
             let cells = row.makeRandomAccess()
             return (try SessionSummary(cells), try StoredMessage(cells, from: SessionSummary.postgresColumnCount))
         }
+    }
+
+    /// A pattern SQL cannot test byte for byte (any case, a regex) is tested here on each message the
+    /// filters pick, newest first, a page at a time, until `limit` match: the scan `position` makes.
+    private func scanMatches(_ pattern: SearchPattern, filter: SessionFilter, limit: Int) async throws -> [(SessionSummary, StoredMessage)] {
+        let pageSize = 1_000
+        var sessions: [Int64: SessionSummary] = [:]
+        var found: [(SessionSummary, StoredMessage)] = []
+        var below = Int64.max
+        while found.count < limit {
+            var sql = PostgresSQL()
+            let conditions = searchConditions(filter, &sql)
+            sql.append("""
+                SELECT \(StoredMessage.postgresColumns) FROM messages m JOIN sessions s ON s.id = m.session_id
+                WHERE m.id < \(sql.bind(below))\(conditions) ORDER BY m.id DESC LIMIT \(sql.bind(pageSize))
+                """)
+            let page = try await link.rows(sql.query).map { try StoredMessage($0.makeRandomAccess()) }
+            for message in page where found.count < limit && pattern.matches(message.raw) {
+                let owner = if let known = sessions[message.sessionID] { known } else { try await session(message.sessionID) }
+                sessions[message.sessionID] = owner
+                found.append((owner, message))
+            }
+            guard page.count == pageSize, let last = page.last else { break }
+            below = last.id
+        }
+        return found
+    }
+
+    /// Search's filters: on the session, and verb and code on the message itself.
+    private func searchConditions(_ filter: SessionFilter, _ sql: inout PostgresSQL) -> String {
+        filter.conditions(&sql, messageFilters: false) + filter.messageConditions(&sql)
     }
 
     public func stats(_ filter: SessionFilter, topClients: Int) async throws -> SessionStats {

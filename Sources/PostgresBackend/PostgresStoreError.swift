@@ -22,6 +22,11 @@ public enum PostgresStoreError: StoreFailure, Sendable, Equatable {
     case connectionLost(target: String)
     case queryFailed(target: String, reason: String)
 
+    public var isNotCreatedYet: Bool {
+        if case .noSchemaYet = self { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .badURL(let url, let reason):

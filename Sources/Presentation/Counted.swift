@@ -6,3 +6,14 @@ public func counted(_ count: some BinaryInteger, _ singular: String, plural: Str
     let sibilant = ["s", "x", "ch", "sh"].contains { singular.hasSuffix($0) }
     return "\(count) \(singular)\(sibilant ? "es" : "s")"
 }
+
+/// `1,234,567`: digits in groups of three, as people read counts.
+public func grouped(_ value: some BinaryInteger) -> String {
+    var digits = Array(String(value.magnitude))
+    var index = digits.count - 3
+    while index > 0 {
+        digits.insert(",", at: index)
+        index -= 3
+    }
+    return (value < 0 ? "-" : "") + String(digits)
+}

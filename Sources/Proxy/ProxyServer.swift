@@ -32,7 +32,7 @@ public final class ProxyServer: Sendable {
                 // Proxied connections finish on their own within the grace period; then they are cut.
                 return TrackedConnection(ended: connection.endedFuture, quiesce: {}, abort: { loopBound.value.abort(.shutdown) })
             },
-            refuse: { channel in Self.refuse(channel, configuration: configuration, sink: sink, logger: logger) })
+            refuse: { channel in Self.refuse(channel, configuration: configuration, sink: sink) })
     }
 
     /// Binds and starts accepting; returns the address actually bound (port 0 picks one).
@@ -59,8 +59,7 @@ public final class ProxyServer: Sendable {
 
     /// Over the connection limit: nothing the proxy could say fits every protocol, so it
     /// closes at once and records the refusal.
-    private static func refuse(_ channel: Channel, configuration: ProxyConfiguration, sink: (any RecordingSink)?, logger: Logger) {
-        logger.warning("refusing a connection: \(configuration.maxConnections) connections already open (--max-connections)")
+    private static func refuse(_ channel: Channel, configuration: ProxyConfiguration, sink: (any RecordingSink)?) {
         if let sink {
             let now = WallClock.nowMicros()
             SessionTape(sink: sink, info: .proxied(from: channel.remoteAddress, configuration, startedMicros: now)).end(.refused, at: now)

@@ -6,13 +6,18 @@ public protocol RecordingStore: Sendable {
     /// The order is start time then id, both descending; with a verb or reply-code filter it is the
     /// session id alone, descending (those sessions are found through the per-session value indexes).
     func list(_ filter: SessionFilter, limit: Int, before: SessionListPosition?) async throws -> [SessionSummary]
+    /// How many sessions `list` would give after `before` (all of them without it), counting no
+    /// further than `bound`: cheap to ask after a page whatever the store holds.
+    func countSessions(_ filter: SessionFilter, before: SessionListPosition?, upTo bound: Int) async throws -> Int
     /// The session with this id, or `RecordingError.noSuchSession`.
     func session(_ id: Int64) async throws -> SessionSummary
+    /// Those of the sessions `ids` that have ended, in id order: what `follow` asks of the sessions it printed.
+    func endedSessions(among ids: [Int64]) async throws -> [SessionSummary]
     /// The session's messages in wire order after message `afterID` (0: from the start), at most `limit`.
     func messages(ofSession id: Int64, after afterID: Int64, limit: Int) async throws -> [StoredMessage]
-    /// Messages whose raw bytes contain `needle`, newest first, at most `limit`, each with `context`
+    /// Messages whose raw bytes `pattern` matches, newest first, at most `limit`, each with `context`
     /// messages either side. Verb and code filters apply to the matching message.
-    func search(_ needle: [UInt8], filter: SessionFilter, limit: Int, context: Int) async throws -> [SearchHit]
+    func search(_ pattern: SearchPattern, filter: SessionFilter, limit: Int, context: Int) async throws -> [SearchHit]
     /// Counts and latencies over the sessions `filter` selects.
     func stats(_ filter: SessionFilter, topClients: Int) async throws -> SessionStats
     /// The id of the newest message.
@@ -49,6 +54,11 @@ extension RecordingStore {
     /// The first page of sessions matching `filter`.
     public func list(_ filter: SessionFilter, limit: Int) async throws -> [SessionSummary] {
         try await list(filter, limit: limit, before: nil)
+    }
+
+    /// Messages whose raw bytes contain `needle`.
+    public func search(_ needle: [UInt8], filter: SessionFilter, limit: Int, context: Int) async throws -> [SearchHit] {
+        try await search(SearchPattern(bytes: needle), filter: filter, limit: limit, context: context)
     }
 
     public func follow() async throws -> any FollowCursor {

@@ -40,6 +40,9 @@ public struct SessionFilter: Sendable, Equatable {
     /// The reason `--reason` takes for sessions that have not ended.
     public static let openReason = "open"
 
+    /// With a verb or reply-code filter, `list` orders and pages by session id alone.
+    public var listsByID: Bool { verb != nil || replyCode != nil }
+
     /// True when a filter on the sessions themselves is set (time, client, kind, recorder, reason, TLS).
     public var narrowsSessions: Bool {
         sinceMicros != nil || untilMicros != nil || clientHost != nil || kind != nil || recorder != nil || endReason != nil

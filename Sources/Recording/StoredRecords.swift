@@ -167,4 +167,12 @@ public enum RecordingError: Error, CustomStringConvertible, Sendable, Equatable 
 
 /// An error from a store worded for people (what happened, what to do): the CLI prints its
 /// description as one line and exits 2. Every backend's errors conform.
-public protocol StoreFailure: Error, CustomStringConvertible {}
+public protocol StoreFailure: Error, CustomStringConvertible {
+    /// The store is not there yet but a recorder would create it (no file, no schema): what
+    /// `follow` waits out.
+    var isNotCreatedYet: Bool { get }
+}
+
+extension StoreFailure {
+    public var isNotCreatedYet: Bool { false }
+}

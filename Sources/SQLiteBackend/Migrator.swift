@@ -61,30 +61,40 @@ public struct Migrator: Sendable {
         return migrations.filter { applied[$0.version] == nil }
     }
 
-    /// Applies each missing migration in its own IMMEDIATE transaction.
+    /// Applies each missing migration in its own IMMEDIATE transaction; a new database gets its
+    /// whole schema in one, so a reader waiting for it (`sessions follow`) never sees half of it.
     func migrate(_ db: Database, nowMicros: Int64, willApply: (Migration) -> Void = { _ in }) throws {
-        for migration in try pendingMigrations(db) {
-            willApply(migration)
+        let pending = try pendingMigrations(db)
+        if try appliedVersions(db).isEmpty {
             try db.transaction(.immediate) {
-                // Another process may have applied it since we looked.
-                if try appliedVersions(db)[migration.version] != nil { return }
-                try db.execute("""
-                    PRAGMA application_id = \(Migrator.applicationID);
-                    CREATE TABLE IF NOT EXISTS wirelog_migrations (
-                        version    INTEGER PRIMARY KEY,
-                        name       TEXT    NOT NULL,
-                        checksum   TEXT    NOT NULL,
-                        applied_us INTEGER NOT NULL
-                    );
-                    """)
-                try db.execute(migration.sql)
-                if try db.scalarInt("SELECT count(*) FROM pragma_foreign_key_check") ?? 0 > 0 {
-                    throw SQLiteStoreError.migrationFailed(
-                        version: migration.version, name: migration.name, reason: "it leaves foreign keys violated")
-                }
-                try db.run("INSERT INTO wirelog_migrations (version, name, checksum, applied_us) VALUES (?, ?, ?, ?)",
-                           .int(migration.version), .text(migration.name), .text(migration.checksum), .integer(nowMicros))
+                for migration in pending { try apply(migration, db, nowMicros: nowMicros) }
             }
+            return
         }
+        for migration in pending {
+            willApply(migration)
+            try db.transaction(.immediate) { try apply(migration, db, nowMicros: nowMicros) }
+        }
+    }
+
+    private func apply(_ migration: Migration, _ db: Database, nowMicros: Int64) throws {
+        // Another process may have applied it since we looked.
+        if try appliedVersions(db)[migration.version] != nil { return }
+        try db.execute("""
+            PRAGMA application_id = \(Migrator.applicationID);
+            CREATE TABLE IF NOT EXISTS wirelog_migrations (
+                version    INTEGER PRIMARY KEY,
+                name       TEXT    NOT NULL,
+                checksum   TEXT    NOT NULL,
+                applied_us INTEGER NOT NULL
+            );
+            """)
+        try db.execute(migration.sql)
+        if try db.scalarInt("SELECT count(*) FROM pragma_foreign_key_check") ?? 0 > 0 {
+            throw SQLiteStoreError.migrationFailed(
+                version: migration.version, name: migration.name, reason: "it leaves foreign keys violated")
+        }
+        try db.run("INSERT INTO wirelog_migrations (version, name, checksum, applied_us) VALUES (?, ?, ?, ?)",
+                   .int(migration.version), .text(migration.name), .text(migration.checksum), .integer(nowMicros))
     }
 }

@@ -93,7 +93,7 @@ public enum SQLiteFile {
             throw SQLiteStoreError.cannotOpen(path: path, reason: error.message)
         }
         if try migrator.checkIdentity(db) {
-            throw SQLiteStoreError.notAWirelogDatabase(path: path)
+            throw SQLiteStoreError.noSchemaYet(path: path)
         }
         let pending = try migrator.pendingMigrations(db)
         if let first = pending.first {

@@ -24,16 +24,24 @@ public final class SQLiteStore: RecordingStore, @unchecked Sendable {
         try withQueries { try $0.list(filter, limit: limit, before: before) }
     }
 
+    public func countSessions(_ filter: SessionFilter, before: SessionListPosition?, upTo bound: Int) async throws -> Int {
+        try withQueries { try $0.countSessions(filter, before: before, upTo: bound) }
+    }
+
     public func session(_ id: Int64) async throws -> SessionSummary {
         try withQueries { try $0.session(id) }
+    }
+
+    public func endedSessions(among ids: [Int64]) async throws -> [SessionSummary] {
+        try withQueries { try $0.endedSessions(among: ids) }
     }
 
     public func messages(ofSession id: Int64, after afterID: Int64, limit: Int) async throws -> [StoredMessage] {
         try withQueries { try $0.messages(ofSession: id, after: afterID, limit: limit) }
     }
 
-    public func search(_ needle: [UInt8], filter: SessionFilter, limit: Int, context: Int) async throws -> [SearchHit] {
-        try withQueries { try $0.search(needle, filter: filter, limit: limit, context: context) }
+    public func search(_ pattern: SearchPattern, filter: SessionFilter, limit: Int, context: Int) async throws -> [SearchHit] {
+        try withQueries { try $0.search(pattern, filter: filter, limit: limit, context: context) }
     }
 
     public func stats(_ filter: SessionFilter, topClients: Int) async throws -> SessionStats {

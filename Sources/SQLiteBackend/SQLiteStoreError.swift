@@ -4,6 +4,8 @@ import Recording
 /// Why a database could not be used, worded for the person who ran the command.
 public enum SQLiteStoreError: StoreFailure, Sendable, Equatable {
     case missingFile(path: String)
+    /// An empty SQLite file: a recorder is creating the schema, or none ever did.
+    case noSchemaYet(path: String)
     case notADatabase(path: String)
     case notAWirelogDatabase(path: String)
     case schemaTooNew(path: String, databaseVersion: Int, binaryVersion: Int)
@@ -17,10 +19,19 @@ public enum SQLiteStoreError: StoreFailure, Sendable, Equatable {
     /// A delete or prune committed, but another connection kept the WAL from being emptied.
     case checkpointBlocked(path: String)
 
+    public var isNotCreatedYet: Bool {
+        switch self {
+        case .missingFile, .noSchemaYet: true
+        default: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .missingFile(let path):
             return "no database at \(path): record something first (wirelog serve --db \(path)) or pass --db / WIRELOG_DB"
+        case .noSchemaYet(let path):
+            return "\(path) holds no wirelog recordings yet: record something first (wirelog serve --db \(path))"
         case .notADatabase(let path):
             return "\(path) is not a SQLite database; refusing to touch it (pass another --db)"
         case .notAWirelogDatabase(let path):

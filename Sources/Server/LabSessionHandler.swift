@@ -3,6 +3,7 @@ import Listening
 import Logging
 import NIOCore
 import NIORecording
+import Presentation
 import Recording
 import WirelogTLS
 #if canImport(Glibc)
@@ -118,7 +119,7 @@ final class LabSessionHandler: ChannelDuplexHandler {
             tls = leg
         case .failed(let leg):
             tls = leg
-            logger.info("TLS handshake with \(context.channel.remoteAddress?.displayString ?? "?") failed: \(leg.failure ?? "?")")
+            logger.info("TLS handshake with \(clientDescription(context)) failed: \(leg.failure ?? "?")")
         case .closed(let closure):
             tls?.closedWith = closure
         }
@@ -167,6 +168,7 @@ final class LabSessionHandler: ChannelDuplexHandler {
                 command(raw: $0, verb: nil, payloadRange: nil, reply: .lineTooLong(limit: configuration.maxLineLength))
             }
             state = .draining(reason: .lineTooLong)
+            logger.info("closing the connection from \(clientDescription(context)): a line longer than \(counted(configuration.maxLineLength, "byte")) (--max-line)")
             return
         }
         parser.parse(piece) { step in
@@ -289,6 +291,10 @@ final class LabSessionHandler: ChannelDuplexHandler {
         }
     }
 
+    private func clientDescription(_ context: ChannelHandlerContext) -> String {
+        context.channel.remoteAddress?.displayString ?? "?"
+    }
+
     // MARK: Idle timeout
 
     private func scheduleIdleTimer(context: ChannelHandlerContext, after delay: TimeAmount) {
@@ -308,6 +314,7 @@ final class LabSessionHandler: ChannelDuplexHandler {
             scheduleIdleTimer(context: context, after: max(configuration.idleTimeout - idleFor, .milliseconds(10)))
             return
         }
+        logger.info("closing the connection from \(clientDescription(context)): idle for \(DurationText.micros(idleFor.nanoseconds / 1_000)) (--idle-timeout)")
         endSession(reason: .idleTimeout)
         context.close(promise: nil)
     }

@@ -5,7 +5,8 @@ import Presentation
 /// synthetic framing: a TCP handshake at the session start, one segment per message (split at
 /// 1460 bytes) with consistent sequence and acknowledgement numbers and correct IPv4 and TCP
 /// checksums, and a FIN exchange when the session ended. Wireshark and tshark then reassemble
-/// exactly the recorded bytes of each direction.
+/// exactly the recorded bytes of each direction. A proxied connection the upstream refused or never
+/// answered shows only that: the SYN, and the reset if there was one.
 public struct PcapWriter {
     /// One side of a connection as the pcap shows it.
     public struct Endpoint: Equatable {
@@ -72,15 +73,33 @@ public struct PcapWriter {
         return nil
     }
 
-    /// One TCP connection: handshake at `startedMicros`, the messages, FIN exchange at `endedMicros`.
+    /// How the connection to the server began, as far as the pcap shows it.
+    public enum Opening {
+        /// The handshake completed.
+        case established
+        /// The server refused it: a SYN answered by a reset at the session's end, nothing more.
+        case refused
+        /// The server never answered: a lone SYN.
+        case unanswered
+    }
+
+    /// One TCP connection: handshake at `startedMicros`, the messages, FIN exchange at `endedMicros`;
+    /// a connection that was never `established` shows only the attempt.
     public mutating func addSession(client: Endpoint, server: Endpoint, startedMicros: Int64, endedMicros: Int64?,
-                             messages: some Sequence<Message>) {
+                                    opening: Opening = .established, messages: some Sequence<Message>) {
         var clientNext: UInt32 = 0x1000_0000
         var serverNext: UInt32 = 0x2000_0000
-        let syn: UInt8 = 0x02, ack: UInt8 = 0x10, psh: UInt8 = 0x08, fin: UInt8 = 0x01
+        let syn: UInt8 = 0x02, ack: UInt8 = 0x10, psh: UInt8 = 0x08, fin: UInt8 = 0x01, rst: UInt8 = 0x04
 
         packet(startedMicros, client, server, fromClient: true, seq: clientNext, ack: 0, flags: syn, payload: [])
         clientNext &+= 1
+        switch opening {
+        case .established: break
+        case .refused:
+            packet(endedMicros ?? startedMicros, client, server, fromClient: false, seq: 0, ack: clientNext, flags: rst | ack, payload: [])
+            return
+        case .unanswered: return
+        }
         packet(startedMicros, client, server, fromClient: false, seq: serverNext, ack: clientNext, flags: syn | ack, payload: [])
         serverNext &+= 1
         packet(startedMicros, client, server, fromClient: true, seq: clientNext, ack: serverNext, flags: ack, payload: [])

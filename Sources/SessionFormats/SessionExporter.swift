@@ -53,7 +53,7 @@ public struct SessionExporter: Sendable {
                     PcapWriter.Message(atMicros: $0.atMicros, fromClient: $0.sender == .client, raw: $0.raw)
                 }
                 writer.addSession(client: client, server: server, startedMicros: session.startedMicros,
-                                  endedMicros: session.endedMicros, messages: messages)
+                                  endedMicros: session.endedMicros, opening: Self.opening(session), messages: messages)
                 try await output(writer.take())
             }
         case .clientBytes, .serverBytes:
@@ -63,6 +63,15 @@ public struct SessionExporter: Sendable {
                     if message.sender == sender { try await output(message.raw) }
                 }
             }
+        }
+    }
+
+    /// A proxy records an upstream that refused or never answered as the session's end reason.
+    private static func opening(_ session: SessionSummary) -> PcapWriter.Opening {
+        switch session.endReason.flatMap(EndReason.init(rawValue:)) {
+        case .upstreamRefused: .refused
+        case .upstreamTimeout: .unanswered
+        default: .established
         }
     }
 }

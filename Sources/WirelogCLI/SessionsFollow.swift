@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backends
 import Foundation
 import Presentation
 import Recording
@@ -10,8 +11,9 @@ struct SessionsFollow: AsyncParsableCommand {
         abstract: "Print messages as they are recorded, like tail -f.",
         discussion: """
             Starts after the newest message already recorded and polls for new ones until \
-            interrupted (Ctrl-C). --client, --kind, --since and --until pick sessions; --verb and \
-            --code pick messages. Times: \(TimeSpan.forms).
+            interrupted (Ctrl-C). When a session it printed ends, a line says so (how and its \
+            counts). A store that does not exist yet is waited for. --client, --kind, --since and \
+            --until pick sessions; --verb and --code pick messages. Times: \(TimeSpan.forms).
 
             Examples:
               wirelog sessions follow
@@ -40,39 +42,80 @@ struct SessionsFollow: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await withStore(database) { store in
-            let filter = try filters.filter()
-            let cursor = try await store.follow()
-            var printed = 0
-            var sessions: [Int64: SessionSummary] = [:]
+        try await reportingErrors {
+            let location = try database.location
             let deadline = timeout.map { WallClock.nowMicros() + $0.microseconds }
-            printError("following \(try database.location); Ctrl-C stops")
-            while true {
-                let batch = try await cursor.next(filter, limit: 1_000)
-                for message in batch {
-                    let session: SessionSummary
-                    if let known = sessions[message.sessionID] {
-                        session = known
-                    } else {
-                        session = try await store.session(message.sessionID)
-                        sessions[message.sessionID] = session
-                        if !json { Transcript.header(session).prefix(1).forEach { Output.line($0) } }
-                    }
-                    if json {
-                        Output.line(try JSONOutput.line(MessageJSON(message, sessionStartedMicros: session.startedMicros)))
-                    } else {
-                        Output.line("#\(message.sessionID)" + Transcript().line(message, sessionStartedMicros: session.startedMicros))
-                    }
-                    printed += 1
-                    if let maxMessages, printed >= maxMessages {
-                        Output.flush()
-                        return
-                    }
+            guard let store = try await openWhenCreated(location, deadline: deadline) else { return }
+            do {
+                try await follow(store, from: location, deadline: deadline)
+            } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+        }
+    }
+
+    /// The store, once a recorder has created it (saying once that it waits); nil at the deadline.
+    private func openWhenCreated(_ location: StoreLocation, deadline: Int64?) async throws -> (any RecordingStore)? {
+        var saidSo = false
+        while true {
+            do {
+                return try await location.openStore(.read)
+            } catch let error as any StoreFailure where error.isNotCreatedYet {
+                if !saidSo {
+                    printError("\(location) does not exist yet; waiting for a recorder to create it (Ctrl-C stops)")
+                    saidSo = true
                 }
-                Output.flush()
-                if let deadline, WallClock.nowMicros() >= deadline { return }
-                if batch.count < 1_000 { usleep(useconds_t(min(interval.microseconds, 10_000_000))) }
+                if let deadline, WallClock.nowMicros() >= deadline { return nil }
+                pause()
             }
         }
+    }
+
+    private func follow(_ store: any RecordingStore, from location: StoreLocation, deadline: Int64?) async throws {
+        let filter = try filters.filter()
+        let cursor = try await store.follow()
+        var printed = 0
+        // The sessions whose messages were printed, until their end is.
+        var openSessions: [Int64: SessionSummary] = [:]
+        printError("following \(location); Ctrl-C stops")
+        while true {
+            // Ends first: a message committed before a session's end is then in the batch read after,
+            // so the end line comes after the session's last message.
+            let ended = openSessions.isEmpty ? [] : try await store.endedSessions(among: Array(openSessions.keys))
+            let batch = try await cursor.next(filter, limit: 1_000)
+            for message in batch {
+                let session: SessionSummary
+                if let known = openSessions[message.sessionID] {
+                    session = known
+                } else {
+                    session = try await store.session(message.sessionID)
+                    openSessions[message.sessionID] = session
+                    if !json { Transcript.header(session).prefix(1).forEach { Output.line($0) } }
+                }
+                if json {
+                    Output.line(try JSONOutput.line(MessageJSON(message, sessionStartedMicros: session.startedMicros)))
+                } else {
+                    Output.line("#\(message.sessionID)" + Transcript().line(message, sessionStartedMicros: session.startedMicros))
+                }
+                printed += 1
+                if let maxMessages, printed >= maxMessages {
+                    Output.flush()
+                    return
+                }
+            }
+            for session in ended {
+                openSessions[session.id] = nil
+                Output.line(json ? try JSONOutput.line(SessionJSON(session)) : "#\(session.id) " + Transcript.ending(session))
+            }
+            Output.flush()
+            if let deadline, WallClock.nowMicros() >= deadline { return }
+            if batch.count < 1_000 { pause() }
+        }
+    }
+
+    private func pause() {
+        usleep(useconds_t(min(interval.microseconds, 10_000_000)))
     }
 }

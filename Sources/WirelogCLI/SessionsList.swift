@@ -20,33 +20,48 @@ struct SessionsList: AsyncParsableCommand {
     @OptionGroup var filters: SessionFilterOptions
     @OptionGroup var tlsFilters: TLSFilterOptions
 
-    @Option(help: "Most sessions to show.")
+    @Option(help: "Most sessions to show; 0 for all.")
     var limit = 50
 
     @Flag(help: "One JSON array of sessions instead of the table.")
     var json = false
 
     func validate() throws {
-        guard limit > 0 else { throw ValidationError("--limit must be positive") }
+        guard limit >= 0 else { throw ValidationError("--limit cannot be negative (0 shows all)") }
     }
+
+    /// How far the "more sessions" line counts: a count that stays cheap on any store.
+    static let moreCountBound = 10_000
 
     func run() async throws {
         try await withStore(database) { store in
-            let sessions = try await store.list(tlsFilters.narrowing(try filters.filter()), limit: limit)
+            let filter = tlsFilters.narrowing(try filters.filter())
+            let sessions = try await store.list(filter, limit: limit == 0 ? Int.max : limit)
             if json {
                 Output.line(try JSONOutput.line(sessions.map { SessionJSON($0) }))
-            } else if sessions.isEmpty {
-                Output.line("no sessions match")
-            } else {
-                Output.line(Self.table(sessions))
+                return
             }
+            guard let last = sessions.last else {
+                Output.line("no sessions match")
+                return
+            }
+            Output.line(Self.table(sessions))
+            guard sessions.count == limit else { return }
+            let more = try await store.countSessions(filter, before: SessionListPosition(after: last), upTo: Self.moreCountBound + 1)
+            if more > 0 { Output.line(Self.moreLine(more)) }
         }
+    }
+
+    /// `… 1,234 more sessions; --limit N or --limit 0 for all`; past the bound, how far it counted.
+    static func moreLine(_ more: Int) -> String {
+        let count = more > moreCountBound ? "over \(grouped(moreCountBound)) more sessions" : "\(grouped(more)) more \(more == 1 ? "session" : "sessions")"
+        return "… \(count); --limit N or --limit 0 for all"
     }
 
     static func table(_ sessions: [SessionSummary]) -> String {
         var table = TableFormatter([
             .right("id"), .left("start"), .right("duration"), .left("kind"), .left("recorder"), .left("client → server"),
-            .right("messages"), .right("bytes"), .left("end reason"),
+            .right("messages"), .right("bytes"), .left("end reason"), .right("replay of"),
         ])
         for session in sessions {
             table.append([
@@ -59,6 +74,7 @@ struct SessionsList: AsyncParsableCommand {
                 String(session.messageCount),
                 String(session.bytesFromClient + session.bytesFromServer),
                 Escaping.escape(Array((session.endReason ?? SessionFilter.openReason).utf8)),
+                session.replayOf.map(String.init) ?? "",
             ])
         }
         return table.render()

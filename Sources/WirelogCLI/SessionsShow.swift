@@ -9,12 +9,15 @@ struct SessionsShow: AsyncParsableCommand {
         discussion: """
             Each message on one line: time since the session started, direction (→ client to \
             server, ← server to client), verb or reply code, and the exact bytes with control \
-            characters, CR, LF and invalid UTF-8 escaped (\\r \\n \\x1b …).
+            characters, CR, LF and invalid UTF-8 escaped (\\r \\n \\x1b …). A message longer \
+            than --bytes is cut there, with a note of how much is hidden; --full shows it all. On \
+            a terminal the transcript goes through $PAGER (default: \(Pager.defaultCommand)).
 
             Examples:
               wirelog sessions show 42
               wirelog sessions show 42 --absolute
               wirelog sessions show 42 --hex
+              wirelog sessions show 42 --full | grep secret
               wirelog sessions show 42 --json | jq '.messages[0].raw | @base64d'
             """)
 
@@ -32,6 +35,16 @@ struct SessionsShow: AsyncParsableCommand {
     @Flag(help: "The session and its messages as one JSON document (bytes base64).")
     var json = false
 
+    @Flag(help: "Every byte of every message, however long.")
+    var full = false
+
+    @Option(name: .customLong("bytes"), help: ArgumentHelp("Bytes of a message shown before it is cut.", valueName: "n"))
+    var byteLimit = 512
+
+    func validate() throws {
+        guard byteLimit > 0 else { throw ValidationError("--bytes must be positive (--full shows every byte)") }
+    }
+
     func run() async throws {
         try await withStore(database) { store in
             let session = try await store.session(id)
@@ -43,9 +56,11 @@ struct SessionsShow: AsyncParsableCommand {
                 Output.line(try JSONOutput.line(SessionJSON(session, messages: messages)))
                 return
             }
+            let pager = Pager.startOnTerminal()
+            defer { pager?.finish() }
             Transcript.header(session).forEach { Output.line($0) }
             Output.line()
-            let transcript = Transcript(absolute: absolute, hex: hex)
+            let transcript = Transcript(absolute: absolute, hex: hex, byteLimit: full ? nil : byteLimit)
             try await store.forEachMessage(ofSession: id) { message in
                 transcript.lines(message, sessionStartedMicros: session.startedMicros).forEach { Output.line($0) }
             }

@@ -8,6 +8,8 @@ struct Transcript {
     var absolute = false
     /// A hex dump under each message instead of the escaped bytes on its line.
     var hex = false
+    /// Bytes of a message shown before it is cut, with a note of what is hidden; nil shows all.
+    var byteLimit: Int?
 
     /// `client 127.0.0.1:5000 → server 127.0.0.1:7070`-style heading lines of a session.
     static func header(_ session: SessionSummary) -> [String] {
@@ -15,19 +17,20 @@ struct Transcript {
         var title = "session \(session.id)  \(session.kind)  \(EndpointText.of(session.clientHost, session.clientPort)) → \(EndpointText.of(session.serverHost, session.serverPort))"
         if !session.recorder.isEmpty { title += "  recorded by \(Escaping.escape(Array(session.recorder.utf8)))" }
         var lines = [title]
-        var facts = "started \(started)"
-        if let ended = session.endedMicros {
-            facts += ", ended after \(DurationText.micros(ended - session.startedMicros)): \(Escaping.escape(Array((session.endReason ?? "?").utf8)))"
-        } else {
-            facts += ", still open"
-        }
-        facts += "; \(counted(session.messageCount, "message")), \(counted(session.bytesFromClient, "byte")) from client, \(session.bytesFromServer) from server"
-        lines.append(facts)
+        lines.append("started \(started), \(ending(session))")
         if let tls = session.tls {
             if let leg = tls.client { lines.append("TLS client ↔ wirelog: " + describe(leg)) }
             if let leg = tls.server { lines.append("TLS wirelog ↔ server: " + describe(leg)) }
         }
         return lines
+    }
+
+    /// `ended after 70.4ms: quit; 6 messages, 32 bytes from client, 24 from server` (or `still open; …`).
+    static func ending(_ session: SessionSummary) -> String {
+        let end = session.endedMicros.map {
+            "ended after \(DurationText.micros($0 - session.startedMicros)): \(Escaping.escape(Array((session.endReason ?? "?").utf8)))"
+        } ?? "still open"
+        return end + "; \(counted(session.messageCount, "message")), \(counted(session.bytesFromClient, "byte")) from client, \(session.bytesFromServer) from server"
     }
 
     /// `TLSv1.3 TLS_AES_128_GCM_SHA256, SNI a.example, ALPN h2, peer CN=…, sha256 ab12…`, escaped
@@ -60,25 +63,46 @@ struct Transcript {
             let stored = message.redactions.isEmpty ? "" : " (\(message.raw.count) stored, \(counted(message.redactions.count, "span")) redacted)"
             return "\(marker)\(timeColumn)  \(arrow)  \(padded)\(message.originalLength) bytes\(stored)\(source)"
         }
-        return "\(marker)\(timeColumn)  \(arrow)  \(padded)\(Self.escapedMarkingRedactions(message))\(source)"
+        let (shown, hidden) = cut(message.raw)
+        return "\(marker)\(timeColumn)  \(arrow)  \(padded)\(Self.escapedMarkingRedactions(message, upTo: shown.count))"
+            + "\(hiddenNote(hidden, separator: "  "))\(source)"
     }
 
-    /// The escaped bytes, each redacted span shown as `⟦REDACTED-… rule, N bytes⟧` (escaping
-    /// turns every non-ASCII byte into `\xNN`, so the brackets cannot come from the message).
-    static func escapedMarkingRedactions(_ message: StoredMessage) -> String {
+    /// The escaped bytes up to `end`, each redacted span shown as `⟦REDACTED-… rule, N bytes⟧`
+    /// (escaping turns every non-ASCII byte into `\xNN`, so the brackets cannot come from the
+    /// message). A span that the cut at `end` splits is shown as the bytes it holds.
+    static func escapedMarkingRedactions(_ message: StoredMessage, upTo end: Int) -> String {
         var text = ""
         var position = 0
-        for span in message.redactions where span.offset >= position && span.storedRange.upperBound <= message.raw.count {
+        for span in message.redactions where span.offset >= position && span.storedRange.upperBound <= end {
             text += Escaping.escape(Array(message.raw[position..<span.offset]))
             text += "⟦\(span.token(in: message.raw)) \(span.rule), \(counted(span.length, "byte"))⟧"
             position = span.storedRange.upperBound
         }
-        return text + Escaping.escape(Array(message.raw[position...]))
+        return text + Escaping.escape(Array(message.raw[position..<end]))
     }
 
     /// The message's lines: one, or with `hex` the heading and then the dump.
     func lines(_ message: StoredMessage, sessionStartedMicros: Int64, marker: String = " ") -> [String] {
         let first = line(message, sessionStartedMicros: sessionStartedMicros, marker: marker)
-        return hex ? [first] + HexDump.lines(message.raw).map { "      " + $0 } : [first]
+        guard hex else { return [first] }
+        let (shown, hidden) = cut(message.raw)
+        let note = hiddenNote(hidden, separator: "      ")
+        return [first] + HexDump.lines(shown).map { "      " + $0 } + (note.isEmpty ? [] : [note])
+    }
+
+    /// The first `byteLimit` bytes, not splitting a UTF-8 character, and how many are left out.
+    private func cut(_ raw: [UInt8]) -> (shown: [UInt8], hidden: Int) {
+        guard let byteLimit, raw.count > byteLimit else { return (raw, 0) }
+        var end = byteLimit
+        // Back off over up to three continuation bytes (10xxxxxx) to the start of their character.
+        while end > byteLimit - 3, end > 1, raw[end] & 0xC0 == 0x80 { end -= 1 }
+        if raw[end] & 0xC0 == 0x80 { end = byteLimit }
+        return (Array(raw[..<end]), raw.count - end)
+    }
+
+    /// `[… 65,024 more bytes: --full shows all]`, after `separator`; empty when nothing is hidden.
+    private func hiddenNote(_ hidden: Int, separator: String) -> String {
+        hidden == 0 ? "" : "\(separator)[… \(grouped(hidden)) more \(hidden == 1 ? "byte" : "bytes"): --full shows all]"
     }
 }

@@ -45,6 +45,68 @@ import TestSupport
     }
 
     @Test(arguments: TestBackend.allCases)
+    func followSaysWhenASessionItPrintedEnds(_ backend: TestBackend) async throws {
+        let fixture = try await QueryFixture.record(backend)
+        let plain = try WirelogProcess(["sessions", "follow", "--db", fixture.store.argument, "--interval", "50ms"],
+                                       environment: ["TZ": "UTC"])
+        let json = try WirelogProcess(["sessions", "follow", "--db", fixture.store.argument, "--json", "--interval", "50ms"])
+        try plain.waitForStderr(containing: "following")
+        try json.waitForStderr(containing: "following")
+
+        let server = try await TestServer.start(store: fixture.store)
+        let connection = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
+        for (command, reply) in [("HELO\n", "100 OK\n"), ("QUIT\n", "200 BYE\n")] {
+            try await connection.send(Array(command.utf8))
+            #expect(try await connection.readReply() == Array(reply.utf8))
+        }
+        #expect(try await connection.readReply() == nil)
+        await connection.close()
+
+        try plain.waitForStdout(containing: "#4 ended")
+        try json.waitForStdout(containing: "\"type\":\"session\"")
+        plain.signal(SIGTERM)
+        json.signal(SIGTERM)
+        let lines = try plain.wait(timeout: 30).stdoutText.split(separator: "\n").map(String.init)
+        #expect(lines.count == 6)
+        #expect(lines[4].hasSuffix("←  200   200 BYE\\n"))
+        let end = try #require(lines.last)
+        #expect(end.hasPrefix("#4 ended after "))
+        #expect(end.hasSuffix(": quit; 4 messages, 10 bytes from client, 15 from server"))
+
+        let records = try json.wait(timeout: 30).jsonLines()
+        #expect(records.map { $0["type"] as? String } == ["message", "message", "message", "message", "session"])
+        let session = try #require(records.last)
+        #expect(session["id"] as? Int == 4 && session["end_reason"] as? String == "quit" && session["message_count"] as? Int == 4)
+        await server.stop()
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func followWaitsForAStoreThatDoesNotExistYet(_ backend: TestBackend) async throws {
+        let dir = TemporaryDirectory("wirelog-follow-wait")
+        let store = try backend.freshStore(in: dir)
+        let gaveUp = try WirelogProcess.run(["sessions", "follow", "--db", store.argument, "--timeout", "200ms", "--interval", "50ms"],
+                                            timeout: 30)
+        #expect(gaveUp.status == 0, "\(gaveUp.stderrText)")
+        #expect(gaveUp.stderrText.contains("does not exist yet; waiting for a recorder to create it"))
+
+        let follow = try WirelogProcess(["sessions", "follow", "--db", store.argument, "--max-messages", "2", "--interval", "50ms"])
+        try follow.waitForStderr(containing: "does not exist yet")
+        let server = try await TestServer.start(store: store)
+        // Recorded only once follow has the store: it starts after the newest message.
+        try follow.waitForStderr(containing: "following")
+        let connection = try await LabConnection.connect(host: "127.0.0.1", port: server.port)
+        try await connection.send(Array("HELO\n".utf8))
+        #expect(try await connection.readReply() == Array("100 OK\n".utf8))
+
+        let result = try follow.wait(timeout: 30)
+        #expect(result.status == 0, "\(result.stderrText)")
+        #expect(result.stdoutText.split(separator: "\n").count == 3)
+        #expect(result.stderrText.components(separatedBy: "does not exist yet").count == 2, "said once: \(result.stderrText)")
+        await connection.close()
+        await server.stop()
+    }
+
+    @Test(arguments: TestBackend.allCases)
     func followStopsAtItsTimeoutWhenNothingIsRecorded(_ backend: TestBackend) async throws {
         let fixture = try await QueryFixture.record(backend)
         let result = try WirelogProcess.run(["sessions", "follow", "--db", fixture.store.argument, "--timeout", "300ms", "--interval", "50ms"],

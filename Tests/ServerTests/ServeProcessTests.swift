@@ -40,6 +40,41 @@ import TestSupport
         #expect(payloads == Array(repeating: Array("in flight".utf8), count: 5))
     }
 
+    /// A connection refused at the limit, a line too long and an idle timeout each log one info
+    /// line naming the client. (The log only, nothing read back: one backend is enough.)
+    @Test func perConnectionEventsAreLoggedAtInfoLevel() async throws {
+        let dir = TemporaryDirectory()
+        let (serve, port) = try startServe(.sqlite(path: dir.file("events.sqlite")),
+                                           ["--max-connections", "2", "--max-line", "16", "--idle-timeout", "3s"])
+        let overlong = try await LabConnection.connect(host: "127.0.0.1", port: port)
+        let idle = try await LabConnection.connect(host: "127.0.0.1", port: port)
+        for connection in [overlong, idle] {
+            try await connection.send(Array("HELO\n".utf8))
+            #expect(try await connection.readReply() == Array("100 OK\n".utf8))
+        }
+        let refused = try await LabConnection.connect(host: "127.0.0.1", port: port)
+        #expect(try await refused.readReply().map { String(decoding: $0, as: UTF8.self) }?.hasPrefix("503 BUSY") == true)
+        try serve.waitForStderr(containing: "refusing a connection from 127.0.0.1:")
+
+        try await overlong.send(Array(String(repeating: "x", count: 40).utf8) + [0x0A])
+        #expect(try await overlong.readReply()?.starts(with: Array("400 BCMD".utf8)) == true)
+        try serve.waitForStderr(containing: "a line longer than 16 bytes (--max-line)")
+
+        #expect(try await idle.readReply(timeout: .seconds(30)) == nil)
+        let log = try serve.waitForStderr(containing: "(--idle-timeout)")
+
+        serve.signal(SIGTERM)
+        _ = try serve.wait(timeout: 30)
+        for connection in [overlong, idle, refused] { await connection.close() }
+        let lines = log.split(separator: "\n")
+        let refusal = try #require(lines.first { $0.contains("refusing a connection") })
+        #expect(refusal.contains("info") && refusal.hasSuffix("2 connections already open (--max-connections)"))
+        let tooLong = try #require(lines.first { $0.contains("a line longer than") })
+        #expect(tooLong.contains("info") && tooLong.contains("closing the connection from 127.0.0.1:"))
+        let idleLine = try #require(lines.first { $0.contains("(--idle-timeout)") })
+        #expect(idleLine.contains("info") && idleLine.contains("closing the connection from 127.0.0.1:") && idleLine.contains(": idle for "))
+    }
+
     @Test(arguments: TestBackend.allCases)
     func killMinus9UnderLoadLosesNoAcknowledgedCommand(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()

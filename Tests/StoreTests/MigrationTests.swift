@@ -133,6 +133,16 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
         #expect(try db.scalarInt("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'") == 0)
     }
 
+    /// A reader that finds the file while a recorder creates it (`sessions follow` waiting for it)
+    /// sees no schema or all of it: a new database's migrations commit together.
+    @Test func aNewDatabaseGetsItsSchemaInOneTransaction() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("new.sqlite")
+        let broken = try Migrator(migrations: Migration.embedded(.sqlite) + [extraMigration("THIS IS NOT SQL;")])
+        #expect(throws: SQLiteStoreError.self) { try SQLiteFile.openForWriting(path: path, migrator: broken) }
+        #expect(throws: SQLiteStoreError.noSchemaYet(path: path)) { try SQLiteFile.openForReading(path: path) }
+    }
+
     @Test func anEditedAppliedMigrationIsRefused() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("edited.sqlite")

@@ -7,7 +7,7 @@ public final class TerminalProcess: @unchecked Sendable {
     private let master: Int32
     private var shown: [UInt8] = []
 
-    public init(_ arguments: [String], stderrOnTerminal: Bool = false) throws {
+    public init(_ arguments: [String], environment: [String: String] = [:], stderrOnTerminal: Bool = false) throws {
         // posix_openpt and friends are not in Swift's Glibc module: the Linux ioctls they wrap,
         // TIOCSPTLCK (unlock the terminal) and TIOCGPTN (its number under /dev/pts).
         master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
@@ -18,9 +18,9 @@ public final class TerminalProcess: @unchecked Sendable {
         let terminal = try FileHandle(forUpdating: URL(fileURLWithPath: "/dev/pts/\(number)"))
         process.executableURL = URL(fileURLWithPath: WirelogBinary.path)
         process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "WIRELOG_DB")
-        process.environment = environment
+        var inherited = ProcessInfo.processInfo.environment
+        inherited.removeValue(forKey: "WIRELOG_DB")
+        process.environment = inherited.merging(environment) { $1 }
         process.standardInput = terminal
         process.standardOutput = stderrOnTerminal ? Pipe() : terminal
         process.standardError = stderrOnTerminal ? terminal : Pipe()

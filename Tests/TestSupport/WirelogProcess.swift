@@ -94,12 +94,26 @@ public final class WirelogProcess: @unchecked Sendable {
         return log
     }
 
-    /// Waits, woken by new output rather than polling, until `done` holds for standard error,
-    /// the process exits or `timeout` passes.
+    /// Waits until standard output contains `text`; returns all of it.
+    @discardableResult
+    public func waitForStdout(containing text: String, timeout: TimeInterval = 30) throws -> String {
+        let (printed, found) = waitForOutput(stdout: true, timeout: timeout) { $0.contains(text) }
+        guard found else { throw ProcessError.timedOut("waiting for '\(text)'; stdout: \(printed); stderr: \(stderrText)") }
+        return printed
+    }
+
     private func waitForStderr(timeout: TimeInterval, until done: (String) -> Bool) -> (log: String, found: Bool) {
+        waitForOutput(stdout: false, timeout: timeout, until: done)
+    }
+
+    /// Waits, woken by new output rather than polling, until `done` holds for standard output (or
+    /// error), the process exits or `timeout` passes.
+    private func waitForOutput(stdout: Bool, timeout: TimeInterval,
+                               until done: (String) -> Bool) -> (log: String, found: Bool) {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            let log = output.snapshot().stderr
+            let snapshot = output.snapshot()
+            let log = stdout ? snapshot.stdout : snapshot.stderr
             if done(log) { return (log, true) }
             guard process.isRunning, Date() < deadline else { return (log, false) }
             // Output wakes this at once; the slice only bounds noticing that the process exited.

@@ -61,7 +61,7 @@ public struct SessionQueries {
 
     /// Sessions matching `filter`, newest first, at most `limit`, after `before` in that order.
     public func list(_ filter: SessionFilter, limit: Int, before: SessionListPosition? = nil) throws -> [SessionSummary] {
-        if filter.verb != nil || filter.replyCode != nil {
+        if filter.listsByID {
             return try listByMessageIndex(filter, limit: limit, belowID: before?.id ?? Int64.max)
         }
         let (sql, values) = listSQL(filter, limit: limit, before: before)
@@ -71,13 +71,33 @@ public struct SessionQueries {
     /// Newest first by start time then id. A page after `before` keeps the range on `started_us`
     /// (sessions_by_start and the other start-time indexes) and leaves only equal start times to the id test.
     func listSQL(_ filter: SessionFilter, limit: Int, before: SessionListPosition? = nil) -> (String, [SQLValue]) {
-        var conditions = filter.conditions()
-        if let before {
-            conditions.add("s.started_us <= ? AND (s.started_us < ? OR s.id < ?)",
-                           .integer(before.startedMicros), .integer(before.startedMicros), .integer(before.id))
-        }
+        let conditions = listConditions(filter, before: before)
         let sql = "SELECT \(SessionSummary.columns) FROM sessions s \(conditions.whereClause) ORDER BY s.started_us DESC, s.id DESC LIMIT ?"
         return (sql, conditions.values + [.int(limit)])
+    }
+
+    private func listConditions(_ filter: SessionFilter, before: SessionListPosition?) -> SQLConditions {
+        var conditions = filter.conditions()
+        if let before {
+            if filter.listsByID {
+                conditions.add("s.id < ?", .integer(before.id))
+            } else {
+                conditions.add("s.started_us <= ? AND (s.started_us < ? OR s.id < ?)",
+                               .integer(before.startedMicros), .integer(before.startedMicros), .integer(before.id))
+            }
+        }
+        return conditions
+    }
+
+    /// The sessions `list` would give after `before`, counted up to `bound` (the same indexes, no row read twice).
+    public func countSessions(_ filter: SessionFilter, before: SessionListPosition?, upTo bound: Int) throws -> Int {
+        let conditions = listConditions(filter, before: before)
+        let sql = "SELECT count(*) FROM (SELECT 1 FROM sessions s \(conditions.whereClause) LIMIT ?)"
+        let statement = try database.cached(sql)
+        defer { statement.reset() }
+        try statement.bind(conditions.values + [.int(bound)])
+        _ = try statement.step()
+        return statement.int(0)
     }
 
     /// With a verb or code filter, walk session_verbs / session_reply_codes from the newest session id
@@ -130,6 +150,19 @@ public struct SessionQueries {
         return SessionSummary(statement)
     }
 
+    /// Those of the sessions `ids` that have ended, in id order (a bound list of ids per statement,
+    /// below SQLite's limit of host parameters).
+    public func endedSessions(among ids: [Int64]) throws -> [SessionSummary] {
+        var ended: [SessionSummary] = []
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = ids[start..<min(start + 500, ids.count)]
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            ended += try rows("SELECT \(SessionSummary.columns) FROM sessions s WHERE s.id IN (\(placeholders)) AND s.ended_us IS NOT NULL",
+                              chunk.map { .integer($0) }) { SessionSummary($0) }
+        }
+        return ended.sorted { $0.id < $1.id }
+    }
+
     /// The session's messages in wire order after message `afterID`, at most `limit`.
     public func messages(ofSession id: Int64, after afterID: Int64, limit: Int) throws -> [StoredMessage] {
         try rows(Self.sessionMessagesSQL, [.integer(id), .integer(afterID), .int(limit)]) { StoredMessage($0) }
@@ -142,8 +175,9 @@ public struct SessionQueries {
 
     /// Messages whose raw bytes contain `needle` (compared as bytes), newest first, at most `limit`,
     /// each with `context` messages either side. Verb and code filters apply to the matching message.
-    public func search(_ needle: [UInt8], filter: SessionFilter, limit: Int, context: Int) throws -> [SearchHit] {
-        let matches = try searchMatches(needle, filter: filter, limit: limit)
+    public func search(_ pattern: SearchPattern, filter: SessionFilter, limit: Int, context: Int) throws -> [SearchHit] {
+        let matches = try pattern.exactBytes.map { try searchMatches($0, filter: filter, limit: limit) }
+            ?? scanMatches(pattern, filter: filter, limit: limit)
         let around = try database.cached(
             "SELECT \(StoredMessage.columns) FROM messages m WHERE \(MessageLookup.ofSession("?1")) AND m.seq BETWEEN ?2 AND ?3 ORDER BY m.id")
         defer { around.reset() }
@@ -186,10 +220,41 @@ public struct SessionQueries {
     }
 
     func searchSQL(_ needle: [UInt8], filter: SessionFilter, limit: Int, idRange: ClosedRange<Int64>? = nil) -> (String, [SQLValue]) {
+        searchedMessagesSQL(filter, columns: "\(SessionSummary.columns), \(StoredMessage.columns)", limit: limit) { conditions in
+            if let idRange { conditions.add("m.id BETWEEN ? AND ?", .integer(idRange.lowerBound), .integer(idRange.upperBound)) }
+            conditions.add("instr(m.raw, ?) > 0", .blob(needle))
+        }
+    }
+
+    /// A pattern the SQL cannot test (any case, a regex) is tested here on each message the filters
+    /// pick, newest first, a page at a time, until `limit` match: the same scan `instr` makes.
+    private func scanMatches(_ pattern: SearchPattern, filter: SessionFilter, limit: Int) throws -> [(SessionSummary, StoredMessage)] {
+        let pageSize = 1_000
+        var sessions: [Int64: SessionSummary] = [:]
+        var found: [(SessionSummary, StoredMessage)] = []
+        var below = Int64.max
+        while found.count < limit {
+            let (sql, values) = searchedMessagesSQL(filter, columns: StoredMessage.columns, limit: pageSize) {
+                $0.add("m.id < ?", .integer(below))
+            }
+            let page = try rows(sql, values) { StoredMessage($0) }
+            for message in page where found.count < limit && pattern.matches(message.raw) {
+                let owner = try sessions[message.sessionID] ?? session(message.sessionID)
+                sessions[message.sessionID] = owner
+                found.append((owner, message))
+            }
+            guard page.count == pageSize, let last = page.last else { break }
+            below = last.id
+        }
+        return found
+    }
+
+    /// `columns` of the messages the filters pick, newest first, with the conditions `narrowing` adds.
+    private func searchedMessagesSQL(_ filter: SessionFilter, columns: String, limit: Int,
+                                     narrowing: (inout SQLConditions) -> Void) -> (String, [SQLValue]) {
         let sessionConditions = filter.conditions(messageFilters: false)
         var conditions = sessionConditions
-        if let idRange { conditions.add("m.id BETWEEN ? AND ?", .integer(idRange.lowerBound), .integer(idRange.upperBound)) }
-        conditions.add("instr(m.raw, ?) > 0", .blob(needle))
+        narrowing(&conditions)
         if let verb = filter.verb { conditions.add("m.verb = ? COLLATE NOCASE", .text(verb)) }
         if let code = filter.replyCode { conditions.add("m.reply_code = ?", .int(code)) }
         // Without a session filter, scan messages newest first and stop at `limit`; with one, let the
@@ -197,10 +262,7 @@ public struct SessionQueries {
         let (from, fromValues) = filter.narrowsSessions
             ? (MessageLookup.messagesOfChosenSessions(sessionConditions), sessionConditions.values)
             : ("messages m CROSS JOIN sessions s ON s.id = m.session_id", [])
-        let sql = """
-            SELECT \(SessionSummary.columns), \(StoredMessage.columns) FROM \(from)
-            \(conditions.whereClause) ORDER BY m.id DESC LIMIT ?
-            """
+        let sql = "SELECT \(columns) FROM \(from) \(conditions.whereClause) ORDER BY m.id DESC LIMIT ?"
         return (sql, fromValues + conditions.values + [.int(limit)])
     }
 
@@ -208,7 +270,7 @@ public struct SessionQueries {
 
     /// SQLite's plan for the statements `list` and `search` run: one line per plan step.
     public func listPlan(_ filter: SessionFilter, limit: Int = 50, before: SessionListPosition? = nil) throws -> [String] {
-        if filter.verb != nil || filter.replyCode != nil {
+        if filter.listsByID {
             let (sql, value) = sessionIDsSQL(filter)
             return try plan(sql, [value, .integer(before?.id ?? Int64.max), .int(limit)])
         }
