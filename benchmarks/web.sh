@@ -96,7 +96,7 @@ done
 N=$(median "${none[@]}"); W=$(median "${watched[@]}")
 
 cat <<MD
-## Web viewer (benchmarks/web.sh, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, release build)
+## Web viewer (benchmarks/web.sh, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(basename "$(dirname "$BIN")") build)
 
 \`SESSIONS=$SESSIONS REQUESTS=$REQUESTS RUNS=$RUNS DURATION=$DURATION CONNS=$CONNS VIEWERS=$VIEWERS benchmarks/web.sh\`
 (SQLite store from \`wirelog bench populate\`${POPULATE_S:+, populated in ${POPULATE_S} s}; $REQUESTS requests each on one

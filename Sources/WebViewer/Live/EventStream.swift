@@ -138,7 +138,7 @@ struct EventSelection {
         for change in changes {
             if matchesMessageFilters(change) { admitted.insert(change.session.id) }
             guard admits(change.session) else { continue }
-            text += EventStream.event("session", id: id, data: Self.json(SessionView(change.session)))
+            text += EventStream.event("session", id: id, data: change.json)
         }
         return text
     }
@@ -173,7 +173,7 @@ struct EventSelection {
         return (filter.verb == nil && filter.replyCode == nil) || admitted.contains(session.id)
     }
 
-    private static func json(_ value: some Encodable) -> String {
+    static func json(_ value: some Encodable) -> String {
         (try? JSONOutput.line(value)) ?? "{}"
     }
 }

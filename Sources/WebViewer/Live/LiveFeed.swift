@@ -5,10 +5,18 @@ import Recording
 /// A session as an update shows it, with the verbs and reply codes of its messages seen live
 /// (what admits it to a list filtered by verb or code).
 struct SessionChange: Sendable {
-    var session: SessionSummary
+    let session: SessionSummary
+    /// The `session` event's data, encoded once for all watchers (with 100 of them, encoding it
+    /// for each cost the recorder most of what the viewer cost it).
+    let json: String
     /// Upper case.
     var verbs: Set<String> = []
     var codes: Set<Int> = []
+
+    init(session: SessionSummary) {
+        self.session = session
+        json = EventSelection.json(SessionView(session))
+    }
 }
 
 /// What changed in the store since the previous update: sessions that began, grew or ended, and
