@@ -75,10 +75,13 @@ public final class WirelogProcess: @unchecked Sendable {
 
     public var stderrText: String { output.snapshot().stderr }
 
+    /// What it wrote to standard output so far.
+    public var stdoutText: String { output.snapshot().stdout }
+
     /// Waits until the log names the address the process listens on ("listening on HOST:PORT").
     public func listeningPort(timeout: TimeInterval = 30) throws -> Int {
         let pattern = #"listening on \S+:(\d+)"#
-        let (log, found) = waitForStderr(timeout: timeout) { $0.range(of: pattern, options: .regularExpression) != nil }
+        let (log, found) = waitForOutput(stdout: false, timeout: timeout) { $0.range(of: pattern, options: .regularExpression) != nil }
         guard found, let range = log.range(of: pattern, options: .regularExpression),
               let port = Int(log[range].split(separator: ":").last ?? "") else {
             throw ProcessError.noListenAddress(log)
@@ -89,7 +92,7 @@ public final class WirelogProcess: @unchecked Sendable {
     /// Waits until standard error contains `text`; returns all of it.
     @discardableResult
     public func waitForStderr(containing text: String, timeout: TimeInterval = 30) throws -> String {
-        let (log, found) = waitForStderr(timeout: timeout) { $0.contains(text) }
+        let (log, found) = waitForOutput(stdout: false, timeout: timeout) { $0.contains(text) }
         guard found else { throw ProcessError.timedOut("waiting for '\(text)'; stderr: \(log)") }
         return log
     }
@@ -97,17 +100,23 @@ public final class WirelogProcess: @unchecked Sendable {
     /// Waits until standard output contains `text`; returns all of it.
     @discardableResult
     public func waitForStdout(containing text: String, timeout: TimeInterval = 30) throws -> String {
-        let (printed, found) = waitForOutput(stdout: true, timeout: timeout) { $0.contains(text) }
-        guard found else { throw ProcessError.timedOut("waiting for '\(text)'; stdout: \(printed); stderr: \(stderrText)") }
-        return printed
+        try waitForStdout("'\(text)'", timeout: timeout) { $0.contains(text) }
+    }
+
+    /// Waits until `done` holds for standard output (`what` says what is awaited); returns all of it.
+    @discardableResult
+    public func waitForStdout(_ what: String, timeout: TimeInterval = 30, until done: (String) -> Bool) throws -> String {
+        let (output, found) = waitForOutput(stdout: true, timeout: timeout, until: done)
+        guard found else { throw ProcessError.timedOut("waiting for \(what) on stdout: \(output)\nstderr: \(stderrText)") }
+        return output
     }
 
     private func waitForStderr(timeout: TimeInterval, until done: (String) -> Bool) -> (log: String, found: Bool) {
         waitForOutput(stdout: false, timeout: timeout, until: done)
     }
 
-    /// Waits, woken by new output rather than polling, until `done` holds for standard output (or
-    /// error), the process exits or `timeout` passes.
+    /// Waits, woken by new output rather than polling, until `done` holds for one output stream,
+    /// the process exits or `timeout` passes.
     private func waitForOutput(stdout: Bool, timeout: TimeInterval,
                                until done: (String) -> Bool) -> (log: String, found: Bool) {
         let deadline = Date().addingTimeInterval(timeout)

@@ -13,12 +13,12 @@ import TestSupport
 @testable import WebViewer
 
 /// The JSON API, pages and downloads over real HTTP (HummingbirdTesting's live server) against
-/// a real SQLite store recorded by the lab server.
+/// a real store of each backend recorded by the lab server.
 @Suite(.serialized) struct ViewerAPITests {
     static let logger = Logger(label: "web-test")
 
-    static func viewer(_ path: String, token: String? = nil) -> some ApplicationProtocol {
-        let store = ViewerStore { try await StoreLocation.sqlite(path: path).openStore(.read) }
+    static func viewer(_ location: StoreLocation, token: String? = nil) -> some ApplicationProtocol {
+        let store = ViewerStore { try await location.openStore(.read) }
         return WebViewer.application(store: store, settings: WebViewerSettings(host: "127.0.0.1", port: 0, token: token), logger: logger)
     }
 
@@ -26,9 +26,10 @@ import TestSupport
         try #require(try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])
     }
 
-    @Test func listPagesWithAKeysetCursorAndFiltersAsTheCLI() async throws {
-        let fixture = try await WebFixture.record()
-        try await Self.viewer(fixture.path).test(.live) { client in
+    @Test(arguments: TestBackend.allCases)
+    func listPagesWithAKeysetCursorAndFiltersAsTheCLI(_ backend: TestBackend) async throws {
+        let fixture = try await WebFixture.record(backend)
+        try await Self.viewer(fixture.store).test(.live) { client in
             let first = try await client.execute(uri: "/api/sessions?limit=2", method: .get)
             #expect(first.status == .ok)
             let page = try Self.json(first)
@@ -53,9 +54,10 @@ import TestSupport
         }
     }
 
-    @Test func messagesAreEscapedAsTheCLIPrintsThemAndLongOnesCut() async throws {
-        let fixture = try await WebFixture.record()
-        try await Self.viewer(fixture.path).test(.live) { client in
+    @Test(arguments: TestBackend.allCases)
+    func messagesAreEscapedAsTheCLIPrintsThemAndLongOnesCut(_ backend: TestBackend) async throws {
+        let fixture = try await WebFixture.record(backend)
+        try await Self.viewer(fixture.store).test(.live) { client in
             let hostile = try Self.json(try await client.execute(uri: "/api/sessions/\(fixture.hostile)/messages", method: .get))
             let texts = try #require(hostile["messages"] as? [[String: Any]]).compactMap { $0["text"] as? String }
             #expect(texts.contains(Escaping.escape(Array("DATA \(WebFixture.imagePayload)\n".utf8))))
@@ -74,9 +76,10 @@ import TestSupport
         }
     }
 
-    @Test func unknownSessionsAndBadValuesAnswerWithTheCLIsWords() async throws {
-        let fixture = try await WebFixture.record()
-        try await Self.viewer(fixture.path).test(.live) { client in
+    @Test(arguments: TestBackend.allCases)
+    func unknownSessionsAndBadValuesAnswerWithTheCLIsWords(_ backend: TestBackend) async throws {
+        let fixture = try await WebFixture.record(backend)
+        try await Self.viewer(fixture.store).test(.live) { client in
             let missing = try await client.execute(uri: "/api/sessions/999", method: .get)
             #expect(missing.status == .notFound)
             #expect(try Self.json(missing)["error"] as? String == RecordingError.noSuchSession(999).description)
@@ -88,9 +91,10 @@ import TestSupport
         }
     }
 
-    @Test func everyResponseCarriesTheSecurityHeaders() async throws {
-        let fixture = try await WebFixture.record()
-        try await Self.viewer(fixture.path).test(.live) { client in
+    @Test(arguments: TestBackend.allCases)
+    func everyResponseCarriesTheSecurityHeaders(_ backend: TestBackend) async throws {
+        let fixture = try await WebFixture.record(backend)
+        try await Self.viewer(fixture.store).test(.live) { client in
             for uri in ["/", "/sessions/1", "/assets/list.js", "/api/sessions", "/api/sessions/999", "/sessions/1/download/json"] {
                 let response = try await client.execute(uri: uri, method: .get)
                 #expect(response.headers[.contentSecurityPolicy] == SecurityHeaders.contentSecurityPolicy, "\(uri)")
@@ -101,11 +105,12 @@ import TestSupport
         }
     }
 
-    @Test func downloadsAreTheExportsBytesAsAttachments() async throws {
-        let fixture = try await WebFixture.record()
-        let store = try await StoreLocation.sqlite(path: fixture.path).openStore(.read)
+    @Test(arguments: TestBackend.allCases)
+    func downloadsAreTheExportsBytesAsAttachments(_ backend: TestBackend) async throws {
+        let fixture = try await WebFixture.record(backend)
+        let store = try await fixture.store.openStore(.read)
         let session = try await store.session(fixture.hostile)
-        try await Self.viewer(fixture.path).test(.live) { client in
+        try await Self.viewer(fixture.store).test(.live) { client in
             for format in ExportFormat.allCases {
                 var expected: [UInt8] = []
                 try await SessionExporter(store: store).write([session], as: format) { expected += $0 }
@@ -119,9 +124,10 @@ import TestSupport
         await store.close()
     }
 
-    @Test func statsAndTheReplayPairUseTheCLIsCode() async throws {
-        let fixture = try await WebFixture.record()
-        try await Self.viewer(fixture.path).test(.live) { client in
+    @Test(arguments: TestBackend.allCases)
+    func statsAndTheReplayPairUseTheCLIsCode(_ backend: TestBackend) async throws {
+        let fixture = try await WebFixture.record(backend)
+        try await Self.viewer(fixture.store).test(.live) { client in
             let stats = try Self.json(try await client.execute(uri: "/api/stats", method: .get))
             #expect(stats["sessions"] as? Int64 == 4)
             #expect(stats["latency_text"] != nil)
@@ -135,9 +141,10 @@ import TestSupport
         }
     }
 
-    @Test func aTokenIsCheckedOnEveryRequest() async throws {
-        let fixture = try await WebFixture.record()
-        try await Self.viewer(fixture.path, token: "s3cret").test(.live) { client in
+    @Test(arguments: TestBackend.allCases)
+    func aTokenIsCheckedOnEveryRequest(_ backend: TestBackend) async throws {
+        let fixture = try await WebFixture.record(backend)
+        try await Self.viewer(fixture.store, token: "s3cret").test(.live) { client in
             for uri in ["/", "/api/sessions", "/api/events", "/assets/common.js"] {
                 let refused = try await client.execute(uri: uri, method: .get)
                 #expect(refused.status == .unauthorized, "\(uri)")
@@ -154,17 +161,19 @@ import TestSupport
         #expect(throws: WebViewerError.tokenRequired(host: "0.0.0.0")) { try WebViewerSettings(host: "0.0.0.0").validate() }
     }
 
-    @Test func aStoreThatCannotBeReadIsAnErrorPageAndTheServerStaysUp() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func aStoreThatCannotBeReadIsAnErrorPageAndTheServerStaysUp(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory("wirelog-web")
-        let path = dir.file("later.sqlite")
-        try await Self.viewer(path).test(.live) { client in
+        // No file yet; an empty PostgreSQL database (no wirelog schema).
+        let location = try backend.freshStore(in: dir, name: "later")
+        try await Self.viewer(location).test(.live) { client in
             for _ in 0..<2 {
                 let page = try await client.execute(uri: "/sessions/1", method: .get)
                 #expect(page.status == .serviceUnavailable)
                 #expect(String(buffer: page.body).contains("the store cannot be read"))
             }
             // The store appears: the next request opens it.
-            let server = try await TestServer.start(databasePath: path)
+            let server = try await TestServer.start(store: location)
             try await WebFixture.converse(port: server.port, ["HELO\n", "QUIT\n"])
             await server.stop()
             #expect(try await client.execute(uri: "/api/sessions/1", method: .get).status == .ok)

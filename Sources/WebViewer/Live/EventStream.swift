@@ -7,72 +7,98 @@ import SessionFormats
 
 /// `/api/events`: Server-Sent Events from the `LiveFeed`. A list page gets `session` events for
 /// the sessions its filters admit; `?session=ID` gets that session's `session` and `message`
-/// events. Every event's id is a message id: a browser that reconnects sends it as
-/// Last-Event-ID and first gets what it missed (or `reset` when that is too much to replay).
+/// events. A browser that reconnects sends the last event id as Last-Event-ID and first gets what
+/// it missed (or `reset` when that is not known). A list's event ids are feed positions; a
+/// session's are its message ids (one recorder writes a session, so they grow in commit order on
+/// every backend).
 struct EventStream {
     let store: ViewerStore
     let feed: LiveFeed
+    /// Most messages of one session sent to catch up; more is a `reset`.
+    static let catchUpLimit = LiveFeed.batch
 
     func add(to router: Router<BasicRequestContext>) {
         router.get("/api/events") { request, _ in try await events(request) }
     }
 
     private func events(_ request: Request) async throws -> Response {
-        let selection = EventSelection(filter: try request.filterArguments.filter(), sessionID: try request.int64("session"))
+        let filter = try request.filterArguments.filter()
+        let sessionID = try request.int64("session")
         // The browser sends Last-Event-ID when it reconnects; the page passes it itself after a refusal.
-        let lastEventID = (request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.query("last_event_id")).flatMap { Int64($0) }
-        let (position, sequence, updates) = try await feed.watch()
-        let missed = if let lastEventID { try await catchUp(after: lastEventID, through: position) } else { CatchUp.nothing }
+        let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.query("last_event_id")
+        var selection: EventSelection
+        var start: String
+        let updates: AsyncStream<LiveUpdate>
+        if let sessionID {
+            let (position, _, stream) = try await feed.watch(since: nil)
+            updates = stream
+            selection = EventSelection(sessionID: sessionID, at: position)
+            start = try await catchUp(&selection, after: lastEventID.flatMap { Int64($0) }) + Self.event("hello", data: "{}")
+        } else {
+            let (position, missed, stream) = try await feed.watch(since: lastEventID.flatMap(FeedPosition.init))
+            updates = stream
+            selection = EventSelection(filter: filter, at: position)
+            start = lastEventID == nil ? "" : missed.map { selection.events($0, id: self.position(position)) } ?? reset(position)
+            start += Self.event("hello", id: self.position(position), data: "{\"position\":\"\(self.position(position))\"}")
+        }
         var headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8"]
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
-        return Response(status: .ok, headers: headers, body: ResponseBody { [selection] writer in
+        return Response(status: .ok, headers: headers, body: ResponseBody { [selection, start] writer in
             var selection = selection
-            switch missed {
-            case .nothing: break
-            case .update(let update): try await writer.write(ByteBuffer(string: selection.events(update)))
-            case .tooMuch: try await writer.write(ByteBuffer(string: Self.event("reset", id: position, data: "{}")))
-            }
-            try await writer.write(ByteBuffer(string: Self.event("hello", id: position, data: "{\"position\":\(position)}")))
-            var expected = sequence + 1
+            try await writer.write(ByteBuffer(string: start))
             var quiet = 0
             for await update in updates.cancelOnGracefulShutdown() {
-                defer { expected = update.sequence + 1 }
-                if update.sequence != expected {
-                    // Updates were dropped for this watcher: the page must reload what it shows.
-                    try await writer.write(ByteBuffer(string: Self.event("reset", id: update.position, data: "{}")))
-                    continue
+                var text = if update.afterGap || update.sequence != selection.lastSequence + 1 {
+                    // Updates were missed (dropped for this watcher, or not read by the feed).
+                    try await recover(&selection, through: update)
+                } else {
+                    selection.events(update, id: position(update.sequence))
                 }
-                let text = selection.events(update)
+                selection.lastSequence = update.sequence
                 quiet = text.isEmpty ? quiet + 1 : 0
                 // A comment now and then finds a closed connection and keeps proxies from timing out.
-                if !text.isEmpty || quiet % 30 == 0 { try await writer.write(ByteBuffer(string: text.isEmpty ? ": idle\n\n" : text)) }
+                if text.isEmpty && quiet % 30 == 0 { text = ": idle\n\n" }
+                if !text.isEmpty { try await writer.write(ByteBuffer(string: text)) }
             }
             try await writer.finish(nil)
         })
     }
 
-    enum CatchUp: Sendable {
-        case nothing
-        case update(LiveUpdate)
-        /// More than one batch was missed: the page reloads instead.
-        case tooMuch
-    }
+    private func position(_ sequence: Int) -> String { FeedPosition(epoch: feed.epoch, sequence: sequence).text }
 
-    /// What was committed after `lastEventID` up to `position`, as one update.
-    private func catchUp(after lastEventID: Int64, through position: Int64) async throws -> CatchUp {
-        guard lastEventID < position else { return .nothing }
-        return try await store.read { store in
-            let messages = try await store.messages(after: lastEventID, filter: SessionFilter(), limit: LiveFeed.batch + 1)
-                .filter { $0.id <= position }
-            guard messages.count <= LiveFeed.batch else { return .tooMuch }
-            var sessions: [SessionSummary] = []
-            for id in Set(messages.map(\.sessionID)).sorted() { sessions.append(try await store.session(id)) }
-            return .update(LiveUpdate(sequence: 0, position: position, sessions: sessions, messages: messages))
+    private func reset(_ sequence: Int) -> String { Self.event("reset", id: position(sequence), data: "{}") }
+
+    /// Events for what a watcher missed before `update`, and for `update` itself.
+    private func recover(_ selection: inout EventSelection, through update: LiveUpdate) async throws -> String {
+        if selection.sessionID != nil {
+            guard let lastSent = selection.lastSent else { return Self.event("reset", data: "{}") }
+            return try await catchUp(&selection, after: lastSent)
         }
+        // The journal holds the update's changes and those dropped before it (a later update's too, perhaps: sent twice, harmless).
+        let since = FeedPosition(epoch: feed.epoch, sequence: selection.lastSequence)
+        guard !update.afterGap, let missed = await feed.changes(since: since) else { return reset(update.sequence) }
+        return selection.events(missed, id: position(update.sequence))
     }
 
-    static func event(_ name: String, id: Int64, data: String) -> String {
-        "id: \(id)\nevent: \(name)\ndata: \(data)\n\n"
+    /// A session watcher's messages after `after` (its last event id) read from the store, and
+    /// the session as it is now; `reset` when that is more than `catchUpLimit` messages.
+    private func catchUp(_ selection: inout EventSelection, after: Int64?) async throws -> String {
+        guard let sessionID = selection.sessionID, let after else { return "" }
+        let (session, messages) = try await store.read { store in
+            (try await store.session(sessionID),
+             try await store.messages(ofSession: sessionID, after: after, limit: Self.catchUpLimit + 1))
+        }
+        selection.lastSent = after
+        guard messages.count <= Self.catchUpLimit else {
+            selection.lastSent = nil
+            return Self.event("reset", data: "{}")
+        }
+        return selection.events(session: session, messages: messages)
+    }
+
+    /// One event; `id` (when given) is what the browser sends back as Last-Event-ID.
+    static func event(_ name: String, id: String? = nil, data: String) -> String {
+        (id.map { "id: \($0)\n" } ?? "") + "event: \(name)\ndata: \(data)\n\n"
     }
 }
 
@@ -81,36 +107,58 @@ struct EventStream {
 struct EventSelection {
     let filter: SessionFilter
     let sessionID: Int64?
+    /// A session watcher's last message sent (its event id): later messages only, each once.
+    /// nil until one is sent or a catch-up says where the page is.
+    var lastSent: Int64?
+    /// The last update of the feed seen.
+    var lastSequence: Int
     private var admitted = Set<Int64>()
 
-    init(filter: SessionFilter, sessionID: Int64?) {
+    init(filter: SessionFilter, at sequence: Int) {
         self.filter = filter
-        self.sessionID = sessionID
+        sessionID = nil
+        lastSequence = sequence
     }
 
-    mutating func events(_ update: LiveUpdate) -> String {
+    init(sessionID: Int64, at sequence: Int) {
+        filter = SessionFilter()
+        self.sessionID = sessionID
+        lastSequence = sequence
+    }
+
+    mutating func events(_ update: LiveUpdate, id: String) -> String {
+        guard sessionID != nil else { return events(update.changes, id: id) }
+        let session = update.changes.first { $0.session.id == sessionID }?.session
+        return events(session: session, messages: update.messages)
+    }
+
+    /// `session` events for the changes the filters admit (a list watcher).
+    mutating func events(_ changes: [SessionChange], id: String) -> String {
         var text = ""
-        if let sessionID {
-            for session in update.sessions where session.id == sessionID {
-                text += EventStream.event("session", id: update.position, data: Self.json(SessionView(session)))
-            }
-            let started = update.sessions.first { $0.id == sessionID }?.startedMicros
-            for message in update.messages where message.sessionID == sessionID {
-                let view = MessageView(message, sessionStartedMicros: started ?? message.atMicros)
-                text += EventStream.event("message", id: message.id, data: Self.json(view))
-            }
-            return text
-        }
-        for message in update.messages where matchesMessageFilters(message) { admitted.insert(message.sessionID) }
-        for session in update.sessions where admits(session) {
-            text += EventStream.event("session", id: update.position, data: Self.json(SessionView(session)))
+        for change in changes {
+            if matchesMessageFilters(change) { admitted.insert(change.session.id) }
+            guard admits(change.session) else { continue }
+            text += EventStream.event("session", id: id, data: change.json)
         }
         return text
     }
 
-    private func matchesMessageFilters(_ message: StoredMessage) -> Bool {
-        if let verb = filter.verb, message.verb?.lowercased() != verb.lowercased() { return false }
-        if let code = filter.replyCode, message.replyCode != code { return false }
+    /// The session's `session` event and `message` events for its messages not sent yet (a session watcher).
+    mutating func events(session: SessionSummary?, messages: [StoredMessage]) -> String {
+        var text = ""
+        if let session { text += EventStream.event("session", data: Self.json(SessionView(session))) }
+        for message in messages where message.sessionID == sessionID {
+            if let lastSent, message.id <= lastSent { continue }
+            let view = MessageView(message, sessionStartedMicros: session?.startedMicros ?? message.atMicros)
+            text += EventStream.event("message", id: String(message.id), data: Self.json(view))
+            lastSent = message.id
+        }
+        return text
+    }
+
+    private func matchesMessageFilters(_ change: SessionChange) -> Bool {
+        if let verb = filter.verb, !change.verbs.contains(verb.uppercased()) { return false }
+        if let code = filter.replyCode, !change.codes.contains(code) { return false }
         return filter.verb != nil || filter.replyCode != nil
     }
 
@@ -125,7 +173,7 @@ struct EventSelection {
         return (filter.verb == nil && filter.replyCode == nil) || admitted.contains(session.id)
     }
 
-    private static func json(_ value: some Encodable) -> String {
+    static func json(_ value: some Encodable) -> String {
         (try? JSONOutput.line(value)) ?? "{}"
     }
 }

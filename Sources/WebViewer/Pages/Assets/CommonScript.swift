@@ -48,13 +48,13 @@ extension Assets {
 
     // Server-Sent Events with the indicator in the header. The browser reconnects by itself and
     // sends Last-Event-ID; when the server refused (the stream closed), try again a little later.
-    function connectLive(path, handlers) {
+    // `lastEventID`: where the page already is (a session page: its last message).
+    function connectLive(path, handlers, lastEventID = "") {
       const indicator = document.getElementById("live");
-      let lastEventID = "";
       function show(on, text) { indicator.className = "live " + (on ? "on" : "off"); indicator.textContent = text; }
       function open() {
         const source = new EventSource(path + (lastEventID ? (path.includes("?") ? "&" : "?") + "last_event_id=" + lastEventID : ""));
-        source.addEventListener("hello", () => show(true, "live"));
+        source.addEventListener("hello", event => { lastEventID = event.lastEventId || lastEventID; show(true, "live"); });
         for (const [name, handle] of Object.entries(handlers)) {
           source.addEventListener(name, event => { lastEventID = event.lastEventId || lastEventID; handle(JSON.parse(event.data)); });
         }

@@ -131,7 +131,7 @@ extension Assets {
           body.append(row(message));
         },
         reset: reload,
-      });
+      }, loadedAll && messages.length ? String(messages[messages.length - 1].id) : "");
     });
     """#
 }
