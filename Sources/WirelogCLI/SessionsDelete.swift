@@ -25,6 +25,8 @@ struct SessionsDelete: AsyncParsableCommand {
     @Flag(help: "Show what would be deleted; delete nothing.")
     var dryRun = false
 
+    @OptionGroup var confirmation: DeletionConfirmation
+
     func run() async throws {
         try await withStore(database, .modify) { store in
             let chosen = try await choice.sessions(in: store)
@@ -35,6 +37,10 @@ struct SessionsDelete: AsyncParsableCommand {
                 if !ended.isEmpty { Output.line(SessionsList.table(ended)) }
                 Output.line("would delete \(counted(ended.count, "session")) and \(counted(messages, "message")); nothing was deleted (--dry-run)")
             } else {
+                guard ended.isEmpty || confirmation.confirm("\(counted(ended.count, "session")) and \(counted(messages, "message"))") else {
+                    Output.line("nothing was deleted")
+                    throw ExitCode.notConfirmed
+                }
                 let deleted = ended.isEmpty ? 0 : try await store.delete(sessions: ended.map(\.id))
                 Output.line("deleted \(counted(deleted, "session")) and \(counted(messages, "message"))")
             }

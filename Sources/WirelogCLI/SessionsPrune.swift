@@ -32,6 +32,8 @@ struct SessionsPrune: AsyncParsableCommand {
     @Flag(help: "Show what would be removed; delete nothing.")
     var dryRun = false
 
+    @OptionGroup var confirmation: DeletionConfirmation
+
     func validate() throws {
         guard (before == nil) != (olderThan == nil) else {
             throw ValidationError("give exactly one of --before DATE or --older-than AGE")
@@ -42,14 +44,21 @@ struct SessionsPrune: AsyncParsableCommand {
         try await withStore(database, .modify) { store in
             let now = WallClock.nowMicros()
             let cutoff = try before.map { try TimeArgument.parse($0, nowMicros: now) } ?? (now - (olderThan?.microseconds ?? 0))
-            if dryRun {
+            if dryRun || confirmation.willAsk {
                 let old = try await store.list(SessionFilter(untilMicros: cutoff), limit: Int(Int32.max))
                 let ended = old.filter { $0.endedMicros != nil }
-                Output.line("would remove \(counted(ended.count, "session")) and \(counted(ended.reduce(0) { $0 + $1.messageCount }, "message")) that started before \(RelativeTime.localTimestamp(cutoff)); nothing was deleted (--dry-run)")
-                if old.count > ended.count {
-                    Output.line("would keep \(counted(old.count - ended.count, "session")) that started before then but \(old.count - ended.count == 1 ? "is" : "are") still open")
+                let what = "\(counted(ended.count, "session")) and \(counted(ended.reduce(0) { $0 + $1.messageCount }, "message")) that started before \(RelativeTime.localTimestamp(cutoff))"
+                if dryRun {
+                    Output.line("would remove \(what); nothing was deleted (--dry-run)")
+                    if old.count > ended.count {
+                        Output.line("would keep \(counted(old.count - ended.count, "session")) that started before then but \(old.count - ended.count == 1 ? "is" : "are") still open")
+                    }
+                    return
                 }
-                return
+                guard ended.isEmpty || confirmation.confirm(what) else {
+                    Output.line("nothing was deleted")
+                    throw ExitCode.notConfirmed
+                }
             }
             let result = try await store.prune(startedBefore: cutoff, compact: vacuum)
             Output.line("removed \(counted(result.sessions, "session")) and \(counted(result.messages, "message")) that started before \(RelativeTime.localTimestamp(cutoff))")

@@ -87,3 +87,44 @@ import TestSupport
         }
     }
 }
+
+/// `prune` and `delete` ask a person at a terminal first (issue 12: a prune emptied a live
+/// store without a word); `--yes`, and anything not on a terminal, goes ahead.
+@Suite struct DeletionConfirmationTests {
+    private func storeWithOldSessions() async throws -> (TemporaryDirectory, StoreLocation) {
+        let directory = TemporaryDirectory()
+        let store = StoreLocation.sqlite(path: directory.file("confirm.sqlite"))
+        let populate = try WirelogProcess.run(["bench", "populate", "--db", store.argument, "--sessions", "5", "--days", "30"])
+        #expect(populate.status == 0, "\(populate.stderrText)")
+        return (directory, store)
+    }
+
+    @Test func aTerminalIsAskedAndNoDeletesNothing() async throws {
+        let (directory, store) = try await storeWithOldSessions()
+        let prune = try TerminalProcess(["sessions", "prune", "--older-than", "0s", "--db", store.argument], stderrOnTerminal: true)
+        try prune.waitFor("for good? [y/N] ")
+        prune.type("n\n")
+        #expect(try prune.wait() == 1)
+        #expect(try await RecordedRows.sessions(store).count == 5)
+
+        let delete = try TerminalProcess(["sessions", "delete", "--all", "--db", store.argument], stderrOnTerminal: true)
+        try delete.waitFor("delete 5 sessions and ")
+        delete.type("y\n")
+        #expect(try delete.wait() == 0)
+        #expect(try await RecordedRows.sessions(store).isEmpty)
+        _ = directory
+    }
+
+    @Test func yesAndPipesAreNotAsked() async throws {
+        let (directory, store) = try await storeWithOldSessions()
+        let ids = try await RecordedRows.sessions(store).map { String($0.id) }
+        let yes = try TerminalProcess(["sessions", "delete", ids[0], "--yes", "--db", store.argument], stderrOnTerminal: true)
+        #expect(try yes.wait() == 0)
+        // Piped: no terminal to ask on.
+        let piped = try WirelogProcess.run(["sessions", "prune", "--older-than", "0s", "--db", store.argument])
+        #expect(piped.status == 0, "\(piped.stderrText)")
+        #expect(piped.stdoutText.contains("removed 4 sessions"), "\(piped.stdoutText)")
+        #expect(try await RecordedRows.sessions(store).isEmpty)
+        _ = directory
+    }
+}

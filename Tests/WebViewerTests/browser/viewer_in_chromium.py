@@ -46,7 +46,7 @@ def session_rows(driver):
     return driver.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")
 
 
-def wait(driver, condition, what, seconds=10):
+def wait(driver, condition, what, seconds=30):
     try:
         return WebDriverWait(driver, seconds, poll_frequency=0.2).until(lambda d: condition(d))
     except Exception:
