@@ -56,6 +56,9 @@ import TestSupport
             (#"ab?c=(\d+)"#, "ac=42", "42"),
             (#"key|secret=(\S+)"#, "secret=1", "1"),
             (#"token=(\w+)"#, "TOKEN=abc", nil),
+            // The literal at the very end, after near misses of its first letters in both cases.
+            (#"(?i)password:(\S+)"#, "p P pass PASSWORD PaSsWoRd:z", "z"),
+            (#"(?i)x=(\w)"#, "aaaaaaaaX=1", "1"),
         ]
         for (pattern, message, hidden) in cases {
             let rule = try RedactionRule(name: "r", pattern: pattern)
