@@ -72,9 +72,10 @@ final class PostgresLink: Sendable {
         }
     }
 
-    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
-    func transaction<T: Sendable>(_ body: (PostgresLink) async throws -> T) async throws -> T {
-        try await rows("BEGIN")
+    /// Runs `body` in a transaction (`begin` can ask for another isolation): committed when it
+    /// returns, rolled back when it throws.
+    func transaction<T: Sendable>(_ begin: PostgresQuery = "BEGIN", _ body: (PostgresLink) async throws -> T) async throws -> T {
+        try await rows(begin)
         do {
             let result = try await body(self)
             try await rows("COMMIT")

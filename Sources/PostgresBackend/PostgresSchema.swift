@@ -67,15 +67,18 @@ struct PostgresSchema {
         return statements
     }
 
-    /// For readers: the schema must be there and current.
+    /// For readers: the schema must be there and current. Read in one snapshot: a recorder that
+    /// commits the schema between two of these reads must not make the tables look foreign.
     func check(_ link: PostgresLink) async throws {
-        guard let applied = try await appliedVersions(link) else {
-            try await refuseForeignTables(link)
-            throw PostgresStoreError.noSchemaYet(target: link.url.description)
-        }
-        if let first = try pending(applied, link.url).first {
-            throw PostgresStoreError.schemaTooOld(
-                target: link.url.description, databaseVersion: first.version - 1, binaryVersion: latestVersion)
+        try await link.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { link in
+            guard let applied = try await appliedVersions(link) else {
+                try await refuseForeignTables(link)
+                throw PostgresStoreError.noSchemaYet(target: link.url.description)
+            }
+            if let first = try pending(applied, link.url).first {
+                throw PostgresStoreError.schemaTooOld(
+                    target: link.url.description, databaseVersion: first.version - 1, binaryVersion: latestVersion)
+            }
         }
     }
 
