@@ -45,6 +45,7 @@ public final class Database {
         self.path = path
         self.mode = mode
         sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
+        SegmentFiles.registerReader(on: handle, databasePath: path)
     }
 
     /// Recordings hold user data: a new database file is created 0600. SQLite gives the

@@ -33,6 +33,7 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
     private var previousBatchCount = 0
     private var stats = RecorderStatistics()
     private var statements: Statements?
+    private let segments: SegmentWriter
     private let writerDone = DispatchSemaphore(value: 0)
 
     /// Held for the recorder's life, so that a later recorder of the same name knows it is alive.
@@ -54,6 +55,7 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
         self.database = database
         self.logger = logger
         self.onDamage = onDamage
+        segments = try SegmentWriter(database: database)
         redactor = redactionRules.isEmpty ? nil : Redactor(rules: redactionRules, key: try Self.redactionKey(database))
         do {
             checkpointer = try Checkpointer(path: database.path, logger: logger)
@@ -188,6 +190,11 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
             batch.removeAll(keepingCapacity: true)
         }
         statements = nil
+        do {
+            try segments.seal()
+        } catch {
+            logger.warning("could not seal the segment file this recorder wrote: \(error)")
+        }
         if let checkpointer {
             checkpointer.detach(from: database)
             checkpointer.stop()
@@ -218,6 +225,7 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
         var insertedNow: [RecordingSession] = []
         do {
             let statements = try preparedStatements()
+            try segments.beginBatch(holdingLargeMessages: batch.contains(where: \.holdsLargeMessage))
             try statements.begin.run()
             for operation in batch {
                 let session = operation.session
@@ -231,11 +239,13 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
                     statements.insertMessage.forget(session: session.storedID!)
                 }
             }
+            try segments.beforeCommit()
             try statements.commit.run()
             touched.deliverCommitted()
             return true
         } catch {
             database.rollbackIfOpen()
+            segments.rollBack()
             // Rows inserted by the rolled-back transaction are gone: insert them again next time.
             for session in insertedNow { session.storedID = nil }
             statements?.insertMessage.forgetAll()
@@ -261,7 +271,7 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
 
     private func preparedStatements() throws -> Statements {
         if let statements { return statements }
-        let prepared = try Statements(database)
+        let prepared = try Statements(database, segments: segments)
         statements = prepared
         return prepared
     }
@@ -291,7 +301,7 @@ private final class Statements {
     let closeSession: Statement
     let setTLS: Statement
 
-    init(_ database: Database) throws {
+    init(_ database: Database, segments: SegmentWriter) throws {
         begin = try database.prepare("BEGIN IMMEDIATE")
         commit = try database.prepare("COMMIT")
         insertSession = try database.prepare("""
@@ -299,7 +309,7 @@ private final class Statements {
                                   tls, sni)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        insertMessage = try MessageInsert(database)
+        insertMessage = try MessageInsert(database, segments: segments)
         closeSession = try database.prepare("""
             UPDATE sessions SET ended_us = ?, end_reason = ?, bytes_from_client = ?, bytes_from_server = ?, message_count = ?
             WHERE id = ?
@@ -337,10 +347,13 @@ private final class Statements {
 }
 
 /// The one way a message row is written (the recorder, synthetic data): every column bound,
-/// the payload bound as a slice of the raw bytes. It also keeps `session_verbs` and
-/// `session_reply_codes`, writing a session's value the first time the session uses it.
+/// the payload bound as a slice of the raw bytes, and with `segments` the bytes of a large
+/// message appended to a segment file. It also keeps `session_verbs` and `session_reply_codes`,
+/// writing a session's value the first time the session uses it.
 final class MessageInsert {
     private let statement: Statement
+    private let segments: SegmentWriter?
+    private let insertSegmentRow: Statement
     private let noteVerb: Statement
     private let noteReplyCode: Statement
     /// The verbs and codes already noted per session, so that the side tables are not looked up
@@ -353,7 +366,10 @@ final class MessageInsert {
     }
     private static let valuesCachedPerSession = 16
 
-    init(_ database: Database) throws {
+    init(_ database: Database, segments: SegmentWriter? = nil) throws {
+        self.segments = segments
+        insertSegmentRow = try database.prepare(
+            "INSERT INTO message_segments (message_id, segment, segment_offset, byte_count) VALUES (?, ?, ?, ?)")
         statement = try database.prepare("""
             INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, answered_by, redactions)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -372,13 +388,21 @@ final class MessageInsert {
         try statement.bind(message.answeredBy.map(SQLValue.integer) ?? .null, at: 9)
         try statement.bind(.optionalText(message.redactions.storedText), at: 10)
         try message.raw.withUnsafeBytes { raw in
-            try statement.bind(bytes: raw, at: 5)
+            let stored = try segments.flatMap { segments in
+                try raw.count >= SegmentFiles.threshold ? segments.append(raw) : nil
+            }
+            try statement.bind(bytes: stored == nil ? raw : UnsafeRawBufferPointer(start: nil, count: 0), at: 5)
             if let range = message.payloadRange {
                 try statement.bind(bytes: UnsafeRawBufferPointer(rebasing: raw[range]), at: 7)
             } else {
                 try statement.bind(.null, at: 7)
             }
             try statement.run()
+            if let stored {
+                try insertSegmentRow.bind([.integer(statement.database.lastInsertRowID), .integer(stored.segment),
+                                           .integer(stored.offset), .int(raw.count)])
+                try insertSegmentRow.run()
+            }
         }
         if let verb = message.verb {
             try Self.note(verb, as: .text(verb), in: &noted[sessionID, default: NotedValues()].verbs,

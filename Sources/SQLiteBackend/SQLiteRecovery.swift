@@ -64,9 +64,9 @@ enum SQLiteRecovery {
                 SET ended_us = coalesce((SELECT max(m.at_us) FROM messages m WHERE \(MessageLookup.ofSession("sessions.id"))),
                                         started_us),
                     end_reason = 'interrupted',
-                    bytes_from_client = (SELECT coalesce(sum(length(m.raw)), 0) FROM messages m
+                    bytes_from_client = (SELECT coalesce(sum(\(SegmentFiles.lengthSQL)), 0) FROM messages m
                                          WHERE \(MessageLookup.ofSession("sessions.id")) AND m.sender = 'client'),
-                    bytes_from_server = (SELECT coalesce(sum(length(m.raw)), 0) FROM messages m
+                    bytes_from_server = (SELECT coalesce(sum(\(SegmentFiles.lengthSQL)), 0) FROM messages m
                                          WHERE \(MessageLookup.ofSession("sessions.id")) AND m.sender = 'server'),
                     message_count = (SELECT count(*) FROM messages m WHERE \(MessageLookup.ofSession("sessions.id")))
                 WHERE recorder = ?1 AND ended_us IS NULL

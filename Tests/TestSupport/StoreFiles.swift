@@ -14,13 +14,13 @@ public enum StoreFiles {
         }
     }
 
-    /// Each file's bytes (SQLite), or the dump (PostgreSQL).
+    /// Each file's bytes (SQLite: the database, its WAL and its segment files), or the dump (PostgreSQL).
     public static func contents(of store: StoreLocation) throws -> [[UInt8]] {
         switch store {
         case .sqlite(let path):
-            return ["", "-wal", "-shm", "-journal"].compactMap { suffix in
-                FileManager.default.contents(atPath: path + suffix).map { Array($0) }
-            }
+            let segments = (try? FileManager.default.contentsOfDirectory(atPath: path + "-segments")) ?? []
+            return (["", "-wal", "-shm", "-journal"].map { path + $0 } + segments.map { "\(path)-segments/\($0)" })
+                .compactMap { FileManager.default.contents(atPath: $0).map { Array($0) } }
         case .postgres:
             let result = try WirelogProcess(["pg_dump", "--no-owner", "-d", store.argument], executable: "/usr/bin/env").wait(timeout: 60)
             guard result.status == 0 else {

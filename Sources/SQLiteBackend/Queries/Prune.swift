@@ -13,16 +13,19 @@ struct Pruner {
     func prune(startedBefore cutoffMicros: Int64, vacuum: Bool) throws -> PruneResult {
         let sizeBefore = try databaseSize()
         let freeBefore = try freeBytes()
+        var segments = SegmentEraser(database: database)
         let (sessions, messages, open) = try database.transaction(.immediate) {
             let chosen = "SELECT id FROM sessions WHERE started_us < ?1 AND ended_us IS NOT NULL"
             let sessions = try database.scalarInt("SELECT count(*) FROM (\(chosen))", .integer(cutoffMicros)) ?? 0
             let open = try database.scalarInt(
                 "SELECT count(*) FROM sessions WHERE started_us < ?1 AND ended_us IS NULL", .integer(cutoffMicros)) ?? 0
+            try segments.forgetMessages(where: "m.session_id IN (\(chosen))", [.integer(cutoffMicros)])
             try database.run(MessageLookup.deleteMessages(ofSessions: chosen), .integer(cutoffMicros))
             let messages = Int64(database.changes)
             try database.run("DELETE FROM sessions WHERE id IN (\(chosen))", .integer(cutoffMicros))
             return (sessions, messages, open)
         }
+        try segments.erase()
         let freed = try freeBytes() - freeBefore
         if vacuum { try database.execute("VACUUM") }
         try database.checkpointTruncating()

@@ -8,10 +8,10 @@ extension SessionSummary {
         s.id, s.kind, s.decoding, s.recorder, s.client_host, s.client_port, s.server_host, s.server_port, s.started_us,
         s.ended_us, s.end_reason,
         CASE WHEN s.ended_us IS NULL
-             THEN (SELECT coalesce(sum(length(raw)), 0) FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND m.sender = 'client')
+             THEN (SELECT coalesce(sum(\(SegmentFiles.lengthSQL)), 0) FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND m.sender = 'client')
              ELSE s.bytes_from_client END,
         CASE WHEN s.ended_us IS NULL
-             THEN (SELECT coalesce(sum(length(raw)), 0) FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND m.sender = 'server')
+             THEN (SELECT coalesce(sum(\(SegmentFiles.lengthSQL)), 0) FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND m.sender = 'server')
              ELSE s.bytes_from_server END,
         CASE WHEN s.ended_us IS NULL
              THEN (SELECT count(*) FROM messages m WHERE \(MessageLookup.ofSession("s.id")))
@@ -36,7 +36,7 @@ extension SessionSummary {
 
 extension StoredMessage {
     /// The columns `init(_:from:)` reads, over `messages m`.
-    static let columns = "m.id, m.session_id, m.seq, m.at_us, m.sender, m.raw, m.verb, m.payload, m.reply_code, m.answered_by, m.redactions"
+    static let columns = "m.id, m.session_id, m.seq, m.at_us, m.sender, \(SegmentFiles.bytesSQL), m.verb, m.payload, m.reply_code, m.answered_by, m.redactions"
 
     init(_ statement: Statement, from first: Int32 = 0) {
         self.init(
@@ -222,7 +222,9 @@ public struct SessionQueries {
     func searchSQL(_ needle: [UInt8], filter: SessionFilter, limit: Int, idRange: ClosedRange<Int64>? = nil) -> (String, [SQLValue]) {
         searchedMessagesSQL(filter, columns: "\(SessionSummary.columns), \(StoredMessage.columns)", limit: limit) { conditions in
             if let idRange { conditions.add("m.id BETWEEN ? AND ?", .integer(idRange.lowerBound), .integer(idRange.upperBound)) }
-            conditions.add("instr(m.raw, ?) > 0", .blob(needle))
+            // The second test only for messages whose bytes are in a segment file (an empty `raw`).
+            conditions.add("(instr(m.raw, ?) > 0 OR (length(m.raw) = 0 AND instr(\(SegmentFiles.bytesSQL), ?) > 0))",
+                           .blob(needle), .blob(needle))
         }
     }
 

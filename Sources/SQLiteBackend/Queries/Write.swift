@@ -2,17 +2,21 @@ import Recording
 
 extension SessionQueries {
     /// Deletes these sessions and their messages in one transaction, then empties the WAL so the
-    /// old pages go from the disk too (the deleted rows are zeroed: secure_delete); returns how many existed.
+    /// old pages go from the disk too (the deleted rows are zeroed: secure_delete, and so are their
+    /// bytes in segment files); returns how many existed.
     func delete(sessions ids: [Int64]) throws -> Int {
+        var segments = SegmentEraser(database: database)
         let deleted = try database.transaction(.immediate) {
             var deleted = 0
             for id in ids {
+                try segments.forgetMessages(where: MessageLookup.ofSession("?1"), [.integer(id)])
                 try database.run("DELETE FROM messages WHERE \(MessageLookup.ofSession("?1", messages: "messages"))", .integer(id))
                 try database.run("DELETE FROM sessions WHERE id = ?", .integer(id))
                 deleted += database.changes
             }
             return deleted
         }
+        try segments.erase()
         try database.checkpointTruncating()
         return deleted
     }
