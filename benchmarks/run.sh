@@ -160,11 +160,11 @@ record "$(printf '{"case":"storage","file_bytes":%s,"commands":%s,"messages":%s,
     "$(sqlite3 "$WORK/serve.sqlite" "SELECT count(*) FROM messages")" \
     "$(sqlite3 "$WORK/serve.sqlite" "SELECT count(*) FROM sessions")" \
     "$(sqlite3 "$WORK/serve.sqlite" "PRAGMA page_size")")"
-rm -f "$WORK"/serve.sqlite*
+rm -rf "$WORK"/serve.sqlite*
 
 log "1c. SQLite alone: the recorder's rows, with its statement and schema, no network (benchmarks/sqlite_ceiling.py)"
 python3 "$ROOT/benchmarks/sqlite_ceiling.py" "$BIN" "$WORK" >>"$RESULTS"
-rm -f "$WORK"/ceiling-*.sqlite*
+rm -rf "$WORK"/ceiling-*.sqlite*
 
 log "1b. durable: wirelog --durability full vs redis appendfsync always"
 P_FULL=$(free_port); start serve-full "$P_FULL" "$BIN" serve --listen "127.0.0.1:$P_FULL" --db "$WORK/full.sqlite" --durability full --log-level warning; PID_FULL=$PID
@@ -175,7 +175,7 @@ for conns in 1 50; do
         bench durable "redis AOF always" "$conns" "$PID_RA" --to "127.0.0.1:$P_RA" --duration "$DURATION" --warmup "$WARMUP" --request "$SET_REQ" --expect "$SET_OK"
     done
 done
-stop "$PID_FULL"; stop "$PID_RA"; rm -f "$WORK"/full.sqlite*
+stop "$PID_FULL"; stop "$PID_RA"; rm -rf "$WORK"/full.sqlite*
 
 # --- 2. proxy ----------------------------------------------------------------------------------
 # start_proxies UPSTREAM_PORT TAG: starts haproxy, socat and (if built) wirelog proxy in front of it.
@@ -193,7 +193,7 @@ start_proxies() {
 }
 stop_proxies() {
     stop "$PID_HAPROXY"; stop "$PID_SOCAT"; stop "$PID_WL"; stop "$PID_WLN"
-    rm -f "$WORK"/proxy-*.sqlite*
+    rm -rf "$WORK"/proxy-*.sqlite*
 }
 
 log "2. proxy ping-pong to redis PING: direct, wirelog proxy, haproxy, socat"
@@ -265,7 +265,7 @@ wait_port "$P_SRC"
 P_SLOW=$(free_port)
 start proxy-slow "$P_SLOW" "$BIN" proxy --listen "127.0.0.1:$P_SLOW" --upstream "127.0.0.1:$P_SRC" --db "$WORK/slow.sqlite" --log-level warning; PID_SLOW=$PID
 record "{\"case\":\"slow-reader\",\"variant\":\"wirelog proxy\",\"result\":$($TOOLS slow-reader "$P_SLOW" "$SLOW_BYTES" "$PID_SLOW" 100)}"
-stop "$PID_SLOW"; stop "$PID_SRC"; rm -f "$WORK"/slow.sqlite*
+stop "$PID_SLOW"; stop "$PID_SRC"; rm -rf "$WORK"/slow.sqlite*
 stop "$PID_REDIS"
 
 # --- 3. query ----------------------------------------------------------------------------------
