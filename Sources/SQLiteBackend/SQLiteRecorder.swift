@@ -55,7 +55,7 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
         self.database = database
         self.logger = logger
         self.onDamage = onDamage
-        segments = try SegmentWriter(database: database)
+        segments = SegmentWriter(database: database)
         redactor = redactionRules.isEmpty ? nil : Redactor(rules: redactionRules, key: try Self.redactionKey(database))
         do {
             checkpointer = try Checkpointer(path: database.path, logger: logger)

@@ -115,13 +115,13 @@ private final class SegmentReader {
 /// them back, and with `synchronous=FULL` they are synced before the commit that points at them.
 final class SegmentWriter {
     private let database: Database
-    private let syncsBeforeCommit: Bool
+    /// `synchronous=FULL` (`--durability full`), read when first needed.
+    private var syncsBeforeCommit: Bool?
     private var current: (id: Int64, fd: Int32, size: Int64)?
     private var sizeAtBatchStart: Int64 = 0
 
-    init(database: Database) throws {
+    init(database: Database) {
         self.database = database
-        syncsBeforeCommit = try database.scalarInt("PRAGMA synchronous") ?? 0 >= 2
     }
 
     deinit {
@@ -139,9 +139,10 @@ final class SegmentWriter {
         sizeAtBatchStart = current?.size ?? 0
     }
 
-    /// Appends `bytes`; returns where they went.
-    func append(_ bytes: UnsafeRawBufferPointer) throws -> (segment: Int64, offset: Int64) {
-        guard var segment = current else { preconditionFailure("beginBatch(holdingLargeMessages: true) first") }
+    /// Appends `bytes`; returns where they went, or nil when the batch was begun without a
+    /// segment (the bytes then stay in the row).
+    func append(_ bytes: UnsafeRawBufferPointer) throws -> (segment: Int64, offset: Int64)? {
+        guard var segment = current else { return nil }
         let offset = segment.size
         var written = 0
         while written < bytes.count {
@@ -157,7 +158,9 @@ final class SegmentWriter {
 
     /// Called just before the batch's COMMIT.
     func beforeCommit() throws {
-        guard syncsBeforeCommit, let current, current.size > sizeAtBatchStart else { return }
+        guard let current, current.size > sizeAtBatchStart else { return }
+        if syncsBeforeCommit == nil { syncsBeforeCommit = try database.scalarInt("PRAGMA synchronous") ?? 0 >= 2 }
+        guard syncsBeforeCommit == true else { return }
         guard fdatasync(current.fd) == 0 else { throw SegmentFileError("sync", path(current.id)) }
     }
 

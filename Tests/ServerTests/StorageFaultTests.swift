@@ -37,7 +37,9 @@ private let notRecorded = "451 NREC\r\nCommand-description: Server storage error
         #expect(payloads.last == "stored")
     }
 
-    @Test func aFullDiskIsReportedAndNothingUnstoredIsAcknowledged() async throws {
+    /// Payloads of 4,000 bytes are stored in the database; of 9,000, in a segment file (8 KiB and more).
+    @Test(arguments: [4_000, 9_000])
+    func aFullDiskIsReportedAndNothingUnstoredIsAcknowledged(payloadSize: Int) async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("full.sqlite")
         // A file-size limit stands in for a full disk: writes past it fail with EFBIG. 1024 blocks
@@ -49,7 +51,7 @@ private let notRecorded = "451 NREC\r\nCommand-description: Server storage error
         let port = try serve.listeningPort()
         var acknowledged: [String] = []
         var refused = 0
-        let payload = String(repeating: "x", count: 4000)
+        let payload = String(repeating: "x", count: payloadSize)
         for n in 0..<400 where refused < 3 {
             let connection = try await LabConnection.connect(host: "127.0.0.1", port: port)
             try await connection.send(Array("DATA \(n) \(payload)\n".utf8))
@@ -67,7 +69,17 @@ private let notRecorded = "451 NREC\r\nCommand-description: Server storage error
         #expect(result.status == 0, "stderr: \(result.stderrText)")
         #expect(result.stderrText.contains("recording failed"))
         #expect(try RecordedRows.integrityCheck(path) == "ok")
-        let stored = Set(try await RecordedRows.messages(path).compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } })
+        let messages = try await RecordedRows.messages(path)
+        let stored = Set(messages.compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } })
         #expect(Set(acknowledged).subtracting(stored).isEmpty)
+        // A batch that failed took its bytes back out of the segment file: it holds exactly the stored ones.
+        let segments = path + "-segments"
+        var segmentBytes = 0
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: segments)) ?? [] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: "\(segments)/\(file)")
+            segmentBytes += (attributes[.size] as? Int) ?? 0
+        }
+        let largeMessageBytes: Int = messages.map(\.raw.count).filter { $0 >= 8 << 10 }.reduce(0, +)
+        #expect(segmentBytes == largeMessageBytes)
     }
 }
