@@ -188,7 +188,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     private func answer(_ request: [UInt8], with turn: MockScript.Turn, context: ChannelHandlerContext) {
         let recorded = turn.request
         tape?.record(.client, request, verb: recorded.verb,
-                     payloadRange: request == recorded.raw ? recorded.recorded.payloadRange : nil, answeredBy: recorded.id)
+                     payloadRange: request == recorded.raw ? turn.requestPayloadRange : nil, answeredBy: recorded.id)
         send(turn.replies, context: context)
         if let reason = turn.closesWith { close(reason, context: context) }
     }
@@ -219,7 +219,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     /// Sends `replies` now, or as long after now as they were recorded after their request (`--pace`).
     private func send(_ replies: [MockScript.Reply], context: ChannelHandlerContext) {
         guard case .recorded(let speed) = configuration.pace else {
-            for reply in replies { write(reply.raw, answeredBy: reply.id, replyCode: reply.replyCode, context: context) }
+            for reply in replies { write(reply, context: context) }
             return
         }
         let now = context.eventLoop.now
@@ -230,17 +230,29 @@ final class MockConnectionHandler: ChannelDuplexHandler {
             context.eventLoop.scheduleTask(deadline: at) {
                 let (handler, context) = loopBound.value
                 guard !handler.ended else { return }
-                handler.write(reply.raw, answeredBy: reply.id, replyCode: reply.replyCode, context: context)
+                handler.write(reply, context: context)
                 handler.flushIfNeeded(context: context)
             }
         }
     }
 
+    /// Sends a recorded reply (its buffer is made once, with the script) and records it.
+    func write(_ reply: MockScript.Reply, context: ChannelHandlerContext) {
+        write(reply.raw, buffered: reply.buffer, answeredBy: reply.id, replyCode: reply.replyCode, context: context)
+    }
+
+    /// Sends bytes no recording holds (the `--on-miss` reply, what the real server said) and records them.
     func write(_ bytes: [UInt8], answeredBy: Int64?, replyCode: Int?, context: ChannelHandlerContext) {
+        write(bytes, buffered: context.channel.allocator.buffer(bytes: bytes), answeredBy: answeredBy, replyCode: replyCode,
+              context: context)
+    }
+
+    private func write(_ bytes: [UInt8], buffered buffer: ByteBuffer, answeredBy: Int64?, replyCode: Int?,
+                       context: ChannelHandlerContext) {
         guard !bytes.isEmpty else { return }
         tape?.countWireBytes(bytes.count, from: .server)
         tape?.record(.server, bytes, replyCode: replyCode, answeredBy: answeredBy)
-        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        context.write(wrapOutboundOut(buffer), promise: nil)
         needsFlush = true
     }
 

@@ -1,3 +1,4 @@
+import NIOCore
 import Recording
 import Replay
 
@@ -7,19 +8,40 @@ import Replay
 public struct MockScript: Sendable {
     /// One server message to send again, with the stored id it came from.
     public struct Reply: Sendable, Equatable {
-        public var raw: [UInt8]
+        public var raw: [UInt8] { didSet { buffer = ByteBuffer(bytes: raw) } }
+        /// `raw`, made once: every answer writes this buffer (no copy per reply).
+        public private(set) var buffer: ByteBuffer
         public var id: Int64
         /// Recorded time from the request (or the session start, for a greeting) to this message.
         public var delayMicros: Int64
         public var replyCode: Int?
+
+        public init(raw: [UInt8], id: Int64, delayMicros: Int64, replyCode: Int?) {
+            self.raw = raw
+            buffer = ByteBuffer(bytes: raw)
+            self.id = id
+            self.delayMicros = delayMicros
+            self.replyCode = replyCode
+        }
     }
 
     /// A recorded client message and what the server sent after it, before the client's next one.
     public struct Turn: Sendable, Equatable {
-        public var request: StoredMessage
+        public var request: StoredMessage {
+            didSet { requestPayloadRange = request.recorded.payloadRange }
+        }
+        /// Where the recorded request's payload is in its bytes (found once, not per answer).
+        public private(set) var requestPayloadRange: Range<Int>?
         public var replies: [Reply]
         /// How the recorded session ended when the server closed it after this turn (its last).
         public var closesWith: EndReason?
+
+        public init(request: StoredMessage, replies: [Reply], closesWith: EndReason?) {
+            self.request = request
+            requestPayloadRange = request.recorded.payloadRange
+            self.replies = replies
+            self.closesWith = closesWith
+        }
     }
 
     public struct Session: Sendable, Equatable {
@@ -36,8 +58,8 @@ public struct MockScript: Sendable {
     public let turns: [Turn]
     /// The distinct request bytes, longest first: what client bytes are matched against.
     public let distinctRequests: [[UInt8]]
-    /// For each distinct request, the indexes in `turns` of its recordings, in order.
-    public let turnsByRequest: [[UInt8]: [Int]]
+    /// For each of `distinctRequests` (same index), the indexes in `turns` of its recordings, in order.
+    public let turnsOfDistinctRequest: [[Int]]
     /// The decoding the sessions share, else raw: the mock's own sessions are recorded with it.
     public let decoding: Decoding
 
@@ -58,8 +80,9 @@ public struct MockScript: Sendable {
         self.sessions = sessions
         let turns = sessions.flatMap(\.turns)
         self.turns = turns
-        turnsByRequest = Dictionary(grouping: turns.indices) { turns[$0].request.raw }
+        let turnsByRequest = Dictionary(grouping: turns.indices) { turns[$0].request.raw }
         distinctRequests = turnsByRequest.keys.sorted { $0.count > $1.count || ($0.count == $1.count && $0.lexicographicallyPrecedes($1)) }
+        turnsOfDistinctRequest = distinctRequests.map { turnsByRequest[$0] ?? [] }
         let decodings = Set(recorded.map(\.summary.decoding))
         decoding = decodings.count == 1 ? decodings.first.flatMap(Decoding.init(rawValue:)) ?? .raw : .raw
     }

@@ -23,14 +23,15 @@ public struct RequestMatcher {
     /// `--order strict`: the session this connection follows and the next turn in it.
     private let strictSession: MockScript.Session?
     private var strictPosition = 0
-    /// `--order any`: how many times each recorded request was answered on this connection.
-    private var answered: [[UInt8]: Int] = [:]
+    /// `--order any`: how many times each of `script.distinctRequests` was answered on this connection.
+    private var answered: [Int]
 
     /// `connectionNumber` picks the session `--order strict` follows.
     public init(script: MockScript, order: MockOrder, masking: Masking, connectionNumber: Int) {
         self.script = script
         self.masking = masking
         strictSession = order == .strict ? script.sessions[connectionNumber % script.sessions.count] : nil
+        answered = Array(repeating: 0, count: script.distinctRequests.count)
     }
 
     /// What the connection says first: the greeting, and how the server then closed, if it did.
@@ -43,52 +44,57 @@ public struct RequestMatcher {
     /// ended) the bytes are all there will be: no waiting, the longest match or a miss. With
     /// `whole` (a line or command already cut) only a request that is all of `buffer` matches.
     public mutating func match(_ buffer: [UInt8], complete: Bool, whole: Bool = false) -> Outcome {
-        let candidates: [[UInt8]]
+        // Candidates by index: into `script.distinctRequests`, or the one turn `--order strict` expects.
+        let candidateCount: Int
         if let strictSession {
             guard strictPosition < strictSession.turns.count else {
                 return .miss(closest: nil, differsAt: 0)
             }
-            candidates = [strictSession.turns[strictPosition].request.raw]
+            candidateCount = 1
         } else {
-            candidates = script.distinctRequests
+            candidateCount = script.distinctRequests.count
         }
-        var best: (request: [UInt8], length: Int)?
+        var best: (candidate: Int, length: Int)?
         var longerPossible = false
-        var closest: (request: [UInt8], matched: Int, differsAt: Int)?
-        for request in candidates {
+        var closest: (candidate: Int, matched: Int, differsAt: Int)?
+        for candidate in 0..<candidateCount {
+            let request = strictSession?.turns[strictPosition].request.raw ?? script.distinctRequests[candidate]
             guard let difference = Difference.between(expected: request, actual: buffer, masking: masking) else {
                 // The whole buffer is this request.
-                if best.map({ $0.length < buffer.count }) ?? true { best = (request, buffer.count) }
+                if best.map({ $0.length < buffer.count }) ?? true { best = (candidate, buffer.count) }
                 continue
             }
             if difference.expectedOffset == request.count && !whole {
                 // The request is all there, followed by more bytes.
-                if best.map({ $0.length < difference.actualOffset }) ?? true { best = (request, difference.actualOffset) }
+                if best.map({ $0.length < difference.actualOffset }) ?? true { best = (candidate, difference.actualOffset) }
                 continue
             }
             // The buffer ends inside the request: more bytes may complete it.
             if difference.actualOffset == buffer.count { longerPossible = true }
             if closest.map({ $0.matched < difference.expectedOffset }) ?? true {
-                closest = (request, difference.expectedOffset, difference.actualOffset)
+                closest = (candidate, difference.expectedOffset, difference.actualOffset)
             }
         }
         if longerPossible && !complete { return .waitForMore }
         guard let best else {
-            let closestTurn = closest.flatMap { script.turnsByRequest[$0.request]?.first }.map { script.turns[$0].request }
-            return .miss(closest: strictSession?.turns[strictPosition].request ?? closestTurn, differsAt: closest?.differsAt ?? 0)
+            if let strictSession {
+                return .miss(closest: strictSession.turns[strictPosition].request, differsAt: closest?.differsAt ?? 0)
+            }
+            let closestTurn = closest.flatMap { script.turnsOfDistinctRequest[$0.candidate].first }.map { script.turns[$0].request }
+            return .miss(closest: closestTurn, differsAt: closest?.differsAt ?? 0)
         }
-        return .answer(takeTurn(for: best.request), length: best.length)
+        return .answer(takeTurn(candidate: best.candidate), length: best.length)
     }
 
-    /// The turn that answers `request` now, counting it as answered.
-    private mutating func takeTurn(for request: [UInt8]) -> MockScript.Turn {
+    /// The turn that answers candidate `candidate` of `match` now, counting it as answered.
+    private mutating func takeTurn(candidate: Int) -> MockScript.Turn {
         if let strictSession {
             defer { strictPosition += 1 }
             return strictSession.turns[strictPosition]
         }
-        let recordings = script.turnsByRequest[request] ?? []
-        let count = answered[request, default: 0]
-        answered[request] = count + 1
+        let recordings = script.turnsOfDistinctRequest[candidate]
+        let count = answered[candidate]
+        answered[candidate] = count + 1
         // Past the last recording of a request, its last reply is repeated.
         return script.turns[recordings[min(count, recordings.count - 1)]]
     }
