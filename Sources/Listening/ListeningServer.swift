@@ -82,6 +82,21 @@ public final class ListeningServer: Sendable {
     /// Connections open now.
     public var connectionCount: Int { registry.count }
 
+    /// Binds and starts accepting, then logs `announcement` of the address actually bound.
+    public func start(announcing announcement: (SocketAddress) -> Logger.Message) async throws -> SocketAddress {
+        let address = try await start()
+        logger.info(announcement(address))
+        return address
+    }
+
+    /// `drain`, then `finishRecording` (a sink committing what the connections recorded: it reports
+    /// commits onto the event loops, so it must finish before they stop), then `stop`.
+    public func shutdownGracefully(grace: TimeAmount, finishRecording: () async -> Void) async {
+        await drain(grace: grace)
+        await finishRecording()
+        await stop()
+    }
+
     /// Stops accepting, tells every connection to finish, waits up to `grace` for them and closes
     /// whatever is left. The event loops keep running (a sink may still deliver onto them): `stop`.
     public func drain(grace: TimeAmount) async {

@@ -1,4 +1,5 @@
 import LabProtocol
+import Listening
 import Logging
 import NIOCore
 import NIORecording
@@ -38,7 +39,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     var closing: EndReason?
     private(set) var ended = false
     private var needsFlush = false
-    private var readHeldBack = false
+    private var readGate = ReadGate()
     private var lastReadAt = NIODeadline.uptimeNanoseconds(0)
     private var quietTimer: Scheduled<Void>?
     /// With `--pace recorded`: when the last reply scheduled so far goes out (replies keep their order).
@@ -310,11 +311,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if mayRead && context.channel.isWritable {
-            context.read()
-        } else {
-            readHeldBack = true
-        }
+        readGate.read(context: context, allowed: mayRead)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -324,10 +321,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     }
 
     func resumeReadingIfAllowed(context: ChannelHandlerContext) {
-        if readHeldBack && mayRead && context.channel.isWritable {
-            readHeldBack = false
-            context.read()
-        }
+        readGate.reopen(context: context, allowed: mayRead)
     }
 
     private func recorderReported(_ outcome: CommitOutcome, context: ChannelHandlerContext) {

@@ -39,9 +39,7 @@ public final class MockServer: Sendable {
 
     /// Binds and starts accepting; returns the address actually bound (port 0 picks one).
     public func start() async throws -> SocketAddress {
-        let address = try await server.start()
-        logger.info("wirelog mock listening on \(address.displayString)")
-        return address
+        try await server.start { "wirelog mock listening on \($0.displayString)" }
     }
 
     public var connectionCount: Int { server.connectionCount }
@@ -49,9 +47,7 @@ public final class MockServer: Sendable {
     /// Stops accepting, lets every connection answer what it received, waits up to `grace`,
     /// closes the rest, commits the sink's last records and stops the event loops.
     public func shutdownGracefully(grace: TimeAmount = .seconds(10)) async {
-        await server.drain(grace: grace)
-        await sink?.shutdown()
-        await server.stop()
+        await server.shutdownGracefully(grace: grace) { await sink?.shutdown() }
     }
 
     /// Over the connection limit: a lab recording's client gets serve's `503 BUSY` line, any

@@ -37,12 +37,10 @@ public final class ProxyServer: Sendable {
 
     /// Binds and starts accepting; returns the address actually bound (port 0 picks one).
     public func start() async throws -> SocketAddress {
-        let address = try await server.start()
         let tls = [configuration.tls.map { _ in "TLS from clients" }, configuration.upstreamTLS.map { _ in "TLS to the upstream" }]
             .compactMap { $0 }
-        let upstream = "\(configuration.upstreamHost):\(configuration.upstreamPort)"
-        logger.info("wirelog proxy listening on \(address.displayString), forwarding to \(upstream)\(tls.isEmpty ? "" : " (\(tls.joined(separator: ", ")))")")
-        return address
+        let upstream = "\(configuration.upstreamHost):\(configuration.upstreamPort)\(tls.isEmpty ? "" : " (\(tls.joined(separator: ", ")))")"
+        return try await server.start { "wirelog proxy listening on \($0.displayString), forwarding to \(upstream)" }
     }
 
     /// Connections being proxied now.
@@ -51,10 +49,7 @@ public final class ProxyServer: Sendable {
     /// Stops accepting, waits up to `grace` for open connections to finish, ends the rest
     /// (reason `shutdown`), commits the sink's last records and stops the event loops.
     public func shutdownGracefully(grace: TimeAmount = .seconds(10)) async {
-        await server.drain(grace: grace)
-        // The sink reports commits onto the event loops: drain it before they stop.
-        await sink?.shutdown()
-        await server.stop()
+        await server.shutdownGracefully(grace: grace) { await sink?.shutdown() }
     }
 
     /// Over the connection limit: nothing the proxy could say fits every protocol, so it

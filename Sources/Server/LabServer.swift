@@ -36,9 +36,8 @@ public final class LabServer: Sendable {
 
     /// Binds and starts accepting; returns the address actually bound (port 0 picks one).
     public func start() async throws -> SocketAddress {
-        let address = try await server.start()
-        logger.info("wirelog serve listening on \(address.displayString)\(configuration.tls == nil ? "" : " (TLS)")")
-        return address
+        let tls = configuration.tls == nil ? "" : " (TLS)"
+        return try await server.start { "wirelog serve listening on \($0.displayString)\(tls)" }
     }
 
     public var connectionCount: Int { server.connectionCount }
@@ -47,10 +46,7 @@ public final class LabServer: Sendable {
     /// waits up to `grace` for them to close, closes whatever is left, commits the
     /// sink's last records and stops the event loops.
     public func shutdownGracefully(grace: TimeAmount = .seconds(10)) async {
-        await server.drain(grace: grace)
-        // The sink reports commits onto the event loops: drain it before they stop.
-        await sink?.shutdown()
-        await server.stop()
+        await server.shutdownGracefully(grace: grace) { await sink?.shutdown() }
     }
 }
 

@@ -52,7 +52,7 @@ final class LabSessionHandler: ChannelDuplexHandler {
     /// The client's TLS, once its handshake finished or failed.
     private var tls: TLSLeg?
 
-    private var readHeldBack = false
+    private var readGate = ReadGate()
     private var quietTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
     private var lastActivity = NIODeadline.now()
@@ -272,11 +272,7 @@ final class LabSessionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if mayRead && context.channel.isWritable {
-            context.read()
-        } else {
-            readHeldBack = true
-        }
+        readGate.read(context: context, allowed: mayRead)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -285,10 +281,7 @@ final class LabSessionHandler: ChannelDuplexHandler {
     }
 
     private func resumeReadingIfAllowed(context: ChannelHandlerContext) {
-        if readHeldBack && mayRead && context.channel.isWritable {
-            readHeldBack = false
-            context.read()
-        }
+        readGate.reopen(context: context, allowed: mayRead)
     }
 
     private func clientDescription(_ context: ChannelHandlerContext) -> String {
