@@ -298,6 +298,7 @@ final class ProxyConnection {
     }
 
     func channelReadComplete(_ side: ProxySide) {
+        tap?.endBurst(side)
         let to = endpoint(side.partner)
         if to.needsFlush {
             to.needsFlush = false

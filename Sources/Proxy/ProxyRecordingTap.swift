@@ -6,12 +6,22 @@ import Recording
 /// unterminated line after a quiet period, and ends the session. Forwarding never waits for it;
 /// the connection asks `uncommittedBytes` whether to pause reading. Used on the connection's
 /// event loop only.
+///
+/// In `raw` decoding a message is what one direction delivered in one read burst (every read
+/// until the socket had nothing more, at most `maxBurstBytes`), stamped with the time of its
+/// first read: a bulk stream costs a row per burst rather than per read, and an interactive
+/// exchange, one read per turn, keeps one message per turn.
 final class ProxyRecordingTap {
     /// What the tap keeps for one direction (a class: the decoder is changed in place).
     private final class Direction {
         var decoder: StreamDecoder
         var lastReadAt = NIODeadline.uptimeNanoseconds(0)
         var quietTimer: Scheduled<Void>?
+        /// `raw` decoding: the reads of the burst so far (copied once, into the message, at its
+        /// end), their size, and when the first came.
+        var burst: [ByteBuffer] = []
+        var burstBytes = 0
+        var burstStartedAt: Int64 = 0
 
         init(decoder: StreamDecoder) { self.decoder = decoder }
     }
@@ -20,6 +30,7 @@ final class ProxyRecordingTap {
     private let eventLoop: EventLoop
     private let quietPeriod: TimeAmount
     private let decodesLines: Bool
+    static let maxBurstBytes = 1 << 20
     private let client: Direction
     private let upstream: Direction
     private var ended = false
@@ -50,6 +61,14 @@ final class ProxyRecordingTap {
     func record(_ buffer: ByteBuffer, from side: ProxySide) {
         guard tape.isRecording, !ended else { return }
         let now = WallClock.nowMicros()
+        guard decodesLines else {
+            endBurst(side.partner)  // its bytes came first
+            if self[side].burst.isEmpty { self[side].burstStartedAt = now }
+            self[side].burst.append(buffer)
+            self[side].burstBytes += buffer.readableBytes
+            if self[side].burstBytes >= Self.maxBurstBytes { endBurst(side) }
+            return
+        }
         // The other side's unfinished line is complete now that this side speaks (a bare DATA
         // still waits for its payload line: a lab server answers earlier commands meanwhile).
         if self[side.partner].decoder.hasUnterminatedLine {
@@ -64,8 +83,21 @@ final class ProxyRecordingTap {
         }
     }
 
+    /// `side`'s read burst is over (the connection's `channelReadComplete`).
+    func endBurst(_ side: ProxySide) {
+        let direction = self[side]
+        guard !direction.burst.isEmpty else { return }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(direction.burstBytes)
+        for read in direction.burst { bytes.append(contentsOf: read.readableBytesView) }
+        direction.burst.removeAll(keepingCapacity: true)
+        direction.burstBytes = 0
+        tape.record(side.sender, bytes, at: direction.burstStartedAt)
+    }
+
     /// `side` sends nothing more: whatever its decoder holds is a message now.
     func finishDecoding(_ side: ProxySide) {
+        endBurst(side)
         self[side].quietTimer?.cancel()
         self[side].quietTimer = nil
         guard tape.isRecording, self[side].decoder.hasPending else { return }

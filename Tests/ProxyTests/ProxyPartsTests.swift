@@ -99,14 +99,32 @@ import TestSupport
         #expect(try await fixture.stored() == ["client: PING", "server: PONG\n", "client: QU"])
     }
 
-    @Test func rawRecordsEachReadAsItCameAndNothingAfterTheEnd() async throws {
+    @Test func rawRecordsEachReadBurstAsOneMessageAndNothingAfterTheEnd() async throws {
         let fixture = try await TapFixture(.raw)
         fixture.tap.countWireBytes(7, from: .client)
         fixture.tap.record(ByteBuffer(string: "abc"), from: .client)
-        fixture.tap.record(ByteBuffer(string: "defg"), from: .client)
+        fixture.tap.endBurst(.client)
+        fixture.tap.record(ByteBuffer(string: "de"), from: .client)
+        fixture.tap.record(ByteBuffer(string: "fg"), from: .client)
+        #expect(fixture.tape.messageCount == 1)  // the burst is still open
+        fixture.tap.endBurst(.client)
         fixture.tap.end(.reset)
         fixture.tap.record(ByteBuffer(string: "late"), from: .upstream)
         #expect(try await fixture.stored() == ["client: abc", "client: defg"])
         #expect(try await RecordedRows.sessions(fixture.store).map(\.endReason) == ["reset"])
+    }
+
+    @Test func aRawBurstEndsWhenTheOtherSideSpeaksAtItsCapAndAtTheEnd() async throws {
+        let fixture = try await TapFixture(.raw)
+        fixture.tap.record(ByteBuffer(string: "GET /"), from: .client)
+        fixture.tap.record(ByteBuffer(string: "200 OK"), from: .upstream)  // within one burst of reads of the other side
+        let big = ByteBuffer(repeating: UInt8(ascii: "x"), count: ProxyRecordingTap.maxBurstBytes)
+        fixture.tap.record(big, from: .upstream)
+        #expect(fixture.tape.messageCount == 2)  // "GET /", then "200 OK" and the big read, cut at the cap
+        fixture.tap.record(ByteBuffer(string: "tail"), from: .upstream)
+        fixture.tap.end(.serverClosed)
+        let stored = try await fixture.stored()
+        #expect(stored.map { $0.prefix(14) } == ["client: GET /", "server: 200 OK", "server: tail"])
+        #expect(stored[1].count == "server: 200 OK".count + ProxyRecordingTap.maxBurstBytes)
     }
 }
