@@ -15,10 +15,13 @@ import TestSupport
         [0x20], [0x09], [0x0d], [0x0a], [0x0d, 0x0a], [0x0b], [0x0c], [0x85], [0x00], [0xff], [0xdf], [0xb5],
         Array("x".utf8), Array("s3cr=t".utf8),
     ]
-    static let labPieces = separators + ["DATA", "data", "DaTa", "DAT", "ATA", "XDATA"].map { Array($0.utf8) }
+    static let labPieces = separators + [
+        "DATA", "data", "DaTa", "DAT", "ATA", "XDATA", "DATA ", "\nDATA", "\nDATA\t", "DATA\r\n", "\ndata\n",
+    ].map { Array($0.utf8) }
     static let httpPieces = separators + [
         "Authorization:", "authorization:", "AUTHORIZATION:", "Authorization", "Proxy-", "proxy-", "Set-", "SET-",
         "Cookie:", "cookie:", "COOKIE:", "Cookie", "Proxy-Authorization:", "Set-Cookie:", "Xcookie:",
+        "\r\nCookie: ", "\nAuthorization: ", "\r\nset-cookie:",
     ].map { Array($0.utf8) }
 
     @Test func labDataStoresWhatItsRegexStored() throws {

@@ -140,18 +140,23 @@ public final class RedactionRule: @unchecked Sendable {
         case .smtpAuthExchange(let start):
             if sender == .server {
                 // 334 asks for more of the exchange; any other reply ends it.
-                state.smtpAuthInProgress = state.smtpAuthInProgress && raw.starts(with: Array("334".utf8))
+                state.smtpAuthInProgress = state.smtpAuthInProgress && raw.starts(with: Self.smtpContinuation)
                 return []
             }
             if state.smtpAuthInProgress {
                 let lineEnd = Self.lineEnd(raw)
                 return lineEnd > 0 ? [0..<lineEnd] : []
             }
+            // The exchange starts with AUTH: without it the regex cannot match, so no text is made.
+            guard raw.withUnsafeBufferPointer({ Self.containsIgnoringCase($0, Self.smtpAuthWord) }) else { return [] }
             let ranges = Self.groupRanges(of: start, in: Self.cachedText(&text, raw))
             if Self.cachedText(&text, raw).hasMatch(start) { state.smtpAuthInProgress = true }
             return ranges
         }
     }
+
+    private static let smtpContinuation = Array("334".utf8)
+    private static let smtpAuthWord = Array("auth".utf8)
 
     /// Where the first line's content ends (before its CR LF or LF), or the end.
     private static func lineEnd(_ raw: [UInt8]) -> Int {

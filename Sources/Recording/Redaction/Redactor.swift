@@ -9,16 +9,25 @@ public final class Redactor: Sendable {
     /// The rules that read each side's messages, in order: a rule never looks at the other side's.
     private let clientRules: [RedactionRule]
     private let serverRules: [RedactionRule]
-    /// HMAC-SHA256 that has taken in the store's key once (its padded blocks hashed): each token
-    /// then costs the secret's blocks and the outer hash, not a new key schedule.
-    private let keyedHash: HMAC<SHA256>
+    /// HMAC-SHA256 (RFC 2104) with the store's key taken in once: the hash states after the key's
+    /// inner and outer padded blocks. A token then costs the secret's blocks and the outer hash;
+    /// `HMAC.authenticationCode` would pad and hash the key again, through generic data paths.
+    private let innerAfterKey: SHA256
+    private let outerAfterKey: SHA256
 
     /// `key`: the store's redaction key (never shown).
     public init(rules: [RedactionRule], key: [UInt8]) {
         self.rules = rules
         clientRules = rules.filter { $0.direction.includes(.client) }
         serverRules = rules.filter { $0.direction.includes(.server) }
-        keyedHash = HMAC<SHA256>(key: SymmetricKey(data: key))
+        var block = key.count > SHA256.blockByteCount ? Array(SHA256.hash(data: key)) : key
+        block += repeatElement(0, count: SHA256.blockByteCount - block.count)
+        var inner = SHA256()
+        inner.update(data: block.map { $0 ^ 0x36 })
+        innerAfterKey = inner
+        var outer = SHA256()
+        outer.update(data: block.map { $0 ^ 0x5c })
+        outerAfterKey = outer
     }
 
     /// The token that stands for `secret` in this store.
@@ -31,10 +40,12 @@ public final class Redactor: Sendable {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     private func appendToken(for secret: ArraySlice<UInt8>, to stored: inout [UInt8]) {
-        var hash = keyedHash
-        secret.withUnsafeBytes { hash.update(data: $0) }
+        var inner = innerAfterKey
+        secret.withUnsafeBytes { inner.update(bufferPointer: $0) }
+        var outer = outerAfterKey
+        inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
         stored += RedactedSpan.tokenPrefix
-        hash.finalize().withUnsafeBytes { mac in
+        outer.finalize().withUnsafeBytes { mac in
             for byte in mac.prefix(RedactedSpan.hashDigits / 2) {
                 stored.append(Self.hexDigits[Int(byte >> 4)])
                 stored.append(Self.hexDigits[Int(byte & 0x0f)])
