@@ -71,3 +71,14 @@ import TestSupport
         }
     }
 }
+
+/// Tokens are the first 48 bits of HMAC-SHA256(key, secret): RFC 4231's test vectors, with a key
+/// shorter than a block (padded) and one longer (hashed first).
+@Suite struct RedactionTokenTests {
+    @Test func tokensAreTheStartOfHMACSHA256() {
+        let short = Redactor(rules: [], key: Array("Jefe".utf8))
+        #expect(short.token(for: "what do ya want for nothing?".utf8) == Array("REDACTED-5bdcc146bf60".utf8))
+        let long = Redactor(rules: [], key: Array(repeating: 0xaa, count: 131))
+        #expect(long.token(for: "Test Using Larger Than Block-Size Key - Hash Key First".utf8) == Array("REDACTED-60e431591ee0".utf8))
+    }
+}

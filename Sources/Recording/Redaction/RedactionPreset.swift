@@ -34,9 +34,8 @@ public enum RedactionPreset: String, Sendable, CaseIterable {
                     anyOf: ["auth"]),
             ]
         case .httpAuth:
-            return [RedactionRule(name: name, direction: .both, source: name, matcher: .regex(regex(
-                #"(?im)^(?:Proxy-)?Authorization:[ \t]*([^\r\n]+)|^(?:Set-)?Cookie:[ \t]*([^\r\n]+)"#)),
-                anyOf: ["authorization", "cookie"])]
+            return [RedactionRule(name: name, direction: .both, source: name, matcher: .httpCredentialHeaders,
+                                  anyOf: ["authorization", "cookie"])]
         case .smtpAuth:
             // Both directions: the server's replies tell where the exchange ends.
             return [RedactionRule(name: name, direction: .both, source: name, matcher: .smtpAuthExchange(regex(
@@ -45,8 +44,7 @@ public enum RedactionPreset: String, Sendable, CaseIterable {
             return [RedactionRule(name: name, direction: .client, source: name, matcher: .postgresPasswordMessage, anyOf: [])]
         case .labData:
             // No cheap test here: the line after a bare DATA need not say DATA (the matcher has its own).
-            return [RedactionRule(name: name, direction: .client, source: name, matcher: .labPayload(regex(
-                #"(?im)^DATA(?:[ \t]([^\r\n]*)|[ \t]*\r?\n([^\r\n]+))"#)), anyOf: [])]
+            return [RedactionRule(name: name, direction: .client, source: name, matcher: .labPayload, anyOf: [])]
         }
     }
 }

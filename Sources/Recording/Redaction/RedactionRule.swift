@@ -21,8 +21,9 @@ public enum RedactionDirection: String, Sendable, CaseIterable {
 ///
 /// Compiled regexes are not Sendable because a program compiles itself on first use; each rule is
 /// used once while it is checked (`init` matches its probes), so later matches only read it and the
-/// rule can be shared by every connection's tape.
-public struct RedactionRule: @unchecked Sendable {
+/// rule can be shared by every connection's tape. A class, because the recorder walks the rules
+/// for every message: copying a struct of strings, a regex and arrays cost a retain per field.
+public final class RedactionRule: @unchecked Sendable {
     /// What `--secret NAME=VALUE` and `show` call it: `[A-Za-z0-9_.-]+`.
     public let name: String
     public let direction: RedactionDirection
@@ -37,9 +38,12 @@ public struct RedactionRule: @unchecked Sendable {
         case regex(Regex<AnyRegexOutput>)
         /// The PostgreSQL frontend's PasswordMessage (and SASL responses): `p`, a length, the body.
         case postgresPasswordMessage
-        /// A lab DATA payload: the decoded payload when the message has one; else the regex's groups,
-        /// and after a message ending in a bare `DATA` line, the next client line.
-        case labPayload(Regex<AnyRegexOutput>)
+        /// A lab DATA payload: the decoded payload when the message has one; else each `DATA …`
+        /// line's payload and the line after a bare `DATA` (`ByteMatchers.labDataPayloads`), and
+        /// after a message ending in a bare `DATA` line, the next client line.
+        case labPayload
+        /// HTTP/1 credential header values (`ByteMatchers.httpCredentialValues`).
+        case httpCredentialHeaders
         /// The SMTP AUTH exchange: the initial response, and every client line while the server
         /// answers 334 (a continuation).
         case smtpAuthExchange(Regex<AnyRegexOutput>)
@@ -47,7 +51,7 @@ public struct RedactionRule: @unchecked Sendable {
 
     /// A rule from a regular expression given by a person: an invalid one, one that matches the
     /// empty string or one that would hide every byte of ordinary messages is refused.
-    public init(name: String, pattern: String, direction: RedactionDirection = .both) throws(RedactionRuleError) {
+    public convenience init(name: String, pattern: String, direction: RedactionDirection = .both) throws(RedactionRuleError) {
         try Self.checkName(name)
         let regex = try Self.compile(pattern)
         self.init(name: name, direction: direction, source: pattern, matcher: .regex(regex),
@@ -115,17 +119,20 @@ public struct RedactionRule: @unchecked Sendable {
         switch matcher {
         case .regex(let regex):
             return Self.groupRanges(of: regex, in: Self.cachedText(&text, raw))
-        case .labPayload(let regex):
+        case .labPayload:
             guard sender == .client else { return [] }
             if let payloadRange { return payloadRange.isEmpty ? [] : [payloadRange] }
-            let mentionsData = raw.withUnsafeBufferPointer { Self.containsIgnoringCase($0, Array("data".utf8)) }
-            var ranges = mentionsData ? Self.groupRanges(of: regex, in: Self.cachedText(&text, raw)) : []
+            var ranges = raw.withUnsafeBufferPointer { bytes in
+                Self.containsIgnoringCase(bytes, ByteMatchers.data) ? ByteMatchers.labDataPayloads(in: bytes) : []
+            }
             if state.labPayloadFollows {
                 let firstLine = 0..<Self.lineEnd(raw)
                 if !firstLine.isEmpty { ranges.append(firstLine) }
             }
             state.labPayloadFollows = Self.endsWithBareData(raw)
             return ranges
+        case .httpCredentialHeaders:
+            return raw.withUnsafeBufferPointer { ByteMatchers.httpCredentialValues(in: $0) }
         case .postgresPasswordMessage:
             guard sender == .client, raw.count > 5, raw[0] == UInt8(ascii: "p") else { return [] }
             let length = raw[1...4].reduce(0) { $0 << 8 | Int($1) }
@@ -133,18 +140,23 @@ public struct RedactionRule: @unchecked Sendable {
         case .smtpAuthExchange(let start):
             if sender == .server {
                 // 334 asks for more of the exchange; any other reply ends it.
-                state.smtpAuthInProgress = state.smtpAuthInProgress && raw.starts(with: Array("334".utf8))
+                state.smtpAuthInProgress = state.smtpAuthInProgress && raw.starts(with: Self.smtpContinuation)
                 return []
             }
             if state.smtpAuthInProgress {
                 let lineEnd = Self.lineEnd(raw)
                 return lineEnd > 0 ? [0..<lineEnd] : []
             }
+            // The exchange starts with AUTH: without it the regex cannot match, so no text is made.
+            guard raw.withUnsafeBufferPointer({ Self.containsIgnoringCase($0, Self.smtpAuthWord) }) else { return [] }
             let ranges = Self.groupRanges(of: start, in: Self.cachedText(&text, raw))
             if Self.cachedText(&text, raw).hasMatch(start) { state.smtpAuthInProgress = true }
             return ranges
         }
     }
+
+    private static let smtpContinuation = Array("334".utf8)
+    private static let smtpAuthWord = Array("auth".utf8)
 
     /// Where the first line's content ends (before its CR LF or LF), or the end.
     private static func lineEnd(_ raw: [UInt8]) -> Int {
@@ -157,9 +169,8 @@ public struct RedactionRule: @unchecked Sendable {
         var end = raw.count - 1
         if end > 0 && raw[end - 1] == 0x0d { end -= 1 }
         while end > 0 && (raw[end - 1] == 0x20 || raw[end - 1] == 0x09) { end -= 1 }
-        guard end >= 4 else { return false }
-        let word = raw[(end - 4)..<end].map { $0 & 0xdf }
-        return word == Array("DATA".utf8) && (end == 4 || raw[end - 5] == UInt8(ascii: "\n"))
+        guard end >= 4, raw.withUnsafeBufferPointer({ ByteMatchers.hasWord(ByteMatchers.data, in: $0, at: end - 4) }) else { return false }
+        return end == 4 || raw[end - 5] == UInt8(ascii: "\n")
     }
 
     private func hiddenRanges(in raw: [UInt8], state: RedactionState?) -> [Range<Int>] {
@@ -199,26 +210,20 @@ public struct RedactionRule: @unchecked Sendable {
 
     /// `word` is lower case. The first byte is looked for with `memchr`, once per case: it runs
     /// far faster than a byte loop, and a bulk stream is all this check sees of most rules.
-    private static func containsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ word: [UInt8]) -> Bool {
+    static func containsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ word: [UInt8]) -> Bool {
         guard let first = word.first, bytes.count >= word.count, let base = bytes.baseAddress else { return false }
-        let firstUpper = first >= 0x61 && first <= 0x7a ? first - 0x20 : first
         let lastStart = bytes.count - word.count
-        for start in first == firstUpper ? [first] : [first, firstUpper] {
+        func found(startingWith start: UInt8) -> Bool {
             var offset = 0
             while offset <= lastStart, let found = memchr(base + offset, Int32(start), lastStart - offset + 1) {
                 let index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
-                var matched = 1
-                while matched < word.count {
-                    var candidate = bytes[index + matched]
-                    if candidate >= 0x41 && candidate <= 0x5a { candidate += 0x20 }
-                    if candidate != word[matched] { break }
-                    matched += 1
-                }
-                if matched == word.count { return true }
+                if ByteMatchers.hasWord(word, in: bytes, at: index) { return true }
                 offset = index + 1
             }
+            return false
         }
-        return false
+        let firstUpper = ByteMatchers.upper(first)
+        return found(startingWith: first) || (firstUpper != first && found(startingWith: firstUpper))
     }
 }
 

@@ -6,24 +6,51 @@ import Crypto
 /// keeps the list of spans it lost (`RecordedMessage.redactions`).
 public final class Redactor: Sendable {
     public let rules: [RedactionRule]
-    private let key: SymmetricKey
+    /// The rules that read each side's messages, in order: a rule never looks at the other side's.
+    private let clientRules: [RedactionRule]
+    private let serverRules: [RedactionRule]
+    /// HMAC-SHA256 (RFC 2104) with the store's key taken in once: the hash states after the key's
+    /// inner and outer padded blocks. A token then costs the secret's blocks and the outer hash;
+    /// `HMAC.authenticationCode` would pad and hash the key again, through generic data paths.
+    private let innerAfterKey: SHA256
+    private let outerAfterKey: SHA256
 
     /// `key`: the store's redaction key (never shown).
     public init(rules: [RedactionRule], key: [UInt8]) {
         self.rules = rules
-        self.key = SymmetricKey(data: key)
+        clientRules = rules.filter { $0.direction.includes(.client) }
+        serverRules = rules.filter { $0.direction.includes(.server) }
+        var block = key.count > SHA256.blockByteCount ? Array(SHA256.hash(data: key)) : key
+        block += repeatElement(0, count: SHA256.blockByteCount - block.count)
+        var inner = SHA256()
+        inner.update(data: block.map { $0 ^ 0x36 })
+        innerAfterKey = inner
+        var outer = SHA256()
+        outer.update(data: block.map { $0 ^ 0x5c })
+        outerAfterKey = outer
     }
 
     /// The token that stands for `secret` in this store.
     public func token(for secret: some Sequence<UInt8>) -> [UInt8] {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(secret), using: key)
-        let hex = Array("0123456789abcdef".utf8)
-        var token = RedactedSpan.tokenPrefix
-        for byte in mac.prefix(RedactedSpan.hashDigits / 2) {
-            token.append(hex[Int(byte >> 4)])
-            token.append(hex[Int(byte & 0x0f)])
-        }
+        var token: [UInt8] = []
+        appendToken(for: Array(secret)[...], to: &token)
         return token
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    private func appendToken(for secret: ArraySlice<UInt8>, to stored: inout [UInt8]) {
+        var inner = innerAfterKey
+        secret.withUnsafeBytes { inner.update(bufferPointer: $0) }
+        var outer = outerAfterKey
+        inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
+        stored += RedactedSpan.tokenPrefix
+        outer.finalize().withUnsafeBytes { mac in
+            for byte in mac.prefix(RedactedSpan.hashDigits / 2) {
+                stored.append(Self.hexDigits[Int(byte >> 4)])
+                stored.append(Self.hexDigits[Int(byte & 0x0f)])
+            }
+        }
     }
 
     /// Replaces the secrets in `message` by their tokens, noting each span; the payload range
@@ -31,7 +58,7 @@ public final class Redactor: Sendable {
     public func redact(_ message: inout RecordedMessage, state: inout RedactionState) {
         var found: [(range: Range<Int>, rule: String)] = []
         var text: ByteText?
-        for rule in rules where rule.direction.includes(message.sender) && rule.mayMatch(message.raw) {
+        for rule in message.sender == .client ? clientRules : serverRules where rule.mayMatch(message.raw) {
             for range in rule.hiddenRanges(in: message.raw, sender: message.sender, payloadRange: message.payloadRange,
                                            text: &text, state: &state) {
                 found.append((range, rule.name))
@@ -56,7 +83,7 @@ public final class Redactor: Sendable {
         for span in spans {
             stored += original[position..<span.range.lowerBound]
             redactions.append(RedactedSpan(offset: stored.count, length: span.range.count, rule: span.rule))
-            stored += token(for: original[span.range])
+            appendToken(for: original[span.range], to: &stored)
             position = span.range.upperBound
         }
         stored += original[position...]
