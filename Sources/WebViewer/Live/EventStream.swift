@@ -15,7 +15,7 @@ struct EventStream {
     let store: ViewerStore
     let feed: LiveFeed
     /// Most messages of one session sent to catch up; more is a `reset`.
-    static let catchUpLimit = LiveFeed.batch
+    static let catchUpLimit = 2_000
 
     func add(to router: Router<BasicRequestContext>) {
         router.get("/api/events") { request, _ in try await events(request) }
@@ -30,7 +30,7 @@ struct EventStream {
         var start: String
         let updates: AsyncStream<LiveUpdate>
         if let sessionID {
-            let (position, _, stream) = try await feed.watch(since: nil)
+            let (position, _, stream) = try await feed.watch(since: nil, session: sessionID)
             updates = stream
             selection = EventSelection(sessionID: sessionID, at: position)
             start = try await catchUp(&selection, after: lastEventID.flatMap { Int64($0) }) + Self.event("hello", data: "{}")
@@ -48,17 +48,17 @@ struct EventStream {
             try await writer.write(ByteBuffer(string: start))
             var quiet = 0
             for await update in updates.cancelOnGracefulShutdown() {
-                var text = if update.afterGap || update.sequence != selection.lastSequence + 1 {
+                var events = if update.afterGap || update.sequence != selection.lastSequence + 1 {
                     // Updates were missed (dropped for this watcher, or not read by the feed).
-                    try await recover(&selection, through: update)
+                    ByteBuffer(string: try await recover(&selection, through: update))
                 } else {
                     selection.events(update, id: position(update.sequence))
                 }
                 selection.lastSequence = update.sequence
-                quiet = text.isEmpty ? quiet + 1 : 0
+                quiet = events.readableBytes == 0 ? quiet + 1 : 0
                 // A comment now and then finds a closed connection and keeps proxies from timing out.
-                if text.isEmpty && quiet % 30 == 0 { text = ": idle\n\n" }
-                if !text.isEmpty { try await writer.write(ByteBuffer(string: text)) }
+                if events.readableBytes == 0 && quiet % 30 == 0 { events = ByteBuffer(string: ": idle\n\n") }
+                if events.readableBytes > 0 { try await writer.write(events) }
             }
             try await writer.finish(nil)
         })
@@ -126,10 +126,13 @@ struct EventSelection {
         lastSequence = sequence
     }
 
-    mutating func events(_ update: LiveUpdate, id: String) -> String {
-        guard sessionID != nil else { return events(update.changes, id: id) }
+    /// The events of `update` for this watcher: a list without filters shares the feed's.
+    mutating func events(_ update: LiveUpdate, id: String) -> ByteBuffer {
+        guard let sessionID else {
+            return filter == SessionFilter() ? update.everySession : ByteBuffer(string: events(update.changes, id: id))
+        }
         let session = update.changes.first { $0.session.id == sessionID }?.session
-        return events(session: session, messages: update.messages)
+        return ByteBuffer(string: events(session: session, messages: update.messages[sessionID] ?? []))
     }
 
     /// `session` events for the changes the filters admit (a list watcher).

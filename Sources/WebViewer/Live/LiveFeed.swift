@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Recording
 
 /// A session as an update shows it, with the verbs and reply codes of its messages seen live
@@ -20,58 +21,71 @@ struct SessionChange: Sendable {
 }
 
 /// What changed in the store since the previous update: sessions that began, grew or ended, and
-/// the messages committed, in commit order (the store's `follow()` cursor).
+/// the messages of watched sessions committed, in commit order (the store's `follow()` cursor).
 struct LiveUpdate: Sendable {
     var sequence: Int
     /// Updates before this one were not all seen (the feed was idle or the store failed and
     /// following started afresh): what a watcher shows may be stale.
     var afterGap = false
     var changes: [SessionChange] = []
-    var messages: [StoredMessage] = []
+    /// The messages committed, by session: only those of sessions a watcher follows (a list needs none).
+    var messages: [Int64: [StoredMessage]] = [:]
+    /// The `session` event of every change, with this update's position as id: what a list without
+    /// filters is sent, written once for all of them.
+    var everySession = ByteBuffer()
 }
 
-/// One poller per viewer, however many pages watch: it reads what the store's `follow()` cursor
-/// has committed and which sessions are open, and hands every watcher the same update. It polls
-/// only while someone watches (and `linger` after, so a page that reconnects finds what it
-/// missed), so a viewer nobody looks at costs the recorder nothing.
+/// One poller per viewer process, however many pages watch: each update it reads what the store's
+/// `follow()` cursor has committed and which of the open sessions it knows have ended, and hands
+/// every watcher the same update. It polls only while someone watches (and `linger` after, so a
+/// page that reconnects finds what it missed), so a viewer nobody looks at costs the recorder nothing.
 ///
 /// Positions are update sequence numbers of this feed, named with `epoch` (they mean nothing to
 /// another viewer process): message ids cannot serve, since on PostgreSQL several recorders
 /// commit ids out of order.
 actor LiveFeed {
     static let interval: Duration = .milliseconds(500)
-    /// Most messages read per update; a burst larger than this is read over the next updates.
-    static let batch = 2_000
+    /// Messages read per query, and most read per update: twice what a recorder at full rate
+    /// (~100,000 messages a second on two cores) commits in an interval; a larger burst is read
+    /// over the next updates.
+    static let page = 5_000
+    static let budget = 100_000
     /// How long polling goes on after the last watcher left.
     static let linger: Duration = .seconds(30)
+
+    private struct Watcher {
+        let updates: AsyncStream<LiveUpdate>.Continuation
+        /// A session page's session: its messages go into the updates.
+        let sessionID: Int64?
+    }
 
     /// Names this feed's positions.
     nonisolated let epoch = String(UInt32.random(in: .min ... .max), radix: 36)
     private let store: ViewerStore
     private let logger: Logger
-    private var watchers: [UUID: AsyncStream<LiveUpdate>.Continuation] = [:]
+    private var watchers: [UUID: Watcher] = [:]
     private var polling: Task<Void, Never>?
     private var cursor: (any FollowCursor)?
     private var sequence = 0
     private var journal = ChangeJournal()
-    /// Open sessions as last shown, to tell which changed and which ended.
-    private var open: [Int64: SessionSummary] = [:]
+    private var open = OpenSessions()
 
     init(store: ViewerStore, logger: Logger) {
         self.store = store
         self.logger = logger
     }
 
-    /// A watcher: the position now, the changes after `position` (nil when that is not known:
-    /// another epoch, or further back than the journal keeps) and the updates from now on.
-    /// Updates a slow watcher cannot take are dropped: it sees a gap in `sequence`.
-    func watch(since position: FeedPosition?) async throws
+    /// A watcher (of one session's messages too, with `session`): the position now, the changes
+    /// after `position` (nil when that is not known: another epoch, or further back than the
+    /// journal keeps) and the updates from now on. Updates a slow watcher cannot take are dropped:
+    /// it sees a gap in `sequence`.
+    func watch(since position: FeedPosition?, session: Int64? = nil) async throws
         -> (position: Int, missed: [SessionChange]?, updates: AsyncStream<LiveUpdate>) {
         if cursor == nil { try await startFollowing() }
         let id = UUID()
         let (stream, continuation) = AsyncStream.makeStream(of: LiveUpdate.self, bufferingPolicy: .bufferingNewest(32))
         continuation.onTermination = { _ in Task { await self.unwatch(id) } }
-        watchers[id] = continuation
+        watchers[id] = Watcher(updates: continuation, sessionID: session)
         if polling == nil { polling = Task { await self.poll() } }
         return (sequence, changes(since: position), stream)
     }
@@ -94,7 +108,7 @@ actor LiveFeed {
     /// before the next update.
     private func stopFollowing() {
         cursor = nil
-        open = [:]
+        open = OpenSessions()
         journal.forget(through: sequence + 1)
     }
 
@@ -118,7 +132,7 @@ actor LiveFeed {
                 if afterGap { try await startFollowing() }
                 var update = try await nextUpdate()
                 update.afterGap = afterGap
-                for watcher in watchers.values { watcher.yield(update) }
+                for watcher in watchers.values { watcher.updates.yield(update) }
             } catch is CancellationError {
                 return
             } catch {
@@ -132,27 +146,64 @@ actor LiveFeed {
 
     private func nextUpdate() async throws -> LiveUpdate {
         guard let cursor else { throw CancellationError() }
-        let (messages, nowOpen, ended) = try await store.read { [open] store in
-            let messages = try await cursor.next(SessionFilter(), limit: Self.batch)
-            let nowOpen = try await store.list(SessionFilter(endReason: SessionFilter.openReason), limit: 500)
-            // Sessions that were open and are no longer, or that began and ended between two polls.
-            let openIDs = Set(nowOpen.map(\.id))
-            let gone = Set(open.keys).union(messages.map(\.sessionID)).subtracting(openIDs)
-            var ended: [SessionSummary] = []
-            for id in gone.sorted() { ended.append(try await store.session(id)) }
-            return (messages, nowOpen, ended)
+        let (ended, messages) = try await store.read { [openIDs = open.ids] store in
+            // Ends first: a session's last messages are committed before its end, so the read
+            // after this one has them.
+            let ended = openIDs.isEmpty ? [] : try await store.endedSessions(among: openIDs)
+            var messages: [StoredMessage] = []
+            while messages.count < Self.budget {
+                let page = try await cursor.next(SessionFilter(), limit: Self.page)
+                messages += page
+                if page.count < Self.page { break }
+            }
+            return (ended, messages)
         }
-        sequence += 1
-        var changes = (ended + nowOpen.filter { open[$0.id] != $0 }).map { SessionChange(session: $0) }
-        let index = Dictionary(uniqueKeysWithValues: changes.indices.map { (changes[$0].session.id, $0) })
+        var changed: [Int64: SessionSummary] = [:]
+        for session in ended {
+            open.track(session)
+            changed[session.id] = session
+        }
+        // Sessions seen for the first time (begun, or open since before following started) are
+        // read once; those that ended lately and their late messages are not read again.
+        let unseen = Set(messages.map(\.sessionID)).subtracting(open.ids).subtracting(changed.keys)
+            .filter { !journal.hasEnded($0) }
+        for session in try await store.read({ [unseen] store in try await Self.sessions(unseen.sorted(), in: store) }) {
+            open.track(session)
+            changed[session.id] = session
+        }
         for message in messages {
+            if let session = open.count(message) { changed[message.sessionID] = session }
+        }
+
+        sequence += 1
+        var changes = changed.keys.sorted().map { SessionChange(session: changed[$0]!) }
+        let index = Dictionary(uniqueKeysWithValues: changes.indices.map { (changes[$0].session.id, $0) })
+        let watched = Set(watchers.values.compactMap(\.sessionID))
+        var watchedMessages: [Int64: [StoredMessage]] = [:]
+        for message in messages {
+            if watched.contains(message.sessionID) { watchedMessages[message.sessionID, default: []].append(message) }
             guard let at = index[message.sessionID] else { continue }
-            if let verb = message.verb { changes[at].verbs.insert(verb.uppercased()) }
+            if let verb = message.verb, !changes[at].verbs.contains(verb) { changes[at].verbs.insert(verb.uppercased()) }
             if let code = message.replyCode { changes[at].codes.insert(code) }
         }
-        open = Dictionary(uniqueKeysWithValues: nowOpen.map { ($0.id, $0) })
         journal.record(changes, at: sequence)
-        return LiveUpdate(sequence: sequence, changes: changes, messages: messages)
+        let id = FeedPosition(epoch: epoch, sequence: sequence).text
+        var everySession = ByteBuffer()
+        for change in changes { everySession.writeString(EventStream.event("session", id: id, data: change.json)) }
+        return LiveUpdate(sequence: sequence, changes: changes, messages: watchedMessages, everySession: everySession)
+    }
+
+    /// The sessions with these ids as they are now; one deleted meanwhile is left out.
+    private static func sessions(_ ids: [Int64], in store: any RecordingStore) async throws -> [SessionSummary] {
+        var found: [SessionSummary] = []
+        for id in ids {
+            do {
+                found.append(try await store.session(id))
+            } catch RecordingError.noSuchSession {
+                continue
+            }
+        }
+        return found
     }
 }
 
@@ -202,6 +253,11 @@ struct ChangeJournal {
     mutating func forget(through sequence: Int) {
         completeAfter = max(completeAfter, sequence)
         latest = latest.filter { $0.value.sequence > sequence }
+    }
+
+    /// True when the session's latest change here is its end.
+    func hasEnded(_ id: Int64) -> Bool {
+        latest[id]?.change.session.endedMicros != nil
     }
 
     /// The sessions changed after `sequence`, oldest id first; nil when the journal does not reach back that far.

@@ -1,0 +1,86 @@
+import Backends
+import Client
+import Foundation
+import Logging
+import Recording
+import Testing
+import TestSupport
+@testable import WebViewer
+
+/// The feed behind every event stream of a viewer, watched directly, while a real server records
+/// into a real store (both backends): one read of the store per update, the same update for every
+/// watcher, open sessions' counters kept from the messages read.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct LiveFeedTests {
+    /// Reads `updates` until one shows session `id` (any session with nil) as `done` wants it.
+    static func session(_ id: Int64?, in updates: AsyncStream<LiveUpdate>,
+                        _ done: @escaping @Sendable (SessionSummary) -> Bool) async -> SessionSummary? {
+        for await update in updates {
+            if let change = update.changes.first(where: { (id == nil || $0.session.id == id) && done($0.session) }) {
+                return change.session
+            }
+        }
+        return nil
+    }
+
+    /// What each of `streams` shows of session `id` once `done` holds for it.
+    static func everyWatcher(_ streams: [AsyncStream<LiveUpdate>], _ id: Int64?,
+                             _ done: @escaping @Sendable (SessionSummary) -> Bool) async -> [SessionSummary?] {
+        await withTaskGroup(of: SessionSummary?.self) { group in
+            for stream in streams { group.addTask { await session(id, in: stream, done) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    static func send(_ connection: LabConnection, _ commands: [String]) async throws {
+        for command in commands {
+            try await connection.send(Array(command.utf8))
+            _ = try await connection.readReply()
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func everyWatcherGetsEachUpdateWithTheCountersTheStoreGives(_ backend: TestBackend) async throws {
+        let dir = TemporaryDirectory("wirelog-feed")
+        let location = try backend.freshStore(in: dir)
+        let server = try await TestServer.start(store: location)
+        let feed = LiveFeed(store: ViewerStore { try await location.openStore(.read) }, logger: Logger(label: "feed-test"))
+        var lists: [AsyncStream<LiveUpdate>] = []
+        for _ in 0..<20 { lists.append(try await feed.watch(since: nil).updates) }
+        let reader = try await location.openStore(.read)
+
+        // Once every watcher has seen the session with its greeting, the feed follows it open:
+        // what it shows from then on it counted from the messages it read.
+        let connection = try await WebFixture.connect(port: server.port, ["HELO\n"])
+        let greeted = await Self.everyWatcher(lists, nil) { $0.messageCount == 2 }
+        let id = try #require(greeted.first??.id)
+        #expect(greeted.allSatisfy { $0?.id == id })
+        let page = try await feed.watch(since: nil, session: id).updates
+
+        let other = try await WebFixture.connect(port: server.port, ["HELO\n"])
+        try await Self.send(connection, ["DATA one\n", "DATA two two\n", "DATA \(String(repeating: "x", count: 3_000))\n"])
+        let grown = await Self.everyWatcher(lists, id) { $0.messageCount == 8 }
+        let stored = try await reader.session(id)
+        #expect(stored.messageCount == 8 && stored.endedMicros == nil)
+        #expect(grown.allSatisfy { $0 == stored }, "the store says \(stored)")
+
+        // A session page's updates carry its session's messages, and no other session's.
+        var pageMessages: [StoredMessage] = []
+        for await update in page {
+            #expect(Set(update.messages.keys).isSubset(of: [id]))
+            pageMessages += update.messages[id] ?? []
+            if pageMessages.last?.seq == 8 { break }
+        }
+        #expect(pageMessages.map(\.seq) == Array(3...8))
+
+        try await Self.send(connection, ["QUIT\n"])
+        await connection.close()
+        let ended = await Self.everyWatcher(lists, id) { $0.endReason != nil }
+        let storedEnd = try await reader.session(id)
+        #expect(storedEnd.endReason == "quit" && storedEnd.messageCount == 10)
+        #expect(ended.allSatisfy { $0 == storedEnd })
+
+        await other.close()
+        await server.stop()
+        await reader.close()
+    }
+}
