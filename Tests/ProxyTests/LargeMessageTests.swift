@@ -49,9 +49,12 @@ import TestSupport
         }
         #expect(try StoreFiles.occurrences(of: marker, in: store) == 1)
 
-        let search = try WirelogProcess.run(["sessions", "search", marker, "--db", store.argument])
-        #expect(search.status == 0, "\(search.stderrText)")
-        #expect(search.stdoutText.contains("session \(sessions[0].id)"), "\(search.stdoutText)")
+        // Found whether the search scans every message or only those of chosen sessions.
+        for filters in [[], ["--since", "1h"]] {
+            let search = try WirelogProcess.run(["sessions", "search", marker, "--db", store.argument] + filters)
+            #expect(search.status == 0, "\(search.stderrText)")
+            #expect(search.stdoutText.hasSuffix("1 match\n"), "\(filters): \(search.stdoutText)")
+        }
 
         let exported = try WirelogProcess.run(["sessions", "export", String(sessions[0].id), "--format", "ndjson", "--db", store.argument])
         #expect(exported.status == 0, "\(exported.stderrText)")

@@ -194,6 +194,22 @@ public struct SessionQueries {
     /// message id into one range per core, each read on its own connection, newest range first,
     /// a search for rare bytes takes a fraction of the time.
     private func searchMatches(_ needle: [UInt8], filter: SessionFilter, limit: Int) throws -> [(SessionSummary, StoredMessage)] {
+        let inRows = try rowMatches(needle, filter: filter, limit: limit)
+        // Large messages are searched from their side table, so that the scan of every other
+        // message tests nothing more than it did before segment files.
+        guard try database.scalarInt("SELECT EXISTS (SELECT 1 FROM message_segments)") == 1 else { return inRows }
+        let (sql, values) = searchedMessagesSQL(filter, columns: "\(SessionSummary.columns), \(StoredMessage.columns)", limit: limit) {
+            $0.add("""
+                m.id IN (SELECT x.message_id FROM message_segments x
+                         WHERE instr(wirelog_segment_bytes(x.segment, x.segment_offset, x.byte_count), ?) > 0)
+                """, .blob(needle))
+        }
+        let inSegments = try Self.matchRows(database, sql, values)
+        return Array((inRows + inSegments).sorted { $0.1.id > $1.1.id }.prefix(limit))
+    }
+
+    /// Matches among the messages whose bytes are in their row.
+    private func rowMatches(_ needle: [UInt8], filter: SessionFilter, limit: Int) throws -> [(SessionSummary, StoredMessage)] {
         let parts = min(ProcessInfo.processInfo.activeProcessorCount, 4)
         let newest = try latestMessageID()
         guard !filter.narrowsSessions, parts > 1, newest >= 100_000 else {
@@ -222,9 +238,7 @@ public struct SessionQueries {
     func searchSQL(_ needle: [UInt8], filter: SessionFilter, limit: Int, idRange: ClosedRange<Int64>? = nil) -> (String, [SQLValue]) {
         searchedMessagesSQL(filter, columns: "\(SessionSummary.columns), \(StoredMessage.columns)", limit: limit) { conditions in
             if let idRange { conditions.add("m.id BETWEEN ? AND ?", .integer(idRange.lowerBound), .integer(idRange.upperBound)) }
-            // The second test only for messages whose bytes are in a segment file (an empty `raw`).
-            conditions.add("(instr(m.raw, ?) > 0 OR (length(m.raw) = 0 AND instr(\(SegmentFiles.bytesSQL), ?) > 0))",
-                           .blob(needle), .blob(needle))
+            conditions.add("instr(m.raw, ?) > 0", .blob(needle))
         }
     }
 
