@@ -31,7 +31,7 @@ struct SessionsList: AsyncParsableCommand {
     }
 
     /// How far the "more sessions" line counts: a count that stays cheap on any store.
-    static let moreCountBound = 10_000
+    static let moreCountBound = 1_000
 
     func run() async throws {
         try await withStore(database) { store in
