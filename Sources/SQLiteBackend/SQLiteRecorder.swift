@@ -15,6 +15,9 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
     // Guarded by `condition`.
     private var queue: [SinkOperation] = []
     private var queuedBytes = 0
+    /// Whether `queue` holds a message whose bytes go to a segment file (noted as it is queued,
+    /// rather than found by a second pass over every batch).
+    private var queueHoldsLargeMessage = false
     private var writerIsWaiting = false
     private var writerIsGathering = false
     /// Operations (or bytes: large records amortise a commit on their own) a batch should hold
@@ -101,7 +104,7 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
     }
 
     public func append(_ session: RecordingSession, _ message: RecordedMessage) {
-        enqueue(.message(session, message))
+        enqueue(.message(session, message), large: message.raw.count >= SegmentFiles.threshold)
     }
 
     public func noteTLS(_ session: RecordingSession, _ tls: TLSDetails) {
@@ -133,7 +136,7 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
         nameLock = nil
     }
 
-    private func enqueue(_ operation: SinkOperation) {
+    private func enqueue(_ operation: SinkOperation, large: Bool = false) {
         condition.lock()
         if stopped {
             condition.unlock()
@@ -142,6 +145,7 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
         }
         queue.append(operation)
         queuedBytes += operation.queuedBytes
+        queueHoldsLargeMessage = queueHoldsLargeMessage || large
         if queuedBytes > backlogWarningBytes && !warnedAboutBacklog {
             warnedAboutBacklog = true
             logger.warning("recording backlog above \(backlogWarningBytes >> 20) MiB: SQLite is falling behind, connections will be slowed")
@@ -174,13 +178,15 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
                 gatherMore()
             }
             swap(&batch, &queue)
+            let holdsLargeMessage = queueHoldsLargeMessage
+            queueHoldsLargeMessage = false
             if queuedBytes < backlogWarningBytes / 2 { warnedAboutBacklog = false }
             queuedBytes = 0
             condition.unlock()
 
             let started = WallClock.nowMicros()
             // The statistics count only what committed.
-            if write(batch) {
+            if write(batch, holdingLargeMessages: holdsLargeMessage) {
                 stats.batches += 1
                 stats.records += batch.count
                 stats.largestBatch = max(stats.largestBatch, batch.count)
@@ -217,15 +223,16 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
         writerIsGathering = false
     }
 
-    /// Commits `batch`; false when it failed (and was rolled back).
-    private func write(_ batch: [SinkOperation]) -> Bool {
+    /// Commits `batch` (with a segment to append to when it holds large messages); false when it
+    /// failed (and was rolled back).
+    private func write(_ batch: [SinkOperation], holdingLargeMessages: Bool) -> Bool {
         batchNumber &+= 1
         // Every session in the batch hears the outcome, even when BEGIN itself fails.
         let touched = SinkBatch(batch, number: batchNumber)
         var insertedNow: [RecordingSession] = []
         do {
             let statements = try preparedStatements()
-            try segments.beginBatch(holdingLargeMessages: batch.contains(where: \.holdsLargeMessage))
+            try segments.beginBatch(holdingLargeMessages: holdingLargeMessages)
             try statements.begin.run()
             for operation in batch {
                 let session = operation.session

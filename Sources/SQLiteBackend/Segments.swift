@@ -80,11 +80,13 @@ private final class SegmentReader {
         for fd in files.values { close(fd) }
     }
 
+    private static let keepTogether = "a wirelog database must be kept with its -segments directory"
+
     func answer(_ context: OpaquePointer, segment: Int64, offset: Int64, count: Int64) {
         let path = SegmentFiles.path(ofSegment: segment, database: databasePath)
         guard count > 0 else { return sqlite3_result_zeroblob(context, 0) }
         guard let fd = file(segment, path: path) else {
-            return sqlite3_result_error(context, "the bytes of a large message are missing: cannot open \(path) (\(String(cString: strerror(errno)))); a wirelog database must be kept with its -segments directory", -1)
+            return sqlite3_result_error(context, "the bytes of a large message are missing: cannot open \(path) (\(String(cString: strerror(errno)))); \(Self.keepTogether)", -1)
         }
         guard let buffer = sqlite3_malloc64(sqlite3_uint64(count)) else { return sqlite3_result_error_nomem(context) }
         var done: Int64 = 0
@@ -96,7 +98,7 @@ private final class SegmentReader {
         }
         guard done == count else {
             sqlite3_free(buffer)
-            return sqlite3_result_error(context, "the bytes of a large message are missing: \(path) ends before byte \(offset + count); a wirelog database must be kept with its -segments directory", -1)
+            return sqlite3_result_error(context, "the bytes of a large message are missing: \(path) ends before byte \(offset + count); \(Self.keepTogether)", -1)
         }
         sqlite3_result_blob64(context, buffer, sqlite3_uint64(count), sqlite3_free)
     }
@@ -264,13 +266,5 @@ struct SegmentEraser {
             guard unlink(path) == 0 || errno == ENOENT else { throw SegmentFileError("remove", path) }
             try database.run("DELETE FROM segments WHERE id = ?", .integer(id))
         }
-    }
-}
-
-extension SinkOperation {
-    /// A message whose bytes `MessageInsert` puts in a segment file.
-    var holdsLargeMessage: Bool {
-        if case .message(_, let message) = self { return message.raw.count >= SegmentFiles.threshold }
-        return false
     }
 }
