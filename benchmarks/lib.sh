@@ -26,3 +26,16 @@ listen bench
     server upstream 127.0.0.1:$upstream
 CONF
 }
+
+# wait_port PORT: until something accepts connections on 127.0.0.1:PORT (10 s at most, then exit 1).
+wait_port() {
+    for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done
+    echo "nothing listens on $1" >&2; exit 1
+}
+
+# stop_started: the EXIT trap of a script that keeps what it started in PIDS and its files in WORK.
+stop_started() {
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}

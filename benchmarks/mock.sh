@@ -14,18 +14,9 @@ BIN=${WIRELOG_BIN:-$(swift build -c release --show-bin-path)/wirelog}
 [[ -x $BIN ]] || { echo "build first: swift build -c release (or set WIRELOG_BIN)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/wirelog-mockbench.XXXXXX)
 PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap stop_started EXIT
 # shellcheck source=benchmarks/lib.sh
 source "$ROOT/benchmarks/lib.sh"
-wait_port() {
-    for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done
-    echo "nothing listens on $1" >&2; exit 1
-}
 background() {  # background NAME PORT command…: started, its PID in PID, listening on PORT
     local name=$1 port=$2; shift 2
     "$@" >"$WORK/$name.log" 2>&1 &

@@ -20,15 +20,9 @@ for tool in haproxy redis-server openssl; do
 done
 WORK=$(mktemp -d /tmp/wirelog-tlsbench.XXXXXX)
 PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap stop_started EXIT
 # shellcheck source=benchmarks/lib.sh
 source "$ROOT/benchmarks/lib.sh"
-wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; echo "nothing listens on $1" >&2; exit 1; }
 start() {  # start PORT COMMAND…: runs it in the background, waits for PORT
     local port=$1; shift
     "$@" >"$WORK/$port.log" 2>&1 &
