@@ -60,9 +60,7 @@ extension SessionFilter {
 
 extension SessionSummary {
     /// Over `sessions s`: for an open session the counts come from its messages so far.
-    static let postgresColumns = """
-        s.id, s.kind, s.decoding, s.recorder, s.client_host, s.client_port, s.server_host, s.server_port, s.started_us,
-        s.ended_us, s.end_reason,
+    static let postgresColumns = selecting(counters: """
         CASE WHEN s.ended_us IS NULL
              THEN (SELECT coalesce(sum(length(raw)), 0) FROM messages m WHERE m.session_id = s.id AND m.sender = 'client')
              ELSE s.bytes_from_client END,
@@ -71,9 +69,17 @@ extension SessionSummary {
              ELSE s.bytes_from_server END,
         CASE WHEN s.ended_us IS NULL
              THEN (SELECT count(*) FROM messages m WHERE m.session_id = s.id)
-             ELSE s.message_count END,
-        s.replay_of, s.tls::text
+             ELSE s.message_count END
+        """)
+    /// The columns as the row holds them: an open session's counters are zero.
+    static let postgresRowColumns = selecting(counters: "s.bytes_from_client, s.bytes_from_server, s.message_count")
+
+    private static func selecting(counters: String) -> String {
         """
+        s.id, s.kind, s.decoding, s.recorder, s.client_host, s.client_port, s.server_host, s.server_port, s.started_us,
+        s.ended_us, s.end_reason, \(counters), s.replay_of, s.tls::text
+        """
+    }
     static let postgresColumnCount = 16
 
     init(_ row: PostgresRandomAccessRow, from first: Int = 0) throws {

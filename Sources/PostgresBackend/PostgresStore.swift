@@ -80,9 +80,16 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
         return try SessionSummary(row.makeRandomAccess())
     }
 
+    public func sessions(_ ids: [Int64], countingOpen: Bool) async throws -> [SessionSummary] {
+        guard !ids.isEmpty else { return [] }
+        let columns = countingOpen ? SessionSummary.postgresColumns : SessionSummary.postgresRowColumns
+        return try await link.rows("SELECT \(unescaped: columns) FROM sessions s WHERE s.id = ANY(\(ids)) ORDER BY s.id")
+            .map { try SessionSummary($0.makeRandomAccess()) }
+    }
+
     public func endedSessions(among ids: [Int64]) async throws -> [SessionSummary] {
         try await link.rows("""
-            SELECT \(unescaped: SessionSummary.postgresColumns) FROM sessions s
+            SELECT \(unescaped: SessionSummary.postgresRowColumns) FROM sessions s
             WHERE s.id = ANY(\(ids)) AND s.ended_us IS NOT NULL ORDER BY s.id
             """).map { try SessionSummary($0.makeRandomAccess()) }
     }

@@ -11,6 +11,11 @@ public protocol RecordingStore: Sendable {
     func countSessions(_ filter: SessionFilter, before: SessionListPosition?, upTo bound: Int) async throws -> Int
     /// The session with this id, or `RecordingError.noSuchSession`.
     func session(_ id: Int64) async throws -> SessionSummary
+    /// The sessions `ids` in id order, those that do not exist left out. With `countingOpen`, an open
+    /// session's counters are counted from its messages so far, as `session(_:)` gives them; without,
+    /// they are zero (a row's counters are written when it ends), which costs nothing however much
+    /// it holds: for a caller that counts the messages itself from the session's first.
+    func sessions(_ ids: [Int64], countingOpen: Bool) async throws -> [SessionSummary]
     /// Those of the sessions `ids` that have ended, in id order: what `follow` asks of the sessions it printed.
     func endedSessions(among ids: [Int64]) async throws -> [SessionSummary]
     /// The session's messages in wire order after message `afterID` (0: from the start), at most `limit`.

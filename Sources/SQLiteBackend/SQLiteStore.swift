@@ -32,6 +32,10 @@ public final class SQLiteStore: RecordingStore, @unchecked Sendable {
         try withQueries { try $0.session(id) }
     }
 
+    public func sessions(_ ids: [Int64], countingOpen: Bool) async throws -> [SessionSummary] {
+        try withQueries { try $0.sessions(ids, countingOpen: countingOpen) }
+    }
+
     public func endedSessions(among ids: [Int64]) async throws -> [SessionSummary] {
         try withQueries { try $0.endedSessions(among: ids) }
     }

@@ -85,15 +85,15 @@ struct SessionsFollow: AsyncParsableCommand {
             // so the end line comes after the session's last message.
             let ended = openSessions.isEmpty ? [] : try await store.endedSessions(among: Array(openSessions.keys))
             let batch = try await cursor.next(filter, limit: 1_000)
+            // Only a session's first header line is printed, which no counter is in.
+            var unseen = Set(batch.map(\.sessionID)).subtracting(openSessions.keys)
+            for session in try await store.sessions(unseen.sorted(), countingOpen: false) {
+                openSessions[session.id] = session
+            }
             for message in batch {
-                let session: SessionSummary
-                if let known = openSessions[message.sessionID] {
-                    session = known
-                } else {
-                    session = try await store.session(message.sessionID)
-                    openSessions[message.sessionID] = session
-                    if !json { Transcript.header(session).prefix(1).forEach { Output.line($0) } }
-                }
+                // A session deleted meanwhile has no header to print its messages under.
+                guard let session = openSessions[message.sessionID] else { continue }
+                if unseen.remove(message.sessionID) != nil, !json { Transcript.header(session).prefix(1).forEach { Output.line($0) } }
                 if json {
                     Output.line(try JSONOutput.line(MessageJSON(message, sessionStartedMicros: session.startedMicros)))
                 } else {

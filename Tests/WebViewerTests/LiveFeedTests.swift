@@ -83,4 +83,59 @@ import TestSupport
         await server.stop()
         await reader.close()
     }
+
+    /// Sessions open before a feed starts following are counted by the store, the open sessions of
+    /// a block together; sessions that begin while it follows are read without counting (their
+    /// first message is in the update), and it counts them itself.
+    @Test(arguments: TestBackend.allCases)
+    func sessionsOpenBeforeFollowingShowTheStoresCounters(_ backend: TestBackend) async throws {
+        let dir = TemporaryDirectory("wirelog-feed")
+        let location = try backend.freshStore(in: dir)
+        let server = try await TestServer.start(store: location)
+        let viewerStore = ViewerStore { try await location.openStore(.read) }
+        let reader = try await location.openStore(.read)
+
+        // The first feed shows when every command is committed.
+        let first = try await LiveFeed(store: viewerStore, logger: Logger(label: "feed-test")).watch(since: nil).updates
+        var connections: [LabConnection] = []
+        for extra in 0..<3 {
+            connections.append(try await WebFixture.connect(port: server.port, ["HELO\n"] + Array(repeating: "DATA \(extra)\n", count: extra)))
+        }
+        try await WebFixture.converse(port: server.port, ["HELO\n", "QUIT\n"])
+        var committed: [Int64: Int64] = [:]
+        for await update in first {
+            for change in update.changes { committed[change.session.id] = change.session.messageCount }
+            if committed.values.sorted() == [2, 4, 4, 6] { break }
+        }
+        let ids = committed.keys.sorted()
+        let openIDs = Array(ids.prefix(3))
+
+        // The store's answer for them, counting or not, with an id that does not exist.
+        let counted = try await reader.sessions(ids + [ids.last! + 1_000], countingOpen: true)
+        var oneByOne: [SessionSummary] = []
+        for id in ids { oneByOne.append(try await reader.session(id)) }
+        #expect(counted == oneByOne)
+        let rows = try await reader.sessions(ids, countingOpen: false)
+        #expect(rows.map(\.id) == ids)
+        #expect(rows.prefix(3).allSatisfy { $0.messageCount == 0 && $0.bytesFromClient == 0 && $0.endedMicros == nil })
+        #expect(rows.last == counted.last, "an ended session's row holds its counters")
+
+        // A second feed follows from now: the open sessions' next messages bring them in with all they hold.
+        let second = try await LiveFeed(store: viewerStore, logger: Logger(label: "feed-test")).watch(since: nil).updates
+        for connection in connections { try await Self.send(connection, ["DATA more\n"]) }
+        let late = try await WebFixture.connect(port: server.port, ["HELO\n"])
+        var seen: [Int64: SessionSummary] = [:]
+        for await update in second {
+            for change in update.changes { seen[change.session.id] = change.session }
+            if openIDs.allSatisfy({ seen[$0]?.messageCount ?? 0 >= (committed[$0] ?? 0) + 2 }) && seen.count == 4 { break }
+        }
+        for id in openIDs { #expect(seen[id] == (try await reader.session(id))) }
+        let lateID = try #require(seen.keys.first { !ids.contains($0) })
+        #expect(seen[lateID] == (try await reader.session(lateID)))
+
+        for connection in connections + [late] { await connection.close() }
+        await server.stop()
+        await reader.close()
+    }
 }
+

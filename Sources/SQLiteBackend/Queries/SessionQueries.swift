@@ -4,9 +4,7 @@ import Recording
 extension SessionSummary {
     /// The columns `init(_:from:)` reads, over `sessions s`. For an open session the counts come
     /// from its messages so far (the row's own counters are written when it ends).
-    static let columns = """
-        s.id, s.kind, s.decoding, s.recorder, s.client_host, s.client_port, s.server_host, s.server_port, s.started_us,
-        s.ended_us, s.end_reason,
+    static let columns = selecting(counters: """
         CASE WHEN s.ended_us IS NULL
              THEN (SELECT coalesce(sum(\(SegmentFiles.lengthSQL)), 0) FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND m.sender = 'client')
              ELSE s.bytes_from_client END,
@@ -15,9 +13,17 @@ extension SessionSummary {
              ELSE s.bytes_from_server END,
         CASE WHEN s.ended_us IS NULL
              THEN (SELECT count(*) FROM messages m WHERE \(MessageLookup.ofSession("s.id")))
-             ELSE s.message_count END,
-        s.replay_of, s.tls
+             ELSE s.message_count END
+        """)
+    /// The columns as the row holds them: an open session's counters are zero.
+    static let rowColumns = selecting(counters: "s.bytes_from_client, s.bytes_from_server, s.message_count")
+
+    private static func selecting(counters: String) -> String {
         """
+        s.id, s.kind, s.decoding, s.recorder, s.client_host, s.client_port, s.server_host, s.server_port, s.started_us,
+        s.ended_us, s.end_reason, \(counters), s.replay_of, s.tls
+        """
+    }
     static let columnCount: Int32 = 16
 
     init(_ statement: Statement, from first: Int32 = 0) {
@@ -150,17 +156,65 @@ public struct SessionQueries {
         return SessionSummary(statement)
     }
 
-    /// Those of the sessions `ids` that have ended, in id order (a bound list of ids per statement,
-    /// below SQLite's limit of host parameters).
+    /// Those of the sessions `ids` that have ended, in id order.
     public func endedSessions(among ids: [Int64]) throws -> [SessionSummary] {
-        var ended: [SessionSummary] = []
-        for start in stride(from: 0, to: ids.count, by: 500) {
-            let chunk = ids[start..<min(start + 500, ids.count)]
-            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-            ended += try rows("SELECT \(SessionSummary.columns) FROM sessions s WHERE s.id IN (\(placeholders)) AND s.ended_us IS NOT NULL",
-                              chunk.map { .integer($0) }) { SessionSummary($0) }
+        try sessionRows(ids, where: "s.ended_us IS NOT NULL")
+    }
+
+    /// The sessions `ids` in id order, those that do not exist left out. With `countingOpen` an open
+    /// session's counters are counted from its messages, the open sessions of a block of 64 in one
+    /// pass over the block's index entries (one by one, 50 busy sessions of a block read it 50
+    /// times); without, they are zero as in the row, which costs nothing however much it holds.
+    public func sessions(_ ids: [Int64], countingOpen: Bool) throws -> [SessionSummary] {
+        guard !ids.isEmpty else { return [] }
+        return try database.transaction(.deferred) {
+            var sessions = try sessionRows(ids)
+            guard countingOpen else { return sessions }
+            let openByBlock = Dictionary(grouping: sessions.indices.filter { sessions[$0].endedMicros == nil }) {
+                sessions[$0].id / MessageLookup.sessionsPerBlock
+            }
+            for (block, members) in openByBlock {
+                let counters = try openCounters(ofSessions: members.map { sessions[$0].id }, inBlock: block)
+                for index in members {
+                    guard let counted = counters[sessions[index].id] else { continue }
+                    sessions[index].bytesFromClient = counted.fromClient
+                    sessions[index].bytesFromServer = counted.fromServer
+                    sessions[index].messageCount = counted.messages
+                }
+            }
+            return sessions
         }
-        return ended.sorted { $0.id < $1.id }
+    }
+
+    /// The rows of the sessions `ids` that meet `condition`, in id order.
+    private func sessionRows(_ ids: [Int64], where condition: String = "true") throws -> [SessionSummary] {
+        try rows("""
+            SELECT \(SessionSummary.rowColumns) FROM sessions s
+            WHERE s.id IN (SELECT value FROM json_each(?)) AND \(condition) ORDER BY s.id
+            """, [Self.idList(ids)]) { SessionSummary($0) }
+    }
+
+    /// Message and byte counts of the sessions `ids`, all of block `block`, from one pass over the block.
+    private func openCounters(ofSessions ids: [Int64], inBlock block: Int64)
+        throws -> [Int64: (fromClient: Int64, fromServer: Int64, messages: Int64)] {
+        let counted = try rows("""
+            SELECT m.session_id,
+                   coalesce(sum(CASE WHEN m.sender = 'client' THEN \(SegmentFiles.lengthSQL) END), 0),
+                   coalesce(sum(CASE WHEN m.sender = 'server' THEN \(SegmentFiles.lengthSQL) END), 0),
+                   count(*)
+            FROM messages m
+            WHERE m.session_id / \(MessageLookup.sessionsPerBlock) = ? AND +m.session_id IN (SELECT value FROM json_each(?))
+            GROUP BY m.session_id
+            """, [.integer(block), Self.idList(ids)]) { statement in
+            (statement.int64(0), (fromClient: statement.int64(1), fromServer: statement.int64(2), messages: statement.int64(3)))
+        }
+        return Dictionary(counted, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Ids as one bound value, a JSON array read with `json_each`: one statement (cached once)
+    /// whatever their number, with no limit of host parameters.
+    private static func idList(_ ids: [Int64]) -> SQLValue {
+        .text("[" + ids.map(String.init).joined(separator: ",") + "]")
     }
 
     /// The session's messages in wire order after message `afterID`, at most `limit`.

@@ -163,11 +163,17 @@ actor LiveFeed {
             open.track(session)
             changed[session.id] = session
         }
-        // Sessions seen for the first time (begun, or open since before following started) are
-        // read once; those that ended lately and their late messages are not read again.
+        // Sessions seen for the first time are read once; those that ended lately and their late
+        // messages are not read again. One whose first message is here has nothing counted before
+        // it, so its row will do; one open since before following started is counted by the store.
         let unseen = Set(messages.map(\.sessionID)).subtracting(open.ids).subtracting(changed.keys)
             .filter { !journal.hasEnded($0) }
-        for session in try await store.read({ [unseen] store in try await Self.sessions(unseen.sorted(), in: store) }) {
+        let begun = Set(messages.lazy.filter { $0.seq == 1 }.map(\.sessionID)).intersection(unseen)
+        let unseenSessions = try await store.read { [unseen] store in
+            try await store.sessions(begun.sorted(), countingOpen: false)
+                + store.sessions(unseen.subtracting(begun).sorted(), countingOpen: true)
+        }
+        for session in unseenSessions {
             open.track(session)
             changed[session.id] = session
         }
@@ -191,19 +197,6 @@ actor LiveFeed {
         var everySession = ByteBuffer()
         for change in changes { everySession.writeString(EventStream.event("session", id: id, data: change.json)) }
         return LiveUpdate(sequence: sequence, changes: changes, messages: watchedMessages, everySession: everySession)
-    }
-
-    /// The sessions with these ids as they are now; one deleted meanwhile is left out.
-    private static func sessions(_ ids: [Int64], in store: any RecordingStore) async throws -> [SessionSummary] {
-        var found: [SessionSummary] = []
-        for id in ids {
-            do {
-                found.append(try await store.session(id))
-            } catch RecordingError.noSuchSession {
-                continue
-            }
-        }
-        return found
     }
 }
 
