@@ -117,8 +117,8 @@ public final class Redactor: Sendable {
 }
 
 /// The rules that read one side's messages, in order, with all their keywords looked for in one
-/// scan of each message.
-private struct Side: Sendable {
+/// scan of each message. A class: picking a side for each message then costs one retain.
+private final class Side: Sendable {
     let rules: [RedactionRule]
     /// For each rule, its keywords' indices in `scan.keywords`. A rule runs when one of them is
     /// found; one without keywords always runs.
