@@ -49,19 +49,7 @@ import TestSupport
         let key = Array(repeating: UInt8(9), count: 32)
         let byPreset = Redactor(rules: preset, key: key)
         let byRegex = Redactor(rules: [try RedactionRule(name: "regex", pattern: pattern)], key: key)
-        var hidden = 0
-        for raw in messages {
-            var fromPreset = RecordedMessage(seq: 1, atMicros: 0, sender: .client, raw: raw)
-            var fromRegex = fromPreset
-            var presetState = RedactionState()
-            var regexState = RedactionState()
-            byPreset.redact(&fromPreset, state: &presetState)
-            byRegex.redact(&fromRegex, state: &regexState)
-            #expect(fromPreset.raw == fromRegex.raw, "\(raw)")
-            #expect(fromPreset.redactions.map(\.offset) == fromRegex.redactions.map(\.offset), "\(raw)")
-            #expect(fromPreset.redactions.map(\.length) == fromRegex.redactions.map(\.length), "\(raw)")
-            hidden += fromRegex.redactions.count
-        }
+        let hidden = Self.expectStoredAlike(byPreset, byRegex, messages: messages)
         // The generated messages exercise the matcher: many hide something, many nothing.
         #expect(hidden > messages.count / 10)
         #expect(messages.filter { raw in
@@ -70,6 +58,26 @@ import TestSupport
             byRegex.redact(&message, state: &state)
             return message.redactions.isEmpty
         }.count > messages.count / 10)
+    }
+
+    /// Each message, redacted alone by each redactor (from `sender`, by the message's number), is
+    /// stored alike: the same bytes, spans at the same places. Returns how many spans were hidden.
+    static func expectStoredAlike(_ first: Redactor, _ second: Redactor, messages: [[UInt8]],
+                                  sender: (Int) -> Sender = { _ in .client }) -> Int {
+        var hidden = 0
+        for (number, raw) in messages.enumerated() {
+            var byFirst = RecordedMessage(seq: 1, atMicros: 0, sender: sender(number), raw: raw)
+            var bySecond = byFirst
+            var firstState = RedactionState()
+            var secondState = RedactionState()
+            first.redact(&byFirst, state: &firstState)
+            second.redact(&bySecond, state: &secondState)
+            #expect(byFirst.raw == bySecond.raw, "\(raw)")
+            #expect(byFirst.redactions.map(\.offset) == bySecond.redactions.map(\.offset), "\(raw)")
+            #expect(byFirst.redactions.map(\.length) == bySecond.redactions.map(\.length), "\(raw)")
+            hidden += bySecond.redactions.count
+        }
+        return hidden
     }
 
     /// `count` messages of up to 10 pieces each, the same for the same seed.

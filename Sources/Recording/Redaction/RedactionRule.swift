@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 /// Which side's messages a rule reads.
 public enum RedactionDirection: String, Sendable, CaseIterable {
     case client, server, both
@@ -123,7 +118,7 @@ public final class RedactionRule: @unchecked Sendable {
             guard sender == .client else { return [] }
             if let payloadRange { return payloadRange.isEmpty ? [] : [payloadRange] }
             var ranges = raw.withUnsafeBufferPointer { bytes in
-                Self.containsIgnoringCase(bytes, ByteMatchers.data) ? ByteMatchers.labDataPayloads(in: bytes) : []
+                Self.dataWord.containsAny(bytes) ? ByteMatchers.labDataPayloads(in: bytes) : []
             }
             if state.labPayloadFollows {
                 let firstLine = 0..<Self.lineEnd(raw)
@@ -148,7 +143,7 @@ public final class RedactionRule: @unchecked Sendable {
                 return lineEnd > 0 ? [0..<lineEnd] : []
             }
             // The exchange starts with AUTH: without it the regex cannot match, so no text is made.
-            guard raw.withUnsafeBufferPointer({ Self.containsIgnoringCase($0, Self.smtpAuthWord) }) else { return [] }
+            guard raw.withUnsafeBufferPointer({ Self.smtpAuthWord.containsAny($0) }) else { return [] }
             let ranges = Self.groupRanges(of: start, in: Self.cachedText(&text, raw))
             if Self.cachedText(&text, raw).hasMatch(start) { state.smtpAuthInProgress = true }
             return ranges
@@ -156,7 +151,8 @@ public final class RedactionRule: @unchecked Sendable {
     }
 
     private static let smtpContinuation = Array("334".utf8)
-    private static let smtpAuthWord = Array("auth".utf8)
+    private static let smtpAuthWord = KeywordScan(keywords: [Array("auth".utf8)])
+    private static let dataWord = KeywordScan(keywords: [ByteMatchers.data])
 
     /// Where the first line's content ends (before its CR LF or LF), or the end.
     private static func lineEnd(_ raw: [UInt8]) -> Int {
@@ -197,33 +193,6 @@ public final class RedactionRule: @unchecked Sendable {
             }
         }
         return ranges
-    }
-
-
-    /// Whether `raw` holds one of `anyOf` in any case (or `anyOf` is empty).
-    func mayMatch(_ raw: [UInt8]) -> Bool {
-        guard !anyOf.isEmpty else { return true }
-        return raw.withUnsafeBufferPointer { bytes in
-            anyOf.contains { word in Self.containsIgnoringCase(bytes, word) }
-        }
-    }
-
-    /// `word` is lower case. The first byte is looked for with `memchr`, once per case: it runs
-    /// far faster than a byte loop, and a bulk stream is all this check sees of most rules.
-    static func containsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ word: [UInt8]) -> Bool {
-        guard let first = word.first, bytes.count >= word.count, let base = bytes.baseAddress else { return false }
-        let lastStart = bytes.count - word.count
-        func found(startingWith start: UInt8) -> Bool {
-            var offset = 0
-            while offset <= lastStart, let found = memchr(base + offset, Int32(start), lastStart - offset + 1) {
-                let index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
-                if ByteMatchers.hasWord(word, in: bytes, at: index) { return true }
-                offset = index + 1
-            }
-            return false
-        }
-        let firstUpper = ByteMatchers.upper(first)
-        return found(startingWith: first) || (firstUpper != first && found(startingWith: firstUpper))
     }
 }
 

@@ -6,9 +6,9 @@ import Crypto
 /// keeps the list of spans it lost (`RecordedMessage.redactions`).
 public final class Redactor: Sendable {
     public let rules: [RedactionRule]
-    /// The rules that read each side's messages, in order: a rule never looks at the other side's.
-    private let clientRules: [RedactionRule]
-    private let serverRules: [RedactionRule]
+    /// The rules that read each side's messages: a rule never looks at the other side's.
+    private let clientSide: Side
+    private let serverSide: Side
     /// HMAC-SHA256 (RFC 2104) with the store's key taken in once: the hash states after the key's
     /// inner and outer padded blocks. A token then costs the secret's blocks and the outer hash;
     /// `HMAC.authenticationCode` would pad and hash the key again, through generic data paths.
@@ -18,8 +18,8 @@ public final class Redactor: Sendable {
     /// `key`: the store's redaction key (never shown).
     public init(rules: [RedactionRule], key: [UInt8]) {
         self.rules = rules
-        clientRules = rules.filter { $0.direction.includes(.client) }
-        serverRules = rules.filter { $0.direction.includes(.server) }
+        clientSide = Side(rules.filter { $0.direction.includes(.client) })
+        serverSide = Side(rules.filter { $0.direction.includes(.server) })
         var block = key.count > SHA256.blockByteCount ? Array(SHA256.hash(data: key)) : key
         block += repeatElement(0, count: SHA256.blockByteCount - block.count)
         var inner = SHA256()
@@ -56,12 +56,19 @@ public final class Redactor: Sendable {
     /// Replaces the secrets in `message` by their tokens, noting each span; the payload range
     /// follows the bytes it covered.
     public func redact(_ message: inout RecordedMessage, state: inout RedactionState) {
+        let side = message.sender == .client ? clientSide : serverSide
+        let raw = message.raw
         var found: [(range: Range<Int>, rule: String)] = []
         var text: ByteText?
-        for rule in message.sender == .client ? clientRules : serverRules where rule.mayMatch(message.raw) {
-            for range in rule.hiddenRanges(in: message.raw, sender: message.sender, payloadRange: message.payloadRange,
-                                           text: &text, state: &state) {
-                found.append((range, rule.name))
+        raw.withUnsafeBufferPointer { bytes in
+            side.scan.withFound(in: bytes) { keywordFound in
+                for (rule, keywords) in zip(side.rules, side.keywordsOfRule)
+                where keywords.isEmpty || keywords.contains(where: { keywordFound[$0] }) {
+                    for range in rule.hiddenRanges(in: raw, sender: message.sender, payloadRange: message.payloadRange,
+                                                   text: &text, state: &state) {
+                        found.append((range, rule.name))
+                    }
+                }
             }
         }
         guard !found.isEmpty else { return }
@@ -106,5 +113,22 @@ public final class Redactor: Sendable {
             shift += RedactedSpan.tokenLength - span.range.count
         }
         return index + shift
+    }
+}
+
+/// The rules that read one side's messages, in order, with all their keywords looked for in one
+/// scan of each message. A class: picking a side for each message then costs one retain.
+private final class Side: Sendable {
+    let rules: [RedactionRule]
+    /// For each rule, its keywords' indices in `scan.keywords`. A rule runs when one of them is
+    /// found; one without keywords always runs.
+    let keywordsOfRule: [[Int]]
+    let scan: KeywordScan
+
+    init(_ rules: [RedactionRule]) {
+        self.rules = rules
+        let scan = KeywordScan(keywords: rules.flatMap(\.anyOf))
+        keywordsOfRule = rules.map { rule in rule.anyOf.map { scan.keywords.firstIndex(of: $0)! } }
+        self.scan = scan
     }
 }
