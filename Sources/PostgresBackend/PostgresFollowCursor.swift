@@ -67,7 +67,15 @@ final class PostgresFollowCursor: FollowCursor, @unchecked Sendable {
     }
 
     func next(_ filter: SessionFilter, limit: Int) async throws -> [StoredMessage] {
-        var found: [StoredMessage] = []
+        try await next(filter, limit: limit, as: StoredMessage.self)
+    }
+
+    func nextFacts(_ filter: SessionFilter, limit: Int) async throws -> [MessageFacts] {
+        try await next(filter, limit: limit, as: MessageFacts.self)
+    }
+
+    private func next<Row: PostgresMessageRow>(_ filter: SessionFilter, limit: Int, as row: Row.Type) async throws -> [Row] {
+        var found: [Row] = []
         while found.count < limit {
             let (next, failure): (Committed?, PostgresStoreError?) = lock.withLock { (pending.first, self.failure) }
             guard let next else {
@@ -75,7 +83,7 @@ final class PostgresFollowCursor: FollowCursor, @unchecked Sendable {
                 break
             }
             let wanted = limit - found.count
-            let page = try await store.messages(in: next.ids, insertedBy: next.transaction, filter: filter, limit: wanted)
+            let page: [Row] = try await store.messages(in: next.ids, insertedBy: next.transaction, filter: filter, limit: wanted)
             found += page
             lock.withLock {
                 // What is left of the range when the page was full.

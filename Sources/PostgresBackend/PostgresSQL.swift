@@ -96,8 +96,28 @@ extension SessionSummary {
     }
 }
 
-extension StoredMessage {
+/// What a query of messages reads of each row: whole messages, or their facts.
+protocol PostgresMessageRow: Sendable {
     /// Over `messages m`.
+    static var postgresColumns: String { get }
+    var id: Int64 { get }
+    init(_ row: PostgresRandomAccessRow, from first: Int) throws
+}
+
+extension MessageFacts: PostgresMessageRow {
+    static let postgresColumns = "m.id, m.session_id, m.seq, m.sender, length(m.raw), m.verb, m.reply_code"
+
+    init(_ row: PostgresRandomAccessRow, from first: Int = 0) throws {
+        self.init(
+            id: try row[first].decode(Int64.self), sessionID: try row[first + 1].decode(Int64.self),
+            seq: try row[first + 2].decode(Int64.self),
+            sender: try row[first + 3].decode(String.self) == Sender.server.rawValue ? .server : .client,
+            byteCount: Int64(try row[first + 4].decode(Int32.self)), verb: try row[first + 5].decode(String?.self),
+            replyCode: try row[first + 6].decode(Int?.self))
+    }
+}
+
+extension StoredMessage: PostgresMessageRow {
     static let postgresColumns = "m.id, m.session_id, m.seq, m.at_us, m.sender, m.raw, m.verb, m.payload, m.reply_code, m.answered_by, m.redactions"
 
     init(_ row: PostgresRandomAccessRow, from first: Int = 0) throws {

@@ -252,20 +252,24 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
         try await messages(in: afterID + 1...Int64.max, filter: filter, limit: limit)
     }
 
-    /// Messages with ids in `ids` (inserted by `transaction`, when given), in id order, at most
-    /// `limit`, as `filter` picks them.
-    func messages(in ids: ClosedRange<Int64>, insertedBy transaction: Int64? = nil, filter: SessionFilter,
-                  limit: Int) async throws -> [StoredMessage] {
+    public func messageFacts(after afterID: Int64, filter: SessionFilter, limit: Int) async throws -> [MessageFacts] {
+        try await messages(in: afterID + 1...Int64.max, filter: filter, limit: limit)
+    }
+
+    /// Messages (or their facts) with ids in `ids` (inserted by `transaction`, when given), in id
+    /// order, at most `limit`, as `filter` picks them.
+    func messages<Row: PostgresMessageRow>(in ids: ClosedRange<Int64>, insertedBy transaction: Int64? = nil, filter: SessionFilter,
+                                           limit: Int) async throws -> [Row] {
         var sql = PostgresSQL()
         let sessionConditions = filter.conditions(&sql, messageFilters: false)
         let messageConditions = filter.messageConditions(&sql)
         let ownRows = transaction.map { " AND m.xmin::text = \(sql.bind(String($0)))" } ?? ""
         sql.append("""
-            SELECT \(StoredMessage.postgresColumns) FROM messages m JOIN sessions s ON s.id = m.session_id
+            SELECT \(Row.postgresColumns) FROM messages m JOIN sessions s ON s.id = m.session_id
             WHERE m.id BETWEEN \(sql.bind(ids.lowerBound)) AND \(sql.bind(ids.upperBound))\(ownRows)\(sessionConditions)\(messageConditions)
             ORDER BY m.id LIMIT \(sql.bind(limit))
             """)
-        return try await link.rows(sql.query).map { try StoredMessage($0.makeRandomAccess()) }
+        return try await link.rows(sql.query).map { try Row($0.makeRandomAccess(), from: 0) }
     }
 
     /// Message ids are drawn when a transaction inserts, not when it commits, so with several

@@ -30,6 +30,8 @@ public protocol RecordingStore: Sendable {
     /// Messages with an id above `afterID`, in id order, at most `limit`. Session filters pick the
     /// sessions; verb and code filters pick the messages.
     func messages(after afterID: Int64, filter: SessionFilter, limit: Int) async throws -> [StoredMessage]
+    /// The same messages' facts, without their bytes.
+    func messageFacts(after afterID: Int64, filter: SessionFilter, limit: Int) async throws -> [MessageFacts]
     /// A cursor over what is recorded from now on (`sessions follow`, live views). The default
     /// suits stores whose ids grow in commit order (one writer at a time).
     func follow() async throws -> any FollowCursor
@@ -53,6 +55,9 @@ public protocol RecordingStore: Sendable {
 public protocol FollowCursor: AnyObject, Sendable {
     /// What was committed since the previous call (at most `limit`), oldest first.
     func next(_ filter: SessionFilter, limit: Int) async throws -> [StoredMessage]
+    /// The same, the messages' facts only: reading no bytes, a view of many busy sessions keeps up
+    /// at a fraction of the cost. Either call moves the one position of the cursor.
+    func nextFacts(_ filter: SessionFilter, limit: Int) async throws -> [MessageFacts]
 }
 
 extension RecordingStore {
@@ -119,6 +124,12 @@ final class IDFollowCursor: FollowCursor, @unchecked Sendable {
 
     func next(_ filter: SessionFilter, limit: Int) async throws -> [StoredMessage] {
         let batch = try await store.messages(after: lastID, filter: filter, limit: limit)
+        if let last = batch.last { lastID = last.id }
+        return batch
+    }
+
+    func nextFacts(_ filter: SessionFilter, limit: Int) async throws -> [MessageFacts] {
+        let batch = try await store.messageFacts(after: lastID, filter: filter, limit: limit)
         if let last = batch.last { lastID = last.id }
         return batch
     }

@@ -49,6 +49,28 @@ public struct SessionSummary: Sendable, Equatable {
     }
 }
 
+/// What a live view of many sessions needs of a message: no bytes, only how many.
+public struct MessageFacts: Sendable, Equatable {
+    public var id: Int64
+    public var sessionID: Int64
+    public var seq: Int64
+    public var sender: Sender
+    /// The length of the stored bytes (`StoredMessage.raw.count`).
+    public var byteCount: Int64
+    public var verb: String?
+    public var replyCode: Int?
+
+    public init(id: Int64, sessionID: Int64, seq: Int64, sender: Sender, byteCount: Int64, verb: String?, replyCode: Int?) {
+        self.id = id
+        self.sessionID = sessionID
+        self.seq = seq
+        self.sender = sender
+        self.byteCount = byteCount
+        self.verb = verb
+        self.replyCode = replyCode
+    }
+}
+
 /// One stored message, as read back.
 public struct StoredMessage: Sendable, Equatable {
     /// Increases in commit order across the store: follow and paging resume after an id.

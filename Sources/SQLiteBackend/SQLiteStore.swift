@@ -60,6 +60,10 @@ public final class SQLiteStore: RecordingStore, @unchecked Sendable {
         try withQueries { try $0.messages(after: afterID, filter: filter, limit: limit) }
     }
 
+    public func messageFacts(after afterID: Int64, filter: SessionFilter, limit: Int) async throws -> [MessageFacts] {
+        try withQueries { try $0.messageFacts(after: afterID, filter: filter, limit: limit) }
+    }
+
     public func prune(startedBefore cutoffMicros: Int64, compact: Bool) async throws -> PruneResult {
         try withQueries { try Pruner(database: $0.database).prune(startedBefore: cutoffMicros, vacuum: compact) }
     }

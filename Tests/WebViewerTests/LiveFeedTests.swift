@@ -137,5 +137,36 @@ import TestSupport
         await server.stop()
         await reader.close()
     }
+
+    /// What the feed reads: a follow cursor's facts are its messages less their bytes, a message
+    /// large enough for a SQLite segment file included.
+    @Test(arguments: TestBackend.allCases)
+    func aFollowCursorsFactsAreItsMessagesWithoutTheirBytes(_ backend: TestBackend) async throws {
+        let dir = TemporaryDirectory("wirelog-feed")
+        let location = try backend.freshStore(in: dir)
+        let server = try await TestServer.start(store: location)
+        let reader = try await location.openStore(.read)
+        let whole = try await reader.follow()
+        let facts = try await reader.follow()
+        try await WebFixture.converse(port: server.port, ["HELO\n", "DATA \(String(repeating: "y", count: 10_000))\n", "DATA z\n", "QUIT\n"])
+        _ = try await endedSessions(location, count: 1)
+
+        var messages: [StoredMessage] = []
+        var read: [MessageFacts] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        // On PostgreSQL a cursor learns of commits from notifications, which may come a little after.
+        while messages.count < 8 || read.count < 8, ContinuousClock.now < deadline {
+            messages += try await whole.next(SessionFilter(), limit: 100)
+            read += try await facts.nextFacts(SessionFilter(), limit: 100)
+            if messages.count < 8 || read.count < 8 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(messages.count == 8 && messages[2].raw.count == 10_006)
+        #expect(read == messages.map {
+            MessageFacts(id: $0.id, sessionID: $0.sessionID, seq: $0.seq, sender: $0.sender, byteCount: Int64($0.raw.count),
+                         verb: $0.verb, replyCode: $0.replyCode)
+        })
+        await server.stop()
+        await reader.close()
+    }
 }
 

@@ -146,17 +146,18 @@ actor LiveFeed {
 
     private func nextUpdate() async throws -> LiveUpdate {
         guard let cursor else { throw CancellationError() }
-        let (ended, messages) = try await store.read { [openIDs = open.ids] store in
+        let watched = Set(watchers.values.compactMap(\.sessionID))
+        let (ended, messages, watchedMessages) = try await store.read { [openIDs = open.ids] store in
             // Ends first: a session's last messages are committed before its end, so the read
             // after this one has them.
             let ended = openIDs.isEmpty ? [] : try await store.endedSessions(among: openIDs)
-            var messages: [StoredMessage] = []
+            var messages: [MessageFacts] = []
             while messages.count < Self.budget {
-                let page = try await cursor.next(SessionFilter(), limit: Self.page)
+                let page = try await cursor.nextFacts(SessionFilter(), limit: Self.page)
                 messages += page
                 if page.count < Self.page { break }
             }
-            return (ended, messages)
+            return (ended, messages, try await Self.messages(of: watched, among: messages, in: store))
         }
         var changed: [Int64: SessionSummary] = [:]
         for session in ended {
@@ -184,10 +185,7 @@ actor LiveFeed {
         sequence += 1
         var changes = changed.keys.sorted().map { SessionChange(session: changed[$0]!) }
         let index = Dictionary(uniqueKeysWithValues: changes.indices.map { (changes[$0].session.id, $0) })
-        let watched = Set(watchers.values.compactMap(\.sessionID))
-        var watchedMessages: [Int64: [StoredMessage]] = [:]
         for message in messages {
-            if watched.contains(message.sessionID) { watchedMessages[message.sessionID, default: []].append(message) }
             guard let at = index[message.sessionID] else { continue }
             if let verb = message.verb, !changes[at].verbs.contains(verb) { changes[at].verbs.insert(verb.uppercased()) }
             if let code = message.replyCode { changes[at].codes.insert(code) }
@@ -197,6 +195,26 @@ actor LiveFeed {
         var everySession = ByteBuffer()
         for change in changes { everySession.writeString(EventStream.event("session", id: id, data: change.json)) }
         return LiveUpdate(sequence: sequence, changes: changes, messages: watchedMessages, everySession: everySession)
+    }
+}
+
+extension LiveFeed {
+    /// The whole messages of the sessions `watched` (session pages) among those the feed read the
+    /// facts of, by session: only a page shows bytes, so only its session's are read.
+    fileprivate static func messages(of watched: Set<Int64>, among facts: [MessageFacts],
+                                     in store: any RecordingStore) async throws -> [Int64: [StoredMessage]] {
+        var ids: [Int64: (first: Int64, last: Int64, count: Int)] = [:]
+        for fact in facts where watched.contains(fact.sessionID) {
+            let seen = ids[fact.sessionID]
+            ids[fact.sessionID] = (seen?.first ?? fact.id, fact.id, (seen?.count ?? 0) + 1)
+        }
+        var messages: [Int64: [StoredMessage]] = [:]
+        for (session, range) in ids {
+            // A session's messages are committed in id order: those after the first read are these.
+            messages[session] = try await store.messages(ofSession: session, after: range.first - 1, limit: range.count)
+                .filter { $0.id <= range.last }
+        }
+        return messages
     }
 }
 

@@ -22,12 +22,12 @@ struct OpenSessions {
 
     /// Adds `message` to its session's counters: the session as it is now, or nil when the session
     /// is not followed or the message is counted already.
-    mutating func count(_ message: StoredMessage) -> SessionSummary? {
+    mutating func count(_ message: MessageFacts) -> SessionSummary? {
         guard var session = sessions[message.sessionID], message.seq > session.messageCount else { return nil }
         session.messageCount = message.seq
         switch message.sender {
-        case .client: session.bytesFromClient += Int64(message.raw.count)
-        case .server: session.bytesFromServer += Int64(message.raw.count)
+        case .client: session.bytesFromClient += message.byteCount
+        case .server: session.bytesFromServer += message.byteCount
         }
         sessions[message.sessionID] = session
         return session
