@@ -8,6 +8,18 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1
 # ratio A B: A ÷ B to two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 
+# cpu_ticks PID: the user and system time of a process so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# rate_and_cpu BENCH-JSON TICKS-BEFORE TICKS-AFTER: "requests/s server-CPU-µs-per-request" of one
+# `wirelog bench --json` run, given the server's cpu_ticks around it. On a machine shared with other
+# work the requests/s of two runs can differ by half; the CPU each request costs the server barely moves.
+rate_and_cpu() {
+    python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); ticks = int(sys.argv[3]) - int(sys.argv[2])
+print(round(r["requests_per_second"]), round(ticks / int(sys.argv[4]) * 1e6 / (r["requests"] + r["warmup_requests"]), 1))' \
+        "$1" "$2" "$3" "$(getconf CLK_TCK)"
+}
+
 # haproxy_conf LISTEN UPSTREAM FILE [BIND OPTION…]: a TCP haproxy from 127.0.0.1:LISTEN to
 # 127.0.0.1:UPSTREAM (the bind options add, for example, `ssl crt PEM`).
 haproxy_conf() {

@@ -26,7 +26,8 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-free_port() { python3 "$ROOT/benchmarks/tools.py" free-port; }
+# shellcheck source=benchmarks/lib.sh
+source "$ROOT/benchmarks/lib.sh"
 start() {  # start NAME PORT command…: runs it in the background until PORT accepts connections
     local name=$1 port=$2
     shift 2
@@ -36,23 +37,18 @@ start() {  # start NAME PORT command…: runs it in the background until PORT ac
     for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return; sleep 0.05; done
     cat "$WORK/$name.log" >&2; exit 1
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system time of a process, in clock ticks
 rate() {  # rate PORT SERVER-NAME REQUEST EXPECT: "requests/s server-CPU-µs-per-request" of one wirelog bench run
     local pid=${PID_OF[$2]} before after
     before=$(cpu_ticks "$pid")
     "$BIN" bench --json --connections "$CONNS" --to "127.0.0.1:$1" --duration "$DURATION" --warmup 1s \
         --request "$3" --expect "$4" >"$WORK/rate.json"
     after=$(cpu_ticks "$pid")
-    python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); ticks = int(sys.argv[3]) - int(sys.argv[2])
-print(round(r["requests_per_second"]), round(ticks / int(sys.argv[4]) * 1e6 / (r["requests"] + r["warmup_requests"]), 1))' \
-        "$WORK/rate.json" "$before" "$after" "$(getconf CLK_TCK)"
+    rate_and_cpu "$WORK/rate.json" "$before" "$after"
 }
 bulk() {  # bulk PORT: MB/s of one wirelog bench --bulk run through the echo server
     "$BIN" bench --json --connections "$BULK_CONNS" --to "127.0.0.1:$1" --bulk "$BULK" \
         | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["megabytes_per_second"]))'
 }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 # Five rules: three presets and two regexes, none of which matches the benchmark's traffic except
 # lab-data (every DATA payload is hidden), so the cost measured is looking plus one token per command.
 FIVE=(--redact-preset lab-data --redact-preset redis-auth --redact-preset http-auth

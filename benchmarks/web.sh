@@ -29,13 +29,9 @@ cleanup() {
 }
 trap cleanup EXIT
 log() { echo "$*" >&2; }
-free_port() { python3 "$ROOT/benchmarks/tools.py" free-port; }
-wait_port() {  # wait_port PORT LOG: until something accepts on PORT
-    for _ in $(seq 400); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done
-    cat "$2" >&2; exit 1
-}
+# shellcheck source=benchmarks/lib.sh
+source "$ROOT/benchmarks/lib.sh"
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 DB_FILE=${DB:-$WORK/web.sqlite}
 if [[ -z ${DB:-} ]]; then
@@ -60,7 +56,7 @@ PY
 WEB_PORT=$(free_port)
 "$BIN" web --db "$DB_FILE" --listen "127.0.0.1:$WEB_PORT" --log-level warning >"$WORK/web.log" 2>&1 &
 PIDS+=($!)
-wait_port "$WEB_PORT" "$WORK/web.log"
+wait_port "$WEB_PORT"
 latency() { $CLIENT latency "$WEB_PORT" "$1" "$REQUESTS"; }
 FIRST=$(latency "/api/sessions")
 DEEP_PAGE=$(latency "/api/sessions?before=$DEEP")
@@ -73,27 +69,33 @@ kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 SERVE_PORT=$(free_port)
 SERVE_WEB=$(free_port)
 "$BIN" serve --listen "127.0.0.1:$SERVE_PORT" --db "$WORK/serve.sqlite" --web "127.0.0.1:$SERVE_WEB" --log-level warning >"$WORK/serve.log" 2>&1 &
-PIDS+=($!)
-wait_port "$SERVE_PORT" "$WORK/serve.log"
-wait_port "$SERVE_WEB" "$WORK/serve.log"
-rate() {
+SERVE_PID=$!
+PIDS+=("$SERVE_PID")
+wait_port "$SERVE_PORT"
+wait_port "$SERVE_WEB"
+rate() {  # "requests/s serve-CPU-µs-per-request" of one run
+    local before after
+    before=$(cpu_ticks "$SERVE_PID")
     "$BIN" bench --json --connections "$CONNS" --to "127.0.0.1:$SERVE_PORT" --duration "$DURATION" --warmup 1s \
-        --request 'DATA 0123456789abcdef\n' --expect '300 DRCV\n' | field requests_per_second | cut -d. -f1
+        --request 'DATA 0123456789abcdef\n' --expect '300 DRCV\n' >"$WORK/rate.json"
+    after=$(cpu_ticks "$SERVE_PID")
+    rate_and_cpu "$WORK/rate.json" "$before" "$after"
 }
-none=(); watched=(); seen=""
+none=(); watched=(); none_cpu=(); watched_cpu=(); seen=""
 for ((run = 1; run <= RUNS; run++)); do
     log "run $run of $RUNS: no viewers, then $VIEWERS"
-    none+=("$(rate)")
+    read -r rps cpu < <(rate); none+=("$rps"); none_cpu+=("$cpu")
     $CLIENT viewers "$SERVE_WEB" /api/events "$VIEWERS" >"$WORK/viewers.json" &
     viewer_pid=$!
     PIDS+=("$viewer_pid")
-    watched+=("$(rate)")
+    read -r rps cpu < <(rate); watched+=("$rps"); watched_cpu+=("$cpu")
     kill -TERM "$viewer_pid"; wait "$viewer_pid" || true
     seen="$seen $(cat "$WORK/viewers.json")"
     # The viewer polls on for 30 s after its last watcher left: let it stop before the next run without viewers.
     ((run < RUNS)) && sleep 31
 done
 N=$(median "${none[@]}"); W=$(median "${watched[@]}")
+NC=$(median "${none_cpu[@]}"); WC=$(median "${watched_cpu[@]}")
 
 cat <<MD
 ## Web viewer (benchmarks/web.sh, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(basename "$(dirname "$BIN")") build)
@@ -110,11 +112,11 @@ keep-alive connection from a Python client, wall time per request including the 
 | \`/api/sessions?verb=STAT&before=…\` | $(echo "$VERB_DEEP" | field p50_ms) | $(echo "$VERB_DEEP" | field p99_ms) | $(echo "$VERB_DEEP" | field max_ms) | $(echo "$VERB_DEEP" | field bytes) |
 | \`/api/sessions/ID/messages\` (first 200 of 10,000) | $(echo "$MESSAGES" | field p50_ms) | $(echo "$MESSAGES" | field p99_ms) | $(echo "$MESSAGES" | field max_ms) | $(echo "$MESSAGES" | field bytes) |
 
-| serve recording, $CONNS connections, \`serve --web\` | requests/s (median of $RUNS: all runs) |
-| --- | --- |
-| no viewers | $N (${none[*]}) |
-| $VIEWERS viewers of \`/api/events\` | $W (${watched[*]}) |
-| change | $(python3 -c "print(f'{($W - $N) / $N * 100:+.1f}%')") |
+| serve recording, $CONNS connections, \`serve --web\` | requests/s (median of $RUNS: all runs) | serve's CPU µs per request (median: all runs) |
+| --- | --- | --- |
+| no viewers | $N (${none[*]}) | $NC (${none_cpu[*]}) |
+| $VIEWERS viewers of \`/api/events\` | $W (${watched[*]}) | $WC (${watched_cpu[*]}) |
+| change | $(python3 -c "print(f'{($W - $N) / $N * 100:+.1f}%')") | $(python3 -c "print(f'{($WC - $NC) / $NC * 100:+.1f}%')") |
 
 Viewers' streams (each run): $seen
 MD
