@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # wirelog mock side by side with redis itself, in one run on this machine: redis PING at 50
 # connections against redis (no persistence), against `wirelog mock` answering from a recording of
-# that PING (recording its own sessions into SQLite), and against `wirelog mock --no-record`.
+# that PING (recording its own sessions into SQLite), and against `wirelog mock --no-record`; each
+# mock with its default event loops (one per core) and with one, as redis has one thread. Requests/s
+# and each server's CPU per request (which varies far less than requests/s on a shared machine).
 # Prints a Markdown section (BENCHMARKS.md carries the last one). Everything listens on 127.0.0.1
 # on free ports; every process started here is stopped by PID. Knobs: RUNS (3), DURATION (5s), CONNS (50).
 set -euo pipefail
@@ -17,16 +19,23 @@ PIDS=()
 trap stop_started EXIT
 # shellcheck source=benchmarks/lib.sh
 source "$ROOT/benchmarks/lib.sh"
-background() {  # background NAME PORT command…: started, its PID in PID, listening on PORT
+background() {  # background NAME PORT command…: started, its PID in PID_OF[NAME], listening on PORT
     local name=$1 port=$2; shift 2
     "$@" >"$WORK/$name.log" 2>&1 &
     PID=$!
     PIDS+=("$PID")
+    PID_OF[$name]=$PID
     wait_port "$port"
 }
-rate() {  # rate PORT: requests/s of one wirelog bench run of PING at CONNS connections
-    "$BIN" bench --json --connections "$CONNS" --to "127.0.0.1:$1" --duration "$DURATION" --warmup 1s \
-        --request 'PING\r\n' --expect '+PONG\r\n' | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["requests_per_second"]))'
+declare -A PID_OF PORT_OF RATES CPUS
+rate() {  # rate NAME: one wirelog bench run of PING at CONNS connections against server NAME
+    local before after
+    before=$(cpu_ticks "${PID_OF[$1]}")
+    "$BIN" bench --json --connections "$CONNS" --to "127.0.0.1:${PORT_OF[$1]}" --duration "$DURATION" --warmup 1s \
+        --request 'PING\r\n' --expect '+PONG\r\n' >"$WORK/rate.json"
+    after=$(cpu_ticks "${PID_OF[$1]}")
+    read -r rps cpu < <(rate_and_cpu "$WORK/rate.json" "$before" "$after")
+    RATES[$1]+=" $rps"; CPUS[$1]+=" $cpu"
 }
 
 P_REDIS=$(free_port)
@@ -43,25 +52,33 @@ exec 3<&-
 [[ $reply == $'+PONG\r' ]] || { echo "the recording went wrong: $reply" >&2; exit 1; }
 kill -TERM "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true
 
-P_MOCK=$(free_port)
-background mock "$P_MOCK" "$BIN" mock --listen "127.0.0.1:$P_MOCK" --db "$WORK/redis.sqlite" --log-level warning
-P_NOREC=$(free_port)
-background mock-norecord "$P_NOREC" "$BIN" mock --listen "127.0.0.1:$P_NOREC" --db "$WORK/redis.sqlite" --no-record --log-level warning
+PORT_OF[redis]=$P_REDIS
+NAMES=(redis)
+mock() {  # mock NAME ARGS…: a mock of the recording
+    PORT_OF[$1]=$(free_port)
+    background "$1" "${PORT_OF[$1]}" "$BIN" mock --listen "127.0.0.1:${PORT_OF[$1]}" --db "$WORK/redis.sqlite" --log-level warning "${@:2}"
+    NAMES+=("$1")
+}
+mock recording
+mock no-record --no-record
+mock recording-1 --threads 1
+mock no-record-1 --no-record --threads 1
+declare -A LABEL=([recording]="wirelog mock (recording its sessions, SQLite)" [no-record]="wirelog mock --no-record"
+                  [recording-1]="wirelog mock --threads 1 (recording)" [no-record-1]="wirelog mock --threads 1 --no-record")
+LABEL[redis]="redis $(redis-server --version | cut -d' ' -f3 | cut -d= -f2) (no persistence, one thread)"
 
-redis=(); mock=(); norecord=()
 for ((run = 1; run <= RUNS; run++)); do  # alternating, same sitting
-    redis+=("$(rate "$P_REDIS")")
-    mock+=("$(rate "$P_MOCK")")
-    norecord+=("$(rate "$P_NOREC")")
+    for name in "${NAMES[@]}"; do rate "$name"; done
 done
-R=$(median "${redis[@]}"); M=$(median "${mock[@]}"); N=$(median "${norecord[@]}")
+R=$(median ${RATES[redis]}); RC=$(median ${CPUS[redis]})
 
 echo "## Mock (benchmarks/mock.sh, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, RUNS=$RUNS, DURATION=$DURATION)"
 echo
 echo "redis \`PING\` at $CONNS connections (\`wirelog bench\`, one request in flight per connection), median of $RUNS alternating runs:"
 echo
-echo "| server | requests/s | vs redis | runs |"
-echo "| --- | ---: | ---: | --- |"
-echo "| redis $(redis-server --version | cut -d' ' -f3 | cut -d= -f2) (no persistence) | $R | 1.00× | ${redis[*]} |"
-echo "| wirelog mock (recording its sessions, SQLite) | $M | $(ratio "$M" "$R")× | ${mock[*]} |"
-echo "| wirelog mock --no-record | $N | $(ratio "$N" "$R")× | ${norecord[*]} |"
+echo "| server | requests/s | vs redis | CPU µs per request | redis's ÷ this | runs (requests/s) | runs (CPU µs) |"
+echo "| --- | ---: | ---: | ---: | ---: | --- | --- |"
+for name in "${NAMES[@]}"; do
+    m=$(median ${RATES[$name]}); c=$(median ${CPUS[$name]})
+    echo "| ${LABEL[$name]} | $m | $(ratio "$m" "$R")× | $c | $(ratio "$RC" "$c")× |${RATES[$name]} |${CPUS[$name]} |"
+done
