@@ -23,10 +23,12 @@ PIDS=()
 trap stop_started EXIT
 # shellcheck source=benchmarks/lib.sh
 source "$ROOT/benchmarks/lib.sh"
-start() {  # start PORT COMMAND…: runs it in the background, waits for PORT
+declare -A PID_AT
+start() {  # start PORT COMMAND…: runs it in the background (its PID in PID_AT[PORT]), waits for PORT
     local port=$1; shift
     "$@" >"$WORK/$port.log" 2>&1 &
     PIDS+=($!)
+    PID_AT[$port]=$!
     wait_port "$port"
 }
 
@@ -70,11 +72,15 @@ echo
 REDIS=$(free_port)
 start "$REDIS" redis-server --port "$REDIS" --bind 127.0.0.1 --save '' --appendonly no
 start_variants "$REDIS"
-declare -A PING
+declare -A PING PING_CPU
 for ((run = 1; run <= RUNS; run++)); do  # alternating, same sitting
     for name in "${NAMES[@]}"; do
-        PING[$name]+=" $(bench_json "${PORTS[$name]}" --connections "$CONNS" --duration "$DURATION" --warmup 1s \
-            --request 'PING\r\n' --expect '+PONG\r\n' | field '["requests_per_second"]')"
+        pid=${PID_AT[${PORTS[$name]}]}
+        before=$(cpu_ticks "$pid")
+        bench_json "${PORTS[$name]}" --connections "$CONNS" --duration "$DURATION" --warmup 1s \
+            --request 'PING\r\n' --expect '+PONG\r\n' >"$WORK/ping.json"
+        read -r rps cpu < <(rate_and_cpu "$WORK/ping.json" "$before" "$(cpu_ticks "$pid")")
+        PING[$name]+=" $rps"; PING_CPU[$name]+=" $cpu"
     done
 done
 ECHO=$(free_port)
@@ -106,6 +112,7 @@ row() {  # row LABEL ASSOC-NAME UNIT
 echo "| case | unit | wirelog proxy (recording) | vs haproxy | wirelog proxy --no-record | vs haproxy | haproxy ssl | |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 row "ping-pong to redis, $CONNS connections" PING "requests/s"
+row "the same: the proxy's CPU per request (lower is better)" PING_CPU "µs"
 row "bulk through an echo server, 1 connection, $((BULK >> 20)) MiB" BULK_RATE "MB/s"
 row "new connections (full handshakes), openssl s_time -new" HANDSHAKES "connections/s"
 echo
