@@ -123,14 +123,16 @@ final class IDFollowCursor: FollowCursor, @unchecked Sendable {
     }
 
     func next(_ filter: SessionFilter, limit: Int) async throws -> [StoredMessage] {
-        let batch = try await store.messages(after: lastID, filter: filter, limit: limit)
-        if let last = batch.last { lastID = last.id }
-        return batch
+        try await advance(store.messages(after: lastID, filter: filter, limit: limit), id: \.id)
     }
 
     func nextFacts(_ filter: SessionFilter, limit: Int) async throws -> [MessageFacts] {
-        let batch = try await store.messageFacts(after: lastID, filter: filter, limit: limit)
-        if let last = batch.last { lastID = last.id }
+        try await advance(store.messageFacts(after: lastID, filter: filter, limit: limit), id: \.id)
+    }
+
+    /// Moves past `batch`, whatever was read of its messages.
+    private func advance<Row>(_ batch: [Row], id: KeyPath<Row, Int64>) -> [Row] {
+        if let last = batch.last { lastID = last[keyPath: id] }
         return batch
     }
 }
