@@ -64,11 +64,9 @@ enum SQLiteRecovery {
                 SET ended_us = coalesce((SELECT max(m.at_us) FROM messages m WHERE \(MessageLookup.ofSession("sessions.id"))),
                                         started_us),
                     end_reason = 'interrupted',
-                    bytes_from_client = (SELECT coalesce(sum(\(SegmentFiles.lengthSQL)), 0) FROM messages m
-                                         WHERE \(MessageLookup.ofSession("sessions.id")) AND m.sender = 'client'),
-                    bytes_from_server = (SELECT coalesce(sum(\(SegmentFiles.lengthSQL)), 0) FROM messages m
-                                         WHERE \(MessageLookup.ofSession("sessions.id")) AND m.sender = 'server'),
-                    message_count = (SELECT count(*) FROM messages m WHERE \(MessageLookup.ofSession("sessions.id")))
+                    bytes_from_client = \(MessageLookup.bytesCounted(of: "sessions.id", from: .client)),
+                    bytes_from_server = \(MessageLookup.bytesCounted(of: "sessions.id", from: .server)),
+                    message_count = \(MessageLookup.messagesCounted(of: "sessions.id"))
                 WHERE recorder = ?1 AND ended_us IS NULL
                 """, .text(recorder))
             return database.changes

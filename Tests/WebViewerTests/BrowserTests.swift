@@ -28,7 +28,8 @@ import TestSupport
         try browser.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         browser.waitUntilExit()
-        #expect(browser.terminationStatus == 0, "\(text)")
+        // On a failure, serve's log goes with the browser's account of the page.
+        #expect(browser.terminationStatus == 0, "\(text)\nserve's log:\n\(serve.stderrText)")
         #expect(text.contains("0 failed"), "\(text)")
     }
 }

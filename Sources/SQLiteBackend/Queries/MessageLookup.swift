@@ -1,3 +1,5 @@
+import Recording
+
 /// How a session's messages are found: through the index on `(session_id / 64, id, session_id)`
 /// (migration 0003). SQLite uses an expression index only when a query spells the same expression,
 /// so every query that finds messages by session builds its SQL here.
@@ -12,6 +14,18 @@ public enum MessageLookup {
     /// `session_id / 64` into `?1 / 64`, and with no expression left to match it scans the table.
     public static func ofSession(_ session: String, messages alias: String = "m") -> String {
         "\(alias).session_id / \(sessionsPerBlock) = \(session) / \(sessionsPerBlock) AND +\(alias).session_id = \(session)"
+    }
+
+    /// An open session's counters as its messages so far give them (the row's own are written when
+    /// it ends): scalar subqueries over the messages of `session` (as in `ofSession`), for the byte
+    /// count of one side and for the message count. `SessionQueries.openCounters` counts a block of
+    /// sessions in one grouped pass instead, with the same sums.
+    static func bytesCounted(of session: String, from sender: Sender) -> String {
+        "(SELECT coalesce(sum(\(SegmentFiles.lengthSQL)), 0) FROM messages m WHERE \(ofSession(session)) AND m.sender = '\(sender.rawValue)')"
+    }
+
+    static func messagesCounted(of session: String) -> String {
+        "(SELECT count(*) FROM messages m WHERE \(ofSession(session)))"
     }
 
     /// `DELETE` of the messages of the sessions `chosen` (an SQL subquery of session ids), block by block.

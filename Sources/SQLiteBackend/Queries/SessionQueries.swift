@@ -5,15 +5,9 @@ extension SessionSummary {
     /// The columns `init(_:from:)` reads, over `sessions s`. For an open session the counts come
     /// from its messages so far (the row's own counters are written when it ends).
     static let columns = selecting(counters: """
-        CASE WHEN s.ended_us IS NULL
-             THEN (SELECT coalesce(sum(\(SegmentFiles.lengthSQL)), 0) FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND m.sender = 'client')
-             ELSE s.bytes_from_client END,
-        CASE WHEN s.ended_us IS NULL
-             THEN (SELECT coalesce(sum(\(SegmentFiles.lengthSQL)), 0) FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND m.sender = 'server')
-             ELSE s.bytes_from_server END,
-        CASE WHEN s.ended_us IS NULL
-             THEN (SELECT count(*) FROM messages m WHERE \(MessageLookup.ofSession("s.id")))
-             ELSE s.message_count END
+        CASE WHEN s.ended_us IS NULL THEN \(MessageLookup.bytesCounted(of: "s.id", from: .client)) ELSE s.bytes_from_client END,
+        CASE WHEN s.ended_us IS NULL THEN \(MessageLookup.bytesCounted(of: "s.id", from: .server)) ELSE s.bytes_from_server END,
+        CASE WHEN s.ended_us IS NULL THEN \(MessageLookup.messagesCounted(of: "s.id")) ELSE s.message_count END
         """)
     /// The columns as the row holds them: an open session's counters are zero.
     static let rowColumns = selecting(counters: "s.bytes_from_client, s.bytes_from_server, s.message_count")

@@ -50,7 +50,22 @@ def wait(driver, condition, what, seconds=30):
     try:
         return WebDriverWait(driver, seconds, poll_frequency=0.2).until(lambda d: condition(d))
     except Exception:
+        describe_page(driver)
         check(False, what)
+
+
+def describe_page(driver):
+    """What the page showed when a wait ran out: enough to tell a slow server from a broken page."""
+    try:
+        print("page:", driver.current_url)
+        for box in driver.find_elements(By.ID, "error"):
+            print("error box:", repr(box.text), "(shown)" if box.is_displayed() else "(hidden)")
+        print("session rows:", len(session_rows(driver)), "live indicator:",
+              [e.text for e in driver.find_elements(By.ID, "live")])
+        for entry in driver.get_log("browser"):
+            print("console:", entry["level"], entry["message"])
+    except Exception as error:  # the report must not hide the failure it reports
+        print("could not describe the page:", error)
 
 
 options = webdriver.ChromeOptions()
