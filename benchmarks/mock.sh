@@ -2,8 +2,10 @@
 # wirelog mock side by side with redis itself, in one run on this machine: redis PING at 50
 # connections against redis (no persistence), against `wirelog mock` answering from a recording of
 # that PING (recording its own sessions into SQLite), and against `wirelog mock --no-record`; each
-# mock with its default event loops (one per core) and with one, as redis has one thread. Requests/s
-# and each server's CPU per request (which varies far less than requests/s on a shared machine).
+# mock with its default event loops (one per core) and with one, as redis has one thread. Requests/s,
+# each server's CPU per request (which varies far less than requests/s on a shared machine), the
+# share of it the SQLite writer thread spent, and the load generator's CPU per request: the budget
+# two cores have to share.
 # Prints a Markdown section (BENCHMARKS.md carries the last one). Everything listens on 127.0.0.1
 # on free ports; every process started here is stopped by PID. Knobs: RUNS (3), DURATION (5s), CONNS (50).
 set -euo pipefail
@@ -27,15 +29,18 @@ background() {  # background NAME PORT command…: started, its PID in PID_OF[NA
     PID_OF[$name]=$PID
     wait_port "$port"
 }
-declare -A PID_OF PORT_OF RATES CPUS
+declare -A PID_OF PORT_OF RATES CPUS WRITER_CPUS GENERATOR_CPUS
 rate() {  # rate NAME: one wirelog bench run of PING at CONNS connections against server NAME
-    local before after
+    local before after writer_before
     before=$(cpu_ticks "${PID_OF[$1]}")
+    writer_before=$(thread_ticks "${PID_OF[$1]}" wl-recorder)
     "$BIN" bench --json --connections "$CONNS" --to "127.0.0.1:${PORT_OF[$1]}" --duration "$DURATION" --warmup 1s \
         --request 'PING\r\n' --expect '+PONG\r\n' >"$WORK/rate.json"
     after=$(cpu_ticks "${PID_OF[$1]}")
     read -r rps cpu < <(rate_and_cpu "$WORK/rate.json" "$before" "$after")
     RATES[$1]+=" $rps"; CPUS[$1]+=" $cpu"
+    WRITER_CPUS[$1]+=" $(per_request "$WORK/rate.json" $(($(thread_ticks "${PID_OF[$1]}" wl-recorder) - writer_before)))"
+    GENERATOR_CPUS[$1]+=" $(generator_cpu "$WORK/rate.json")"
 }
 
 P_REDIS=$(free_port)
@@ -76,9 +81,9 @@ echo "## Mock (benchmarks/mock.sh, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, 
 echo
 echo "redis \`PING\` at $CONNS connections (\`wirelog bench\`, one request in flight per connection), median of $RUNS alternating runs:"
 echo
-echo "| server | requests/s | vs redis | CPU µs per request | redis's ÷ this | runs (requests/s) | runs (CPU µs) |"
-echo "| --- | ---: | ---: | ---: | ---: | --- | --- |"
+echo "| server | requests/s | vs redis | CPU µs per request | of it, the SQLite writer thread | redis's ÷ this | load generator's CPU µs per request | runs (requests/s) | runs (CPU µs) |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
 for name in "${NAMES[@]}"; do
     m=$(median ${RATES[$name]}); c=$(median ${CPUS[$name]})
-    echo "| ${LABEL[$name]} | $m | $(ratio "$m" "$R")× | $c | $(ratio "$RC" "$c")× |${RATES[$name]} |${CPUS[$name]} |"
+    echo "| ${LABEL[$name]} | $m | $(ratio "$m" "$R")× | $c | $(median ${WRITER_CPUS[$name]}) | $(ratio "$RC" "$c")× | $(median ${GENERATOR_CPUS[$name]}) |${RATES[$name]} |${CPUS[$name]} |"
 done

@@ -5,7 +5,7 @@ import Recording
 /// (`StreamDecoder`), hands them to the session's tape with the time they arrived, completes an
 /// unterminated line after a quiet period, and ends the session. Forwarding never waits for it;
 /// the connection asks `uncommittedBytes` whether to pause reading. Used on the connection's
-/// event loop only.
+/// event loop only, and only while recording (the tape has a sink).
 ///
 /// In `raw` decoding a message is what one direction delivered in one read burst (every read
 /// until the socket had nothing more, at most `maxBurstBytes`), stamped with the time of its
@@ -59,7 +59,7 @@ final class ProxyRecordingTap {
 
     /// Records what `side` sent, now.
     func record(_ buffer: ByteBuffer, from side: ProxySide) {
-        guard tape.isRecording, !ended else { return }
+        guard !ended else { return }
         let now = WallClock.nowMicros()
         guard decodesLines else {
             endBurst(side.partner)  // its bytes came first
@@ -100,7 +100,7 @@ final class ProxyRecordingTap {
         endBurst(side)
         self[side].quietTimer?.cancel()
         self[side].quietTimer = nil
-        guard tape.isRecording, self[side].decoder.hasPending else { return }
+        guard self[side].decoder.hasPending else { return }
         let now = WallClock.nowMicros()
         self[side].decoder.finish { append($0, from: side, at: now) }
     }

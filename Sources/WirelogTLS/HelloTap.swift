@@ -3,7 +3,7 @@ import NIOCore
 /// On the network side of a `NIOSSLHandler`: reads the ServerHello as it passes (inbound for a
 /// client, outbound for a server) for the cipher suite NIOSSL does not expose, and notes a
 /// plaintext alert the peer sends during the handshake (a TLS 1.3 client rejecting our certificate
-/// sends one BoringSSL only calls a bad packet); after the handshake it only passes bytes on.
+/// sends one BoringSSL only calls a bad packet). The `TLSObserver` removes it once the handshake is done.
 final class HelloTap: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -20,19 +20,8 @@ final class HelloTap: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var peerAlert: UInt8?
     private var records = RecordScanner()
 
-    private var context: ChannelHandlerContext?
-
     init(role: Role) {
         self.role = role
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
-
-    /// Closes the TCP connection under TLS: once we sent close_notify and the peer's FIN came, no
-    /// close_notify can follow and NIOSSL would wait for it until its shutdown timeout.
-    func closeTransport() {
-        context?.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -40,11 +29,6 @@ final class HelloTap: ChannelDuplexHandler, RemovableChannelHandler {
         if role == .client { look(at: buffer) }
         if peerAlert == nil, records.isScanning { peerAlert = records.alert(in: buffer) }
         context.fireChannelRead(data)
-    }
-
-    /// The handshake is over: stop looking at the bytes.
-    func stopScanning() {
-        records.stop()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

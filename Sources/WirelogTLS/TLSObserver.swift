@@ -56,14 +56,18 @@ final class TLSObserver: ChannelDuplexHandler {
             guard state == .handshaking else { return }
             state = .established
             timer?.cancel()
-            (try? context.pipeline.syncOperations.handler(type: HelloTap.self))?.stopScanning()
             fillIn(from: context, applicationProtocol: negotiated)
+            // What the tap looks for comes during the handshake: from here on it would only pass bytes on.
+            let pipeline = context.pipeline.syncOperations
+            if let tap = try? pipeline.handler(type: HelloTap.self) { pipeline.removeHandler(tap, promise: nil) }
             context.fireUserInboundEventTriggered(TLSEvent.established(leg))
         case TLSEvent.clientHello(let hello):
             leg.sni = hello.serverName
             context.fireUserInboundEventTriggered(event)
         case ChannelEvent.inputClosed where closing:
-            (try? context.pipeline.syncOperations.handler(type: HelloTap.self))?.closeTransport()
+            // We sent close_notify and the peer's FIN came: no close_notify can follow, and NIOSSL
+            // would wait for one until its shutdown timeout. Close the TCP connection beneath it.
+            (try? context.pipeline.syncOperations.context(handlerType: NIOSSLHandler.self))?.close(promise: nil)
             context.fireUserInboundEventTriggered(event)
         case ChannelEvent.inputClosed where state == .established:
             context.fireUserInboundEventTriggered(TLSEvent.closed(sawUncleanShutdown ? .fin : .closeNotify))
