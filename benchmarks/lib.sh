@@ -8,37 +8,40 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1
 # ratio A B: A ÷ B to two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 
+# stat_ticks STAT-FILE: the user and system time in a /proc …/stat file, in clock ticks.
+stat_ticks() { awk '{print $14 + $15}' "$1"; }
+
 # cpu_ticks PID: the user and system time of a process so far, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ticks() { stat_ticks "/proc/$1/stat"; }
 
 # thread_ticks PID NAME: the user and system time so far of the threads of PID named NAME (0 if none).
 thread_ticks() {
     local total=0 task
     for task in /proc/"$1"/task/*; do
-        [[ $(<"$task/comm") == "$2" ]] && total=$((total + $(awk '{print $14 + $15}' "$task/stat")))
+        [[ $(<"$task/comm") == "$2" ]] && total=$((total + $(stat_ticks "$task/stat")))
     done
     echo "$total"
 }
 
-# per_request BENCH-JSON TICKS: TICKS of CPU as µs per request of one `wirelog bench --json` run.
+# per_request BENCH-JSON TICKS: TICKS of CPU as µs per request of one `wirelog bench --json` run
+# (warm-up requests included, as the ticks are taken around the whole run).
 per_request() {
     python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))
-print(round(int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / (r["requests"] + r["warmup_requests"]), 1))' "$1" "$2" "$(getconf CLK_TCK)"
+print(round(float(sys.argv[2]) / int(sys.argv[3]) * 1e6 / (r["requests"] + r["warmup_requests"]), 1))' "$1" "$2" "$(getconf CLK_TCK)"
 }
 
 # generator_cpu BENCH-JSON: the load generator's own CPU µs per request in that run.
 generator_cpu() {
-    python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))
-print(round(r["generator_cpu_seconds"] * 1e6 / (r["requests"] + r["warmup_requests"]), 1))' "$1"
+    per_request "$1" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["generator_cpu_seconds"] * int(sys.argv[2]))' \
+        "$1" "$(getconf CLK_TCK)")"
 }
 
 # rate_and_cpu BENCH-JSON TICKS-BEFORE TICKS-AFTER: "requests/s server-CPU-µs-per-request" of one
 # `wirelog bench --json` run, given the server's cpu_ticks around it. On a machine shared with other
 # work the requests/s of two runs can differ by half; the CPU each request costs the server barely moves.
 rate_and_cpu() {
-    python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); ticks = int(sys.argv[3]) - int(sys.argv[2])
-print(round(r["requests_per_second"]), round(ticks / int(sys.argv[4]) * 1e6 / (r["requests"] + r["warmup_requests"]), 1))' \
-        "$1" "$2" "$3" "$(getconf CLK_TCK)"
+    echo "$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["requests_per_second"]))' "$1")" \
+        "$(per_request "$1" $(($3 - $2)))"
 }
 
 # haproxy_conf LISTEN UPSTREAM FILE [BIND OPTION…]: a TCP haproxy from 127.0.0.1:LISTEN to

@@ -56,10 +56,11 @@ final class TLSObserver: ChannelDuplexHandler {
             guard state == .handshaking else { return }
             state = .established
             timer?.cancel()
-            fillIn(from: context, applicationProtocol: negotiated)
-            // What the tap looks for comes during the handshake: from here on it would only pass bytes on.
             let pipeline = context.pipeline.syncOperations
-            if let tap = try? pipeline.handler(type: HelloTap.self) { pipeline.removeHandler(tap, promise: nil) }
+            let tap = try? pipeline.handler(type: HelloTap.self)
+            fillIn(from: context, tap: tap, applicationProtocol: negotiated)
+            // What the tap looks for comes during the handshake: from here on it would only pass bytes on.
+            if let tap { pipeline.removeHandler(tap, promise: nil) }
             context.fireUserInboundEventTriggered(TLSEvent.established(leg))
         case TLSEvent.clientHello(let hello):
             leg.sni = hello.serverName
@@ -107,21 +108,20 @@ final class TLSObserver: ChannelDuplexHandler {
         guard state == .handshaking else { return }
         state = .failed
         timer?.cancel()
-        let alert = (try? context.pipeline.syncOperations.handler(type: HelloTap.self))?.peerAlert
-        leg.failure = TLSFailure.describe(error, verification: verification?.problem, peerAlert: alert)
-        fillIn(from: context, applicationProtocol: nil)
+        let tap = try? context.pipeline.syncOperations.handler(type: HelloTap.self)
+        leg.failure = TLSFailure.describe(error, verification: verification?.problem, peerAlert: tap?.peerAlert)
+        fillIn(from: context, tap: tap, applicationProtocol: nil)
         context.fireUserInboundEventTriggered(TLSEvent.failed(leg))
         context.close(promise: nil)
     }
 
     /// Version, cipher suite and peer certificate, from what NIOSSL and the hello tap know.
-    private func fillIn(from context: ChannelHandlerContext, applicationProtocol: String?) {
-        let pipeline = context.pipeline.syncOperations
+    private func fillIn(from context: ChannelHandlerContext, tap: HelloTap?, applicationProtocol: String?) {
         leg.alpn = applicationProtocol ?? leg.alpn
-        if let serverHello = (try? pipeline.handler(type: HelloTap.self))?.serverHello {
+        if let serverHello = tap?.serverHello {
             leg.cipherSuite = TLSNames.cipherSuite(serverHello.cipherSuite)
         }
-        guard let ssl = try? pipeline.handler(type: NIOSSLHandler.self) else { return }
+        guard let ssl = try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self) else { return }
         leg.version = ssl.tlsVersion.map(TLSNames.version) ?? leg.version
         if let peer = ssl.peerCertificate, let der = try? peer.toDERBytes() {
             leg.peerSHA256 = SHA256.hash(data: der).map { String(format: "%02x", $0) }.joined()
