@@ -17,19 +17,22 @@ enum PostgresRecovery {
     /// Closes `recorder`'s open sessions unless another live recorder holds the name; returns how many.
     static func closeInterrupted(_ link: PostgresLink, recorder: String) async throws -> Int {
         guard try await holdName(link, recorder: recorder) else { return 0 }
-        return try await link.rows("""
-            UPDATE sessions s
-            SET ended_us = coalesce(m.last_us, s.started_us), end_reason = 'interrupted',
-                bytes_from_client = m.from_client, bytes_from_server = m.from_server, message_count = m.messages
-            FROM (SELECT o.id, max(m.at_us) AS last_us,
-                         coalesce(sum(length(m.raw)) FILTER (WHERE m.sender = 'client'), 0) AS from_client,
-                         coalesce(sum(length(m.raw)) FILTER (WHERE m.sender = 'server'), 0) AS from_server,
-                         count(m.id) AS messages
-                  FROM sessions o LEFT JOIN messages m ON m.session_id = o.id
-                  WHERE o.recorder = \(recorder) AND o.ended_us IS NULL
-                  GROUP BY o.id) m
-            WHERE s.id = m.id
-            RETURNING s.id
-            """).count
+        // In a transaction so that the count logged is what COMMIT kept.
+        return try await link.transaction { link in
+            try await link.rows("""
+                UPDATE sessions s
+                SET ended_us = coalesce(m.last_us, s.started_us), end_reason = 'interrupted',
+                    bytes_from_client = m.from_client, bytes_from_server = m.from_server, message_count = m.messages
+                FROM (SELECT o.id, max(m.at_us) AS last_us,
+                             coalesce(sum(length(m.raw)) FILTER (WHERE m.sender = 'client'), 0) AS from_client,
+                             coalesce(sum(length(m.raw)) FILTER (WHERE m.sender = 'server'), 0) AS from_server,
+                             count(m.id) AS messages
+                      FROM sessions o LEFT JOIN messages m ON m.session_id = o.id
+                      WHERE o.recorder = \(recorder) AND o.ended_us IS NULL
+                      GROUP BY o.id) m
+                WHERE s.id = m.id
+                RETURNING s.id
+                """).count
+        }
     }
 }

@@ -150,6 +150,35 @@ import TestSupport
         #expect(outageLines.count <= 1, "\(result.stderrText)")
     }
 
+    /// The restart's worst moment made to happen every time: PostgreSQL has run a batch's
+    /// statement and answered it, and the connection goes before the batch commits (the server
+    /// rolls it back). The command in it must not be acknowledged, and recording goes on.
+    @Test func aConnectionLostBeforeTheCommitAcknowledgesNothingOfTheBatch() async throws {
+        let url = try TestPostgres.freshDatabaseURL()
+        let store = try StoreLocation(url)
+        let cutter = try await PostgresCutter.start(before: try TestPostgres.serverAddress(), cutting: "wirelog_commit",
+                                                    holding: "in the lost batch")
+        let (serve, port) = try serve(try cutter.relayedURL(url), name: "cut")
+
+        let first = try await LabConnection.connect(host: "127.0.0.1", port: port)
+        try await first.send(Array("DATA in the lost batch\n".utf8))
+        let firstReply = try await first.readReply().map { String(decoding: $0, as: UTF8.self) } ?? "(hung up)"
+        #expect(cutter.hasCut)
+        #expect(firstReply.hasPrefix("451 "), "\(firstReply)")
+        await first.close()
+
+        // The recorder reconnects (its first retry is at once): the next client is recorded.
+        let second = try await LabConnection.connect(host: "127.0.0.1", port: port)
+        try await second.send(Array("DATA after the cut\n".utf8))
+        #expect(try await second.readReply() == Array("300 DRCV\n".utf8))
+        await second.close()
+        serve.signal(SIGTERM)
+        #expect(try serve.wait(timeout: 60).status == 0)
+        await cutter.stop()
+        let stored = try await storedPayloadCounts(store)
+        #expect(stored == ["after the cut": 1], "\(stored)")
+    }
+
     @Test func wrongPasswordClosedPortAndNewerSchemaAreOneLineAndTouchNothing() async throws {
         let wrong = try TestPostgres.passwordURL(password: "wrong-password")
         for command in [["sessions", "list"], ["serve", "--listen", "127.0.0.1:0"]] {
