@@ -4,9 +4,9 @@ import Recording
 
 /// Everything one commit writes, as **one** statement: new session rows (with their end when the
 /// session also ended in the batch), changes to sessions stored earlier (TLS facts, ends), the
-/// verb and reply-code sets, and the messages with the notification followers wait for. Callers
-/// run it inside `BEGIN` … `COMMIT`: alone it would be an implicit transaction, which PostgreSQL
-/// commits only at the protocol's Sync, after the rows have come back. A new session's id is
+/// verb and reply-code sets, and the messages with the notification followers wait for. Alone it
+/// is its own transaction, whose commit only `PostgresLink.confirmCommitted()` confirms (its rows
+/// come back before PostgreSQL commits). A new session's id is
 /// drawn by the statement itself; until then rows name it by a negative reference, and the
 /// statement returns the ids it drew (`storedIDs(from:)`).
 ///

@@ -72,6 +72,21 @@ final class PostgresLink: Sendable {
         }
     }
 
+    /// Returns once the statement run before it on this link has committed, or throws.
+    ///
+    /// A statement run alone is an implicit transaction, which PostgreSQL commits at the Sync that
+    /// follows it, after it has answered; postgres-nio hands back the answer at CommandComplete,
+    /// before that. A backend stopped in between (`pg_ctl restart -m fast`) sends the answer on
+    /// its way out and rolls the transaction back. postgres-nio starts a query only once the one
+    /// before it is over (ReadyForQuery, after the commit), and closes the connection when an
+    /// error follows a finished query (a stopped backend, a failed commit): so this query
+    /// succeeding is the commit confirmed. One more round trip, where `BEGIN` … `COMMIT` would be
+    /// two: recording at 50 connections ran at 0.87× of unconfirmed commits this way, 0.70× that
+    /// way. `FleetTests` cuts a connection at that moment (`PostgresCutter`) to keep this true.
+    func confirmCommitted() async throws {
+        try await rows("SELECT 1")
+    }
+
     /// Runs `body` in a transaction (`begin` can ask for another isolation): committed when it
     /// returns, rolled back when it throws.
     func transaction<T: Sendable>(_ begin: PostgresQuery = "BEGIN", _ body: (PostgresLink) async throws -> T) async throws -> T {

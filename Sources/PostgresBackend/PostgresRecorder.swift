@@ -6,7 +6,8 @@ import PostgresNIO
 import Recording
 
 /// The PostgreSQL sink: one writer task commits whatever connections queued in one statement over
-/// arrays (in its own transaction), then tells each session how far it is durable.
+/// arrays (its own transaction, confirmed by a second round trip: `confirmCommitted`), then tells
+/// each session how far it is durable.
 /// When the server goes away every batch fails (nothing is acknowledged), the outage is logged
 /// once, and the writer reconnects with backoff and carries on.
 public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
@@ -184,12 +185,10 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
             let link = try await connectedLink()
             do {
                 let statement = commit(batch, touching: touched.sessions, newSessions: withoutRow)
-                // Inside BEGIN … COMMIT, not as an implicit transaction: that one commits at the
-                // protocol's Sync, after the statement has returned its rows, so a server stopped
-                // in between rolled back a batch this writer had already acknowledged. COMMIT's
-                // answer is PostgreSQL saying the batch is stored.
                 let drawn = try await link.bounded(by: .seconds(10)) { link in
-                    try await link.transaction { link in try await link.execute(statement) }
+                    let drawn = try await link.execute(statement)
+                    try await link.confirmCommitted()
+                    return drawn
                 }
                 for (session, id) in zip(withoutRow, drawn.first ?? []) { session.storedID = id }
             } catch {
