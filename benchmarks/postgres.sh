@@ -3,8 +3,9 @@
 # serve recording at 50 connections (SQLite, PostgreSQL, redis AOF everysec), 1/2/4 recorders into one
 # PostgreSQL, and the query commands on a populated PostgreSQL store. Prints a Markdown section
 # (BENCHMARKS.md carries the last one). A throwaway PostgreSQL cluster (scripts/pg-test-cluster) on a
-# free loopback port, stopped at the end. Knobs: RUNS (3), DURATION (5s), CONNS (50), PG_SESSIONS (1000000),
-# PG_QUERY_DB (a postgres:// URL already populated as below, to time the queries without populating again).
+# free loopback port, stopped at the end. Knobs: RUNS (3), DURATION (5s), CONNS (50), PG_SESSIONS (1000000;
+# 0 skips the queries), PG_QUERY_DB (a postgres:// URL already populated as below, to time the queries
+# without populating again).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -83,7 +84,9 @@ for n in 1 2 4; do
 done
 echo
 
-if [[ -n ${PG_QUERY_DB:-} ]]; then
+if [[ -z ${PG_QUERY_DB:-} && $PG_SESSIONS == 0 ]]; then
+    exit 0
+elif [[ -n ${PG_QUERY_DB:-} ]]; then
     QDB=$PG_QUERY_DB
     populated="populated earlier"
 else

@@ -19,17 +19,17 @@ import TestSupport
             [(.server, "220 two\r\n"), (.client, "A\n"), (.server, "a\n")],
         ], to: store)
         let db = store.argument
-        let missing = try await WirelogProcess.run(["mock", "--listen", "127.0.0.1:0", "--db", db, "999"])
+        let missing = try WirelogProcess.run(["mock", "--listen", "127.0.0.1:0", "--db", db, "999"])
         #expect(missing.status == 2)
         #expect(missing.stderrText == "wirelog: no session 999 in the store\n")
-        let nothing = try await WirelogProcess.run(["mock", "--listen", "127.0.0.1:0", "--db", db, "--kind", "replay"])
+        let nothing = try WirelogProcess.run(["mock", "--listen", "127.0.0.1:0", "--db", db, "--kind", "replay"])
         #expect(nothing.status == 2)
         #expect(nothing.stderrText.hasPrefix("wirelog: no recorded session matches"))
-        let conflict = try await WirelogProcess.run(["mock", "--listen", "127.0.0.1:0", "--db", db])
+        let conflict = try WirelogProcess.run(["mock", "--listen", "127.0.0.1:0", "--db", db])
         #expect(conflict.status == 2)
         #expect(conflict.stderrText.contains("start with different greetings"))
         #expect(!conflict.stderrText.contains("listening"))
-        let badMiss = try await WirelogProcess.run(["mock", "--listen", "127.0.0.1:0", "--db", db, "--on-miss", "shrug"])
+        let badMiss = try WirelogProcess.run(["mock", "--listen", "127.0.0.1:0", "--db", db, "--on-miss", "shrug"])
         #expect(badMiss.status != 0)
         #expect(badMiss.stderrText.contains("--on-miss takes close, reply BYTES or upstream HOST:PORT"))
     }

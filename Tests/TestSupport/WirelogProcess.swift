@@ -78,9 +78,11 @@ public final class WirelogProcess: @unchecked Sendable {
     /// What it wrote to standard output so far.
     public var stdoutText: String { output.snapshot().stdout }
 
-    /// Waits until the log names the address the process listens on ("listening on HOST:PORT").
+    /// Waits until the log names the address the process listens on (`wirelog serve listening on
+    /// HOST:PORT`, and the proxy's and mock's lines): its port. Not any "listening on": the web
+    /// viewer's server logs one too, sometimes first (the browser test then talked to the viewer).
     public func listeningPort(timeout: TimeInterval = 30) throws -> Int {
-        let pattern = #"listening on \S+:(\d+)"#
+        let pattern = #"wirelog (serve|proxy|mock) listening on \S+:(\d+)"#
         let (log, found) = waitForOutput(stdout: false, timeout: timeout) { $0.range(of: pattern, options: .regularExpression) != nil }
         guard found, let range = log.range(of: pattern, options: .regularExpression),
               let port = Int(log[range].split(separator: ":").last ?? "") else {
