@@ -8,7 +8,7 @@ import Recording
 /// is its own transaction, whose commit only `PostgresLink.confirmCommitted()` confirms (its rows
 /// come back before PostgreSQL commits). A new session's id is
 /// drawn by the statement itself; until then rows name it by a negative reference, and the
-/// statement returns the ids it drew (`storedIDs(from:)`).
+/// statement returns the ids it drew (`Prepared.Row`).
 ///
 /// The arrays cannot carry NULLs from here, so absent values travel as flags, `''`, `0` (ids start
 /// at 1) or `-1` (reply codes are never negative).

@@ -80,9 +80,9 @@ final class PostgresLink: Sendable {
     /// its way out and rolls the transaction back. postgres-nio starts a query only once the one
     /// before it is over (ReadyForQuery, after the commit), and closes the connection when an
     /// error follows a finished query (a stopped backend, a failed commit): so this query
-    /// succeeding is the commit confirmed. One more round trip, where `BEGIN` … `COMMIT` would be
-    /// two: recording at 50 connections ran at 0.87× of unconfirmed commits this way, 0.70× that
-    /// way. `FleetTests` cuts a connection at that moment (`PostgresCutter`) to keep this true.
+    /// succeeding is the commit confirmed: one more round trip, where `BEGIN` … `COMMIT` would be
+    /// two (BENCHMARKS.md, "Confirmed commits", has what each costs). `FleetTests` cuts a
+    /// connection at that moment (`PostgresCutter`) to keep this true.
     func confirmCommitted() async throws {
         try await rows("SELECT 1")
     }

@@ -52,14 +52,14 @@ final class HelloTap: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-/// Walks TLS records across reads for a plaintext alert (content type 21), until told to stop or
-/// past 64 KiB.
+/// Walks TLS records across reads for a plaintext alert (content type 21), for the first 64 KiB
+/// (the hello tap leaves the pipeline when the handshake is done).
 struct RecordScanner {
     private var pending: [UInt8] = []
     private var scanned = 0
     private(set) var isScanning = true
 
-    mutating func stop() {
+    private mutating func stop() {
         isScanning = false
         pending = []
     }
