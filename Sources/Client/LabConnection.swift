@@ -8,12 +8,15 @@ import WirelogTLS
 /// A client connection to a lab server: send bytes, read whole replies.
 /// Used from one task at a time.
 public final class LabConnection {
-    private let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    /// Only the inbound side is async: writes go straight to the channel. With no outbound writer
+    /// to finish, the connection may be released while the channel's close is still on its way
+    /// through the pipeline (an unfinished writer traps when it is released).
+    private let channel: NIOAsyncChannel<ByteBuffer, Never>
     private var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
     private var framer = ReplyFramer()
     private var ended = false
 
-    private init(channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>) {
+    private init(channel: NIOAsyncChannel<ByteBuffer, Never>) {
         self.channel = channel
         self.iterator = channel.inbound.makeAsyncIterator()
     }
@@ -29,7 +32,7 @@ public final class LabConnection {
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handshake = try tls?.addHandlers(to: channel.pipeline.syncOperations, host: host)
-                    return (try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), handshake)
+                    return (try NIOAsyncChannel<ByteBuffer, Never>(wrappingChannelSynchronously: channel), handshake)
                 }
             }
         let connection = LabConnection(channel: channel)
