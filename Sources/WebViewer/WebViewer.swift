@@ -45,11 +45,15 @@ public enum WebViewer {
     public static func application(store: ViewerStore, settings: WebViewerSettings, logger: Logger,
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = router(store: store, settings: settings, logger: logger)
+        // Hummingbird announces its own "Server started and listening" at info; wirelog says
+        // where the viewer is itself (`onRunning`), so the framework speaks from notice up.
+        var frameworkLogger = logger
+        frameworkLogger.logLevel = max(logger.logLevel, .notice)
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
-            logger: logger)
+            logger: frameworkLogger)
     }
 
     static func router(store: ViewerStore, settings: WebViewerSettings, logger: Logger) -> Router<BasicRequestContext> {

@@ -79,8 +79,8 @@ public final class WirelogProcess: @unchecked Sendable {
     public var stdoutText: String { output.snapshot().stdout }
 
     /// Waits until the log names the address the process listens on (`wirelog serve listening on
-    /// HOST:PORT`, and the proxy's and mock's lines): its port. Not any "listening on": the web
-    /// viewer's server logs one too, sometimes first (the browser test then talked to the viewer).
+    /// HOST:PORT`, and the proxy's and mock's lines): its port. Not any "listening on": another
+    /// server in the process (the web viewer's) may say so too, and first.
     public func listeningPort(timeout: TimeInterval = 30) throws -> Int {
         let pattern = #"wirelog (serve|proxy|mock) listening on \S+:(\d+)"#
         let (log, found) = waitForOutput(stdout: false, timeout: timeout) { $0.range(of: pattern, options: .regularExpression) != nil }

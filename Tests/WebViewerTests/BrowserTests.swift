@@ -17,6 +17,7 @@ import TestSupport
         let log = try serve.waitForStderr(containing: "web viewer on http://")
         let viewer = try #require(log.range(of: #"web viewer on (http://\S+)"#, options: .regularExpression)
             .map { String(log[$0].dropFirst("web viewer on ".count)) })
+        #expect(!log.contains("Server started"), "one line says where the viewer is, wirelog's own: \(log)")
 
         let shots = ProcessInfo.processInfo.environment["WIRELOG_SCREENSHOTS"] ?? dir.path
         let browser = Process()
