@@ -58,7 +58,7 @@ import TestSupport
         let log = try mock.waitForStderr(containing: #"no recorded request matches "\x00\xff\x1bPING\n""#)
         #expect(log.contains("closest recorded request is message"))
         mock.signal(SIGTERM)
-        #expect(try mock.wait().status == 0)
+        #expect(try mock.wait().failure == nil)
     }
 
     /// Redis recorded through the proxy, then stopped: redis-cli and a raw RESP client get the
@@ -102,7 +102,7 @@ import TestSupport
         #expect(Array(mocked.prefix(4)) == recorded)
         #expect(mocked.last == "ERR not recorded\n\n", "redis-cli prints an error reply with an empty line after it")
         mock.signal(SIGTERM)
-        #expect(try mock.wait().status == 0)
+        #expect(try mock.wait().failure == nil)
         let mockSessions = try await RecordedRows.sessions(store).filter { $0.kind == "mock" }
         #expect(mockSessions.count == 5)
     }

@@ -196,7 +196,7 @@ import TestSupport
         #expect(data[0].payload != data[2].payload)
         #expect(data.allSatisfy { String(decoding: $0.payload ?? [], as: UTF8.self).hasPrefix("REDACTED-") })
         let show = try WirelogProcess.run(["sessions", "show", String(session.id), "--db", store.argument])
-        #expect(show.status == 0)
+        #expect(show.failure == nil)
         #expect(show.stdoutText.contains("⟦\(data[0].redactions[0].token(in: data[0].raw)) lab-data, 16 bytes⟧"), "\(show.stdoutText)")
 
         // replay --record sends the --secret value and records the replay redacted too.

@@ -86,7 +86,7 @@ import TestSupport
         let noneJSON = try fixture.run(["search", "no such bytes", "--json"])
         #expect(noneJSON.status == 1)
         #expect(noneJSON.stdout.isEmpty)
-        #expect(try fixture.run(["search", "hello"]).status == 0)
+        #expect(try fixture.run(["search", "hello"]).failure == nil)
         #expect(try fixture.run(["search", "HELO", "--limit", "0", "--json"]).jsonLines().count == 2)
     }
 

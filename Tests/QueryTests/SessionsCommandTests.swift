@@ -69,7 +69,7 @@ import TestSupport
     func listSaysSoWhenNothingMatches(_ backend: TestBackend) async throws {
         let fixture = try await QueryFixture.record(backend)
         let result = try fixture.run(["list", "--kind", "replay"])
-        #expect(result.status == 0)
+        #expect(result.failure == nil)
         #expect(result.stdoutText == "no sessions match\n")
     }
 
@@ -100,7 +100,7 @@ import TestSupport
         let fixture = try await QueryFixture.record(backend)
         for arguments in [["show", "2"], ["show", "2", "--absolute"], ["search", "red"], ["list"]] {
             let result = try fixture.run(arguments)
-            #expect(result.status == 0)
+            #expect(result.failure == nil)
             #expect(!result.stdout.contains(0x1B), "\(arguments) printed a raw ESC")
             #expect(!result.stdout.contains(0x00), "\(arguments) printed a raw NUL")
             #expect(!result.stdout.contains(0x0D), "\(arguments) printed a raw CR")
@@ -151,7 +151,7 @@ import TestSupport
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
 
         let fresh = fixture.dir.file("fresh.pcap")
-        #expect(try fixture.run(["export", "1", "--format", "pcap", "-o", fresh]).status == 0)
+        #expect(try fixture.run(["export", "1", "--format", "pcap", "-o", fresh]).failure == nil)
         #expect(try FileManager.default.attributesOfItem(atPath: fresh)[.posixPermissions] as? Int == 0o600)
     }
 
@@ -171,7 +171,7 @@ import TestSupport
     func showHexDumpsEveryByte(_ backend: TestBackend) async throws {
         let fixture = try await QueryFixture.record(backend)
         let result = try fixture.run(["show", "2", "--hex"])
-        #expect(result.status == 0)
+        #expect(result.failure == nil)
         #expect(result.stdoutText.contains("0000  44 41 54 41 20 1b 5b 33  31 6d 72 65 64 1b 5b 30  DATA .[31mred.[0"))
         #expect(result.stdoutText.contains("0010  6d 00 ff fe 0d 0a"))
         #expect(!result.stdout.contains(0x1B))
@@ -181,7 +181,7 @@ import TestSupport
     func showJSONCarriesTheExactBytesInBase64(_ backend: TestBackend) async throws {
         let fixture = try await QueryFixture.record(backend)
         let result = try fixture.run(["show", "2", "--json"])
-        #expect(result.status == 0)
+        #expect(result.failure == nil)
         let document = try #require(try result.json() as? [String: Any])
         #expect(document["id"] as? Int == 2)
         #expect(document["end_reason"] as? String == "client_closed")
@@ -313,7 +313,7 @@ import TestSupport
         // Checksums verified (status 1 is "good"), and no TCP anomaly (retransmission, lost segment…).
         let problems = try runTool(tshark, ["-r", file, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
                                             "-Y", "tcp.checksum.status != 1 || ip.checksum.status != 1 || tcp.analysis.flags"])
-        #expect(problems.status == 0)
+        #expect(problems.status == 0, "\(problems.stderr)")
         #expect(problems.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(problems.stdout)")
         let summary = try runTool(tshark, ["-r", file, "-T", "fields", "-e", "frame.time_epoch", "-c", "1"])
         let firstTime = try #require(Double(summary.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))

@@ -88,7 +88,7 @@ import TestSupport
         }
         let loaded = Date().timeIntervalSince(started)
         serve.signal(SIGTERM)
-        #expect(try serve.wait(timeout: 60).status == 0)
+        #expect(try serve.wait(timeout: 60).failure == nil)
         #expect(wrong.all.isEmpty)
         let messages = try await RecordedRows.messages(store)
         let payloads = messages.compactMap { $0.payload.map { String(decoding: $0, as: UTF8.self) } }

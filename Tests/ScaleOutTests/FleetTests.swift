@@ -42,7 +42,7 @@ import TestSupport
         _ = await (a, b, c)
         for process in [serveA, serveB, proxy] {
             process.signal(SIGTERM)
-            #expect(try process.wait(timeout: 60).status == 0)
+            #expect(try process.wait(timeout: 60).failure == nil)
         }
         await upstream.stop()
 
@@ -84,7 +84,7 @@ import TestSupport
         // The next recorder of the same name closes what the dead one left open, with true counts.
         let (last, _) = try serve(url, name: "crashy")
         last.signal(SIGTERM)
-        #expect(try last.wait(timeout: 30).status == 0)
+        #expect(try last.wait(timeout: 30).failure == nil)
         let sessions = try await RecordedRows.sessions(store)
         #expect(sessions.allSatisfy { $0.endReason != nil }, "still open: \(sessions.filter { $0.endReason == nil }.map(\.id))")
         let interrupted = sessions.filter { $0.endReason == "interrupted" }
@@ -117,7 +117,7 @@ import TestSupport
         await client.close()
         for process in [first, second] {
             process.signal(SIGTERM)
-            #expect(try process.wait(timeout: 60).status == 0)
+            #expect(try process.wait(timeout: 60).failure == nil)
         }
         let ended = try await RecordedRows.sessions(store).map(\.endReason)
         #expect(ended.count == 1 && ended[0] != nil && ended[0] != "interrupted", "\(ended)")
@@ -141,7 +141,7 @@ import TestSupport
         await load
         serve.signal(SIGTERM)
         let result = try serve.wait(timeout: 60)
-        #expect(result.status == 0)
+        #expect(result.failure == nil)
         #expect(afterRestart.count >= 500)
         let lost = acknowledged.all.subtracting(try await storedPayloadCounts(store).keys)
         #expect(lost.isEmpty, "lost: \(lost.prefix(5))")
@@ -173,7 +173,7 @@ import TestSupport
         #expect(try await second.readReply() == Array("300 DRCV\n".utf8))
         await second.close()
         serve.signal(SIGTERM)
-        #expect(try serve.wait(timeout: 60).status == 0)
+        #expect(try serve.wait(timeout: 60).failure == nil)
         await cutter.stop()
         let stored = try await storedPayloadCounts(store)
         #expect(stored == ["after the cut": 1], "\(stored)")
@@ -251,7 +251,7 @@ import TestSupport
         #expect(copied[1].replayOf == copied[0].id)
         #expect(copied.allSatisfy { $0.recorder == "laptop" && $0.endReason == "quit" })
         let back = dir.file("back.sqlite")
-        #expect(try WirelogProcess.run(["sessions", "copy", "--from", shared, "--to", back]).status == 0)
+        #expect(try WirelogProcess.run(["sessions", "copy", "--from", shared, "--to", back]).failure == nil)
         let original = try await RecordedRows.messages(laptop)
         let roundTrip = try await RecordedRows.messages(.sqlite(path: back))
         #expect(roundTrip.map(\.raw) == original.map(\.raw))

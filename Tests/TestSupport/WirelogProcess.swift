@@ -18,6 +18,12 @@ public struct ProcessResult: Sendable {
 
     public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
     public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+
+    /// nil after exit status 0; otherwise the status and the start of standard error, so that
+    /// `#expect(result.failure == nil)` says why (a crash's message comes first).
+    public var failure: String? {
+        status == 0 ? nil : "exit status \(status): \(stderrText.prefix(4_000))"
+    }
 }
 
 public enum ProcessError: Error, CustomStringConvertible {
