@@ -52,15 +52,15 @@ import TestSupport
         // Found whether the search scans every message or only those of chosen sessions.
         for filters in [[], ["--since", "1h"]] {
             let search = try WirelogProcess.run(["sessions", "search", marker, "--db", store.argument] + filters)
-            #expect(search.status == 0, "\(search.stderrText)")
+            #expect(search.failure == nil)
             #expect(search.stdoutText.hasSuffix("1 match\n"), "\(filters): \(search.stdoutText)")
         }
 
         let exported = try WirelogProcess.run(["sessions", "export", String(sessions[0].id), "--format", "ndjson", "--db", store.argument])
-        #expect(exported.status == 0, "\(exported.stderrText)")
+        #expect(exported.failure == nil)
 
         let deleted = try WirelogProcess.run(["sessions", "delete", String(sessions[0].id), "--db", store.argument])
-        #expect(deleted.status == 0, "\(deleted.stderrText)")
+        #expect(deleted.failure == nil)
         #expect(try StoreFiles.occurrences(of: marker, in: store) == 0)
         if let path = store.sqlitePath {
             // The recorder sealed its segment when it stopped; emptied, it is gone.

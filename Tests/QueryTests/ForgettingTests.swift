@@ -32,12 +32,12 @@ import TestSupport
         #expect(try StoreFiles.occurrences(of: "marker-bravo-91c2", in: store) > 0)
 
         let dryRun = try WirelogProcess.run(["sessions", "delete", String(ids[1]), "--dry-run", "--db", store.argument])
-        #expect(dryRun.status == 0, "\(dryRun.stderrText)")
+        #expect(dryRun.failure == nil)
         #expect(dryRun.stdoutText.contains("would delete 1 session and 6 messages; nothing was deleted (--dry-run)"))
         #expect(try await RecordedRows.sessions(store).count == 3)
 
         let deleted = try WirelogProcess.run(["sessions", "delete", String(ids[1]), "--db", store.argument])
-        #expect(deleted.status == 0, "\(deleted.stderrText)")
+        #expect(deleted.failure == nil)
         #expect(deleted.stdoutText == "deleted 1 session and 6 messages\n")
         #expect(try StoreFiles.occurrences(of: "marker-bravo-91c2", in: store) == 0)
         #expect(try StoreFiles.occurrences(of: "marker-alpha-7f3a", in: store) > 0)
@@ -60,12 +60,12 @@ import TestSupport
         let ids = try await recordMarkedSessions(store)
 
         let pruneDry = try WirelogProcess.run(["sessions", "prune", "--older-than", "0s", "--dry-run", "--db", store.argument])
-        #expect(pruneDry.status == 0, "\(pruneDry.stderrText)")
+        #expect(pruneDry.failure == nil)
         #expect(pruneDry.stdoutText.hasPrefix("would remove 3 sessions and 18 messages that started before "))
         #expect(try await RecordedRows.sessions(store).count == 3)
 
         let byVerb = try WirelogProcess.run(["sessions", "delete", "--verb", "DATA", "--since", "1h", "--db", store.argument])
-        #expect(byVerb.status == 0, "\(byVerb.stderrText)")
+        #expect(byVerb.failure == nil)
         #expect(byVerb.stdoutText == "deleted 3 sessions and 18 messages\n")
         #expect(try await RecordedRows.sessions(store).isEmpty)
         for marker in ["marker-alpha-7f3a", "marker-bravo-91c2", "marker-charlie-5d0e"] {
@@ -80,7 +80,7 @@ import TestSupport
         let store = try backend.freshStore(in: directory)
         _ = try await recordMarkedSessions(store)
         let pruned = try WirelogProcess.run(["sessions", "prune", "--older-than", "0s", "--db", store.argument])
-        #expect(pruned.status == 0, "\(pruned.stderrText)")
+        #expect(pruned.failure == nil)
         #expect(try StoreFiles.occurrences(of: "marker-charlie-5d0e", in: store) == 0)
         if let path = store.sqlitePath {
             #expect(try RecordedRows.integrityCheck(path) == "ok")
@@ -95,7 +95,7 @@ import TestSupport
         let directory = TemporaryDirectory()
         let store = StoreLocation.sqlite(path: directory.file("confirm.sqlite"))
         let populate = try WirelogProcess.run(["bench", "populate", "--db", store.argument, "--sessions", "5", "--days", "30"])
-        #expect(populate.status == 0, "\(populate.stderrText)")
+        #expect(populate.failure == nil)
         return (directory, store)
     }
 
@@ -122,7 +122,7 @@ import TestSupport
         #expect(try yes.wait() == 0)
         // Piped: no terminal to ask on.
         let piped = try WirelogProcess.run(["sessions", "prune", "--older-than", "0s", "--db", store.argument])
-        #expect(piped.status == 0, "\(piped.stderrText)")
+        #expect(piped.failure == nil)
         #expect(piped.stdoutText.contains("removed 4 sessions"), "\(piped.stdoutText)")
         #expect(try await RecordedRows.sessions(store).isEmpty)
         _ = directory

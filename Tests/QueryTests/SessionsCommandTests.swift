@@ -10,7 +10,7 @@ import TestSupport
     func listShowsEverySessionNewestFirstInAnAlignedTable(_ backend: TestBackend) async throws {
         let fixture = try await QueryFixture.record(backend)
         let result = try fixture.run(["list"])
-        #expect(result.status == 0, "\(result.stderrText)")
+        #expect(result.failure == nil)
         let lines = result.stdoutText.split(separator: "\n").map(String.init)
         #expect(lines.count == 4)
         let header = lines[0]
@@ -77,7 +77,7 @@ import TestSupport
     func showPrintsTheTranscriptWithRelativeTimesArrowsAndCodes(_ backend: TestBackend) async throws {
         let fixture = try await QueryFixture.record(backend)
         let result = try fixture.run(["show", "1"])
-        #expect(result.status == 0, "\(result.stderrText)")
+        #expect(result.failure == nil)
         let lines = result.stdoutText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines[0].hasPrefix("session 1  server  127.0.0.1:"))
         #expect(lines[1].contains("quit") && lines[1].contains("6 messages"))
@@ -146,7 +146,7 @@ import TestSupport
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "keep me")
 
         let forced = try fixture.run(["export", "1", "-o", path, "--force"])
-        #expect(forced.status == 0, "\(forced.stderrText)")
+        #expect(forced.failure == nil)
         #expect(try String(contentsOfFile: path, encoding: .utf8).hasPrefix("[{"))
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
 
@@ -201,7 +201,7 @@ import TestSupport
     func searchFindsBytesAndShowsTheMatchInContext(_ backend: TestBackend) async throws {
         let fixture = try await QueryFixture.record(backend)
         let hello = try fixture.run(["search", "hello world"])
-        #expect(hello.status == 0, "\(hello.stderrText)")
+        #expect(hello.failure == nil)
         let lines = hello.stdoutText.split(separator: "\n").map(String.init)
         #expect(lines[0].hasPrefix("session 1 "))
         let match = try #require(lines.firstIndex { $0.hasPrefix(">") })
@@ -232,7 +232,7 @@ import TestSupport
     func statsCountsVerbsCodesReasonsLatencyAndClients(_ backend: TestBackend) async throws {
         let fixture = try await QueryFixture.record(backend)
         let result = try fixture.run(["stats", "--json"])
-        #expect(result.status == 0, "\(result.stderrText)")
+        #expect(result.failure == nil)
         let stats = try #require(try result.json() as? [String: Any])
         func counts(_ key: String) -> [String: Int] {
             var table: [String: Int] = [:]
@@ -277,7 +277,7 @@ import TestSupport
         let fixture = try await QueryFixture.record(backend)
         let file = fixture.dir.file("out.json")
         let json = try fixture.run(["export", "1", "2", "--format", "json", "-o", file])
-        #expect(json.status == 0, "\(json.stderrText)")
+        #expect(json.failure == nil)
         let documents = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [[String: Any]])
         #expect(documents.map { $0["id"] as? Int } == [1, 2])
         let rawOfSecond = (documents[1]["messages"] as? [[String: Any]] ?? []).map { base64Bytes($0["raw"]) ?? [] }
@@ -296,7 +296,7 @@ import TestSupport
                                   "tshark is needed (apt-get install tshark)")
         let file = fixture.dir.file("s.pcap")
         let export = try fixture.run(["export", "1", "2", "--format", "pcap", "-o", file])
-        #expect(export.status == 0, "\(export.stderrText)")
+        #expect(export.failure == nil)
         for (stream, session) in [(0, Int64(1)), (1, Int64(2))] {
             let follow = try runTool(tshark, ["-r", file, "-qz", "follow,tcp,raw,\(stream)"])
             #expect(follow.status == 0, "\(follow.stderr)")

@@ -47,7 +47,7 @@ private func runQuietly(_ arguments: [String]) -> Int32 {
         let dir = TemporaryDirectory()
         let path = dir.file("damaged.sqlite")
         let populate = try WirelogProcess.run(["bench", "populate", "--db", path, "--sessions", "200"])
-        #expect(populate.status == 0, "\(populate.stderrText)")
+        #expect(populate.failure == nil)
         // 12 KiB of 0xff in the middle of the file, as a bad sector or a stray write would leave it.
         let file = try #require(FileHandle(forWritingAtPath: path))
         try file.seek(toOffset: 8192)

@@ -56,7 +56,7 @@ import TestSupport
         let sessions = try await RecordedRows.sessions(store)
         #expect(Set(sessions.map(\.id)).count == sessions.count)
         let listed = try WirelogProcess.run(["sessions", "list", "--db", url, "--limit", "1000", "--json"])
-        #expect(listed.status == 0, "\(listed.stderrText)")
+        #expect(listed.failure == nil)
         let rows = try #require(JSONSerialization.jsonObject(with: Data(listed.stdout)) as? [[String: Any]])
         #expect(Set(rows.compactMap { $0["recorder"] as? String }) == ["serve-a", "serve-b", "proxy-c"])
         let table = try WirelogProcess.run(["sessions", "list", "--db", url, "--recorder", "proxy-c", "--limit", "1"])
@@ -239,7 +239,7 @@ import TestSupport
 
         let shared = try TestPostgres.freshDatabaseURL()
         let first = try WirelogProcess.run(["sessions", "copy", "--from", dir.file("laptop.sqlite"), "--to", shared])
-        #expect(first.status == 0, "\(first.stderrText)")
+        #expect(first.failure == nil)
         #expect(first.stdoutText.hasPrefix("copied 2 sessions (4 messages)"), "\(first.stdoutText)")
         let again = try WirelogProcess.run(["sessions", "copy", "--from", dir.file("laptop.sqlite"), "--to", shared])
         #expect(again.stdoutText.hasPrefix("nothing new to copy"), "\(again.stdoutText)")
@@ -270,7 +270,7 @@ import TestSupport
         async let b: Void = LabLoad.run(port: portB, clients: 4, commands: 25, tag: "fb", acknowledged: acknowledged)
         _ = await (a, b)
         let result = try follow.wait(timeout: 30)
-        #expect(result.status == 0, "\(result.stderrText)")
+        #expect(result.failure == nil)
         let followed = result.stdoutText.split(separator: "\n").compactMap { line -> String? in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let payload = (object["payload"] as? String).flatMap({ Data(base64Encoded: $0) }) else { return nil }

@@ -66,7 +66,7 @@ private let notRecorded = "451 NREC\r\nCommand-description: Server storage error
         #expect(!acknowledged.isEmpty)
         serve.signal(SIGTERM)
         let result = try serve.wait(timeout: 30)
-        #expect(result.status == 0, "stderr: \(result.stderrText)")
+        #expect(result.failure == nil)
         #expect(result.stderrText.contains("recording failed"))
         #expect(try RecordedRows.integrityCheck(path) == "ok")
         let messages = try await RecordedRows.messages(path)
