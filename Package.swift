@@ -79,6 +79,17 @@ let package = Package(
         ),
         // Pure protocol code: no NIO, no I/O.
         .target(name: "LabProtocol"),
+        // Every protocol wirelog decodes (lab, lines, raw, http, resp, postgres): one decoder type
+        // per protocol behind one `WireDecoder` protocol, the stream driver and auto-detection.
+        // Bytes in, messages and fields out: no channels, no I/O.
+        .target(
+            name: "Protocols",
+            dependencies: [
+                "Recording",
+                "LabProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // How wirelog words things for people: durations, counts, network failures.
         .target(
             name: "Presentation",
@@ -268,6 +279,10 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "LabProtocolTests", dependencies: ["LabProtocol"]),
+        .testTarget(
+            name: "ProtocolsTests",
+            dependencies: ["Protocols", "Recording", "LabProtocol", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(
             name: "PresentationTests",
             dependencies: [

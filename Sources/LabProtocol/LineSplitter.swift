@@ -84,6 +84,11 @@ public struct LinePiece {
     public let raw: UnsafeRawBufferPointer
     public let kind: Kind
 
+    public init(raw: UnsafeRawBufferPointer, kind: Kind) {
+        self.raw = raw
+        self.kind = kind
+    }
+
     /// The line without its LF, or CRLF.
     public var content: UnsafeRawBufferPointer {
         guard kind == .terminated else { return raw }
