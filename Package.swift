@@ -164,6 +164,7 @@ let package = Package(
         .target(
             name: "Proxy",
             dependencies: [
+                "Protocols",
                 "Listening",
                 "WirelogTLS",
                 "Recording",
@@ -194,6 +195,7 @@ let package = Package(
         .target(
             name: "Mock",
             dependencies: [
+                "Protocols",
                 "Listening",
                 "Recording",
                 "NIORecording",
@@ -241,6 +243,7 @@ let package = Package(
         .target(
             name: "WirelogCLI",
             dependencies: [
+                "Protocols",
                 "Recording",
                 "Backends",
                 "LabProtocol",
@@ -303,7 +306,7 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
-                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Proxy", "Server", "Client", "LabProtocol", "Presentation",
+                "Recording", "SQLiteBackend", "Backends", "TestSupport", "Proxy", "Protocols", "Server", "Client", "LabProtocol", "Presentation",
                 "WirelogTLS", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

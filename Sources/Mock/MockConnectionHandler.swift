@@ -3,6 +3,7 @@ import Listening
 import Logging
 import NIOCore
 import NIORecording
+import Protocols
 import Proxy
 import Recording
 import Replay
@@ -25,7 +26,10 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     let script: MockScript
     private var matcher: RequestMatcher
     private let lineFraming: Bool
-    private var decoder: StreamDecoder
+    /// Cuts client bytes into lines or lab commands (`line` and `lab` framing).
+    private var decoder: MessageStream
+    /// What one step of the decoder cut, answered after it (reused: no allocation per read).
+    private var cut: [DecodedMessage] = []
     /// Client bytes not matched yet (`recorded` framing).
     private var pending: [UInt8] = []
     private(set) var tape: SessionTape?
@@ -54,8 +58,9 @@ final class MockConnectionHandler: ChannelDuplexHandler {
         let masking = (try? Masking(patterns: configuration.ignore)) ?? .none
         matcher = RequestMatcher(script: script, order: configuration.order, masking: masking, connectionNumber: connectionNumber)
         lineFraming = configuration.framing != .recorded
-        decoder = StreamDecoder(decoding: configuration.framing == .lab ? .lab : .lines, sender: .client,
-                                maxLineLength: configuration.maxLineLength)
+        let limits = DecoderLimits(maxLineLength: configuration.maxLineLength)
+        let framing: any WireProtocol.Type = configuration.framing == .lab ? LabWireProtocol.self : LinesProtocol.self
+        decoder = MessageStream(decoder: framing.makeDecoders(limits: limits).client, limits: limits)
         self.script = script
     }
 
@@ -123,9 +128,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
         guard closing == nil else { return }
         lastReadAt = context.eventLoop.now
         if lineFraming {
-            buffer.withUnsafeReadableBytes { bytes in
-                decode(context: context) { decoder, emit in decoder.feed(bytes, emit) }
-            }
+            decode(context: context) { decoder, emit in decoder.feed(buffer, emit) }
             // A miss that went upstream: what the decoder still holds goes after it.
             if forwarding != nil { decode(context: context) { decoder, emit in decoder.finish(emit) } }
         } else {
@@ -159,13 +162,11 @@ final class MockConnectionHandler: ChannelDuplexHandler {
         flushIfNeeded(context: context)
     }
 
-    /// Runs `step` on the decoder (moved out of `self`, so its buffer is not copied), answering
-    /// each line or command it cuts.
-    private func decode(context: ChannelHandlerContext, _ step: (inout StreamDecoder, (DecodedMessage) -> Void) -> Void) {
-        var decoder = StreamDecoder(decoding: .raw, sender: .client, maxLineLength: 1)
-        swap(&decoder, &self.decoder)
-        step(&decoder) { message in self.answerWhole(Array(message.raw), context: context) }
-        swap(&decoder, &self.decoder)
+    /// Runs `step` on the decoder, then answers each line or command it cut, in order.
+    private func decode(context: ChannelHandlerContext, _ step: (inout MessageStream, (DecodedMessage) -> Void) -> Void) {
+        step(&decoder) { cut.append($0) }
+        for message in cut { answerWhole(Array(message.raw.readableBytesView), context: context) }
+        cut.removeAll(keepingCapacity: true)
         flushIfNeeded(context: context)
     }
 

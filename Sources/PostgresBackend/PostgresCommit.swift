@@ -228,6 +228,11 @@ private struct MessageColumns {
     private var answeredBy: [Int64] = []
     /// `RedactedSpan` lists as stored, '' for none.
     private var redactions: [String] = []
+    /// Decoded fields as stored and decode errors, '' for none; exchange request seqs, 0 for none.
+    private var fields: [String] = []
+    private var decodeErrors: [String] = []
+    private var exchangeSeqs: [Int64] = []
+    private var durations: [Int64] = []
 
     mutating func append(_ message: RecordedMessage, sessionID: Int64) {
         sessionIDs.append(sessionID)
@@ -242,21 +247,29 @@ private struct MessageColumns {
         replyCodes.append(message.replyCode ?? -1)
         answeredBy.append(message.answeredBy ?? 0)
         redactions.append(message.redactions.storedText ?? "")
+        fields.append(message.fields.jsonText ?? "")
+        decodeErrors.append(message.decodeError ?? "")
+        exchangeSeqs.append(message.exchange?.requestSeq ?? 0)
+        durations.append(message.exchange?.durationMicros ?? 0)
     }
 
     func insert(_ sql: inout PostgresSQL) -> String {
         """
-        INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, answered_by, redactions)
+        INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, answered_by, redactions,
+                              fields, decode_error, exchange_seq, duration_us)
         SELECT coalesce(i.id, m.session_id), seq, at_us, sender, raw, CASE WHEN has_verb THEN verb END,
                CASE WHEN has_payload THEN payload END, NULLIF(reply_code, -1), NULLIF(answered_by, 0),
-               NULLIF(redactions, '')
+               NULLIF(redactions, ''), NULLIF(fields, ''), NULLIF(decode_error, ''),
+               CASE WHEN exchange_seq > 0 THEN exchange_seq END, CASE WHEN exchange_seq > 0 THEN duration_us END
         FROM unnest(\(sql.bind(sessionIDs))::bigint[], \(sql.bind(seqs))::bigint[], \(sql.bind(times))::bigint[],
                     \(sql.bind(senders))::text[], \(sql.bind(raws))::bytea[], \(sql.bind(verbs))::text[],
                     \(sql.bind(hasVerb))::boolean[], \(sql.bind(payloads))::bytea[], \(sql.bind(hasPayload))::boolean[],
                     \(sql.bind(replyCodes))::integer[], \(sql.bind(answeredBy))::bigint[],
-                    \(sql.bind(redactions))::text[])
+                    \(sql.bind(redactions))::text[], \(sql.bind(fields))::text[], \(sql.bind(decodeErrors))::text[],
+                    \(sql.bind(exchangeSeqs))::bigint[], \(sql.bind(durations))::bigint[])
              WITH ORDINALITY
-             AS m(session_id, seq, at_us, sender, raw, verb, has_verb, payload, has_payload, reply_code, answered_by, redactions, n)
+             AS m(session_id, seq, at_us, sender, raw, verb, has_verb, payload, has_payload, reply_code, answered_by, redactions,
+                  fields, decode_error, exchange_seq, duration_us, n)
         LEFT JOIN new_ids i ON i.ref = m.session_id
         ORDER BY m.n
         RETURNING id

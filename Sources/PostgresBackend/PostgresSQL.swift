@@ -38,6 +38,23 @@ extension SessionFilter {
         }
         if tls { clauses.append("s.tls IS NOT NULL") }
         if let serverName { clauses.append("s.sni = \(sql.bind(serverName))") }
+        if let decoding { clauses.append("s.decoding = \(sql.bind(decoding))") }
+        if let range = replyCodeRange {
+            clauses.append("EXISTS (SELECT 1 FROM session_reply_codes c WHERE c.reply_code BETWEEN \(sql.bind(range.lowerBound)) AND \(sql.bind(range.upperBound)) AND c.session_id = s.id)")
+        }
+        // Decoded fields and exchange times are in the session's messages: each is a probe of them.
+        for field in fields where FieldMatch.isValidName(field.name) {
+            let value = "(m.fields::jsonb ->> \(sql.bind(field.name)))"
+            switch field.comparison {
+            case .equals(let text):
+                clauses.append("EXISTS (SELECT 1 FROM messages m WHERE m.session_id = s.id AND \(value) = \(sql.bind(text)))")
+            case .glob(let pattern):
+                clauses.append("EXISTS (SELECT 1 FROM messages m WHERE m.session_id = s.id AND \(value) LIKE \(sql.bind(Self.like(glob: pattern))))")
+            }
+        }
+        if let slowerThanMicros {
+            clauses.append("EXISTS (SELECT 1 FROM messages m WHERE m.session_id = s.id AND m.duration_us > \(sql.bind(slowerThanMicros)))")
+        }
         if messageFilters {
             if let verb {
                 clauses.append("EXISTS (SELECT 1 FROM session_verbs v WHERE v.verb = upper(\(sql.bind(verb))) AND v.session_id = s.id)")
@@ -47,6 +64,21 @@ extension SessionFilter {
             }
         }
         return clauses.map { " AND " + $0 }.joined()
+    }
+
+    /// A glob (`*`, `?`, as the SQLite backend's GLOB takes it) as a LIKE pattern, backslash its
+    /// escape. Character classes are compared literally here.
+    static func like(glob: String) -> String {
+        var pattern = ""
+        for character in glob {
+            switch character {
+            case "*": pattern += "%"
+            case "?": pattern += "_"
+            case "%", "_", "\\": pattern += "\\" + String(character)
+            default: pattern.append(character)
+            }
+        }
+        return pattern
     }
 
     /// Verb and code as conditions on the messages `m` themselves.
@@ -118,7 +150,10 @@ extension MessageFacts: PostgresMessageRow {
 }
 
 extension StoredMessage: PostgresMessageRow {
-    static let postgresColumns = "m.id, m.session_id, m.seq, m.at_us, m.sender, m.raw, m.verb, m.payload, m.reply_code, m.answered_by, m.redactions"
+    static let postgresColumns = """
+        m.id, m.session_id, m.seq, m.at_us, m.sender, m.raw, m.verb, m.payload, m.reply_code, m.answered_by, m.redactions,
+        m.fields, m.decode_error, m.exchange_seq, m.duration_us
+        """
 
     init(_ row: PostgresRandomAccessRow, from first: Int = 0) throws {
         self.init(
@@ -128,6 +163,11 @@ extension StoredMessage: PostgresMessageRow {
             raw: Array(buffer: try row[first + 5].decode(ByteBuffer.self)), verb: try row[first + 6].decode(String?.self),
             payload: try row[first + 7].decode(ByteBuffer?.self).map { Array(buffer: $0) },
             replyCode: try row[first + 8].decode(Int?.self), answeredBy: try row[first + 9].decode(Int64?.self),
-            redactions: [RedactedSpan](storedText: try row[first + 10].decode(String?.self)))
+            redactions: [RedactedSpan](storedText: try row[first + 10].decode(String?.self)),
+            fields: [MessageField](jsonText: try row[first + 11].decode(String?.self)),
+            decodeError: try row[first + 12].decode(String?.self),
+            exchange: try row[first + 13].decode(Int64?.self).map {
+                ExchangeLink(requestSeq: $0, durationMicros: try row[first + 14].decode(Int64?.self) ?? 0)
+            })
     }
 }

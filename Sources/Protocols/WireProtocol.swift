@@ -15,11 +15,48 @@ public protocol WireProtocol {
     /// Fresh decoders for one connection's two directions. They may share state (an HTTP response
     /// decoder must know which requests were HEAD), and are used on one thread.
     static func makeDecoders(limits: DecoderLimits) -> DecoderPair
+    /// A recorded message as this protocol's users read it (`GET /users HTTP/1.1` and its headers,
+    /// `SET greeting hello`, `Query: SELECT 1`), for `sessions show` and the web viewer; nil to show
+    /// the bytes as they are. Text from the wire is returned as is: callers escape it.
+    static func render(_ message: RenderInput) -> RenderedMessage?
 }
 
 extension WireProtocol {
     public static var completesOnQuiet: Bool { false }
     public static func recognise(_ clientBytes: ByteBufferView) -> Recognition { .no }
+    public static func render(_ message: RenderInput) -> RenderedMessage? { nil }
+}
+
+/// What a renderer gets of a stored message.
+public struct RenderInput {
+    public var sender: Sender
+    public var raw: [UInt8]
+    public var fields: [MessageField]
+    /// The most body bytes a preview should show.
+    public var previewBytes: Int
+
+    public init(sender: Sender, raw: [UInt8], fields: [MessageField], previewBytes: Int = 200) {
+        self.sender = sender
+        self.raw = raw
+        self.fields = fields
+        self.previewBytes = previewBytes
+    }
+}
+
+/// A message as its protocol's users read it: one summary line and, below it, detail lines
+/// (headers, a body preview). Unescaped.
+public struct RenderedMessage: Equatable, Sendable {
+    /// A short tag for the transcript's label column when the message has no verb or code
+    /// (a RESP reply's type, say).
+    public var label: String?
+    public var summary: String
+    public var details: [String]
+
+    public init(label: String? = nil, summary: String, details: [String] = []) {
+        self.label = label
+        self.summary = summary
+        self.details = details
+    }
 }
 
 /// What a protocol says of a stream's first client bytes.

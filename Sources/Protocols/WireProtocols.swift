@@ -6,6 +6,7 @@ public enum WireProtocols {
         RawProtocol.self,
         LinesProtocol.self,
         LabWireProtocol.self,
+        RESPProtocol.self,
     ]
 
     /// `--decode auto`: not a protocol but the choice of one from the client's first bytes.

@@ -9,13 +9,17 @@ public struct ProxyConfiguration: Sendable {
     /// Every accepted connection gets its own connection to this address: the proxy is never an open relay.
     public var upstreamHost: String
     public var upstreamPort: Int
-    public var decoding: Decoding = .raw
+    /// A protocol of `WireProtocols` by name, or `auto` (chosen per connection from the client's first bytes).
+    public var decoding: Decoding = .auto
     /// Who the sessions say recorded them (`--recorder-name`).
     public var recorderName = RecorderName.hostName
     /// With `lines` and `lab` decoding, silence after a partial line that completes it.
     public var quietPeriod: TimeAmount = .milliseconds(200)
     /// Longest line kept whole with `lines` and `lab` decoding; a longer one is recorded in pieces.
     public var maxLineLength = 64 * 1024
+    /// Largest decoded message held whole (an HTTP body, a RESP bulk, a PostgreSQL turn); a longer
+    /// one is recorded in pieces of this size.
+    public var maxMessageBytes = 1 << 20
     public var maxConnections = 4096
     public var connectTimeout: TimeAmount = .seconds(5)
     public var eventLoopThreads = System.coreCount

@@ -94,10 +94,10 @@ final class ProxyConnection {
         // With recording off there is no tap: forwarding is all a connection does.
         if let sink {
             let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-            let tape = SessionTape(sink: sink, info: .proxied(from: remote, configuration), delivery: .eventLoop(eventLoop)) { outcome in
+            tap = ProxyRecordingTap(sink: sink, info: .proxied(from: remote, configuration), configuration: configuration,
+                                    eventLoop: eventLoop) { outcome in
                 loopBound.value.recorderReported(outcome)
             }
-            tap = ProxyRecordingTap(tape: tape, configuration: configuration, eventLoop: eventLoop)
         }
         // A TLS client's upstream waits for its ClientHello (the name and protocols to pass on).
         if !clientHandshaking { connectUpstream() }

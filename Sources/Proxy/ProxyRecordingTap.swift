@@ -1,20 +1,25 @@
 import NIOCore
+import Protocols
 import Recording
 
-/// The recording half of a proxied connection: cuts each direction into messages
-/// (`StreamDecoder`), hands them to the session's tape with the time they arrived, completes an
-/// unterminated line after a quiet period, and ends the session. Forwarding never waits for it;
-/// the connection asks `uncommittedBytes` whether to pause reading. Used on the connection's
-/// event loop only, and only while recording (the tape has a sink).
+/// The recording half of a proxied connection: cuts each direction into messages with the
+/// session's protocol (`Protocols`; with `--decode auto` chosen from the client's first bytes),
+/// pairs requests with responses, hands both to the session's tape with the time their first byte
+/// arrived, completes a line protocol's unterminated line after a quiet period, and ends the
+/// session. Forwarding never waits for it; the connection asks `uncommittedBytes` whether to pause
+/// reading. Used on the connection's event loop only, and only while recording.
 ///
 /// In `raw` decoding a message is what one direction delivered in one read burst (every read
 /// until the socket had nothing more, at most `maxBurstBytes`), stamped with the time of its
 /// first read: a bulk stream costs a row per burst rather than per read, and an interactive
 /// exchange, one read per turn, keeps one message per turn.
 final class ProxyRecordingTap {
-    /// What the tap keeps for one direction (a class: the decoder is changed in place).
+    /// What the tap keeps for one direction (a class: the stream is changed in place).
     private final class Direction {
-        var decoder: StreamDecoder
+        let side: ProxySide
+        var stream: MessageStream?
+        /// When the first byte not yet in a message arrived.
+        var pendingSince: Int64 = 0
         var lastReadAt = NIODeadline.uptimeNanoseconds(0)
         var quietTimer: Scheduled<Void>?
         /// `raw` decoding: the reads of the burst so far (copied once, into the message, at its
@@ -23,70 +28,99 @@ final class ProxyRecordingTap {
         var burstBytes = 0
         var burstStartedAt: Int64 = 0
 
-        init(decoder: StreamDecoder) { self.decoder = decoder }
+        init(side: ProxySide) { self.side = side }
     }
 
-    private let tape: SessionTape
+    /// The session is recorded from its protocol's choice on: under `--decode auto`, reads wait
+    /// here (a few bytes, bounded by `maxDetectionBytes`) until the client's first bytes tell.
+    private enum ProtocolChoice {
+        case detecting(held: [(ProxySide, ByteBuffer, Int64)], heldBytes: Int)
+        case chosen(any WireProtocol.Type, raw: Bool)
+    }
+
+    static let maxBurstBytes = 1 << 20
+    /// Client bytes after which auto-detection decides with what it has.
+    static let maxDetectionBytes = 64
+
+    private let sink: any RecordingSink
+    private var info: SessionInfo
+    private let onCommit: @Sendable (CommitOutcome) -> Void
     private let eventLoop: EventLoop
     private let quietPeriod: TimeAmount
-    private let decodesLines: Bool
-    static let maxBurstBytes = 1 << 20
-    private let client: Direction
-    private let upstream: Direction
+    private let limits: DecoderLimits
+    /// The session's tape, from the moment its protocol is known.
+    private(set) var tape: SessionTape?
+    private var protocolState: ProtocolChoice
+    private var pairer = ExchangePairer()
+    private let client = Direction(side: .client)
+    private let upstream = Direction(side: .upstream)
+    /// Counted before the tape exists (while detecting).
+    private var wireBytes: (client: Int, server: Int) = (0, 0)
+    private var detectionTimer: Scheduled<Void>?
     private var ended = false
 
-    init(tape: SessionTape, configuration: ProxyConfiguration, eventLoop: EventLoop) {
-        self.tape = tape
+    init(sink: any RecordingSink, info: SessionInfo, configuration: ProxyConfiguration, eventLoop: EventLoop,
+         onCommit: @escaping @Sendable (CommitOutcome) -> Void) {
+        self.sink = sink
+        self.info = info
+        self.onCommit = onCommit
         self.eventLoop = eventLoop
         quietPeriod = configuration.quietPeriod
-        decodesLines = configuration.decoding != .raw
-        client = Direction(decoder: StreamDecoder(
-            decoding: configuration.decoding, sender: .client, maxLineLength: configuration.maxLineLength))
-        upstream = Direction(decoder: StreamDecoder(
-            decoding: configuration.decoding, sender: .server, maxLineLength: configuration.maxLineLength))
+        limits = DecoderLimits(maxLineLength: configuration.maxLineLength, maxMessageBytes: configuration.maxMessageBytes)
+        if let chosen = WireProtocols.named(configuration.decoding.rawValue) {
+            protocolState = .chosen(chosen, raw: chosen == RawProtocol.self)
+        } else {
+            protocolState = .detecting(held: [], heldBytes: 0)
+        }
+        if case .chosen(let chosen, _) = protocolState { start(chosen) }
     }
 
     /// Recorded bytes waiting for a commit: what a connection must bound.
-    var uncommittedBytes: Int { tape.uncommittedBytes }
+    var uncommittedBytes: Int { tape?.uncommittedBytes ?? 0 }
 
     func countWireBytes(_ count: Int, from side: ProxySide) {
-        tape.countWireBytes(count, from: side.sender)
+        if let tape {
+            tape.countWireBytes(count, from: side.sender)
+        } else if side == .client {
+            wireBytes.client += count
+        } else {
+            wireBytes.server += count
+        }
     }
 
-    func noteTLS(_ tls: TLSDetails) { tape.noteTLS(tls) }
+    func noteTLS(_ tls: TLSDetails) {
+        info.tls = tls
+        tape?.noteTLS(tls)
+    }
 
-    func apply(_ outcome: CommitOutcome) { tape.apply(outcome) }
+    func apply(_ outcome: CommitOutcome) { tape?.apply(outcome) }
 
     /// Records what `side` sent, now.
     func record(_ buffer: ByteBuffer, from side: ProxySide) {
         guard !ended else { return }
         let now = WallClock.nowMicros()
-        guard decodesLines else {
+        switch protocolState {
+        case .detecting(var held, var heldBytes):
+            held.append((side, buffer, now))
+            heldBytes += buffer.readableBytes
+            protocolState = .detecting(held: held, heldBytes: heldBytes)
+            decideProtocol(final: side == .upstream || heldBytes >= Self.maxDetectionBytes)
+        case .chosen(_, raw: true):
             endBurst(side.partner)  // its bytes came first
-            if self[side].burst.isEmpty { self[side].burstStartedAt = now }
-            self[side].burst.append(buffer)
-            self[side].burstBytes += buffer.readableBytes
-            if self[side].burstBytes >= Self.maxBurstBytes { endBurst(side) }
-            return
-        }
-        // The other side's unfinished line is complete now that this side speaks (a bare DATA
-        // still waits for its payload line: a lab server answers earlier commands meanwhile).
-        if self[side.partner].decoder.hasUnterminatedLine {
-            self[side.partner].decoder.flush { append($0, from: side.partner, at: now) }
-        }
-        buffer.withUnsafeReadableBytes { bytes in
-            self[side].decoder.feed(bytes) { append($0, from: side, at: now) }
-        }
-        if decodesLines {
-            self[side].lastReadAt = eventLoop.now
-            scheduleQuietTimer(side)
+            let direction = self[side]
+            if direction.burst.isEmpty { direction.burstStartedAt = now }
+            direction.burst.append(buffer)
+            direction.burstBytes += buffer.readableBytes
+            if direction.burstBytes >= Self.maxBurstBytes { endBurst(side) }
+        case .chosen(let chosen, raw: false):
+            decode(buffer, from: side, at: now, completesOnQuiet: chosen.completesOnQuiet)
         }
     }
 
     /// `side`'s read burst is over (the connection's `channelReadComplete`).
     func endBurst(_ side: ProxySide) {
         let direction = self[side]
-        guard !direction.burst.isEmpty else { return }
+        guard !direction.burst.isEmpty, let tape else { return }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(direction.burstBytes)
         for read in direction.burst { bytes.append(contentsOf: read.readableBytesView) }
@@ -97,12 +131,13 @@ final class ProxyRecordingTap {
 
     /// `side` sends nothing more: whatever its decoder holds is a message now.
     func finishDecoding(_ side: ProxySide) {
+        if case .detecting = protocolState { decideProtocol(final: true) }
         endBurst(side)
-        self[side].quietTimer?.cancel()
-        self[side].quietTimer = nil
-        guard self[side].decoder.hasPending else { return }
+        let direction = self[side]
+        direction.quietTimer?.cancel()
+        direction.quietTimer = nil
         let now = WallClock.nowMicros()
-        self[side].decoder.finish { append($0, from: side, at: now) }
+        direction.stream?.finish { emit($0, from: direction, at: now) }
     }
 
     func end(_ reason: EndReason) {
@@ -110,32 +145,120 @@ final class ProxyRecordingTap {
         finishDecoding(.client)
         finishDecoding(.upstream)
         ended = true
-        tape.end(reason)
+        tape?.end(reason)
     }
 
     private subscript(side: ProxySide) -> Direction { side == .client ? client : upstream }
 
-    private func append(_ message: DecodedMessage, from side: ProxySide, at micros: Int64) {
-        tape.record(side.sender, Array(message.raw), at: micros,
-                    verb: message.verb, payloadRange: message.payloadRange, replyCode: message.replyCode)
+    // MARK: Choosing the protocol
+
+    /// Under `--decode auto`: picks the protocol once the client's first bytes tell (or, with
+    /// `final`, with whatever came), starts the session and records what was held.
+    private func decideProtocol(final: Bool) {
+        guard case .detecting(let held, _) = protocolState else { return }
+        var clientBytes = ByteBuffer()
+        for (side, buffer, _) in held where side == .client {
+            var buffer = buffer
+            clientBytes.writeBuffer(&buffer)
+        }
+        // A server that speaks first (a greeting) is none of the request-first protocols auto knows.
+        let serverSpokeFirst = held.first?.0 == .upstream
+        let found: (any WireProtocol.Type)? = serverSpokeFirst
+            ? RawProtocol.self : WireProtocols.detect(clientBytes.readableBytesView, final: final)
+        guard let found else {
+            scheduleDetectionTimer()
+            return
+        }
+        detectionTimer?.cancel()
+        detectionTimer = nil
+        let raw = found == RawProtocol.self
+        protocolState = .chosen(found, raw: raw)
+        start(found)
+        for (side, buffer, at) in held {
+            if raw {
+                // Each held read is its own burst: they came at different times.
+                tape?.record(side.sender, Array(buffer.readableBytesView), at: at)
+            } else {
+                decode(buffer, from: side, at: at, completesOnQuiet: found.completesOnQuiet)
+            }
+        }
     }
 
-    private func scheduleQuietTimer(_ side: ProxySide) {
-        guard self[side].quietTimer == nil, self[side].decoder.hasUnterminatedLine else { return }
+    private func start(_ chosen: any WireProtocol.Type) {
+        info.decoding = Decoding(chosen.name)
+        let tape = SessionTape(sink: sink, info: info, delivery: .eventLoop(eventLoop), onCommit: onCommit)
+        tape.countWireBytes(wireBytes.client, from: .client)
+        tape.countWireBytes(wireBytes.server, from: .server)
+        self.tape = tape
+        guard chosen != RawProtocol.self else { return }
+        let decoders = chosen.makeDecoders(limits: limits)
+        client.stream = MessageStream(decoder: decoders.client, limits: limits)
+        upstream.stream = MessageStream(decoder: decoders.server, limits: limits)
+    }
+
+    private func scheduleDetectionTimer() {
+        guard detectionTimer == nil else { return }
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-        self[side].quietTimer = eventLoop.scheduleTask(deadline: self[side].lastReadAt + quietPeriod) {
+        detectionTimer = eventLoop.scheduleTask(in: quietPeriod) {
+            let tap = loopBound.value
+            tap.detectionTimer = nil
+            if !tap.ended { tap.decideProtocol(final: true) }
+        }
+    }
+
+    // MARK: Decoding
+
+    private func decode(_ buffer: ByteBuffer, from side: ProxySide, at now: Int64, completesOnQuiet: Bool) {
+        let direction = self[side]
+        let partner = self[side.partner]
+        // The other side's held message is complete now that this side speaks (for a line
+        // protocol: its unterminated line; a bare lab DATA still waits for its payload line).
+        if partner.stream?.hasPending == true {
+            partner.stream?.flush { emit($0, from: partner, at: now) }
+        }
+        if direction.stream?.pendingByteCount == 0 { direction.pendingSince = now }
+        direction.stream?.feed(buffer) { emit($0, from: direction, at: now) }
+        if completesOnQuiet {
+            direction.lastReadAt = eventLoop.now
+            scheduleQuietTimer(direction)
+        }
+    }
+
+    /// Records one decoded message, stamped with the arrival of its first byte; pairs exchanges.
+    private func emit(_ message: DecodedMessage, from direction: Direction, at now: Int64) {
+        guard let tape else { return }
+        let startedAt = min(direction.pendingSince, now)
+        // Bytes left after this message arrived with the read that completed it, at the latest.
+        direction.pendingSince = now
+        var link: ExchangeLink?
+        if case .response = message.exchange, let paired = pairer.responseEnded(atMicros: now) {
+            link = ExchangeLink(requestSeq: paired.requestSeq, durationMicros: paired.durationMicros)
+        }
+        let seq = tape.record(
+            direction.side.sender, Array(message.raw.readableBytesView), at: startedAt, verb: message.verb,
+            payloadRange: message.payloadRange, replyCode: message.replyCode, fields: message.fields,
+            decodeError: message.decodeError, exchange: link)
+        if case .request = message.exchange { pairer.requestStarted(seq: seq, atMicros: startedAt) }
+    }
+
+    private func scheduleQuietTimer(_ direction: Direction) {
+        guard direction.quietTimer == nil, direction.stream?.hasPending == true else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        let side = direction.side
+        direction.quietTimer = eventLoop.scheduleTask(deadline: direction.lastReadAt + quietPeriod) {
             loopBound.value.quietPeriodPassed(side)
         }
     }
 
     private func quietPeriodPassed(_ side: ProxySide) {
-        self[side].quietTimer = nil
-        guard !ended, self[side].decoder.hasUnterminatedLine else { return }
-        if eventLoop.now < self[side].lastReadAt + quietPeriod {
-            scheduleQuietTimer(side)  // more bytes came since the timer was set
+        let direction = self[side]
+        direction.quietTimer = nil
+        guard !ended, direction.stream?.hasPending == true else { return }
+        if eventLoop.now < direction.lastReadAt + quietPeriod {
+            scheduleQuietTimer(direction)  // more bytes came since the timer was set
             return
         }
         let now = WallClock.nowMicros()
-        self[side].decoder.flush { append($0, from: side, at: now) }
+        direction.stream?.flush { emit($0, from: direction, at: now) }
     }
 }

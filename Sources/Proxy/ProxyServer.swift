@@ -57,7 +57,9 @@ public final class ProxyServer: Sendable {
     private static func refuse(_ channel: Channel, configuration: ProxyConfiguration, sink: (any RecordingSink)?) {
         if let sink {
             let now = WallClock.nowMicros()
-            SessionTape(sink: sink, info: .proxied(from: channel.remoteAddress, configuration, startedMicros: now)).end(.refused, at: now)
+            var info = SessionInfo.proxied(from: channel.remoteAddress, configuration, startedMicros: now)
+            if info.decoding == .auto { info.decoding = .raw }  // no byte was seen to choose by
+            SessionTape(sink: sink, info: info).end(.refused, at: now)
         }
         channel.close(promise: nil)
     }

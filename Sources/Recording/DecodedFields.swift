@@ -34,38 +34,149 @@ extension Array where Element == MessageField {
     }
 }
 
-/// A request paired with the response that completed it, attached to that response message.
-/// Stored as a row of `exchanges` beside the messages (docs/SCHEMA.md): what `list`, `stats`
-/// and HAR ask about a session without reading its bytes.
-public struct RecordedExchange: Sendable, Equatable {
-    /// The decoding that paired them: `http`, `resp`, `postgres`.
-    public var protocolName: String
+/// A request paired with the response that completed it, noted on that response message
+/// (`messages.exchange_seq`, `messages.duration_us`): `show`, `stats` and HAR read exchanges from it.
+public struct ExchangeLink: Sendable, Equatable {
+    /// The seq of the request message (its first piece when it came in several).
     public var requestSeq: Int64
     /// First request byte to last response byte.
-    public var startedMicros: Int64
     public var durationMicros: Int64
-    /// HTTP method, RESP command, PostgreSQL statement kind (`SELECT`, `BEGIN`…).
-    public var method: String?
-    /// HTTP request target, RESP first key, PostgreSQL statement text.
-    public var target: String?
-    /// HTTP status.
-    public var status: Int?
-    /// HTTP reason phrase, RESP reply type, PostgreSQL command tag.
-    public var outcome: String?
-    /// RESP error prefix (`ERR`, `WRONGTYPE`), PostgreSQL SQLSTATE; nil when the request succeeded
-    /// (an HTTP error is its status).
-    public var error: String?
 
-    public init(protocolName: String, requestSeq: Int64, startedMicros: Int64, durationMicros: Int64,
-                method: String? = nil, target: String? = nil, status: Int? = nil, outcome: String? = nil, error: String? = nil) {
-        self.protocolName = protocolName
+    public init(requestSeq: Int64, durationMicros: Int64) {
         self.requestSeq = requestSeq
-        self.startedMicros = startedMicros
         self.durationMicros = durationMicros
-        self.method = method
-        self.target = target
-        self.status = status
-        self.outcome = outcome
-        self.error = error
+    }
+}
+
+extension Array where Element == MessageField {
+    /// The stored form, `messages.fields`: one flat JSON object in field order (a name given twice
+    /// keeps its first value), nil when there are no fields.
+    public var jsonText: String? {
+        guard !isEmpty else { return nil }
+        var json = "{"
+        for (index, field) in enumerated() {
+            if index > 0 { json += "," }
+            JSONText.appendString(field.name, to: &json)
+            json += ":"
+            switch field.value {
+            case .text(let text): JSONText.appendString(text, to: &json)
+            case .integer(let value): json += String(value)
+            case .bool(let value): json += value ? "true" : "false"
+            }
+        }
+        return json + "}"
+    }
+
+    /// Reads the stored form back; anything that is not such an object reads as no fields.
+    public init(jsonText: String?) {
+        guard let jsonText else {
+            self = []
+            return
+        }
+        var parser = JSONText.FlatObjectParser(jsonText)
+        self = parser.parse() ?? []
+    }
+}
+
+/// JSON for the stored fields: written on the recorder's path (no Foundation), read back by the
+/// query commands. Only what `jsonText` writes: one object of strings, integers and booleans.
+enum JSONText {
+    static func appendString(_ text: String, to json: inout String) {
+        json += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": json += "\\\""
+            case "\\": json += "\\\\"
+            case "\n": json += "\\n"
+            case "\r": json += "\\r"
+            case "\t": json += "\\t"
+            // PostgreSQL's jsonb refuses \u0000; a field is a description (the bytes are the record).
+            case "\u{0}": json += "\u{FFFD}"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F || (0x2028...0x2029).contains(scalar.value):
+                let hex = String(scalar.value, radix: 16)
+                json += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: json.unicodeScalars.append(scalar)
+            }
+        }
+        json += "\""
+    }
+
+    struct FlatObjectParser {
+        private let scalars: [Unicode.Scalar]
+        private var index = 0
+
+        init(_ text: String) { scalars = Array(text.unicodeScalars) }
+
+        mutating func parse() -> [MessageField]? {
+            guard take("{") else { return nil }
+            var fields: [MessageField] = []
+            if take("}") { return fields }
+            repeat {
+                guard let name = string(), take(":"), let value = value() else { return nil }
+                fields.append(MessageField(name, value))
+            } while take(",")
+            return take("}") ? fields : nil
+        }
+
+        private mutating func take(_ scalar: Unicode.Scalar) -> Bool {
+            while index < scalars.count, scalars[index] == " " { index += 1 }
+            guard index < scalars.count, scalars[index] == scalar else { return false }
+            index += 1
+            return true
+        }
+
+        private mutating func value() -> FieldValue? {
+            while index < scalars.count, scalars[index] == " " { index += 1 }
+            guard index < scalars.count else { return nil }
+            switch scalars[index] {
+            case "\"": return string().map(FieldValue.text)
+            case "t": return word("true") ? .bool(true) : nil
+            case "f": return word("false") ? .bool(false) : nil
+            default:
+                var digits = ""
+                while index < scalars.count, scalars[index] == "-" || ("0"..."9").contains(scalars[index]) {
+                    digits.unicodeScalars.append(scalars[index])
+                    index += 1
+                }
+                return Int64(digits).map(FieldValue.integer)
+            }
+        }
+
+        private mutating func word(_ word: String) -> Bool {
+            let expected = Array(word.unicodeScalars)
+            guard index + expected.count <= scalars.count, Array(scalars[index..<index + expected.count]) == expected else { return false }
+            index += expected.count
+            return true
+        }
+
+        private mutating func string() -> String? {
+            guard take("\"") else { return nil }
+            var text = ""
+            while index < scalars.count {
+                let scalar = scalars[index]
+                index += 1
+                switch scalar {
+                case "\"": return text
+                case "\\":
+                    guard index < scalars.count else { return nil }
+                    let escaped = scalars[index]
+                    index += 1
+                    switch escaped {
+                    case "n": text += "\n"
+                    case "r": text += "\r"
+                    case "t": text += "\t"
+                    case "u":
+                        guard index + 4 <= scalars.count,
+                              let code = UInt32(String(String.UnicodeScalarView(scalars[index..<index + 4])), radix: 16),
+                              let decoded = Unicode.Scalar(code) else { return nil }
+                        index += 4
+                        text.unicodeScalars.append(decoded)
+                    default: text.unicodeScalars.append(escaped)
+                    }
+                default: text.unicodeScalars.append(scalar)
+                }
+            }
+            return nil
+        }
     }
 }

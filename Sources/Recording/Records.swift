@@ -11,14 +11,26 @@ public enum SessionKind: String, Sendable, CaseIterable, Codable {
     case mock
 }
 
-/// How a session's bytes were split into messages.
-public enum Decoding: String, Sendable, CaseIterable, Codable {
+/// How a session's bytes were split into messages: the name of a protocol of the `Protocols`
+/// module (`lab`, `lines`, `raw`, `http`, `resp`, `postgres`…). Open, so that a new protocol needs no
+/// change here or in the schema; a store keeps whatever name its recorder wrote.
+public struct Decoding: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ name: String) { self.rawValue = name }
+
     /// Lab commands and replies, with verb, payload and reply code.
-    case lab
+    public static let lab = Decoding("lab")
     /// Lines (LF-terminated) in each direction.
-    case lines
+    public static let lines = Decoding("lines")
     /// Chunks exactly as read from the socket.
-    case raw
+    public static let raw = Decoding("raw")
+    /// Not a protocol: the proxy's choice of one from each client's first bytes. A session stores
+    /// the protocol chosen.
+    public static let auto = Decoding("auto")
+
+    public var description: String { rawValue }
 }
 
 /// Which side sent a message.
@@ -96,10 +108,17 @@ public struct RecordedMessage: Sendable, Equatable {
     public var answeredBy: Int64?
     /// The secrets a redaction rule replaced by tokens, in offset order.
     public var redactions: [RedactedSpan]
+    /// What the session's protocol decoder read in the message (`http`'s method and target, …).
+    public var fields: [MessageField]
+    /// Why the decoder could not read these bytes; the rest of the direction is then recorded raw.
+    public var decodeError: String?
+    /// On the message that completes an exchange: the request it answers and how long it took.
+    public var exchange: ExchangeLink?
 
     public init(seq: Int64, atMicros: Int64, sender: Sender, raw: [UInt8],
                 verb: String? = nil, payloadRange: Range<Int>? = nil, replyCode: Int? = nil, answeredBy: Int64? = nil,
-                redactions: [RedactedSpan] = []) {
+                redactions: [RedactedSpan] = [], fields: [MessageField] = [], decodeError: String? = nil,
+                exchange: ExchangeLink? = nil) {
         self.seq = seq
         self.atMicros = atMicros
         self.sender = sender
@@ -109,6 +128,9 @@ public struct RecordedMessage: Sendable, Equatable {
         self.replyCode = replyCode
         self.answeredBy = answeredBy
         self.redactions = redactions
+        self.fields = fields
+        self.decodeError = decodeError
+        self.exchange = exchange
     }
 
     /// How long the message was on the wire.

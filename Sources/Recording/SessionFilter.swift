@@ -20,6 +20,14 @@ public struct SessionFilter: Sendable, Equatable {
     public var tls = false
     /// Sessions whose client asked for this name (SNI), or that wirelog sent it upstream.
     public var serverName: String?
+    /// Sessions cut by this protocol (`http`, `resp`, `postgres`…: `SessionSummary.decoding`).
+    public var decoding: String?
+    /// Sessions with a server message whose reply code (HTTP status) lies in this range (`--status 5xx`).
+    public var replyCodeRange: ClosedRange<Int>?
+    /// Sessions with a message whose decoded fields match each of these (`--path`, `--sqlstate`, `--field`).
+    public var fields: [FieldMatch] = []
+    /// Sessions with an exchange that took longer than this (µs).
+    public var slowerThanMicros: Int64?
 
     public init(sinceMicros: Int64? = nil, untilMicros: Int64? = nil, clientHost: String? = nil, clientPort: Int? = nil,
                 kind: SessionKind? = nil, recorder: String? = nil, verb: String? = nil, replyCode: Int? = nil,
@@ -43,10 +51,34 @@ public struct SessionFilter: Sendable, Equatable {
     /// With a verb or reply-code filter, `list` orders and pages by session id alone.
     public var listsByID: Bool { verb != nil || replyCode != nil }
 
-    /// True when a filter on the sessions themselves is set (time, client, kind, recorder, reason, TLS).
+    /// True when a filter on the sessions themselves is set (time, client, kind, recorder, reason, TLS,
+    /// protocol and what its messages decoded to).
     public var narrowsSessions: Bool {
         sinceMicros != nil || untilMicros != nil || clientHost != nil || kind != nil || recorder != nil || endReason != nil
-            || tls || serverName != nil
+            || tls || serverName != nil || decoding != nil || replyCodeRange != nil || !fields.isEmpty || slowerThanMicros != nil
+    }
+}
+
+/// A condition on one decoded field of a message (`MessageField`), compared as text.
+public struct FieldMatch: Sendable, Equatable {
+    public enum Comparison: Sendable, Equatable {
+        case equals(String)
+        /// A glob: `*` any run of characters, `?` one, `[…]` a class (SQLite's GLOB, case-sensitive).
+        case glob(String)
+    }
+
+    public var name: String
+    public var comparison: Comparison
+
+    public init(name: String, _ comparison: Comparison) {
+        self.name = name
+        self.comparison = comparison
+    }
+
+    /// Field names are the decoders' own (letters, digits, `_`): anything else names no field and
+    /// is refused before it reaches SQL.
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 64 && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
     }
 }
 

@@ -58,7 +58,8 @@ public final class SessionTape {
     @discardableResult
     public func record(_ sender: Sender, _ raw: [UInt8], at micros: Int64 = WallClock.nowMicros(),
                        verb: String? = nil, payloadRange: Range<Int>? = nil, replyCode: Int? = nil,
-                       answeredBy: Int64? = nil) -> Int64 {
+                       answeredBy: Int64? = nil, fields: [MessageField] = [], decodeError: String? = nil,
+                       exchange: ExchangeLink? = nil) -> Int64 {
         guard endReason == nil else { return messageCount }
         messageCount += 1
         let seq = messageCount
@@ -68,7 +69,7 @@ public final class SessionTape {
         }
         var message = RecordedMessage(
             seq: seq, atMicros: micros, sender: sender, raw: raw, verb: verb, payloadRange: payloadRange, replyCode: replyCode,
-            answeredBy: answeredBy)
+            answeredBy: answeredBy, fields: fields, decodeError: decodeError, exchange: exchange)
         redactor?.redact(&message, state: &redactionState)
         sink.append(session, message)
         uncommitted.append((seq, message.raw.count))

@@ -43,7 +43,7 @@ public struct SessionSummary: Sendable, Equatable {
 
     /// The session's fixed facts; kinds and decodings this binary does not know read as the closest it does.
     public var info: SessionInfo {
-        SessionInfo(kind: SessionKind(rawValue: kind) ?? .server, decoding: Decoding(rawValue: decoding) ?? .raw,
+        SessionInfo(kind: SessionKind(rawValue: kind) ?? .server, decoding: Decoding(decoding),
                     recorder: recorder, clientHost: clientHost, clientPort: clientPort,
                     serverHost: serverHost, serverPort: serverPort, startedMicros: startedMicros, replayOf: replayOf, tls: tls)
     }
@@ -87,9 +87,14 @@ public struct StoredMessage: Sendable, Equatable {
     public var answeredBy: Int64?
     /// The secrets replaced by tokens in `raw` (see `RecordedMessage.redactions`).
     public var redactions: [RedactedSpan]
+    /// What the protocol decoder read in it, why it could not, and the exchange it completes.
+    public var fields: [MessageField]
+    public var decodeError: String?
+    public var exchange: ExchangeLink?
 
     public init(id: Int64, sessionID: Int64, seq: Int64, atMicros: Int64, sender: Sender, raw: [UInt8],
-                verb: String?, payload: [UInt8]?, replyCode: Int?, answeredBy: Int64? = nil, redactions: [RedactedSpan] = []) {
+                verb: String?, payload: [UInt8]?, replyCode: Int?, answeredBy: Int64? = nil, redactions: [RedactedSpan] = [],
+                fields: [MessageField] = [], decodeError: String? = nil, exchange: ExchangeLink? = nil) {
         self.id = id
         self.sessionID = sessionID
         self.seq = seq
@@ -101,6 +106,9 @@ public struct StoredMessage: Sendable, Equatable {
         self.replyCode = replyCode
         self.answeredBy = answeredBy
         self.redactions = redactions
+        self.fields = fields
+        self.decodeError = decodeError
+        self.exchange = exchange
     }
 
     /// How long the message was on the wire.
@@ -116,7 +124,8 @@ public struct StoredMessage: Sendable, Equatable {
                 .map { $0..<$0 + payload.count }
         }
         return RecordedMessage(seq: seq, atMicros: atMicros, sender: sender, raw: raw, verb: verb,
-                               payloadRange: payloadRange, replyCode: replyCode, answeredBy: answeredBy, redactions: redactions)
+                               payloadRange: payloadRange, replyCode: replyCode, answeredBy: answeredBy, redactions: redactions,
+                               fields: fields, decodeError: decodeError, exchange: exchange)
     }
 }
 

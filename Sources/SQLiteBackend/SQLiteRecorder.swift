@@ -378,8 +378,9 @@ final class MessageInsert {
         insertSegmentRow = try database.prepare(
             "INSERT INTO message_segments (message_id, segment, segment_offset, byte_count) VALUES (?, ?, ?, ?)")
         statement = try database.prepare("""
-            INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, answered_by, redactions)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, answered_by, redactions,
+                                  fields, decode_error, exchange_seq, duration_us)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         noteVerb = try database.prepare("INSERT OR IGNORE INTO session_verbs (verb, session_id) VALUES (?, ?)")
         noteReplyCode = try database.prepare("INSERT OR IGNORE INTO session_reply_codes (reply_code, session_id) VALUES (?, ?)")
@@ -394,6 +395,10 @@ final class MessageInsert {
         try statement.bind(.optionalInt(message.replyCode), at: 8)
         try statement.bind(message.answeredBy.map(SQLValue.integer) ?? .null, at: 9)
         try statement.bind(.optionalText(message.redactions.storedText), at: 10)
+        try statement.bind(.optionalText(message.fields.jsonText), at: 11)
+        try statement.bind(.optionalText(message.decodeError), at: 12)
+        try statement.bind(message.exchange.map { SQLValue.integer($0.requestSeq) } ?? .null, at: 13)
+        try statement.bind(message.exchange.map { SQLValue.integer($0.durationMicros) } ?? .null, at: 14)
         try message.raw.withUnsafeBytes { raw in
             let stored = try segments.flatMap { segments in
                 try raw.count >= SegmentFiles.threshold ? segments.append(raw) : nil

@@ -69,6 +69,11 @@ public struct MessageJSON: Encodable {
     /// Present when a redaction rule hid secrets: the length on the wire, and each span.
     var originalLength: Int?
     var redactions: [RedactionJSON]?
+    /// What the session's protocol decoder read in it (docs/PROTOCOLS.md), or why it could not.
+    var fields: FieldsJSON?
+    var decodeError: String?
+    /// On a response: the request it answers and how long the exchange took.
+    var exchange: ExchangeJSON?
 
     public init(_ message: StoredMessage, sessionStartedMicros: Int64) {
         session = message.sessionID
@@ -85,7 +90,39 @@ public struct MessageJSON: Encodable {
             originalLength = message.originalLength
             redactions = message.redactions.map(RedactionJSON.init)
         }
+        fields = message.fields.isEmpty ? nil : FieldsJSON(fields: message.fields)
+        decodeError = message.decodeError
+        exchange = message.exchange.map { ExchangeJSON(requestSeq: $0.requestSeq, durationUs: $0.durationMicros) }
     }
+}
+
+/// A message's decoded fields as one JSON object, in the decoder's order.
+public struct FieldsJSON: Encodable {
+    let fields: [MessageField]
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        var seen = Set<String>()
+        for field in fields where seen.insert(field.name).inserted {
+            switch field.value {
+            case .text(let text): try container.encode(text, forKey: Key(stringValue: field.name))
+            case .integer(let value): try container.encode(value, forKey: Key(stringValue: field.name))
+            case .bool(let value): try container.encode(value, forKey: Key(stringValue: field.name))
+            }
+        }
+    }
+}
+
+public struct ExchangeJSON: Encodable {
+    var requestSeq: Int64
+    var durationUs: Int64
 }
 
 /// A redacted span: where its token stands in `raw`, how many bytes it hid, which rule hid them.

@@ -2,11 +2,20 @@ import ArgumentParser
 import Logging
 import NIOCore
 import Presentation
+import Protocols
 import Proxy
 import Recording
 import WirelogTLS
 
-extension Decoding: ExpressibleByArgument {}
+extension Decoding: ExpressibleByArgument {
+    /// `auto` or a protocol of `WireProtocols`, by name.
+    public init?(argument: String) {
+        guard WireProtocols.names.contains(argument) else { return nil }
+        self.init(argument)
+    }
+
+    public static var allValueStrings: [String] { WireProtocols.names }
+}
 
 struct ProxyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,14 +40,19 @@ struct ProxyCommand: AsyncParsableCommand {
 
     @OptionGroup var recording: RecordingOptions
 
-    @Option(help: "How each direction is cut into messages: raw (chunks as read), lines, or lab (commands and replies of the lab protocol).")
-    var decode: Decoding = .raw
+    @Option(help: ArgumentHelp(
+        "How each direction is cut into messages: auto (the protocol the client's first bytes show, else raw), \(WireProtocols.names.dropFirst().joined(separator: ", ")). See docs/PROTOCOLS.md.",
+        valueName: "protocol"))
+    var decode: Decoding = .auto
 
     @Option(help: "With lines or lab decoding, silence after a partial line that completes it.")
     var quietPeriod = TimeSpan(microseconds: 200_000)
 
-    @Option(help: "With lines or lab decoding, the longest line kept whole; a longer one is recorded in pieces.")
+    @Option(help: "The longest line kept whole (lines, lab; an HTTP head line, a RESP length line); a longer one is recorded in pieces.")
     var maxLine = 64 * 1024
+
+    @Option(help: ArgumentHelp("The largest decoded message kept whole (an HTTP body, a RESP bulk string, a PostgreSQL turn); a longer one is recorded in pieces of this size.", valueName: "bytes"))
+    var maxMessage = 1 << 20
 
     @Option(help: "Most connections at once; more are closed at once and recorded as refused.")
     var maxConnections = 4096
@@ -61,6 +75,7 @@ struct ProxyCommand: AsyncParsableCommand {
     func validate() throws {
         guard upstream.port > 0 else { throw ValidationError("--upstream needs a port other than 0") }
         guard maxLine > 0 else { throw ValidationError("--max-line must be positive") }
+        guard maxMessage > 0 else { throw ValidationError("--max-message must be positive") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         guard quietPeriod.microseconds > 0 else { throw ValidationError("--quiet-period must be positive") }
@@ -74,6 +89,7 @@ struct ProxyCommand: AsyncParsableCommand {
         configuration.listenHost = listen.host
         configuration.listenPort = listen.port
         configuration.decoding = decode
+        configuration.maxMessageBytes = maxMessage
         configuration.quietPeriod = .microseconds(quietPeriod.microseconds)
         configuration.maxLineLength = maxLine
         configuration.maxConnections = maxConnections

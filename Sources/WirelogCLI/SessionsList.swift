@@ -20,6 +20,8 @@ struct SessionsList: AsyncParsableCommand {
     @OptionGroup var filters: SessionFilterOptions
     @OptionGroup var tlsFilters: TLSFilterOptions
 
+    @OptionGroup(title: "Protocol filters") var protocolFilters: ProtocolFilterOptions
+
     @Option(help: "Most sessions to show; 0 for all.")
     var limit = 50
 
@@ -35,7 +37,7 @@ struct SessionsList: AsyncParsableCommand {
 
     func run() async throws {
         try await withStore(database) { store in
-            let filter = tlsFilters.narrowing(try filters.filter())
+            let filter = try protocolFilters.narrowing(tlsFilters.narrowing(try filters.filter()))
             let sessions = try await store.list(filter, limit: limit == 0 ? Int.max : limit)
             if json {
                 Output.line(try JSONOutput.line(sessions.map { SessionJSON($0) }))

@@ -3,6 +3,7 @@ import Foundation
 import Backends
 import LabProtocol
 import Presentation
+import Protocols
 import Recording
 
 /// Failures of a sessions command that are the user's to fix, printed as one line.
@@ -120,4 +121,93 @@ enum Output {
 
     /// Standard output is fully buffered into a pipe; `follow` must show each message now.
     static func flush() { fflush(nil) }
+}
+
+/// The filters on what a session's protocol decoder read (docs/PROTOCOLS.md): list, search and stats.
+struct ProtocolFilterOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Sessions cut by this protocol: \(WireProtocols.names.dropFirst().joined(separator: ", ")).", valueName: "protocol"))
+    var decoding: String?
+
+    @Option(help: ArgumentHelp("Sessions with an HTTP request of this method (any case).", valueName: "method"))
+    var method: String?
+
+    @Option(help: ArgumentHelp("Sessions with a RESP command of this name (any case).", valueName: "command"))
+    var command: String?
+
+    @Option(help: ArgumentHelp("Sessions with an HTTP response of this status, or of this class (5xx).", valueName: "status"))
+    var status: String?
+
+    @Option(help: ArgumentHelp("Sessions with an HTTP request target starting with this, or matching it as a glob (* ? […]).", valueName: "path"))
+    var path: String?
+
+    @Option(help: ArgumentHelp("Sessions with a PostgreSQL error of this SQLSTATE (42P01).", valueName: "code"))
+    var sqlstate: String?
+
+    @Option(help: ArgumentHelp("Sessions with a message whose decoded field NAME has this value (repeatable; docs/PROTOCOLS.md lists the fields).", valueName: "name=value"))
+    var field: [String] = []
+
+    @Option(help: ArgumentHelp("Sessions with an exchange (request to its response) that took longer than this (\(TimeSpan.forms)).", valueName: "time"))
+    var slowerThan: TimeSpan?
+
+    func validate() throws {
+        if let decoding, WireProtocols.named(decoding) == nil {
+            throw ValidationError("--decoding: no protocol \"\(decoding)\"; one of \(WireProtocols.names.dropFirst().joined(separator: ", "))")
+        }
+        if let status, Self.statusRange(status) == nil {
+            throw ValidationError("--status takes a status (404) or a class (5xx), not \"\(status)\"")
+        }
+        if let method, let command, method.uppercased() != command.uppercased() {
+            throw ValidationError("--method and --command both name the request's verb; give one")
+        }
+        for field in field {
+            guard let (name, _) = Self.split(field), FieldMatch.isValidName(name) else {
+                throw ValidationError("--field takes name=value with a field name of lower-case letters, digits and _ (docs/PROTOCOLS.md), not \"\(field)\"")
+            }
+        }
+    }
+
+    /// `filter` narrowed by these options; a verb from --method/--command must agree with --verb.
+    func narrowing(_ filter: SessionFilter) throws -> SessionFilter {
+        var filter = filter
+        filter.decoding = decoding
+        if let verb = method ?? command {
+            if let given = filter.verb, given.uppercased() != verb.uppercased() {
+                throw QueryError.usage("--verb \(given) and --\(method != nil ? "method" : "command") \(verb) cannot both hold: give one")
+            }
+            filter.verb = verb
+        }
+        if let status, let range = Self.statusRange(status) {
+            if range.count == 1 { filter.replyCode = range.lowerBound } else { filter.replyCodeRange = range }
+        }
+        if let path {
+            let isGlob = path.contains { "*?[".contains($0) }
+            filter.fields.append(FieldMatch(name: "target", .glob(isGlob ? path : Self.globEscaped(path) + "*")))
+        }
+        if let sqlstate { filter.fields.append(FieldMatch(name: "sqlstate", .equals(sqlstate.uppercased()))) }
+        for field in field {
+            if let (name, value) = Self.split(field) { filter.fields.append(FieldMatch(name: name, .equals(value))) }
+        }
+        filter.slowerThanMicros = slowerThan?.microseconds
+        return filter
+    }
+
+    /// `404` or `5xx`.
+    static func statusRange(_ text: String) -> ClosedRange<Int>? {
+        let lower = text.lowercased()
+        if lower.count == 3, lower.hasSuffix("xx"), let digit = Int(lower.prefix(1)), (1...5).contains(digit) {
+            return (digit * 100)...(digit * 100 + 99)
+        }
+        guard let code = Int(text), (100...999).contains(code) else { return nil }
+        return code...code
+    }
+
+    private static func split(_ field: String) -> (String, String)? {
+        guard let equals = field.firstIndex(of: "=") else { return nil }
+        return (String(field[..<equals]), String(field[field.index(after: equals)...]))
+    }
+
+    /// A literal for GLOB: each special character in a class of its own.
+    private static func globEscaped(_ text: String) -> String {
+        text.map { "*?[".contains($0) ? "[\($0)]" : String($0) }.joined()
+    }
 }

@@ -32,6 +32,8 @@ struct SessionsSearch: AsyncParsableCommand {
     @OptionGroup var filters: SessionFilterOptions
     @OptionGroup var tlsFilters: TLSFilterOptions
 
+    @OptionGroup(title: "Protocol filters") var protocolFilters: ProtocolFilterOptions
+
     @Flag(name: [.customShort("i"), .customLong("ignore-case")], help: "ASCII letters match in either case.")
     var ignoreCase = false
 
@@ -60,7 +62,7 @@ struct SessionsSearch: AsyncParsableCommand {
 
     func run() async throws {
         let found = try await withStore(database) { store in
-            let hits = try await store.search(try pattern(), filter: tlsFilters.narrowing(try filters.filter()),
+            let hits = try await store.search(try pattern(), filter: protocolFilters.narrowing(tlsFilters.narrowing(try filters.filter())),
                                               limit: limit == 0 ? Int.max : limit, context: context)
             if json {
                 for hit in hits {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Protocols
 import Recording
 import SessionFormats
 
@@ -10,13 +11,17 @@ struct SessionsShow: AsyncParsableCommand {
             Each message on one line: time since the session started, direction (→ client to \
             server, ← server to client), verb or reply code, and the exact bytes with control \
             characters, CR, LF and invalid UTF-8 escaped (\\r \\n \\x1b …). A message longer \
-            than --bytes is cut there, with a note of how much is hidden; --full shows it all. On \
-            a terminal the transcript goes through $PAGER (default: \(Pager.defaultCommand)).
+            than --bytes is cut there, with a note of how much is hidden; --full shows it all. \
+            A session whose protocol was decoded (HTTP, RESP, PostgreSQL: docs/PROTOCOLS.md) shows \
+            each message as its users read it, and each response with how long its exchange took; \
+            --raw shows the bytes instead. On a terminal the transcript goes through $PAGER \
+            (default: \(Pager.defaultCommand)).
 
             Examples:
               wirelog sessions show 42
               wirelog sessions show 42 --absolute
               wirelog sessions show 42 --hex
+              wirelog sessions show 42 --raw       # an HTTP, RESP or PostgreSQL session's bytes, not its requests
               wirelog sessions show 42 --full | grep secret
               wirelog sessions show 42 --json | jq '.messages[0].raw | @base64d'
             """)
@@ -37,6 +42,9 @@ struct SessionsShow: AsyncParsableCommand {
 
     @Flag(help: "Every byte of every message, however long.")
     var full = false
+
+    @Flag(help: "The bytes of every message as stored, even where the session's protocol was decoded (HTTP, RESP, PostgreSQL).")
+    var raw = false
 
     @Option(name: .customLong("bytes"), help: ArgumentHelp("Bytes of a message shown before it is cut.", valueName: "n"))
     var byteLimit = 512
@@ -60,7 +68,8 @@ struct SessionsShow: AsyncParsableCommand {
             defer { pager?.finish() }
             Transcript.header(session).forEach { Output.line($0) }
             Output.line()
-            let transcript = Transcript(absolute: absolute, hex: hex, byteLimit: full ? nil : byteLimit)
+            let transcript = Transcript(absolute: absolute, hex: hex, byteLimit: full ? nil : byteLimit,
+                                        rendering: raw ? nil : WireProtocols.named(session.decoding))
             try await store.forEachMessage(ofSession: id) { message in
                 transcript.lines(message, sessionStartedMicros: session.startedMicros).forEach { Output.line($0) }
             }

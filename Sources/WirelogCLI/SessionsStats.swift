@@ -21,6 +21,8 @@ struct SessionsStats: AsyncParsableCommand {
     @OptionGroup var filters: SessionFilterOptions
     @OptionGroup var tlsFilters: TLSFilterOptions
 
+    @OptionGroup(title: "Protocol filters") var protocolFilters: ProtocolFilterOptions
+
     @Option(help: "How many of the busiest clients to show.")
     var top = 10
 
@@ -33,7 +35,7 @@ struct SessionsStats: AsyncParsableCommand {
 
     func run() async throws {
         try await withStore(database) { store in
-            let stats = try await store.stats(tlsFilters.narrowing(try filters.filter()), topClients: top)
+            let stats = try await store.stats(try protocolFilters.narrowing(tlsFilters.narrowing(try filters.filter())), topClients: top)
             if json {
                 Output.line(try JSONOutput.line(StatsJSON(stats)))
                 return

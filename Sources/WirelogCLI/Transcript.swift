@@ -1,5 +1,6 @@
 import LabProtocol
 import Presentation
+import Protocols
 import Recording
 
 /// How `show`, `search` and `follow` print messages for people.
@@ -10,6 +11,9 @@ struct Transcript {
     var hex = false
     /// Bytes of a message shown before it is cut, with a note of what is hidden; nil shows all.
     var byteLimit: Int?
+    /// The session's protocol, to show decoded messages as its users read them; nil (`--raw`, or
+    /// a protocol that renders nothing) shows the bytes.
+    var rendering: (any WireProtocol.Type)?
 
     /// `client 127.0.0.1:5000 → server 127.0.0.1:7070`-style heading lines of a session.
     static func header(_ session: SessionSummary) -> [String] {
@@ -51,21 +55,27 @@ struct Transcript {
     /// `     +0.004s  →  DATA  DATA hello\n`: time, direction, verb or code, the escaped bytes; in a
     /// mock session, then `  [recorded #17]`, the recorded message it stands for.
     func line(_ message: StoredMessage, sessionStartedMicros: Int64, marker: String = " ") -> String {
+        let start = prefix(message, sessionStartedMicros: sessionStartedMicros, marker: marker, label: message.label)
+        let source = message.answeredBy.map { "  [recorded #\($0)]" } ?? ""
+        let undecoded = message.decodeError.map { "  [not decoded: \(Escaping.escape(Array($0.utf8)))]" } ?? ""
+        if hex {
+            let stored = message.redactions.isEmpty ? "" : " (\(message.raw.count) stored, \(counted(message.redactions.count, "span")) redacted)"
+            return "\(start)\(message.originalLength) bytes\(stored)\(source)\(undecoded)"
+        }
+        let (shown, hidden) = cut(message.raw)
+        return "\(start)\(Self.escapedMarkingRedactions(message, upTo: shown.count))"
+            + "\(hiddenNote(hidden, separator: "  "))\(source)\(undecoded)"
+    }
+
+    /// `     +0.004s  →  DATA  `: marker, time, direction and label, padded.
+    private func prefix(_ message: StoredMessage, sessionStartedMicros: Int64, marker: String, label: String) -> String {
         let time = absolute
             ? RelativeTime.localTimestamp(message.atMicros, fractionDigits: 6)
             : RelativeTime.offset(message.atMicros - sessionStartedMicros)
         let arrow = message.sender == .client ? "→" : "←"
-        let label = message.label
         let padded = label + String(repeating: " ", count: max(0, 6 - label.count))
         let timeColumn = String(repeating: " ", count: max(0, 12 - time.count)) + time
-        let source = message.answeredBy.map { "  [recorded #\($0)]" } ?? ""
-        if hex {
-            let stored = message.redactions.isEmpty ? "" : " (\(message.raw.count) stored, \(counted(message.redactions.count, "span")) redacted)"
-            return "\(marker)\(timeColumn)  \(arrow)  \(padded)\(message.originalLength) bytes\(stored)\(source)"
-        }
-        let (shown, hidden) = cut(message.raw)
-        return "\(marker)\(timeColumn)  \(arrow)  \(padded)\(Self.escapedMarkingRedactions(message, upTo: shown.count))"
-            + "\(hiddenNote(hidden, separator: "  "))\(source)"
+        return "\(marker)\(timeColumn)  \(arrow)  \(padded)"
     }
 
     /// The escaped bytes up to `end`, each redacted span shown as `⟦REDACTED-… rule, N bytes⟧`
@@ -82,8 +92,28 @@ struct Transcript {
         return text + Escaping.escape(Array(message.raw[position..<end]))
     }
 
-    /// The message's lines: one, or with `hex` the heading and then the dump.
+    /// Where a decoded message's detail lines start: under its summary.
+    private static let detailIndent = String(repeating: " ", count: 24)
+
+    /// A decoded message as its protocol reads: the summary on the message's line (with, on a
+    /// response, how long its exchange took), details indented below; nil when it has none.
+    private func rendered(_ message: StoredMessage, sessionStartedMicros: Int64, marker: String) -> [String]? {
+        guard let rendering, !hex, message.decodeError == nil, !message.fields.isEmpty,
+              let rendered = rendering.render(RenderInput(sender: message.sender, raw: message.raw, fields: message.fields,
+                                                          previewBytes: min(byteLimit ?? 4096, 4096)))
+        else { return nil }
+        let label = message.replyCode.map(String.init) ?? message.verb.map { Escaping.escape(Array($0.utf8)) }
+            ?? rendered.label ?? "-"
+        let took = message.exchange.map { "  (\(DurationText.micros($0.durationMicros)))" } ?? ""
+        let summary = Escaping.escape(Array(rendered.summary.utf8))
+        return [prefix(message, sessionStartedMicros: sessionStartedMicros, marker: marker, label: label) + summary + took]
+            + rendered.details.map { Self.detailIndent + Escaping.escape(Array($0.utf8)) }
+    }
+
+    /// The message's lines: one, or with `hex` the heading and then the dump; a decoded message as
+    /// its protocol reads.
     func lines(_ message: StoredMessage, sessionStartedMicros: Int64, marker: String = " ") -> [String] {
+        if let rendered = rendered(message, sessionStartedMicros: sessionStartedMicros, marker: marker) { return rendered }
         let first = line(message, sessionStartedMicros: sessionStartedMicros, marker: marker)
         guard hex else { return [first] }
         let (shown, hidden) = cut(message.raw)

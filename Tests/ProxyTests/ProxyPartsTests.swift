@@ -55,8 +55,9 @@ import TestSupport
         let directory = TemporaryDirectory()
         let store: StoreLocation
         let sink: any RecordingSink
-        let tape: SessionTape
         let tap: ProxyRecordingTap
+        /// Made once the tap knows the protocol: at once unless it is auto.
+        var tape: SessionTape { tap.tape! }
 
         init(_ decoding: Decoding) async throws {
             store = .sqlite(path: directory.file("tap.sqlite"))
@@ -66,8 +67,8 @@ import TestSupport
             var configuration = ProxyConfiguration(upstreamHost: "127.0.0.1", upstreamPort: 1)
             configuration.decoding = decoding
             configuration.quietPeriod = .milliseconds(200)
-            tape = SessionTape(sink: sink, info: .proxied(from: nil, configuration))
-            tap = ProxyRecordingTap(tape: tape, configuration: configuration, eventLoop: loop)
+            tap = ProxyRecordingTap(sink: sink, info: .proxied(from: nil, configuration), configuration: configuration,
+                                    eventLoop: loop) { _ in }
         }
 
         func stored() async throws -> [String] {

@@ -85,11 +85,13 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
         #expect(try db.scalarInt("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'") == 0)
     }
 
-    /// Version 7 rebuilds `sessions` to admit kind mock: every column, the replay link, the indexes
-    /// and the side tables' rows (which a dropped parent table would take with it) come through.
-    @Test func version7AdmitsMockSessionsAndKeepsEverySessionAndSideRow() throws {
+    /// Versions 7 and 9 rebuild `sessions` (to admit kind mock, then any decoding): every column,
+    /// the replay link, the indexes and the side tables' rows (which a dropped parent table would
+    /// take with it) come through.
+    @Test(arguments: [7, 9])
+    func rebuildingSessionsKeepsEverySessionAndSideRow(version: Int) throws {
         let dir = TemporaryDirectory()
-        let path = dir.file("v6.sqlite")
+        let path = dir.file("before.sqlite")
         let version6 = try Migrator(migrations: Migration.embedded(.sqlite).filter { $0.version < 7 })
         let old = try SQLiteFile.openForWriting(path: path, migrator: version6)
         try old.execute("""
@@ -105,14 +107,16 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
         let indexes = "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name IN ('sessions', 'session_verbs', 'session_reply_codes') AND sql IS NOT NULL ORDER BY name)"
         let before = (try old.scalarText(everySession), try old.scalarText(indexes))
 
-        let db = try SQLiteFile.openForWriting(path: path)
+        let db = try SQLiteFile.openForWriting(
+            path: path, migrator: try Migrator(migrations: Migration.embedded(.sqlite).filter { $0.version <= version }))
         #expect(try db.scalarText(everySession) == before.0)
-        #expect(try db.scalarText(indexes) == before.1)
+        let added = version >= 9 ? ["sessions_by_decoding"] : []
+        #expect(try db.scalarText(indexes) == (before.1!.split(separator: ",").map(String.init) + added).sorted().joined(separator: ","))
         #expect(try db.scalarText("SELECT verb FROM session_verbs WHERE session_id = 1") == "HELO")
         #expect(try db.scalarInt("SELECT reply_code FROM session_reply_codes WHERE session_id = 1") == 100)
         try db.execute("""
             INSERT INTO sessions (id, kind, decoding, client_host, client_port, server_host, server_port, started_us)
-            VALUES (3, 'mock', 'raw', '127.0.0.1', 5002, '127.0.0.1', 7072, 3);
+            VALUES (3, 'mock', '\(version >= 9 ? "http" : "raw")', '127.0.0.1', 5002, '127.0.0.1', 7072, 3);
             INSERT INTO messages (session_id, seq, at_us, sender, raw, answered_by) VALUES (3, 1, 4, 'client', x'41', 17);
             DELETE FROM sessions WHERE id = 1;
             """)

@@ -23,6 +23,25 @@ extension SessionFilter {
         }
         if tls { conditions.add("s.tls IS NOT NULL") }
         if let serverName { conditions.add("s.sni = ?", .text(serverName)) }
+        if let decoding { conditions.add("s.decoding = ?", .text(decoding)) }
+        if let range = replyCodeRange {
+            conditions.add("EXISTS (SELECT 1 FROM session_reply_codes c WHERE c.reply_code BETWEEN ? AND ? AND c.session_id = s.id)",
+                           .int(range.lowerBound), .int(range.upperBound))
+        }
+        // Decoded fields and exchange times are in the session's messages: each is a probe of them.
+        for field in fields where FieldMatch.isValidName(field.name) {
+            let value = "CAST(json_extract(m.fields, '$.\(field.name)') AS TEXT)"
+            switch field.comparison {
+            case .equals(let text):
+                conditions.add("EXISTS (SELECT 1 FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND \(value) = ?)", .text(text))
+            case .glob(let pattern):
+                conditions.add("EXISTS (SELECT 1 FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND \(value) GLOB ?)", .text(pattern))
+            }
+        }
+        if let slowerThanMicros {
+            conditions.add("EXISTS (SELECT 1 FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND m.duration_us > ?)",
+                           .integer(slowerThanMicros))
+        }
         if messageFilters {
             if let verb {
                 conditions.add("EXISTS (SELECT 1 FROM session_verbs v WHERE v.verb = ? AND v.session_id = s.id)", .text(verb))

@@ -36,7 +36,10 @@ extension SessionSummary {
 
 extension StoredMessage {
     /// The columns `init(_:from:)` reads, over `messages m`.
-    static let columns = "m.id, m.session_id, m.seq, m.at_us, m.sender, \(SegmentFiles.bytesSQL), m.verb, m.payload, m.reply_code, m.answered_by, m.redactions"
+    static let columns = """
+        m.id, m.session_id, m.seq, m.at_us, m.sender, \(SegmentFiles.bytesSQL), m.verb, m.payload, m.reply_code, m.answered_by,
+        m.redactions, m.fields, m.decode_error, m.exchange_seq, m.duration_us
+        """
 
     init(_ statement: Statement, from first: Int32 = 0) {
         self.init(
@@ -45,7 +48,11 @@ extension StoredMessage {
             sender: statement.text(first + 4) == Sender.server.rawValue ? .server : .client,
             raw: statement.blob(first + 5) ?? [], verb: statement.text(first + 6), payload: statement.blob(first + 7),
             replyCode: statement.optionalInt(first + 8), answeredBy: statement.optionalInt64(first + 9),
-            redactions: [RedactedSpan](storedText: statement.text(first + 10)))
+            redactions: [RedactedSpan](storedText: statement.text(first + 10)),
+            fields: [MessageField](jsonText: statement.text(first + 11)), decodeError: statement.text(first + 12),
+            exchange: statement.optionalInt64(first + 13).map {
+                ExchangeLink(requestSeq: $0, durationMicros: statement.optionalInt64(first + 14) ?? 0)
+            })
     }
 }
 
