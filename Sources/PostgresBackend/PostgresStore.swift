@@ -223,20 +223,22 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
         var messagesSQL = PostgresSQL()
         let messageConditions = filter.conditions(&messagesSQL)
         messagesSQL.append("""
-            SELECT m.session_id, m.sender, m.at_us, m.verb, m.reply_code
+            SELECT m.session_id, m.sender, m.at_us, m.verb, m.reply_code, s.decoding, m.seq, m.fields, m.exchange_seq, m.duration_us
             FROM sessions s JOIN messages m ON m.session_id = s.id WHERE true\(messageConditions)
             ORDER BY m.session_id, m.id
             """)
         var currentSession: Int64 = -1
         do {
-            for try await (session, sender, at, verb, code) in try await link.connection.query(messagesSQL.query, logger: logger)
-                .decode((Int64, String, Int64, String?, Int?).self) {
+            for try await (session, sender, at, verb, code, decoding, seq, fields, exchangeSeq, duration)
+                    in try await link.connection.query(messagesSQL.query, logger: logger)
+                .decode((Int64, String, Int64, String?, Int?, String, Int64, String?, Int64?, Int64?).self) {
                 if session != currentSession {
                     currentSession = session
                     builder.forgetWaiting()
                 }
-                builder.add(session: session, sender: sender == Sender.server.rawValue ? .server : .client,
-                            atMicros: at, verb: verb, replyCode: code)
+                builder.add(session: session, decoding: decoding, seq: seq, sender: sender == Sender.server.rawValue ? .server : .client,
+                            atMicros: at, verb: verb, replyCode: code, fields: [MessageField](jsonText: fields),
+                            exchange: exchangeSeq.map { ExchangeLink(requestSeq: $0, durationMicros: duration ?? 0) })
             }
         } catch {
             throw PostgresStoreError.from(error, url: link.url)

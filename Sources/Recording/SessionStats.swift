@@ -34,8 +34,20 @@ public struct SessionStats: Sendable, Equatable {
         public var max: Int64
     }
 
+    /// Exchanges of one kind (`GET /users/{id}`, `SET`, `SELECT`) in sessions of one protocol.
+    public struct ExchangeGroup: Sendable, Equatable {
+        public var protocolName: String
+        public var request: String
+        public var count: Int
+        /// HTTP 5xx, RESP error replies, PostgreSQL errors.
+        public var errors: Int
+        public var latency: Latency
+    }
+
     public var sessions: Int64 = 0
     public var messages: Int64 = 0
+    /// Most frequent first.
+    public var exchanges: [ExchangeGroup] = []
     public var byVerb: [Count] = []
     public var byReplyCode: [Count] = []
     public var byEndReason: [Count] = []
@@ -56,11 +68,32 @@ public struct SessionStatsBuilder {
     private var latencies: [Int64] = []
     /// Times of client messages not yet answered, per session.
     private var waiting: [Int64: [Int64]] = [:]
+    /// The group of each request not yet answered, by session and seq.
+    private var openRequests: [Int64: [Int64: String]] = [:]
+    private var exchangeSamples: [ExchangeKey: (durations: [Int64], errors: Int)] = [:]
+    private struct ExchangeKey: Hashable {
+        var protocolName: String
+        var request: String
+    }
 
     public init(byEndReason: [SessionStats.Count], busiestClients: [SessionStats.Client]) {
         stats.byEndReason = byEndReason
         stats.sessions = byEndReason.reduce(0) { $0 + $1.count }
         stats.busiestClients = busiestClients
+    }
+
+    /// A message of a decoded session: also counts the exchange it opens or completes.
+    public mutating func add(session: Int64, decoding: String, seq: Int64, sender: Sender, atMicros at: Int64, verb: String?,
+                             replyCode: Int?, fields: [MessageField], exchange: ExchangeLink?) {
+        add(session: session, sender: sender, atMicros: at, verb: verb, replyCode: replyCode)
+        if sender == .client, !fields.isEmpty, let group = ExchangeGrouping.group(of: fields, verb: verb) {
+            openRequests[session, default: [:]][seq] = group
+        }
+        guard let exchange, let group = openRequests[session]?.removeValue(forKey: exchange.requestSeq) else { return }
+        let failed = (replyCode ?? 0) >= 500 || fields[field: "error"] != nil || fields[field: "sqlstate"] != nil
+        let key = ExchangeKey(protocolName: decoding, request: group)
+        exchangeSamples[key, default: ([], 0)].durations.append(exchange.durationMicros)
+        if failed { exchangeSamples[key, default: ([], 0)].errors += 1 }
     }
 
     public mutating func add(session: Int64, sender: Sender, atMicros at: Int64, verb: String?, replyCode: Int?) {
@@ -80,6 +113,7 @@ public struct SessionStatsBuilder {
     /// each new block), so their unanswered messages can be forgotten.
     public mutating func forgetWaiting() {
         waiting.removeAll(keepingCapacity: true)
+        openRequests.removeAll(keepingCapacity: true)
     }
 
     public func build() -> SessionStats {
@@ -88,6 +122,12 @@ public struct SessionStatsBuilder {
         stats.byReplyCode = codes.map { SessionStats.Count(key: $0.key.map(String.init), count: $0.value) }
             .sorted(by: SessionStats.Count.descending)
         stats.latency = SessionStats.Latency(latencies)
+        stats.exchanges = exchangeSamples.compactMap { key, samples in
+            SessionStats.Latency(samples.durations).map {
+                SessionStats.ExchangeGroup(protocolName: key.protocolName, request: key.request, count: samples.durations.count,
+                                           errors: samples.errors, latency: $0)
+            }
+        }.sorted { ($0.count, $1.protocolName, $1.request) > ($1.count, $0.protocolName, $0.request) }
         return stats
     }
 }
@@ -109,5 +149,37 @@ extension SessionStats.Latency {
             return sorted[Swift.min(Swift.max(index, 0), sorted.count - 1)]
         }
         self.init(count: sorted.count, p50: rank(50), p90: rank(90), p99: rank(99), max: sorted[sorted.count - 1])
+    }
+}
+
+/// What `stats` groups exchanges by, read from the request's decoded fields (docs/PROTOCOLS.md):
+/// HTTP `method` and `target` as a path template (the query dropped; numbers, UUIDs and long hex
+/// ids as `{id}`), RESP `command`, PostgreSQL the statement's first keyword, else the verb.
+public enum ExchangeGrouping {
+    public static func group(of request: [MessageField], verb: String?) -> String? {
+        if let method = request[field: "method"]?.text, let target = request[field: "target"]?.text {
+            return method + " " + pathTemplate(target)
+        }
+        if let command = request[field: "command"]?.text { return command }
+        if let statement = request[field: "statement"]?.text {
+            let keyword = statement.drop { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "(" }.prefix { $0.isLetter }
+            if !keyword.isEmpty { return keyword.uppercased() }
+        }
+        return verb
+    }
+
+    /// `/users/42/orders?x=1` → `/users/{id}/orders`.
+    public static func pathTemplate(_ target: String) -> String {
+        let path = target.prefix { $0 != "?" && $0 != "#" }
+        return path.split(separator: "/", omittingEmptySubsequences: false).map { segment -> String in
+            isIdentifier(segment) ? "{id}" : String(segment)
+        }.joined(separator: "/")
+    }
+
+    private static func isIdentifier(_ segment: Substring) -> Bool {
+        guard !segment.isEmpty else { return false }
+        if segment.allSatisfy(\.isNumber) { return true }
+        let hex = segment.filter { $0 != "-" }
+        return segment.count >= 16 && hex.allSatisfy(\.isHexDigit) && hex.contains(where: \.isNumber)
     }
 }

@@ -62,7 +62,7 @@ struct SessionsList: AsyncParsableCommand {
 
     static func table(_ sessions: [SessionSummary]) -> String {
         var table = TableFormatter([
-            .right("id"), .left("start"), .right("duration"), .left("kind"), .left("recorder"), .left("client → server"),
+            .right("id"), .left("start"), .right("duration"), .left("kind"), .left("protocol"), .left("recorder"), .left("client → server"),
             .right("messages"), .right("bytes"), .left("end reason"), .right("replay of"),
         ])
         for session in sessions {
@@ -71,6 +71,7 @@ struct SessionsList: AsyncParsableCommand {
                 RelativeTime.localTimestamp(session.startedMicros),
                 session.endedMicros.map { DurationText.micros($0 - session.startedMicros) } ?? "-",
                 Escaping.escape(Array(session.kind.utf8)),
+                Escaping.escape(Array(session.decoding.utf8)),
                 Escaping.escape(Array(session.recorder.utf8)),
                 "\(EndpointText.of(session.clientHost, session.clientPort)) → \(EndpointText.of(session.serverHost, session.serverPort))",
                 String(session.messageCount),

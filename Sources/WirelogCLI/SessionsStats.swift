@@ -53,6 +53,18 @@ struct SessionsStats: AsyncParsableCommand {
             } else {
                 Output.line("command → reply latency: no command got a reply")
             }
+            if !stats.exchanges.isEmpty {
+                Output.line()
+                var table = TableFormatter([.left("protocol"), .left("request"), .right("count"), .right("errors"),
+                                            .right("p50"), .right("p90"), .right("p99"), .right("max")])
+                for group in stats.exchanges {
+                    table.append([Escaping.escape(Array(group.protocolName.utf8)), Escaping.escape(Array(group.request.utf8)),
+                                  String(group.count), Self.share(group.errors, of: group.count),
+                                  DurationText.micros(group.latency.p50), DurationText.micros(group.latency.p90),
+                                  DurationText.micros(group.latency.p99), DurationText.micros(group.latency.max)])
+                }
+                Output.line(table.render())
+            }
             if !stats.busiestClients.isEmpty {
                 Output.line()
                 var table = TableFormatter([.left("busiest clients"), .right("sessions"), .right("messages"), .right("bytes")])
@@ -62,6 +74,13 @@ struct SessionsStats: AsyncParsableCommand {
                 Output.line(table.render())
             }
         }
+    }
+
+    /// `0`, `3 (1.2%)`.
+    static func share(_ part: Int, of whole: Int) -> String {
+        guard part > 0, whole > 0 else { return "0" }
+        let tenths = (part * 1000 + whole / 2) / whole
+        return "\(part) (\(tenths / 10).\(tenths % 10)%)"
     }
 
     private func section(_ title: String, _ counts: [SessionStats.Count], missing: String) {

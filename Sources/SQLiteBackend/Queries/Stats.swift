@@ -29,8 +29,13 @@ extension SessionQueries {
                 currentBlock = session / MessageLookup.sessionsPerBlock
                 builder.forgetWaiting()
             }
-            builder.add(session: session, sender: statement.text(1) == Sender.server.rawValue ? .server : .client,
-                        atMicros: statement.int64(2), verb: statement.text(3), replyCode: statement.optionalInt(4))
+            builder.add(session: session, decoding: statement.text(5) ?? "", seq: statement.int64(6),
+                        sender: statement.text(1) == Sender.server.rawValue ? .server : .client,
+                        atMicros: statement.int64(2), verb: statement.text(3), replyCode: statement.optionalInt(4),
+                        fields: [MessageField](jsonText: statement.text(7)),
+                        exchange: statement.optionalInt64(8).map {
+                            ExchangeLink(requestSeq: $0, durationMicros: statement.optionalInt64(9) ?? 0)
+                        })
         }
         return builder.build()
     }
@@ -44,7 +49,7 @@ extension SessionQueries {
     /// The sessions indexes choose the sessions, whose messages are read block by block.
     static func statsMessagesSQL(_ conditions: SQLConditions) -> (String, [SQLValue]) {
         let sql = """
-            SELECT m.session_id, m.sender, m.at_us, m.verb, m.reply_code
+            SELECT m.session_id, m.sender, m.at_us, m.verb, m.reply_code, s.decoding, m.seq, m.fields, m.exchange_seq, m.duration_us
             FROM \(MessageLookup.messagesOfChosenSessions(conditions))
             \(conditions.whereClause)
             """
