@@ -3,6 +3,7 @@ import NIOCore
 /// Every protocol wirelog decodes, by name. Registering a protocol is one line here.
 public enum WireProtocols {
     public static let all: [any WireProtocol.Type] = [
+        HTTP1Protocol.self,
         RawProtocol.self,
         LinesProtocol.self,
         LabWireProtocol.self,
