@@ -8,6 +8,7 @@ public enum WireProtocols {
         LinesProtocol.self,
         LabWireProtocol.self,
         RESPProtocol.self,
+        PostgresProtocol.self,
     ]
 
     /// `--decode auto`: not a protocol but the choice of one from the client's first bytes.

@@ -102,8 +102,7 @@ struct Transcript {
               let rendered = rendering.render(RenderInput(sender: message.sender, raw: message.raw, fields: message.fields,
                                                           previewBytes: min(byteLimit ?? 4096, 4096)))
         else { return nil }
-        let label = message.replyCode.map(String.init) ?? message.verb.map { Escaping.escape(Array($0.utf8)) }
-            ?? rendered.label ?? "-"
+        let label = rendered.label ?? message.replyCode.map(String.init) ?? message.verb.map { Escaping.escape(Array($0.utf8)) } ?? "-"
         let took = message.exchange.map { "  (\(DurationText.micros($0.durationMicros)))" } ?? ""
         let summary = Escaping.escape(Array(rendered.summary.utf8))
         return [prefix(message, sessionStartedMicros: sessionStartedMicros, marker: marker, label: label) + summary + took]

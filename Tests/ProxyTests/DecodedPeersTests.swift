@@ -55,6 +55,92 @@ import TestSupport
         #expect(replies.compactMap(\.exchange?.requestSeq) == requests.map(\.seq), "every reply answers its command, in order")
         #expect(replies.allSatisfy { $0.exchange!.durationMicros >= 0 })
     }
+
+    /// A small HTTP/1.1 server of our own: keep-alive, Content-Length, chunked with a trailer, 404.
+    static let keepAliveServer = """
+        import http.server, sys
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def log_message(self, *args): pass
+            def do_GET(self):
+                if self.path.startswith("/chunked"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for part in (b"hello ", b"chunked ", b"world"):
+                        self.wfile.write(b"%x\\r\\n%s\\r\\n" % (len(part), part))
+                    self.wfile.write(b"0\\r\\nX-Trailer: done\\r\\n\\r\\n")
+                elif self.path.startswith("/users/"):
+                    body = b'{"id": %s}' % self.path.rsplit("/", 1)[1].encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                else:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+            def do_HEAD(self):
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+            def do_POST(self):
+                length = int(self.headers["Content-Length"])
+                body = self.rfile.read(length)
+                self.send_response(201)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+        http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+        """
+
+    @Test(arguments: TestBackend.allCases)
+    func curlKeepAliveExchangesAreDecodedOneMessagePerHTTPMessage(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let script = directory.file("server.py")
+        try Self.keepAliveServer.write(toFile: script, atomically: true, encoding: .utf8)
+        let httpPort = try freePort()
+        let server = try Program("python3", [script, String(httpPort)])
+        defer { server.stop() }
+        try await waitUntilListening(port: httpPort)
+        let proxy = try await ProxyHarness.start(upstreamPort: httpPort, store: try backend.freshStore(in: directory))
+        let base = "http://127.0.0.1:\(proxy.port)"
+        // One curl, one connection, four requests on it (keep-alive), then HEAD and POST on another.
+        let fetched = try await onThread {
+            try Program.run("curl", ["-sS", "--max-time", "20", "\(base)/users/42", "\(base)/users/7", "\(base)/chunked", "\(base)/nothing"])
+        }
+        #expect(fetched == "{\"id\": 42}{\"id\": 7}hello chunked world")
+        _ = try await onThread {
+            try Program.run("curl", ["-sS", "--max-time", "20", "-I", "\(base)/big", "-:", "-d", "name=wirelog", "\(base)/form"])
+        }
+        _ = try await endedSessions(proxy.store, count: 2)
+        await proxy.stop()
+
+        let sessions = try await RecordedRows.sessions(proxy.store)
+        #expect(sessions.map(\.decoding) == ["http", "http"])
+        let (keepAlive, mixed) = try await proxy.store.withStore(.read) { store in
+            (try await store.messages(ofSession: sessions[0].id), try await store.messages(ofSession: sessions[1].id))
+        }
+        let requests = keepAlive.filter { $0.sender == .client }
+        let responses = keepAlive.filter { $0.sender == .server }
+        #expect(requests.map(\.verb) == ["GET", "GET", "GET", "GET"])
+        #expect(requests.map { $0.fields[field: "target"] } == ["/users/42", "/users/7", "/chunked", "/nothing"].map(FieldValue.text))
+        #expect(responses.map(\.replyCode) == [200, 200, 200, 404])
+        #expect(responses.compactMap(\.exchange?.requestSeq) == requests.map(\.seq))
+        let chunked = String(decoding: responses[2].raw, as: UTF8.self)
+        #expect(chunked.hasPrefix("HTTP/1.1 200 OK\r\n") && chunked.hasSuffix("0\r\nX-Trailer: done\r\n\r\n"))
+        #expect(responses[2].fields[field: "transfer_encoding"] == .text("chunked"))
+        #expect(responses[0].fields[field: "content_type"] == .text("application/json"))
+
+        // HEAD's response has no body although it says Content-Length: 1000; the POST after it is framed right.
+        #expect(mixed.map(\.verb) == ["HEAD", nil, "POST", nil])
+        #expect(mixed.map(\.replyCode) == [nil, 200, nil, 201])
+        #expect(mixed[1].fields[field: "content_length"] == .integer(1000))
+        #expect(String(decoding: mixed[3].raw, as: UTF8.self).hasSuffix("\r\n\r\nname=wirelog"))
+        #expect(mixed.compactMap(\.exchange?.requestSeq) == [mixed[0].seq, mixed[2].seq])
+    }
 }
 
 extension Sequence {
