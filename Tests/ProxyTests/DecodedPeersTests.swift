@@ -141,6 +141,54 @@ import TestSupport
         #expect(String(decoding: mixed[3].raw, as: UTF8.self).hasSuffix("\r\n\r\nname=wirelog"))
         #expect(mixed.compactMap(\.exchange?.requestSeq) == [mixed[0].seq, mixed[2].seq])
     }
+
+    @Test(arguments: TestBackend.allCases)
+    func psqlAndPgbenchAreDecodedIntoQueriesAndTheirResults(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let server = try TestPostgres.serverAddress()
+        let proxy = try await ProxyHarness.start(upstreamPort: server.port, upstreamHost: server.host,
+                                                 store: try backend.freshStore(in: directory))
+        var through = try #require(URLComponents(string: try TestPostgres.freshDatabaseURL()))
+        through.port = proxy.port
+        let url = try #require(through.string)
+        #expect(try await onThread { try TestPostgres.psql(url, "SELECT 41 + 1") } == "42")
+        await #expect(throws: (any Error).self) { try await onThread { try TestPostgres.psql(url, "SELECT * FROM no_such_table") } }
+        _ = try await onThread { try Program.run("pgbench", ["-i", "-q", "-s", "1", url]) }
+        for mode in ["simple", "prepared"] {
+            _ = try await onThread { try Program.run("pgbench", ["-n", "-M", mode, "-t", "5", "-c", "1", url]) }
+        }
+        _ = try await endedSessions(proxy.store, count: 5)
+        await proxy.stop()
+
+        let sessions = try await RecordedRows.sessions(proxy.store)
+        #expect(Set(sessions.map(\.decoding)) == ["postgres"])
+        let transcripts = try await proxy.store.withStore(.read) { store in
+            try await sessions.asyncMap { try await store.messages(ofSession: $0.id) }
+        }
+        for messages in transcripts {
+            // Every server turn that completes an exchange answers an earlier client turn, in order.
+            let answered = messages.compactMap(\.exchange?.requestSeq)
+            #expect(answered == answered.sorted())
+            #expect(answered.allSatisfy { seq in messages.contains { $0.seq == seq && $0.sender == .client } })
+            #expect(messages.allSatisfy { $0.decodeError == nil })
+        }
+        let select = transcripts[0]
+        #expect(select.contains { $0.fields[field: "statement"] == .text("SELECT 41 + 1") })
+        #expect(select.contains { $0.fields[field: "tag"] == .text("SELECT 1") && $0.exchange != nil })
+        #expect(transcripts[1].contains { $0.fields[field: "sqlstate"] == .text("42P01") && $0.exchange != nil })
+        // Five TPC-B transactions each way: three UPDATEs each, by Query or by Parse then Bind/Execute.
+        let runs = transcripts.filter { $0.filter { $0.fields[field: "tag"] == .text("UPDATE 1") }.count == 15 }
+        #expect(runs.count == 2)
+        #expect(runs.contains { $0.contains { $0.fields[field: "messages"] == .text("Query") && ($0.fields[field: "statement"]?.text ?? "").hasPrefix("UPDATE pgbench_accounts") } })
+        #expect(runs.contains { $0.contains { ($0.fields[field: "messages"]?.text ?? "").hasPrefix("Parse") && ($0.fields[field: "statement"]?.text ?? "").hasPrefix("UPDATE pgbench_accounts") } })
+
+        let slow = try await proxy.store.withStore(.read) { store in
+            var filter = SessionFilter()
+            filter.fields = [FieldMatch(name: "sqlstate", .equals("42P01"))]
+            return try await store.list(filter, limit: 10).map(\.id)
+        }
+        #expect(slow == [sessions[1].id])
+    }
 }
 
 extension Sequence {
