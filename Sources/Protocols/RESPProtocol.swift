@@ -612,7 +612,10 @@ struct RESPDecoder: WireDecoder {
     private func describeCommand(_ message: inout DecodedMessage) {
         guard topCount > 0 else { return } // an empty line, `*0`, `*-1`: redis skips them
         let command = firstComplete && firstLength <= RESPProtocol.captureLimit ? Self.upperText(first) : nil
-        let key = secondComplete && secondLength <= RESPProtocol.captureLimit && Self.isPrintable(second) ? Self.text(second) : nil
+        // AUTH's and HELLO's arguments are credentials (or lead to them), not keys.
+        let credentials = command == "AUTH" || command == "HELLO" || command == "MIGRATE"
+        let key = !credentials && secondComplete && secondLength <= RESPProtocol.captureLimit && Self.isPrintable(second)
+            ? Self.text(second) : nil
         var fields: [MessageField] = []
         fields.reserveCapacity(3)
         if let command { fields.append(MessageField("command", .text(command))) }

@@ -8,6 +8,8 @@ public enum ExportFormat: String, Sendable, CaseIterable {
     case ndjson
     /// A classic pcap file, one synthetic TCP stream per session.
     case pcap
+    /// HAR 1.2: one entry per HTTP exchange of the sessions decoded as `http`.
+    case har
     /// The client's bytes, exactly, one session after the other.
     case clientBytes = "client-bytes"
     /// The server's bytes, exactly.
@@ -56,6 +58,12 @@ public struct SessionExporter: Sendable {
                                   endedMicros: session.endedMicros, opening: Self.opening(session), messages: messages)
                 try await output(writer.take())
             }
+        case .har:
+            var har = HARWriter()
+            for session in sessions where session.decoding == "http" {
+                har.add(session, messages: try await store.messages(ofSession: session.id))
+            }
+            try await output(try har.document())
         case .clientBytes, .serverBytes:
             let sender: Sender = format == .clientBytes ? .client : .server
             for session in sessions {

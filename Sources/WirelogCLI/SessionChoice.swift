@@ -8,11 +8,13 @@ struct SessionChoiceOptions: ParsableArguments {
 
     @OptionGroup var filters: SessionFilterOptions
 
+    @OptionGroup(title: "Protocol filters") var protocolFilters: ProtocolFilterOptions
+
     @Flag(help: "Every session in the store.")
     var all = false
 
     func validate() throws {
-        let filtered = try filters.filter() != SessionFilter()
+        let filtered = try protocolFilters.narrowing(filters.filter()) != SessionFilter()
         guard !ids.isEmpty || filtered || all else {
             throw ValidationError("name the sessions: ids, filters such as --since 1d or --recorder NAME, or --all")
         }
@@ -24,7 +26,7 @@ struct SessionChoiceOptions: ParsableArguments {
     func sessions(in store: any RecordingStore) async throws -> [SessionSummary] {
         var sessions: [SessionSummary] = []
         for id in ids { sessions.append(try await store.session(id)) }
-        let filter = try filters.filter()
+        let filter = try protocolFilters.narrowing(filters.filter())
         if ids.isEmpty {
             sessions = try await store.list(filter, limit: Int(Int32.max)).reversed()
             if sessions.isEmpty { throw QueryError.usage("no session matches the filters (wirelog sessions list shows what is recorded)") }

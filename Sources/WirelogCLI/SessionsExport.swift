@@ -6,12 +6,14 @@ import SessionFormats
 struct SessionsExport: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write sessions as JSON, NDJSON or pcap.",
+        abstract: "Write sessions as JSON, NDJSON, pcap or HAR.",
         discussion: """
             json: one array of session documents, each with its messages (bytes base64). \
             ndjson: one line per session followed by one line per message. pcap: synthetic \
             Ethernet/IP/TCP packets carrying exactly the recorded bytes at the recorded times, \
-            one TCP stream per session, for Wireshark or tshark.
+            one TCP stream per session, for Wireshark or tshark. har: HAR 1.2, one entry per HTTP \
+            exchange of the sessions decoded as http (headers, bodies, timings), for browsers' \
+            developer tools and HAR viewers; other sessions add nothing.
 
             Examples:
               wirelog sessions export 42 --format json -o session42.json
@@ -20,18 +22,20 @@ struct SessionsExport: AsyncParsableCommand {
               wirelog sessions export 42 --format json -o session42.json --force
               wirelog sessions export --recorder ci-7 --since 1d --format ndjson -o today.ndjson
               wirelog sessions export --all --format pcap -o everything.pcap
+              wirelog sessions export --decoding http --since 1h --format har -o api.har
 
             Without ids, the filters of sessions list choose the sessions (oldest first); --all takes every one.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case json, ndjson, pcap
+        case json, ndjson, pcap, har
 
         var exported: ExportFormat {
             switch self {
             case .json: .json
             case .ndjson: .ndjson
             case .pcap: .pcap
+            case .har: .har
             }
         }
     }
@@ -40,7 +44,7 @@ struct SessionsExport: AsyncParsableCommand {
 
     @OptionGroup var choice: SessionChoiceOptions
 
-    @Option(help: "json, ndjson or pcap.")
+    @Option(help: "json, ndjson, pcap or har.")
     var format: Format = .json
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write to this new file (mode 0600) instead of standard output.", valueName: "file"))

@@ -140,6 +140,32 @@ import TestSupport
         #expect(mixed[1].fields[field: "content_length"] == .integer(1000))
         #expect(String(decoding: mixed[3].raw, as: UTF8.self).hasSuffix("\r\n\r\nname=wirelog"))
         #expect(mixed.compactMap(\.exchange?.requestSeq) == [mixed[0].seq, mixed[2].seq])
+
+        // The same exchanges as HAR 1.2: every field the format requires, bodies de-chunked.
+        let exported = try WirelogProcess.run(["sessions", "export", "--decoding", "http", "--format", "har", "--db", proxy.store.argument])
+        #expect(exported.failure == nil)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(exported.stdoutText.utf8)) as? [String: Any])
+        let log = try #require(document["log"] as? [String: Any])
+        #expect(log["version"] as? String == "1.2")
+        let entries = try #require(log["entries"] as? [[String: Any]])
+        #expect(entries.count == 6)
+        for entry in entries {
+            for key in ["startedDateTime", "time", "request", "response", "cache", "timings"] { #expect(entry[key] != nil, "\(key)") }
+            let request = try #require(entry["request"] as? [String: Any])
+            for key in ["method", "url", "httpVersion", "cookies", "headers", "queryString", "headersSize", "bodySize"] {
+                #expect(request[key] != nil, "request.\(key)")
+            }
+            let response = try #require(entry["response"] as? [String: Any])
+            for key in ["status", "statusText", "httpVersion", "cookies", "headers", "content", "redirectURL", "headersSize", "bodySize"] {
+                #expect(response[key] != nil, "response.\(key)")
+            }
+        }
+        let urls = entries.compactMap { ($0["request"] as? [String: Any])?["url"] as? String }
+        #expect(urls.first == "http://127.0.0.1:\(proxy.port)/users/42")
+        let chunkedContent = (entries[2]["response"] as? [String: Any])?["content"] as? [String: Any]
+        #expect(chunkedContent?["text"] as? String == "hello chunked world")
+        let posted = (entries[5]["request"] as? [String: Any])?["postData"] as? [String: Any]
+        #expect(posted?["text"] as? String == "name=wirelog")
     }
 
     @Test(arguments: TestBackend.allCases)

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// Hides secrets in messages before they are stored: every span a rule finds is replaced by
 /// `REDACTED-` and a short keyed hash of the secret (HMAC-SHA256 with the store's own random key),
@@ -99,6 +100,31 @@ public final class Redactor: Sendable {
         }
         message.raw = stored
         message.redactions = redactions
+        if !message.fields.isEmpty {
+            let secrets = zip(spans, redactions).map { span, redaction in
+                (secret: String(decoding: original[span.range], as: UTF8.self),
+                 token: String(decoding: stored[redaction.storedRange], as: UTF8.self))
+            }
+            message.fields = Self.scrubbed(message.fields, of: secrets)
+        }
+    }
+
+    /// A decoder read its fields from the bytes before redaction (a RESP key, an HTTP target):
+    /// what a rule hid there is hidden in them too, by the same token. A field cut short at a
+    /// secret's start (a statement shown up to a limit) loses that start as well.
+    static func scrubbed(_ fields: [MessageField], of secrets: [(secret: String, token: String)]) -> [MessageField] {
+        fields.map { field in
+            guard case .text(var text) = field.value else { return field }
+            for (secret, token) in secrets where !secret.isEmpty {
+                text = text.replacingOccurrences(of: secret, with: token)
+                for length in stride(from: min(secret.count - 1, text.count), through: 3, by: -1)
+                where text.hasSuffix(secret.prefix(length)) {
+                    text.removeLast(length)
+                    break
+                }
+            }
+            return MessageField(field.name, .text(text))
+        }
     }
 
     /// Where original offset `index` lands in the stored bytes: inside a span, at the token's start

@@ -32,6 +32,7 @@ struct Downloads {
     static func contentType(_ format: ExportFormat) -> String {
         switch format {
         case .json: "application/json"
+        case .har: "application/json"
         case .ndjson: "application/x-ndjson"
         case .pcap: "application/vnd.tcpdump.pcap"
         case .clientBytes, .serverBytes: "application/octet-stream"
@@ -43,6 +44,7 @@ struct Downloads {
         case .json: "json"
         case .ndjson: "ndjson"
         case .pcap: "pcap"
+        case .har: "har"
         case .clientBytes: "client.bin"
         case .serverBytes: "server.bin"
         }
