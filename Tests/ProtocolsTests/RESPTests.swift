@@ -160,7 +160,7 @@ import Testing
             (.server, ">3\r\n+punsubscribe\r\n_\r\n:2\r\n>2\r\n+invalidate\r\n_\r\n"),
         ])
         #expect(out.map(\.1) == [
-            .request(method: "HELLO", target: "3"), .request(method: "SUBSCRIBE", target: "a"),
+            .request(method: "HELLO", target: nil), .request(method: "SUBSCRIBE", target: "a"),
             .response(status: nil, outcome: "map", error: nil), .interim, .response(status: nil, outcome: "push", error: nil), nil,
             .request(method: "PUNSUBSCRIBE", target: nil), .response(status: nil, outcome: "push", error: nil), nil,
         ])
@@ -319,5 +319,15 @@ import Testing
         #expect(recognise("GET / HTTP/1.1\r\nHost: x\r\n") == .no)
         #expect(recognise("GET mykey\r\n") == .yes)
         #expect(recognise("\u{16}\u{03}\u{01}") == .no)
+    }
+}
+
+extension RESPTests {
+    @Test func credentialsAreNeverAKey() {
+        for command in [Self.command("AUTH", "hunter2"), Self.command("AUTH", "default", "hunter2"),
+                        Self.command("HELLO", "3", "AUTH", "default", "hunter2"), "AUTH hunter2\r\n"] {
+            let cut = harness.decode(command, .client)
+            #expect(cut.count == 1 && cut[0].fields[field: "key"] == nil, "\(cut)")
+        }
     }
 }

@@ -141,6 +141,18 @@ import TestSupport
         #expect(String(decoding: mixed[3].raw, as: UTF8.self).hasSuffix("\r\n\r\nname=wirelog"))
         #expect(mixed.compactMap(\.exchange?.requestSeq) == [mixed[0].seq, mixed[2].seq])
 
+        // The list filters on what was decoded, on this backend.
+        let chosen = try await proxy.store.withStore(.read) { store -> [[Int64]] in
+            var notFound = SessionFilter(), users = SessionFilter(), created = SessionFilter(), slow = SessionFilter(), http = SessionFilter()
+            notFound.replyCodeRange = 400...499
+            users.fields = [FieldMatch(name: "target", .glob("/users/*"))]
+            created.replyCode = 201
+            slow.slowerThanMicros = 60_000_000
+            http.decoding = "http"
+            return try await [notFound, users, created, slow, http].asyncMap { try await store.list($0, limit: 10).map(\.id).sorted() }
+        }
+        #expect(chosen == [[sessions[0].id], [sessions[0].id], [sessions[1].id], [], sessions.map(\.id)])
+
         // The same exchanges as HAR 1.2: every field the format requires, bodies de-chunked.
         let exported = try WirelogProcess.run(["sessions", "export", "--decoding", "http", "--format", "har", "--db", proxy.store.argument])
         #expect(exported.failure == nil)
