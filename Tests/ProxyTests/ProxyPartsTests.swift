@@ -128,4 +128,48 @@ import TestSupport
         #expect(stored.map { $0.prefix(14) } == ["client: GET /", "server: 200 OK", "server: tail"])
         #expect(stored[1].count == "server: 200 OK".count + ProxyRecordingTap.maxBurstBytes)
     }
+
+    // MARK: --decode auto
+
+    @Test func autoChoosesTheProtocolFromTheClientsFirstBytesAndPairsItsExchanges() async throws {
+        let fixture = try await TapFixture(.auto)
+        fixture.tap.record(ByteBuffer(string: "GE"), from: .client)
+        #expect(fixture.tap.tape == nil, "two bytes could still be any method")
+        fixture.tap.record(ByteBuffer(string: "T /a HTTP/1.1\r\nHost: x\r\n\r\n"), from: .client)
+        fixture.tap.record(ByteBuffer(string: "HTTP/1.1 204 No Content\r\n\r\n"), from: .upstream)
+        fixture.tap.end(.clientClosed)
+        #expect(try await fixture.stored() == ["client: GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "server: HTTP/1.1 204 No Content\r\n\r\n"])
+        #expect(try await RecordedRows.sessions(fixture.store).map(\.decoding) == ["http"])
+        let messages = try await fixture.store.withStore(.read) { try await $0.messages(ofSession: 1) }
+        #expect(messages.map(\.verb) == ["GET", nil])
+        #expect(messages[1].exchange?.requestSeq == 1)
+    }
+
+    @Test func autoDecidesWithWhatCameOnceTheClientGoesQuiet() async throws {
+        let fixture = try await TapFixture(.auto)
+        fixture.tap.record(ByteBuffer(string: "GE"), from: .client)
+        fixture.loop.advanceTime(by: .milliseconds(199))
+        #expect(fixture.tap.tape == nil)
+        fixture.loop.advanceTime(by: .milliseconds(2))
+        #expect(fixture.tap.tape?.messageCount == 1, "raw: the held read is recorded as it came")
+        fixture.tap.end(.clientClosed)
+        #expect(try await fixture.stored() == ["client: GE"])
+        #expect(try await RecordedRows.sessions(fixture.store).map(\.decoding) == ["raw"])
+    }
+
+    @Test func autoRecordsRawWhenTheServerSpeaksFirstOrNothingCame() async throws {
+        let greeting = try await TapFixture(.auto)
+        greeting.tap.record(ByteBuffer(string: "220 smtp ready\r\n"), from: .upstream)
+        greeting.tap.endBurst(.upstream)
+        greeting.tap.record(ByteBuffer(string: "EHLO me\r\n"), from: .client)
+        greeting.tap.end(.clientClosed)
+        #expect(try await greeting.stored() == ["server: 220 smtp ready\r\n", "client: EHLO me\r\n"])
+        #expect(try await RecordedRows.sessions(greeting.store).map(\.decoding) == ["raw"])
+
+        let silent = try await TapFixture(.auto)
+        silent.tap.countWireBytes(0, from: .client)
+        silent.tap.end(.clientClosed)
+        #expect(try await silent.stored() == [])
+        #expect(try await RecordedRows.sessions(silent.store).map(\.decoding) == ["raw"])
+    }
 }
