@@ -1,14 +1,15 @@
+import NIOCore
+
 /// Pairs each response with the oldest request still open (HTTP/1.1, RESP and PostgreSQL all
 /// answer in order), so the response message can say which request it answers and how long the
 /// exchange took: from the request's first byte to the response's last.
 public struct ExchangePairer {
-    private var open: [(seq: Int64, startedMicros: Int64)] = []
-    private var first = 0
+    private var open = CircularBuffer<(seq: Int64, startedMicros: Int64)>(initialCapacity: 16)
 
     public init() {}
 
     /// Requests waiting for their response.
-    public var openCount: Int { open.count - first }
+    public var openCount: Int { open.count }
 
     public mutating func requestStarted(seq: Int64, atMicros: Int64) {
         open.append((seq, atMicros))
@@ -17,13 +18,6 @@ public struct ExchangePairer {
     /// A response ended at `endMicros`: the link for it, nil when no request is open (a server
     /// that speaks unasked).
     public mutating func responseEnded(atMicros endMicros: Int64) -> (requestSeq: Int64, durationMicros: Int64)? {
-        guard first < open.count else { return nil }
-        let request = open[first]
-        first += 1
-        if first == open.count {
-            open.removeAll(keepingCapacity: true)
-            first = 0
-        }
-        return (request.seq, max(0, endMicros - request.startedMicros))
+        open.popFirst().map { ($0.seq, max(0, endMicros - $0.startedMicros)) }
     }
 }

@@ -52,31 +52,21 @@ final class HTTP1Connection {
     /// Beyond this many unanswered requests the oldest are forgotten (memory stays bounded).
     static let maxPending = 4096
 
-    private var pending: [Pending] = []
-    private var first = 0
+    private var pending = CircularBuffer<Pending>(initialCapacity: 16)
     /// Unanswered requests that may switch protocols.
     private(set) var awaitingUpgrade = 0
     /// A 101 or a successful CONNECT was seen: both directions are raw from here on.
     var upgraded = false
 
     func push(_ request: Pending) {
-        if pending.count - first >= Self.maxPending { _ = pop() }
+        if pending.count >= Self.maxPending { _ = pop() }
         pending.append(request)
         if request.mayUpgrade { awaitingUpgrade += 1 }
     }
 
     /// The oldest unanswered request, taken off the queue by its final response.
     func pop() -> Pending? {
-        guard first < pending.count else { return nil }
-        let request = pending[first]
-        first += 1
-        if first == pending.count {
-            pending.removeAll(keepingCapacity: true)
-            first = 0
-        } else if first >= 64 && first * 2 >= pending.count {
-            pending.removeFirst(first)
-            first = 0
-        }
+        guard let request = pending.popFirst() else { return nil }
         if request.mayUpgrade { awaitingUpgrade -= 1 }
         return request
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A field a protocol decoder read out of a message: `method`, `status`, `command`, `sqlstate`…
 /// Stored beside the message's exact bytes as one JSON object (`messages.fields`), in the
 /// decoder's order; docs/PROTOCOLS.md lists each protocol's names.
@@ -59,7 +61,8 @@ extension Array where Element == MessageField {
             JSONText.appendString(field.name, to: &json)
             json += ":"
             switch field.value {
-            case .text(let text): JSONText.appendString(text, to: &json)
+            // PostgreSQL's jsonb refuses \u0000; a field is a description (the bytes are the record).
+            case .text(let text): JSONText.appendString(text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text, to: &json)
             case .integer(let value): json += String(value)
             case .bool(let value): json += value ? "true" : "false"
             }
@@ -78,9 +81,16 @@ extension Array where Element == MessageField {
     }
 }
 
-/// JSON for the stored fields: written on the recorder's path (no Foundation), read back by the
-/// query commands. Only what `jsonText` writes: one object of strings, integers and booleans.
-enum JSONText {
+/// JSON text written by hand where JSONSerialization would cost more than the work around it
+/// (the recorder's path, replay's report lines); and read back, for the stored fields' own form.
+public enum JSONText {
+    /// `value` as a JSON string, quotes included.
+    public static func quoted(_ value: String) -> String {
+        var json = ""
+        appendString(value, to: &json)
+        return json
+    }
+
     static func appendString(_ text: String, to json: inout String) {
         json += "\""
         for scalar in text.unicodeScalars {
@@ -90,11 +100,8 @@ enum JSONText {
             case "\n": json += "\\n"
             case "\r": json += "\\r"
             case "\t": json += "\\t"
-            // PostgreSQL's jsonb refuses \u0000; a field is a description (the bytes are the record).
-            case "\u{0}": json += "\u{FFFD}"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F || (0x2028...0x2029).contains(scalar.value):
-                let hex = String(scalar.value, radix: 16)
-                json += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            case _ where scalar.value < 0x20:
+                json += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
             default: json.unicodeScalars.append(scalar)
             }
         }

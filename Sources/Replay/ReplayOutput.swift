@@ -1,6 +1,7 @@
 import Foundation
 import LabProtocol
 import Presentation
+import Recording
 
 /// Replay results as text for people and as NDJSON for programs.
 public enum ReplayOutput {
@@ -171,7 +172,7 @@ struct JSONLine {
 
     mutating func add(_ key: String, _ value: String?) {
         guard let value else { return }
-        addRaw(key, JSONLine.quoted(value))
+        addRaw(key, JSONText.quoted(value))
     }
 
     mutating func add(_ key: String, _ value: (some BinaryInteger)?) {
@@ -182,27 +183,10 @@ struct JSONLine {
     mutating func addRaw(_ key: String, _ json: String) {
         if !isEmpty { text += "," }
         isEmpty = false
-        text += JSONLine.quoted(key) + ":" + json
+        text += JSONText.quoted(key) + ":" + json
     }
 
     func finish() -> String { text + "}\n" }
-
-    static func quoted(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
 }
 
 extension String {
