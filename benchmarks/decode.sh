@@ -39,12 +39,11 @@ start() {  # start NAME PORT command…: in the background until PORT accepts co
     PID_OF[$name]=$!
     wait_port "$port"
 }
-proxy() {  # proxy NAME DECODING UPSTREAM-PORT: a recording proxy; prints its port
-    local port
-    port=$(free_port)
-    start "$1" "$port" "$BIN" proxy --listen "127.0.0.1:$port" --upstream "127.0.0.1:$3" --decode "$2" \
+declare -A PORT_OF
+proxy() {  # proxy NAME DECODING UPSTREAM-PORT: a recording proxy, listening on PORT_OF[NAME]
+    PORT_OF[$1]=$(free_port)
+    start "$1" "${PORT_OF[$1]}" "$BIN" proxy --listen "127.0.0.1:${PORT_OF[$1]}" --upstream "127.0.0.1:$3" --decode "$2" \
         --db "$WORK/$1.sqlite" --log-level warning
-    echo "$port"
 }
 measured() {  # measured PROXY-NAME COMMAND…: "rate proxy-CPU-µs-per-request"; COMMAND prints "rate requests"
     local pid=${PID_OF[$1]} before after rate requests
@@ -98,10 +97,9 @@ PG_DIR=$WIRELOG_TEST_POSTGRES_DIR
 P_PG=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlparse(sys.argv[1]).port)' "$WIRELOG_TEST_POSTGRES_URL")
 pgbench -i -q -s 2 "$WIRELOG_TEST_POSTGRES_URL" >/dev/null 2>&1
 
-declare -A PORT_OF
 for upstream in redis nginx pg; do
     case $upstream in redis) up=$P_REDIS ;; nginx) up=$P_NGINX ;; pg) up=$P_PG ;; esac
-    for decoding in raw auto; do PORT_OF[$upstream-$decoding]=$(proxy "$upstream-$decoding" "$decoding" "$up"); done
+    for decoding in raw auto; do proxy "$upstream-$decoding" "$decoding" "$up"; done
 done
 # Warm the pgbench connections' server side once through each proxy.
 for decoding in raw auto; do pgbench_run "${PORT_OF[pg-$decoding]}" >/dev/null; done

@@ -28,7 +28,7 @@ public struct HARWriter {
     /// The log as one JSON document.
     public func document() throws -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]  // the same bytes every time
         let log = HAR.Document(log: HAR.Log(
             version: "1.2", creator: HAR.Creator(name: "wirelog", version: "1"),
             pages: [], entries: entries.sorted { $0.startedMicros < $1.startedMicros }))
