@@ -118,18 +118,23 @@ extension Assets {
       body.replaceChildren(...messages.map(row));
     }
 
+    // The first decoded message makes Decoded the default view: everything is shown again.
+    function append(added) {
+      messages.push(...added);
+      if (!decoded && added.some(message => message.rendered)) {
+        decoded = true;
+        render();
+      } else {
+        for (const message of added) body.append(row(message));
+      }
+    }
+
     async function loadPage() {
       try {
         const page = await getJSON("/api/sessions/" + sessionID + "/messages?" + queryString({ after: next, sender, limit: 200 }));
         facts(page.session);
-        messages.push(...page.messages);
         addExchanges(page.exchanges);
-        if (!decoded && page.messages.some(message => message.rendered)) {
-          decoded = true;
-          render();
-        } else {
-          for (const message of page.messages) body.append(row(message));
-        }
+        append(page.messages);
         next = page.next;
         loadedAll = next == null;
         document.getElementById("more").hidden = loadedAll;
@@ -172,8 +177,7 @@ extension Assets {
         message: message => {
           // Appended only once every earlier page is shown, so the transcript keeps its order.
           if (!loadedAll || (sender && message.sender !== sender) || messages.some(m => m.id === message.id)) return;
-          messages.push(message);
-          body.append(row(message));
+          append([message]);
         },
         reset: reload,
       }, loadedAll && messages.length ? String(messages[messages.length - 1].id) : "");
