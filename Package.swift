@@ -227,6 +227,7 @@ let package = Package(
         .target(
             name: "WebViewer",
             dependencies: [
+                "Protocols",
                 "Recording",
                 "LabProtocol",
                 "Presentation",
@@ -352,7 +353,8 @@ let package = Package(
             name: "WebViewerTests",
             dependencies: [
                 "Recording", "SQLiteBackend", "Backends", "TestSupport", "WebViewer", "SessionFormats", "LabProtocol",
-                "Client", "wirelog",
+                "Protocols", "Client", "wirelog",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -27,6 +27,15 @@ extension WireProtocol {
     public static func render(_ message: RenderInput) -> RenderedMessage? { nil }
 }
 
+extension WireProtocol {
+    /// A stored message as this protocol renders it; nil when the decoder did not read it (no
+    /// fields, or a decode error), which is then shown as its bytes.
+    public static func rendered(_ message: StoredMessage, previewBytes: Int) -> RenderedMessage? {
+        guard message.decodeError == nil, !message.fields.isEmpty else { return nil }
+        return render(RenderInput(sender: message.sender, raw: message.raw, fields: message.fields, previewBytes: previewBytes))
+    }
+}
+
 /// What a renderer gets of a stored message.
 public struct RenderInput {
     public var sender: Sender

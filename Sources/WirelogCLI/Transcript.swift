@@ -98,10 +98,7 @@ struct Transcript {
     /// A decoded message as its protocol reads: the summary on the message's line (with, on a
     /// response, how long its exchange took), details indented below; nil when it has none.
     private func rendered(_ message: StoredMessage, sessionStartedMicros: Int64, marker: String) -> [String]? {
-        guard let rendering, !hex, message.decodeError == nil, !message.fields.isEmpty,
-              let rendered = rendering.render(RenderInput(sender: message.sender, raw: message.raw, fields: message.fields,
-                                                          previewBytes: min(byteLimit ?? 4096, 4096)))
-        else { return nil }
+        guard let rendering, !hex, let rendered = rendering.rendered(message, previewBytes: min(byteLimit ?? 4096, 4096)) else { return nil }
         let label = rendered.label ?? message.replyCode.map(String.init) ?? message.verb.map { Escaping.escape(Array($0.utf8)) } ?? "-"
         let took = message.exchange.map { "  (\(DurationText.micros($0.durationMicros)))" } ?? ""
         let summary = Escaping.escape(Array(rendered.summary.utf8))

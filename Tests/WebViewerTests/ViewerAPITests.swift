@@ -59,8 +59,12 @@ import TestSupport
         let fixture = try await WebFixture.record(backend)
         try await Self.viewer(fixture.store).test(.live) { client in
             let hostile = try Self.json(try await client.execute(uri: "/api/sessions/\(fixture.hostile)/messages", method: .get))
-            let texts = try #require(hostile["messages"] as? [[String: Any]]).compactMap { $0["text"] as? String }
+            let hostileMessages = try #require(hostile["messages"] as? [[String: Any]])
+            let texts = hostileMessages.compactMap { $0["text"] as? String }
             #expect(texts.contains(Escaping.escape(Array("DATA \(WebFixture.imagePayload)\n".utf8))))
+            // A lab session is not decoded by a protocol: no exchanges, nothing rendered.
+            #expect((hostile["exchanges"] as? [Any])?.isEmpty == true)
+            #expect(hostileMessages.allSatisfy { $0["rendered"] == nil })
             #expect(texts.contains("DATA \(WebFixture.scriptPayload)\\n"))
 
             let clientOnly = try Self.json(try await client.execute(uri: "/api/sessions/\(fixture.hostile)/messages?sender=server&limit=2", method: .get))
@@ -73,6 +77,71 @@ import TestSupport
             #expect((cut["text"] as? String)?.utf8.count == MessageView.cutBytes)
             let whole = try Self.json(try await client.execute(uri: "/api/sessions/\(fixture.long)/messages/\(cut["id"] as? Int64 ?? 0)", method: .get))
             #expect(whole["text"] as? String == "DATA \(WebFixture.longPayload)\\n")
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func decodedSessionsComeWithTheirExchangesAndRenderedMessages(_ backend: TestBackend) async throws {
+        let dir = TemporaryDirectory("wirelog-web")
+        let location = try backend.freshStore(in: dir, name: "decoded")
+        let ids = try await DecodedFixture.write(into: location)
+        try await Self.viewer(location).test(.live) { client in
+            let http = try Self.json(try await client.execute(uri: "/api/sessions/\(ids.http)/messages", method: .get))
+            let messages = try #require(http["messages"] as? [[String: Any]])
+            #expect(messages.count == 4)
+            let rendered = messages.map { $0["rendered"] as? [String: Any] }
+            #expect(rendered.map { $0?["summary"] as? String } == ["GET /users/42 HTTP/1.1", "HTTP/1.1 200 OK",
+                                                                  "GET \(DecodedFixture.hostileTarget) HTTP/1.1", "HTTP/1.1 503 Service Unavailable"])
+            #expect(rendered[0]?["label"] as? String == "GET")
+            #expect(rendered[0]?["details"] as? [String] == ["Host: api.example"])
+            #expect((rendered[1]?["details"] as? [String])?.last == #"body 13 bytes: {"id": "42"}\n"#)
+            #expect(messages.map { $0["duration_text"] != nil } == [false, true, false, true])
+
+            let exchanges = try #require(http["exchanges"] as? [[String: Any]])
+            #expect(exchanges.map { $0["request_seq"] as? Int64 } == [1, 3])
+            let requests = exchanges.map { $0["request"] as? [String: Any] }
+            let responses = exchanges.map { $0["response"] as? [String: Any] }
+            #expect(requests.map { $0?["kind"] as? String } == ["GET", "GET"])
+            #expect(requests.map { $0?["target"] as? String } == ["/users/42", DecodedFixture.hostileTarget])
+            #expect(requests.map { $0?["id"] as? Int64 } == [messages[0]["id"] as? Int64, messages[2]["id"] as? Int64])
+            #expect(responses.map { $0?["outcome"] as? String } == ["200", "503"])
+            #expect(responses.map { $0?["duration_us"] as? Int64 } == [1_000, 1_000])
+            #expect(responses.allSatisfy { $0?["duration_text"] is String })
+
+            // An exchange split over two pages comes as its request's half, then its response's.
+            let first = try Self.json(try await client.execute(uri: "/api/sessions/\(ids.http)/messages?limit=1", method: .get))
+            let firstRows = try #require(first["exchanges"] as? [[String: Any]])
+            #expect(firstRows.count == 1 && firstRows[0]["request"] != nil && firstRows[0]["response"] == nil)
+            let second = try Self.json(try await client.execute(uri: "/api/sessions/\(ids.http)/messages?limit=1&after=\(first["next"] as? Int64 ?? 0)", method: .get))
+            let secondRows = try #require(second["exchanges"] as? [[String: Any]])
+            #expect(secondRows.count == 1 && secondRows[0]["request"] == nil && secondRows[0]["request_seq"] as? Int64 == 1)
+            // A direction filter shows one side, the exchanges both.
+            let replies = try Self.json(try await client.execute(uri: "/api/sessions/\(ids.http)/messages?sender=server", method: .get))
+            let replyRows = try #require(replies["exchanges"] as? [[String: Any]])
+            #expect(replyRows.count == 2 && replyRows.allSatisfy { $0["request"] != nil && $0["response"] != nil })
+
+            let resp = try Self.json(try await client.execute(uri: "/api/sessions/\(ids.resp)/messages", method: .get))
+            let commands = try #require(resp["messages"] as? [[String: Any]]).map { $0["rendered"] as? [String: Any] }
+            #expect(commands.map { $0?["summary"] as? String } == ["SET greeting hello", "+OK", "INCR greeting",
+                                                                  "-ERR value is not an integer or out of range"])
+            let respRows = try #require(resp["exchanges"] as? [[String: Any]])
+            #expect(respRows.map { ($0["request"] as? [String: Any])?["kind"] as? String } == ["SET", "INCR"])
+            #expect(respRows.map { ($0["request"] as? [String: Any])?["target"] as? String } == ["greeting", "greeting"])
+            #expect(respRows.map { ($0["response"] as? [String: Any])?["outcome"] as? String } == ["simple", "error"])
+            #expect(respRows.map { ($0["response"] as? [String: Any])?["error"] as? String } == [nil, "ERR"])
+
+            let postgres = try Self.json(try await client.execute(uri: "/api/sessions/\(ids.postgres)/messages", method: .get))
+            let statements = try #require(postgres["exchanges"] as? [[String: Any]])
+            #expect(statements.map { ($0["request"] as? [String: Any])?["kind"] as? String } == ["SELECT", "INSERT"])
+            #expect(statements.map { ($0["response"] as? [String: Any])?["outcome"] as? String } == ["SELECT 1", nil])
+            #expect(statements.map { ($0["response"] as? [String: Any])?["error"] as? String } == [nil, "23505"])
+            let turns = try #require(postgres["messages"] as? [[String: Any]]).map { ($0["rendered"] as? [String: Any])?["summary"] as? String }
+            #expect(turns[3] == "ERROR 23505: duplicate key value")
+
+            // One message whole is rendered too.
+            let id = try #require(messages[2]["id"] as? Int64)
+            let whole = try Self.json(try await client.execute(uri: "/api/sessions/\(ids.http)/messages/\(id)", method: .get))
+            #expect((whole["rendered"] as? [String: Any])?["summary"] as? String == "GET \(DecodedFixture.hostileTarget) HTTP/1.1")
         }
     }
 

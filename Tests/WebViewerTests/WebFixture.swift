@@ -1,6 +1,8 @@
 import Backends
 import Client
 import Foundation
+import NIOCore
+import Protocols
 import Recording
 import Testing
 import TestSupport
@@ -61,5 +63,113 @@ struct WebFixture {
             _ = try await connection.readReply()
         }
         return connection
+    }
+}
+
+/// Decoded sessions as the proxy records them: each turn cut by the protocol's real decoders
+/// (through `MessageStream`) and paired into exchanges, written straight into a store.
+enum DecodedFixture {
+    /// An HTTP target with markup in it: the page must show it as text.
+    static let hostileTarget = "/search?q=<script>window.pwned=3</script>"
+
+    static let http: [(Sender, String)] = [
+        (.client, "GET /users/42 HTTP/1.1\r\nHost: api.example\r\n\r\n"),
+        (.server, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"id\": \"42\"}\n"),
+        (.client, "GET \(hostileTarget) HTTP/1.1\r\nHost: api.example\r\n\r\n"),
+        (.server, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"),
+    ]
+
+    static let resp: [(Sender, String)] = [
+        (.client, "*3\r\n$3\r\nSET\r\n$8\r\ngreeting\r\n$5\r\nhello\r\n"),
+        (.server, "+OK\r\n"),
+        (.client, "*2\r\n$4\r\nINCR\r\n$8\r\ngreeting\r\n"),
+        (.server, "-ERR value is not an integer or out of range\r\n"),
+    ]
+
+    /// Writes the http, resp and postgres sessions into the store at `location`; their ids.
+    static func write(into location: StoreLocation) async throws -> (http: Int64, resp: Int64, postgres: Int64) {
+        let store = try await location.openStore(.create)
+        let started = WallClock.nowMicros()
+        let ids = try await store.write([
+            (session(HTTP1Protocol.self, http, serverPort: 8080, started: started), nil),
+            (session(RESPProtocol.self, resp, serverPort: 6379, started: started + 100_000), nil),
+            (postgres(started: started + 200_000), nil),
+        ])
+        await store.close()
+        return (try #require(ids[0]), try #require(ids[1]), try #require(ids[2]))
+    }
+
+    /// Two simple queries, one answered with a row and one with an error, with the fields the
+    /// PostgreSQL decoder gives (docs/PROTOCOLS.md) written by hand.
+    static func postgres(started: Int64) -> CompleteSession {
+        func query(_ sql: String) -> [UInt8] {
+            let body = Array(sql.utf8) + [0]
+            return [UInt8(ascii: "Q"), 0, 0, UInt8((body.count + 4) >> 8), UInt8((body.count + 4) & 0xFF)] + body
+        }
+        let select = "  select name from users where id = 1", insert = "insert into users values (1, 'ada')"
+        let messages = [
+            RecordedMessage(seq: 1, atMicros: started + 1_000, sender: .client, raw: query(select), verb: "Query",
+                            fields: [MessageField("messages", .text("Query")), MessageField("statement", .text(select))]),
+            RecordedMessage(seq: 2, atMicros: started + 1_500, sender: .server, raw: Array("C\0\0\0\rSELECT 1\0".utf8), verb: "CommandComplete",
+                            fields: [MessageField("messages", .text("RowDescription,DataRow,CommandComplete,ReadyForQuery")),
+                                     MessageField("tag", .text("SELECT 1")), MessageField("rows", .integer(1))],
+                            exchange: ExchangeLink(requestSeq: 1, durationMicros: 500)),
+            RecordedMessage(seq: 3, atMicros: started + 2_000, sender: .client, raw: query(insert), verb: "Query",
+                            fields: [MessageField("messages", .text("Query")), MessageField("statement", .text(insert))]),
+            RecordedMessage(seq: 4, atMicros: started + 2_700, sender: .server, raw: Array("E\0\0\0\u{5}".utf8), verb: "ErrorResponse",
+                            fields: [MessageField("messages", .text("ErrorResponse,ReadyForQuery")), MessageField("sqlstate", .text("23505")),
+                                     MessageField("severity", .text("ERROR")), MessageField("error", .text("duplicate key value"))],
+                            exchange: ExchangeLink(requestSeq: 3, durationMicros: 700)),
+        ]
+        let info = SessionInfo(kind: .proxy, decoding: Decoding(PostgresProtocol.name), clientHost: "127.0.0.1", clientPort: 5001,
+                               serverHost: "127.0.0.1", serverPort: 5432, startedMicros: started)
+        let bytes = { (side: Sender) in Int64(messages.filter { $0.sender == side }.map(\.raw.count).reduce(0, +)) }
+        let end = SessionEnd(atMicros: started + 3_000, reason: .clientClosed, bytesFromClient: bytes(.client), bytesFromServer: bytes(.server),
+                             messageCount: 4)
+        return CompleteSession(info: info, end: end, messages: messages)
+    }
+
+    /// `turns` as one session of `proto`, each turn a read 1 ms after the previous.
+    static func session(_ proto: any WireProtocol.Type, _ turns: [(Sender, String)], serverPort: Int, started: Int64) -> CompleteSession {
+        let limits = DecoderLimits()
+        let decoders = proto.makeDecoders(limits: limits)
+        var client = MessageStream(decoder: decoders.client, limits: limits)
+        var server = MessageStream(decoder: decoders.server, limits: limits)
+        var pairer = ExchangePairer()
+        var messages: [RecordedMessage] = []
+        var at = started
+        func record(_ sender: Sender) -> (DecodedMessage) -> Void {
+            { decoded in
+                let seq = Int64(messages.count + 1)
+                var link: ExchangeLink?
+                switch decoded.exchange {
+                case .request: pairer.requestStarted(seq: seq, atMicros: at)
+                case .response: link = pairer.responseEnded(atMicros: at).map { ExchangeLink(requestSeq: $0.requestSeq, durationMicros: $0.durationMicros) }
+                case .interim, nil: break
+                }
+                messages.append(RecordedMessage(seq: seq, atMicros: at, sender: sender, raw: Array(decoded.raw.readableBytesView),
+                                                verb: decoded.verb, payloadRange: decoded.payloadRange, replyCode: decoded.replyCode,
+                                                fields: decoded.fields, decodeError: decoded.decodeError, exchange: link))
+            }
+        }
+        for (sender, text) in turns {
+            at += 1_000
+            // The other side's pending message completes when this side speaks, as in the proxy.
+            if sender == .client {
+                server.flush(record(.server))
+                client.feed(ByteBuffer(string: text), record(.client))
+            } else {
+                client.flush(record(.client))
+                server.feed(ByteBuffer(string: text), record(.server))
+            }
+        }
+        client.finish(record(.client))
+        server.finish(record(.server))
+        let info = SessionInfo(kind: .proxy, decoding: Decoding(proto.name), clientHost: "127.0.0.1", clientPort: 5000,
+                               serverHost: "127.0.0.1", serverPort: serverPort, startedMicros: started)
+        let bytes = { (side: Sender) in Int64(turns.filter { $0.0 == side }.map { $0.1.utf8.count }.reduce(0, +)) }
+        let end = SessionEnd(atMicros: at + 1_000, reason: .clientClosed, bytesFromClient: bytes(.client), bytesFromServer: bytes(.server),
+                             messageCount: Int64(messages.count))
+        return CompleteSession(info: info, end: end, messages: messages)
     }
 }

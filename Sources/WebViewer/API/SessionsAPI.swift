@@ -39,25 +39,30 @@ struct SessionsAPI {
         let limit = try request.positiveInt("limit", default: 200, maximum: 2_000)
         let after = try request.int64("after") ?? 0
         let sender = try Sender(query: request.query("sender"))
-        let (session, page, next) = try await store.read { store in
+        let (session, page, exchanges, next) = try await store.read { store in
             let session = try await store.session(id)
             var messages: [StoredMessage] = []
+            var exchanges: [ExchangeRow] = []
             var position = after
             // A direction filter skips the other side's messages, reading on until the page is full.
             reading: while true {
                 let read = try await store.messages(ofSession: id, after: position, limit: limit)
-                for message in read where sender == nil || message.sender == sender {
+                for message in read {
+                    guard sender == nil || message.sender == sender else { continue }
                     messages.append(message)
-                    if messages.count == limit { break reading }
+                    if messages.count == limit { break }
                 }
-                guard read.count == limit, let last = read.last else { break }
+                // The exchanges of every message up to the page's last, of both sides.
+                let covered = messages.count == limit ? read.prefix { $0.id <= messages[limit - 1].id } : read[...]
+                exchanges += ExchangeRow.rows(covered)
+                guard messages.count < limit, read.count == limit, let last = read.last else { break }
                 position = last.id
             }
             let next = messages.count == limit ? messages.last?.id : nil
-            return (session, messages, next)
+            return (session, messages, ExchangeRow.joined(exchanges), next)
         }
-        let views = page.map { MessageView($0, sessionStartedMicros: session.startedMicros) }
-        return try Response.json(MessagePage(session: SessionView(session), messages: views, next: next))
+        let views = page.map { MessageView($0, sessionStartedMicros: session.startedMicros, decoding: session.decoding) }
+        return try Response.json(MessagePage(session: SessionView(session), messages: views, exchanges: exchanges, next: next))
     }
 
     private func wholeMessage(session id: Int64, message messageID: Int64) async throws -> Response {
@@ -67,6 +72,6 @@ struct SessionsAPI {
         guard let found, found.id == messageID else {
             throw ViewerError.notFound("no message \(messageID) in session \(id)")
         }
-        return try Response.json(MessageView(found, sessionStartedMicros: session.startedMicros, whole: true))
+        return try Response.json(MessageView(found, sessionStartedMicros: session.startedMicros, decoding: session.decoding, whole: true))
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import LabProtocol
 import Presentation
+import Protocols
 import Recording
 import SessionFormats
 
@@ -35,8 +36,9 @@ struct SessionView: Encodable {
 }
 
 /// A message as the API sends it: the export's `MessageJSON` plus its id, the CLI's label, the
-/// bytes escaped exactly as `sessions show` prints them, and the `--hex` dump lines. A long message
-/// is cut at `cutBytes` (`cut` is true; `/api/sessions/ID/messages/MID` has it whole).
+/// bytes escaped exactly as `sessions show` prints them, and the `--hex` dump lines; in a decoded
+/// session also the message as `sessions show` renders it and its exchange's duration. A long
+/// message is cut at `cutBytes` (`cut` is true; `/api/sessions/ID/messages/MID` has it whole).
 struct MessageView: Encodable {
     static let cutBytes = 4_096
 
@@ -51,8 +53,14 @@ struct MessageView: Encodable {
     /// Since the session start, and the wall-clock time with its zone, as `sessions show` prints them.
     let offsetText: String
     let atText: String
+    /// The session protocol's rendering, escaped as `sessions show` prints it; nil when the
+    /// message was not decoded.
+    let rendered: RenderedView?
+    /// On a response: how long its exchange took.
+    let durationText: String?
 
-    init(_ stored: StoredMessage, sessionStartedMicros: Int64, whole: Bool = false) {
+    /// `decoding`: the session's, to render the message by its protocol.
+    init(_ stored: StoredMessage, sessionStartedMicros: Int64, decoding: String?, whole: Bool = false) {
         message = MessageJSON(stored, sessionStartedMicros: sessionStartedMicros)
         id = stored.id
         label = stored.label
@@ -64,9 +72,16 @@ struct MessageView: Encodable {
         payloadText = stored.payload.map { Escaping.escape($0) }
         offsetText = RelativeTime.offset(stored.atMicros - sessionStartedMicros)
         atText = RelativeTime.localTimestamp(stored.atMicros, fractionDigits: 6)
+        rendered = decoding.flatMap(WireProtocols.named)?.rendered(stored, previewBytes: Self.cutBytes).map {
+            RenderedView(label: $0.label ?? stored.label, summary: Escaping.escape(Array($0.summary.utf8)),
+                         details: $0.details.map { Escaping.escape(Array($0.utf8)) })
+        }
+        durationText = stored.exchange.map { DurationText.micros($0.durationMicros) }
     }
 
-    private enum CodingKeys: String, CodingKey { case id, label, size, cut, text, hex, payloadText, offsetText, atText }
+    private enum CodingKeys: String, CodingKey {
+        case id, label, size, cut, text, hex, payloadText, offsetText, atText, rendered, durationText
+    }
 
     func encode(to encoder: any Encoder) throws {
         try message.encode(to: encoder)
@@ -80,7 +95,17 @@ struct MessageView: Encodable {
         try container.encodeIfPresent(payloadText, forKey: .payloadText)
         try container.encode(offsetText, forKey: .offsetText)
         try container.encode(atText, forKey: .atText)
+        try container.encodeIfPresent(rendered, forKey: .rendered)
+        try container.encodeIfPresent(durationText, forKey: .durationText)
     }
+}
+
+/// A decoded message as its protocol's users read it: the label column, the summary line and the
+/// detail lines below it (headers, a body preview), each escaped.
+struct RenderedView: Encodable {
+    let label: String
+    let summary: String
+    let details: [String]
 }
 
 struct SessionPage: Encodable {
@@ -92,6 +117,8 @@ struct SessionPage: Encodable {
 struct MessagePage: Encodable {
     let session: SessionView
     let messages: [MessageView]
+    /// The exchanges of the messages this page covers (both directions, whatever `sender` shows).
+    let exchanges: [ExchangeRow]
     /// Pass as `after` for the next page; nil on the last page.
     let next: Int64?
 }

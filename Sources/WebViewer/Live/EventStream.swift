@@ -152,7 +152,7 @@ struct EventSelection {
         if let session { text += EventStream.event("session", data: Self.json(SessionView(session))) }
         for message in messages where message.sessionID == sessionID {
             if let lastSent, message.id <= lastSent { continue }
-            let view = MessageView(message, sessionStartedMicros: session?.startedMicros ?? message.atMicros)
+            let view = MessageView(message, sessionStartedMicros: session?.startedMicros ?? message.atMicros, decoding: session?.decoding)
             text += EventStream.event("message", id: String(message.id), data: Self.json(view))
             lastSent = message.id
         }

@@ -32,9 +32,16 @@ enum PageBodies {
         <h1 id="title">Session</h1>
         <dl id="facts" class="facts"></dl>
         <p id="downloads" class="downloads"></p>
+        <section id="exchanges" hidden>
+        <h2>Exchanges</h2>
+        <table id="exchange-table" class="exchanges">
+        <thead><tr><th class="number">seq</th><th>request</th><th>target, key or statement</th><th>status, reply or tag</th><th>error</th><th class="number">duration</th></tr></thead>
+        <tbody></tbody>
+        </table>
+        </section>
         <div class="toolbar">
         <span role="group" aria-label="view">
-        <button type="button" data-view="text">Text</button><button type="button" data-view="hex">Hex</button><button type="button" data-view="lab">Lab</button>
+        <button type="button" data-view="decoded" hidden>Decoded</button><button type="button" data-view="text">Text</button><button type="button" data-view="hex">Hex</button><button type="button" data-view="lab">Lab</button>
         </span>
         <label>direction <select id="sender"><option value="">both</option><option value="client">→ client to server</option><option value="server">← server to client</option></select></label>
         <label><input type="checkbox" id="absolute"> wall-clock times</label>

@@ -1,11 +1,12 @@
 """Drives the web viewer in headless Chromium (Debian's chromium, chromium-driver, python3-selenium).
 
-Usage: viewer_in_chromium.py VIEWER_URL LAB_PORT SCREENSHOT_DIR
+Usage: viewer_in_chromium.py VIEWER_URL LAB_PORT SCREENSHOT_DIR HTTP_SESSION RESP_SESSION
 
 Records sessions through the running `wirelog serve` at LAB_PORT and checks what a person would
 see in the viewer at VIEWER_URL: the list, a filter kept over a reload, a session in hex, a new
-session appearing live, and hostile payloads shown as text that run nothing. Exits 1 on the first
-failed check, printing it.
+session appearing live, hostile payloads shown as text that run nothing, and the decoded http and
+resp sessions (written into the store by the test) with their exchanges, decoded by default and
+raw one click away. Exits 1 on the first failed check, printing it.
 """
 import socket
 import sys
@@ -17,8 +18,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 VIEWER, LAB_PORT, SHOTS = sys.argv[1].rstrip("/"), int(sys.argv[2]), sys.argv[3]
+HTTP_SESSION, RESP_SESSION = int(sys.argv[4]), int(sys.argv[5])
 IMG = '<img src=x onerror="window.pwned=1">'
 SCRIPT = "</script><script>window.pwned=2</script>"
+HOSTILE_TARGET = "/search?q=<script>window.pwned=3</script>"
 checks = 0
 
 
@@ -44,6 +47,15 @@ def converse(lines, keep_open=False):
 
 def session_rows(driver):
     return driver.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")
+
+
+def exchange_rows(driver):
+    return [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+            for row in driver.find_elements(By.CSS_SELECTOR, "#exchange-table tbody tr")]
+
+
+def transcript_texts(driver):
+    return [pre.text for pre in driver.find_elements(By.CSS_SELECTOR, "#transcript pre")]
 
 
 def wait(driver, condition, what, seconds=30):
@@ -82,12 +94,12 @@ try:
     wait(driver, lambda d: d.find_element(By.ID, "live").text == "live", "the live indicator says live")
 
     # A filter narrows the list and survives a reload.
-    Select(driver.find_element(By.NAME, "kind")).select_by_visible_text("proxy")
+    Select(driver.find_element(By.NAME, "kind")).select_by_visible_text("mock")
     driver.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
-    wait(driver, lambda d: "kind=proxy" in d.current_url, "the filter is in the address")
-    wait(driver, lambda d: d.find_element(By.ID, "empty").is_displayed(), "no proxy sessions: 'no sessions match'")
+    wait(driver, lambda d: "kind=mock" in d.current_url, "the filter is in the address")
+    wait(driver, lambda d: d.find_element(By.ID, "empty").is_displayed(), "no mock sessions: 'no sessions match'")
     driver.refresh()
-    wait(driver, lambda d: Select(d.find_element(By.NAME, "kind")).first_selected_option.text == "proxy", "the filter survives a reload")
+    wait(driver, lambda d: Select(d.find_element(By.NAME, "kind")).first_selected_option.text == "mock", "the filter survives a reload")
     check(len(session_rows(driver)) == 0, "still narrowed after the reload")
 
     # A new session recorded by the running serve appears without a reload.
@@ -128,6 +140,43 @@ try:
     driver.refresh()
     wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#transcript pre") and
          d.find_elements(By.CSS_SELECTOR, "#transcript pre")[0].text.startswith("0000"), "hex survives a reload")
+
+    # A decoded http session: its exchanges above the transcript, each message as HTTP reads.
+    driver.get(VIEWER + "/sessions/%d" % HTTP_SESSION)
+    wait(driver, lambda d: len(exchange_rows(d)) == 2, "the exchanges table lists the two exchanges")
+    rows = exchange_rows(driver)
+    check(rows[0][:4] == ["1", "GET", "/users/42", "200"] and rows[0][5], "GET /users/42 answered 200, with its duration: %s" % rows[0])
+    check(rows[1][:4] == ["3", "GET", HOSTILE_TARGET, "503"], "the <script> target shows as text in the table: %s" % rows[1])
+    wait(driver, lambda d: "GET /users/42 HTTP/1.1" in transcript_texts(d), "the decoded view is the default: the request line")
+    texts = transcript_texts(driver)
+    check("Host: api.example" in texts, "the request's headers below it")
+    check(any(text.startswith("HTTP/1.1 200 OK  (") for text in texts), "the response with its exchange's duration: %s" % texts)
+    check(("GET " + HOSTILE_TARGET + " HTTP/1.1") in texts, "the <script> target shows literally in the transcript")
+    check(driver.execute_script("return typeof window.pwned") == "undefined", "no payload ran")
+    check(driver.execute_script("return document.querySelectorAll('main script').length") == 0, "no script element was made")
+    link = driver.find_elements(By.CSS_SELECTOR, "#exchange-table tbody a")[1]
+    link.click()
+    request_row = driver.find_element(By.ID, link.get_attribute("href").split("#")[1])
+    check(("GET " + HOSTILE_TARGET + " HTTP/1.1") in request_row.text, "an exchange links to its request")
+    driver.save_screenshot(SHOTS + "/web-decoded.png")
+
+    # The bytes are one click away.
+    driver.find_element(By.CSS_SELECTOR, "[data-view=text]").click()
+    wait(driver, lambda d: "GET /users/42 HTTP/1.1\\r\\nHost: api.example\\r\\n\\r\\n" in transcript_texts(d),
+         "the Text view shows the escaped bytes")
+    check("view=text" in driver.current_url, "the raw view is in the address")
+    driver.find_element(By.CSS_SELECTOR, "[data-view=decoded]").click()
+    wait(driver, lambda d: "GET /users/42 HTTP/1.1" in transcript_texts(d), "back to the decoded view")
+
+    # A decoded resp session: commands as redis-cli words them, an error reply's word in the table.
+    driver.get(VIEWER + "/sessions/%d" % RESP_SESSION)
+    wait(driver, lambda d: len(exchange_rows(d)) == 2, "the resp exchanges are listed")
+    rows = exchange_rows(driver)
+    check(rows[0][:5] == ["1", "SET", "greeting", "simple", ""], "SET greeting answered +OK: %s" % rows[0])
+    check(rows[1][:5] == ["3", "INCR", "greeting", "error", "ERR"], "INCR greeting answered -ERR: %s" % rows[1])
+    texts = transcript_texts(driver)
+    check("SET greeting hello" in texts, "the command as its words")
+    check(any(text.startswith("-ERR value is not an integer or out of range  (") for text in texts), "the error reply: %s" % texts)
 
     errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     check(not errors, "no errors in the browser console: %s" % errors)

@@ -1,21 +1,28 @@
 extension Assets {
-    /// One session: facts, downloads, the transcript in Text / Hex / Lab views, a page at a time,
-    /// long messages cut with "show more", and live messages while the session is open.
+    /// One session: facts, downloads, a decoded session's exchanges, the transcript in Decoded /
+    /// Text / Hex / Lab views, a page at a time, long messages cut with "show more", and live
+    /// messages while the session is open.
     static let sessionScript = #"""
     "use strict";
 
     const sessionID = Number(location.pathname.split("/")[2]);
     const params = new URLSearchParams(location.search);
-    let view = ["text", "hex", "lab"].includes(params.get("view")) ? params.get("view") : "text";
+    // Without a view in the address: Decoded once a page shows the session was decoded, else Text.
+    let view = ["decoded", "text", "hex", "lab"].includes(params.get("view")) ? params.get("view") : null;
+    let decoded = false;
     let sender = ["client", "server"].includes(params.get("sender")) ? params.get("sender") : "";
     let absolute = params.get("times") === "absolute";
     const body = document.querySelector("#transcript tbody");
     let messages = [];
+    // Rows by request seq: an exchange split over two pages arrives as two halves.
+    const exchanges = new Map();
     let next = null;
     let loadedAll = false;
 
+    function shownView() { return view || (decoded ? "decoded" : "text"); }
+
     function remember() {
-      const query = queryString({ view: view === "text" ? "" : view, sender, times: absolute ? "absolute" : "" });
+      const query = queryString({ view: view === (decoded ? "decoded" : "text") ? "" : view, sender, times: absolute ? "absolute" : "" });
       history.replaceState(null, "", location.pathname + (query ? "?" + query : ""));
     }
 
@@ -44,9 +51,38 @@ extension Assets {
         ...downloads.map(([format, name]) => el("a", { href: "/sessions/" + sessionID + "/download/" + format, download: "", text: name })));
     }
 
+    function addExchanges(rows) {
+      for (const row of rows) {
+        const known = exchanges.get(row.request_seq) || {};
+        exchanges.set(row.request_seq, { request_seq: row.request_seq, request: known.request || row.request, response: known.response || row.response });
+      }
+      const sorted = [...exchanges.values()].sort((a, b) => a.request_seq - b.request_seq);
+      document.querySelector("#exchange-table tbody").replaceChildren(...sorted.map(exchangeRow));
+      document.getElementById("exchanges").hidden = exchanges.size === 0;
+    }
+
+    function exchangeRow(exchange) {
+      const request = exchange.request || {};
+      const response = exchange.response || {};
+      const seq = request.id != null ? el("a", { href: "#m" + Number(request.id), text: String(exchange.request_seq) }) : String(exchange.request_seq);
+      return el("tr", {},
+        el("td", { class: "number" }, seq),
+        el("td", { text: request.kind || "" }),
+        el("td", { class: "target", text: request.target || "" }),
+        el("td", { text: response.outcome || "" }),
+        el("td", { class: "error", text: response.error || "" }),
+        el("td", { class: "number", text: exchange.response ? response.duration_text : "…" }));
+    }
+
     function content(message) {
-      if (view === "hex") return el("pre", { text: message.hex.join("\n") });
-      if (view === "lab") {
+      if (shownView() === "decoded" && message.rendered) {
+        const took = message.duration_text != null ? "  (" + message.duration_text + ")" : "";
+        const summary = el("pre", { text: message.rendered.summary + took });
+        if (!message.rendered.details.length) return summary;
+        return el("div", {}, summary, el("pre", { class: "details", text: message.rendered.details.join("\n") }));
+      }
+      if (shownView() === "hex") return el("pre", { text: message.hex.join("\n") });
+      if (shownView() === "lab") {
         const text = message.payload_text != null ? message.payload_text : message.text;
         return el("pre", { text: text });
       }
@@ -67,8 +103,9 @@ extension Assets {
         cell.append(el("div", { class: "cut", text: "cut after " + formatCount(message.text.length) + " characters " }, more));
       }
       const arrow = message.sender === "client" ? "→" : "←";
-      const label = view === "lab" ? (message.verb != null ? message.verb : message.reply_code != null ? String(message.reply_code) : "-") : message.label;
-      return el("tr", { class: message.sender, "data-id": String(message.id) },
+      const label = shownView() === "lab" ? (message.verb != null ? message.verb : message.reply_code != null ? String(message.reply_code) : "-")
+        : shownView() === "decoded" && message.rendered ? message.rendered.label : message.label;
+      return el("tr", { class: message.sender, id: "m" + Number(message.id), "data-id": String(message.id) },
         el("td", { class: "time", text: absolute ? message.at_text : message.offset_text }),
         el("td", { class: "arrow", text: arrow }),
         el("td", { class: "label", text: label }),
@@ -76,16 +113,28 @@ extension Assets {
     }
 
     function render() {
-      for (const button of document.querySelectorAll("[data-view]")) button.setAttribute("aria-pressed", String(button.dataset.view === view));
+      for (const button of document.querySelectorAll("[data-view]")) button.setAttribute("aria-pressed", String(button.dataset.view === shownView()));
+      document.querySelector("[data-view=decoded]").hidden = !decoded;
       body.replaceChildren(...messages.map(row));
+    }
+
+    // The first decoded message makes Decoded the default view: everything is shown again.
+    function append(added) {
+      messages.push(...added);
+      if (!decoded && added.some(message => message.rendered)) {
+        decoded = true;
+        render();
+      } else {
+        for (const message of added) body.append(row(message));
+      }
     }
 
     async function loadPage() {
       try {
         const page = await getJSON("/api/sessions/" + sessionID + "/messages?" + queryString({ after: next, sender, limit: 200 }));
         facts(page.session);
-        messages.push(...page.messages);
-        for (const message of page.messages) body.append(row(message));
+        addExchanges(page.exchanges);
+        append(page.messages);
         next = page.next;
         loadedAll = next == null;
         document.getElementById("more").hidden = loadedAll;
@@ -96,6 +145,7 @@ extension Assets {
 
     async function reload() {
       messages = [];
+      exchanges.clear();
       next = null;
       body.replaceChildren();
       return loadPage();
@@ -127,8 +177,7 @@ extension Assets {
         message: message => {
           // Appended only once every earlier page is shown, so the transcript keeps its order.
           if (!loadedAll || (sender && message.sender !== sender) || messages.some(m => m.id === message.id)) return;
-          messages.push(message);
-          body.append(row(message));
+          append([message]);
         },
         reset: reload,
       }, loadedAll && messages.length ? String(messages[messages.length - 1].id) : "");

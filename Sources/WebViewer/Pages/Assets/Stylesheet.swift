@@ -33,6 +33,11 @@ extension Assets {
     .client .arrow, .client .label { color: var(--client); }
     .server .arrow, .server .label { color: var(--server); }
     .cut { color: var(--muted); font-style: italic; }
+    h2 { font-size: 1.1em; margin: 1em 0 .4em; }
+    .exchanges td { font-family: ui-monospace, monospace; font-size: 13px; }
+    .exchanges .target { max-width: 60em; word-break: break-all; }
+    .exchanges .error { color: #8a2b2b; font-weight: 600; }
+    .transcript pre.details { color: var(--muted); padding-left: 2em; }
     .chart svg { background: #fff; border: 1px solid var(--line); }
     .stat-tables { display: flex; flex-wrap: wrap; gap: 2em; margin-top: 1em; }
     .pair td { font-family: ui-monospace, monospace; font-size: 13px; white-space: pre-wrap; word-break: break-all; max-width: 40em; }
