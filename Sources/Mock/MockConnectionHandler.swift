@@ -11,19 +11,21 @@ import Replay
 /// One client connection of `wirelog mock`: sends the recorded greeting, holds the client's
 /// bytes until they are a recorded request (or, with line or lab framing, a whole line or
 /// command), answers with that request's recorded replies, and records the conversation as a
-/// session of kind mock whose messages name the recorded ones they stand for.
+/// session of kind mock whose messages name the recorded ones they stand for. After a miss with
+/// `--on-miss upstream` it hands the connection over to the proxy's glue (`ProxyConnection`),
+/// which carries it on to the real server and records the capture.
 ///
 /// Memory is bounded: unmatched bytes by `maxLineLength` (then they are a miss), recorded bytes
 /// waiting for a commit and replies a slow reader has not taken by holding back the outbound `read`.
-final class MockConnectionHandler: ChannelDuplexHandler {
+final class MockConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let configuration: MockConfiguration
-    let sink: (any RecordingSink)?
-    let logger: Logger
-    let script: MockScript
+    private let configuration: MockConfiguration
+    private let sink: (any RecordingSink)?
+    private let logger: Logger
+    private let script: MockScript
     private var matcher: RequestMatcher
     private let lineFraming: Bool
     /// Cuts client bytes into lines or lab commands (`line` and `lab` framing).
@@ -32,16 +34,20 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     private var cut: [DecodedMessage] = []
     /// Client bytes not matched yet (`recorded` framing).
     private var pending: [UInt8] = []
-    private(set) var tape: SessionTape?
-    private(set) var clientDescription = "?"
-    private(set) var clientContext: ChannelHandlerContext?
-    /// Set by a miss with `--on-miss upstream`: from then on bytes go to the real server and back.
-    var forwarding: Forwarding?
+    private var tape: SessionTape?
+    private var clientDescription = "?"
+    /// Set by a miss with `--on-miss upstream` until the handover: what the client sent from the
+    /// miss on (the missed bytes first), for the real server.
+    private var forUpstream: [UInt8]?
+    private var inputClosedBeforeHandover = false
+    /// The connection from the handover on: the proxy's glue, to the `--on-miss upstream` server.
+    private(set) var proxied: ProxyConnection?
 
     /// Set once the mock decided to close (a recorded close, a miss, the client's end of input,
     /// shutdown): nothing more is read or answered.
-    var closing: EndReason?
-    private(set) var ended = false
+    private var closing: EndReason?
+    /// The connection closed, or was handed over.
+    private var ended = false
     private var needsFlush = false
     private var readGate = ReadGate()
     private var lastReadAt = NIODeadline.uptimeNanoseconds(0)
@@ -68,7 +74,6 @@ final class MockConnectionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         clientDescription = context.channel.remoteAddress?.displayString ?? "?"
-        clientContext = context
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         tape = SessionTape(sink: sink, info: .mocked(channel: context.channel, configuration, script: script),
                            delivery: .eventLoop(context.eventLoop)) { outcome in
@@ -85,9 +90,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         quietTimer?.cancel()
         ended = true
-        clientContext = nil
         tape?.end(closing ?? .clientClosed)
-        forwarding?.clientGone(reason: closing ?? .clientClosed)
         context.fireChannelInactive()
     }
 
@@ -98,17 +101,19 @@ final class MockConnectionHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
-        case ChannelEvent.inputClosed where forwarding != nil:
-            // The real server hears the end of input and decides when to close.
-            forwarding?.clientInputClosed()
         case ChannelEvent.inputClosed:
-            // What the client sent is complete: answer it, then close.
+            // What the client sent is complete: answer it, then close; or, after a miss that goes
+            // upstream, the real server hears it after the bytes and decides when to close.
             if lineFraming {
                 decode(context: context) { decoder, emit in decoder.finish(emit) }
             } else {
                 matchPending(context: context, complete: true)
             }
-            close(.clientClosed, context: context)
+            if forUpstream != nil {
+                inputClosedBeforeHandover = true
+            } else {
+                close(.clientClosed, context: context)
+            }
         case is ChannelShouldQuiesceEvent:
             close(.shutdown, context: context)
         default:
@@ -121,16 +126,14 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         tape?.countWireBytes(buffer.readableBytes, from: .client)
-        if let forwarding {
-            forward(Array(buffer.readableBytesView), through: forwarding)
+        if forUpstream != nil {
+            keepForUpstream(Array(buffer.readableBytesView))
             return
         }
         guard closing == nil else { return }
         lastReadAt = context.eventLoop.now
         if lineFraming {
             decode(context: context) { decoder, emit in decoder.feed(buffer, emit) }
-            // A miss that went upstream: what the decoder still holds goes after it.
-            if forwarding != nil { decode(context: context) { decoder, emit in decoder.finish(emit) } }
         } else {
             pending.append(contentsOf: buffer.readableBytesView)
             matchPending(context: context, complete: false)
@@ -167,13 +170,15 @@ final class MockConnectionHandler: ChannelDuplexHandler {
         step(&decoder) { cut.append($0) }
         for message in cut { answerWhole(Array(message.raw.readableBytesView), context: context) }
         cut.removeAll(keepingCapacity: true)
+        // A miss that goes upstream: what the decoder still holds goes after it.
+        if forUpstream != nil { decoder.finish { keepForUpstream(Array($0.raw.readableBytesView)) } }
         flushIfNeeded(context: context)
     }
 
     /// A whole line or command (`line` and `lab` framing): a recorded request, or a miss.
     private func answerWhole(_ message: [UInt8], context: ChannelHandlerContext) {
-        if let forwarding {
-            forward(message, through: forwarding)
+        if forUpstream != nil {
+            keepForUpstream(message)
             return
         }
         guard closing == nil else { return }
@@ -196,7 +201,7 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     }
 
     private func miss(_ bytes: [UInt8], closest: StoredMessage?, differsAt: Int, context: ChannelHandlerContext) {
-        if case .upstream = configuration.onMiss {} else { tape?.record(.client, bytes) }
+        tape?.record(.client, bytes)
         let received = Escaping.escape(bytes.prefix(80)) + (bytes.count > 80 ? "…" : "")
         let nearest = closest.map { message in
             "; closest recorded request is message \(message.id) of session \(message.sessionID) \"\(Escaping.escape(message.raw.prefix(80)))\", first different at byte \(differsAt)"
@@ -212,8 +217,46 @@ final class MockConnectionHandler: ChannelDuplexHandler {
             let capture = sink == nil ? "" : ", recording the new exchange as a proxy session"
             logger.warning("no recorded request matches \"\(received)\" from \(clientDescription)\(nearest); forwarding the connection to \(host):\(port) from here on\(capture) (--on-miss upstream)")
             quietTimer?.cancel()
-            forward(bytes, through: startForwarding(host: host, port: port, context: context))
+            forUpstream = bytes
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            // The replies scheduled so far go out first (`--pace`), as `close` waits for them.
+            context.eventLoop.scheduleTask(deadline: max(lastSendAt, context.eventLoop.now)) {
+                let (handler, context) = loopBound.value
+                handler.handOver(to: host, port: port, context: context)
+            }
         }
+    }
+
+    /// Client bytes past a miss that goes upstream: recorded in the mock's session (no recorded
+    /// message behind them) and kept for the handover.
+    private func keepForUpstream(_ bytes: [UInt8]) {
+        tape?.record(.client, bytes)
+        forUpstream?.append(contentsOf: bytes)
+    }
+
+    /// Swaps this handler for the proxy's glue, which sends what was kept (and the end of input)
+    /// upstream first. The mock's session ends when the proxied one does, for the same reason.
+    private func handOver(to host: String, port: Int, context: ChannelHandlerContext) {
+        guard !ended, closing == nil, let bytes = forUpstream else { return }
+        var proxy = ProxyConfiguration(upstreamHost: host, upstreamPort: port)
+        proxy.connectTimeout = configuration.connectTimeout
+        proxy.recorderName = configuration.recorderName
+        proxy.maxUncommittedBytes = configuration.maxUncommittedBytes
+        let connection = ProxyConnection(configuration: proxy, sink: sink, logger: logger, eventLoop: context.eventLoop)
+        do {
+            try connection.adopt(clientContext: context, pendingBytes: context.channel.allocator.buffer(bytes: bytes),
+                                 inputClosed: inputClosedBeforeHandover)
+        } catch {
+            logger.warning("cannot forward the connection from \(clientDescription) to \(host):\(port) (--on-miss upstream): \(error)")
+            close(.error, context: context)
+            return
+        }
+        ended = true
+        forUpstream = nil
+        proxied = connection
+        let tape = self.tape
+        connection.endedFuture.assumeIsolated().whenSuccess { tape?.end($0) }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
     // MARK: Writing
@@ -239,12 +282,12 @@ final class MockConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Sends a recorded reply (its buffer is made once, with the script) and records it.
-    func write(_ reply: MockScript.Reply, context: ChannelHandlerContext) {
+    private func write(_ reply: MockScript.Reply, context: ChannelHandlerContext) {
         write(reply.raw, buffered: reply.buffer, answeredBy: reply.id, replyCode: reply.replyCode, context: context)
     }
 
-    /// Sends bytes no recording holds (the `--on-miss` reply, what the real server said) and records them.
-    func write(_ bytes: [UInt8], answeredBy: Int64?, replyCode: Int?, context: ChannelHandlerContext) {
+    /// Sends bytes no recording holds (the `--on-miss` reply) and records them.
+    private func write(_ bytes: [UInt8], answeredBy: Int64?, replyCode: Int?, context: ChannelHandlerContext) {
         write(bytes, buffered: context.channel.allocator.buffer(bytes: bytes), answeredBy: answeredBy, replyCode: replyCode,
               context: context)
     }
@@ -258,14 +301,14 @@ final class MockConnectionHandler: ChannelDuplexHandler {
         needsFlush = true
     }
 
-    func flushIfNeeded(context: ChannelHandlerContext) {
+    private func flushIfNeeded(context: ChannelHandlerContext) {
         guard needsFlush else { return }
         needsFlush = false
         context.flush()
     }
 
     /// Closes once every reply scheduled so far has gone out.
-    func close(_ reason: EndReason, context: ChannelHandlerContext) {
+    private func close(_ reason: EndReason, context: ChannelHandlerContext) {
         guard closing == nil else { return }
         closing = reason
         quietTimer?.cancel()
@@ -306,9 +349,9 @@ final class MockConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Backpressure and recording
 
-    /// Not while too much waits for a commit, nor while forwarded bytes have nowhere to go yet.
+    /// Not while too much waits for a commit, nor between a miss that goes upstream and the handover.
     private var mayRead: Bool {
-        (tape?.uncommittedBytes ?? 0) < configuration.maxUncommittedBytes && forwarding?.mayTakeMore ?? true
+        (tape?.uncommittedBytes ?? 0) < configuration.maxUncommittedBytes && forUpstream == nil
     }
 
     func read(context: ChannelHandlerContext) {
@@ -317,11 +360,10 @@ final class MockConnectionHandler: ChannelDuplexHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         resumeReadingIfAllowed(context: context)
-        if context.channel.isWritable { forwarding?.resumeReading() }
         context.fireChannelWritabilityChanged()
     }
 
-    func resumeReadingIfAllowed(context: ChannelHandlerContext) {
+    private func resumeReadingIfAllowed(context: ChannelHandlerContext) {
         readGate.reopen(context: context, allowed: mayRead)
     }
 

@@ -30,9 +30,23 @@ public final class MockServer: Sendable {
                     defer { number += 1 }
                     return number
                 }
-                try channel.pipeline.syncOperations.addHandler(MockConnectionHandler(
-                    configuration: configuration, script: script, connectionNumber: number, sink: sink, logger: logger))
-                return .channel(channel)
+                let handler = MockConnectionHandler(
+                    configuration: configuration, script: script, connectionNumber: number, sink: sink, logger: logger)
+                try channel.pipeline.syncOperations.addHandler(handler)
+                let loopBound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+                let tracked = TrackedConnection.channel(channel)
+                // Once a miss went upstream, the connection is the proxy's glue's: it ends with the
+                // capture session (which may outlive the client's channel) and is cut as the proxy's are.
+                return TrackedConnection(
+                    ended: channel.closeFuture.flatMap {
+                        loopBound.value.proxied?.endedFuture.map { _ in } ?? channel.eventLoop.makeSucceededVoidFuture()
+                    },
+                    quiesce: tracked.quiesce,
+                    abort: {
+                        channel.eventLoop.execute {
+                            if let proxied = loopBound.value.proxied { proxied.abort(.shutdown) } else { tracked.abort() }
+                        }
+                    })
             },
             refuse: { channel in Self.refuse(channel, configuration: configuration, script: script, sink: sink, logger: logger) })
     }

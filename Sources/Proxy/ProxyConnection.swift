@@ -25,7 +25,8 @@ enum ProxySide: Sendable {
 /// with a job of their own live apart: `UpstreamConnector` opens the upstream, `EarlyBytes` holds
 /// what the client sends meanwhile, `ProxyRecordingTap` records (bytes are forwarded first and
 /// recorded after), and `ProxyEnding` decides why the session ends and how the other side closes.
-final class ProxyConnection {
+/// The mock's capture on miss uses it too (`adopt`).
+package final class ProxyConnection {
     /// What the glue knows about one side's channel.
     private final class Endpoint {
         let side: ProxySide
@@ -42,7 +43,7 @@ final class ProxyConnection {
     private let sink: (any RecordingSink)?
     private let logger: Logger
     let eventLoop: EventLoop
-    private let endedPromise: EventLoopPromise<Void>
+    private let endedPromise: EventLoopPromise<EndReason>
 
     private let client = Endpoint(side: .client)
     private let upstream = Endpoint(side: .upstream)
@@ -63,10 +64,10 @@ final class ProxyConnection {
     private var drainTimer: Scheduled<Void>?
     private var clientDescription = "?"
 
-    /// Completes once the session has ended and its last records are queued.
-    var endedFuture: EventLoopFuture<Void> { endedPromise.futureResult }
+    /// Completes, with the session's end reason, once it has ended and its last records are queued.
+    package var endedFuture: EventLoopFuture<EndReason> { endedPromise.futureResult }
 
-    init(configuration: ProxyConfiguration, sink: (any RecordingSink)?, logger: Logger, eventLoop: EventLoop) {
+    package init(configuration: ProxyConfiguration, sink: (any RecordingSink)?, logger: Logger, eventLoop: EventLoop) {
         self.configuration = configuration
         self.sink = sink
         self.logger = logger
@@ -101,6 +102,24 @@ final class ProxyConnection {
         }
         // A TLS client's upstream waits for its ClientHello (the name and protocols to pass on).
         if !clientHandshaking { connectUpstream() }
+    }
+
+    /// Takes over a client channel another handler has been reading (the mock, after a miss with
+    /// `--on-miss upstream`): the client side's handler goes in right after `context`'s handler,
+    /// which the caller then removes, and the upstream is connected. `pendingBytes`, read but not
+    /// answered, reach it first; with `inputClosed`, so does the end of the client's input.
+    package func adopt(clientContext context: ChannelHandlerContext, pendingBytes: ByteBuffer, inputClosed: Bool) throws {
+        let pipeline = context.pipeline.syncOperations
+        let handler = ProxySideHandler(side: .client, connection: self)
+        try pipeline.addHandler(handler, position: .after(context.handler))
+        let clientContext = try pipeline.context(handler: handler)
+        clientActive(context: clientContext)
+        channelRead(.client, pendingBytes)
+        channelReadComplete(.client)
+        if inputClosed { self.inputClosed(.client) }
+        // The handler before may have held the channel's read back: it is this connection's now.
+        client.readHeldBack = true
+        resumeReading(client)
     }
 
     private func connectUpstream() {
@@ -268,7 +287,7 @@ final class ProxyConnection {
     }
 
     /// The shutdown grace period is over, or the recording failed: close both sides now.
-    func abort(_ reason: EndReason) {
+    package func abort(_ reason: EndReason) {
         guard !ended else { return }
         ending.abort(reason)
         client.context?.close(promise: nil)
@@ -282,7 +301,7 @@ final class ProxyConnection {
         drainTimer?.cancel()
         tap?.end(ending.reason)
         _ = earlyBytes.takeAll()
-        endedPromise.succeed(())
+        endedPromise.succeed(ending.reason)
     }
 
     // MARK: Forwarding

@@ -30,7 +30,7 @@ public final class ProxyServer: Sendable {
                 try channel.pipeline.syncOperations.addHandler(ProxySideHandler(side: .client, connection: connection))
                 let loopBound = NIOLoopBound(connection, eventLoop: channel.eventLoop)
                 // Proxied connections finish on their own within the grace period; then they are cut.
-                return TrackedConnection(ended: connection.endedFuture, quiesce: {}, abort: { loopBound.value.abort(.shutdown) })
+                return TrackedConnection(ended: connection.endedFuture.map { _ in }, quiesce: {}, abort: { loopBound.value.abort(.shutdown) })
             },
             refuse: { channel in Self.refuse(channel, configuration: configuration, sink: sink) })
     }
