@@ -52,22 +52,24 @@ public struct ExchangeLink: Sendable, Equatable {
 
 extension Array where Element == MessageField {
     /// The stored form, `messages.fields`: one flat JSON object in field order (a name given twice
-    /// keeps its first value), nil when there are no fields.
+    /// keeps its first value), nil when there are no fields. Built as bytes: this runs for every
+    /// decoded message on the recorder's path.
     public var jsonText: String? {
         guard !isEmpty else { return nil }
-        var json = "{"
+        var json: [UInt8] = [UInt8(ascii: "{")]
+        json.reserveCapacity(64 * count)
         for (index, field) in enumerated() {
-            if index > 0 { json += "," }
+            if index > 0 { json.append(UInt8(ascii: ",")) }
             JSONText.appendString(field.name, to: &json)
-            json += ":"
+            json.append(UInt8(ascii: ":"))
             switch field.value {
-            // PostgreSQL's jsonb refuses \u0000; a field is a description (the bytes are the record).
-            case .text(let text): JSONText.appendString(text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text, to: &json)
-            case .integer(let value): json += String(value)
-            case .bool(let value): json += value ? "true" : "false"
+            case .text(let text): JSONText.appendString(text, to: &json, replacingNUL: true)
+            case .integer(let value): json += String(value).utf8
+            case .bool(let value): json += (value ? "true" : "false").utf8
             }
         }
-        return json + "}"
+        json.append(UInt8(ascii: "}"))
+        return String(decoding: json, as: UTF8.self)
     }
 
     /// Reads the stored form back; anything that is not such an object reads as no fields.
@@ -86,26 +88,30 @@ extension Array where Element == MessageField {
 public enum JSONText {
     /// `value` as a JSON string, quotes included.
     public static func quoted(_ value: String) -> String {
-        var json = ""
+        var json: [UInt8] = []
         appendString(value, to: &json)
-        return json
+        return String(decoding: json, as: UTF8.self)
     }
 
-    static func appendString(_ text: String, to json: inout String) {
-        json += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": json += "\\\""
-            case "\\": json += "\\\\"
-            case "\n": json += "\\n"
-            case "\r": json += "\\r"
-            case "\t": json += "\\t"
-            case _ where scalar.value < 0x20:
-                json += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-            default: json.unicodeScalars.append(scalar)
+    /// Appends `text` as a JSON string. With `replacingNUL`, NUL becomes U+FFFD: PostgreSQL's jsonb
+    /// refuses \u0000, and a field is a description (the message's bytes are the record).
+    static func appendString(_ text: String, to json: inout [UInt8], replacingNUL: Bool = false) {
+        json.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): json += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): json += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case UInt8(ascii: "\n"): json += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case UInt8(ascii: "\r"): json += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case UInt8(ascii: "\t"): json += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0 where replacingNUL: json += [0xEF, 0xBF, 0xBD]
+            case ..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                json += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            default: json.append(byte)
             }
         }
-        json += "\""
+        json.append(UInt8(ascii: "\""))
     }
 
     struct FlatObjectParser {
