@@ -97,6 +97,12 @@ public enum JSONText {
     /// refuses \u0000, and a field is a description (the message's bytes are the record).
     static func appendString(_ text: String, to json: inout [UInt8], replacingNUL: Bool = false) {
         json.append(UInt8(ascii: "\""))
+        // Most fields (methods, paths, commands, tags) need no escape: one copy, no byte loop.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            json += text.utf8
+            json.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): json += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
