@@ -4,7 +4,7 @@ import Recording
 /// One protocol wirelog can cut into messages: a name (stored as the session's `decoding`), how to
 /// recognise it from a client's first bytes, and a decoder per direction. Adding a protocol is one
 /// type conforming to this plus one line in `WireProtocols.all`.
-public protocol WireProtocol {
+public protocol WireProtocol: Sendable {
     /// The `--decode` value and the session's stored `decoding`.
     static var name: String { get }
     /// True for line protocols whose last line may come without a terminator: a quiet period (or
