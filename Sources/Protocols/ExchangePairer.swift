@@ -1,4 +1,5 @@
 import NIOCore
+import Recording
 
 /// Pairs each response with the oldest request still open (HTTP/1.1, RESP and PostgreSQL all
 /// answer in order), so the response message can say which request it answers and how long the
@@ -17,7 +18,7 @@ public struct ExchangePairer {
 
     /// A response ended at `endMicros`: the link for it, nil when no request is open (a server
     /// that speaks unasked).
-    public mutating func responseEnded(atMicros endMicros: Int64) -> (requestSeq: Int64, durationMicros: Int64)? {
-        open.popFirst().map { ($0.seq, max(0, endMicros - $0.startedMicros)) }
+    public mutating func responseEnded(atMicros endMicros: Int64) -> ExchangeLink? {
+        open.popFirst().map { ExchangeLink(requestSeq: $0.seq, durationMicros: max(0, endMicros - $0.startedMicros)) }
     }
 }

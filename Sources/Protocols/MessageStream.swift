@@ -39,7 +39,8 @@ public struct MessageStream {
             if handOut(message, emit) { return }
         }
         if buffer.readableBytes > limits.maxBufferedBytes {
-            fail("no complete message in \(buffer.readableBytes) bytes (limit \(limits.maxBufferedBytes))", emit)
+            let reason = "no complete message in \(buffer.readableBytes) bytes (limit \(limits.maxBufferedBytes))"
+            _ = handOut(DecodedMessage(raw: buffer.readSlice(length: buffer.readableBytes)!, decodeError: reason), emit)
             return
         }
         if buffer.readerIndex > 0 && buffer.readerIndex >= buffer.readableBytes { buffer.discardReadBytes() }
@@ -77,10 +78,4 @@ public struct MessageStream {
         return true
     }
 
-    private mutating func fail(_ reason: String, _ emit: (DecodedMessage) -> Void) {
-        isPassthrough = true
-        let rest = buffer.readSlice(length: buffer.readableBytes)!
-        buffer = ByteBuffer()
-        emit(DecodedMessage(raw: rest, decodeError: reason))
-    }
 }

@@ -35,7 +35,7 @@ final class ProxyRecordingTap {
     /// here (a few bytes, bounded by `maxDetectionBytes`) until the client's first bytes tell.
     private enum ProtocolChoice {
         case detecting(held: [(ProxySide, ByteBuffer, Int64)], heldBytes: Int)
-        case chosen(any WireProtocol.Type, raw: Bool)
+        case chosen(any WireProtocol.Type)
     }
 
     static let maxBurstBytes = 1 << 20
@@ -67,12 +67,9 @@ final class ProxyRecordingTap {
         self.eventLoop = eventLoop
         quietPeriod = configuration.quietPeriod
         limits = DecoderLimits(maxLineLength: configuration.maxLineLength, maxMessageBytes: configuration.maxMessageBytes)
-        if let chosen = WireProtocols.named(configuration.decoding.rawValue) {
-            protocolState = .chosen(chosen, raw: chosen == RawProtocol.self)
-        } else {
-            protocolState = .detecting(held: [], heldBytes: 0)
-        }
-        if case .chosen(let chosen, _) = protocolState { start(chosen) }
+        let chosen = WireProtocols.named(configuration.decoding.rawValue)
+        protocolState = chosen.map(ProtocolChoice.chosen) ?? .detecting(held: [], heldBytes: 0)
+        if let chosen { start(chosen) }
     }
 
     /// Recorded bytes waiting for a commit: what a connection must bound.
@@ -105,14 +102,14 @@ final class ProxyRecordingTap {
             heldBytes += buffer.readableBytes
             protocolState = .detecting(held: held, heldBytes: heldBytes)
             decideProtocol(final: side == .upstream || heldBytes >= Self.maxDetectionBytes)
-        case .chosen(_, raw: true):
+        case .chosen(let chosen) where chosen == RawProtocol.self:
             endBurst(side.partner)  // its bytes came first
             let direction = self[side]
             if direction.burst.isEmpty { direction.burstStartedAt = now }
             direction.burst.append(buffer)
             direction.burstBytes += buffer.readableBytes
             if direction.burstBytes >= Self.maxBurstBytes { endBurst(side) }
-        case .chosen(let chosen, raw: false):
+        case .chosen(let chosen):
             decode(buffer, from: side, at: now, completesOnQuiet: chosen.completesOnQuiet)
         }
     }
@@ -171,11 +168,10 @@ final class ProxyRecordingTap {
         }
         detectionTimer?.cancel()
         detectionTimer = nil
-        let raw = found == RawProtocol.self
-        protocolState = .chosen(found, raw: raw)
+        protocolState = .chosen(found)
         start(found)
         for (side, buffer, at) in held {
-            if raw {
+            if found == RawProtocol.self {
                 // Each held read is its own burst: they came at different times.
                 tape?.record(side.sender, Array(buffer.readableBytesView), at: at)
             } else {
@@ -231,9 +227,7 @@ final class ProxyRecordingTap {
         // Bytes left after this message arrived with the read that completed it, at the latest.
         direction.pendingSince = now
         var link: ExchangeLink?
-        if case .response = message.exchange, let paired = pairer.responseEnded(atMicros: now) {
-            link = ExchangeLink(requestSeq: paired.requestSeq, durationMicros: paired.durationMicros)
-        }
+        if case .response = message.exchange { link = pairer.responseEnded(atMicros: now) }
         let seq = tape.record(
             direction.side.sender, Array(message.raw.readableBytesView), at: startedAt, verb: message.verb,
             payloadRange: message.payloadRange, replyCode: message.replyCode, fields: message.fields,

@@ -90,7 +90,7 @@ public struct SessionStatsBuilder {
             openRequests[session, default: [:]][seq] = group
         }
         guard let exchange, let group = openRequests[session]?.removeValue(forKey: exchange.requestSeq) else { return }
-        let failed = (replyCode ?? 0) >= 500 || fields[field: "error"] != nil || fields[field: "sqlstate"] != nil
+        let failed = (replyCode ?? 0) >= 500 || ExchangeGrouping.error(of: fields) != nil
         let key = ExchangeKey(protocolName: decoding, request: group)
         exchangeSamples[key, default: ([], 0)].durations.append(exchange.durationMicros)
         if failed { exchangeSamples[key, default: ([], 0)].errors += 1 }
@@ -152,20 +152,36 @@ extension SessionStats.Latency {
     }
 }
 
-/// What `stats` groups exchanges by, read from the request's decoded fields (docs/PROTOCOLS.md):
-/// HTTP `method` and `target` as a path template (the query dropped; numbers, UUIDs and long hex
-/// ids as `{id}`), RESP `command`, PostgreSQL the statement's first keyword, else the verb.
+/// What an exchange asked and answered, read from its messages' decoded fields (docs/PROTOCOLS.md):
+/// the one reading that `stats` and the web viewer's exchanges table share.
 public enum ExchangeGrouping {
-    public static func group(of request: [MessageField], verb: String?) -> String? {
-        if let method = request[field: "method"]?.text, let target = request[field: "target"]?.text {
-            return method + " " + pathTemplate(target)
-        }
-        if let command = request[field: "command"]?.text { return command }
-        if let statement = request[field: "statement"]?.text {
-            let keyword = statement.drop { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "(" }.prefix { $0.isLetter }
-            if !keyword.isEmpty { return keyword.uppercased() }
-        }
-        return verb
+    /// What a request asks: HTTP method and target, RESP command and key, PostgreSQL statement kind
+    /// (its first keyword, else the verb) and text; nil for a message that asks none of these.
+    public static func request(of request: [MessageField], verb: String?) -> (kind: String, target: String?)? {
+        if let method = request[field: "method"]?.text { return (method, request[field: "target"]?.text) }
+        if let command = request[field: "command"]?.text { return (command, request[field: "key"]?.text) }
+        guard let statement = request[field: "statement"]?.text else { return nil }
+        let keyword = statement.drop { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "(" }.prefix { $0.isLetter }
+        return (keyword.isEmpty ? verb ?? "-" : keyword.uppercased(), statement)
+    }
+
+    /// What `stats` groups exchanges by: HTTP method and path template (the query dropped;
+    /// numbers, UUIDs and long hex ids as `{id}`), RESP command, PostgreSQL statement kind, else the verb.
+    public static func group(of fields: [MessageField], verb: String?) -> String? {
+        guard let asked = request(of: fields, verb: verb) else { return verb }
+        if fields[field: "method"] != nil, let target = asked.target { return asked.kind + " " + pathTemplate(target) }
+        return asked.kind
+    }
+
+    /// What a response says of its outcome: HTTP status, RESP reply type, PostgreSQL command tag.
+    public static func outcome(of response: [MessageField]) -> String? {
+        response[field: "status"]?.integer.map(String.init) ?? response[field: "type"]?.text ?? response[field: "tag"]?.text
+    }
+
+    /// Why a response says its request failed: a PostgreSQL SQLSTATE (its `error` is the whole
+    /// message), a RESP error word; nil when it did not (an HTTP error is its status).
+    public static func error(of response: [MessageField]) -> String? {
+        response[field: "sqlstate"]?.text ?? response[field: "error"]?.text
     }
 
     /// `/users/42/orders?x=1` → `/users/{id}/orders`.

@@ -99,7 +99,7 @@ struct Transcript {
     /// response, how long its exchange took), details indented below; nil when it has none.
     private func rendered(_ message: StoredMessage, sessionStartedMicros: Int64, marker: String) -> [String]? {
         guard let rendering, !hex, let rendered = rendering.rendered(message, previewBytes: min(byteLimit ?? 4096, 4096)) else { return nil }
-        let label = rendered.label ?? message.replyCode.map(String.init) ?? message.verb.map { Escaping.escape(Array($0.utf8)) } ?? "-"
+        let label = rendered.label ?? message.label
         let took = message.exchange.map { "  (\(DurationText.micros($0.durationMicros)))" } ?? ""
         let summary = Escaping.escape(Array(rendered.summary.utf8))
         return [prefix(message, sessionStartedMicros: sessionStartedMicros, marker: marker, label: label) + summary + took]

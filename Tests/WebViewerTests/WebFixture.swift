@@ -144,7 +144,7 @@ enum DecodedFixture {
                 var link: ExchangeLink?
                 switch decoded.exchange {
                 case .request: pairer.requestStarted(seq: seq, atMicros: at)
-                case .response: link = pairer.responseEnded(atMicros: at).map { ExchangeLink(requestSeq: $0.requestSeq, durationMicros: $0.durationMicros) }
+                case .response: link = pairer.responseEnded(atMicros: at)
                 case .interim, nil: break
                 }
                 messages.append(RecordedMessage(seq: seq, atMicros: at, sender: sender, raw: Array(decoded.raw.readableBytesView),

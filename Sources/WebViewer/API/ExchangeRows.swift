@@ -56,26 +56,16 @@ struct ExchangeRow: Encodable {
     private init?(half message: StoredMessage) {
         let fields = message.fields
         if let link = message.exchange {
-            let outcome = fields[field: "status"]?.integer.map(String.init) ?? fields[field: "type"]?.text ?? fields[field: "tag"]?.text
-            // PostgreSQL's `error` is the whole message: its SQLSTATE says it in a column.
-            let error = fields[field: "sqlstate"]?.text ?? fields[field: "error"]?.text
             requestSeq = link.requestSeq
-            response = Response(id: message.id, outcome: outcome.map(Self.escaped), error: error.map(Self.escaped),
+            response = Response(id: message.id, outcome: ExchangeGrouping.outcome(of: fields).map(Self.escaped),
+                                error: ExchangeGrouping.error(of: fields).map(Self.escaped),
                                 durationUs: link.durationMicros, durationText: DurationText.micros(link.durationMicros))
             return
         }
-        guard message.sender == .client, message.decodeError == nil, let opened = Self.opening(message) else { return nil }
+        guard message.sender == .client, message.decodeError == nil,
+              let asked = ExchangeGrouping.request(of: fields, verb: message.verb) else { return nil }
         requestSeq = message.seq
-        request = Request(id: message.id, kind: Self.escaped(opened.kind), target: opened.target.map(Self.cut))
-    }
-
-    /// What a request says it asks: method and target, command and key, statement kind and text.
-    private static func opening(_ message: StoredMessage) -> (kind: String, target: String?)? {
-        let fields = message.fields
-        if let method = fields[field: "method"]?.text { return (method, fields[field: "target"]?.text) }
-        if let command = fields[field: "command"]?.text { return (command, fields[field: "key"]?.text) }
-        guard let statement = fields[field: "statement"]?.text else { return nil }
-        return (ExchangeGrouping.group(of: fields, verb: message.verb) ?? "-", statement)
+        request = Request(id: message.id, kind: Self.escaped(asked.kind), target: asked.target.map(Self.cut))
     }
 
     private static func escaped(_ text: String) -> String { Escaping.escape(Array(text.utf8)) }
