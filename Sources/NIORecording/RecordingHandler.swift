@@ -134,9 +134,8 @@ public final class RecordingHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        quietTimer = QuietTimer(period: limits.quietPeriod, eventLoop: context.eventLoop) {
-            loopBound.value.quietPeriodPassed()
+        quietTimer = QuietTimer(period: limits.quietPeriod, eventLoop: context.eventLoop) { [weak self] in
+            self?.quietPeriodPassed()
         }
     }
 

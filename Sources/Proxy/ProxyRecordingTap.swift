@@ -1,4 +1,5 @@
 import NIOCore
+import NIORecording
 import Protocols
 import Recording
 
@@ -20,8 +21,8 @@ final class ProxyRecordingTap {
         var stream: MessageStream?
         /// When the first byte not yet in a message arrived.
         var pendingSince: Int64 = 0
-        var lastReadAt = NIODeadline.uptimeNanoseconds(0)
-        var quietTimer: Scheduled<Void>?
+        /// Set when the protocol completes a message on silence (a line protocol's unterminated line).
+        var quietTimer: QuietTimer?
         /// `raw` decoding: the reads of the burst so far (copied once, into the message, at its
         /// end), their size, and when the first came.
         var burst: [ByteBuffer] = []
@@ -109,8 +110,8 @@ final class ProxyRecordingTap {
             direction.burst.append(buffer)
             direction.burstBytes += buffer.readableBytes
             if direction.burstBytes >= Self.maxBurstBytes { endBurst(side) }
-        case .chosen(let chosen):
-            decode(buffer, from: side, at: now, completesOnQuiet: chosen.completesOnQuiet)
+        case .chosen:
+            decode(buffer, from: side, at: now)
         }
     }
 
@@ -132,7 +133,6 @@ final class ProxyRecordingTap {
         endBurst(side)
         let direction = self[side]
         direction.quietTimer?.cancel()
-        direction.quietTimer = nil
         let now = WallClock.nowMicros()
         direction.stream?.finish { emit($0, from: direction, at: now) }
     }
@@ -175,7 +175,7 @@ final class ProxyRecordingTap {
                 // Each held read is its own burst: they came at different times.
                 tape?.record(side.sender, Array(buffer.readableBytesView), at: at)
             } else {
-                decode(buffer, from: side, at: at, completesOnQuiet: found.completesOnQuiet)
+                decode(buffer, from: side, at: at)
             }
         }
     }
@@ -190,6 +190,12 @@ final class ProxyRecordingTap {
         let decoders = chosen.makeDecoders(limits: limits)
         client.stream = MessageStream(decoder: decoders.client, limits: limits)
         upstream.stream = MessageStream(decoder: decoders.server, limits: limits)
+        guard chosen.completesOnQuiet else { return }
+        for direction in [client, upstream] {
+            direction.quietTimer = QuietTimer(period: quietPeriod, eventLoop: eventLoop) { [weak self, side = direction.side] in
+                self?.quietPeriodPassed(side)
+            }
+        }
     }
 
     private func scheduleDetectionTimer() {
@@ -204,7 +210,7 @@ final class ProxyRecordingTap {
 
     // MARK: Decoding
 
-    private func decode(_ buffer: ByteBuffer, from side: ProxySide, at now: Int64, completesOnQuiet: Bool) {
+    private func decode(_ buffer: ByteBuffer, from side: ProxySide, at now: Int64) {
         let direction = self[side]
         let partner = self[side.partner]
         // The other side's held message is complete now that this side speaks (for a line
@@ -214,9 +220,9 @@ final class ProxyRecordingTap {
         }
         if direction.stream?.pendingByteCount == 0 { direction.pendingSince = now }
         direction.stream?.feed(buffer) { emit($0, from: direction, at: now) }
-        if completesOnQuiet {
-            direction.lastReadAt = eventLoop.now
-            scheduleQuietTimer(direction)
+        if let quietTimer = direction.quietTimer {
+            quietTimer.inputArrived()
+            if direction.stream?.hasPending == true { quietTimer.arm() }
         }
     }
 
@@ -235,23 +241,9 @@ final class ProxyRecordingTap {
         if case .request = message.exchange { pairer.requestStarted(seq: seq, atMicros: startedAt) }
     }
 
-    private func scheduleQuietTimer(_ direction: Direction) {
-        guard direction.quietTimer == nil, direction.stream?.hasPending == true else { return }
-        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-        let side = direction.side
-        direction.quietTimer = eventLoop.scheduleTask(deadline: direction.lastReadAt + quietPeriod) {
-            loopBound.value.quietPeriodPassed(side)
-        }
-    }
-
     private func quietPeriodPassed(_ side: ProxySide) {
         let direction = self[side]
-        direction.quietTimer = nil
         guard !ended, direction.stream?.hasPending == true else { return }
-        if eventLoop.now < direction.lastReadAt + quietPeriod {
-            scheduleQuietTimer(direction)  // more bytes came since the timer was set
-            return
-        }
         let now = WallClock.nowMicros()
         direction.stream?.flush { emit($0, from: direction, at: now) }
     }
