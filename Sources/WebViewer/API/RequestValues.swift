@@ -1,5 +1,6 @@
 import Hummingbird
 import Presentation
+import Protocols
 import Recording
 
 /// What a request's path and query say, read with the CLI's words for bad values.
@@ -10,10 +11,17 @@ extension Request {
         return String(value)
     }
 
-    /// The filters of `sessions list`, by the same names without `--`.
-    var filterArguments: SessionFilterArguments {
-        SessionFilterArguments(since: query("since"), until: query("until"), client: query("client"), kind: query("kind"),
-                               recorder: query("recorder"), verb: query("verb"), code: query("code"), reason: query("reason"))
+    /// The filters of `sessions list`, by the same names without `--` (`slower_than` for
+    /// `--slower-than`; `field` repeats).
+    func sessionFilter() throws -> SessionFilter {
+        let sessions = SessionFilterArguments(
+            since: query("since"), until: query("until"), client: query("client"), kind: query("kind"),
+            recorder: query("recorder"), verb: query("verb"), code: query("code"), reason: query("reason"))
+        let protocols = ProtocolFilterArguments(
+            decoding: query("decoding"), method: query("method"), command: query("command"), status: query("status"),
+            path: query("path"), sqlstate: query("sqlstate"), fields: uri.queryParameters.getAll("field").filter { !$0.isEmpty },
+            slowerThan: query("slower_than"))
+        return try protocols.narrowing(sessions.filter(), protocols: Array(WireProtocols.names.dropFirst()))
     }
 
     func positiveInt(_ name: String, default value: Int, maximum: Int) throws -> Int {

@@ -19,7 +19,7 @@ struct SessionsAPI {
     }
 
     private func list(_ request: Request) async throws -> Response {
-        let filter = try request.filterArguments.filter()
+        let filter = try request.sessionFilter()
         let limit = try request.positiveInt("limit", default: 50, maximum: 500)
         if let text = request.query("q") {
             // Text search: the sessions of the newest matching messages, one row each (no further pages).

@@ -11,7 +11,7 @@ struct StatsAndReplayAPI {
 
     func add(to router: Router<BasicRequestContext>) {
         router.get("/api/stats") { request, _ in
-            let filter = try request.filterArguments.filter()
+            let filter = try request.sessionFilter()
             let top = try request.positiveInt("top", default: 10, maximum: 100)
             return try Response.json(StatsView(try await store.read { try await $0.stats(filter, topClients: top) }))
         }

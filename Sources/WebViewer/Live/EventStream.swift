@@ -22,7 +22,7 @@ struct EventStream {
     }
 
     private func events(_ request: Request) async throws -> Response {
-        let filter = try request.filterArguments.filter()
+        let filter = try request.sessionFilter()
         let sessionID = try request.int64("session")
         // The browser sends Last-Event-ID when it reconnects; the page passes it itself after a refusal.
         let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.query("last_event_id")
@@ -159,10 +159,21 @@ struct EventSelection {
         return text
     }
 
+    /// Whether the filters look into messages (a session is admitted once its messages matched).
+    private var hasMessageFilters: Bool {
+        filter.verb != nil || filter.replyCode != nil || filter.replyCodeRange != nil || !filter.fields.isEmpty
+            || filter.slowerThanMicros != nil
+    }
+
     private func matchesMessageFilters(_ change: SessionChange) -> Bool {
         if let verb = filter.verb, !change.verbs.contains(verb.uppercased()) { return false }
         if let code = filter.replyCode, !change.codes.contains(code) { return false }
-        return filter.verb != nil || filter.replyCode != nil
+        if let range = filter.replyCodeRange, !change.codes.contains(where: range.contains) { return false }
+        for match in filter.fields {
+            guard let values = change.fieldValues[match.name], values.contains(where: match.comparison.admits) else { return false }
+        }
+        if let slowerThan = filter.slowerThanMicros, change.slowestExchangeMicros <= slowerThan { return false }
+        return hasMessageFilters
     }
 
     private func admits(_ session: SessionSummary) -> Bool {
@@ -173,7 +184,8 @@ struct EventSelection {
         if let kind = filter.kind, session.kind != kind.rawValue { return false }
         if let recorder = filter.recorder, session.recorder != recorder { return false }
         if let reason = filter.endReason, (session.endReason ?? SessionFilter.openReason) != reason { return false }
-        return (filter.verb == nil && filter.replyCode == nil) || admitted.contains(session.id)
+        if let decoding = filter.decoding, session.decoding != decoding { return false }
+        return !hasMessageFilters || admitted.contains(session.id)
     }
 
     static func json(_ value: some Encodable) -> String {

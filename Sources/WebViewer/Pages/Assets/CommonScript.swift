@@ -34,7 +34,8 @@ extension Assets {
         .map(([key, value]) => encodeURIComponent(key) + "=" + encodeURIComponent(value)).join("&");
     }
 
-    const filterNames = ["client", "kind", "recorder", "verb", "code", "reason", "since", "until", "q"];
+    const filterNames = ["client", "kind", "recorder", "verb", "code", "reason", "decoding", "status", "path", "sqlstate", "field",
+      "slower_than", "since", "until", "q"];
 
     // The filters in the address, and the form showing them.
     function filtersFromAddress() {
