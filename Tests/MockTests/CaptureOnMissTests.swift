@@ -60,6 +60,34 @@ import TestSupport
             == ["HELLO\n", "hi\n", "POST / HTTP/1.1\r\n", "Content-Length: 4\r\n", "\r\n", "body"])
     }
 
+    /// A client that closes first, after the handover, ends both sessions as a client close, as
+    /// the proxy records the same client (the upstream closes only after it).
+    @Test(arguments: TestBackend.allCases)
+    func aClientThatClosesFirstEndsBothSessionsAsClientClosed(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let (capturing, upstream) = try await Self.start(backend, in: directory)
+        let port = capturing.port
+        let serverHeard = try await onThread { () throws -> [UInt8] in
+            let client = try TestSocket.connect(port: port)
+            try client.send(Array("MISS\n".utf8))
+            let server = try upstream.accept()
+            _ = try server.receive(exactly: 5)
+            try server.send(Array("ok\n".utf8))
+            _ = try client.receive(exactly: 3)
+            client.close()
+            // The upstream hears the close, then closes too.
+            let rest = try server.receiveAll()
+            server.close()
+            return rest
+        }
+        #expect(serverHeard.isEmpty)
+        await capturing.stop()
+        let sessions = try await RecordedRows.sessions(capturing.store)
+        let capture = try #require(sessions.first { $0.kind == "proxy" && $0.serverPort == upstream.port })
+        #expect(capture.endReason == "client_closed")
+        #expect(try await capturing.mockSessions().map(\.summary.endReason) == ["client_closed"])
+    }
+
     /// The mock's graceful shutdown cuts a connection still proxied after its grace period, as the
     /// proxy's does: the capture ends (reason shutdown) and is committed.
     @Test(arguments: TestBackend.allCases)
