@@ -15,12 +15,9 @@ import Recording
 /// first read: a bulk stream costs a row per burst rather than per read, and an interactive
 /// exchange, one read per turn, keeps one message per turn.
 final class ProxyRecordingTap {
-    /// What the tap keeps for one direction (a class: the stream is changed in place).
+    /// What the tap keeps for one direction.
     private final class Direction {
         let side: ProxySide
-        var stream: MessageStream?
-        /// When the first byte not yet in a message arrived.
-        var pendingSince: Int64 = 0
         /// Set when the protocol completes a message on silence (a line protocol's unterminated line).
         var quietTimer: QuietTimer?
         /// `raw` decoding: the reads of the burst so far (copied once, into the message, at its
@@ -52,7 +49,8 @@ final class ProxyRecordingTap {
     /// The session's tape, from the moment its protocol is known.
     private(set) var tape: SessionTape?
     private var protocolState: ProtocolChoice
-    private var pairer = ExchangePairer()
+    /// Both directions' decoders and the exchange pairing, once a protocol other than raw is chosen.
+    private var decoder: ConversationDecoder?
     private let client = Direction(side: .client)
     private let upstream = Direction(side: .upstream)
     /// Counted before the tape exists (while detecting).
@@ -133,8 +131,7 @@ final class ProxyRecordingTap {
         endBurst(side)
         let direction = self[side]
         direction.quietTimer?.cancel()
-        let now = WallClock.nowMicros()
-        direction.stream?.finish { emit($0, from: direction, at: now) }
+        decoder?.finish(side.sender, at: WallClock.nowMicros(), record)
     }
 
     func end(_ reason: EndReason) {
@@ -187,9 +184,7 @@ final class ProxyRecordingTap {
         tape.countWireBytes(wireBytes.server, from: .server)
         self.tape = tape
         guard chosen != RawProtocol.self else { return }
-        let decoders = chosen.makeDecoders(limits: limits)
-        client.stream = MessageStream(decoder: decoders.client, limits: limits)
-        upstream.stream = MessageStream(decoder: decoders.server, limits: limits)
+        decoder = ConversationDecoder(chosen, limits: limits)
         guard chosen.completesOnQuiet else { return }
         for direction in [client, upstream] {
             direction.quietTimer = QuietTimer(period: quietPeriod, eventLoop: eventLoop) { [weak self, side = direction.side] in
@@ -211,40 +206,23 @@ final class ProxyRecordingTap {
     // MARK: Decoding
 
     private func decode(_ buffer: ByteBuffer, from side: ProxySide, at now: Int64) {
-        let direction = self[side]
-        let partner = self[side.partner]
-        // The other side's held message is complete now that this side speaks (for a line
-        // protocol: its unterminated line; a bare lab DATA still waits for its payload line).
-        if partner.stream?.hasPending == true {
-            partner.stream?.flush { emit($0, from: partner, at: now) }
-        }
-        if direction.stream?.pendingByteCount == 0 { direction.pendingSince = now }
-        direction.stream?.feed(buffer) { emit($0, from: direction, at: now) }
-        if let quietTimer = direction.quietTimer {
+        decoder?.feed(buffer, from: side.sender, at: now, record)
+        if let quietTimer = self[side].quietTimer {
             quietTimer.inputArrived()
-            if direction.stream?.hasPending == true { quietTimer.arm() }
+            if decoder?.hasPending(side.sender) == true { quietTimer.arm() }
         }
     }
 
-    /// Records one decoded message, stamped with the arrival of its first byte; pairs exchanges.
-    private func emit(_ message: DecodedMessage, from direction: Direction, at now: Int64) {
-        guard let tape else { return }
-        let startedAt = min(direction.pendingSince, now)
-        // Bytes left after this message arrived with the read that completed it, at the latest.
-        direction.pendingSince = now
-        var link: ExchangeLink?
-        if case .response = message.exchange { link = pairer.responseEnded(atMicros: now) }
-        let seq = tape.record(
-            direction.side.sender, Array(message.raw.readableBytesView), at: startedAt, verb: message.verb,
-            payloadRange: message.payloadRange, replyCode: message.replyCode, fields: message.fields,
-            decodeError: message.decodeError, exchange: link)
-        if case .request = message.exchange { pairer.requestStarted(seq: seq, atMicros: startedAt) }
+    /// Records one decoded message, stamped with the arrival of its first byte.
+    private func record(_ sender: Sender, _ message: DecodedMessage, startedAt: Int64, exchange: ExchangeLink?) -> Int64 {
+        guard let tape else { return 0 }
+        return tape.record(
+            sender, Array(message.raw.readableBytesView), at: startedAt, verb: message.verb, payloadRange: message.payloadRange,
+            replyCode: message.replyCode, fields: message.fields, decodeError: message.decodeError, exchange: exchange)
     }
 
     private func quietPeriodPassed(_ side: ProxySide) {
-        let direction = self[side]
-        guard !ended, direction.stream?.hasPending == true else { return }
-        let now = WallClock.nowMicros()
-        direction.stream?.flush { emit($0, from: direction, at: now) }
+        guard !ended, decoder?.hasPending(side.sender) == true else { return }
+        decoder?.flush(side.sender, at: WallClock.nowMicros(), record)
     }
 }

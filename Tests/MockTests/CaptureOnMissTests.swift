@@ -22,6 +22,17 @@ import TestSupport
         return (mock, upstream)
     }
 
+    /// A client's `MISS` line goes upstream and the upstream's `ok` comes back: both ends, connected.
+    private static func missAnsweredUpstream(mockPort: Int, upstream: TestListener) throws -> (client: TestSocket, server: TestSocket) {
+        let client = try TestSocket.connect(port: mockPort)
+        try client.send(Array("MISS\n".utf8))
+        let server = try upstream.accept()
+        _ = try server.receive(exactly: 5)
+        try server.send(Array("ok\n".utf8))
+        _ = try client.receive(exactly: 3)
+        return (client, server)
+    }
+
     /// Bytes read with the miss (whole lines and an unterminated rest) and the client's half-close
     /// reach the upstream after the missed line, in order and once; its answer reaches the client
     /// after the recorded reply. The capture holds the exchange from the miss on, decoded; both
@@ -68,12 +79,7 @@ import TestSupport
         let (capturing, upstream) = try await Self.start(backend, in: directory)
         let port = capturing.port
         let serverHeard = try await onThread { () throws -> [UInt8] in
-            let client = try TestSocket.connect(port: port)
-            try client.send(Array("MISS\n".utf8))
-            let server = try upstream.accept()
-            _ = try server.receive(exactly: 5)
-            try server.send(Array("ok\n".utf8))
-            _ = try client.receive(exactly: 3)
+            let (client, server) = try Self.missAnsweredUpstream(mockPort: port, upstream: upstream)
             client.close()
             // The upstream hears the close, then closes too.
             let rest = try server.receiveAll()
@@ -95,15 +101,7 @@ import TestSupport
         let directory = TemporaryDirectory()
         let (capturing, upstream) = try await Self.start(backend, in: directory)
         let port = capturing.port
-        let (client, server) = try await onThread { () throws -> (TestSocket, TestSocket) in
-            let client = try TestSocket.connect(port: port)
-            try client.send(Array("MISS\n".utf8))
-            let server = try upstream.accept()
-            _ = try server.receive(exactly: 5)
-            try server.send(Array("ok\n".utf8))
-            _ = try client.receive(exactly: 3)
-            return (client, server)
-        }
+        let (client, server) = try await onThread { try Self.missAnsweredUpstream(mockPort: port, upstream: upstream) }
         await capturing.server.shutdownGracefully(grace: .milliseconds(200))
         #expect(try await onThread { try client.receiveAll() }.isEmpty)
         #expect(try await onThread { try server.receiveAll() }.isEmpty)
