@@ -23,19 +23,29 @@ struct EventStream {
 
     private func events(_ request: Request) async throws -> Response {
         let filter = try request.filterArguments.filter()
-        let sessionID = try request.int64("session")
+        let sessionID = try request.id("session", of: "session")
         // The browser sends Last-Event-ID when it reconnects; the page passes it itself after a refusal.
-        let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.query("last_event_id")
+        let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { $0.isEmpty ? nil : $0 } ?? request.query("last_event_id")
         var selection: EventSelection
         var start: String
         let updates: AsyncStream<LiveUpdate>
         if let sessionID {
+            // An unknown session is a 404 now, not a stream that never says anything.
+            _ = try await store.read { try await $0.session(sessionID) }
+            let after = try lastEventID.map { text in
+                guard let id = Int64(text), id >= 0 else { throw Self.badLastEventID(text, "a message id") }
+                return id
+            }
             let (position, _, stream) = try await feed.watch(since: nil, session: sessionID)
             updates = stream
             selection = EventSelection(sessionID: sessionID, at: position)
-            start = try await catchUp(&selection, after: lastEventID.flatMap { Int64($0) }) + Self.event("hello", data: "{}")
+            start = try await catchUp(&selection, after: after) + Self.event("hello", data: "{}")
         } else {
-            let (position, missed, stream) = try await feed.watch(since: lastEventID.flatMap(FeedPosition.init))
+            let since = try lastEventID.map { text in
+                guard let position = FeedPosition(text) else { throw Self.badLastEventID(text, "a position this viewer sent, EPOCH-N") }
+                return position
+            }
+            let (position, missed, stream) = try await feed.watch(since: since)
             updates = stream
             selection = EventSelection(filter: filter, at: position)
             start = lastEventID == nil ? "" : missed.map { selection.events($0, id: self.position(position)) } ?? reset(position)
@@ -62,6 +72,10 @@ struct EventStream {
             }
             try await writer.finish(nil)
         })
+    }
+
+    private static func badLastEventID(_ text: String, _ expected: String) -> ViewerError {
+        .badRequest("the last event id (Last-Event-ID or last_event_id) must be \(expected), not '\(text)'")
     }
 
     private func position(_ sequence: Int) -> String { FeedPosition(epoch: feed.epoch, sequence: sequence).text }
