@@ -67,14 +67,22 @@ struct WebAccessOptions: ParsableArguments {
         token ?? tokenFile ?? ProcessInfo.processInfo.environment["WIRELOG_WEB_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// The file's first line, without the line end `echo` and `openssl rand -hex` leave.
+    /// The file's first line, without the line end `echo` and `openssl rand -hex` leave. Only its
+    /// start is read: a token is short, and `/dev/zero` never ends.
     static func readTokenFile(_ path: String) throws -> String {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            let reason = access(path, R_OK) == 0 ? "it is not text" : String(cString: strerror(errno)).lowercased()
+        let data: Data
+        do {
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw CocoaError(.fileReadUnknown) }
+            defer { try? handle.close() }
+            data = try handle.read(upToCount: 4_096) ?? Data()
+        } catch {
+            let reason = access(path, R_OK) == 0 ? "it is not a file" : String(cString: strerror(errno)).lowercased()
             throw ValidationError("cannot read it: \(reason)")
         }
-        return String(text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let line = String(decoding: data, as: UTF8.self).split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let token = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        if token.isEmpty { throw ValidationError("its first line is empty: put the token there") }
+        return token
     }
 
     func settings(_ listen: HostPort) -> WebViewerSettings {

@@ -33,6 +33,10 @@ import TestSupport
         #expect(blank.stderrText.contains("the web token may hold only letters, digits"), "\(blank.stderrText)")
         let missing = try WirelogProcess.run(["web", "--listen", "127.0.0.1:0", "--token-file", fixture.dir.file("none"), "--db", database])
         #expect(missing.status != 0 && missing.stderrText.contains("cannot read it: no such file or directory"), "\(missing.stderrText)")
+        let emptyFile = fixture.dir.file("empty.token")
+        try Data("\n".utf8).write(to: URL(fileURLWithPath: emptyFile))
+        let empty = try WirelogProcess.run(["web", "--listen", "0.0.0.0:0", "--token-file", emptyFile, "--db", database])
+        #expect(empty.status != 0 && empty.stderrText.contains("its first line is empty"), "\(empty.stderrText)")
 
         let tokenFile = fixture.dir.file("web.token")
         try Data((Self.token + "\n").utf8).write(to: URL(fileURLWithPath: tokenFile))
