@@ -128,6 +128,10 @@ import TestSupport
             let following = try ViewerAPITests.json(try await client.execute(uri: "/api/sessions/\(id)/messages?limit=2000&after=\(next)", method: .get))
             #expect(((following["messages"] as? [[String: Any]])?.first?["id"] as? Int64 ?? 0) > next)
 
+            // A session page catching up on all of it is told to reload (a page) instead.
+            let catchUp = try LiveEventsTests.watch(port: try #require(client.port), "/api/events?session=\(id)", lastEventID: "0")
+            #expect(LiveEventsTests.beforeHello(catchUp).map(\.name) == ["reset", "hello"])
+
             let messageID = try #require(shown.first?["id"] as? Int64)
             let whole = try ViewerAPITests.json(try await client.execute(uri: "/api/sessions/\(id)/messages/\(messageID)", method: .get))
             #expect((whole["raw"] as? String).flatMap { Data(base64Encoded: $0) }?.count == size)

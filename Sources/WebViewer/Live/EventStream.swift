@@ -94,20 +94,29 @@ struct EventStream {
         return selection.events(missed, id: position(update.sequence))
     }
 
-    /// A session watcher's messages after `after` (its last event id) read from the store, and
-    /// the session as it is now; `reset` when that is more than `catchUpLimit` messages.
+    /// The session as it is now and a session watcher's messages after `after` (its last event
+    /// id) read from the store, a batch at a time as a messages page is; `reset` when that is more
+    /// than `catchUpLimit` messages or shows more than a page's bytes (the page then reloads a page).
     private func catchUp(_ selection: inout EventSelection, after: Int64?) async throws -> String {
         guard let sessionID = selection.sessionID, let after else { return "" }
-        let (session, messages) = try await store.read { store in
-            (try await store.session(sessionID),
-             try await store.messages(ofSession: sessionID, after: after, limit: Self.catchUpLimit + 1))
-        }
+        var session: SessionSummary? = try await store.read { try await $0.session(sessionID) }
         selection.lastSent = after
-        guard messages.count <= Self.catchUpLimit else {
-            selection.lastSent = nil
-            return Self.event("reset", data: "{}")
+        var text = "", position = after, count = 0, shownBytes = 0
+        while true {
+            let batch = try await store.read { [position] in
+                try await $0.messages(ofSession: sessionID, after: position, limit: SessionsAPI.readBatch)
+            }
+            count += batch.count
+            shownBytes += batch.reduce(0) { $0 + min($1.raw.count, MessageView.cutBytes) }
+            guard count <= Self.catchUpLimit, shownBytes <= SessionsAPI.pageBytes else {
+                selection.lastSent = nil
+                return Self.event("reset", data: "{}")
+            }
+            text += selection.events(session: session, messages: batch)
+            session = nil
+            guard batch.count == SessionsAPI.readBatch, let last = batch.last else { return text }
+            position = last.id
         }
-        return selection.events(session: session, messages: messages)
     }
 
     /// One event; `id` (when given) is what the browser sends back as Last-Event-ID.
