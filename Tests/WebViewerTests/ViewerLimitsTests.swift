@@ -128,6 +128,11 @@ import TestSupport
             let following = try ViewerAPITests.json(try await client.execute(uri: "/api/sessions/\(id)/messages?limit=2000&after=\(next)", method: .get))
             #expect(((following["messages"] as? [[String: Any]])?.first?["id"] as? Int64 ?? 0) > next)
 
+            // One direction over several reads of the store: every other message, in order.
+            let replies = try ViewerAPITests.json(try await client.execute(uri: "/api/sessions/\(id)/messages?sender=server&limit=30", method: .get))
+            let seqs = try #require(replies["messages"] as? [[String: Any]]).compactMap { $0["seq"] as? Int64 }
+            #expect(seqs == Array(stride(from: 2, through: 60, by: 2)))
+
             // A session page catching up on all of it is told to reload (a page) instead.
             let catchUp = try LiveEventsTests.watch(port: try #require(client.port), "/api/events?session=\(id)", lastEventID: "0")
             #expect(LiveEventsTests.beforeHello(catchUp).map(\.name) == ["reset", "hello"])

@@ -35,9 +35,10 @@ struct SessionsAPI {
         return try Response.json(SessionPage(sessions: sessions.map(SessionView.init), next: next))
     }
 
-    /// Messages read from the store at a time. The store reads each whole though a page shows its
-    /// first 4 KiB: a few at a time keeps a page of large messages from holding them all at once.
-    static let readBatch = 50
+    /// Messages read from the store at a time. The store reads each whole (up to the proxy's
+    /// `--max-message`, 1 MiB by default) though a page shows its first 4 KiB: a few at a time keeps
+    /// a page of large messages from holding them all at once.
+    static let readBatch = 20
     /// The bytes a page shows at most (each message's first `MessageView.cutBytes`, sent as text,
     /// hex and base64: some 12 bytes of JSON each): a page of large messages ends early, with its
     /// `next`, so no answer grows with the session.
