@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backends
 import Foundation
+import LabProtocol
 import Logging
 import NIOCore
 import Proxy
@@ -65,7 +66,8 @@ struct RecordingOptions: ParsableArguments {
         return try await reportingErrors {
             let location = try database.location
             let sink = try await location.openRecorder(settings, logger: logger)
-            logger.info("recording to \(location) as recorder '\(recorderName)'")
+            // The name may hold anything (ESC, bidi overrides): it reaches a terminal escaped, as `show` prints it.
+            logger.info("recording to \(location) as recorder '\(Escaping.escape(Array(recorderName.utf8)))'")
             return sink
         }
     }
