@@ -188,6 +188,7 @@ let package = Package(
         .target(
             name: "Replay",
             dependencies: [
+                "Protocols",
                 "WirelogTLS",
                 "Recording",
                 "NIORecording",

@@ -125,7 +125,7 @@ struct SessionReplay {
             return report
         }
         if let sink {
-            await connection.record(into: sink, recorder: options.recorderName, replayOf: plan.sessionID)
+            await connection.record(into: sink, recorder: options.recorderName, replayOf: plan.sessionID, decoding: plan.info.decoding)
         }
         let connectedAt = NIODeadline.now()
         var lastSend = connectedAt
