@@ -95,6 +95,45 @@ import TestSupport
         #expect(commands == ["HELO\n", "QUIT\n"])
     }
 
+    /// Bytes that are not UTF-8 leave as they were read, piped or typed at either prompt.
+    @Test(arguments: [false, true])
+    func theClientSendsTheBytesItReads(atATerminal: Bool) async throws {
+        let helo = Array("HELO ".utf8) + [0xFF, 0xFE]
+        let payload: [UInt8] = [0xC3, 0x28, 0x80, 0x41]
+        let listener = try TestListener()
+        // The server's side: each command's exact bytes, then its reply.
+        let server = Task {
+            try await onThread { () -> [[UInt8]] in
+                let connection = try listener.accept()
+                var received: [[UInt8]] = []
+                for (count, reply) in [(helo.count + 1, "100 OK\n"), (5 + payload.count + 1, "300 DRCV\n"), (5, "200 BYE\n")] {
+                    received.append(try connection.receive(exactly: count))
+                    try connection.send(Array(reply.utf8))
+                }
+                connection.close()
+                return received
+            }
+        }
+        let arguments = ["client", "127.0.0.1:\(listener.port)"]
+        if atATerminal {
+            let client = try TerminalProcess(arguments)
+            try client.waitFor("Command: ")
+            client.type(helo + [0x0A])
+            try client.waitFor("100 OK")
+            client.type("DATA\n")
+            try client.waitFor("Input data to send: ")
+            client.type(payload + [0x0A])
+            try client.waitFor("300 DRCV")
+            client.type("\u{4}")
+            #expect(try client.wait() == 0)
+        } else {
+            let result = try WirelogProcess.run(arguments, input: helo + Array("\nDATA\n".utf8) + payload + [0x0A])
+            #expect(result.failure == nil)
+        }
+        let received = try await server.value
+        #expect(received == [helo + [0x0A], Array("DATA ".utf8) + payload + [0x0A], Array("QUIT\n".utf8)])
+    }
+
     /// A reply that keeps arriving is waited for, however long it takes in all; only silence times out.
     @Test func aLongReplyStillArrivingIsNotATimeout() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
