@@ -19,7 +19,7 @@ struct RecordingOptions: ParsableArguments {
     @Option(help: "normal: commits survive a crash of wirelog; full: they survive a crash of the machine too (slower).")
     var durability: Durability = .normal
 
-    @Option(help: "How long a commit waits for another process's lock on the database before what it holds fails (and is not acknowledged).")
+    @Option(parsing: .unconditional, help: "How long a commit waits for another process's lock on the database before what it holds fails (and is not acknowledged).")
     var busyTimeout = TimeSpan(microseconds: 5_000_000)
 
     @Flag(help: "Do not record (to measure what recording costs).")
@@ -28,7 +28,7 @@ struct RecordingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The recorder's name, stored with every session it records (default: this host's name).", valueName: "name"))
     var recorderName: String = RecorderName.hostName
 
-    @Option(help: "Time a shutdown gives open connections to finish before closing them.")
+    @Option(parsing: .unconditional, help: "Time a shutdown gives open connections to finish before closing them.")
     var shutdownGrace = TimeSpan(microseconds: 10_000_000)
 
     @Option(help: ArgumentHelp("Also serve the web viewer here (as `wirelog web`), following this process's recordings live.", valueName: "host:port"), transform: HostPort.parse)
