@@ -19,6 +19,8 @@ public enum NetworkErrorText {
             return "no address to connect to"
         case let error as IOError:
             return reason(errno: error.errnoCode)
+        case let error as SocketAddressError.UnknownHost:
+            return "cannot resolve the host name \(error.host)"
         case let error as SocketAddressError:
             if case .unknown(let host, _) = error { return "cannot resolve the host name \(host)" }
             return "not an address: \(error)"

@@ -52,7 +52,9 @@ struct Client: AsyncParsableCommand {
             printError("\(server): \(error)")
             throw ExitCode(1)
         } catch {
-            printError("cannot connect to \(server): \(NetworkErrorText.reason(error)) (is wirelog serve running there?)")
+            // The hint only fits a refusal: a name that does not resolve is a typo, not a server that is down.
+            let refused = NetworkErrorText.reason(error) == NetworkErrorText.reason(errno: ECONNREFUSED)
+            printError("cannot connect to \(server): \(NetworkErrorText.reason(error))\(refused ? " (is wirelog serve running there?)" : "")")
             throw ExitCode(1)
         }
 
@@ -87,9 +89,9 @@ struct Client: AsyncParsableCommand {
                 command = prompt("Input data to send: ").map { Array("DATA ".utf8) + $0 } ?? quit
             }
             let isQuit = InputLines.isWord(command, "QUIT")
-            try await connection.send(command + terminator.bytes)
             let reply: [UInt8]?
             do {
+                try await connection.send(command + terminator.bytes)
                 reply = try await connection.readReply(timeout: .microseconds(timeout.microseconds))
             } catch {
                 printError("\(server): \(NetworkErrorText.reason(error))")

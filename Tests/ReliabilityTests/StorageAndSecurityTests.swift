@@ -27,15 +27,6 @@ private func runQuietly(_ arguments: [String]) -> Int32 {
     return process.terminationStatus
 }
 
-/// `wirelog arguments…` subject to file permissions: as root (CI), without the capabilities that
-/// let root read and write whatever it likes (setpriv, util-linux), so that the modes of files
-/// root owns hold for it as for their owner.
-private func runWithoutFileAccessPrivileges(_ arguments: [String]) throws -> ProcessResult {
-    guard geteuid() == 0 else { return try WirelogProcess.run(arguments) }
-    return try WirelogProcess(["setpriv", "--bounding-set=-dac_override,-dac_read_search", WirelogBinary.path] + arguments,
-                              executable: "/usr/bin/env").wait()
-}
-
 /// Promises 5 and 6 of docs/RELIABILITY.md.
 @Suite struct StorageAndSecurityTests {
     @Test(.enabled(if: canMakeImmutable, "needs chattr +i (e2fsprogs) on this file system"))
@@ -103,9 +94,9 @@ private func runWithoutFileAccessPrivileges(_ arguments: [String]) throws -> Pro
             #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
             chmod(path, 0o444)
             chmod(dir.path, 0o555)
-            readable = try runWithoutFileAccessPrivileges(["sessions", "list", "--db", path])
+            readable = try WirelogProcess.runWithoutFileAccessPrivileges(["sessions", "list", "--db", path])
             chmod(path, 0)
-            unreadable = try runWithoutFileAccessPrivileges(["sessions", "list", "--db", path])
+            unreadable = try WirelogProcess.runWithoutFileAccessPrivileges(["sessions", "list", "--db", path])
         case .postgres(let url):
             let password = "reader-password"
             let (reader, stranger) = (try TestPostgres.freshRole(password: password), try TestPostgres.freshRole(password: password))

@@ -30,6 +30,39 @@ import TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
 
+    /// `--web` on a port in use, or on `--listen`'s own: one line naming that port, before any
+    /// store is made (nothing else in the log).
+    @Test func aWebPortInUseIsNamedAndCreatesNothing() throws {
+        let dir = TemporaryDirectory()
+        let taken = try TestListener()
+        let free = try closedLoopbackPort()
+        for command in [["serve"], ["proxy", "--upstream", "127.0.0.1:9"]] {
+            for (listen, web) in [("127.0.0.1:0", taken.port), ("127.0.0.1:\(free)", free)] {
+                let result = try WirelogProcess.run(command + ["--listen", listen, "--web", "127.0.0.1:\(web)", "--db", dir.file("x.sqlite")])
+                #expect(result.status == 2)
+                #expect(result.stderrText == "wirelog: cannot listen on 127.0.0.1:\(web) for the web viewer (--web): address already in use\n",
+                        "\(command) --listen \(listen)")
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    /// A host name that does not resolve (looked up with no network: `unshare -n`) is one plain
+    /// line: no hint that a server may be down, no warning about other machines first.
+    @Test func aHostNameThatDoesNotResolveIsOnePlainLine() throws {
+        try #require(WirelogProcess.canRunWithoutNetwork, "needs unshare -n (network namespaces) to look a name up without a network")
+        let dir = TemporaryDirectory()
+        let client = try WirelogProcess.runWithoutNetwork(["client", "nohost:7070"])
+        #expect(client.status == 1)
+        #expect(client.stderrText == "wirelog: cannot connect to nohost:7070: cannot resolve the host name nohost\n")
+        for port in [7070, 0] {
+            let serve = try WirelogProcess.runWithoutNetwork(["serve", "--listen", "nohost:\(port)", "--db", dir.file("x.sqlite")])
+            #expect(serve.status == 2)
+            #expect(serve.stderrText == "wirelog: cannot listen on nohost:\(port): cannot resolve the host name nohost\n")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
     @Test func anAddressWithoutAPortSaysHostPortIsExpected() throws {
         for arguments in [["client", "127.0.0.1"], ["serve", "--listen", "0.0.0.0"], ["replay", "1", "--to", "localhost"]] {
             let result = try WirelogProcess.run(arguments)
