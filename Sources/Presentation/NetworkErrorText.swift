@@ -38,6 +38,15 @@ public enum NetworkErrorText {
         }
     }
 
+    /// Whether nothing listened there: the connection was refused (on every address of the host).
+    public static func isRefusal(_ error: any Error) -> Bool {
+        switch error {
+        case let error as NIOConnectionError: error.connectionErrors.first.map { isRefusal($0.error) } ?? false
+        case let error as IOError: error.errnoCode == ECONNREFUSED
+        default: false
+        }
+    }
+
     /// What a failed socket call's errno means, in lower case.
     public static func reason(errno code: CInt) -> String {
         switch code {

@@ -53,8 +53,8 @@ struct Client: AsyncParsableCommand {
             throw ExitCode(1)
         } catch {
             // The hint only fits a refusal: a name that does not resolve is a typo, not a server that is down.
-            let refused = NetworkErrorText.reason(error) == NetworkErrorText.reason(errno: ECONNREFUSED)
-            printError("cannot connect to \(server): \(NetworkErrorText.reason(error))\(refused ? " (is wirelog serve running there?)" : "")")
+            let hint = NetworkErrorText.isRefusal(error) ? " (is wirelog serve running there?)" : ""
+            printError("cannot connect to \(server): \(NetworkErrorText.reason(error))\(hint)")
             throw ExitCode(1)
         }
 
