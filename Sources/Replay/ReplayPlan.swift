@@ -162,16 +162,19 @@ public struct ReplaySecrets: Sendable, Equatable {
     }
 
     /// Puts right the length in front of a secret about to be appended to `restored`: a RESP bulk
-    /// string's `$N\r\n` (redis-auth), or the length of the PostgreSQL message whose body it is
-    /// (postgres-password: type byte, 4-byte length counting itself). False when neither is there.
+    /// string's `$N\r\n` (redis-auth), or the length of the PostgreSQL password or SASL message
+    /// whose body it is, wherever it stands in a turn (postgres-password: `p`, then a 4-byte length
+    /// counting itself). False when neither is there.
     static func reframe(_ restored: inout [UInt8], recordedLength: Int, length: Int) -> Bool {
         let bulk = Array("$\(recordedLength)\r\n".utf8)
         if restored.count >= bulk.count, restored.suffix(bulk.count).elementsEqual(bulk) {
             restored.replaceSubrange((restored.count - bulk.count + 1)..<(restored.count - 2), with: Array(String(length).utf8))
             return true
         }
-        if restored.count == 5, restored[1...4].reduce(0, { $0 << 8 | Int($1) }) == 4 + recordedLength, let framed = UInt32(exactly: 4 + length) {
-            restored.replaceSubrange(1...4, with: withUnsafeBytes(of: framed.bigEndian) { Array($0) })
+        let lengthAt = restored.count - 4
+        if lengthAt >= 1, restored[lengthAt - 1] == UInt8(ascii: "p"),
+           restored[lengthAt...].reduce(0, { $0 << 8 | Int($1) }) == 4 + recordedLength, let framed = UInt32(exactly: 4 + length) {
+            restored.replaceSubrange(lengthAt..., with: withUnsafeBytes(of: framed.bigEndian) { Array($0) })
             return true
         }
         return false

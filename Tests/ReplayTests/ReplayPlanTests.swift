@@ -81,10 +81,14 @@ import Testing
         let respSpan = RedactedSpan(offset: resp.count - 2 - token.count, length: 17, rule: "redis-auth")
         #expect(try restored(resp, respSpan) == (Array("*2\r\n$4\r\nAUTH\r\n$5\r\nshort\r\n".utf8), []))
 
-        // 'p', then the length: itself and a 10-byte body (the password and its NUL).
+        // 'p', then the length: itself and a 10-byte body (the password and its NUL); first in
+        // its turn, or after another message.
         let password: [UInt8] = [UInt8(ascii: "p"), 0, 0, 0, 14] + token
         #expect(try restored(password, RedactedSpan(offset: 5, length: 10, rule: "postgres-password"))
             == ([UInt8(ascii: "p"), 0, 0, 0, 12] + Array("newpass\0".utf8), []))
+        let sync: [UInt8] = [UInt8(ascii: "S"), 0, 0, 0, 4]
+        #expect(try restored(sync + password, RedactedSpan(offset: 10, length: 10, rule: "postgres-password"))
+            == (sync + [UInt8(ascii: "p"), 0, 0, 0, 12] + Array("newpass\0".utf8), []))
 
         let line = Array("LOGIN ".utf8) + token + [0x0A]
         #expect(try restored(line, RedactedSpan(offset: 6, length: 17, rule: "custom")) == (Array("LOGIN xy\n".utf8), ["custom"]))
