@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIORecording
+import Presentation
 import Protocols
 import Recording
 import WirelogTLS
@@ -220,7 +221,7 @@ final class ReplayInboundHandler: ChannelInboundHandler {
         if let io = error as? IOError, io.errnoCode == ECONNRESET {
             serverEnded("the server reset the connection")
         } else {
-            serverEnded("the connection failed: \(error)")
+            serverEnded("the connection failed: \(NetworkErrorText.reason(error))")
         }
         context.close(promise: nil)
     }

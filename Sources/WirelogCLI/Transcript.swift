@@ -52,7 +52,8 @@ struct Transcript {
             ? RelativeTime.localTimestamp(message.atMicros, fractionDigits: 6)
             : RelativeTime.offset(message.atMicros - sessionStartedMicros)
         let arrow = message.sender == .client ? "→" : "←"
-        let padded = label + String(repeating: " ", count: max(label.isEmpty ? 0 : 1, 6 - label.count))
+        // Two spaces at least: a long verb must not run into the bytes, where it would read as sent.
+        let padded = label + String(repeating: " ", count: max(label.isEmpty ? 0 : 2, 6 - label.count))
         let timeColumn = String(repeating: " ", count: max(0, 12 - time.count)) + time
         return "\(marker)\(timeColumn)  \(arrow)  \(padded)"
     }
