@@ -339,9 +339,16 @@ public final class RecordingHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// one, which then leaves). From here on the role ends the session; reads pass on untouched.
     public func handOver(_ install: (ChannelHandlerContext) throws -> Void) throws {
         guard let context else { return }
-        try install(context)
+        // Handed over before installing: the new handler's first `read` must pass through here,
+        // not be held back by a gate that leaves with this handler (the client would go unread).
         state = .handedOver
         stopTimers()
+        do {
+            try install(context)
+        } catch {
+            state = .open
+            throw error
+        }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 

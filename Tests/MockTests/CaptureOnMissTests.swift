@@ -71,8 +71,9 @@ import TestSupport
             == ["HELLO\n", "hi\n", "POST / HTTP/1.1\r\n", "Content-Length: 4\r\n", "\r\n", "body"])
     }
 
-    /// A client that closes first, after the handover, ends both sessions as a client close, as
-    /// the proxy records the same client (the upstream closes only after it).
+    /// After the handover the client goes on talking through the proxy's glue (its reads are the
+    /// glue's now); a client that then closes first ends both sessions as a client close, as the
+    /// proxy records the same client (the upstream closes only after it).
     @Test(arguments: TestBackend.allCases)
     func aClientThatClosesFirstEndsBothSessionsAsClientClosed(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
@@ -80,6 +81,8 @@ import TestSupport
         let port = capturing.port
         let serverHeard = try await onThread { () throws -> [UInt8] in
             let (client, server) = try Self.missAnsweredUpstream(mockPort: port, upstream: upstream)
+            try client.send(Array("MORE\n".utf8))
+            #expect(try server.receive(exactly: 5) == Array("MORE\n".utf8))
             client.close()
             // The upstream hears the close, then closes too.
             let rest = try server.receiveAll()
