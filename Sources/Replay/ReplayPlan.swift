@@ -136,6 +136,11 @@ public struct ReplaySecrets: Sendable, Equatable {
         values[name] = value
     }
 
+    /// The value given to rule `name`, if any.
+    public func value(ofRule name: String) -> [UInt8]? {
+        values[name]
+    }
+
     /// `send` with each token replaced by its secret (the token's own value first, then its
     /// rule's), or the rules that have none.
     public func restore(_ send: [UInt8], _ spans: [RedactedSpan]) -> Result<[UInt8], MissingSecrets> {

@@ -133,10 +133,33 @@ struct SessionReplay {
         /// Why the conversation cannot go on; later steps are skipped.
         var stopped: String?
         let lastIndex = plan.steps.count - 1
+        let login = PostgresLogin(plan)
 
         for (index, step) in plan.steps.enumerated() {
             if let stopped {
                 report.steps.append(skipped(index, step, because: stopped))
+                continue
+            }
+            if let login, login.steps.contains(index) {
+                // The login took the place of these steps: the recorded authentication is not sent.
+                guard index == login.steps.lowerBound else {
+                    report.steps.append(result(index, step, .match, actual: []))
+                    continue
+                }
+                if let previous = pending {
+                    report.steps.append(await judge(previous, connection))
+                    pending = nil
+                }
+                switch await login.run(startup: step.send, password: options.secrets.value(ofRule: PostgresLogin.passwordRule),
+                                       on: connection, timeout: options.timeout) {
+                case .success(let (actual, method)):
+                    let others = login.steps.count > 1 ? " (steps \(index + 2)–\(login.steps.upperBound + 1))" : ""
+                    report.steps.append(result(index, step, .match, actual: actual,
+                                               reason: "logged in afresh as \(login.user) (\(method)); the recorded login\(others) is not compared"))
+                case .failure(let failure):
+                    stopped = failure.description
+                    report.steps.append(result(index, step, .mismatch, actual: await connection.take(), reason: failure.description))
+                }
                 continue
             }
             var startedAt = connectedAt

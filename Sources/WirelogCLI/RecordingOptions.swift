@@ -61,11 +61,12 @@ struct RecordingOptions: ParsableArguments {
         settings.busyTimeoutMilliseconds = busyTimeout.milliseconds
         settings.recorderName = recorderName
         settings.onDamage = { _ in DamagedStore.shared.report() }
-        settings.redactionRules = try redaction.rules()
+        try redaction.apply(to: &settings)
         return try await reportingErrors {
             let location = try database.location
             let sink = try await location.openRecorder(settings, logger: logger)
             logger.info("recording to \(location) as recorder '\(recorderName)'")
+            logger.info("\(Redactor.inForce(sink.redactor))")
             return sink
         }
     }

@@ -109,8 +109,9 @@ struct ReplayCommand: AsyncParsableCommand {
             let location = try database.location
             var settings = RecorderSettings()
             settings.recorderName = recorderName
-            settings.redactionRules = try redaction.rules()
+            try redaction.apply(to: &settings)
             let sink = record ? try await location.openRecorder(settings, logger: logger) : nil
+            if let sink { logger.info("\(Redactor.inForce(sink.redactor))") }
             do {
                 let store = try await location.openStore(.read)
                 return (store, sink, try await sessions.selection().resolve(in: store))

@@ -24,6 +24,8 @@ public final class RedactionRule: @unchecked Sendable {
     public let direction: RedactionDirection
     /// The regular expression as given, or the preset's name.
     public let source: String
+    /// The preset that made the rule, if one did.
+    public let preset: RedactionPreset?
     let matcher: Matcher
     /// Lower-case ASCII words of which a message must hold one (any case) before the matcher runs:
     /// a cheap test that keeps regexes off most messages. Empty: always run.
@@ -31,7 +33,8 @@ public final class RedactionRule: @unchecked Sendable {
 
     enum Matcher {
         case regex(Regex<AnyRegexOutput>)
-        /// The PostgreSQL frontend's PasswordMessage (and SASL responses): `p`, a length, the body.
+        /// The PostgreSQL frontend's PasswordMessage (and SASL responses): `p`, a length, the body;
+        /// and the data of the backend's SCRAM challenge and signature.
         case postgresPasswordMessage
         /// A lab DATA payload: the decoded payload when the message has one; else each `DATA …`
         /// line's payload and the line after a bare `DATA` (`ByteMatchers.labDataPayloads`), and
@@ -49,7 +52,7 @@ public final class RedactionRule: @unchecked Sendable {
     public convenience init(name: String, pattern: String, direction: RedactionDirection = .both) throws(RedactionRuleError) {
         try Self.checkName(name)
         let regex = try Self.compile(pattern)
-        self.init(name: name, direction: direction, source: pattern, matcher: .regex(regex),
+        self.init(name: name, direction: direction, source: pattern, preset: nil, matcher: .regex(regex),
                   anyOf: Self.requiredLiteral(pattern).map { [$0] } ?? [])
         if ByteText("").hasMatch(regex) {
             throw .matchesEverything(pattern: pattern, reason: "it matches the empty string")
@@ -63,10 +66,11 @@ public final class RedactionRule: @unchecked Sendable {
         }
     }
 
-    init(name: String, direction: RedactionDirection, source: String, matcher: Matcher, anyOf: [String]) {
+    init(name: String, direction: RedactionDirection, source: String, preset: RedactionPreset?, matcher: Matcher, anyOf: [String]) {
         self.name = name
         self.direction = direction
         self.source = source
+        self.preset = preset
         self.matcher = matcher
         self.anyOf = anyOf.map { Array($0.lowercased().utf8) }
     }
@@ -129,9 +133,15 @@ public final class RedactionRule: @unchecked Sendable {
         case .httpCredentialHeaders:
             return raw.withUnsafeBufferPointer { ByteMatchers.httpCredentialValues(in: $0) }
         case .postgresPasswordMessage:
-            guard sender == .client, raw.count > 5, raw[0] == UInt8(ascii: "p") else { return [] }
+            guard raw.count > 5 else { return [] }
             let length = raw[1...4].reduce(0) { $0 << 8 | Int($1) }
-            return [5..<min(raw.count, 1 + max(length, 4))]
+            let end = min(raw.count, 1 + max(length, 4))
+            if sender == .client { return raw[0] == UInt8(ascii: "p") ? [5..<end] : [] }
+            // SCRAM's server-first (SASLContinue, 11: nonce, salt, iterations) and server-final
+            // (SASLFinal, 12: the signature) would let a guessed password be checked offline.
+            guard raw[0] == UInt8(ascii: "R"), end > 9 else { return [] }
+            let code = raw[5...8].reduce(0) { $0 << 8 | Int($1) }
+            return code == 11 || code == 12 ? [9..<end] : []
         case .smtpAuthExchange(let start):
             if sender == .server {
                 // 334 asks for more of the exchange; any other reply ends it.
@@ -257,6 +267,7 @@ public enum RedactionRuleError: Error, CustomStringConvertible, Sendable, Equata
     case unknownPreset(String)
     case badName(String)
     case badLine(line: Int, reason: String)
+    case unusableStoredRule(String)
 
     public var description: String {
         switch self {
@@ -270,6 +281,8 @@ public enum RedactionRuleError: Error, CustomStringConvertible, Sendable, Equata
             "redaction rule name '\(name)': use letters, digits, '_', '.' and '-' only"
         case .badLine(let line, let reason):
             "line \(line): \(reason)"
+        case .unusableStoredRule(let rule):
+            "the store holds a redaction rule this wirelog cannot use (\(rule)): upgrade wirelog, or record with --no-store-rules"
         }
     }
 }

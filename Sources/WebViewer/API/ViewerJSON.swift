@@ -67,7 +67,7 @@ struct MessageView: Encodable {
         size = stored.raw.count
         cut = !whole && stored.raw.count > Self.cutBytes
         let shown = cut ? Array(stored.raw.prefix(Self.cutBytes)) : stored.raw
-        text = Escaping.escape(shown)
+        text = stored.escapedMarkingRedactions(upTo: shown.count)
         hex = HexDump.lines(shown)
         payloadText = stored.payload.map { Escaping.escape($0) }
         offsetText = RelativeTime.offset(stored.atMicros - sessionStartedMicros)
