@@ -33,6 +33,9 @@ public struct ReplayOptions: Sendable {
     public var tls: ClientTLS?
     /// What to send in place of redaction tokens (`--secret`).
     public var secrets = ReplaySecrets()
+    /// The store's redaction rules with its key: what a report shows of the server's replies is
+    /// redacted as the store would hold it.
+    public var redactor: Redactor?
 
     public init(host: String, port: Int) {
         self.host = host
@@ -221,7 +224,21 @@ struct SessionReplay {
             report.steps.append(close)
         }
         report.recordedSessionID = await connection.close()
+        report.steps = report.steps.map(redactedForReport)
         return report
+    }
+
+    /// `step` with the server's actual bytes redacted as the store would hold them (the
+    /// difference's offset moved with them): a report never shows a secret.
+    private func redactedForReport(_ step: StepResult) -> StepResult {
+        guard let redactor = options.redactor, !step.actual.isEmpty else { return step }
+        var state = RedactionState()
+        let (raw, spans) = redactor.redacted(step.actual, from: .server, state: &state)
+        guard !spans.isEmpty else { return step }
+        var shown = step
+        shown.actual = raw
+        if let offset = step.difference?.actualOffset { shown.difference?.actualOffset = spans.storedOffset(ofOriginal: offset) }
+        return shown
     }
 
     /// Claims the bytes received for `pending`'s step and compares them with the recording.

@@ -50,6 +50,18 @@ extension [RedactedSpan] {
         reduce(storedCount) { $0 + $1.length - RedactedSpan.tokenLength }
     }
 
+    /// Where original offset `offset` is in the stored bytes (inside a secret: at its token).
+    public func storedOffset(ofOriginal offset: Int) -> Int {
+        var shift = 0
+        for span in self {
+            let originalStart = span.offset - shift
+            if offset < originalStart { break }
+            if offset < originalStart + span.length { return span.offset }
+            shift += RedactedSpan.tokenLength - span.length
+        }
+        return offset + shift
+    }
+
     /// The stored form: `offset+length:rule` per span, comma-separated (rule names hold neither
     /// character). nil for no spans, so an unredacted message stores NULL.
     public var storedText: String? {
