@@ -188,6 +188,7 @@ let package = Package(
         .target(
             name: "Replay",
             dependencies: [
+                "Protocols",
                 "WirelogTLS",
                 "Recording",
                 "NIORecording",
@@ -247,6 +248,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

@@ -31,6 +31,11 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
         if FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory), isDirectory.boolValue {
             throw .notAFile(option: option, reason: "\(text) is a directory: name a file, e.g. \((text as NSString).appendingPathComponent("wirelog.sqlite"))")
         }
+        // Else SQLite's "cannot open" (writing) or "no database" (reading) would hide what is wrong.
+        let directory = (text as NSString).deletingLastPathComponent
+        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+            throw .notAFile(option: option, reason: "\(text): the directory \(directory) does not exist; create it first (mkdir -p \(directory))")
+        }
         self = .sqlite(path: text)
     }
 

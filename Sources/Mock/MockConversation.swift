@@ -3,6 +3,7 @@ import Listening
 import Logging
 import NIOCore
 import NIORecording
+import Presentation
 import Protocols
 import Proxy
 import Recording
@@ -240,7 +241,7 @@ final class MockConversation: ConversationRole {
                                      inputClosed: inputClosedBeforeHandover)
             }
         } catch {
-            logger.warning("cannot forward the connection from \(conversation.clientDescription) to \(host):\(port) (--on-miss upstream): \(error)")
+            logger.warning("cannot forward the connection from \(conversation.clientDescription) to \(host):\(port) (--on-miss upstream): \(NetworkErrorText.reason(error))")
             conversation.close(.error)
             return
         }

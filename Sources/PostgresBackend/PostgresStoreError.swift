@@ -21,6 +21,8 @@ public enum PostgresStoreError: StoreFailure, Sendable, Equatable {
     case migrationFailed(target: String, version: Int, name: String, reason: String)
     case connectionLost(target: String)
     case queryFailed(target: String, reason: String)
+    /// The role lacks a privilege (SQLSTATE 42501): `reason` is PostgreSQL's message.
+    case permissionDenied(target: String, user: String, reason: String)
 
     public var isNotCreatedYet: Bool {
         if case .noSchemaYet = self { return true }
@@ -53,6 +55,8 @@ public enum PostgresStoreError: StoreFailure, Sendable, Equatable {
             return "lost the connection to PostgreSQL at \(target)"
         case .queryFailed(let target, let reason):
             return "PostgreSQL at \(target) refused a query: \(reason)"
+        case .permissionDenied(let target, let user, let reason):
+            return "PostgreSQL at \(target): \(reason); check the role's privileges (to read, \(user) needs SELECT on the store's tables: GRANT SELECT ON ALL TABLES IN SCHEMA public TO \(user))"
         }
     }
 
@@ -75,6 +79,7 @@ public enum PostgresStoreError: StoreFailure, Sendable, Equatable {
             case "28P01", "28000": return .authenticationFailed(target: target, user: url.user)
             case "3D000": return .noSuchDatabase(target: target)
             case "57P01", "57P02", "57P03": return .connectionLost(target: target)
+            case "42501": return .permissionDenied(target: target, user: url.user, reason: message)
             default: return .queryFailed(target: target, reason: "\(message) (SQLSTATE \(state))")
             }
         }

@@ -25,13 +25,25 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             return nil
         }
         let masked = Self.masked(text)
+        // Checked on the text as typed: URLComponents would take a stray % for a literal one.
+        if let part = Self.partWithStrayPercent(text) {
+            throw .badURL(masked, reason: "the \(part) has a % that is not followed by two hex digits (write a % as %25)")
+        }
         guard let components = URLComponents(string: text), let host = components.host, !host.isEmpty else {
             throw .badURL(masked, reason: "expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
         }
-        guard let user = components.user.flatMap({ $0.removingPercentEncoding }), !user.isEmpty else {
+        /// A part as typed, its percent-escapes decoded once: one that is not text is an error, not a part left out.
+        func decoded(_ part: String?, _ what: String) throws(PostgresStoreError) -> String? {
+            guard let part else { return nil }
+            guard let value = part.removingPercentEncoding else {
+                throw .badURL(masked, reason: "the \(what) has percent-escapes that are not UTF-8 text")
+            }
+            return value
+        }
+        guard let user = try decoded(components.percentEncodedUser, "user name"), !user.isEmpty else {
             throw .badURL(masked, reason: "it names no user (postgres://USER@HOST/DATABASE)")
         }
-        let database = String(components.path.dropFirst()).removingPercentEncoding ?? ""
+        let database = try decoded(String(components.percentEncodedPath.dropFirst()), "database name") ?? ""
         guard !database.isEmpty, !database.contains("/") else {
             throw .badURL(masked, reason: "it names no database (postgres://USER@HOST/DATABASE)")
         }
@@ -50,7 +62,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         self.port = components.port ?? 5432
         self.database = database
         self.sslMode = sslMode
-        self.password = components.password.flatMap { $0.removingPercentEncoding }
+        self.password = try decoded(components.percentEncodedPassword, "password")
             ?? environment["PGPASSWORD"]
             ?? Self.passwordFromFile(passwordFile ?? environment["PGPASSFILE"] ?? NSHomeDirectory() + "/.pgpass",
                                      host: self.host, port: port, database: database, user: user)
@@ -68,6 +80,22 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         guard let schemeEnd = text.range(of: "://"), let at = text.range(of: "@", range: schemeEnd.upperBound..<text.endIndex),
               let colon = text.range(of: ":", range: schemeEnd.upperBound..<at.lowerBound) else { return text }
         return String(text[..<colon.upperBound]) + "***" + String(text[at.lowerBound...])
+    }
+
+    /// Which part of the URL (user name, password, …) holds a `%` without two hex digits after
+    /// it; nil when none does. The parts are cut as `masked` cuts them.
+    static func partWithStrayPercent(_ text: String) -> String? {
+        let bytes = Array(text.utf8)
+        func isHex(_ index: Int) -> Bool {
+            guard index < bytes.count else { return false }
+            return (0x30...0x39).contains(bytes[index]) || (0x61...0x66).contains(bytes[index] | 0x20)
+        }
+        guard let stray = bytes.indices.first(where: { bytes[$0] == UInt8(ascii: "%") && !(isHex($0 + 1) && isHex($0 + 2)) }) else { return nil }
+        let position = text.utf8.index(text.utf8.startIndex, offsetBy: stray)
+        guard let schemeEnd = text.range(of: "://"), let at = text.range(of: "@", range: schemeEnd.upperBound..<text.endIndex),
+              position < at.lowerBound else { return "host, port or database name" }
+        let colon = text.range(of: ":", range: schemeEnd.upperBound..<at.lowerBound)
+        return colon.map { position > $0.lowerBound } == true ? "password" : "user name"
     }
 
     /// libpq's password file: lines `host:port:database:user:password`, `*` matching anything,

@@ -19,6 +19,8 @@ public enum NetworkErrorText {
             return "no address to connect to"
         case let error as IOError:
             return reason(errno: error.errnoCode)
+        case let error as SocketAddressError.UnknownHost:
+            return "cannot resolve the host name \(error.host)"
         case let error as SocketAddressError:
             if case .unknown(let host, _) = error { return "cannot resolve the host name \(host)" }
             return "not an address: \(error)"
@@ -33,6 +35,15 @@ public enum NetworkErrorText {
             }
         default:
             return "\(error)"
+        }
+    }
+
+    /// Whether nothing listened there: the connection was refused (on every address of the host).
+    public static func isRefusal(_ error: any Error) -> Bool {
+        switch error {
+        case let error as NIOConnectionError: error.connectionErrors.first.map { isRefusal($0.error) } ?? false
+        case let error as IOError: error.errnoCode == ECONNREFUSED
+        default: false
         }
     }
 

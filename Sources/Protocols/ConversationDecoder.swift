@@ -80,3 +80,13 @@ public struct ConversationDecoder {
         if sender == .client { clientPendingSince = micros } else { serverPendingSince = micros }
     }
 }
+
+extension SessionTape {
+    /// Records a decoded message (a `ConversationDecoder.Record`): its exact bytes, stamped with
+    /// the arrival of its first byte, with what the decoder read and the exchange it completes.
+    @discardableResult
+    public func record(_ sender: Sender, _ message: DecodedMessage, startedAt: Int64, exchange: ExchangeLink?) -> Int64 {
+        record(sender, Array(message.raw.readableBytesView), at: startedAt, verb: message.verb, payloadRange: message.payloadRange,
+               replyCode: message.replyCode, fields: message.fields, decodeError: message.decodeError, exchange: exchange)
+    }
+}

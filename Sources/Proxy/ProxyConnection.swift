@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIORecording
 import Listening
+import Presentation
 import Recording
 import WirelogTLS
 #if canImport(Glibc)
@@ -199,7 +200,7 @@ package final class ProxyConnection {
         upstreamConnecting = false
         _ = earlyBytes.takeAll()
         ending.abort(ProxyEnding.reason(forConnectFailure: error))
-        logger.warning("cannot connect to upstream \(configuration.upstreamHost):\(configuration.upstreamPort) for client \(clientDescription): \(error)")
+        logger.warning("cannot connect to upstream \(configuration.upstreamHost):\(configuration.upstreamPort) for client \(clientDescription): \(NetworkErrorText.reason(error))")
         if client.isOpen {
             client.context?.close(promise: nil)
         }

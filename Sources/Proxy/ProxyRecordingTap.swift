@@ -213,12 +213,8 @@ final class ProxyRecordingTap {
         }
     }
 
-    /// Records one decoded message, stamped with the arrival of its first byte.
     private func record(_ sender: Sender, _ message: DecodedMessage, startedAt: Int64, exchange: ExchangeLink?) -> Int64 {
-        guard let tape else { return 0 }
-        return tape.record(
-            sender, Array(message.raw.readableBytesView), at: startedAt, verb: message.verb, payloadRange: message.payloadRange,
-            replyCode: message.replyCode, fields: message.fields, decodeError: message.decodeError, exchange: exchange)
+        tape?.record(sender, message, startedAt: startedAt, exchange: exchange) ?? 0
     }
 
     private func quietPeriodPassed(_ side: ProxySide) {

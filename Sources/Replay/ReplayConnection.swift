@@ -2,6 +2,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIORecording
+import Presentation
+import Protocols
 import Recording
 import WirelogTLS
 #if canImport(Glibc)
@@ -62,17 +64,19 @@ final class ReplayConnection: Sendable {
         return ReplayConnection(channel: channel, handler: handler, tls: leg)
     }
 
-    /// Starts recording this connection as a replay of `original` (before anything is sent).
-    func record(into sink: any RecordingSink, recorder: String, replayOf original: Int64) async {
+    /// Starts recording this connection as a replay of `original` (before anything is sent),
+    /// decoded with the original's protocol when wirelog knows it.
+    func record(into sink: any RecordingSink, recorder: String, replayOf original: Int64, decoding: Decoding) async {
         let channel = self.channel
         let tls = self.tls
+        let wireProtocol = WireProtocols.named(decoding.rawValue) ?? RawProtocol.self
         await run { handler in
             let info = SessionInfo(
-                kind: .replay, decoding: .raw, recorder: recorder,
+                kind: .replay, decoding: Decoding(wireProtocol.name), recorder: recorder,
                 clientHost: channel.localAddress?.ipAddress ?? "unknown", clientPort: channel.localAddress?.port ?? 0,
                 serverHost: channel.remoteAddress?.ipAddress ?? "unknown", serverPort: channel.remoteAddress?.port ?? 0,
                 startedMicros: WallClock.nowMicros(), replayOf: original, tls: tls.map { TLSDetails(server: $0) })
-            handler.startRecording(into: sink, info, on: channel.eventLoop)
+            handler.startRecording(into: sink, info, decodedWith: wireProtocol, on: channel.eventLoop)
         }
     }
 
@@ -181,8 +185,9 @@ final class ReplayInboundHandler: ChannelInboundHandler {
     var received: [UInt8] = []
     /// Why the server's side ended; nil while it is open.
     private(set) var ended: String?
-    /// The replay's own recording (`--record`): raw chunks both ways.
+    /// The replay's own recording (`--record`): raw chunks both ways, or decoded as the original was.
     private var tape: SessionTape?
+    private var decoder: ConversationDecoder?
     /// Completed with the session's id once the commit holding its end is delivered.
     private var storedPromise: EventLoopPromise<Int64?>?
     private var waiter: Waiter?
@@ -206,8 +211,7 @@ final class ReplayInboundHandler: ChannelInboundHandler {
         buffer.withUnsafeReadableBytes { bytes in
             let kept = UnsafeRawBufferPointer(rebasing: bytes.prefix(max(0, room)))
             received.append(contentsOf: kept)
-            tape?.countWireBytes(kept.count, from: .server)
-            tape?.record(.server, Array(kept))
+            record(Array(kept), from: .server)
         }
         if buffer.readableBytes > room {
             serverEnded("the server sent more than \(maxBufferedBytes) bytes the replay did not ask for")
@@ -233,7 +237,7 @@ final class ReplayInboundHandler: ChannelInboundHandler {
         if let io = error as? IOError, io.errnoCode == ECONNRESET {
             serverEnded("the server reset the connection")
         } else {
-            serverEnded("the connection failed: \(error)")
+            serverEnded("the connection failed: \(NetworkErrorText.reason(error))")
         }
         context.close(promise: nil)
     }
@@ -312,17 +316,28 @@ final class ReplayInboundHandler: ChannelInboundHandler {
         current.promise.succeed(outcome)
     }
 
-    func startRecording(into sink: any RecordingSink, _ info: SessionInfo, on eventLoop: any EventLoop) {
+    func startRecording(into sink: any RecordingSink, _ info: SessionInfo, decodedWith wireProtocol: any WireProtocol.Type,
+                        on eventLoop: any EventLoop) {
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         tape = SessionTape(sink: sink, info: info, delivery: .eventLoop(eventLoop)) { outcome in
             bound.value.recordingCommitted(outcome)
         }
+        if wireProtocol != RawProtocol.self { decoder = ConversationDecoder(wireProtocol, limits: DecoderLimits()) }
     }
 
     /// What the replay sends, recorded before it is written.
     func recordSent(_ bytes: [UInt8]) {
-        tape?.countWireBytes(bytes.count, from: .client)
-        tape?.record(.client, bytes)
+        record(bytes, from: .client)
+    }
+
+    private func record(_ bytes: [UInt8], from sender: Sender) {
+        guard let tape, !bytes.isEmpty else { return }
+        tape.countWireBytes(bytes.count, from: sender)
+        if decoder != nil {
+            decoder?.feed(ByteBuffer(bytes: bytes), from: sender, at: WallClock.nowMicros(), tape.record)
+        } else {
+            tape.record(sender, bytes)
+        }
     }
 
     func finishRecording(then stored: EventLoopPromise<Int64?>) {
@@ -330,6 +345,9 @@ final class ReplayInboundHandler: ChannelInboundHandler {
             stored.succeed(nil)
             return
         }
+        let now = WallClock.nowMicros()
+        decoder?.finish(.client, at: now, tape.record)
+        decoder?.finish(.server, at: now, tape.record)
         storedPromise = stored
         tape.end(ended == nil ? .clientClosed : .serverClosed)
     }

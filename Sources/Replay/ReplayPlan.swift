@@ -142,14 +142,20 @@ public struct ReplaySecrets: Sendable, Equatable {
     }
 
     /// `send` with each token replaced by its secret (the token's own value first, then its
-    /// rule's), or the rules that have none.
-    public func restore(_ send: [UInt8], _ spans: [RedactedSpan]) -> Result<[UInt8], MissingSecrets> {
+    /// rule's), or the rules that have none. A secret of another length than the recorded one
+    /// gets the length that frames it put right where the protocol's framing shows it (`reframe`).
+    public func restore(_ send: [UInt8], _ spans: [RedactedSpan]) -> Result<RestoredMessage, MissingSecrets> {
         var restored: [UInt8] = []
         var missing: [String] = []
+        var unframed: [String] = []
         var position = 0
         for span in spans where span.offset >= position && span.storedRange.upperBound <= send.count {
             restored += send[position..<span.offset]
             if let value = values[span.token(in: send)] ?? values[span.rule] {
+                if value.count != span.length, !Self.reframe(&restored, recordedLength: span.length, length: value.count),
+                   !unframed.contains(span.rule) {
+                    unframed.append(span.rule)
+                }
                 restored += value
             } else if !missing.contains(span.rule) {
                 missing.append(span.rule)
@@ -157,8 +163,35 @@ public struct ReplaySecrets: Sendable, Equatable {
             position = span.storedRange.upperBound
         }
         guard missing.isEmpty else { return .failure(MissingSecrets(rules: missing)) }
-        return .success(restored + send[position...])
+        return .success(RestoredMessage(bytes: restored + send[position...], unframed: unframed))
     }
+
+    /// Puts right the length in front of a secret about to be appended to `restored`: a RESP bulk
+    /// string's `$N\r\n` (redis-auth), or the length of the PostgreSQL password or SASL message
+    /// whose body it is, wherever it stands in a turn (postgres-password: `p`, then a 4-byte length
+    /// counting itself). False when neither is there.
+    static func reframe(_ restored: inout [UInt8], recordedLength: Int, length: Int) -> Bool {
+        let bulk = Array("$\(recordedLength)\r\n".utf8)
+        if restored.count >= bulk.count, restored.suffix(bulk.count).elementsEqual(bulk) {
+            restored.replaceSubrange((restored.count - bulk.count + 1)..<(restored.count - 2), with: Array(String(length).utf8))
+            return true
+        }
+        let lengthAt = restored.count - 4
+        if lengthAt >= 1, restored[lengthAt - 1] == UInt8(ascii: "p"),
+           restored[lengthAt...].reduce(0, { $0 << 8 | Int($1) }) == 4 + recordedLength, let framed = UInt32(exactly: 4 + length) {
+            restored.replaceSubrange(lengthAt..., with: withUnsafeBytes(of: framed.bigEndian) { Array($0) })
+            return true
+        }
+        return false
+    }
+}
+
+/// A message with its secrets back in place.
+public struct RestoredMessage: Sendable, Equatable {
+    public var bytes: [UInt8]
+    /// Rules whose secret is not as long as the recorded one, with no length in front of it to put
+    /// right: if the protocol frames it by length some other way, the server waits for more.
+    public var unframed: [String]
 }
 
 /// Rules whose tokens a step holds but no `--secret` covers.

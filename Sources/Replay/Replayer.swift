@@ -111,6 +111,8 @@ struct SessionReplay {
         let index: Int
         let wait: ReplyWait
         let startedAt: NIODeadline
+        /// What a reply that does not come may be owed to: secrets whose new length is not framed.
+        var unframed: [String] = []
     }
 
     func run(group: any EventLoopGroup, sink: (any RecordingSink)?) async -> SessionReport {
@@ -128,7 +130,7 @@ struct SessionReplay {
             return report
         }
         if let sink {
-            await connection.record(into: sink, recorder: options.recorderName, replayOf: plan.sessionID)
+            await connection.record(into: sink, recorder: options.recorderName, replayOf: plan.sessionID, decoding: plan.info.decoding)
         }
         let connectedAt = NIODeadline.now()
         var lastSend = connectedAt
@@ -166,6 +168,7 @@ struct SessionReplay {
                 continue
             }
             var startedAt = connectedAt
+            var unframed: [String] = []
             if step.kind == .send {
                 if options.pace == .original {
                     let due = lastSend + .microseconds(Int64(Double(step.gapMicros) / options.speed))
@@ -179,7 +182,9 @@ struct SessionReplay {
                 }
                 let bytes: [UInt8]
                 switch options.secrets.restore(step.send, step.sendRedactions) {
-                case .success(let restored): bytes = restored
+                case .success(let restored):
+                    bytes = restored.bytes
+                    unframed = restored.unframed
                 case .failure(let missing):
                     // A token is never sent as if it were the secret; without it the conversation cannot go on.
                     let rules = missing.rules.joined(separator: ", ")
@@ -202,7 +207,7 @@ struct SessionReplay {
             }
             let wait = step.expected.isEmpty ? ReplyWait.complete(at: startedAt)
                 : await connection.awaitReply(step.expected, timeout: options.timeout)
-            let current = Pending(index: index, wait: wait, startedAt: startedAt)
+            let current = Pending(index: index, wait: wait, startedAt: startedAt, unframed: unframed)
             switch wait {
             case .complete, .diverged:
                 if step.expected.isEmpty && index != lastIndex {
@@ -253,7 +258,7 @@ struct SessionReplay {
             }
             return matched
         }
-        let reason: String?
+        var reason: String?
         switch pending.wait {
         case .timedOut:
             reason = "no reply within \(describe(options.timeout)): received \(actual.count) of \(step.expected.count) recorded bytes"
@@ -261,6 +266,10 @@ struct SessionReplay {
             reason = "\(why) after \(actual.count) of \(step.expected.count) recorded bytes"
         case .complete, .diverged:
             reason = nil
+        }
+        if let said = reason, !pending.unframed.isEmpty {
+            let rules = pending.unframed.joined(separator: ", ")
+            reason = said + " (the --secret for \(rules) is not as long as the recorded one, and no length in front of it could be put right: if the protocol frames it by length, the server is still waiting for the rest)"
         }
         var mismatch = result(pending.index, step, .mismatch, actual: actual, reason: reason)
         mismatch.difference = difference

@@ -11,7 +11,12 @@ let SQLITE_TRANSIENT = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_
 /// One SQLite connection. Not thread-safe: each thread or task that touches the
 /// database owns its own `Database` (one writer, any number of readers in WAL mode).
 public final class Database {
-    public enum Mode: Sendable { case readOnly, readWrite }
+    public enum Mode: Sendable {
+        case readOnly, readWrite
+        /// Read-only, taking the file for one nobody writes: no -wal or -shm file is made or read
+        /// (a WAL database in a directory this user may not write, with no writer at work).
+        case immutable
+    }
 
     let handle: OpaquePointer
     public let path: String
@@ -27,15 +32,25 @@ public final class Database {
     public init(path: String, mode: Mode, busyTimeoutMilliseconds: Int32 = 5_000) throws {
         Database.configureSQLite
         var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        var name = path
         switch mode {
         case .readOnly: flags |= SQLITE_OPEN_READONLY
         case .readWrite: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+        case .immutable:
+            flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
+            // In a URI the path is percent-encoded: every byte but unreserved ones and '/'.
+            let encoded = path.utf8.map { byte -> String in
+                let plain = (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                    || Array("-._~/".utf8).contains(byte)
+                return plain ? String(UnicodeScalar(byte)) : "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
+            }.joined()
+            name = "file:\(encoded)?immutable=1"
         }
         if mode == .readWrite {
             try Database.createPrivateFileIfMissing(path)
         }
         var handle: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        let rc = sqlite3_open_v2(name, &handle, flags, nil)
         guard rc == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
             sqlite3_close_v2(handle)

@@ -82,17 +82,37 @@ public enum SQLiteFile {
         throw SQLiteStoreError.corrupt(path: path, detail: "SQLite's quick_check: \(detail)")
     }
 
-    /// Opens an existing database for queries; it must be a wirelog database at this binary's schema.
-    public static func openForReading(path: String, migrator: Migrator? = nil) throws -> Database {
-        let migrator = try migrator ?? Migrator()
-        guard access(path, F_OK) == 0 else { throw SQLiteStoreError.missingFile(path: path) }
-        let db: Database
+    private static func openReadOnly(_ path: String, mode: Database.Mode) throws -> Database {
         do {
-            db = try Database(path: path, mode: .readOnly)
+            return try Database(path: path, mode: mode)
         } catch let error as SQLiteError {
             throw SQLiteStoreError.cannotOpen(path: path, reason: error.message)
         }
-        if try migrator.checkIdentity(db) {
+    }
+
+    /// Opens an existing database for queries; it must be a wirelog database at this binary's schema.
+    public static func openForReading(path: String, migrator: Migrator? = nil) throws -> Database {
+        let migrator = try migrator ?? Migrator()
+        guard access(path, F_OK) == 0 else {
+            if errno == EACCES { throw SQLiteStoreError.unreadable(path: path) }
+            throw SQLiteStoreError.missingFile(path: path)
+        }
+        guard access(path, R_OK) == 0 else { throw SQLiteStoreError.unreadable(path: path) }
+        var db = try openReadOnly(path, mode: .readOnly)
+        let isNew: Bool
+        do {
+            isNew = try migrator.checkIdentity(db)
+        } catch let error as SQLiteError where error.isReadOnly || error.primaryCode == SQLITE_CANTOPEN {
+            // A WAL database needs its -shm file, which this user can neither make here (the
+            // directory is not theirs to write) nor, when a writer left one, read. With none left
+            // (no writer at work) the file alone is the whole database: read it as it is.
+            guard access(path + "-wal", F_OK) != 0, access(path + "-shm", F_OK) != 0 else {
+                throw SQLiteStoreError.unreadable(path: path)
+            }
+            db = try openReadOnly(path, mode: .immutable)
+            isNew = try migrator.checkIdentity(db)
+        }
+        if isNew {
             throw SQLiteStoreError.noSchemaYet(path: path)
         }
         let pending = try migrator.pendingMigrations(db)

@@ -15,6 +15,8 @@ public enum SQLiteStoreError: StoreFailure, Sendable, Equatable {
     case invalidMigrationName(String)
     case cannotOpen(path: String, reason: String)
     case readOnly(path: String, reason: String)
+    /// This user may not read the file (or its directory, or the -wal and -shm files a writer keeps).
+    case unreadable(path: String)
     case corrupt(path: String, detail: String)
     /// A delete or prune committed, but another connection kept the WAL from being emptied.
     case checkpointBlocked(path: String)
@@ -50,6 +52,8 @@ public enum SQLiteStoreError: StoreFailure, Sendable, Equatable {
             return "cannot open \(path): \(reason)"
         case .readOnly(let path, let reason):
             return "cannot write to \(path): \(reason); check the file's and its directory's permissions"
+        case .unreadable(let path):
+            return "cannot read \(path): permission denied; check that you may read it, its -wal and -shm files if there are any, and enter its directory (ls -l), or run as its owner"
         case .corrupt(let path, let detail):
             return "\(path) is damaged (\(detail)); restore it from a backup, or move it aside and record into a new file (sqlite3 \(path) .recover salvages what is readable)"
         case .checkpointBlocked(let path):

@@ -182,6 +182,8 @@ final class SegmentWriter {
         _ = fsync(segment.fd)
         close(segment.fd)
         try database.run("UPDATE segments SET sealed = 1 WHERE id = ?", .integer(segment.id))
+        // A delete or prune while it was written may have emptied it: it goes now, as it would have then.
+        try SegmentEraser.removeEmptySegments(database)
     }
 
     private func startSegment() throws {
@@ -252,10 +254,11 @@ struct SegmentEraser {
             }
             guard fdatasync(fd) == 0 else { throw SegmentFileError("sync", path) }
         }
-        try removeEmptySegments()
+        try Self.removeEmptySegments(database)
     }
 
-    private func removeEmptySegments() throws {
+    /// Removes the sealed segments no message uses (an unsealed one is still being written).
+    static func removeEmptySegments(_ database: Database) throws {
         let empty = try database.prepare("""
             SELECT s.id FROM segments s WHERE s.sealed AND NOT EXISTS (SELECT 1 FROM message_segments x WHERE x.segment = s.id)
             """)

@@ -32,11 +32,15 @@ struct ViewerError: Error {
 
     func response(forAPI: Bool) -> Response {
         if forAPI {
-            let body = (try? JSONEncoder().encode(["error": message])) ?? Data("{}".utf8)
             return Response(status: status, headers: [.contentType: "application/json"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: Self.jsonBody(message))))
         }
         return PageShell.errorPage(status: status, message: message)
+    }
+
+    /// `{"error": message}`.
+    static func jsonBody(_ message: String) -> Data {
+        (try? JSONEncoder().encode(["error": message])) ?? Data("{}".utf8)
     }
 }
 

@@ -28,19 +28,19 @@ struct BenchRun: AsyncParsableCommand {
     @Option(help: "Server to load.", transform: HostPort.parse)
     var to: HostPort
 
-    @Option(help: "Connections at once.")
+    @Option(parsing: .unconditional, help: "Connections at once.")
     var connections = 1
 
-    @Option(help: "How long to measure, after the warm-up (default: \(Self.defaultDuration), unless --requests).")
+    @Option(parsing: .unconditional, help: "How long to measure, after the warm-up (default: \(Self.defaultDuration), unless --requests).")
     var duration: TimeSpan?
 
-    @Option(help: "Measure exactly this many requests instead of a duration.")
+    @Option(parsing: .unconditional, help: "Measure exactly this many requests instead of a duration.")
     var requests: Int?
 
-    @Option(help: "Load that is not measured, before the measured phase.")
+    @Option(parsing: .unconditional, help: "Load that is not measured, before the measured phase.")
     var warmup = TimeSpan(microseconds: 0)
 
-    @Option(help: "Requests each connection keeps in flight.")
+    @Option(parsing: .unconditional, help: "Requests each connection keeps in flight.")
     var pipeline = 1
 
     @Option(help: "Request bytes; \\n, \\r, \\t, \\0, \\\\ and \\xHH are escapes.")
@@ -49,13 +49,13 @@ struct BenchRun: AsyncParsableCommand {
     @Option(help: "Expected reply bytes (same escapes); any other reply counts as bad.")
     var expect: String?
 
-    @Option(help: "Bytes each connection streams through an echo server (bulk mode).")
+    @Option(parsing: .unconditional, help: "Bytes each connection streams through an echo server (bulk mode).")
     var bulk: Int?
 
-    @Option(help: "Event-loop threads of the load generator.")
+    @Option(parsing: .unconditional, help: "Event-loop threads of the load generator.")
     var threads = 1
 
-    @Option(help: "A connection waiting this long for a reply counts an error and is closed.")
+    @Option(parsing: .unconditional, help: "A connection waiting this long for a reply counts an error and is closed.")
     var timeout = TimeSpan(microseconds: 10_000_000)
 
     @Flag(help: "Print one JSON object instead of a table.")
@@ -149,7 +149,7 @@ struct BenchEcho: AsyncParsableCommand {
     @Option(help: "Address to listen on (port 0 picks a free one). (default: \(defaultListen))", transform: HostPort.parse)
     var listen = defaultListen
 
-    @Option(help: "Event-loop threads.")
+    @Option(parsing: .unconditional, help: "Event-loop threads.")
     var threads = 1
 
     func validate() throws {

@@ -18,16 +18,16 @@ struct BenchPopulate: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "How many sessions to add.")
+    @Option(parsing: .unconditional, help: "How many sessions to add.")
     var sessions: Int
 
-    @Option(help: "Messages in each session (commands and replies).")
+    @Option(parsing: .unconditional, help: "Messages in each session (commands and replies).")
     var messagesPerSession = 10
 
     @Option(help: "Spread session starts over this many days, ending now.")
     var days = 30.0
 
-    @Option(help: "Distinct client addresses.")
+    @Option(parsing: .unconditional, help: "Distinct client addresses.")
     var clients = 5_000
 
     @Option(help: "Seed of the generator.")

@@ -48,22 +48,22 @@ struct MockCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("When nothing recorded matches: close; reply BYTES (escapes such as \\r\\n allowed) and go on; or upstream HOST:PORT, forward the connection from there on to the real server and record what it says (the next run answers from it).", valueName: "close|reply BYTES|upstream HOST:PORT"))
     var onMiss: String = "close"
 
-    @Option(help: "With --on-miss upstream, time allowed for connecting to it.")
+    @Option(parsing: .unconditional, help: "With --on-miss upstream, time allowed for connecting to it.")
     var connectTimeout = TimeSpan(microseconds: 5_000_000)
 
     @Option(help: ArgumentHelp("Mask what matches this regular expression in client and recorded requests before comparing (repeatable), as replay --ignore.", valueName: "regex"))
     var ignore: [String] = []
 
-    @Option(help: "Silence after bytes that only begin a recorded request (or an unterminated line) that completes them.")
+    @Option(parsing: .unconditional, help: "Silence after bytes that only begin a recorded request (or an unterminated line) that completes them.")
     var quietPeriod = TimeSpan(microseconds: 200_000)
 
-    @Option(help: "Most client bytes held while they match nothing yet (and the longest line with line or lab framing).")
+    @Option(parsing: .unconditional, help: "Most client bytes held while they match nothing yet (and the longest line with line or lab framing).")
     var maxLine = 64 * 1024
 
-    @Option(help: "Most connections at once; more are refused (a lab recording's client gets 503 BUSY).")
+    @Option(parsing: .unconditional, help: "Most connections at once; more are refused (a lab recording's client gets 503 BUSY).")
     var maxConnections = 4096
 
-    @Option(help: "Event-loop threads (default: one per core).")
+    @Option(parsing: .unconditional, help: "Event-loop threads (default: one per core).")
     var threads: Int?
 
     @OptionGroup var recording: RecordingOptions

@@ -45,22 +45,22 @@ struct ProxyCommand: AsyncParsableCommand {
         valueName: "protocol"))
     var decode: Decoding = .auto
 
-    @Option(help: "With lines or lab decoding, silence after a partial line that completes it.")
+    @Option(parsing: .unconditional, help: "With lines or lab decoding, silence after a partial line that completes it.")
     var quietPeriod = TimeSpan(microseconds: 200_000)
 
-    @Option(help: "The longest line kept whole (lines, lab; an HTTP head line, a RESP length line); a longer one is recorded in pieces.")
+    @Option(parsing: .unconditional, help: "The longest line kept whole (lines, lab; an HTTP head line, a RESP length line); a longer one is recorded in pieces.")
     var maxLine = 64 * 1024
 
-    @Option(help: ArgumentHelp("The largest decoded message kept whole (an HTTP body, a RESP bulk string, a PostgreSQL turn); a longer one is recorded in pieces of this size.", valueName: "bytes"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The largest decoded message kept whole (an HTTP body, a RESP bulk string, a PostgreSQL turn); a longer one is recorded in pieces of this size.", valueName: "bytes"))
     var maxMessage = 1 << 20
 
-    @Option(help: "Most connections at once; more are closed at once and recorded as refused.")
+    @Option(parsing: .unconditional, help: "Most connections at once; more are closed at once and recorded as refused.")
     var maxConnections = 4096
 
-    @Option(help: "Time allowed for connecting to the upstream.")
+    @Option(parsing: .unconditional, help: "Time allowed for connecting to the upstream.")
     var connectTimeout = TimeSpan(microseconds: 5_000_000)
 
-    @Option(help: "Event-loop threads (default: one per core).")
+    @Option(parsing: .unconditional, help: "Event-loop threads (default: one per core).")
     var threads: Int?
 
     @OptionGroup(title: "TLS from clients") var tls: ListeningTLSOptions

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backends
 import Foundation
+import LabProtocol
 import Logging
 import NIOCore
 import Proxy
@@ -19,7 +20,7 @@ struct RecordingOptions: ParsableArguments {
     @Option(help: "normal: commits survive a crash of wirelog; full: they survive a crash of the machine too (slower).")
     var durability: Durability = .normal
 
-    @Option(help: "How long a commit waits for another process's lock on the database before what it holds fails (and is not acknowledged).")
+    @Option(parsing: .unconditional, help: "How long a commit waits for another process's lock on the database before what it holds fails (and is not acknowledged).")
     var busyTimeout = TimeSpan(microseconds: 5_000_000)
 
     @Flag(help: "Do not record (to measure what recording costs).")
@@ -28,7 +29,7 @@ struct RecordingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The recorder's name, stored with every session it records (default: this host's name).", valueName: "name"))
     var recorderName: String = RecorderName.hostName
 
-    @Option(help: "Time a shutdown gives open connections to finish before closing them.")
+    @Option(parsing: .unconditional, help: "Time a shutdown gives open connections to finish before closing them.")
     var shutdownGrace = TimeSpan(microseconds: 10_000_000)
 
     @Option(help: ArgumentHelp("Also serve the web viewer here (as `wirelog web`), following this process's recordings live.", valueName: "host:port"), transform: HostPort.parse)
@@ -65,27 +66,34 @@ struct RecordingOptions: ParsableArguments {
         return try await reportingErrors {
             let location = try database.location
             let sink = try await location.openRecorder(settings, logger: logger)
-            logger.info("recording to \(location) as recorder '\(recorderName)'")
+            // The name may hold anything (ESC, bidi overrides): it reaches a terminal escaped, as `show` prints it.
+            logger.info("recording to \(location) as recorder '\(Escaping.escape(Array(recorderName.utf8)))'")
             logger.info("\(Redactor.inForce(sink.redactor))")
             return sink
         }
     }
 
-    /// Makes the server with the recorder it needs, binding `listen` first: a port in use is
-    /// one line and exit 2, and creates no database.
+    /// Makes the server with the recorder it needs, holding `listen` and `--web` first: a port
+    /// in use is one line naming it and exit 2, and creates no database.
     func makeServer<S: RecordingServer>(listen: HostPort, logger: Logger,
                                         _ make: ((any RecordingSink)?) -> S) async throws -> S {
-        if let warning = exposureWarning(listen) { logger.warning("\(warning)") }
-        let reservation: PortReservation
-        do {
-            reservation = try PortReservation(listen)
-        } catch {
-            printError("cannot listen on \(listen): \(NetworkErrorText.reason(error))")
-            throw ExitCode(2)
+        let reservations = try listeners(listen).map { listener in
+            do {
+                return try PortReservation(listener.address)
+            } catch {
+                printError(ListenFailure(listener, error).description)
+                throw ExitCode(2)
+            }
         }
+        if let warning = exposureWarning(listen) { logger.warning("\(warning)") }
         let server = make(try await openRecorder(logger: logger))
-        reservation.release()
+        for reservation in reservations { reservation.release() }
         return server
+    }
+
+    /// Where this process listens: `listen`, and `--web` if given.
+    func listeners(_ listen: HostPort) -> [Listener] {
+        [Listener(address: listen, role: nil)] + (web.map { [Listener(address: $0, role: "the web viewer (--web)")] } ?? [])
     }
 }
 
@@ -115,10 +123,12 @@ extension ProxyServer: RecordingServer {}
 /// `grace`, record everything, exit 0. A second SIGINT (Ctrl-C) stops at once, exit 130.
 /// `recording`'s `--web` viewer, if any, runs beside it and stops with it.
 func runUntilSignalled(_ server: some RecordingServer, recording: RecordingOptions, listen: HostPort, logger: Logger) async throws {
+    let listeners = recording.listeners(listen)
     let service = RecordingService(server: server, grace: .microseconds(recording.shutdownGrace.microseconds), logger: logger)
     let viewer = try recording.webViewer(logger: logger)
     let group = ServiceGroup(configuration: .init(
-        services: [.init(service: service)] + (viewer.map { [.init(service: $0.service)] } ?? []),
+        services: [.init(service: NamingFailures(service: service, listener: listeners[0]))]
+            + (viewer.map { [.init(service: NamingFailures(service: $0.service, listener: listeners[1]))] } ?? []),
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     DamagedStore.shared.whenReported { Task { await group.triggerGracefulShutdown() } }
@@ -126,12 +136,47 @@ func runUntilSignalled(_ server: some RecordingServer, recording: RecordingOptio
         try await group.run()
     } catch {
         await viewer?.store.close()
-        printError("cannot listen on \(listen): \(NetworkErrorText.reason(error))")
+        printError((error as? ListenFailure ?? ListenFailure(listeners[0], error)).description)
         throw ExitCode(2)
     }
     await viewer?.store.close()
     // The recorder logged what was damaged; the exit status says recording did not end well.
     if DamagedStore.shared.wasReported { throw ExitCode(1) }
+}
+
+/// An address this process listens on, and what for when it is not the server itself.
+struct Listener {
+    let address: HostPort
+    let role: String?
+}
+
+/// Listening failed: `cannot listen on 127.0.0.1:8080 for the web viewer (--web): address already in use`.
+struct ListenFailure: Error, CustomStringConvertible {
+    let listener: Listener
+    let error: any Error
+
+    init(_ listener: Listener, _ error: any Error) {
+        self.listener = listener
+        self.error = error
+    }
+
+    var description: String {
+        "cannot listen on \(listener.address)\(listener.role.map { " for \($0)" } ?? ""): \(NetworkErrorText.reason(error))"
+    }
+}
+
+/// A service whose failure names the address it listens on (the group reports the first).
+private struct NamingFailures: Service {
+    let service: any Service
+    let listener: Listener
+
+    func run() async throws {
+        do {
+            try await service.run()
+        } catch {
+            throw ListenFailure(listener, error)
+        }
+    }
 }
 
 /// A store found damaged while recording (the recorder logs it once): `serve` and `proxy` stop,

@@ -31,10 +31,10 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "fast: send as soon as the recorded reply is in; original: keep the recorded gaps.")
     var pace: Pace = .fast
 
-    @Option(help: "With --pace original, play this many times faster (0.5 is half speed).")
+    @Option(parsing: .unconditional, help: "With --pace original, play this many times faster (0.5 is half speed).")
     var speed: Double = 1
 
-    @Option(help: "Longest wait for a connection, a reply or a close.")
+    @Option(parsing: .unconditional, help: "Longest wait for a connection, a reply or a close.")
     var timeout = TimeSpan(microseconds: 5_000_000)
 
     @Option(help: ArgumentHelp("Mask what matches this regular expression in recorded and actual replies before comparing (repeatable).", valueName: "regex"))
@@ -43,7 +43,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("What to send in place of the tokens of a redaction rule (or of one token, REDACTED-…): VALUE, or @ENVVAR to read it from the environment (repeatable).", valueName: "rule=value"))
     var secret: [String] = []
 
-    @Option(help: "Sessions replayed at once.")
+    @Option(parsing: .unconditional, help: "Sessions replayed at once.")
     var concurrency = 1
 
     @Flag(help: "One JSON object per line: every step, every session, then a summary.")

@@ -31,19 +31,19 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "auto: a partial line followed by the quiet period is a command (lab clients send no terminator); line: only LF ends a command.")
     var framing: ServerConfiguration.Framing = .auto
 
-    @Option(help: "Silence after a partial line that completes it, with --framing auto.")
+    @Option(parsing: .unconditional, help: "Silence after a partial line that completes it, with --framing auto.")
     var quietPeriod = TimeSpan(microseconds: 200_000)
 
-    @Option(help: "Longest line in bytes; a longer one gets a 400 reply and the connection is closed.")
+    @Option(parsing: .unconditional, help: "Longest line in bytes; a longer one gets a 400 reply and the connection is closed.")
     var maxLine = 64 * 1024
 
-    @Option(help: "Close a connection that sends nothing for this long (\(TimeSpan.forms)); 0 turns the limit off.")
+    @Option(parsing: .unconditional, help: "Close a connection that sends nothing for this long (\(TimeSpan.forms)); 0 turns the limit off.")
     var idleTimeout = TimeSpan(microseconds: 300_000_000)
 
-    @Option(help: "Most connections at once; more are refused with a one-line 503 reply.")
+    @Option(parsing: .unconditional, help: "Most connections at once; more are refused with a one-line 503 reply.")
     var maxConnections = 4096
 
-    @Option(help: "Event-loop threads (default: one per core).")
+    @Option(parsing: .unconditional, help: "Event-loop threads (default: one per core).")
     var threads: Int?
 
     @OptionGroup(title: "TLS") var tls: ListeningTLSOptions

@@ -8,7 +8,7 @@ struct SessionSelectionOptions: ParsableArguments {
 
     @OptionGroup(title: "Session filters (as in wirelog sessions list)") var filters: SessionFilterOptions
 
-    @Option(help: "Only the most recent this many matching sessions.")
+    @Option(parsing: .unconditional, help: "Only the most recent this many matching sessions.")
     var limit: Int?
 
     func validate() throws {

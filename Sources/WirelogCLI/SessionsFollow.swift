@@ -24,13 +24,13 @@ struct SessionsFollow: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var filters: OpenSessionFilterOptions
 
-    @Option(help: "How often to look for new messages.")
+    @Option(parsing: .unconditional, help: "How often to look for new messages.")
     var interval = TimeSpan(microseconds: 200_000)
 
-    @Option(help: "Stop after printing this many messages.")
+    @Option(parsing: .unconditional, help: "Stop after printing this many messages.")
     var maxMessages: Int?
 
-    @Option(help: "Stop after this long (exit status 0).")
+    @Option(parsing: .unconditional, help: "Stop after this long (exit status 0).")
     var timeout: TimeSpan?
 
     @Flag(help: "One JSON object per message (NDJSON).")

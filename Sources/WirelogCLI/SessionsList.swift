@@ -22,7 +22,7 @@ struct SessionsList: AsyncParsableCommand {
 
     @OptionGroup(title: "Protocol filters") var protocolFilters: ProtocolFilterOptions
 
-    @Option(help: "Most sessions to show; 0 for all.")
+    @Option(parsing: .unconditional, help: "Most sessions to show; 0 for all.")
     var limit = 50
 
     @Flag(help: "One JSON array of sessions instead of the table.")

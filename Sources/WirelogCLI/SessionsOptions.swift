@@ -68,7 +68,7 @@ struct OpenSessionFilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Sessions with a client command of this verb (any case).", valueName: "verb"))
     var verb: String?
 
-    @Option(help: ArgumentHelp("Sessions with a server reply of this code.", valueName: "code"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sessions with a server reply of this code.", valueName: "code"))
     var code: Int?
 
     var arguments: SessionFilterArguments {
@@ -150,7 +150,7 @@ struct ProtocolFilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Sessions with a message whose decoded field NAME has this value (repeatable; docs/PROTOCOLS.md lists the fields).", valueName: "name=value"))
     var field: [String] = []
 
-    @Option(help: ArgumentHelp("Sessions with an exchange (request to its response) that took longer than this (\(TimeSpan.forms)).", valueName: "time"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sessions with an exchange (request to its response) that took longer than this (\(TimeSpan.forms)).", valueName: "time"))
     var slowerThan: TimeSpan?
 
     var arguments: ProtocolFilterArguments {

@@ -23,7 +23,7 @@ struct SessionsPrune: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Delete sessions that started before this time (ISO 8601 or a time ago).", valueName: "time"))
     var before: String?
 
-    @Option(help: ArgumentHelp("Delete sessions that started longer ago than this (30d, 12h).", valueName: "age"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Delete sessions that started longer ago than this (30d, 12h).", valueName: "age"))
     var olderThan: TimeSpan?
 
     @Flag(help: "Rewrite the file afterwards to give the freed space back to the system.")

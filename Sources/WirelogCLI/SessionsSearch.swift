@@ -40,10 +40,10 @@ struct SessionsSearch: AsyncParsableCommand {
     @Flag(help: "TEXT is a regular expression over the bytes (Swift Regex syntax).")
     var regex = false
 
-    @Option(help: "Most matches to show; 0 for all.")
+    @Option(parsing: .unconditional, help: "Most matches to show; 0 for all.")
     var limit = 50
 
-    @Option(help: "Messages to show before and after each match.")
+    @Option(parsing: .unconditional, help: "Messages to show before and after each match.")
     var context = 1
 
     @Flag(help: "One JSON object per match (NDJSON): the session, the match and its context.")

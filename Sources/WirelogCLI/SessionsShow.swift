@@ -46,7 +46,7 @@ struct SessionsShow: AsyncParsableCommand {
     @Flag(help: "The bytes of every message as stored, even where the session's protocol was decoded (HTTP, RESP, PostgreSQL).")
     var raw = false
 
-    @Option(name: .customLong("bytes"), help: ArgumentHelp("Bytes of a message shown before it is cut.", valueName: "n"))
+    @Option(name: .customLong("bytes"), parsing: .unconditional, help: ArgumentHelp("Bytes of a message shown before it is cut.", valueName: "n"))
     var byteLimit = 512
 
     func validate() throws {

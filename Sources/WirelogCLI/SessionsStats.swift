@@ -23,7 +23,7 @@ struct SessionsStats: AsyncParsableCommand {
 
     @OptionGroup(title: "Protocol filters") var protocolFilters: ProtocolFilterOptions
 
-    @Option(help: "How many of the busiest clients to show.")
+    @Option(parsing: .unconditional, help: "How many of the busiest clients to show.")
     var top = 10
 
     @Flag(help: "One JSON object instead of tables.")

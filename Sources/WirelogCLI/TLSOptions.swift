@@ -33,7 +33,7 @@ struct ListeningTLSOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The private key of --tls-cert (PEM).", valueName: "file"))
     var tlsKey: String?
 
-    @Option(help: "Time a TLS client gets to finish its handshake.")
+    @Option(parsing: .unconditional, help: "Time a TLS client gets to finish its handshake.")
     var tlsHandshakeTimeout = TimeSpan(microseconds: 10_000_000)
 
     @OptionGroup var keyLog: KeyLogOptions

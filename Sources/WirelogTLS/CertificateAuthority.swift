@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import LabProtocol
 import NIOConcurrencyHelpers
 import NIOSSL
 import SwiftASN1
@@ -20,9 +21,11 @@ public final class CertificateAuthority: Sendable {
     public let certificatePEM: String
     private let certificate: Certificate
     private let key: Certificate.PrivateKey
-    private let leaves = NIOLockedValueBox([String: IssuedCertificate]())
-    /// Names are few in practice; past this many the cache starts over rather than grow for ever.
-    private static let maxCachedLeaves = 4096
+    private let leaves = NIOLockedValueBox(LeastRecentlyUsed<String, IssuedCertificate>(capacity: cachedNames))
+    /// How many names' leaves are kept (and, in `ServerTLS`, their contexts): the names used most
+    /// recently; another is minted again when asked for. Clients pick the names, so a bound is
+    /// what keeps memory flat under a stream of new ones (docs/PROXY.md).
+    public static let cachedNames = 256
 
     private init(certificate: Certificate, key: Certificate.PrivateKey) throws {
         self.certificate = certificate
@@ -68,30 +71,51 @@ public final class CertificateAuthority: Sendable {
                 throw TLSSetupError.unreadableAuthority(directory)
             }
         }
-        do {
-            try files.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw TLSSetupError.cannotWrite(directory, reason: error.localizedDescription)
-        }
+        try makeDirectory(directory)
         let authority = try CertificateAuthority()
         try PrivateFile.write(try authority.key.serializeAsPEM().pemString, to: keyPath)
         try PrivateFile.write(authority.certificatePEM, to: certificatePath, mode: 0o644)
         return (authority, true)
     }
 
+    /// `mkdir -p`, each new directory 0700; a failure says why in the system's words (Foundation's
+    /// "The operation could not be completed" says nothing).
+    private static func makeDirectory(_ directory: String) throws {
+        var path = directory.hasPrefix("/") ? "/" : ""
+        for component in directory.split(separator: "/") {
+            path += component + "/"
+            guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+                throw TLSSetupError.cannotMakeAuthority(directory, reason: String(cString: strerror(errno)).lowercased())
+            }
+        }
+    }
+
     public static func certificatePath(in directory: String) -> String {
         (directory as NSString).appendingPathComponent("ca.pem")
     }
 
-    /// The cached leaf for `name` (a host name or an IP address), issued the first time.
+    /// The cached leaf for `name` (a host name or an IP address), issued the first time. A name
+    /// a certificate cannot hold (a client's SNI may be anything) is a plain-words `TLSFailure`.
     public func leaf(for name: String) throws -> IssuedCertificate {
-        if let leaf = leaves.withLockedValue({ $0[name] }) { return leaf }
-        let leaf = try issue(names: [name])
-        leaves.withLockedValue { cache in
-            if cache.count >= Self.maxCachedLeaves { cache.removeAll() }
-            cache[name] = leaf
+        if let leaf = leaves.withLockedValue({ $0.value(for: name) }) { return leaf }
+        guard Self.canHold(name) else {
+            throw TLSFailure.other("no certificate can be minted for the server name \"\(Escaping.escape(Array(name.utf8)))\": it is not a host name")
         }
+        let leaf = try issue(names: [name])
+        leaves.withLockedValue { $0.set(leaf, for: name) }
         return leaf
+    }
+
+    /// How many names' leaves are kept now (at most `cachedNames`).
+    var cachedLeafCount: Int { leaves.withLockedValue { $0.count } }
+
+    /// A host name of letters, digits, '-', '_', '.' and '*' (ASCII, as a certificate's DNS names
+    /// must be), or an IP address.
+    static func canHold(_ name: String) -> Bool {
+        if IPAddressBytes(name) != nil { return true }
+        return !name.isEmpty && name.utf8.count <= 253 && name.utf8.allSatisfy { byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || Array("-_.*".utf8).contains(byte)
+        }
     }
 
     /// A new leaf for `names` (host names or IP addresses; the first is also its common name),

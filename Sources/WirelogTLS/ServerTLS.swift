@@ -25,8 +25,8 @@ public final class ServerTLS: Sendable {
     public let handshakeTimeout: TimeAmount
     public let keyLog: KeyLog?
     public let start: HandshakeStart
-    private let contexts = NIOLockedValueBox([ContextKey: NIOSSLContext]())
-    private static let maxContexts = 1024
+    /// With minted leaves one per name (and protocol) the client picks: as bounded as the leaves.
+    private let contexts = NIOLockedValueBox(LeastRecentlyUsed<ContextKey, NIOSSLContext>(capacity: CertificateAuthority.cachedNames))
 
     private struct ContextKey: Hashable {
         var name: String?
@@ -56,7 +56,7 @@ public final class ServerTLS: Sendable {
         // With files every name gets the same certificate: one context per protocol.
         let name: String? = if case .minted = identity { serverName } else { nil }
         let key = ContextKey(name: name, applicationProtocol: applicationProtocol)
-        if let context = contexts.withLockedValue({ $0[key] }) { return context }
+        if let context = contexts.withLockedValue({ $0.value(for: key) }) { return context }
         let (chain, privateKey) = try certificate(for: name)
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
@@ -68,12 +68,12 @@ public final class ServerTLS: Sendable {
         } catch {
             throw TLSSetupError.rejected("this certificate and key")
         }
-        contexts.withLockedValue { cache in
-            if cache.count >= Self.maxContexts { cache.removeAll() }
-            cache[key] = context
-        }
+        contexts.withLockedValue { $0.set(context, for: key) }
         return context
     }
+
+    /// How many contexts are kept now (at most `CertificateAuthority.cachedNames`).
+    var cachedContextCount: Int { contexts.withLockedValue { $0.count } }
 
     private func certificate(for name: String?) throws -> ([NIOSSLCertificate], NIOSSLPrivateKey) {
         switch identity {

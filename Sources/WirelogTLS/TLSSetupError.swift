@@ -6,6 +6,7 @@ public enum TLSSetupError: Error, CustomStringConvertible, Equatable {
     case keyDoesNotMatch(String, String)
     case unreadableAuthority(String)
     case cannotWrite(String, reason: String)
+    case cannotMakeAuthority(String, reason: String)
     case rejected(String)
 
     public var description: String {
@@ -16,6 +17,8 @@ public enum TLSSetupError: Error, CustomStringConvertible, Equatable {
         case .keyDoesNotMatch(let key, let certificate): "the private key in \(key) does not belong to the certificate in \(certificate)"
         case .unreadableAuthority(let directory): "\(directory) holds a CA wirelog cannot read (ca.pem and ca-key.pem): remove them to make a new one"
         case .cannotWrite(let path, let reason): "cannot write \(path): \(reason)"
+        case .cannotMakeAuthority(let directory, let reason):
+            "cannot make the CA directory \(directory): \(reason); give --tls-mint-ca a directory you may write"
         case .rejected(let what): "TLS cannot be set up with \(what)"
         }
     }

@@ -7,8 +7,10 @@ import TestSupport
 /// (docs/SCHEMA.md, "Segment files"); whatever the backend, every query sees the same bytes, and
 /// delete takes them off the disk.
 @Suite struct LargeMessageTests {
-    /// Sends 4 MiB with `marker` in the middle through a recording proxy, gets a reply, closes.
-    private func recordBulk(_ store: StoreLocation, marker: String) async throws -> [UInt8] {
+    /// Sends 4 MiB with `marker` in the middle through a recording proxy, gets a reply, closes;
+    /// runs `whileRecording` once the session has ended, before the proxy stops.
+    private func recordBulk(_ store: StoreLocation, marker: String,
+                            whileRecording: ([SessionRow]) async throws -> Void = { _ in }) async throws -> [UInt8] {
         let upstream = try TestListener()
         let proxy = try await ProxyHarness.start(upstreamPort: upstream.port, store: store)
         var bytes = randomBytes(4 << 20, seed: 17)
@@ -22,7 +24,7 @@ import TestSupport
         #expect(try await onThread { try client.receive(exactly: 7) } == Array("stored\n".utf8))
         client.close()
         server.close()
-        _ = try await endedSessions(store, count: 1)
+        try await whileRecording(try await endedSessions(store, count: 1))
         await proxy.stop()
         return data
     }
@@ -67,6 +69,19 @@ import TestSupport
             #expect(try FileManager.default.contentsOfDirectory(atPath: path + "-segments").isEmpty)
             #expect(try RecordedRows.integrityCheck(path) == "ok")
         }
+    }
+
+    /// Deleted while the recorder still appends to its segment: the segment goes when the recorder seals it.
+    @Test func aSegmentEmptiedWhileItIsWrittenLeavesTheDiskWhenSealed() async throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("live.sqlite")
+        _ = try await recordBulk(.sqlite(path: path), marker: "live-marker") { sessions in
+            let deleted = try WirelogProcess.run(["sessions", "delete", String(sessions[0].id), "--db", path])
+            #expect(deleted.failure == nil)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: path + "-segments").count == 1)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: path + "-segments").isEmpty)
+        #expect(try RecordedRows.integrityCheck(path) == "ok")
     }
 
     @Test func aDatabaseMovedWithoutItsSegmentsSaysSo() async throws {

@@ -51,6 +51,14 @@ import TestSupport
         #expect(without.status == 3)
         #expect(without.stdoutText.contains("REDACTED, not sent: no --secret for redis-auth"))
         #expect(!without.stdoutText.contains(password) && !withSecret.stdoutText.contains(password))
+
+        // A password of another length: the RESP length in front of it is put right, so the
+        // server reads the whole AUTH and the session matches as before.
+        let shorter = "pw42"
+        _ = try await onThread { try Program.run("redis-cli", ["-p", String(redisPort), "--no-auth-warning", "-a", password, "CONFIG", "SET", "requirepass", shorter]) }
+        let changed = try WirelogProcess.run(["replay", first, "--db", store.argument, "--to", "127.0.0.1:\(redisPort)", "--timeout", "2s",
+                                              "--secret", "redis-auth=\(shorter)"])
+        #expect(changed.status == 0, "\(changed.stdoutText)\(changed.stderrText)")
     }
 
     @Test(arguments: TestBackend.allCases)

@@ -431,7 +431,7 @@ func tlsSessions(_ store: StoreLocation, _ filter: SessionFilter = SessionFilter
         let keyMode = try FileManager.default.attributesOfItem(atPath: mint + "/ca-key.pem")[.posixPermissions] as? Int
         #expect(keyMode == 0o600)
         let wrong = try WirelogProcess.run([
-            "proxy", "--upstream", "127.0.0.1:1", "--db", directory.file("q.sqlite"),
+            "proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--db", directory.file("q.sqlite"),
             "--tls-cert", directory.file("missing.pem"), "--tls-key", directory.file("missing-key.pem"),
         ])
         #expect(wrong.status == 2)

@@ -96,6 +96,41 @@ import TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
 
+    /// A file in a directory that does not exist: the directory is named, with what to do, and
+    /// nothing is created (a recorder would otherwise fail on SQLite's "cannot open").
+    @Test func aDatabaseInAMissingDirectorySaysToCreateIt() throws {
+        let dir = TemporaryDirectory()
+        let missing = dir.file("not-yet")
+        for command in [["sessions", "list"], ["serve", "--listen", "127.0.0.1:0"], ["proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9"]] {
+            expectOneLineError(try WirelogProcess.run(command + ["--db", missing + "/x.sqlite"]), status: 2,
+                               containing: "the directory \(missing) does not exist; create it first (mkdir -p \(missing))")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    /// A `%` in a URL's password must start an escape: one that does not is an error, never a
+    /// password silently left out (and the password is not shown).
+    @Test func aStrayPercentInAPostgresURLIsRefused() throws {
+        for (url, part) in [("postgres://me:se%zzcret@127.0.0.1:9/db", "password"), ("postgres://m%e:secret@127.0.0.1:9/db", "user name"),
+                            ("postgres://me:secret%@127.0.0.1:9/db", "password"), ("postgres://me@127.0.0.1:9/d%b", "host, port or database name")] {
+            let result = try WirelogProcess.run(["sessions", "list", "--db", url])
+            expectOneLineError(result, status: 2, containing: "the \(part) has a % that is not followed by two hex digits (write a % as %25)")
+            #expect(!result.stderrText.contains("secret"), "\(result.stderrText)")
+        }
+    }
+
+    /// A negative number is a value the command explains, not a missing one.
+    @Test func aNegativeNumberIsRefusedForWhatItIs() throws {
+        for (arguments, said) in [(["sessions", "list", "--limit", "-1"], "--limit cannot be negative (0 shows all)"),
+                                  (["sessions", "search", "x", "--context", "-2"], "--context cannot be negative"),
+                                  (["serve", "--max-line", "-5"], "--max-line must be positive")] {
+            let result = try WirelogProcess.run(arguments + ["--db", "never.sqlite"])
+            #expect(result.status == 64)
+            #expect(result.stderrText.contains(said), "\(arguments): \(result.stderrText)")
+            #expect(!result.stderrText.contains("Missing value"), "\(arguments): \(result.stderrText)")
+        }
+    }
+
     @Test func followOffersOnlyTheFiltersItHonours() throws {
         let follow = try WirelogProcess.run(["sessions", "follow", "--help"]).stdoutText
         #expect(!follow.contains("--reason"), "\(follow)")

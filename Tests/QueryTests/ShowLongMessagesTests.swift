@@ -11,15 +11,27 @@ import TestSupport
 
     /// The fixture plus one session (the newest) holding `longMessage` and its reply.
     private func recordLong(_ backend: TestBackend) async throws -> (QueryFixture, Int64) {
+        try await record(backend, [(Self.longMessage, "DATA", "300 DRCV\n")])
+    }
+
+    /// The fixture plus one session (the newest) holding these commands, each with its verb and reply.
+    private func record(_ backend: TestBackend, _ exchanges: [(command: [UInt8], verb: String, reply: String)]) async throws -> (QueryFixture, Int64) {
         let fixture = try await QueryFixture.record(backend)
         let started = WallClock.nowMicros()
         let info = SessionInfo(kind: .server, decoding: .lab, clientHost: "127.0.0.1", clientPort: 4000,
                                serverHost: "127.0.0.1", serverPort: 7070, startedMicros: started)
-        let messages = [
-            RecordedMessage(seq: 1, atMicros: started + 10, sender: .client, raw: Self.longMessage, verb: "DATA"),
-            RecordedMessage(seq: 2, atMicros: started + 20, sender: .server, raw: Array("300 DRCV\n".utf8), replyCode: 300),
-        ]
-        let end = SessionEnd(atMicros: started + 30, reason: .quit, bytesFromClient: 65_536, bytesFromServer: 9, messageCount: 2)
+        let messages = exchanges.enumerated().flatMap { index, exchange in
+            let at = started + Int64(index) * 20
+            return [
+                RecordedMessage(seq: Int64(2 * index + 1), atMicros: at + 10, sender: .client, raw: exchange.command, verb: exchange.verb),
+                RecordedMessage(seq: Int64(2 * index + 2), atMicros: at + 20, sender: .server, raw: Array(exchange.reply.utf8),
+                                replyCode: Int(exchange.reply.prefix(3))),
+            ]
+        }
+        let fromClient = exchanges.reduce(0) { $0 + Int64($1.command.count) }
+        let fromServer = exchanges.reduce(0) { $0 + Int64($1.reply.utf8.count) }
+        let end = SessionEnd(atMicros: started + Int64(exchanges.count) * 20 + 10, reason: .quit, bytesFromClient: fromClient,
+                             bytesFromServer: fromServer, messageCount: Int64(messages.count))
         let id = try #require(try await fixture.store.withStore(.modify) {
             try await $0.write([(CompleteSession(info: info, end: end, messages: messages), nil)])
         }.first ?? nil)
@@ -59,6 +71,20 @@ import TestSupport
         let zero = try fixture.run(["show", String(id), "--bytes", "0"])
         #expect(zero.status == 64)
         #expect(zero.stderrText.contains("--bytes must be positive"))
+    }
+
+    /// A verb as long as the label column or longer still stands apart from the bytes (two
+    /// spaces), so that it does not read as bytes that were sent.
+    @Test(arguments: TestBackend.allCases)
+    func aLongVerbStandsApartFromTheBytes(_ backend: TestBackend) async throws {
+        let (fixture, id) = try await record(backend, [
+            (Array("BOGUS\n".utf8), "BOGUS", "400 BCMD\n"), (Array("BOGUSX\n".utf8), "BOGUSX", "400 BCMD\n"),
+            (Array("ABCDEFGHIJ rest\n".utf8), "ABCDEFGHIJ", "400 BCMD\n"),
+        ])
+        let lines = messageLines(try fixture.run(["show", String(id)])).filter { $0.contains("→") }
+        #expect(lines.map { String($0.split(separator: "→")[1]) } == [
+            "  BOGUS  BOGUS\\n", "  BOGUSX  BOGUSX\\n", "  ABCDEFGHIJ  ABCDEFGHIJ rest\\n",
+        ])
     }
 
     /// Paged through $PAGER on a terminal, plain into a pipe (paging changes nothing stored: one backend).

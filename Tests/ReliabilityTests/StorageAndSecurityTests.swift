@@ -1,3 +1,4 @@
+import Backends
 import Foundation
 import Server
 import Recording
@@ -76,6 +77,40 @@ private func runQuietly(_ arguments: [String]) -> Int32 {
         #expect(result.status == 2)
         #expect(result.stderrText.contains("new.sqlite"), "\(result.stderrText)")
         #expect(result.stderrText.contains("read-only") || result.stderrText.contains("cannot"), "\(result.stderrText)")
+    }
+
+    /// Read commands need only read access: a store this user may read but not write (SQLite: the
+    /// file and its directory; PostgreSQL: a role with SELECT only) is listed; one they may not
+    /// read is one line saying "permission denied" and what to check.
+    @Test(arguments: TestBackend.allCases)
+    func aStoreThatMayOnlyBeReadIsReadAndAnUnreadableOneSaysPermissionDenied(_ backend: TestBackend) async throws {
+        let dir = TemporaryDirectory()
+        let store = try backend.freshStore(in: dir)
+        #expect(try WirelogProcess.run(["bench", "populate", "--db", store.argument, "--sessions", "3"]).failure == nil)
+        let readable: ProcessResult, unreadable: ProcessResult
+        switch store {
+        case .sqlite(let path):
+            // No -wal or -shm left (no writer at work), none can be made: SQLite needs them for WAL.
+            #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
+            chmod(path, 0o444)
+            chmod(dir.path, 0o555)
+            readable = try WirelogProcess.runWithoutFileAccessPrivileges(["sessions", "list", "--db", path])
+            chmod(path, 0)
+            unreadable = try WirelogProcess.runWithoutFileAccessPrivileges(["sessions", "list", "--db", path])
+        case .postgres(let url):
+            let password = "reader-password"
+            let (reader, stranger) = (try TestPostgres.freshRole(password: password), try TestPostgres.freshRole(password: password))
+            try TestPostgres.psql(store.argument, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO \(reader)")
+            func roleURL(_ role: String) -> String { "postgres://\(role):\(password)@\(url.host):\(url.port)/\(url.database)" }
+            readable = try WirelogProcess.run(["sessions", "list", "--db", roleURL(reader)])
+            unreadable = try WirelogProcess.run(["sessions", "list", "--db", roleURL(stranger)])
+            #expect(!unreadable.stderrText.contains(password))
+        }
+        #expect(readable.failure == nil)
+        #expect(readable.stdoutText.split(separator: "\n").count == 4, "\(readable.stdoutText)")
+        #expect(unreadable.status == 2)
+        #expect(unreadable.stderrText.contains("permission denied") && unreadable.stderrText.contains("check"), "\(unreadable.stderrText)")
+        #expect(unreadable.stderrText.split(separator: "\n").count == 1, "\(unreadable.stderrText)")
     }
 
     @Test func limitsAreOnAndBindingIsLoopbackByDefault() throws {

@@ -29,7 +29,7 @@ import TestSupport
         let sessions = try await RecordedRows.sessions(store)
         let replays = sessions.filter { $0.kind == "replay" }
         #expect(replays.count == 2)
-        #expect(replays.allSatisfy { $0.decoding == "raw" && $0.endReason == "server_closed" })
+        #expect(replays.allSatisfy { $0.decoding == "lab" && $0.endReason == "server_closed" }, "decoded as the original was")
         let pairs = try #require(run.summary["replay_sessions"] as? [[String: Int]])
         #expect(pairs.map { $0["session"] } == [Int(id)])
         #expect(pairs.map { $0["replay_session"] } == [Int(replays[0].id)])
@@ -41,6 +41,7 @@ import TestSupport
             let messages = try await RecordedRows.messages(store, session: replay.id)
             let sent = messages.filter { $0.sender == "client" }
             #expect(sent.map(\.rawText) == ["HELO\n", "DATA x\n", "QUIT\n"])
+            #expect(sent.map(\.verb) == ["HELO", "DATA", "QUIT"], "cut and read as lab commands")
             #expect(messages.filter { $0.sender == "server" }.flatMap(\.raw) == Array("100 OK\n300 DRCV\n200 BYE\n".utf8))
             // Sends are timed by the replay itself; a small tolerance for timer granularity.
             let gaps = zip(sent.dropFirst(), sent).map { $0.atMicros - $1.atMicros }

@@ -62,4 +62,37 @@ import Testing
         #expect(plan.steps.isEmpty)
         #expect(plan.ending == .clientCloses(beforeLastReply: false))
     }
+
+    /// A secret of another length than the recorded one: the RESP bulk length and the PostgreSQL
+    /// message length in front of it are put right; where there is none, the rule is named.
+    @Test func aSecretOfAnotherLengthGetsTheLengthInFrontOfItPutRight() throws {
+        let token = Array("REDACTED-0123456789ab".utf8)
+        var secrets = ReplaySecrets()
+        secrets.set("redis-auth", Array("short".utf8))
+        secrets.set("postgres-password", Array("newpass\0".utf8))
+        secrets.set("custom", Array("xy".utf8))
+
+        /// The bytes sent for `send` with `span` restored, and the rules left unframed.
+        func restored(_ send: [UInt8], _ span: RedactedSpan) throws -> (bytes: [UInt8], unframed: [String]) {
+            let message = try secrets.restore(send, [span]).get()
+            return (message.bytes, message.unframed)
+        }
+        let resp = Array("*2\r\n$4\r\nAUTH\r\n$17\r\n".utf8) + token + Array("\r\n".utf8)
+        let respSpan = RedactedSpan(offset: resp.count - 2 - token.count, length: 17, rule: "redis-auth")
+        #expect(try restored(resp, respSpan) == (Array("*2\r\n$4\r\nAUTH\r\n$5\r\nshort\r\n".utf8), []))
+
+        // 'p', then the length: itself and a 10-byte body (the password and its NUL); first in
+        // its turn, or after another message.
+        let password: [UInt8] = [UInt8(ascii: "p"), 0, 0, 0, 14] + token
+        #expect(try restored(password, RedactedSpan(offset: 5, length: 10, rule: "postgres-password"))
+            == ([UInt8(ascii: "p"), 0, 0, 0, 12] + Array("newpass\0".utf8), []))
+        let sync: [UInt8] = [UInt8(ascii: "S"), 0, 0, 0, 4]
+        #expect(try restored(sync + password, RedactedSpan(offset: 10, length: 10, rule: "postgres-password"))
+            == (sync + [UInt8(ascii: "p"), 0, 0, 0, 12] + Array("newpass\0".utf8), []))
+
+        let line = Array("LOGIN ".utf8) + token + [0x0A]
+        #expect(try restored(line, RedactedSpan(offset: 6, length: 17, rule: "custom")) == (Array("LOGIN xy\n".utf8), ["custom"]))
+        // The same length needs nothing put right.
+        #expect(try restored(line, RedactedSpan(offset: 6, length: 2, rule: "custom")).unframed.isEmpty)
+    }
 }

@@ -60,9 +60,30 @@ import TestSupport
         #expect(run.int("sessions_with_differences") == 2)
 
         // The text report says the same for people.
-        let text = try WirelogProcess.run(["replay", "1", "--to", "127.0.0.1:1", "--db", store.argument])
+        // A port reserved and released: nothing listens there (port 1 need not be closed).
+        let closed = try closedLoopbackPort()
+        let text = try WirelogProcess.run(["replay", "1", "--to", "127.0.0.1:\(closed)", "--db", store.argument])
         #expect(text.status == 2)
-        #expect(text.stdoutText.contains("cannot connect to 127.0.0.1:1"))
+        #expect(text.stdoutText.contains("cannot connect to 127.0.0.1:\(closed)"))
+    }
+
+    /// A secret not as long as the recorded one, with no length in front of it to put right
+    /// (lab-data: a line): a reply that does not come says what that may mean.
+    @Test(arguments: TestBackend.allCases)
+    func aReplyMissingAfterASecretOfAnotherLengthSaysWhatThatMayMean(_ backend: TestBackend) async throws {
+        let dir = TemporaryDirectory()
+        let store = try backend.freshStore(in: dir)
+        let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--db", store.argument, "--redact-preset", "lab-data"])
+        let port = try serve.listeningPort()
+        #expect(try WirelogProcess.run(["client", "127.0.0.1:\(port)"], input: Array("DATA the-payload\n".utf8)).failure == nil)
+        serve.signal(SIGTERM)
+        #expect(try serve.wait().failure == nil)
+        let silent = try TestListener()
+        let run = try WirelogProcess.run(["replay", "1", "--db", store.argument, "--to", "127.0.0.1:\(silent.port)", "--timeout", "1s",
+                                          "--secret", "lab-data=xy"])
+        #expect(run.status == 1)
+        #expect(run.stdoutText.contains("no reply within 1s: received 0 of 9 recorded bytes (the --secret for lab-data is not as long as the recorded one, and no length in front of it could be put right"),
+                "\(run.stdoutText)")
     }
 
     @Test(arguments: TestBackend.allCases)

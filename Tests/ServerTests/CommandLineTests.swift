@@ -30,6 +30,39 @@ import TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
 
+    /// `--web` on a port in use, or on `--listen`'s own: one line naming that port, before any
+    /// store is made (nothing else in the log).
+    @Test func aWebPortInUseIsNamedAndCreatesNothing() throws {
+        let dir = TemporaryDirectory()
+        let taken = try TestListener()
+        let free = try closedLoopbackPort()
+        for command in [["serve"], ["proxy", "--upstream", "127.0.0.1:9"]] {
+            for (listen, web) in [("127.0.0.1:0", taken.port), ("127.0.0.1:\(free)", free)] {
+                let result = try WirelogProcess.run(command + ["--listen", listen, "--web", "127.0.0.1:\(web)", "--db", dir.file("x.sqlite")])
+                #expect(result.status == 2)
+                #expect(result.stderrText == "wirelog: cannot listen on 127.0.0.1:\(web) for the web viewer (--web): address already in use\n",
+                        "\(command) --listen \(listen)")
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    /// A host name that does not resolve (looked up with no network: `unshare -n`) is one plain
+    /// line: no hint that a server may be down, no warning about other machines first.
+    @Test func aHostNameThatDoesNotResolveIsOnePlainLine() throws {
+        try #require(WirelogProcess.canRunWithoutNetwork, "needs unshare -n (network namespaces) to look a name up without a network")
+        let dir = TemporaryDirectory()
+        let client = try WirelogProcess.runWithoutNetwork(["client", "nohost:7070"])
+        #expect(client.status == 1)
+        #expect(client.stderrText == "wirelog: cannot connect to nohost:7070: cannot resolve the host name nohost\n")
+        for port in [7070, 0] {
+            let serve = try WirelogProcess.runWithoutNetwork(["serve", "--listen", "nohost:\(port)", "--db", dir.file("x.sqlite")])
+            #expect(serve.status == 2)
+            #expect(serve.stderrText == "wirelog: cannot listen on nohost:\(port): cannot resolve the host name nohost\n")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
     @Test func anAddressWithoutAPortSaysHostPortIsExpected() throws {
         for arguments in [["client", "127.0.0.1"], ["serve", "--listen", "0.0.0.0"], ["replay", "1", "--to", "localhost"]] {
             let result = try WirelogProcess.run(arguments)
@@ -93,6 +126,45 @@ import TestSupport
         #expect(screen.contains("\n200 BYE"), "\(screen.debugDescription)")
         let commands = try await RecordedRows.messages(server.store).filter { $0.sender == "client" }.map(\.rawText)
         #expect(commands == ["HELO\n", "QUIT\n"])
+    }
+
+    /// Bytes that are not UTF-8 leave as they were read, piped or typed at either prompt.
+    @Test(arguments: [false, true])
+    func theClientSendsTheBytesItReads(atATerminal: Bool) async throws {
+        let helo = Array("HELO ".utf8) + [0xFF, 0xFE]
+        let payload: [UInt8] = [0xC3, 0x28, 0x80, 0x41]
+        let listener = try TestListener()
+        // The server's side: each command's exact bytes, then its reply.
+        let server = Task {
+            try await onThread { () -> [[UInt8]] in
+                let connection = try listener.accept()
+                var received: [[UInt8]] = []
+                for (count, reply) in [(helo.count + 1, "100 OK\n"), (5 + payload.count + 1, "300 DRCV\n"), (5, "200 BYE\n")] {
+                    received.append(try connection.receive(exactly: count))
+                    try connection.send(Array(reply.utf8))
+                }
+                connection.close()
+                return received
+            }
+        }
+        let arguments = ["client", "127.0.0.1:\(listener.port)"]
+        if atATerminal {
+            let client = try TerminalProcess(arguments)
+            try client.waitFor("Command: ")
+            client.type(helo + [0x0A])
+            try client.waitFor("100 OK")
+            client.type("DATA\n")
+            try client.waitFor("Input data to send: ")
+            client.type(payload + [0x0A])
+            try client.waitFor("300 DRCV")
+            client.type("\u{4}")
+            #expect(try client.wait() == 0)
+        } else {
+            let result = try WirelogProcess.run(arguments, input: helo + Array("\nDATA\n".utf8) + payload + [0x0A])
+            #expect(result.failure == nil)
+        }
+        let received = try await server.value
+        #expect(received == [helo + [0x0A], Array("DATA ".utf8) + payload + [0x0A], Array("QUIT\n".utf8)])
     }
 
     /// A reply that keeps arriving is waited for, however long it takes in all; only silence times out.

@@ -30,8 +30,10 @@ public final class TerminalProcess: @unchecked Sendable {
     }
 
     /// Types `text` (`\u{4}` is Ctrl-D at the start of a line: end of input).
-    public func type(_ text: String) {
-        let bytes = Array(text.utf8)
+    public func type(_ text: String) { type(Array(text.utf8)) }
+
+    /// Types `bytes` as they are (UTF-8 or not).
+    public func type(_ bytes: [UInt8]) {
         _ = bytes.withUnsafeBytes { write(master, $0.baseAddress, $0.count) }
     }
 

@@ -30,6 +30,13 @@ public enum TestPostgres {
         return try url(base, database: createDatabase(owner: role), password: password)
     }
 
+    /// A new LOGIN role with `password` (checked over 127.0.0.1), granted nothing; its name.
+    public static func freshRole(password: String) throws -> String {
+        let name = "wl_role_\(getpid())_\(counter.next())_\(String(UInt32.random(in: .min ... .max), radix: 16))"
+        try psql(try setting(urlVariable), "CREATE ROLE \(name) LOGIN PASSWORD '\(password)'")
+        return name
+    }
+
     /// The role whose password travels in clear (pg_hba method `password`), and that password.
     public static let cleartextRole = (user: "wirelog_clear", password: "clear-text-password")
     /// The role that logs in with an MD5 challenge (pg_hba method `md5`), and its password.

@@ -250,6 +250,12 @@ import TestSupport
             #expect(step["expected"] as? String == "100 OK\\n")
             #expect(step["actual"] as? String == "100 OK\\r\\n")
             #expect(step["first_difference"] as? [Int] == [6, 6])
+            // The recorded end is a step too, as `wirelog replay` counts it ("1 of 2 steps differ").
+            let steps = try #require(pair["steps"] as? [[String: Any]])
+            #expect(steps.count == 2)
+            #expect(steps.last?["kind"] as? String == "close")
+            #expect(steps.last?["ending"] as? String == "the client closed" && steps.last?["replay_ending"] as? String == "the client closed")
+            #expect(steps.last?["differs"] as? Bool == false)
             #expect(try await client.execute(uri: "/api/replays/\(fixture.original)", method: .get).status == .badRequest)
         }
     }

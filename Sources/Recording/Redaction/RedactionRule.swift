@@ -112,8 +112,9 @@ public final class RedactionRule: @unchecked Sendable {
     }
 
     /// The byte ranges of `raw` this rule hides (possibly overlapping). `state` carries what a
-    /// rule remembers between the messages of a session; nil when checking a rule alone.
-    func hiddenRanges(in raw: [UInt8], sender: Sender = .client, payloadRange: Range<Int>? = nil,
+    /// rule remembers between the messages of a session; nil when checking a rule alone. A
+    /// protocol decoder's `fields` make the presets more precise where they tell where things are.
+    func hiddenRanges(in raw: [UInt8], sender: Sender = .client, payloadRange: Range<Int>? = nil, fields: [MessageField] = [],
                       text: inout ByteText?, state: inout RedactionState) -> [Range<Int>] {
         switch matcher {
         case .regex(let regex):
@@ -131,17 +132,15 @@ public final class RedactionRule: @unchecked Sendable {
             state.labPayloadFollows = Self.endsWithBareData(raw)
             return ranges
         case .httpCredentialHeaders:
-            return raw.withUnsafeBufferPointer { ByteMatchers.httpCredentialValues(in: $0) }
+            // A decoded HTTP message says where its head ends: a body line that looks like a header is not one.
+            let head = fields[field: "body_offset"]?.integer.map { min(raw.count, max(0, Int($0))) } ?? raw.count
+            return raw.withUnsafeBufferPointer { ByteMatchers.httpCredentialValues(in: UnsafeBufferPointer(rebasing: $0[..<head])) }
         case .postgresPasswordMessage:
-            guard raw.count > 5 else { return [] }
-            let length = raw[1...4].reduce(0) { $0 << 8 | Int($1) }
-            let end = min(raw.count, 1 + max(length, 4))
-            if sender == .client { return raw[0] == UInt8(ascii: "p") ? [5..<end] : [] }
-            // SCRAM's server-first (SASLContinue, 11: nonce, salt, iterations) and server-final
-            // (SASLFinal, 12: the signature) would let a guessed password be checked offline.
-            guard raw[0] == UInt8(ascii: "R"), end > 9 else { return [] }
-            let code = raw[5...8].reduce(0) { $0 << 8 | Int($1) }
-            return code == 11 || code == 12 ? [9..<end] : []
+            guard sender == .client else { return Self.scramServerData(in: raw) }
+            // A decoded turn names its messages, all typed once a password is asked for: every
+            // password or SASL message in it, wherever it stands. Otherwise one at the start of a read.
+            guard let messages = fields[field: "messages"]?.text else { return Self.passwordBody(in: raw, at: 0).map { [$0] } ?? [] }
+            return messages.contains("Password") || messages.contains("SASL") ? Self.passwordBodies(inTurn: raw) : []
         case .smtpAuthExchange(let start):
             if sender == .server {
                 // 334 asks for more of the exchange; any other reply ends it.
@@ -158,6 +157,43 @@ public final class RedactionRule: @unchecked Sendable {
             if Self.cachedText(&text, raw).hasMatch(start) { state.smtpAuthInProgress = true }
             return ranges
         }
+    }
+
+    /// The body of the PostgreSQL message at `offset` when it is a PasswordMessage or SASL response (`p`).
+    private static func passwordBody(in raw: [UInt8], at offset: Int) -> Range<Int>? {
+        guard raw.count > offset + 5, raw[offset] == UInt8(ascii: "p") else { return nil }
+        let length = raw[offset + 1...offset + 4].reduce(0) { $0 << 8 | Int($1) }
+        return offset + 5..<min(raw.count, offset + 1 + max(length, 4))
+    }
+
+    /// The bodies of every `p` message of a decoded client turn (type byte and length each).
+    private static func passwordBodies(inTurn raw: [UInt8]) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        var offset = 0
+        while raw.count >= offset + 5 {
+            let length = raw[offset + 1...offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            guard length >= 4 else { break }
+            if let body = passwordBody(in: raw, at: offset) { ranges.append(body) }
+            offset += 1 + length
+        }
+        return ranges
+    }
+
+    /// The data of SCRAM's server-first (SASLContinue, 11: nonce, salt, iterations) and
+    /// server-final (SASLFinal, 12: the signature) among the Authentication messages a server's
+    /// read or turn starts with: with them a guessed password could be checked offline.
+    private static func scramServerData(in raw: [UInt8]) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        var offset = 0
+        while raw.count >= offset + 9, raw[offset] == UInt8(ascii: "R") {
+            let length = raw[offset + 1...offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            guard length >= 8 else { break }
+            let code = raw[offset + 5...offset + 8].reduce(0) { $0 << 8 | Int($1) }
+            let end = min(raw.count, offset + 1 + length)
+            if code == 11 || code == 12, end > offset + 9 { ranges.append(offset + 9..<end) }
+            offset += 1 + length
+        }
+        return ranges
     }
 
     private static let smtpContinuation = Array("334".utf8)

@@ -276,10 +276,10 @@ public struct SessionQueries {
             searchSQL(needle, filter: filter, limit: limit, idRange: ($0 * step + 1)...min(($0 + 1) * step, newest))
         }
         let results = ParallelResults<[(SessionSummary, StoredMessage)]>(count: parts)
-        let path = database.path
+        let (path, mode) = (database.path, database.mode)
         DispatchQueue.concurrentPerform(iterations: parts) { index in
             let (sql, values) = statements[index]
-            results.set(index, Result { try Self.matchRows(Database(path: path, mode: .readOnly), sql, values) })
+            results.set(index, Result { try Self.matchRows(Database(path: path, mode: mode == .immutable ? .immutable : .readOnly), sql, values) })
         }
         return Array(try results.values().joined().prefix(limit))
     }

@@ -30,9 +30,10 @@ extension Request {
         return min(number, maximum)
     }
 
-    func int64(_ name: String) throws -> Int64? {
+    /// A session or message id (`what`) in the query.
+    func id(_ name: String, of what: String) throws -> Int64? {
         guard let text = query(name) else { return nil }
-        guard let number = Int64(text), number >= 0 else { throw ViewerError.badRequest("\(name) must be a message id, not '\(text)'") }
+        guard let number = Int64(text), number >= 0 else { throw ViewerError.badRequest("\(name) must be a \(what) id, not '\(text)'") }
         return number
     }
 
@@ -54,10 +55,15 @@ extension SessionListPosition {
 }
 
 extension RequestContext {
-    /// The `:id` of the path as a session id.
-    func sessionID(_ name: String = "id") throws -> Int64 {
+    /// The `:id` of the path.
+    func sessionID() throws -> Int64 { try pathID("id", of: "session") }
+
+    /// The `:message` of the path.
+    func messageID() throws -> Int64 { try pathID("message", of: "message") }
+
+    private func pathID(_ name: String, of what: String) throws -> Int64 {
         let text = parameters.get(name) ?? ""
-        guard let id = Int64(text) else { throw ViewerError.badRequest("'\(text)' is not a session id") }
+        guard let id = Int64(text) else { throw ViewerError.badRequest("'\(text)' is not a \(what) id") }
         return id
     }
 }

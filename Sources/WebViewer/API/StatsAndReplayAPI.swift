@@ -67,6 +67,9 @@ struct PairView: Encodable {
         let differs: Bool
         /// Byte offsets of the first difference in the replies (expected, actual).
         let firstDifference: [Int]?
+        /// On the `close` step: who ended each session (`the server closed`).
+        let ending: String?
+        let replayEnding: String?
 
         init(_ step: RecordedPair.Step) {
             number = step.number
@@ -77,6 +80,8 @@ struct PairView: Encodable {
             actual = step.actual.map { Escaping.escape($0) }
             differs = step.differs
             firstDifference = step.difference.map { [$0.expectedOffset, $0.actualOffset] }
+            ending = step.ending
+            replayEnding = step.replayEnding
         }
     }
 

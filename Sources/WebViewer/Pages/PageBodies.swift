@@ -47,7 +47,7 @@ enum PageBodies {
         </section>
         <div class="toolbar">
         <span role="group" aria-label="view">
-        <button type="button" data-view="decoded" hidden>Decoded</button><button type="button" data-view="text">Text</button><button type="button" data-view="hex">Hex</button><button type="button" data-view="lab">Lab</button>
+        <button type="button" data-view="decoded" hidden>Decoded</button><button type="button" data-view="text">Text</button><button type="button" data-view="hex">Hex</button><button type="button" data-view="lab" hidden>Lab</button>
         </span>
         <label>direction <select id="sender"><option value="">both</option><option value="client">→ client to server</option><option value="server">← server to client</option></select></label>
         <label><input type="checkbox" id="absolute"> wall-clock times</label>

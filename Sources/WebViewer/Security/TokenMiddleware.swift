@@ -5,7 +5,8 @@ import HummingbirdCore
 
 /// Every request, the event stream included, must carry the token: `Authorization: Bearer TOKEN`,
 /// or the cookie a browser gets by opening any page once with `?token=TOKEN`. Otherwise 401 and no data.
-struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {    let token: String
+struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let offered = request.uri.queryParameters["token"].map(String.init), matches(offered) {
@@ -22,8 +23,10 @@ struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {    let token
 
     private func presented(_ request: Request) -> [String] {
         var offered: [String] = []
-        if let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") {
-            offered.append(String(authorization.dropFirst("Bearer ".count)))
+        // The scheme's name is case-insensitive (RFC 9110): `bearer` is `Bearer`.
+        if let authorization = request.headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" { offered.append(parts[1].trimmingCharacters(in: .whitespaces)) }
         }
         for header in request.headers[values: .cookie] {
             for pair in header.split(separator: ";") {
@@ -47,8 +50,11 @@ struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {    let token
 enum TokenCookie {
     static let name = "wirelog_token"
 
+    /// Always a path on this site: `//evil.example/` (or `/\evil.example/`, which browsers read
+    /// alike) as a Location would send the browser to another host: the leading ones become one `/`.
     static func addressWithoutToken(_ uri: URI) -> String {
         let kept = (uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("token=") }
-        return uri.path + (kept.isEmpty ? "" : "?" + kept.joined(separator: "&"))
+        let path = "/" + uri.path.drop { $0 == "/" || $0 == "\\" }
+        return path + (kept.isEmpty ? "" : "?" + kept.joined(separator: "&"))
     }
 }
