@@ -75,11 +75,12 @@ import TestSupport
         let proxy = try await ProxyHarness.start(upstreamPort: httpPort, store: store, redaction: RedactionPreset.httpAuth.rules())
         let credentials = "alice:basic-auth-secret"
         let cookie = "session-cookie-secret-42"
-        let body = try await onThread {
-            try Program.run("curl", ["-sS", "--max-time", "20", "-u", credentials, "-b", "sid=\(cookie)",
-                                     "-H", "Proxy-Authorization: Bearer proxy-token-secret",
-                                     "http://127.0.0.1:\(proxy.port)/index.txt"])
+        // One Host wherever it goes, so that the mock below gets the request the proxy recorded.
+        let curl: @Sendable (Int, String) throws -> String = { port, cookie in
+            try Program.run("curl", ["-sS", "--max-time", "20", "-u", credentials, "-b", "sid=\(cookie)", "-H", "Host: wirelog.test",
+                                     "-H", "Proxy-Authorization: Bearer proxy-token-secret", "http://127.0.0.1:\(port)/index.txt"])
         }
+        let body = try await onThread { try curl(proxy.port, cookie) }
         #expect(body == "hello\n")
         _ = try await endedSessions(store, count: 1)
         await proxy.stop()
@@ -104,6 +105,21 @@ import TestSupport
         let replay = try WirelogProcess.run(["replay", String(session.id), "--db", store.argument, "--to", "127.0.0.1:\(httpPort)",
                                              "--ignore", #"Date: [^\r]*"#] + secrets)
         #expect(replay.status == 0, "\(replay.stdoutText)\(replay.stderrText)")
+
+        // The mock answers curl sending the recorded credentials (matched by their tokens) and
+        // misses another cookie; neither its log nor the store it records into holds a secret.
+        let mock = try WirelogProcess(["mock", String(session.id), "--db", store.argument, "--listen", "127.0.0.1:0"])
+        let mockPort = try mock.listeningPort()
+        #expect(try await onThread { try curl(mockPort, cookie) } == "hello\n")
+        await #expect(throws: (any Error).self) { try await onThread { try curl(mockPort, "another-cookie-secret") } }
+        _ = try mock.waitForStderr(containing: "no recorded request matches")
+        mock.signal(SIGINT)
+        let ended = try mock.wait()
+        #expect(ended.failure == nil)
+        for secret in [basic, cookie, "proxy-token-secret", "another-cookie-secret"] {
+            #expect(try StoreFiles.occurrences(of: secret, in: store) == 0, "\(secret)")
+            #expect(!ended.stderrText.contains(secret) && !replay.stdoutText.contains(secret), "\(secret)")
+        }
     }
 
     @Test(arguments: TestBackend.allCases)
