@@ -251,7 +251,7 @@ struct SessionReplay {
         let step = plan.steps[pending.index]
         let actual = await connection.take()
         guard let difference = Difference.between(expected: step.expected, actual: actual, masking: masking,
-                                                  redacted: step.expectedRedactions) else {
+                                                  redacted: step.expectedRedactions.map(\.storedRange)) else {
             var matched = result(pending.index, step, .match, actual: actual)
             if case .complete(let at) = pending.wait, !step.expected.isEmpty {
                 matched.latencyMicros = (at - pending.startedAt).nanoseconds / 1_000
