@@ -89,10 +89,11 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
                 logger.notice("upgrading the schema of \(path): migration \(migration.fileName) (can take a while on a large database)")
             }
             return try SQLiteRecorder(database: database, recorder: settings.recorderName, redactionRules: settings.redactionRules,
-                                      logger: logger, onDamage: settings.onDamage)
+                                      useStoreRules: settings.useStoreRules, logger: logger, onDamage: settings.onDamage)
         case .postgres(let url):
             return try await PostgresRecorder.open(url, recorderName: settings.recorderName, durability: settings.durability,
-                                                   redactionRules: settings.redactionRules, logger: logger) { migration in
+                                                   redactionRules: settings.redactionRules, useStoreRules: settings.useStoreRules,
+                                                   logger: logger) { migration in
                 logger.notice("upgrading the schema of \(url): migration \(migration.fileName)")
             }
         }
@@ -124,6 +125,9 @@ public struct RecorderSettings: Sendable {
     public var onDamage: @Sendable (String) -> Void = { _ in }
     /// What every recorded message is cleared of before it is stored (`--redact`, presets).
     public var redactionRules: [RedactionRule] = []
+    /// Whether the store's own rules apply too, and `redactionRules` are added to them
+    /// (`--no-store-rules` turns both off).
+    public var useStoreRules = true
 
     public init() {}
 }

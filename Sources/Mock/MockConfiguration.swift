@@ -25,6 +25,9 @@ public struct MockConfiguration: Sendable {
     public var connectTimeout: TimeAmount = .seconds(5)
     /// A connection stops being read while this many of its recorded bytes wait for a commit.
     public var maxUncommittedBytes = 4 << 20
+    /// The store's redaction rules (and `--redact*`'s) with its key: a request is redacted as the
+    /// store holds it before it is matched or logged, so a secret matches its token.
+    public var redactor: Redactor?
 
     public init() {}
 

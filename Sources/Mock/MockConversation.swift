@@ -39,6 +39,8 @@ final class MockConversation: ConversationRole {
     private(set) var proxied: ProxyConnection?
     /// With `--pace recorded`: when the last reply scheduled so far goes out (replies keep their order).
     private var lastSendAt = NIODeadline.uptimeNanoseconds(0)
+    /// What the redaction rules remember of this conversation (as the tape's do of the recording).
+    private var redactionState = RedactionState()
 
     init(configuration: MockConfiguration, script: MockScript, connectionNumber: Int, sink: (any RecordingSink)?,
          logger: Logger) {
@@ -126,18 +128,34 @@ final class MockConversation: ConversationRole {
     /// after them is a miss.
     private func matchPending(complete: Bool, _ conversation: RecordingHandler) {
         while conversation.isOpen, forUpstream == nil, !pending.isEmpty {
-            switch matcher.match(pending, complete: complete || pending.count > configuration.maxLineLength) {
+            // The rules' state moves on only over the bytes a match or a miss takes.
+            var state = redactionState
+            let (stored, spans) = redacted(pending, from: .client, state: &state)
+            switch matcher.match(stored, complete: complete || pending.count > configuration.maxLineLength) {
             case .answer(let turn, let length):
-                answer(Array(pending[..<length]), with: turn, conversation)
-                pending.removeFirst(length)
+                let originalLength = spans.originalLength(ofStoredPrefix: length)
+                let request = Array(pending[..<originalLength])
+                if originalLength == pending.count {
+                    redactionState = state
+                } else {
+                    _ = redacted(request, from: .client, state: &redactionState)
+                }
+                answer(request, with: turn, conversation)
+                pending.removeFirst(originalLength)
             case .waitForMore:
                 return
             case .miss(let closest, let differsAt):
+                redactionState = state
                 let missed = pending
                 pending.removeAll()
-                miss(missed, closest: closest, differsAt: differsAt, conversation)
+                miss(missed, shown: stored, closest: closest, differsAt: differsAt, conversation)
             }
         }
+    }
+
+    /// `bytes` as the store holds them (tokens for secrets), what is matched and logged.
+    private func redacted(_ bytes: [UInt8], from sender: Sender, state: inout RedactionState) -> (raw: [UInt8], redactions: [RedactedSpan]) {
+        configuration.redactor?.redacted(bytes, from: sender, state: &state) ?? (bytes, [])
     }
 
     /// Runs `step` on the decoder, then answers each line or command it cut, in order.
@@ -156,13 +174,14 @@ final class MockConversation: ConversationRole {
             return
         }
         guard conversation.isOpen else { return }
-        switch matcher.match(message, complete: true, whole: true) {
+        let stored = redacted(message, from: .client, state: &redactionState).raw
+        switch matcher.match(stored, complete: true, whole: true) {
         case .answer(let turn, _):
             answer(message, with: turn, conversation)
         case .miss(let closest, let differsAt):
-            miss(message, closest: closest, differsAt: differsAt, conversation)
+            miss(message, shown: stored, closest: closest, differsAt: differsAt, conversation)
         case .waitForMore:  // not when complete
-            miss(message, closest: nil, differsAt: 0, conversation)
+            miss(message, shown: stored, closest: nil, differsAt: 0, conversation)
         }
     }
 
@@ -174,10 +193,11 @@ final class MockConversation: ConversationRole {
         if let reason = turn.closesWith { close(reason, conversation) }
     }
 
-    private func miss(_ bytes: [UInt8], closest: StoredMessage?, differsAt: Int, _ conversation: RecordingHandler) {
+    /// `shown`: `bytes` redacted, for the log.
+    private func miss(_ bytes: [UInt8], shown: [UInt8], closest: StoredMessage?, differsAt: Int, _ conversation: RecordingHandler) {
         conversation.tape.record(.client, bytes)
         let client = conversation.clientDescription
-        let received = Escaping.escape(bytes.prefix(80)) + (bytes.count > 80 ? "…" : "")
+        let received = Escaping.escape(shown.prefix(80)) + (shown.count > 80 ? "…" : "")
         let nearest = closest.map { message in
             "; closest recorded request is message \(message.id) of session \(message.sessionID) \"\(Escaping.escape(message.raw.prefix(80)))\", first different at byte \(differsAt)"
         } ?? "; no recorded request is left to compare (--order \(configuration.order.rawValue))"
@@ -249,6 +269,8 @@ final class MockConversation: ConversationRole {
 
     /// Sends a recorded reply (its buffer is made once, with the script) and records it.
     private func send(_ reply: MockScript.Reply, _ conversation: RecordingHandler) {
+        // The rules read replies too (an SMTP 334 asks for more of a secret).
+        _ = redacted(reply.raw, from: .server, state: &redactionState)
         conversation.send(reply.raw, buffer: reply.buffer, replyCode: reply.replyCode, answeredBy: reply.id)
     }
 

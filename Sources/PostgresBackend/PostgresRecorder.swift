@@ -41,14 +41,14 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
     /// Connects (one clear error when it cannot), applies migrations, closes the sessions a dead
     /// recorder of the same name left open, and starts the writer.
     public static func open(_ url: PostgresURL, recorderName: String, durability: Durability = .normal,
-                            redactionRules: [RedactionRule] = [], logger: Logger,
+                            redactionRules: [RedactionRule] = [], useStoreRules: Bool = true, logger: Logger,
                             upgrading: @escaping (Migration) -> Void = { _ in }) async throws -> PostgresRecorder {
         let link = try await PostgresLink.connect(url, logger: logger)
         let redactor: Redactor?
         do {
             try await PostgresSchema().migrate(link, nowMicros: WallClock.nowMicros(), willApply: upgrading)
             try await configureSession(for: durability, on: link)
-            redactor = redactionRules.isEmpty ? nil : Redactor(rules: redactionRules, key: try await redactionKey(link))
+            redactor = try await PostgresRedaction.redactor(link, adding: redactionRules, useStoreRules: useStoreRules)
             let recovered = try await PostgresRecovery.closeInterrupted(link, recorder: recorderName)
             if recovered > 0 {
                 logger.notice("closed \(recovered) session(s) that recorder '\(recorderName)' left open (reason interrupted)")
@@ -61,14 +61,6 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
                                         link: link, logger: logger)
         recorder.writer = Task { await recorder.writerLoop() }
         return recorder
-    }
-
-    /// The store's redaction key (migration 0003).
-    private static func redactionKey(_ link: PostgresLink) async throws -> [UInt8] {
-        guard let key = try await link.rows("SELECT key FROM redaction_key").first?.decode(ByteBuffer.self), key.readableBytes > 0 else {
-            throw PostgresStoreError.queryFailed(target: link.url.description, reason: "the store has no redaction key (table redaction_key is empty)")
-        }
-        return Array(buffer: key)
     }
 
     public let redactor: Redactor?

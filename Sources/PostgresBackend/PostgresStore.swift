@@ -370,4 +370,8 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
     public func identity() async throws -> String {
         try await link.rows("SELECT id FROM store_identity").first?.decode(String.self) ?? ""
     }
+
+    public func redaction() async throws -> StoreRedaction {
+        try await PostgresRedaction.read(link)
+    }
 }

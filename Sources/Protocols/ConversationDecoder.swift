@@ -32,8 +32,9 @@ public struct ConversationDecoder {
     /// `sender`'s read, arrived at `micros`.
     public mutating func feed(_ bytes: ByteBuffer, from sender: Sender, at micros: Int64, _ record: Record) {
         // The other side's held message is complete now that this side speaks (for a line
-        // protocol: its unterminated line; a bare lab DATA still waits for its payload line).
-        if hasPending(sender.other) { flush(sender.other, at: micros, record) }
+        // protocol: its unterminated line; a bare lab DATA too): messages are recorded in the
+        // order their bytes crossed the wire, whatever the decoding.
+        run(.release, on: sender.other, at: micros, record)
         if (sender == .client ? client : server)?.pendingByteCount == 0 { setPendingSince(sender, micros) }
         run(.feed(bytes), on: sender, at: micros, record)
     }
@@ -49,7 +50,7 @@ public struct ConversationDecoder {
     }
 
     private enum Step {
-        case feed(ByteBuffer), flush, finish
+        case feed(ByteBuffer), flush, release, finish
     }
 
     /// Runs `step` on `sender`'s stream, recording each message it cuts as it comes. The stream is
@@ -59,6 +60,7 @@ public struct ConversationDecoder {
         switch step {
         case .feed(let bytes): stream.feed(bytes) { emit(sender, $0, at: micros, record) }
         case .flush: stream.flush { emit(sender, $0, at: micros, record) }
+        case .release: stream.release { emit(sender, $0, at: micros, record) }
         case .finish: stream.finish { emit(sender, $0, at: micros, record) }
         }
         if sender == .client { client = stream } else { server = stream }

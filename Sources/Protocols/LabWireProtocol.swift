@@ -47,10 +47,11 @@ struct LabCommandDecoder: WireDecoder {
         if let message = decode(buffer: &buffer) { return message }
         if let rest = cutter.rest(&buffer), let message = command(rest, .unterminated) { return message }
         // A bare DATA waits for its payload through a quiet period (as in serve), not past the end.
-        guard seenEOF else { return nil }
-        return parser.finish { command, raw in
-            DecodedMessage(raw: ByteBuffer(bytes: raw), verb: command.verbText)
-        }
+        return seenEOF ? release() : nil
+    }
+
+    mutating func release() -> DecodedMessage? {
+        parser.finish { command, raw in DecodedMessage(raw: ByteBuffer(bytes: raw), verb: command.verbText) }
     }
 
     private mutating func takeQueued() -> DecodedMessage? {

@@ -54,6 +54,14 @@ public struct MessageStream {
         }
     }
 
+    /// The other side spoke: what this side sent before is complete, even a message that waits
+    /// for more (`WireDecoder.release`).
+    public mutating func release(_ emit: (DecodedMessage) -> Void) {
+        if hasPending { flush(emit) }
+        guard !isPassthrough, let message = decoder.release() else { return }
+        _ = handOut(message, emit)
+    }
+
     /// The direction ended: everything comes out, what the decoder could not complete as a raw
     /// message marked truncated.
     public mutating func finish(_ emit: (DecodedMessage) -> Void) {

@@ -105,10 +105,14 @@ public protocol WireDecoder {
     /// True when `decodeLast(seenEOF: false)` would hand out a message the decoder holds outside
     /// the buffer (a lab 4xx status line waiting for its second line, say).
     var isHolding: Bool { get }
+    /// The other side spoke: a message held for bytes that would complete it (a bare lab DATA
+    /// waiting for its payload line) is whole as it is, since what came first is recorded first.
+    mutating func release() -> DecodedMessage?
 }
 
 extension WireDecoder {
     public var isHolding: Bool { false }
+    public mutating func release() -> DecodedMessage? { nil }
 }
 
 /// How big a decoder lets things grow before it records them in pieces or raw. Documented in

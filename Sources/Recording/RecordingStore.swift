@@ -47,6 +47,8 @@ public protocol RecordingStore: Sendable {
     func identity() async throws -> String
     /// The id of the session written with this `origin`, if any.
     func session(origin: String) async throws -> Int64?
+    /// The redaction rules the store remembers and the key of its tokens (never shown).
+    func redaction() async throws -> StoreRedaction
     /// Releases connections.
     func close() async
 }

@@ -12,6 +12,11 @@ public struct RecordedPair: Sendable {
         /// What the original server said, and what the server said to the replay.
         public var expected: [UInt8]?
         public var actual: [UInt8]?
+        /// The tokens of `sent`, `replaySent`, `expected` and `actual`, for showing them marked.
+        public var sentRedactions: [RedactedSpan] = []
+        public var replaySentRedactions: [RedactedSpan] = []
+        public var expectedRedactions: [RedactedSpan] = []
+        public var actualRedactions: [RedactedSpan] = []
         /// Where the replies first differ; nil when they are equal.
         public var difference: Difference?
         /// On the close step: who ended the original and the replay (`the server closed`).
@@ -34,7 +39,10 @@ public struct RecordedPair: Sendable {
             let difference = Difference.between(expected: expected?.expected ?? [], actual: actual?.expected ?? [], masking: masking)
             return Step(number: index + 1, kind: (expected?.kind ?? actual?.kind) == .greeting ? .greeting : .send,
                         sent: expected?.send, replaySent: actual?.send,
-                        expected: expected?.expected, actual: actual?.expected, difference: difference)
+                        expected: expected?.expected, actual: actual?.expected,
+                        sentRedactions: expected?.sendRedactions ?? [], replaySentRedactions: actual?.sendRedactions ?? [],
+                        expectedRedactions: expected?.expectedRedactions ?? [], actualRedactions: actual?.expectedRedactions ?? [],
+                        difference: difference)
         }
         // The recorded end is a step, as `wirelog replay` counts it, unless the original just hung up.
         if let ending = originalPlan.ending.closer {

@@ -106,6 +106,20 @@ final class ReplayConnection: Sendable {
         await run { handler, promise in handler.wait(for: expected, timeout: timeout, promise: promise) }
     }
 
+    /// Waits until at least `count` unclaimed bytes arrived, the timeout passed or the server closed.
+    func awaitBytes(_ count: Int, timeout: TimeAmount) async -> ReplyWait {
+        await run { handler, promise in handler.wait(forCount: count, timeout: timeout, promise: promise) }
+    }
+
+    /// The first `count` unclaimed bytes (all of them when fewer arrived).
+    func take(_ count: Int) async -> [UInt8] {
+        await run { handler in
+            let taken = Array(handler.received.prefix(count))
+            handler.received.removeFirst(taken.count)
+            return taken
+        }
+    }
+
     /// Waits for the server to close, up to `timeout`; true when it did.
     func awaitEnd(timeout: TimeAmount) async -> Bool {
         let outcome = await run { handler, promise in handler.wait(for: nil, timeout: timeout, promise: promise) }
@@ -155,8 +169,10 @@ final class ReplayInboundHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     private struct Waiter {
-        /// nil: waiting for the server to close.
+        /// nil: waiting for the server to close (or for `count` bytes).
         let expected: [UInt8]?
+        /// Set: waiting for this many bytes, whatever they are.
+        var count: Int?
         let promise: EventLoopPromise<ReplyWait>
         var timer: Scheduled<Void>?
         var settleTimer: Scheduled<Void>?
@@ -232,9 +248,9 @@ final class ReplayInboundHandler: ChannelInboundHandler {
         finishWait(.ended(reason))
     }
 
-    func wait(for expected: [UInt8]?, timeout: TimeAmount, promise: EventLoopPromise<ReplyWait>) {
+    func wait(for expected: [UInt8]?, count: Int? = nil, timeout: TimeAmount, promise: EventLoopPromise<ReplyWait>) {
         precondition(waiter == nil, "one wait at a time")
-        waiter = Waiter(expected: expected, promise: promise)
+        waiter = Waiter(expected: expected, count: count, promise: promise)
         if check() { return }
         guard let eventLoop = context?.eventLoop else {
             finishWait(.ended(ended ?? "the connection was closed"))
@@ -244,10 +260,24 @@ final class ReplayInboundHandler: ChannelInboundHandler {
         waiter?.timer = eventLoop.scheduleTask(in: timeout) { bound.value.finishWait(.timedOut) }
     }
 
+    func wait(forCount count: Int, timeout: TimeAmount, promise: EventLoopPromise<ReplyWait>) {
+        wait(for: nil, count: count, timeout: timeout, promise: promise)
+    }
+
     /// Ends the current wait when its condition holds; true when it did.
     @discardableResult
     private func check() -> Bool {
         guard let current = waiter else { return false }
+        if let count = current.count {
+            if received.count >= count {
+                finishWait(.complete(at: .now()))
+            } else if let ended {
+                finishWait(.ended(ended))
+            } else {
+                return false
+            }
+            return true
+        }
         if let ended {
             if let expected = current.expected, received.count >= expected.count {
                 finishWait(.complete(at: .now()))

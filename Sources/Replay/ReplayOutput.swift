@@ -58,7 +58,7 @@ public enum ReplayOutput {
                         lines.append(at)
                     }
                 }
-            } else if step.outcome == .redacted, let reason = step.reason {
+            } else if step.outcome == .match || step.outcome == .redacted, let reason = step.reason {
                 lines.append("        \(reason)")
             } else if step.outcome == .skipped, step.number == report.steps.first(where: { $0.outcome == .skipped })?.number,
                       let reason = step.reason {

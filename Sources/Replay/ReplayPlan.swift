@@ -22,11 +22,11 @@ public struct ReplayPlan: Sendable, Equatable {
         public var recordedLatencyMicros: Int64?
         /// Secrets in `send` that were stored as tokens: the replay sends a `--secret` in their place.
         public var sendRedactions: [RedactedSpan]
-        /// Where tokens stand in `expected`: the comparison skips them.
-        public var expectedRedactions: [Range<Int>]
+        /// The tokens in `expected`: the comparison skips them.
+        public var expectedRedactions: [RedactedSpan]
 
         public init(kind: Kind, send: [UInt8], expected: [UInt8], gapMicros: Int64, recordedLatencyMicros: Int64?,
-                    sendRedactions: [RedactedSpan] = [], expectedRedactions: [Range<Int>] = []) {
+                    sendRedactions: [RedactedSpan] = [], expectedRedactions: [RedactedSpan] = []) {
             self.kind = kind
             self.send = send
             self.expected = expected
@@ -64,7 +64,7 @@ public struct ReplayPlan: Sendable, Equatable {
     /// looks at who sent which bytes when.
     public init(_ session: CompleteSession) {
         var greeting: [UInt8] = []
-        var greetingRedactions: [Range<Int>] = []
+        var greetingRedactions: [RedactedSpan] = []
         var greetingEnd: Int64?
         var steps: [Step] = []
         var lastClientAt = session.info.startedMicros
@@ -79,11 +79,11 @@ public struct ReplayPlan: Sendable, Equatable {
             case .server:
                 if let last = steps.indices.last {
                     let base = steps[last].expected.count
-                    steps[last].expectedRedactions += message.redactions.map { $0.storedRange.shifted(by: base) }
+                    steps[last].expectedRedactions += message.redactions.map { $0.shifted(by: base) }
                     steps[last].expected += message.raw
                     lastServerAt = message.atMicros
                 } else {
-                    greetingRedactions += message.redactions.map { $0.storedRange.shifted(by: greeting.count) }
+                    greetingRedactions += message.redactions.map { $0.shifted(by: greeting.count) }
                     greeting += message.raw
                     greetingEnd = message.atMicros
                 }
@@ -118,8 +118,9 @@ public struct ReplayPlan: Sendable, Equatable {
     }
 }
 
-extension Range<Int> {
-    func shifted(by offset: Int) -> Range<Int> { lowerBound + offset..<upperBound + offset }
+extension RedactedSpan {
+    /// The span where its message starts `offset` bytes into a longer run of bytes.
+    func shifted(by offset: Int) -> RedactedSpan { RedactedSpan(offset: self.offset + offset, length: length, rule: rule) }
 }
 
 /// The values `replay --secret` sends in place of redaction tokens: by rule name, or by the token
@@ -134,6 +135,11 @@ public struct ReplaySecrets: Sendable, Equatable {
     /// Gives `name` (a rule or a token) a value.
     public mutating func set(_ name: String, _ value: [UInt8]) {
         values[name] = value
+    }
+
+    /// The value given to rule `name`, if any.
+    public func value(ofRule name: String) -> [UInt8]? {
+        values[name]
     }
 
     /// `send` with each token replaced by its secret (the token's own value first, then its

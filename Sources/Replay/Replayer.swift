@@ -33,6 +33,9 @@ public struct ReplayOptions: Sendable {
     public var tls: ClientTLS?
     /// What to send in place of redaction tokens (`--secret`).
     public var secrets = ReplaySecrets()
+    /// The store's redaction rules with its key: what a report shows of the server's replies is
+    /// redacted as the store would hold it.
+    public var redactor: Redactor?
 
     public init(host: String, port: Int) {
         self.host = host
@@ -135,10 +138,33 @@ struct SessionReplay {
         /// Why the conversation cannot go on; later steps are skipped.
         var stopped: String?
         let lastIndex = plan.steps.count - 1
+        let login = PostgresLogin(plan)
 
         for (index, step) in plan.steps.enumerated() {
             if let stopped {
                 report.steps.append(skipped(index, step, because: stopped))
+                continue
+            }
+            if let login, login.steps.contains(index) {
+                // The login took the place of these steps: the recorded authentication is not sent.
+                guard index == login.steps.lowerBound else {
+                    report.steps.append(result(index, step, .match, actual: []))
+                    continue
+                }
+                if let previous = pending {
+                    report.steps.append(await judge(previous, connection))
+                    pending = nil
+                }
+                switch await login.run(startup: step.send, password: options.secrets.value(ofRule: PostgresLogin.passwordRule),
+                                       on: connection, timeout: options.timeout) {
+                case .success(let (actual, method)):
+                    let others = login.steps.count > 1 ? " (steps \(index + 2)–\(login.steps.upperBound + 1))" : ""
+                    report.steps.append(result(index, step, .match, actual: actual,
+                                               reason: "logged in afresh as \(login.user) (\(method)); the recorded login\(others) is not compared"))
+                case .failure(let failure):
+                    stopped = failure.description
+                    report.steps.append(result(index, step, .mismatch, actual: await connection.take(), reason: failure.description))
+                }
                 continue
             }
             var startedAt = connectedAt
@@ -203,7 +229,21 @@ struct SessionReplay {
             report.steps.append(close)
         }
         report.recordedSessionID = await connection.close()
+        report.steps = report.steps.map(redactedForReport)
         return report
+    }
+
+    /// `step` with the server's actual bytes redacted as the store would hold them (the
+    /// difference's offset moved with them): a report never shows a secret.
+    private func redactedForReport(_ step: StepResult) -> StepResult {
+        guard let redactor = options.redactor, !step.actual.isEmpty else { return step }
+        var state = RedactionState()
+        let (raw, spans) = redactor.redacted(step.actual, from: .server, state: &state)
+        guard !spans.isEmpty else { return step }
+        var shown = step
+        shown.actual = raw
+        if let offset = step.difference?.actualOffset { shown.difference?.actualOffset = spans.storedOffset(ofOriginal: offset) }
+        return shown
     }
 
     /// Claims the bytes received for `pending`'s step and compares them with the recording.
@@ -211,7 +251,7 @@ struct SessionReplay {
         let step = plan.steps[pending.index]
         let actual = await connection.take()
         guard let difference = Difference.between(expected: step.expected, actual: actual, masking: masking,
-                                                  redacted: step.expectedRedactions) else {
+                                                  redacted: step.expectedRedactions.map(\.storedRange)) else {
             var matched = result(pending.index, step, .match, actual: actual)
             if case .complete(let at) = pending.wait, !step.expected.isEmpty {
                 matched.latencyMicros = (at - pending.startedAt).nanoseconds / 1_000

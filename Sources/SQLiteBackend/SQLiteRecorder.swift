@@ -52,14 +52,15 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
     public let redactor: Redactor?
 
     /// Takes ownership of `database`, a connection opened with `SQLiteFile.openForWriting`;
-    /// `redactionRules` hide secrets with the store's key before anything is queued.
-    public init(database: Database, redactionRules: [RedactionRule] = [], logger: Logger,
+    /// `redactionRules` and (unless `useStoreRules` is false) the store's own rules, which
+    /// `redactionRules` are added to, hide secrets with the store's key before anything is queued.
+    public init(database: Database, redactionRules: [RedactionRule] = [], useStoreRules: Bool = true, logger: Logger,
                 onDamage: @escaping @Sendable (String) -> Void = { _ in }) throws {
         self.database = database
         self.logger = logger
         self.onDamage = onDamage
         segments = SegmentWriter(database: database)
-        redactor = redactionRules.isEmpty ? nil : Redactor(rules: redactionRules, key: try Self.redactionKey(database))
+        redactor = try SQLiteRedaction.redactor(database, adding: redactionRules, useStoreRules: useStoreRules)
         do {
             checkpointer = try Checkpointer(path: database.path, logger: logger)
         } catch {
@@ -77,8 +78,8 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
 
     /// Takes ownership of `database` as the recorder named `recorder`: unless another live recorder
     /// has that name, it first closes the sessions a dead one of that name left open (`interrupted`).
-    public convenience init(database: Database, recorder: String, redactionRules: [RedactionRule] = [], logger: Logger,
-                            onDamage: @escaping @Sendable (String) -> Void = { _ in }) throws {
+    public convenience init(database: Database, recorder: String, redactionRules: [RedactionRule] = [], useStoreRules: Bool = true,
+                            logger: Logger, onDamage: @escaping @Sendable (String) -> Void = { _ in }) throws {
         let lock = try RecorderNameLock.acquire(databasePath: database.path, recorder: recorder)
         if lock != nil {
             let recovered = try SQLiteRecovery.closeInterrupted(database, recorder: recorder)
@@ -86,17 +87,8 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
                 logger.notice("closed \(recovered) session(s) that recorder '\(recorder)' left open (reason interrupted)")
             }
         }
-        try self.init(database: database, redactionRules: redactionRules, logger: logger, onDamage: onDamage)
+        try self.init(database: database, redactionRules: redactionRules, useStoreRules: useStoreRules, logger: logger, onDamage: onDamage)
         nameLock = lock
-    }
-
-    /// The store's redaction key (migration 0006).
-    private static func redactionKey(_ database: Database) throws -> [UInt8] {
-        let statement = try database.prepare("SELECT key FROM redaction_key")
-        guard try statement.step(), let key = statement.blob(0), !key.isEmpty else {
-            throw SQLiteStoreError.cannotOpen(path: database.path, reason: "the store has no redaction key (table redaction_key is empty)")
-        }
-        return key
     }
 
     public func begin(_ session: RecordingSession) {

@@ -84,5 +84,9 @@ public final class SQLiteStore: RecordingStore, @unchecked Sendable {
         try withQueries { try $0.database.scalarInt("SELECT id FROM sessions WHERE origin = ?", .text(origin)) }
     }
 
+    public func redaction() async throws -> StoreRedaction {
+        try withQueries { try SQLiteRedaction.read($0.database) }
+    }
+
     public func close() async {}
 }

@@ -103,14 +103,17 @@ struct MockCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger(label: "wirelog.mock")
         // Everything that can be wrong with the recordings is said before listening.
-        let script = try await reportingErrors {
+        let (script, redactor) = try await reportingErrors { () async throws -> (MockScript, Redactor?) in
             let location = try recording.database.location
             // A recording mock may upgrade the store it then records into; --no-record only reads.
             let store = try await location.openStore(recording.noRecord ? .read : .modify)
             do {
                 let script = try await MockScript.load(try sessions.selection(), from: store, order: order)
+                // The rules the recorder will apply, for matching and logging requests as it stores them.
+                let redactor = try await store.redaction().redactor(adding: try recording.redaction.rules(),
+                                                                    useStoreRules: !recording.redaction.noStoreRules)
                 await store.close()
-                return script
+                return (script, redactor)
             } catch let error as SelectionError {
                 await store.close()
                 printError("\(error)")
@@ -119,8 +122,12 @@ struct MockCommand: AsyncParsableCommand {
                 await store.close()
                 printError("\(error)")
                 throw ExitCode(2)
+            } catch {
+                await store.close()
+                throw error
             }
         }
+        if recording.noRecord { logger.info("\(Redactor.inForce(redactor))") }
         logger.info("answering from \(counted(script.sessions.count, "recorded session")) (\(counted(script.turns.count, "request")), \(counted(script.distinctRequests.count, "distinct one")))")
 
         var configuration = MockConfiguration()
@@ -137,6 +144,7 @@ struct MockCommand: AsyncParsableCommand {
         configuration.connectTimeout = .microseconds(connectTimeout.microseconds)
         configuration.eventLoopThreads = threads ?? System.coreCount
         configuration.recorderName = recording.recorderName
+        configuration.redactor = redactor
 
         let mock = try await recording.makeServer(listen: listen, logger: logger) { sink in
             MockServer(configuration: configuration, script: script, sink: sink, logger: logger)

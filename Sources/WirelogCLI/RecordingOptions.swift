@@ -62,12 +62,13 @@ struct RecordingOptions: ParsableArguments {
         settings.busyTimeoutMilliseconds = busyTimeout.milliseconds
         settings.recorderName = recorderName
         settings.onDamage = { _ in DamagedStore.shared.report() }
-        settings.redactionRules = try redaction.rules()
+        try redaction.apply(to: &settings)
         return try await reportingErrors {
             let location = try database.location
             let sink = try await location.openRecorder(settings, logger: logger)
             // The name may hold anything (ESC, bidi overrides): it reaches a terminal escaped, as `show` prints it.
             logger.info("recording to \(location) as recorder '\(Escaping.escape(Array(recorderName.utf8)))'")
+            logger.info("\(Redactor.inForce(sink.redactor))")
             return sink
         }
     }

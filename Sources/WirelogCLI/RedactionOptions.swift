@@ -1,11 +1,13 @@
 import ArgumentParser
+import Backends
 import Foundation
 import Recording
 
 extension RedactionDirection: ExpressibleByArgument {}
 
-/// What every recording command (serve, proxy, replay --record) hides before storing: regexes,
-/// a rules file and presets. Checked before anything listens or opens a store.
+/// What every recording command (serve, proxy, mock, replay --record) hides before storing:
+/// regexes, a rules file and presets, added to the rules the store remembers. Checked before
+/// anything listens or opens a store.
 struct RedactionOptions: ParsableArguments {
     @Option(name: .customLong("redact"), help: ArgumentHelp(
         "Hide what this regular expression matches in the bytes of a message (a capture group marks the part to hide) before it is stored (repeatable; rules are named rule1, rule2, …).",
@@ -20,6 +22,15 @@ struct RedactionOptions: ParsableArguments {
 
     @Option(name: .customLong("redact-preset"), help: ArgumentHelp("Hide well-known secrets: \(RedactionPreset.allCases.map(\.rawValue).joined(separator: ", ")) (repeatable).", valueName: "name"))
     var presets: [String] = []
+
+    @Flag(name: .customLong("no-store-rules"), help: "Apply only the rules given here: not the redaction rules the store remembers, and do not add these to them.")
+    var noStoreRules = false
+
+    /// Sets a recorder's rules.
+    func apply(to settings: inout RecorderSettings) throws {
+        settings.redactionRules = try rules()
+        settings.useStoreRules = !noStoreRules
+    }
 
     func validate() throws {
         do {

@@ -55,7 +55,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --record: the recorder's name stored with each replay session (default: this host's name).", valueName: "name"))
     var recorderName: String = RecorderName.hostName
 
-    @OptionGroup(title: "Redaction (with --record)") var redaction: RedactionOptions
+    @OptionGroup(title: "Redaction (of --record, and of the replies a report shows)") var redaction: RedactionOptions
 
     @OptionGroup(title: "TLS") var tls: ClientTLSOptions
 
@@ -105,14 +105,17 @@ struct ReplayCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger(label: "wirelog.replay")
         // The recorder first: it creates or upgrades the store the reader then checks.
+        var redactor: Redactor?
         let (store, sink, ids) = try await reportingErrors { () async throws -> (any RecordingStore, (any RecordingSink)?, [Int64]) in
             let location = try database.location
             var settings = RecorderSettings()
             settings.recorderName = recorderName
-            settings.redactionRules = try redaction.rules()
+            try redaction.apply(to: &settings)
             let sink = record ? try await location.openRecorder(settings, logger: logger) : nil
+            if let sink { logger.info("\(Redactor.inForce(sink.redactor))") }
             do {
                 let store = try await location.openStore(.read)
+                redactor = try await store.redaction().redactor(adding: try redaction.rules(), useStoreRules: !redaction.noStoreRules)
                 return (store, sink, try await sessions.selection().resolve(in: store))
             } catch let error as SelectionError {
                 await sink?.shutdown()
@@ -134,6 +137,7 @@ struct ReplayCommand: AsyncParsableCommand {
         options.recorderName = recorderName
         options.tls = try tls.clientTLS()
         options.secrets = try secrets()
+        options.redactor = redactor
         let replayer = try Replayer(options: options, store: store, sink: sink)
 
         let output = Output(json: json, total: ids.count)

@@ -106,6 +106,10 @@ func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
     } catch let error as InputError {
         printError("\(error)")
         throw ExitCode(2)
+    } catch let error as RedactionRuleError {
+        // A rule the store remembers that this wirelog cannot use.
+        printError("\(error)")
+        throw ExitCode(2)
     }
 }
 

@@ -42,7 +42,7 @@ struct Transcript {
             return "\(start)\(message.originalLength) bytes\(stored)\(source)\(undecoded)"
         }
         let (shown, hidden) = cut(message.raw)
-        return "\(start)\(Self.escapedMarkingRedactions(message, upTo: shown.count))"
+        return "\(start)\(message.escapedMarkingRedactions(upTo: shown.count))"
             + "\(hiddenNote(hidden, separator: "  "))\(source)\(undecoded)"
     }
 
@@ -56,20 +56,6 @@ struct Transcript {
         let padded = label + String(repeating: " ", count: max(label.isEmpty ? 0 : 2, 6 - label.count))
         let timeColumn = String(repeating: " ", count: max(0, 12 - time.count)) + time
         return "\(marker)\(timeColumn)  \(arrow)  \(padded)"
-    }
-
-    /// The escaped bytes up to `end`, each redacted span shown as `⟦REDACTED-… rule, N bytes⟧`
-    /// (escaping turns every non-ASCII byte into `\xNN`, so the brackets cannot come from the
-    /// message). A span that the cut at `end` splits is shown as the bytes it holds.
-    static func escapedMarkingRedactions(_ message: StoredMessage, upTo end: Int) -> String {
-        var text = ""
-        var position = 0
-        for span in message.redactions where span.offset >= position && span.storedRange.upperBound <= end {
-            text += Escaping.escape(Array(message.raw[position..<span.offset]))
-            text += "⟦\(span.token(in: message.raw)) \(span.rule), \(counted(span.length, "byte"))⟧"
-            position = span.storedRange.upperBound
-        }
-        return text + Escaping.escape(Array(message.raw[position..<end]))
     }
 
     /// Where a decoded message's detail lines start: under its summary.

@@ -53,6 +53,25 @@ import Testing
         #expect(texts == ["HELO", "DATA\nlater"])
     }
 
+    /// SMTP decoded as lab (a decoding that does not fit): odd verbs perhaps, never another order.
+    /// The server's 354 answers a bare DATA, which is recorded first, as its bytes came first.
+    @Test func aBareDATAAnsweredByTheServerIsRecordedBeforeTheAnswer() {
+        let turns: [(Sender, String)] = [
+            (.server, "220 mail ESMTP\r\n"), (.client, "MAIL FROM:<a@b>\r\n"), (.server, "250 OK\r\n"),
+            (.client, "DATA\r\n"), (.server, "354 End data with <CR><LF>.<CR><LF>\r\n"),
+            (.client, "Subject: hi\r\n\r\nbody\r\n.\r\n"), (.server, "250 queued\r\n"), (.client, "QUIT\r\n"),
+        ]
+        let cuts = DecoderHarness(proto: LabWireProtocol.self).conversation(turns.map { ($0.0, Array($0.1.utf8)) })
+        // Each turn's messages, joined, are the turn's bytes, in the turns' order.
+        var joined: [(Sender, String)] = []
+        for (sender, cut) in cuts {
+            if let last = joined.last, last.0 == sender { joined[joined.count - 1].1 += cut.text } else { joined.append((sender, cut.text)) }
+        }
+        #expect(joined.map(\.0) == turns.map(\.0))
+        #expect(joined.map(\.1) == turns.map(\.1))
+        #expect(cuts.first { $0.1.text == "DATA\r\n" }?.1.verb == "DATA")
+    }
+
     @Test func anOverlongLineAfterABareDATAFollowsIt() {
         let cuts = DecoderHarness(proto: LabWireProtocol.self, limits: DecoderLimits(maxLineLength: 8)).decode("DATA\n0123456789\n", .client)
         #expect(cuts.map(\.text) == ["DATA\n", "01234567", "89\n"])

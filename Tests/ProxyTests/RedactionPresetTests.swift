@@ -1,5 +1,6 @@
 import Backends
 import Client
+import Crypto
 import Foundation
 import Recording
 import Testing
@@ -74,11 +75,12 @@ import TestSupport
         let proxy = try await ProxyHarness.start(upstreamPort: httpPort, store: store, redaction: RedactionPreset.httpAuth.rules())
         let credentials = "alice:basic-auth-secret"
         let cookie = "session-cookie-secret-42"
-        let body = try await onThread {
-            try Program.run("curl", ["-sS", "--max-time", "20", "-u", credentials, "-b", "sid=\(cookie)",
-                                     "-H", "Proxy-Authorization: Bearer proxy-token-secret",
-                                     "http://127.0.0.1:\(proxy.port)/index.txt"])
+        // One Host wherever it goes, so that the mock below gets the request the proxy recorded.
+        let curl: @Sendable (Int, String) throws -> String = { port, cookie in
+            try Program.run("curl", ["-sS", "--max-time", "20", "-u", credentials, "-b", "sid=\(cookie)", "-H", "Host: wirelog.test",
+                                     "-H", "Proxy-Authorization: Bearer proxy-token-secret", "http://127.0.0.1:\(port)/index.txt"])
         }
+        let body = try await onThread { try curl(proxy.port, cookie) }
         #expect(body == "hello\n")
         _ = try await endedSessions(store, count: 1)
         await proxy.stop()
@@ -103,6 +105,21 @@ import TestSupport
         let replay = try WirelogProcess.run(["replay", String(session.id), "--db", store.argument, "--to", "127.0.0.1:\(httpPort)",
                                              "--ignore", #"Date: [^\r]*"#] + secrets)
         #expect(replay.status == 0, "\(replay.stdoutText)\(replay.stderrText)")
+
+        // The mock answers curl sending the recorded credentials (matched by their tokens) and
+        // misses another cookie; neither its log nor the store it records into holds a secret.
+        let mock = try WirelogProcess(["mock", String(session.id), "--db", store.argument, "--listen", "127.0.0.1:0"])
+        let mockPort = try mock.listeningPort()
+        #expect(try await onThread { try curl(mockPort, cookie) } == "hello\n")
+        await #expect(throws: (any Error).self) { try await onThread { try curl(mockPort, "another-cookie-secret") } }
+        _ = try mock.waitForStderr(containing: "no recorded request matches")
+        mock.signal(SIGINT)
+        let ended = try mock.wait()
+        #expect(ended.failure == nil)
+        for secret in [basic, cookie, "proxy-token-secret", "another-cookie-secret"] {
+            #expect(try StoreFiles.occurrences(of: secret, in: store) == 0, "\(secret)")
+            #expect(!ended.stderrText.contains(secret) && !replay.stdoutText.contains(secret), "\(secret)")
+        }
     }
 
     @Test(arguments: TestBackend.allCases)
@@ -156,29 +173,107 @@ import TestSupport
         let sessions = try await RecordedRows.sessions(store)
         // PLAIN: the initial response; LOGIN: the user name and the password lines.
         try await expectHonestRecords(store, sessions: sessions.map(\.id), rule: "smtp-auth", spans: 3)
-        // The PLAIN session replays against the server, the initial response sent from --secret.
+        // The PLAIN session replays against the server, the initial response sent from --secret;
+        // recorded, with no rule given, under the store's rules.
         let replay = try WirelogProcess.run(["replay", String(sessions[0].id), "--db", store.argument, "--to", "127.0.0.1:\(smtpPort)",
-                                             "--secret", "smtp-auth=\(secrets[1])"])
+                                             "--secret", "smtp-auth=\(secrets[1])", "--record"])
         #expect(replay.status == 0, "\(replay.stdoutText)\(replay.stderrText)")
+        #expect(replay.stderrText.contains("redaction rules in force: smtp-auth"), "\(replay.stderrText)")
+
+        // The mock, with no rule given, records under the store's rules, and matches a request by
+        // its secret's token: the right password is answered as recorded, another one misses,
+        // and the miss is logged as the store would hold it.
+        let mock = try WirelogProcess(["mock", String(sessions[0].id), "--db", store.argument, "--listen", "127.0.0.1:0"])
+        let mockPort = try mock.listeningPort()
+        #expect(try await onThread { try Program.run("/usr/bin/python3", [clientScript, String(mockPort), "PLAIN"]) } == "235\n")
+        let wrongScript = directory.file("smtp_wrong.py")
+        try Data(String(decoding: try Data(contentsOf: URL(fileURLWithPath: clientScript)), as: UTF8.self)
+            .replacingOccurrences(of: password, with: "other-secret-pw").utf8).write(to: URL(fileURLWithPath: wrongScript))
+        await #expect(throws: (any Error).self) {
+            try await onThread { try Program.run("/usr/bin/python3", [wrongScript, String(mockPort), "PLAIN"]) }
+        }
+        let log = try mock.waitForStderr(containing: "no recorded request matches \"AUTH PLAIN REDACTED-")
+        mock.signal(SIGINT)
+        let ended = try mock.wait()
+        #expect(ended.failure == nil)
+        #expect(log.contains("redaction rules in force: smtp-auth"), "\(log)")
+        let wrong = Data("\0alice\0other-secret-pw".utf8).base64EncodedString()
+        for secret in secrets + ["other-secret-pw", wrong, String(wrong.prefix(12))] {
+            #expect(try StoreFiles.occurrences(of: secret, in: store) == 0, "\(secret)")
+            #expect(!ended.stderrText.contains(secret) && !replay.stdoutText.contains(secret) && !replay.stderrText.contains(secret), "\(secret)")
+        }
+        let mocked = try await RecordedRows.sessions(store).filter { $0.kind == "mock" }
+        #expect(mocked.count == 2)
     }
 
+    /// psql with a SCRAM-SHA-256 password: from the store alone, an attacker cannot check a
+    /// guessed password (the salt and the server's signature are hidden, the proof always was).
     @Test(arguments: TestBackend.allCases)
-    func postgresPasswordMessageStaysOffTheDisk(_ backend: TestBackend) async throws {
+    func scramRecordingsAllowNoOfflinePasswordCheck(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let server = try TestPostgres.serverAddress()
+        /// psql through a proxy recording into a fresh store; the session's server messages.
+        func recordedLogin(_ name: String, _ rules: [RedactionRule]) async throws -> (StoreLocation, Int64, [[UInt8]]) {
+            let store = try backend.freshStore(in: directory, name: name)
+            let proxy = try await ProxyHarness.start(upstreamPort: server.port, upstreamHost: server.host, store: store, redaction: rules)
+            let answer = try TestPostgres.psql("postgres://wirelog_pw@127.0.0.1:\(proxy.port)/postgres?sslmode=disable",
+                                               "SELECT 'scram through the proxy'", environment: ["PGPASSWORD": "right-password"])
+            #expect(answer == "scram through the proxy")
+            _ = try await endedSessions(store, count: 1)
+            await proxy.stop()
+            let session = try #require(try await RecordedRows.sessions(store).first)
+            let messages = try await location(store) { try await $0.messages(ofSession: session.id) }
+            return (store, session.id, messages.filter { $0.sender == .server }.map(\.raw))
+        }
+        // Without the preset the attack works: the check is the attacker's, not a typo.
+        let (_, _, clear) = try await recordedLogin("clear", [])
+        #expect(ScramAttacker.passwordChecks("right-password", server: clear) == true)
+        #expect(ScramAttacker.passwordChecks("wrong-password", server: clear) == false)
+
+        let (store, session, redacted) = try await recordedLogin("redacted", RedactionPreset.postgresPassword.rules())
+        #expect(ScramAttacker.passwordChecks("right-password", server: redacted) == nil)
+        // Client-first, client-final, server-first and server-final.
+        try await expectHonestRecords(store, sessions: [session], rule: "postgres-password", spans: 4)
+        #expect(try StoreFiles.occurrences(of: "right-password", in: store) == 0)
+    }
+
+    /// psql with each password method through the proxy: no password (cleartext, MD5) or proof
+    /// (SCRAM) is stored. Then each session replayed (and recorded, under the store's rules)
+    /// against the server: the replay logs in afresh with `--secret postgres-password`,
+    /// answering this connection's own challenge, and matches.
+    @Test(arguments: TestBackend.allCases)
+    func psqlSessionsReplayWithEveryPasswordMethod(_ backend: TestBackend) async throws {
         let directory = TemporaryDirectory()
         let server = try TestPostgres.serverAddress()
         let store = try backend.freshStore(in: directory)
         let proxy = try await ProxyHarness.start(upstreamPort: server.port, upstreamHost: server.host, store: store,
                                                  redaction: RedactionPreset.postgresPassword.rules())
-        let role = TestPostgres.cleartextRole
-        let answer = try TestPostgres.psql("postgres://\(role.user)@127.0.0.1:\(proxy.port)/postgres?sslmode=disable",
-                                           "SELECT 'through the proxy'", environment: ["PGPASSWORD": role.password])
-        #expect(answer == "through the proxy")
-        _ = try await endedSessions(store, count: 1)
+        let roles = [TestPostgres.cleartextRole, TestPostgres.md5Role, TestPostgres.scramRole]
+        for role in roles {
+            let answer = try TestPostgres.psql("postgres://\(role.user)@127.0.0.1:\(proxy.port)/postgres?sslmode=disable",
+                                               "SELECT 'replayed login'", environment: ["PGPASSWORD": role.password])
+            #expect(answer == "replayed login")
+        }
+        let sessions = try await endedSessions(store, count: 3)
         await proxy.stop()
+        // A password message each; SCRAM's two, and the server's challenge and signature.
+        try await expectHonestRecords(store, sessions: sessions.map(\.id), rule: "postgres-password", spans: 6)
+        for role in roles {
+            #expect(try StoreFiles.occurrences(of: role.password, in: store) == 0, "\(role.user)")
+        }
 
-        #expect(try StoreFiles.occurrences(of: role.password, in: store) == 0)
-        let session = try #require(try await RecordedRows.sessions(store).first)
-        try await expectHonestRecords(store, sessions: [session.id], rule: "postgres-password", spans: 1)
+        for (session, role) in zip(sessions, roles) {
+            let replay = try WirelogProcess.run(["replay", String(session.id), "--db", store.argument, "--to", "\(server.host):\(server.port)",
+                                                 "--secret", "postgres-password=@PG_SECRET", "--record"],
+                                                environment: ["PG_SECRET": role.password])
+            #expect(replay.status == 0, "\(role.user): \(replay.stdoutText)\(replay.stderrText)")
+            #expect(replay.stdoutText.contains("logged in afresh as \(role.user)"), "\(replay.stdoutText)")
+            #expect(!replay.stdoutText.contains(role.password) && !replay.stderrText.contains(role.password))
+        }
+        #expect(try await RecordedRows.sessions(store).filter { $0.kind == "replay" }.count == 3)
+        for role in roles {
+            #expect(try StoreFiles.occurrences(of: role.password, in: store) == 0, "\(role.user)")
+        }
     }
 
     @Test(arguments: TestBackend.allCases)
@@ -244,4 +339,41 @@ private func expectHonestRecords(_ store: StoreLocation, sessions ids: [Int64], 
 
 private func location<T: Sendable>(_ store: StoreLocation, _ body: (any RecordingStore) async throws -> T) async throws -> T {
     try await store.withStore(.read, body)
+}
+
+/// What an attacker holding only the store does with a SCRAM-SHA-256 recording (RFC 5802, as libpq
+/// speaks it: an empty user name, a 24-character client nonce, no channel binding): rebuild the
+/// AuthMessage from the server-first message, derive the server key from a guessed password and
+/// the stored salt, and compare the server signature. nil when the store lacks what that needs.
+enum ScramAttacker {
+    static func passwordChecks(_ guess: String, server messages: [[UInt8]]) -> Bool? {
+        guard let serverFirst = saslData(code: 11, in: messages), let serverFinal = saslData(code: 12, in: messages) else { return nil }
+        let attributes = Dictionary(serverFirst.split(separator: ",").compactMap { item -> (String, String)? in
+            guard let equals = item.firstIndex(of: "=") else { return nil }
+            return (String(item[..<equals]), String(item[item.index(after: equals)...]))
+        }, uniquingKeysWith: { first, _ in first })
+        guard let nonce = attributes["r"], let saltText = attributes["s"], let salt = Data(base64Encoded: saltText),
+              let iterations = attributes["i"].flatMap(Int.init), serverFinal.hasPrefix("v="),
+              let signature = Data(base64Encoded: String(serverFinal.dropFirst(2))) else { return nil }
+        let authMessage = "n=,r=\(nonce.prefix(24)),\(serverFirst),c=biws,r=\(nonce)"
+        let password = SymmetricKey(data: Data(guess.utf8))
+        var block = Data(HMAC<SHA256>.authenticationCode(for: salt + Data([0, 0, 0, 1]), using: password))
+        var salted = block
+        for _ in 1..<iterations {
+            block = Data(HMAC<SHA256>.authenticationCode(for: block, using: password))
+            salted = Data(zip(salted, block).map { $0 ^ $1 })
+        }
+        let serverKey = Data(HMAC<SHA256>.authenticationCode(for: Data("Server Key".utf8), using: SymmetricKey(data: salted)))
+        let expected = Data(HMAC<SHA256>.authenticationCode(for: Data(authMessage.utf8), using: SymmetricKey(data: serverKey)))
+        return expected == signature
+    }
+
+    /// The data of the first backend Authentication message with this SASL code among `messages`.
+    private static func saslData(code: UInt8, in messages: [[UInt8]]) -> String? {
+        for raw in messages where raw.count > 9 && raw[0] == UInt8(ascii: "R") && raw[5...8] == [0, 0, 0, code] {
+            let length = raw[1...4].reduce(0) { $0 << 8 | Int($1) }
+            return String(decoding: raw[9..<min(raw.count, 1 + length)], as: UTF8.self)
+        }
+        return nil
+    }
 }

@@ -1,5 +1,6 @@
 import Backends
 import Foundation
+import Logging
 import Replay
 import Recording
 import SQLiteBackend
@@ -149,5 +150,37 @@ import TestSupport
         #expect(masked.status == 0, "stderr: \(masked.stderr)\n\(masked.lines)")
         #expect(masked.steps.map { $0["kind"] as? String } == ["greeting", "send", "send", "close"])
         await server.stop()
+    }
+
+    /// A report shows the server's actual reply as the store would hold it: a secret the store's
+    /// rules hide in replies is a token there too, in the text and the JSON output.
+    @Test(arguments: TestBackend.allCases)
+    func aReportShowsRepliesRedactedWithTheStoresRules(_ backend: TestBackend) async throws {
+        let dir = TemporaryDirectory()
+        let store = try backend.freshStore(in: dir)
+        var settings = RecorderSettings()
+        settings.redactionRules = [try RedactionRule(name: "token", pattern: #"token=(\w+)"#, direction: .server)]
+        let recorder = try await store.openRecorder(settings, logger: .init(label: "test.replay") { _ in SwiftLogNoOpLogHandler() })
+        let tape = SessionTape(sink: recorder, info: SessionInfo(kind: .proxy, decoding: .raw, clientHost: "127.0.0.1", clientPort: 40_000,
+                                                                serverHost: "127.0.0.1", serverPort: 6379, startedMicros: WallClock.nowMicros()))
+        for (sender, text) in [(Sender.client, "LOGIN\n"), (.server, "token=recorded-secret ok\n")] {
+            tape.countWireBytes(text.utf8.count, from: sender)
+            tape.record(sender, Array(text.utf8))
+        }
+        tape.end(.clientClosed)
+        await recorder.shutdown()
+        let id = try #require(try await RecordedRows.sessions(store).first?.id)
+
+        let server = try await ScriptedServer.start { _ in "token=live-secret-value differs\n" }
+        let run = try replay([String(id), "--to", "127.0.0.1:\(server.port)"], db: store, timeout: 30)
+        let text = try WirelogProcess.run(["replay", String(id), "--to", "127.0.0.1:\(server.port)", "--db", store.argument])
+        await server.stop()
+        #expect(run.status == 1 && text.status == 1)
+        let actual = try #require(run.steps.first?["actual"] as? String)
+        #expect(actual.hasPrefix("token=REDACTED-") && actual.hasSuffix(" differs\\n"), "\(actual)")
+        #expect(text.stdoutText.contains("actual    token=REDACTED-"), "\(text.stdoutText)")
+        for output in [text.stdoutText, text.stderrText, run.stderr] + run.lines.map { "\($0)" } {
+            #expect(!output.contains("live-secret") && !output.contains("recorded-secret"))
+        }
     }
 }

@@ -46,7 +46,7 @@ import TestSupport
         let checked = RedactionPreset.labData.rules() + RedactionPreset.redisAuth.rules() + RedactionPreset.httpAuth.rules()
             + [try RedactionRule(name: "token", pattern: #"token=(\w+)"#), try RedactionRule(name: "password", pattern: #"(?i)password: *(\S+)"#)]
         let unchecked = checked.map { rule in
-            RedactionRule(name: rule.name, direction: rule.direction, source: rule.source, matcher: rule.matcher, anyOf: [])
+            RedactionRule(name: rule.name, direction: rule.direction, source: rule.source, preset: rule.preset, matcher: rule.matcher, anyOf: [])
         }
         #expect(checked.contains { !$0.anyOf.isEmpty })
         let key = Array(repeating: UInt8(3), count: 32)

@@ -14,11 +14,13 @@ import TestSupport
         return logger
     }()
 
-    /// Records `messages` (client side) as one session with `rules`; returns what was stored.
+    /// Records `messages` (client side) as one session with `rules` (and, unless told otherwise,
+    /// the store's); returns what was stored.
     private func record(_ messages: [(raw: [UInt8], payload: Range<Int>?)], rules: [RedactionRule],
-                        into store: StoreLocation) async throws -> [StoredMessage] {
+                        into store: StoreLocation, useStoreRules: Bool = true) async throws -> [StoredMessage] {
         var settings = RecorderSettings()
         settings.redactionRules = rules
+        settings.useStoreRules = useStoreRules
         let recorder = try await store.openRecorder(settings, logger: Self.logger)
         let tape = SessionTape(sink: recorder, info: SessionInfo(
             kind: .proxy, decoding: .raw, clientHost: "127.0.0.1", clientPort: 5000,
@@ -30,6 +32,7 @@ import TestSupport
         tape.end(.clientClosed)
         await recorder.shutdown()
         return try await store.withStore(.read) { store in
+            // The newest session.
             let id = try #require(try await store.list(SessionFilter(), limit: 1).first?.id)
             return try await store.messages(ofSession: id)
         }
@@ -75,6 +78,37 @@ import TestSupport
         #expect(stored[1].redactions.map(\.rule) == ["lab-data"])
         #expect(stored[1].payload.map { Array($0) } == Array(stored[1].raw[5..<5 + RedactedSpan.tokenLength]))
         #expect(stored[1].recorded.payloadRange == 5..<5 + RedactedSpan.tokenLength)
+    }
+
+    /// A store remembers the rules it was recorded with (never a secret): a later recorder given
+    /// no rule applies them, one given more adds them (a `ruleN` numbered after the store's), and
+    /// `useStoreRules: false` (`--no-store-rules`) applies only its own and adds nothing.
+    @Test(arguments: TestBackend.allCases)
+    func aStoreRemembersItsRulesForEveryLaterRecorder(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let store = try backend.freshStore(in: directory)
+        let message = Array("GET / HTTP/1.1\r\nAuthorization: Bearer first-secret\r\nX: token=t0ken key=k3y\r\n\r\n".utf8)
+        let first = try await record([(message, nil)], rules: RedactionPreset.httpAuth.rules() + [try RedactionRule(name: "rule1", pattern: #"token=(\w+)"#)],
+                                     into: store)
+        #expect(first[0].redactions.map(\.rule) == ["http-auth", "rule1"])
+
+        let later = try await record([(message, nil)], rules: [], into: store)
+        #expect(later[0].redactions.map(\.rule) == ["http-auth", "rule1"])
+        #expect(later[0].raw == first[0].raw)
+
+        let more = try await record([(message, nil)], rules: [try RedactionRule(name: "rule1", pattern: #"key=(\w+)"#, direction: .client)],
+                                    into: store)
+        #expect(more[0].redactions.map(\.rule) == ["http-auth", "rule1", "rule2"])
+        let remembered = try await store.withStore(.read) { try await $0.redaction().rules.map(\.description) }
+        #expect(remembered == ["http-auth", #"rule1 (both) token=(\w+)"#, #"rule2 (client) key=(\w+)"#])
+        // The store's files hold the rules, never what they hid (k3y was only hidden from the third on).
+        for secret in ["first-secret", "t0ken"] {
+            #expect(try StoreFiles.occurrences(of: secret, in: store) == 0, "\(secret)")
+        }
+
+        let own = try await record([(message, nil)], rules: [try RedactionRule(name: "own", pattern: "X: (t)")], into: store, useStoreRules: false)
+        #expect(own[0].redactions.map(\.rule) == ["own"])
+        #expect(try await store.withStore(.read) { try await $0.redaction().rules.count } == 3)
     }
 
     /// With raw decoding (a proxy, a replay's own recording) a bare DATA and its payload line can

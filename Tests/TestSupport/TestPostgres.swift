@@ -39,6 +39,10 @@ public enum TestPostgres {
 
     /// The role whose password travels in clear (pg_hba method `password`), and that password.
     public static let cleartextRole = (user: "wirelog_clear", password: "clear-text-password")
+    /// The role that logs in with an MD5 challenge (pg_hba method `md5`), and its password.
+    public static let md5Role = (user: "wirelog_md5", password: "md5-hashed-password")
+    /// The role that logs in with SCRAM-SHA-256, and its password.
+    public static let scramRole = (user: "wirelog_pw", password: "right-password")
 
     /// The test server's host and port.
     public static func serverAddress() throws -> (host: String, port: Int) {

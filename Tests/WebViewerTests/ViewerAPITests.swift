@@ -54,6 +54,37 @@ import TestSupport
         }
     }
 
+    /// A redacted span is marked as `sessions show` marks it: token, rule and the bytes it hid, in
+    /// a session's messages and on the replay page.
+    @Test(arguments: TestBackend.allCases)
+    func redactedSpansAreMarkedAsTheCLIMarksThem(_ backend: TestBackend) async throws {
+        let dir = TemporaryDirectory("wirelog-web")
+        let location = try backend.freshStore(in: dir)
+        let server = try await TestServer.start(store: location, redaction: RedactionPreset.labData.rules())
+        try await WebFixture.converse(port: server.port, ["HELO\n", "DATA web-shown-secret\n", "QUIT\n"])
+        await server.stop()
+        let session = try #require(try await RecordedRows.sessions(location).first)
+        let stored = try await location.withStore(.read) { try await $0.messages(ofSession: session.id) }
+        let data = try #require(stored.first { $0.verb == "DATA" })
+        let token = try #require(data.redactions.first).token(in: data.raw)
+        // Replayed and recorded (under the store's rules) against another lab server: the replay page marks both sides.
+        let target = try await TestServer.start(store: try backend.freshStore(in: dir, name: "target"))
+        let replay = try WirelogProcess.run(["replay", String(session.id), "--db", location.argument, "--to", "127.0.0.1:\(target.port)",
+                                             "--secret", "lab-data=web-shown-secret", "--record"])
+        await target.stop()
+        #expect(replay.failure == nil)
+        let replayed = try #require(try await RecordedRows.sessions(location).first { $0.kind == "replay" })
+        try await Self.viewer(location).test(.live) { client in
+            let page = try Self.json(try await client.execute(uri: "/api/sessions/\(session.id)/messages", method: .get))
+            let texts = try #require(page["messages"] as? [[String: Any]]).compactMap { $0["text"] as? String }
+            #expect(texts.contains("DATA ⟦\(token) lab-data, 16 bytes⟧\\n"), "\(texts)")
+            let pair = try Self.json(try await client.execute(uri: "/api/replays/\(replayed.id)", method: .get))
+            let steps = try #require(pair["steps"] as? [[String: Any]])
+            #expect(steps.contains { $0["sent"] as? String == "DATA ⟦\(token) lab-data, 16 bytes⟧\\n" }, "\(steps)")
+            #expect(steps.contains { $0["replay_sent"] as? String == "DATA ⟦\(token) lab-data, 16 bytes⟧\\n" }, "\(steps)")
+        }
+    }
+
     @Test(arguments: TestBackend.allCases)
     func messagesAreEscapedAsTheCLIPrintsThemAndLongOnesCut(_ backend: TestBackend) async throws {
         let fixture = try await WebFixture.record(backend)

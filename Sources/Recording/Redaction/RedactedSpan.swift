@@ -19,6 +19,12 @@ public struct RedactedSpan: Sendable, Equatable, Hashable {
     public static let hashDigits = 12
     public static let tokenLength = tokenPrefix.count + hashDigits
 
+    /// Whether `bytes` are a token: `REDACTED-` and 12 lower-case hex digits.
+    public static func isToken(_ bytes: ArraySlice<UInt8>) -> Bool {
+        bytes.count == tokenLength && bytes.starts(with: tokenPrefix)
+            && bytes.dropFirst(tokenPrefix.count).allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
     /// Where the token lies in the stored bytes.
     public var storedRange: Range<Int> { offset..<offset + Self.tokenLength }
 
@@ -29,9 +35,31 @@ public struct RedactedSpan: Sendable, Equatable, Hashable {
 }
 
 extension [RedactedSpan] {
+    /// How many bytes of the original message the first `storedCount` stored bytes stand for (a
+    /// token cut short stands for its whole secret).
+    public func originalLength(ofStoredPrefix storedCount: Int) -> Int {
+        var length = storedCount
+        for span in self where span.offset < storedCount {
+            length += span.length - (Swift.min(storedCount, span.storedRange.upperBound) - span.offset)
+        }
+        return length
+    }
+
     /// The length of the original message whose stored bytes, with these spans, are `storedCount` long.
     public func originalLength(storedCount: Int) -> Int {
         reduce(storedCount) { $0 + $1.length - RedactedSpan.tokenLength }
+    }
+
+    /// Where original offset `offset` is in the stored bytes (inside a secret: at its token).
+    public func storedOffset(ofOriginal offset: Int) -> Int {
+        var shift = 0
+        for span in self {
+            let originalStart = span.offset - shift
+            if offset < originalStart { break }
+            if offset < originalStart + span.length { return span.offset }
+            shift += RedactedSpan.tokenLength - span.length
+        }
+        return offset + shift
     }
 
     /// The stored form: `offset+length:rule` per span, comma-separated (rule names hold neither

@@ -24,6 +24,8 @@ public final class RedactionRule: @unchecked Sendable {
     public let direction: RedactionDirection
     /// The regular expression as given, or the preset's name.
     public let source: String
+    /// The preset that made the rule, if one did.
+    public let preset: RedactionPreset?
     let matcher: Matcher
     /// Lower-case ASCII words of which a message must hold one (any case) before the matcher runs:
     /// a cheap test that keeps regexes off most messages. Empty: always run.
@@ -31,7 +33,8 @@ public final class RedactionRule: @unchecked Sendable {
 
     enum Matcher {
         case regex(Regex<AnyRegexOutput>)
-        /// The PostgreSQL frontend's PasswordMessage (and SASL responses): `p`, a length, the body.
+        /// The PostgreSQL frontend's PasswordMessage (and SASL responses): `p`, a length, the body;
+        /// and the data of the backend's SCRAM challenge and signature.
         case postgresPasswordMessage
         /// A lab DATA payload: the decoded payload when the message has one; else each `DATA …`
         /// line's payload and the line after a bare `DATA` (`ByteMatchers.labDataPayloads`), and
@@ -49,7 +52,7 @@ public final class RedactionRule: @unchecked Sendable {
     public convenience init(name: String, pattern: String, direction: RedactionDirection = .both) throws(RedactionRuleError) {
         try Self.checkName(name)
         let regex = try Self.compile(pattern)
-        self.init(name: name, direction: direction, source: pattern, matcher: .regex(regex),
+        self.init(name: name, direction: direction, source: pattern, preset: nil, matcher: .regex(regex),
                   anyOf: Self.requiredLiteral(pattern).map { [$0] } ?? [])
         if ByteText("").hasMatch(regex) {
             throw .matchesEverything(pattern: pattern, reason: "it matches the empty string")
@@ -63,10 +66,11 @@ public final class RedactionRule: @unchecked Sendable {
         }
     }
 
-    init(name: String, direction: RedactionDirection, source: String, matcher: Matcher, anyOf: [String]) {
+    init(name: String, direction: RedactionDirection, source: String, preset: RedactionPreset?, matcher: Matcher, anyOf: [String]) {
         self.name = name
         self.direction = direction
         self.source = source
+        self.preset = preset
         self.matcher = matcher
         self.anyOf = anyOf.map { Array($0.lowercased().utf8) }
     }
@@ -132,7 +136,7 @@ public final class RedactionRule: @unchecked Sendable {
             let head = fields[field: "body_offset"]?.integer.map { min(raw.count, max(0, Int($0))) } ?? raw.count
             return raw.withUnsafeBufferPointer { ByteMatchers.httpCredentialValues(in: UnsafeBufferPointer(rebasing: $0[..<head])) }
         case .postgresPasswordMessage:
-            guard sender == .client else { return [] }
+            guard sender == .client else { return Self.scramServerData(in: raw) }
             // A decoded turn names its messages, all typed once a password is asked for: every
             // password or SASL message in it, wherever it stands. Otherwise one at the start of a read.
             guard let messages = fields[field: "messages"]?.text else { return Self.passwordBody(in: raw, at: 0).map { [$0] } ?? [] }
@@ -170,6 +174,23 @@ public final class RedactionRule: @unchecked Sendable {
             let length = raw[offset + 1...offset + 4].reduce(0) { $0 << 8 | Int($1) }
             guard length >= 4 else { break }
             if let body = passwordBody(in: raw, at: offset) { ranges.append(body) }
+            offset += 1 + length
+        }
+        return ranges
+    }
+
+    /// The data of SCRAM's server-first (SASLContinue, 11: nonce, salt, iterations) and
+    /// server-final (SASLFinal, 12: the signature) among the Authentication messages a server's
+    /// read or turn starts with: with them a guessed password could be checked offline.
+    private static func scramServerData(in raw: [UInt8]) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        var offset = 0
+        while raw.count >= offset + 9, raw[offset] == UInt8(ascii: "R") {
+            let length = raw[offset + 1...offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            guard length >= 8 else { break }
+            let code = raw[offset + 5...offset + 8].reduce(0) { $0 << 8 | Int($1) }
+            let end = min(raw.count, offset + 1 + length)
+            if code == 11 || code == 12, end > offset + 9 { ranges.append(offset + 9..<end) }
             offset += 1 + length
         }
         return ranges
@@ -282,6 +303,7 @@ public enum RedactionRuleError: Error, CustomStringConvertible, Sendable, Equata
     case unknownPreset(String)
     case badName(String)
     case badLine(line: Int, reason: String)
+    case unusableStoredRule(String)
 
     public var description: String {
         switch self {
@@ -295,6 +317,8 @@ public enum RedactionRuleError: Error, CustomStringConvertible, Sendable, Equata
             "redaction rule name '\(name)': use letters, digits, '_', '.' and '-' only"
         case .badLine(let line, let reason):
             "line \(line): \(reason)"
+        case .unusableStoredRule(let rule):
+            "the store holds a redaction rule this wirelog cannot use (\(rule)): upgrade wirelog, or record with --no-store-rules"
         }
     }
 }

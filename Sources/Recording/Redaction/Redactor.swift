@@ -72,6 +72,8 @@ public final class Redactor: Sendable {
                 }
             }
         }
+        // A token already (a recorded reply sent again by the mock) is no secret: it stays as it is.
+        found.removeAll { RedactedSpan.isToken(raw[$0.range]) }
         guard !found.isEmpty else { return }
         found.sort { $0.range.lowerBound < $1.range.lowerBound }
         // Overlapping spans become one, named after the first rule that found it.
@@ -107,6 +109,14 @@ public final class Redactor: Sendable {
             }
             message.fields = Self.scrubbed(message.fields, of: secrets)
         }
+    }
+
+    /// `raw` from `sender` as the store would hold it, and its spans: what is matched against
+    /// recordings and shown in logs.
+    public func redacted(_ raw: [UInt8], from sender: Sender, state: inout RedactionState) -> (raw: [UInt8], redactions: [RedactedSpan]) {
+        var message = RecordedMessage(seq: 0, atMicros: 0, sender: sender, raw: raw)
+        redact(&message, state: &state)
+        return (message.raw, message.redactions)
     }
 
     /// A decoder read its fields from the bytes before redaction (a RESP key, an HTTP target):

@@ -74,10 +74,10 @@ struct PairView: Encodable {
         init(_ step: RecordedPair.Step) {
             number = step.number
             kind = step.kind.rawValue
-            sent = step.sent.map { Escaping.escape($0) }
-            replaySent = step.replaySent.map { Escaping.escape($0) }
-            expected = step.expected.map { Escaping.escape($0) }
-            actual = step.actual.map { Escaping.escape($0) }
+            sent = step.sent.map { step.sentRedactions.markedText(in: $0) }
+            replaySent = step.replaySent.map { step.replaySentRedactions.markedText(in: $0) }
+            expected = step.expected.map { step.expectedRedactions.markedText(in: $0) }
+            actual = step.actual.map { step.actualRedactions.markedText(in: $0) }
             differs = step.differs
             firstDifference = step.difference.map { [$0.expectedOffset, $0.actualOffset] }
             ending = step.ending

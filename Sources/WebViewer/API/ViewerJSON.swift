@@ -78,7 +78,7 @@ struct MessageView: Encodable {
         size = stored.raw.count
         cut = stored.raw.count > byteLimit
         let shown = stored.raw.prefix(byteLimit)
-        text = Escaping.escape(shown)
+        text = stored.escapedMarkingRedactions(upTo: shown.count)
         hex = HexDump.lines(Array(shown))
         payloadText = stored.payload.map { Escaping.escape($0.prefix(byteLimit)) }
         offsetText = RelativeTime.offset(stored.atMicros - sessionStartedMicros)
