@@ -30,6 +30,9 @@ struct LabCommandDecoder: WireDecoder {
     private var parser = LabCommandParser()
     /// A message cut but not yet handed out (an overlong line right after a bare DATA).
     private var queued: DecodedMessage?
+    /// A bare DATA went out on its own (the server spoke before its payload line came): the next
+    /// line is that payload.
+    private var payloadFollows = false
 
     init(limits: DecoderLimits) {
         cutter = LineCutter(maxLineLength: limits.maxLineLength)
@@ -51,7 +54,9 @@ struct LabCommandDecoder: WireDecoder {
     }
 
     mutating func release() -> DecodedMessage? {
-        parser.finish { command, raw in DecodedMessage(raw: ByteBuffer(bytes: raw), verb: command.verbText) }
+        let released = parser.finish { command, raw in DecodedMessage(raw: ByteBuffer(bytes: raw), verb: command.verbText) }
+        payloadFollows = released?.verb?.uppercased() == "DATA"
+        return released
     }
 
     private mutating func takeQueued() -> DecodedMessage? {
@@ -59,7 +64,20 @@ struct LabCommandDecoder: WireDecoder {
         return queued
     }
 
+    /// The line without its LF or CR LF.
+    private static func contentLength(_ line: ByteBuffer) -> Int {
+        let bytes = line.readableBytesView
+        var end = bytes.count
+        if end > 0, bytes[bytes.startIndex + end - 1] == 0x0A { end -= 1 }
+        if end > 0, bytes[bytes.startIndex + end - 1] == 0x0D { end -= 1 }
+        return end
+    }
+
     private mutating func command(_ line: ByteBuffer, _ kind: LinePiece.Kind) -> DecodedMessage? {
+        if payloadFollows {
+            payloadFollows = false
+            if kind != .overlong { return DecodedMessage(raw: line, payloadRange: 0..<Self.contentLength(line)) }
+        }
         if kind == .overlong {
             // Not a command the lab knows; recorded as it came, after a DATA still waiting for it.
             let pending = parser.finish { command, raw in DecodedMessage(raw: ByteBuffer(bytes: raw), verb: command.verbText) }

@@ -19,6 +19,7 @@ enum SQLiteRedaction {
     /// The redactor of a recorder writing with `given` rules: unless `useStoreRules` is false, the
     /// rules the store does not hold yet are added to it first, and all of the store's apply.
     static func redactor(_ database: Database, adding given: [RedactionRule], useStoreRules: Bool) throws -> Redactor? {
+        guard useStoreRules || !given.isEmpty else { return nil }
         var redaction = try read(database)
         let added = useStoreRules ? StoredRedactionRule.added(by: given, to: redaction.rules) : []
         if !added.isEmpty {

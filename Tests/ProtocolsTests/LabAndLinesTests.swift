@@ -70,6 +70,8 @@ import Testing
         #expect(joined.map(\.0) == turns.map(\.0))
         #expect(joined.map(\.1) == turns.map(\.1))
         #expect(cuts.first { $0.1.text == "DATA\r\n" }?.1.verb == "DATA")
+        let payload = cuts.first { $0.1.text == "Subject: hi\r\n" }?.1
+        #expect(payload?.verb == nil && payload?.payload == Array("Subject: hi".utf8), "the line after a DATA let out alone is its payload")
     }
 
     @Test func anOverlongLineAfterABareDATAFollowsIt() {

@@ -128,8 +128,14 @@ import TestSupport
         }
         let served = try await fields(server.store)
         let proxied = try await fields(proxy.store)
-        #expect(proxied.count == 22)
-        #expect(proxied == served)
+        // The same messages, but one: the server answered HELO after the bare DATA had crossed the
+        // wire, so the proxy records that DATA before the reply and its payload line after it, in
+        // wire order; serve, the lab server itself, answers the DATA once its payload is in.
+        #expect(proxied.count == 23)
+        #expect(Array(proxied.prefix(17)) == Array(served.prefix(17)))
+        #expect(proxied[17...].map { "\($0.sender) \(String(decoding: $0.raw, as: UTF8.self)) \($0.verb ?? "-") \($0.payload.map { String(decoding: $0, as: UTF8.self) } ?? "-")" }
+            == ["client DATA\n DATA -", "server 100 OK\n - -", "client late payload\n - late payload", "server 300 DRCV\n - -",
+                "client QUIT\n QUIT -", "server 200 BYE\n - -"])
         #expect(proxied.compactMap(\.verb) == ["HELO", "DATA", "DATA", "FOO", "helo", "DATA", "HELO", "HELO", "DATA", "QUIT"])
         let session = try #require(try await RecordedRows.sessions(proxy.store).first)
         #expect(session.decoding == "lab")

@@ -155,8 +155,9 @@ private func openSink(_ store: StoreLocation) async throws -> any RecordingSink 
         try file.close()
 
         let reports = Outcomes()
-        // Opened as such (openForWriting would refuse the file): as if the damage came later.
-        let recorder = try SQLiteRecorder(database: try Database(path: path, mode: .readWrite), logger: quietLogger,
+        // Opened as such (openForWriting would refuse the file), without reading the store's
+        // redaction rules (a recorder reads them at open): as if the damage came later.
+        let recorder = try SQLiteRecorder(database: try Database(path: path, mode: .readWrite), useStoreRules: false, logger: quietLogger,
                                       onDamage: { reports.add(.failed(reason: $0)) })
         let outcomes = Outcomes()
         let first = SessionTape(sink: recorder, info: info(port: 1), onCommit: outcomes.add)
