@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // SQLite from the system (libsqlite3-dev), wrapped by SQLiteBackend.
@@ -41,9 +43,12 @@ let package = Package(
             path: "migrations",
             plugins: ["EmbedMigrations"]
         ),
+        // Every metric wirelog exports, named and explained once (docs/OPERATIONS.md lists them):
+        // the modules that count import it; only `Operations` knows they become Prometheus text.
+        .target(name: "Telemetry", dependencies: [.product(name: "Metrics", package: "swift-metrics")]),
         // The storage seam: record and read types, filters, the sink and store protocols, the
         // per-session tape. No backend, no I/O: everything that records or reads goes through it.
-        .target(name: "Recording", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Recording", dependencies: ["Telemetry", .product(name: "Metrics", package: "swift-metrics"), .product(name: "Crypto", package: "swift-crypto")]),
         // The embedded backend: a SQLite file, through our own thin wrapper. The only SQLite SQL.
         .target(
             name: "SQLiteBackend",
@@ -58,6 +63,8 @@ let package = Package(
         .target(
             name: "PostgresBackend",
             dependencies: [
+                "Telemetry",
+                .product(name: "Metrics", package: "swift-metrics"),
                 "Migrations",
                 "Recording",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -113,7 +120,9 @@ let package = Package(
         .target(
             name: "WirelogTLS",
             dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
                 "Recording",
+                "Telemetry",
                 "LabProtocol",
                 "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -128,7 +137,9 @@ let package = Package(
         .target(
             name: "Listening",
             dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
                 "WirelogTLS",
+                "Telemetry",
                 "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -195,7 +206,9 @@ let package = Package(
         .target(
             name: "Mock",
             dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
                 "Protocols",
+                "Telemetry",
                 "Listening",
                 "Recording",
                 "NIORecording",
@@ -241,6 +254,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Running wirelog as a service: /metrics (Prometheus text), /healthz and /readyz, process
+        // figures from /proc, JSON log lines.
+        .target(
+            name: "Operations",
+            dependencies: [
+                "Recording",
+                "Telemetry",
+                "WebViewer",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "WirelogCLI",
             dependencies: [
@@ -257,6 +284,7 @@ let package = Package(
                 "Bench",
                 "SessionFormats",
                 "WebViewer",
+                "Operations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -371,6 +399,15 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Issue 27: metrics, health, status and logs of a running wirelog, over real sockets and stores.
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: [
+                "Recording", "Backends", "TestSupport", "Operations", "Client", "LabProtocol", "wirelog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(
