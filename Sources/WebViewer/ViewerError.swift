@@ -41,9 +41,11 @@ struct ViewerError: Error {
 }
 
 /// Turns every error into `ViewerError`'s response, so no handler repeats the mapping and no
-/// framework default leaks a type name.
-struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+/// framework default leaks a type name. The `--metrics` listener uses it for the token's 401.
+public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {

@@ -41,10 +41,13 @@ public enum WebViewerError: Error, CustomStringConvertible, Equatable {
 /// It reads only through `RecordingStore`, so every backend shows the same.
 public enum WebViewer {
     /// The viewer as an application to run (it is a swift-service-lifecycle Service). `onRunning`
-    /// hears the port it listens on (useful with port 0).
+    /// hears the port it listens on (useful with port 0); `addRoutes` adds routes of others
+    /// (`/metrics`), behind the same token.
     public static func application(store: ViewerStore, settings: WebViewerSettings, logger: Logger,
+                                   addRoutes: (Router<BasicRequestContext>) -> Void = { _ in },
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = router(store: store, settings: settings, logger: logger)
+        addRoutes(router)
         // Hummingbird announces its own "Server started and listening" at info; wirelog says
         // where the viewer is itself (`onRunning`), so the framework speaks from notice up.
         var frameworkLogger = logger

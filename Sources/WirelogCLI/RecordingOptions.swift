@@ -3,6 +3,7 @@ import Backends
 import Foundation
 import Logging
 import NIOCore
+import Operations
 import Proxy
 import Recording
 import Server
@@ -34,20 +35,35 @@ struct RecordingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Also serve the web viewer here (as `wirelog web`), following this process's recordings live.", valueName: "host:port"), transform: HostPort.parse)
     var web: HostPort?
 
+    @Option(help: ArgumentHelp("Serve Prometheus metrics (/metrics) and health checks (/healthz, /readyz) here, and on --web too; beyond loopback it needs --token. See docs/OPERATIONS.md.", valueName: "host:port"), transform: HostPort.parse)
+    var metrics: HostPort?
+
     @OptionGroup var webAccess: WebAccessOptions
 
     @OptionGroup(title: "Redaction") var redaction: RedactionOptions
 
     func validate() throws {
         if let web { try webAccess.validate(web) }
+        if let metrics, !webAccess.settings(metrics).isLoopback, webAccess.resolvedToken == nil {
+            throw ValidationError("--metrics on \(metrics.host) would be read by every machine that reaches it: give --token TOKEN (or WIRELOG_WEB_TOKEN), or listen on 127.0.0.1")
+        }
     }
 
-    /// The `--web` viewer, reading its own read-only connection to the store being recorded.
-    func webViewer(logger: Logger) throws -> (service: any Service, store: ViewerStore)? {
+    /// The `--web` viewer, reading its own read-only connection to the store being recorded
+    /// (with the operations routes too, given `--metrics`).
+    func webViewer(operations: OperationsRoutes?, logger: Logger) throws -> (service: any Service, store: ViewerStore)? {
         guard let web else { return nil }
         let location = try database.location
         let store = ViewerStore { try await location.openStore(.read) }
-        return (webAccess.viewer(web, store: store, logger: logger), store)
+        return (webAccess.viewer(web, store: store, logger: logger) { router in operations?.add(to: router) }, store)
+    }
+
+    /// The `--metrics` listener.
+    func metricsListener(_ operations: OperationsRoutes?, logger: Logger) -> (any Service)? {
+        guard let metrics, let operations else { return nil }
+        return MetricsListener.application(routes: operations, settings: webAccess.settings(metrics), logger: logger) { port in
+            logger.notice("metrics on http://\(HostPort(host: metrics.host, port: port))/metrics")
+        }
     }
 
     /// The recorder, or nil with --no-record. A store that cannot be used is one line and exit 2.
@@ -73,7 +89,7 @@ struct RecordingOptions: ParsableArguments {
     /// Makes the server with the recorder it needs, binding `listen` first: a port in use is
     /// one line and exit 2, and creates no database.
     func makeServer<S: RecordingServer>(listen: HostPort, logger: Logger,
-                                        _ make: ((any RecordingSink)?) -> S) async throws -> S {
+                                        _ make: ((any RecordingSink)?) -> S) async throws -> PreparedServer<S> {
         if let warning = exposureWarning(listen) { logger.warning("\(warning)") }
         let reservation: PortReservation
         do {
@@ -82,10 +98,22 @@ struct RecordingOptions: ParsableArguments {
             printError("cannot listen on \(listen): \(NetworkErrorText.reason(error))")
             throw ExitCode(2)
         }
-        let server = make(try await openRecorder(logger: logger))
+        // Before the recorder opens: it makes its counters as it starts.
+        let registry = metrics == nil ? nil : MetricsRegistry.bootstrap()
+        let sink = try await openRecorder(logger: logger)
+        let server = make(sink)
         reservation.release()
-        return server
+        let readiness = Readiness(recorder: sink as? any HealthReporting)
+        return PreparedServer(server: server, readiness: readiness,
+                              operations: registry.map { OperationsRoutes(registry: $0, readiness: readiness) })
     }
+}
+
+/// A recording server, and with `--metrics` the routes that report on it.
+struct PreparedServer<S: RecordingServer> {
+    let server: S
+    let readiness: Readiness
+    let operations: OperationsRoutes?
 }
 
 /// What to warn about an address that other machines can reach, or nil for loopback.
@@ -113,11 +141,14 @@ extension ProxyServer: RecordingServer {}
 /// Runs `server` until SIGINT/SIGTERM, then drains it: stop accepting, give open connections
 /// `grace`, record everything, exit 0. A second SIGINT (Ctrl-C) stops at once, exit 130.
 /// `recording`'s `--web` viewer, if any, runs beside it and stops with it.
-func runUntilSignalled(_ server: some RecordingServer, recording: RecordingOptions, listen: HostPort, logger: Logger) async throws {
-    let service = RecordingService(server: server, grace: .microseconds(recording.shutdownGrace.microseconds), logger: logger)
-    let viewer = try recording.webViewer(logger: logger)
+func runUntilSignalled(_ prepared: PreparedServer<some RecordingServer>, recording: RecordingOptions, listen: HostPort,
+                       logger: Logger) async throws {
+    let service = RecordingService(server: prepared.server, readiness: prepared.readiness,
+                                   grace: .microseconds(recording.shutdownGrace.microseconds), logger: logger)
+    let viewer = try recording.webViewer(operations: prepared.operations, logger: logger)
+    let others = [viewer?.service, recording.metricsListener(prepared.operations, logger: logger)].compactMap { $0 }
     let group = ServiceGroup(configuration: .init(
-        services: [.init(service: service)] + (viewer.map { [.init(service: $0.service)] } ?? []),
+        services: [.init(service: service)] + others.map { .init(service: $0) },
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     DamagedStore.shared.whenReported { Task { await group.triggerGracefulShutdown() } }
@@ -164,6 +195,7 @@ final class DamagedStore: @unchecked Sendable {
 
 private struct RecordingService<S: RecordingServer>: Service {
     let server: S
+    let readiness: Readiness
     let grace: TimeAmount
     let logger: Logger
 
@@ -174,6 +206,7 @@ private struct RecordingService<S: RecordingServer>: Service {
             await server.shutdownGracefully(grace: .zero)
             throw error
         }
+        readiness.listening()
         try? await gracefulShutdown()
         // The first SIGINT started this shutdown (and the signal stays ignored); the next one ends the process.
         let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())

@@ -5,9 +5,15 @@ import HummingbirdCore
 
 /// Every request, the event stream included, must carry the token: `Authorization: Bearer TOKEN`,
 /// or the cookie a browser gets by opening any page once with `?token=TOKEN`. Otherwise 401 and no data.
-struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {    let token: String
+/// The `--metrics` listener guards its routes with it too.
+public struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public init(token: String) {
+        self.token = token
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let offered = request.uri.queryParameters["token"].map(String.init), matches(offered) {
             // Trade the token in the address for a cookie, and drop it from the address bar and history.
             var response = Response(status: .seeOther, headers: [.location: TokenCookie.addressWithoutToken(request.uri)])
