@@ -409,7 +409,7 @@ let package = Package(
         .testTarget(
             name: "OperationsTests",
             dependencies: [
-                "Recording", "Backends", "TestSupport", "Operations", "Client", "LabProtocol", "wirelog",
+                "Recording", "Backends", "TestSupport", "Operations", "Telemetry", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

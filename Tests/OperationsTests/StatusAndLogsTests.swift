@@ -1,5 +1,6 @@
 import Backends
 import Foundation
+import Telemetry
 import Testing
 import TestSupport
 
@@ -92,5 +93,16 @@ import TestSupport
             #expect(object?["message"] is String, "\(line)")
         }
         #expect(lines.contains { $0.contains("wirelog serve listening on 127.0.0.1:") })
+    }
+}
+
+/// docs/OPERATIONS.md lists every metric the catalogue exports.
+@Suite struct OperationsDocsTests {
+    @Test func everyMetricIsDocumented() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let docs = try String(contentsOf: root.appendingPathComponent("docs/OPERATIONS.md"), encoding: .utf8)
+        for metric in WirelogMetrics.all {
+            #expect(docs.contains("| `\(metric.name)` |"), "\(metric.name) is not in docs/OPERATIONS.md")
+        }
     }
 }
