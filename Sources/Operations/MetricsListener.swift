@@ -11,13 +11,6 @@ public enum MetricsListener {
         router.add(middleware: ErrorMiddleware())
         if let token = settings.token, !token.isEmpty { router.add(middleware: TokenMiddleware(token: token)) }
         routes.add(to: router)
-        // As the viewer: wirelog says where it listens itself (`onRunning`).
-        var frameworkLogger = logger
-        frameworkLogger.logLevel = max(logger.logLevel, .notice)
-        return Application(
-            router: router,
-            configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: nil),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
-            logger: frameworkLogger)
+        return WebViewer.application(router: router, settings: settings, logger: logger, onRunning: onRunning)
     }
 }

@@ -48,8 +48,14 @@ public enum WebViewer {
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = router(store: store, settings: settings, logger: logger)
         addRoutes(router)
+        return application(router: router, settings: settings, logger: logger, onRunning: onRunning)
+    }
+
+    /// `router` served where `settings` say (the viewer's, the `--metrics` listener's).
+    public static func application(router: Router<BasicRequestContext>, settings: WebViewerSettings, logger: Logger,
+                                   onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         // Hummingbird announces its own "Server started and listening" at info; wirelog says
-        // where the viewer is itself (`onRunning`), so the framework speaks from notice up.
+        // where it listens itself (`onRunning`), so the framework speaks from notice up.
         var frameworkLogger = logger
         frameworkLogger.logLevel = max(logger.logLevel, .notice)
         return Application(
