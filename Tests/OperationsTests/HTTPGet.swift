@@ -63,6 +63,11 @@ struct Exposition {
 }
 
 extension WirelogProcess {
+    /// `wirelog proxy` on a free loopback port in front of `upstream`, recording into `database`.
+    static func proxy(to upstream: TestListener, database: String, _ more: [String]) throws -> WirelogProcess {
+        try WirelogProcess(["proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(upstream.port)", "--db", database] + more)
+    }
+
     /// The port of the `--metrics` listener, from its log line.
     func metricsPort(timeout: TimeInterval = 30) throws -> Int {
         let pattern = #"metrics on http://\S+:(\d+)/metrics"#

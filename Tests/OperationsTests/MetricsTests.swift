@@ -11,10 +11,8 @@ import TestSupport
         let directory = TemporaryDirectory()
         let database = try backend.freshStore(in: directory)
         let upstream = try TestListener()
-        let proxy = try WirelogProcess([
-            "proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(upstream.port)", "--db", database.argument,
-            "--decode", "raw", "--metrics", "127.0.0.1:0",
-        ])
+        let proxy = try WirelogProcess.proxy(to: upstream, database: database.argument,
+                                             ["--decode", "raw", "--metrics", "127.0.0.1:0"])
         let port = try proxy.listeningPort()
         let metrics = try proxy.metricsPort()
 
@@ -78,10 +76,7 @@ import TestSupport
         url.port = relay.port
         url.host = "127.0.0.1"
         let upstream = try TestListener()
-        let proxy = try WirelogProcess([
-            "proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(upstream.port)", "--db", url.string!,
-            "--metrics", "127.0.0.1:0",
-        ])
+        let proxy = try WirelogProcess.proxy(to: upstream, database: url.string!, ["--metrics", "127.0.0.1:0"])
         _ = try proxy.listeningPort()
         let metrics = try proxy.metricsPort()
         #expect(try waitForReadiness(port: metrics, status: 200).status == 200)

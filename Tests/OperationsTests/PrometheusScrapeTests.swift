@@ -8,10 +8,7 @@ import TestSupport
     @Test func prometheusSeesTheBytesSent() async throws {
         let directory = TemporaryDirectory()
         let upstream = try TestListener()
-        let proxy = try WirelogProcess([
-            "proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(upstream.port)",
-            "--db", directory.file("p.sqlite"), "--metrics", "127.0.0.1:0",
-        ])
+        let proxy = try WirelogProcess.proxy(to: upstream, database: directory.file("p.sqlite"), ["--metrics", "127.0.0.1:0"])
         let port = try proxy.listeningPort()
         let metrics = try proxy.metricsPort()
 

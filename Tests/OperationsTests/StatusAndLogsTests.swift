@@ -11,10 +11,7 @@ import TestSupport
         let directory = TemporaryDirectory()
         let database = try backend.freshStore(in: directory)
         let upstream = try TestListener()
-        let proxy = try WirelogProcess([
-            "proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(upstream.port)", "--db", database.argument,
-            "--recorder-name", "status-test",
-        ])
+        let proxy = try WirelogProcess.proxy(to: upstream, database: database.argument, ["--recorder-name", "status-test"])
         let port = try proxy.listeningPort()
         for _ in 0..<2 {
             let client = try TestSocket.connect(port: port)
