@@ -110,10 +110,18 @@ let package = Package(
         // Sessions in the forms wirelog writes them (JSON, NDJSON, pcap, raw bytes per direction):
         // `sessions export` and the web viewer's downloads share this one implementation.
         .target(name: "SessionFormats", dependencies: ["Recording", "LabProtocol", "Presentation"]),
-        // Glue between the recorder and SwiftNIO event loops.
+        // Recording on SwiftNIO: the duplex handler of recorded conversations (the tape, commit →
+        // act, bounded reads, quiet and idle timers) and the delivery of commits to event loops.
         .target(
             name: "NIORecording",
-            dependencies: ["Recording", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "Recording",
+                "Listening",
+                "WirelogTLS",
+                "Presentation",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // TLS for every side: certificates from PEM files or minted by a local CA, the ClientHello
         // and ServerHello facts, handshakes with a timeout, NSS key logs.
@@ -251,6 +259,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -318,6 +327,15 @@ let package = Package(
         .testTarget(
             name: "ProtocolsTests",
             dependencies: ["Protocols", "Recording", "LabProtocol", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "NIORecordingTests",
+            dependencies: [
+                "NIORecording", "Recording",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "PresentationTests",

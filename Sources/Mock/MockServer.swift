@@ -6,7 +6,7 @@ import NIOCore
 import NIOPosix
 import Recording
 
-/// The mock server: answers every connection from a `MockScript` with a `MockConnectionHandler`,
+/// The mock server: answers every connection from a `MockScript` with a `MockConversation`,
 /// refuses connections over the limit, and shuts down gracefully like serve and proxy.
 public final class MockServer: Sendable {
     public let configuration: MockConfiguration
@@ -31,10 +31,11 @@ public final class MockServer: Sendable {
                     defer { number += 1 }
                     return number
                 }
-                let handler = MockConnectionHandler(
+                let conversation = MockConversation(
                     configuration: configuration, script: script, connectionNumber: number, sink: sink, logger: logger)
-                try channel.pipeline.syncOperations.addHandler(handler)
-                let loopBound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+                try channel.pipeline.syncOperations.addHandler(
+                    MockConversation.handler(conversation, configuration: configuration, sink: sink, logger: logger))
+                let loopBound = NIOLoopBound(conversation, eventLoop: channel.eventLoop)
                 let tracked = TrackedConnection.channel(channel)
                 // Once a miss went upstream, the connection is the proxy's glue's: it ends with the
                 // capture session (which may outlive the client's channel) and is cut as the proxy's are.

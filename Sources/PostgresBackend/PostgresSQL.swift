@@ -137,7 +137,7 @@ protocol PostgresMessageRow: Sendable {
 }
 
 extension MessageFacts: PostgresMessageRow {
-    static let postgresColumns = "m.id, m.session_id, m.seq, m.sender, length(m.raw), m.verb, m.reply_code"
+    static let postgresColumns = "m.id, m.session_id, m.seq, m.sender, length(m.raw), m.verb, m.reply_code, m.fields, m.duration_us"
 
     init(_ row: PostgresRandomAccessRow, from first: Int = 0) throws {
         self.init(
@@ -145,7 +145,9 @@ extension MessageFacts: PostgresMessageRow {
             seq: try row[first + 2].decode(Int64.self),
             sender: try row[first + 3].decode(String.self) == Sender.server.rawValue ? .server : .client,
             byteCount: Int64(try row[first + 4].decode(Int32.self)), verb: try row[first + 5].decode(String?.self),
-            replyCode: try row[first + 6].decode(Int?.self))
+            replyCode: try row[first + 6].decode(Int?.self),
+            fields: [MessageField](jsonText: try row[first + 7].decode(String?.self)),
+            exchangeMicros: try row[first + 8].decode(Int64?.self))
     }
 }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import NIORecording
 import Protocols
 import Recording
 
@@ -14,14 +15,11 @@ import Recording
 /// first read: a bulk stream costs a row per burst rather than per read, and an interactive
 /// exchange, one read per turn, keeps one message per turn.
 final class ProxyRecordingTap {
-    /// What the tap keeps for one direction (a class: the stream is changed in place).
+    /// What the tap keeps for one direction.
     private final class Direction {
         let side: ProxySide
-        var stream: MessageStream?
-        /// When the first byte not yet in a message arrived.
-        var pendingSince: Int64 = 0
-        var lastReadAt = NIODeadline.uptimeNanoseconds(0)
-        var quietTimer: Scheduled<Void>?
+        /// Set when the protocol completes a message on silence (a line protocol's unterminated line).
+        var quietTimer: QuietTimer?
         /// `raw` decoding: the reads of the burst so far (copied once, into the message, at its
         /// end), their size, and when the first came.
         var burst: [ByteBuffer] = []
@@ -51,7 +49,8 @@ final class ProxyRecordingTap {
     /// The session's tape, from the moment its protocol is known.
     private(set) var tape: SessionTape?
     private var protocolState: ProtocolChoice
-    private var pairer = ExchangePairer()
+    /// Both directions' decoders and the exchange pairing, once a protocol other than raw is chosen.
+    private var decoder: ConversationDecoder?
     private let client = Direction(side: .client)
     private let upstream = Direction(side: .upstream)
     /// Counted before the tape exists (while detecting).
@@ -109,8 +108,8 @@ final class ProxyRecordingTap {
             direction.burst.append(buffer)
             direction.burstBytes += buffer.readableBytes
             if direction.burstBytes >= Self.maxBurstBytes { endBurst(side) }
-        case .chosen(let chosen):
-            decode(buffer, from: side, at: now, completesOnQuiet: chosen.completesOnQuiet)
+        case .chosen:
+            decode(buffer, from: side, at: now)
         }
     }
 
@@ -132,9 +131,7 @@ final class ProxyRecordingTap {
         endBurst(side)
         let direction = self[side]
         direction.quietTimer?.cancel()
-        direction.quietTimer = nil
-        let now = WallClock.nowMicros()
-        direction.stream?.finish { emit($0, from: direction, at: now) }
+        decoder?.finish(side.sender, at: WallClock.nowMicros(), record)
     }
 
     func end(_ reason: EndReason) {
@@ -175,7 +172,7 @@ final class ProxyRecordingTap {
                 // Each held read is its own burst: they came at different times.
                 tape?.record(side.sender, Array(buffer.readableBytesView), at: at)
             } else {
-                decode(buffer, from: side, at: at, completesOnQuiet: found.completesOnQuiet)
+                decode(buffer, from: side, at: at)
             }
         }
     }
@@ -187,9 +184,13 @@ final class ProxyRecordingTap {
         tape.countWireBytes(wireBytes.server, from: .server)
         self.tape = tape
         guard chosen != RawProtocol.self else { return }
-        let decoders = chosen.makeDecoders(limits: limits)
-        client.stream = MessageStream(decoder: decoders.client, limits: limits)
-        upstream.stream = MessageStream(decoder: decoders.server, limits: limits)
+        decoder = ConversationDecoder(chosen, limits: limits)
+        guard chosen.completesOnQuiet else { return }
+        for direction in [client, upstream] {
+            direction.quietTimer = QuietTimer(period: quietPeriod, eventLoop: eventLoop) { [weak self, side = direction.side] in
+                self?.quietPeriodPassed(side)
+            }
+        }
     }
 
     private func scheduleDetectionTimer() {
@@ -204,55 +205,24 @@ final class ProxyRecordingTap {
 
     // MARK: Decoding
 
-    private func decode(_ buffer: ByteBuffer, from side: ProxySide, at now: Int64, completesOnQuiet: Bool) {
-        let direction = self[side]
-        let partner = self[side.partner]
-        // The other side's held message is complete now that this side speaks (for a line
-        // protocol: its unterminated line; a bare lab DATA still waits for its payload line).
-        if partner.stream?.hasPending == true {
-            partner.stream?.flush { emit($0, from: partner, at: now) }
-        }
-        if direction.stream?.pendingByteCount == 0 { direction.pendingSince = now }
-        direction.stream?.feed(buffer) { emit($0, from: direction, at: now) }
-        if completesOnQuiet {
-            direction.lastReadAt = eventLoop.now
-            scheduleQuietTimer(direction)
+    private func decode(_ buffer: ByteBuffer, from side: ProxySide, at now: Int64) {
+        decoder?.feed(buffer, from: side.sender, at: now, record)
+        if let quietTimer = self[side].quietTimer {
+            quietTimer.inputArrived()
+            if decoder?.hasPending(side.sender) == true { quietTimer.arm() }
         }
     }
 
-    /// Records one decoded message, stamped with the arrival of its first byte; pairs exchanges.
-    private func emit(_ message: DecodedMessage, from direction: Direction, at now: Int64) {
-        guard let tape else { return }
-        let startedAt = min(direction.pendingSince, now)
-        // Bytes left after this message arrived with the read that completed it, at the latest.
-        direction.pendingSince = now
-        var link: ExchangeLink?
-        if case .response = message.exchange { link = pairer.responseEnded(atMicros: now) }
-        let seq = tape.record(
-            direction.side.sender, Array(message.raw.readableBytesView), at: startedAt, verb: message.verb,
-            payloadRange: message.payloadRange, replyCode: message.replyCode, fields: message.fields,
-            decodeError: message.decodeError, exchange: link)
-        if case .request = message.exchange { pairer.requestStarted(seq: seq, atMicros: startedAt) }
-    }
-
-    private func scheduleQuietTimer(_ direction: Direction) {
-        guard direction.quietTimer == nil, direction.stream?.hasPending == true else { return }
-        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-        let side = direction.side
-        direction.quietTimer = eventLoop.scheduleTask(deadline: direction.lastReadAt + quietPeriod) {
-            loopBound.value.quietPeriodPassed(side)
-        }
+    /// Records one decoded message, stamped with the arrival of its first byte.
+    private func record(_ sender: Sender, _ message: DecodedMessage, startedAt: Int64, exchange: ExchangeLink?) -> Int64 {
+        guard let tape else { return 0 }
+        return tape.record(
+            sender, Array(message.raw.readableBytesView), at: startedAt, verb: message.verb, payloadRange: message.payloadRange,
+            replyCode: message.replyCode, fields: message.fields, decodeError: message.decodeError, exchange: exchange)
     }
 
     private func quietPeriodPassed(_ side: ProxySide) {
-        let direction = self[side]
-        direction.quietTimer = nil
-        guard !ended, direction.stream?.hasPending == true else { return }
-        if eventLoop.now < direction.lastReadAt + quietPeriod {
-            scheduleQuietTimer(direction)  // more bytes came since the timer was set
-            return
-        }
-        let now = WallClock.nowMicros()
-        direction.stream?.flush { emit($0, from: direction, at: now) }
+        guard !ended, decoder?.hasPending(side.sender) == true else { return }
+        decoder?.flush(side.sender, at: WallClock.nowMicros(), record)
     }
 }

@@ -36,6 +36,9 @@ public struct Decoding: RawRepresentable, Hashable, Sendable, Codable, CustomStr
 /// Which side sent a message.
 public enum Sender: String, Sendable, Codable {
     case client, server
+
+    /// The other end of the conversation.
+    public var other: Sender { self == .client ? .server : .client }
 }
 
 /// Why a session ended. Stored as the raw value.

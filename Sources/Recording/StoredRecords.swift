@@ -59,8 +59,13 @@ public struct MessageFacts: Sendable, Equatable {
     public var byteCount: Int64
     public var verb: String?
     public var replyCode: Int?
+    /// What the protocol decoder read (the live list's protocol filters look at them).
+    public var fields: [MessageField]
+    /// The exchange this message completes took this long.
+    public var exchangeMicros: Int64?
 
-    public init(id: Int64, sessionID: Int64, seq: Int64, sender: Sender, byteCount: Int64, verb: String?, replyCode: Int?) {
+    public init(id: Int64, sessionID: Int64, seq: Int64, sender: Sender, byteCount: Int64, verb: String?, replyCode: Int?,
+                fields: [MessageField] = [], exchangeMicros: Int64? = nil) {
         self.id = id
         self.sessionID = sessionID
         self.seq = seq
@@ -68,6 +73,8 @@ public struct MessageFacts: Sendable, Equatable {
         self.byteCount = byteCount
         self.verb = verb
         self.replyCode = replyCode
+        self.fields = fields
+        self.exchangeMicros = exchangeMicros
     }
 }
 

@@ -6,7 +6,7 @@ import NIOPosix
 import Presentation
 import Recording
 
-/// The recording lab server: serves each connection with a `LabSessionHandler` (over TLS when
+/// The recording lab server: serves each connection with a `LabConversation` (over TLS when
 /// configured) and shuts down gracefully (stop accepting, answer what was received, record it all).
 public final class LabServer: Sendable {
     public let configuration: ServerConfiguration
@@ -26,7 +26,7 @@ public final class LabServer: Sendable {
                 eventLoopThreads: configuration.eventLoopThreads, tls: configuration.tls),
             logger: logger,
             admit: { channel in
-                try channel.pipeline.syncOperations.addHandler(LabSessionHandler(
+                try channel.pipeline.syncOperations.addHandler(LabConversation.handler(
                     configuration: configuration, replies: replies, sink: sink, logger: logger))
                 return .channel(channel)
             },

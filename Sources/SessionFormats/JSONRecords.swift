@@ -75,15 +75,17 @@ public struct MessageJSON: Encodable {
     /// On a response: the request it answers and how long the exchange took.
     var exchange: ExchangeJSON?
 
-    public init(_ message: StoredMessage, sessionStartedMicros: Int64) {
+    /// `byteLimit`: `raw` and `payload` stop after that many bytes (the web viewer's pages show
+    /// a message's start; the exports carry it whole).
+    public init(_ message: StoredMessage, sessionStartedMicros: Int64, byteLimit: Int = .max) {
         session = message.sessionID
         seq = message.seq
         atUs = message.atMicros
         offsetUs = message.atMicros - sessionStartedMicros
         sender = message.sender.rawValue
-        raw = Data(message.raw)
+        raw = Data(message.raw.prefix(byteLimit))
         verb = message.verb
-        payload = message.payload.map { Data($0) }
+        payload = message.payload.map { Data($0.prefix(byteLimit)) }
         replyCode = message.replyCode
         answeredBy = message.answeredBy
         if !message.redactions.isEmpty {

@@ -32,20 +32,22 @@ struct ViewerError: Error {
 
     func response(forAPI: Bool) -> Response {
         if forAPI {
-            let body = (try? JSONEncoder().encode(["error": message])) ?? Data("{}".utf8)
             return Response(status: status, headers: [.contentType: "application/json"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: Self.jsonBody(message))))
         }
         return PageShell.errorPage(status: status, message: message)
+    }
+
+    /// `{"error": message}`.
+    static func jsonBody(_ message: String) -> Data {
+        (try? JSONEncoder().encode(["error": message])) ?? Data("{}".utf8)
     }
 }
 
 /// Turns every error into `ViewerError`'s response, so no handler repeats the mapping and no
-/// framework default leaks a type name. The `--metrics` listener uses it for the token's 401.
-public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
-
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+/// framework default leaks a type name.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {

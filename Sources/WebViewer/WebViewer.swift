@@ -20,19 +20,39 @@ public struct WebViewerSettings: Sendable {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    /// Other machines may only look with a token.
+    /// Characters of the shortest token: one short enough to guess would not keep anyone out.
+    public static let minimumTokenLength = 16
+
+    /// Other machines may only look with a token; a token is long enough not to be guessed and
+    /// made of the characters `Bearer` allows, which a cookie carries unchanged.
     public func validate() throws(WebViewerError) {
-        if !isLoopback && (token ?? "").isEmpty { throw .tokenRequired(host: host) }
+        guard let token, !token.isEmpty else {
+            if !isLoopback { throw .tokenRequired(host: host) }
+            return
+        }
+        if !token.unicodeScalars.allSatisfy(Self.isTokenCharacter) { throw .tokenCharacters }
+        if token.count < Self.minimumTokenLength { throw .tokenTooShort(length: token.count) }
+    }
+
+    /// The characters of RFC 6750's b64token: ASCII letters, digits and `-._~+/=`.
+    private static func isTokenCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-._~+/=".unicodeScalars.contains(scalar))
     }
 }
 
 public enum WebViewerError: Error, CustomStringConvertible, Equatable {
     case tokenRequired(host: String)
+    case tokenTooShort(length: Int)
+    case tokenCharacters
 
     public var description: String {
         switch self {
         case .tokenRequired(let host):
-            "the viewer would show recorded traffic to every machine that reaches \(host): give --token TOKEN (or WIRELOG_WEB_TOKEN), or listen on 127.0.0.1"
+            "the viewer would show recorded traffic to every machine that reaches \(host): set WIRELOG_WEB_TOKEN or give --token-file FILE, or listen on 127.0.0.1"
+        case .tokenTooShort(let length):
+            "the web token has \(length) characters; it needs at least \(WebViewerSettings.minimumTokenLength) (openssl rand -hex 16 makes one)"
+        case .tokenCharacters:
+            "the web token may hold only letters, digits and - . _ ~ + / = (openssl rand -hex 16 makes one)"
         }
     }
 }
@@ -60,16 +80,28 @@ public enum WebViewer {
         frameworkLogger.logLevel = max(logger.logLevel, .notice)
         return Application(
             router: router,
+            server: ViewerHTTPChannel.builder,
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
             logger: frameworkLogger)
     }
 
-    static func router(store: ViewerStore, settings: WebViewerSettings, logger: Logger) -> Router<BasicRequestContext> {
+    /// A router that answers only those the settings let in: with a token, requests that carry
+    /// it; without, requests to a loopback name. The viewer's, and the `--metrics` listener's.
+    public static func guardedRouter(settings: WebViewerSettings) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ErrorMiddleware())
-        if let token = settings.token, !token.isEmpty { router.add(middleware: TokenMiddleware(token: token)) }
+        if let token = settings.token, !token.isEmpty {
+            router.add(middleware: TokenMiddleware(token: token))
+        } else {
+            router.add(middleware: LoopbackHostMiddleware())
+        }
+        return router
+    }
+
+    static func router(store: ViewerStore, settings: WebViewerSettings, logger: Logger) -> Router<BasicRequestContext> {
+        let router = guardedRouter(settings: settings)
         PageRoutes(store: store).add(to: router)
         SessionsAPI(store: store).add(to: router)
         StatsAndReplayAPI(store: store).add(to: router)

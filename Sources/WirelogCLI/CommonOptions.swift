@@ -8,7 +8,7 @@ import Presentation
 /// Where the recordings live: `--db`, else `WIRELOG_DB`, else `wirelog.sqlite` here.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "Store to record into or read from: a SQLite file, or postgres://USER@HOST[:PORT]/DATABASE (default: $WIRELOG_DB or ./wirelog.sqlite).",
+        "The store: a SQLite file, or postgres://USER@HOST[:PORT]/DATABASE (default: $WIRELOG_DB or ./wirelog.sqlite).",
         valueName: "path|url"))
     var db: String?
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backends
 import Foundation
+import LabProtocol
 import Logging
 import NIOCore
 import Operations
@@ -35,7 +36,7 @@ struct RecordingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Also serve the web viewer here (as `wirelog web`), following this process's recordings live.", valueName: "host:port"), transform: HostPort.parse)
     var web: HostPort?
 
-    @Option(help: ArgumentHelp("Serve Prometheus metrics (/metrics) and health checks (/healthz, /readyz) here, and on --web too; beyond loopback it needs --token. See docs/OPERATIONS.md.", valueName: "host:port"), transform: HostPort.parse)
+    @Option(help: ArgumentHelp("Serve Prometheus metrics (/metrics) and health checks (/healthz, /readyz) here, and on --web too; beyond loopback it needs the web token. See docs/OPERATIONS.md.", valueName: "host:port"), transform: HostPort.parse)
     var metrics: HostPort?
 
     @OptionGroup var webAccess: WebAccessOptions
@@ -44,8 +45,11 @@ struct RecordingOptions: ParsableArguments {
 
     func validate() throws {
         if let web { try webAccess.validate(web) }
-        if let metrics, !webAccess.settings(metrics).isLoopback, webAccess.resolvedToken == nil {
-            throw ValidationError("--metrics on \(metrics.host) would be read by every machine that reaches it: give --token TOKEN (or WIRELOG_WEB_TOKEN), or listen on 127.0.0.1")
+        if let metrics {
+            if !webAccess.settings(metrics).isLoopback && webAccess.resolvedToken == nil {
+                throw ValidationError("--metrics on \(metrics.host) would be read by every machine that reaches it: set WIRELOG_WEB_TOKEN or give --token-file FILE, or listen on 127.0.0.1")
+            }
+            try webAccess.validate(metrics)
         }
     }
 
@@ -81,7 +85,8 @@ struct RecordingOptions: ParsableArguments {
         return try await reportingErrors {
             let location = try database.location
             let sink = try await location.openRecorder(settings, logger: logger)
-            logger.info("recording to \(location) as recorder '\(recorderName)'")
+            // The name may hold anything (ESC, bidi overrides): it reaches a terminal escaped, as `show` prints it.
+            logger.info("recording to \(location) as recorder '\(Escaping.escape(Array(recorderName.utf8)))'")
             return sink
         }
     }

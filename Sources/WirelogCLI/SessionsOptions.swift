@@ -149,65 +149,25 @@ struct ProtocolFilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Sessions with an exchange (request to its response) that took longer than this (\(TimeSpan.forms)).", valueName: "time"))
     var slowerThan: TimeSpan?
 
+    var arguments: ProtocolFilterArguments {
+        ProtocolFilterArguments(decoding: decoding, method: method, command: command, status: status, path: path,
+                                sqlstate: sqlstate, fields: field, slowerThan: slowerThan.map { "\($0.microseconds)us" })
+    }
+
     func validate() throws {
-        if let decoding, WireProtocols.named(decoding) == nil {
-            throw ValidationError("--decoding: no protocol \"\(decoding)\"; one of \(WireProtocols.names.dropFirst().joined(separator: ", "))")
-        }
-        if let status, Self.statusRange(status) == nil {
-            throw ValidationError("--status takes a status (404) or a class (5xx), not \"\(status)\"")
-        }
-        if let method, let command, method.uppercased() != command.uppercased() {
-            throw ValidationError("--method and --command both name the request's verb; give one")
-        }
-        for field in field {
-            guard let (name, _) = Self.split(field), FieldMatch.isValidName(name) else {
-                throw ValidationError("--field takes name=value with a field name of lower-case letters, digits and _ (docs/PROTOCOLS.md), not \"\(field)\"")
-            }
+        do {
+            _ = try arguments.narrowing(SessionFilter(), protocols: Array(WireProtocols.names.dropFirst()))
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 
     /// `filter` narrowed by these options; a verb from --method/--command must agree with --verb.
     func narrowing(_ filter: SessionFilter) throws -> SessionFilter {
-        var filter = filter
-        filter.decoding = decoding
-        if let verb = method ?? command {
-            if let given = filter.verb, given.uppercased() != verb.uppercased() {
-                throw QueryError.usage("--verb \(given) and --\(method != nil ? "method" : "command") \(verb) cannot both hold: give one")
-            }
-            filter.verb = verb
+        do {
+            return try arguments.narrowing(filter, protocols: Array(WireProtocols.names.dropFirst()))
+        } catch {
+            throw QueryError.usage(error.description)
         }
-        if let status, let range = Self.statusRange(status) {
-            if range.count == 1 { filter.replyCode = range.lowerBound } else { filter.replyCodeRange = range }
-        }
-        if let path {
-            let isGlob = path.contains { "*?[".contains($0) }
-            filter.fields.append(FieldMatch(name: "target", .glob(isGlob ? path : Self.globEscaped(path) + "*")))
-        }
-        if let sqlstate { filter.fields.append(FieldMatch(name: "sqlstate", .equals(sqlstate.uppercased()))) }
-        for field in field {
-            if let (name, value) = Self.split(field) { filter.fields.append(FieldMatch(name: name, .equals(value))) }
-        }
-        filter.slowerThanMicros = slowerThan?.microseconds
-        return filter
-    }
-
-    /// `404` or `5xx`.
-    static func statusRange(_ text: String) -> ClosedRange<Int>? {
-        let lower = text.lowercased()
-        if lower.count == 3, lower.hasSuffix("xx"), let digit = Int(lower.prefix(1)), (1...5).contains(digit) {
-            return (digit * 100)...(digit * 100 + 99)
-        }
-        guard let code = Int(text), (100...999).contains(code) else { return nil }
-        return code...code
-    }
-
-    private static func split(_ field: String) -> (String, String)? {
-        guard let equals = field.firstIndex(of: "=") else { return nil }
-        return (String(field[..<equals]), String(field[field.index(after: equals)...]))
-    }
-
-    /// A literal for GLOB: each special character in a class of its own.
-    private static func globEscaped(_ text: String) -> String {
-        text.map { "*?[".contains($0) ? "[\($0)]" : String($0) }.joined()
     }
 }

@@ -20,13 +20,7 @@ struct Transcript {
         let started = RelativeTime.localTimestamp(session.startedMicros, fractionDigits: 3)
         var title = "session \(session.id)  \(session.kind)  \(EndpointText.of(session.clientHost, session.clientPort)) → \(EndpointText.of(session.serverHost, session.serverPort))"
         if !session.recorder.isEmpty { title += "  recorded by \(Escaping.escape(Array(session.recorder.utf8)))" }
-        var lines = [title]
-        lines.append("started \(started), \(ending(session))")
-        if let tls = session.tls {
-            if let leg = tls.client { lines.append("TLS client ↔ wirelog: " + describe(leg)) }
-            if let leg = tls.server { lines.append("TLS wirelog ↔ server: " + describe(leg)) }
-        }
-        return lines
+        return [title, "started \(started), \(ending(session))"] + TLSText.lines(session.tls)
     }
 
     /// `ended after 70.4ms: quit; 6 messages, 32 bytes from client, 24 from server` (or `still open; …`).
@@ -35,21 +29,6 @@ struct Transcript {
             "ended after \(DurationText.micros($0 - session.startedMicros)): \(Escaping.escape(Array((session.endReason ?? "?").utf8)))"
         } ?? "still open"
         return end + "; \(counted(session.messageCount, "message")), \(counted(session.bytesFromClient, "byte")) from client, \(session.bytesFromServer) from server"
-    }
-
-    /// `TLSv1.3 TLS_AES_128_GCM_SHA256, SNI a.example, ALPN h2, peer CN=…, sha256 ab12…`, escaped
-    /// (names and subjects come from the network).
-    private static func describe(_ leg: TLSLeg) -> String {
-        var parts: [String] = []
-        if let failure = leg.failure { parts.append("failed: \(failure)") }
-        let suite = [leg.version, leg.cipherSuite].compactMap { $0 }.joined(separator: " ")
-        if !suite.isEmpty { parts.append(suite) }
-        if let sni = leg.sni { parts.append("SNI \(sni)") }
-        if let alpn = leg.alpn { parts.append("ALPN \(alpn)") }
-        if let subject = leg.peerSubject { parts.append("peer \(subject)") }
-        if let fingerprint = leg.peerSHA256 { parts.append("sha256 \(fingerprint)") }
-        if let closure = leg.closedWith { parts.append("peer closed with \(closure.rawValue)") }
-        return Escaping.escape(Array(parts.joined(separator: ", ").utf8))
     }
 
     /// `     +0.004s  →  DATA  DATA hello\n`: time, direction, verb or code, the escaped bytes; in a

@@ -17,7 +17,9 @@ struct Web: AsyncParsableCommand {
 
             Examples:
               wirelog web --db lab.sqlite                      # http://127.0.0.1:8080
-              wirelog web --listen 0.0.0.0:8080 --token "$(openssl rand -hex 16)"
+              openssl rand -hex 16 > web.token && chmod 600 web.token
+              wirelog web --listen 0.0.0.0:8080 --token-file web.token
+              WIRELOG_WEB_TOKEN=$(openssl rand -hex 16) wirelog web --listen 0.0.0.0:8080
               wirelog serve --web 127.0.0.1:8080               # the same viewer inside the recorder
             """)
 
@@ -54,11 +56,34 @@ struct Web: AsyncParsableCommand {
 
 /// Who may look at a viewer (`web`, and `serve`/`proxy --web`).
 struct WebAccessOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Required on every request (Authorization: Bearer TOKEN, or open the page once with ?token=TOKEN); needed to listen beyond loopback (default: $WIRELOG_WEB_TOKEN).", valueName: "token"))
+    // The file comes first in --help: a token in the arguments is visible to every user of the machine (ps).
+    @Option(help: ArgumentHelp("A file holding the viewer's token (its first line; or set $WIRELOG_WEB_TOKEN). Every request must then carry it (Authorization: Bearer TOKEN, or open the page once with ?token=TOKEN); listening beyond loopback needs one.", valueName: "file"),
+            transform: WebAccessOptions.readTokenFile)
+    var tokenFile: String?
+
+    @Option(help: ArgumentHelp("The token itself, which other users of this machine can read in the process list: prefer $WIRELOG_WEB_TOKEN or --token-file.", valueName: "token"))
     var token: String?
 
     var resolvedToken: String? {
-        token ?? ProcessInfo.processInfo.environment["WIRELOG_WEB_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        token ?? tokenFile ?? ProcessInfo.processInfo.environment["WIRELOG_WEB_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The file's first line, without the line end `echo` and `openssl rand -hex` leave. Only its
+    /// start is read: a token is short, and `/dev/zero` never ends.
+    static func readTokenFile(_ path: String) throws -> String {
+        let data: Data
+        do {
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw CocoaError(.fileReadUnknown) }
+            defer { try? handle.close() }
+            data = try handle.read(upToCount: 4_096) ?? Data()
+        } catch {
+            let reason = access(path, R_OK) == 0 ? "it is not a file" : String(cString: strerror(errno)).lowercased()
+            throw ValidationError("cannot read it: \(reason)")
+        }
+        let line = String(decoding: data, as: UTF8.self).split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let token = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        if token.isEmpty { throw ValidationError("its first line is empty: put the token there") }
+        return token
     }
 
     func settings(_ listen: HostPort) -> WebViewerSettings {
@@ -66,6 +91,7 @@ struct WebAccessOptions: ParsableArguments {
     }
 
     func validate(_ listen: HostPort) throws {
+        if token != nil && tokenFile != nil { throw ValidationError("give --token or --token-file, not both") }
         do {
             try settings(listen).validate()
         } catch {

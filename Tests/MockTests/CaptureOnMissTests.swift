@@ -22,6 +22,17 @@ import TestSupport
         return (mock, upstream)
     }
 
+    /// A client's `MISS` line goes upstream and the upstream's `ok` comes back: both ends, connected.
+    private static func missAnsweredUpstream(mockPort: Int, upstream: TestListener) throws -> (client: TestSocket, server: TestSocket) {
+        let client = try TestSocket.connect(port: mockPort)
+        try client.send(Array("MISS\n".utf8))
+        let server = try upstream.accept()
+        _ = try server.receive(exactly: 5)
+        try server.send(Array("ok\n".utf8))
+        _ = try client.receive(exactly: 3)
+        return (client, server)
+    }
+
     /// Bytes read with the miss (whole lines and an unterminated rest) and the client's half-close
     /// reach the upstream after the missed line, in order and once; its answer reaches the client
     /// after the recorded reply. The capture holds the exchange from the miss on, decoded; both
@@ -60,6 +71,29 @@ import TestSupport
             == ["HELLO\n", "hi\n", "POST / HTTP/1.1\r\n", "Content-Length: 4\r\n", "\r\n", "body"])
     }
 
+    /// A client that closes first, after the handover, ends both sessions as a client close, as
+    /// the proxy records the same client (the upstream closes only after it).
+    @Test(arguments: TestBackend.allCases)
+    func aClientThatClosesFirstEndsBothSessionsAsClientClosed(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let (capturing, upstream) = try await Self.start(backend, in: directory)
+        let port = capturing.port
+        let serverHeard = try await onThread { () throws -> [UInt8] in
+            let (client, server) = try Self.missAnsweredUpstream(mockPort: port, upstream: upstream)
+            client.close()
+            // The upstream hears the close, then closes too.
+            let rest = try server.receiveAll()
+            server.close()
+            return rest
+        }
+        #expect(serverHeard.isEmpty)
+        await capturing.stop()
+        let sessions = try await RecordedRows.sessions(capturing.store)
+        let capture = try #require(sessions.first { $0.kind == "proxy" && $0.serverPort == upstream.port })
+        #expect(capture.endReason == "client_closed")
+        #expect(try await capturing.mockSessions().map(\.summary.endReason) == ["client_closed"])
+    }
+
     /// The mock's graceful shutdown cuts a connection still proxied after its grace period, as the
     /// proxy's does: the capture ends (reason shutdown) and is committed.
     @Test(arguments: TestBackend.allCases)
@@ -67,15 +101,7 @@ import TestSupport
         let directory = TemporaryDirectory()
         let (capturing, upstream) = try await Self.start(backend, in: directory)
         let port = capturing.port
-        let (client, server) = try await onThread { () throws -> (TestSocket, TestSocket) in
-            let client = try TestSocket.connect(port: port)
-            try client.send(Array("MISS\n".utf8))
-            let server = try upstream.accept()
-            _ = try server.receive(exactly: 5)
-            try server.send(Array("ok\n".utf8))
-            _ = try client.receive(exactly: 3)
-            return (client, server)
-        }
+        let (client, server) = try await onThread { try Self.missAnsweredUpstream(mockPort: port, upstream: upstream) }
         await capturing.server.shutdownGracefully(grace: .milliseconds(200))
         #expect(try await onThread { try client.receiveAll() }.isEmpty)
         #expect(try await onThread { try server.receiveAll() }.isEmpty)

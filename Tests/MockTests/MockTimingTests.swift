@@ -28,8 +28,8 @@ import Testing
         var configuration = MockConfiguration()
         configure(&configuration)
         let logger = Logger(label: "test.mock") { _ in SwiftLogNoOpLogHandler() }
-        let channel = EmbeddedChannel(handler: MockConnectionHandler(
-            configuration: configuration, script: script, connectionNumber: 0, sink: nil, logger: logger))
+        let conversation = MockConversation(configuration: configuration, script: script, connectionNumber: 0, sink: nil, logger: logger)
+        let channel = EmbeddedChannel(handler: MockConversation.handler(conversation, configuration: configuration, sink: nil, logger: logger))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
     }

@@ -103,6 +103,8 @@ import TestSupport
         }
     }
 
+    private static let token = "0123456789abcdef0123456789abcdef"
+
     /// Off loopback the listener needs the token; with one, every request must carry it.
     @Test func theTokenGuardsTheListener() async throws {
         let directory = TemporaryDirectory()
@@ -114,12 +116,12 @@ import TestSupport
 
         let serve = try WirelogProcess([
             "serve", "--listen", "127.0.0.1:0", "--db", directory.file("t.sqlite"), "--metrics", "127.0.0.1:0",
-            "--token", "sesame",
+            "--token", Self.token,
         ])
         _ = try serve.listeningPort()
         let metrics = try serve.metricsPort()
         #expect(try HTTPReply.get(port: metrics, "/metrics").status == 401)
-        let scraped = try HTTPReply.get(port: metrics, "/metrics", token: "sesame")
+        let scraped = try HTTPReply.get(port: metrics, "/metrics", token: Self.token)
         #expect(scraped.status == 200)
         #expect(scraped.body.contains("# HELP wirelog_connections_accepted_total"))
         serve.signal(SIGTERM)

@@ -53,21 +53,15 @@ struct DecoderHarness {
     /// Both directions of a conversation, in the order the turns crossed the wire (each turn fed
     /// as one read, the other side flushed first as the proxy does); every message in wire order.
     func conversation(_ turns: [(Sender, [UInt8])]) -> [(Sender, Cut)] {
-        let pair = proto.makeDecoders(limits: limits)
-        var client = MessageStream(decoder: pair.client, limits: limits)
-        var server = MessageStream(decoder: pair.server, limits: limits)
+        var decoder = ConversationDecoder(proto, limits: limits)
         var cuts: [(Sender, Cut)] = []
-        for (side, bytes) in turns {
-            if side == .client {
-                server.flush { cuts.append((.server, Cut($0))) }
-                client.feed(ByteBuffer(bytes: bytes)) { cuts.append((.client, Cut($0))) }
-            } else {
-                client.flush { cuts.append((.client, Cut($0))) }
-                server.feed(ByteBuffer(bytes: bytes)) { cuts.append((.server, Cut($0))) }
-            }
+        let record: ConversationDecoder.Record = { sender, message, _, _ in
+            cuts.append((sender, Cut(message)))
+            return Int64(cuts.count)
         }
-        client.finish { cuts.append((.client, Cut($0))) }
-        server.finish { cuts.append((.server, Cut($0))) }
+        for (side, bytes) in turns { decoder.feed(ByteBuffer(bytes: bytes), from: side, at: 0, record) }
+        decoder.finish(.client, at: 0, record)
+        decoder.finish(.server, at: 0, record)
         return cuts
     }
 

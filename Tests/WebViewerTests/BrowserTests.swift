@@ -12,7 +12,9 @@ import TestSupport
 
     @Test func theViewerWorksInChromium() async throws {
         let dir = TemporaryDirectory("wirelog-browser")
-        let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--web", "127.0.0.1:0", "--db", dir.file("lab.sqlite")])
+        // A recorder name with a bidi override and ESC: the list must show it escaped.
+        let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:0", "--web", "127.0.0.1:0", "--recorder-name", "lab\u{202E}1\u{1B}",
+                                        "--db", dir.file("lab.sqlite")])
         defer { serve.signal(SIGKILL) }
         let labPort = try serve.listeningPort()
         let log = try serve.waitForStderr(containing: "web viewer on http://")

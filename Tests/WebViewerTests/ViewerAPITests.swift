@@ -145,6 +145,31 @@ import TestSupport
         }
     }
 
+    /// The list's protocol filters are the CLI's, by the same names.
+    @Test(arguments: TestBackend.allCases)
+    func theListFiltersOnWhatTheDecodersRead(_ backend: TestBackend) async throws {
+        let dir = TemporaryDirectory("wirelog-web")
+        let location = try backend.freshStore(in: dir, name: "decoded")
+        let ids = try await DecodedFixture.write(into: location)
+        try await Self.viewer(location).test(.live) { client in
+            func listed(_ query: String) async throws -> [Int64] {
+                let page = try Self.json(try await client.execute(uri: "/api/sessions?\(query)", method: .get))
+                return try #require(page["sessions"] as? [[String: Any]]).compactMap { $0["id"] as? Int64 }.sorted()
+            }
+            #expect(try await listed("decoding=resp") == [ids.resp])
+            #expect(try await listed("status=5xx") == [ids.http])
+            #expect(try await listed("status=404") == [])
+            #expect(try await listed("path=%2Fusers%2F") == [ids.http])
+            #expect(try await listed("sqlstate=23505") == [ids.postgres])
+            #expect(try await listed("field=tag%3DSELECT%201") == [ids.postgres])
+            #expect(try await listed("decoding=http&slower_than=500us") == [ids.http])
+            #expect(try await listed("decoding=http&slower_than=2ms") == [])
+            let bad = try await client.execute(uri: "/api/sessions?status=teapot", method: .get)
+            #expect(bad.status == .badRequest)
+            #expect(String(buffer: bad.body).contains("--status takes a status (404) or a class (5xx)"))
+        }
+    }
+
     @Test(arguments: TestBackend.allCases)
     func unknownSessionsAndBadValuesAnswerWithTheCLIsWords(_ backend: TestBackend) async throws {
         let fixture = try await WebFixture.record(backend)
@@ -206,6 +231,12 @@ import TestSupport
             #expect(step["expected"] as? String == "100 OK\\n")
             #expect(step["actual"] as? String == "100 OK\\r\\n")
             #expect(step["first_difference"] as? [Int] == [6, 6])
+            // The recorded end is a step too, as `wirelog replay` counts it ("1 of 2 steps differ").
+            let steps = try #require(pair["steps"] as? [[String: Any]])
+            #expect(steps.count == 2)
+            #expect(steps.last?["kind"] as? String == "close")
+            #expect(steps.last?["ending"] as? String == "the client closed" && steps.last?["replay_ending"] as? String == "the client closed")
+            #expect(steps.last?["differs"] as? Bool == false)
             #expect(try await client.execute(uri: "/api/replays/\(fixture.original)", method: .get).status == .badRequest)
         }
     }

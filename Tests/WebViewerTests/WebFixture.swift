@@ -131,40 +131,23 @@ enum DecodedFixture {
 
     /// `turns` as one session of `proto`, each turn a read 1 ms after the previous.
     static func session(_ proto: any WireProtocol.Type, _ turns: [(Sender, String)], serverPort: Int, started: Int64) -> CompleteSession {
-        let limits = DecoderLimits()
-        let decoders = proto.makeDecoders(limits: limits)
-        var client = MessageStream(decoder: decoders.client, limits: limits)
-        var server = MessageStream(decoder: decoders.server, limits: limits)
-        var pairer = ExchangePairer()
+        // Decoded, paired and stamped as the proxy's tap does it, one turn a millisecond.
+        var decoder = ConversationDecoder(proto, limits: DecoderLimits())
         var messages: [RecordedMessage] = []
-        var at = started
-        func record(_ sender: Sender) -> (DecodedMessage) -> Void {
-            { decoded in
-                let seq = Int64(messages.count + 1)
-                var link: ExchangeLink?
-                switch decoded.exchange {
-                case .request: pairer.requestStarted(seq: seq, atMicros: at)
-                case .response: link = pairer.responseEnded(atMicros: at)
-                case .interim, nil: break
-                }
-                messages.append(RecordedMessage(seq: seq, atMicros: at, sender: sender, raw: Array(decoded.raw.readableBytesView),
-                                                verb: decoded.verb, payloadRange: decoded.payloadRange, replyCode: decoded.replyCode,
-                                                fields: decoded.fields, decodeError: decoded.decodeError, exchange: link))
-            }
+        let record: ConversationDecoder.Record = { sender, decoded, startedAt, link in
+            let seq = Int64(messages.count + 1)
+            messages.append(RecordedMessage(seq: seq, atMicros: startedAt, sender: sender, raw: Array(decoded.raw.readableBytesView),
+                                            verb: decoded.verb, payloadRange: decoded.payloadRange, replyCode: decoded.replyCode,
+                                            fields: decoded.fields, decodeError: decoded.decodeError, exchange: link))
+            return seq
         }
+        var at = started
         for (sender, text) in turns {
             at += 1_000
-            // The other side's pending message completes when this side speaks, as in the proxy.
-            if sender == .client {
-                server.flush(record(.server))
-                client.feed(ByteBuffer(string: text), record(.client))
-            } else {
-                client.flush(record(.client))
-                server.feed(ByteBuffer(string: text), record(.server))
-            }
+            decoder.feed(ByteBuffer(string: text), from: sender, at: at, record)
         }
-        client.finish(record(.client))
-        server.finish(record(.server))
+        decoder.finish(.client, at: at, record)
+        decoder.finish(.server, at: at, record)
         let info = SessionInfo(kind: .proxy, decoding: Decoding(proto.name), clientHost: "127.0.0.1", clientPort: 5000,
                                serverHost: "127.0.0.1", serverPort: serverPort, startedMicros: started)
         let bytes = { (side: Sender) in Int64(turns.filter { $0.0 == side }.map { $0.1.utf8.count }.reduce(0, +)) }

@@ -108,8 +108,9 @@ public final class RedactionRule: @unchecked Sendable {
     }
 
     /// The byte ranges of `raw` this rule hides (possibly overlapping). `state` carries what a
-    /// rule remembers between the messages of a session; nil when checking a rule alone.
-    func hiddenRanges(in raw: [UInt8], sender: Sender = .client, payloadRange: Range<Int>? = nil,
+    /// rule remembers between the messages of a session; nil when checking a rule alone. A
+    /// protocol decoder's `fields` make the presets more precise where they tell where things are.
+    func hiddenRanges(in raw: [UInt8], sender: Sender = .client, payloadRange: Range<Int>? = nil, fields: [MessageField] = [],
                       text: inout ByteText?, state: inout RedactionState) -> [Range<Int>] {
         switch matcher {
         case .regex(let regex):
@@ -127,11 +128,15 @@ public final class RedactionRule: @unchecked Sendable {
             state.labPayloadFollows = Self.endsWithBareData(raw)
             return ranges
         case .httpCredentialHeaders:
-            return raw.withUnsafeBufferPointer { ByteMatchers.httpCredentialValues(in: $0) }
+            // A decoded HTTP message says where its head ends: a body line that looks like a header is not one.
+            let head = fields[field: "body_offset"]?.integer.map { min(raw.count, max(0, Int($0))) } ?? raw.count
+            return raw.withUnsafeBufferPointer { ByteMatchers.httpCredentialValues(in: UnsafeBufferPointer(rebasing: $0[..<head])) }
         case .postgresPasswordMessage:
-            guard sender == .client, raw.count > 5, raw[0] == UInt8(ascii: "p") else { return [] }
-            let length = raw[1...4].reduce(0) { $0 << 8 | Int($1) }
-            return [5..<min(raw.count, 1 + max(length, 4))]
+            guard sender == .client else { return [] }
+            // A decoded turn names its messages, all typed once a password is asked for: every
+            // password or SASL message in it, wherever it stands. Otherwise one at the start of a read.
+            guard let messages = fields[field: "messages"]?.text else { return Self.passwordBody(in: raw, at: 0).map { [$0] } ?? [] }
+            return messages.contains("Password") || messages.contains("SASL") ? Self.passwordBodies(inTurn: raw) : []
         case .smtpAuthExchange(let start):
             if sender == .server {
                 // 334 asks for more of the exchange; any other reply ends it.
@@ -148,6 +153,26 @@ public final class RedactionRule: @unchecked Sendable {
             if Self.cachedText(&text, raw).hasMatch(start) { state.smtpAuthInProgress = true }
             return ranges
         }
+    }
+
+    /// The body of the PostgreSQL message at `offset` when it is a PasswordMessage or SASL response (`p`).
+    private static func passwordBody(in raw: [UInt8], at offset: Int) -> Range<Int>? {
+        guard raw.count > offset + 5, raw[offset] == UInt8(ascii: "p") else { return nil }
+        let length = raw[offset + 1...offset + 4].reduce(0) { $0 << 8 | Int($1) }
+        return offset + 5..<min(raw.count, offset + 1 + max(length, 4))
+    }
+
+    /// The bodies of every `p` message of a decoded client turn (type byte and length each).
+    private static func passwordBodies(inTurn raw: [UInt8]) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        var offset = 0
+        while raw.count >= offset + 5 {
+            let length = raw[offset + 1...offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            guard length >= 4 else { break }
+            if let body = passwordBody(in: raw, at: offset) { ranges.append(body) }
+            offset += 1 + length
+        }
+        return ranges
     }
 
     private static let smtpContinuation = Array("334".utf8)

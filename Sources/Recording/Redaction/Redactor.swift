@@ -71,7 +71,7 @@ public final class Redactor: Sendable {
                 for (rule, keywords) in zip(side.rules, side.keywordsOfRule)
                 where keywords.isEmpty || keywords.contains(where: { keywordFound[$0] }) {
                     for range in rule.hiddenRanges(in: raw, sender: message.sender, payloadRange: message.payloadRange,
-                                                   text: &text, state: &state) {
+                                                   fields: message.fields, text: &text, state: &state) {
                         found.append((range, rule.name))
                     }
                 }

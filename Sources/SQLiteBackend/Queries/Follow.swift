@@ -41,11 +41,12 @@ extension SessionQueries {
 
 extension MessageFacts {
     /// The columns `init(_:)` reads, over `messages m`.
-    static let columns = "m.id, m.session_id, m.seq, m.sender, \(SegmentFiles.lengthSQL), m.verb, m.reply_code"
+    static let columns = "m.id, m.session_id, m.seq, m.sender, \(SegmentFiles.lengthSQL), m.verb, m.reply_code, m.fields, m.duration_us"
 
     init(_ statement: Statement) {
         self.init(id: statement.int64(0), sessionID: statement.int64(1), seq: statement.int64(2),
                   sender: statement.text(3) == Sender.server.rawValue ? .server : .client, byteCount: statement.int64(4),
-                  verb: statement.text(5), replyCode: statement.optionalInt(6))
+                  verb: statement.text(5), replyCode: statement.optionalInt(6),
+                  fields: [MessageField](jsonText: statement.text(7)), exchangeMicros: statement.optionalInt64(8))
     }
 }

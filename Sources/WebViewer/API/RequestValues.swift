@@ -1,5 +1,6 @@
 import Hummingbird
 import Presentation
+import Protocols
 import Recording
 
 /// What a request's path and query say, read with the CLI's words for bad values.
@@ -10,10 +11,17 @@ extension Request {
         return String(value)
     }
 
-    /// The filters of `sessions list`, by the same names without `--`.
-    var filterArguments: SessionFilterArguments {
-        SessionFilterArguments(since: query("since"), until: query("until"), client: query("client"), kind: query("kind"),
-                               recorder: query("recorder"), verb: query("verb"), code: query("code"), reason: query("reason"))
+    /// The filters of `sessions list`, by the same names without `--` (`slower_than` for
+    /// `--slower-than`; `field` repeats).
+    func sessionFilter() throws -> SessionFilter {
+        let sessions = SessionFilterArguments(
+            since: query("since"), until: query("until"), client: query("client"), kind: query("kind"),
+            recorder: query("recorder"), verb: query("verb"), code: query("code"), reason: query("reason"))
+        let protocols = ProtocolFilterArguments(
+            decoding: query("decoding"), method: query("method"), command: query("command"), status: query("status"),
+            path: query("path"), sqlstate: query("sqlstate"), fields: uri.queryParameters.getAll("field").filter { !$0.isEmpty },
+            slowerThan: query("slower_than"))
+        return try protocols.narrowing(sessions.filter(), protocols: Array(WireProtocols.names.dropFirst()))
     }
 
     func positiveInt(_ name: String, default value: Int, maximum: Int) throws -> Int {
@@ -22,9 +30,10 @@ extension Request {
         return min(number, maximum)
     }
 
-    func int64(_ name: String) throws -> Int64? {
+    /// A session or message id (`what`) in the query.
+    func id(_ name: String, of what: String) throws -> Int64? {
         guard let text = query(name) else { return nil }
-        guard let number = Int64(text), number >= 0 else { throw ViewerError.badRequest("\(name) must be a message id, not '\(text)'") }
+        guard let number = Int64(text), number >= 0 else { throw ViewerError.badRequest("\(name) must be a \(what) id, not '\(text)'") }
         return number
     }
 
@@ -46,10 +55,15 @@ extension SessionListPosition {
 }
 
 extension RequestContext {
-    /// The `:id` of the path as a session id.
-    func sessionID(_ name: String = "id") throws -> Int64 {
+    /// The `:id` of the path.
+    func sessionID() throws -> Int64 { try pathID("id", of: "session") }
+
+    /// The `:message` of the path.
+    func messageID() throws -> Int64 { try pathID("message", of: "message") }
+
+    private func pathID(_ name: String, of what: String) throws -> Int64 {
         let text = parameters.get(name) ?? ""
-        guard let id = Int64(text) else { throw ViewerError.badRequest("'\(text)' is not a session id") }
+        guard let id = Int64(text) else { throw ViewerError.badRequest("'\(text)' is not a \(what) id") }
         return id
     }
 }

@@ -14,12 +14,12 @@ struct SessionsAPI {
         }
         router.get("/api/sessions/:id/messages") { request, context in try await messages(request, id: try context.sessionID()) }
         router.get("/api/sessions/:id/messages/:message") { _, context in
-            try await wholeMessage(session: try context.sessionID(), message: try context.sessionID("message"))
+            try await wholeMessage(session: try context.sessionID(), message: try context.messageID())
         }
     }
 
     private func list(_ request: Request) async throws -> Response {
-        let filter = try request.filterArguments.filter()
+        let filter = try request.sessionFilter()
         let limit = try request.positiveInt("limit", default: 50, maximum: 500)
         if let text = request.query("q") {
             // Text search: the sessions of the newest matching messages, one row each (no further pages).
@@ -35,34 +35,44 @@ struct SessionsAPI {
         return try Response.json(SessionPage(sessions: sessions.map(SessionView.init), next: next))
     }
 
+    /// Messages read from the store at a time. The store reads each whole (up to the proxy's
+    /// `--max-message`, 1 MiB by default) though a page shows its first 4 KiB: a few at a time keeps
+    /// a page of large messages from holding them all at once.
+    static let readBatch = 20
+    /// The bytes a page shows at most (each message's first `MessageView.cutBytes`, sent as text,
+    /// hex and base64: some 12 bytes of JSON each): a page of large messages ends early, with its
+    /// `next`, so no answer grows with the session.
+    static let pageBytes = 256 << 10
+
     private func messages(_ request: Request, id: Int64) async throws -> Response {
         let limit = try request.positiveInt("limit", default: 200, maximum: 2_000)
-        let after = try request.int64("after") ?? 0
+        let after = try request.id("after", of: "message") ?? 0
         let sender = try Sender(query: request.query("sender"))
-        let (session, page, exchanges, next) = try await store.read { store in
-            let session = try await store.session(id)
-            var messages: [StoredMessage] = []
-            var exchanges: [ExchangeRow] = []
-            var position = after
-            // A direction filter skips the other side's messages, reading on until the page is full.
-            reading: while true {
-                let read = try await store.messages(ofSession: id, after: position, limit: limit)
-                for message in read {
-                    guard sender == nil || message.sender == sender else { continue }
-                    messages.append(message)
-                    if messages.count == limit { break }
-                }
-                // The exchanges of every message up to the page's last, of both sides.
-                let covered = messages.count == limit ? read.prefix { $0.id <= messages[limit - 1].id } : read[...]
-                exchanges += ExchangeRow.rows(covered)
-                guard messages.count < limit, read.count == limit, let last = read.last else { break }
-                position = last.id
+        let session = try await store.read { try await $0.session(id) }
+        var views: [MessageView] = []
+        var exchanges: [ExchangeRow] = []
+        var shownBytes = 0
+        var full = false
+        var position = after
+        // A direction filter skips the other side's messages, reading on until the page is full.
+        while !full {
+            let read = try await store.read { [position] in try await $0.messages(ofSession: id, after: position, limit: Self.readBatch) }
+            var last = position
+            for message in read {
+                last = message.id
+                guard sender == nil || message.sender == sender else { continue }
+                views.append(MessageView(message, sessionStartedMicros: session.startedMicros, decoding: session.decoding))
+                shownBytes += min(message.raw.count, MessageView.cutBytes)
+                full = views.count == limit || shownBytes >= Self.pageBytes
+                if full { break }
             }
-            let next = messages.count == limit ? messages.last?.id : nil
-            return (session, messages, ExchangeRow.joined(exchanges), next)
+            // The exchanges of every message up to the page's last, of both sides.
+            exchanges += ExchangeRow.rows(read.prefix { $0.id <= last })
+            guard read.count == Self.readBatch else { break }
+            position = last
         }
-        let views = page.map { MessageView($0, sessionStartedMicros: session.startedMicros, decoding: session.decoding) }
-        return try Response.json(MessagePage(session: SessionView(session), messages: views, exchanges: exchanges, next: next))
+        let next = full ? views.last?.id : nil
+        return try Response.json(MessagePage(session: SessionView(session), messages: views, exchanges: ExchangeRow.joined(exchanges), next: next))
     }
 
     private func wholeMessage(session id: Int64, message messageID: Int64) async throws -> Response {

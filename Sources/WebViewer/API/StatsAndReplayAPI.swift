@@ -11,7 +11,7 @@ struct StatsAndReplayAPI {
 
     func add(to router: Router<BasicRequestContext>) {
         router.get("/api/stats") { request, _ in
-            let filter = try request.filterArguments.filter()
+            let filter = try request.sessionFilter()
             let top = try request.positiveInt("top", default: 10, maximum: 100)
             return try Response.json(StatsView(try await store.read { try await $0.stats(filter, topClients: top) }))
         }
@@ -67,6 +67,9 @@ struct PairView: Encodable {
         let differs: Bool
         /// Byte offsets of the first difference in the replies (expected, actual).
         let firstDifference: [Int]?
+        /// On the `close` step: who ended each session (`the server closed`).
+        let ending: String?
+        let replayEnding: String?
 
         init(_ step: RecordedPair.Step) {
             number = step.number
@@ -77,6 +80,8 @@ struct PairView: Encodable {
             actual = step.actual.map { Escaping.escape($0) }
             differs = step.differs
             firstDifference = step.difference.map { [$0.expectedOffset, $0.actualOffset] }
+            ending = step.ending
+            replayEnding = step.replayEnding
         }
     }
 

@@ -7,13 +7,18 @@ import Recording
 import SessionFormats
 
 /// A session as the API sends it: the export's `SessionJSON` plus the texts the CLI would print
-/// (start with its zone, duration, addresses escaped), so the page words things as the CLI does.
+/// (start with its zone, duration, addresses, recorder and TLS escaped), so the page words things
+/// as the CLI does.
 struct SessionView: Encodable {
     let session: SessionJSON
     let startedText: String
     let durationText: String
     let clientText: String
     let serverText: String
+    /// The recorder's name as `sessions list` prints it: `--recorder-name` may hold ESC or a bidi override.
+    let recorderText: String
+    /// `sessions show`'s TLS lines (`TLS client ↔ wirelog: TLSv1.3 …`), none without TLS.
+    let tlsText: [String]
 
     init(_ summary: SessionSummary) {
         session = SessionJSON(summary)
@@ -21,9 +26,11 @@ struct SessionView: Encodable {
         durationText = summary.endedMicros.map { DurationText.micros($0 - summary.startedMicros) } ?? "-"
         clientText = EndpointText.of(summary.clientHost, summary.clientPort)
         serverText = EndpointText.of(summary.serverHost, summary.serverPort)
+        recorderText = Escaping.escape(Array(summary.recorder.utf8))
+        tlsText = TLSText.lines(summary.tls)
     }
 
-    private enum CodingKeys: String, CodingKey { case startedText, durationText, clientText, serverText }
+    private enum CodingKeys: String, CodingKey { case startedText, durationText, clientText, serverText, recorderText, tlsText }
 
     func encode(to encoder: any Encoder) throws {
         try session.encode(to: encoder)
@@ -32,13 +39,16 @@ struct SessionView: Encodable {
         try container.encode(durationText, forKey: .durationText)
         try container.encode(clientText, forKey: .clientText)
         try container.encode(serverText, forKey: .serverText)
+        try container.encode(recorderText, forKey: .recorderText)
+        try container.encode(tlsText, forKey: .tlsText)
     }
 }
 
 /// A message as the API sends it: the export's `MessageJSON` plus its id, the CLI's label, the
 /// bytes escaped exactly as `sessions show` prints them, and the `--hex` dump lines; in a decoded
 /// session also the message as `sessions show` renders it and its exchange's duration. A long
-/// message is cut at `cutBytes` (`cut` is true; `/api/sessions/ID/messages/MID` has it whole).
+/// message is cut at `cutBytes`, its base64 `raw` and `payload` too, so a page's answer does not
+/// grow with its messages (`cut` is true; `/api/sessions/ID/messages/MID` has it whole).
 struct MessageView: Encodable {
     static let cutBytes = 4_096
 
@@ -61,15 +71,16 @@ struct MessageView: Encodable {
 
     /// `decoding`: the session's, to render the message by its protocol.
     init(_ stored: StoredMessage, sessionStartedMicros: Int64, decoding: String?, whole: Bool = false) {
-        message = MessageJSON(stored, sessionStartedMicros: sessionStartedMicros)
+        let byteLimit = whole ? Int.max : Self.cutBytes
+        message = MessageJSON(stored, sessionStartedMicros: sessionStartedMicros, byteLimit: byteLimit)
         id = stored.id
         label = stored.label
         size = stored.raw.count
-        cut = !whole && stored.raw.count > Self.cutBytes
-        let shown = cut ? Array(stored.raw.prefix(Self.cutBytes)) : stored.raw
+        cut = stored.raw.count > byteLimit
+        let shown = stored.raw.prefix(byteLimit)
         text = Escaping.escape(shown)
-        hex = HexDump.lines(shown)
-        payloadText = stored.payload.map { Escaping.escape($0) }
+        hex = HexDump.lines(Array(shown))
+        payloadText = stored.payload.map { Escaping.escape($0.prefix(byteLimit)) }
         offsetText = RelativeTime.offset(stored.atMicros - sessionStartedMicros)
         atText = RelativeTime.localTimestamp(stored.atMicros, fractionDigits: 6)
         rendered = decoding.flatMap(WireProtocols.named)?.rendered(stored, previewBytes: Self.cutBytes).map {

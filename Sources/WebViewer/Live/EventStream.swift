@@ -22,20 +22,30 @@ struct EventStream {
     }
 
     private func events(_ request: Request) async throws -> Response {
-        let filter = try request.filterArguments.filter()
-        let sessionID = try request.int64("session")
+        let filter = try request.sessionFilter()
+        let sessionID = try request.id("session", of: "session")
         // The browser sends Last-Event-ID when it reconnects; the page passes it itself after a refusal.
-        let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.query("last_event_id")
+        let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { $0.isEmpty ? nil : $0 } ?? request.query("last_event_id")
         var selection: EventSelection
         var start: String
         let updates: AsyncStream<LiveUpdate>
         if let sessionID {
+            // An unknown session is a 404 now, not a stream that never says anything.
+            _ = try await store.read { try await $0.session(sessionID) }
+            let after = try lastEventID.map { text in
+                guard let id = Int64(text), id >= 0 else { throw Self.badLastEventID(text, "a message id") }
+                return id
+            }
             let (position, _, stream) = try await feed.watch(since: nil, session: sessionID)
             updates = stream
             selection = EventSelection(sessionID: sessionID, at: position)
-            start = try await catchUp(&selection, after: lastEventID.flatMap { Int64($0) }) + Self.event("hello", data: "{}")
+            start = try await catchUp(&selection, after: after) + Self.event("hello", data: "{}")
         } else {
-            let (position, missed, stream) = try await feed.watch(since: lastEventID.flatMap(FeedPosition.init))
+            let since = try lastEventID.map { text in
+                guard let position = FeedPosition(text) else { throw Self.badLastEventID(text, "a position this viewer sent, EPOCH-N") }
+                return position
+            }
+            let (position, missed, stream) = try await feed.watch(since: since)
             updates = stream
             selection = EventSelection(filter: filter, at: position)
             start = lastEventID == nil ? "" : missed.map { selection.events($0, id: self.position(position)) } ?? reset(position)
@@ -64,6 +74,10 @@ struct EventStream {
         })
     }
 
+    private static func badLastEventID(_ text: String, _ expected: String) -> ViewerError {
+        .badRequest("the last event id (Last-Event-ID or last_event_id) must be \(expected), not '\(text)'")
+    }
+
     private func position(_ sequence: Int) -> String { FeedPosition(epoch: feed.epoch, sequence: sequence).text }
 
     private func reset(_ sequence: Int) -> String { Self.event("reset", id: position(sequence), data: "{}") }
@@ -80,20 +94,29 @@ struct EventStream {
         return selection.events(missed, id: position(update.sequence))
     }
 
-    /// A session watcher's messages after `after` (its last event id) read from the store, and
-    /// the session as it is now; `reset` when that is more than `catchUpLimit` messages.
+    /// The session as it is now and a session watcher's messages after `after` (its last event
+    /// id) read from the store, a batch at a time as a messages page is; `reset` when that is more
+    /// than `catchUpLimit` messages or shows more than a page's bytes (the page then reloads a page).
     private func catchUp(_ selection: inout EventSelection, after: Int64?) async throws -> String {
         guard let sessionID = selection.sessionID, let after else { return "" }
-        let (session, messages) = try await store.read { store in
-            (try await store.session(sessionID),
-             try await store.messages(ofSession: sessionID, after: after, limit: Self.catchUpLimit + 1))
-        }
+        var session: SessionSummary? = try await store.read { try await $0.session(sessionID) }
         selection.lastSent = after
-        guard messages.count <= Self.catchUpLimit else {
-            selection.lastSent = nil
-            return Self.event("reset", data: "{}")
+        var text = "", position = after, count = 0, shownBytes = 0
+        while true {
+            let batch = try await store.read { [position] in
+                try await $0.messages(ofSession: sessionID, after: position, limit: SessionsAPI.readBatch)
+            }
+            count += batch.count
+            shownBytes += batch.reduce(0) { $0 + min($1.raw.count, MessageView.cutBytes) }
+            guard count <= Self.catchUpLimit, shownBytes <= SessionsAPI.pageBytes else {
+                selection.lastSent = nil
+                return Self.event("reset", data: "{}")
+            }
+            text += selection.events(session: session, messages: batch)
+            session = nil
+            guard batch.count == SessionsAPI.readBatch, let last = batch.last else { return text }
+            position = last.id
         }
-        return selection.events(session: session, messages: messages)
     }
 
     /// One event; `id` (when given) is what the browser sends back as Last-Event-ID.
@@ -159,10 +182,21 @@ struct EventSelection {
         return text
     }
 
+    /// Whether the filters look into messages (a session is admitted once its messages matched).
+    private var hasMessageFilters: Bool {
+        filter.verb != nil || filter.replyCode != nil || filter.replyCodeRange != nil || !filter.fields.isEmpty
+            || filter.slowerThanMicros != nil
+    }
+
     private func matchesMessageFilters(_ change: SessionChange) -> Bool {
         if let verb = filter.verb, !change.verbs.contains(verb.uppercased()) { return false }
         if let code = filter.replyCode, !change.codes.contains(code) { return false }
-        return filter.verb != nil || filter.replyCode != nil
+        if let range = filter.replyCodeRange, !change.codes.contains(where: range.contains) { return false }
+        for match in filter.fields {
+            guard let values = change.fieldValues[match.name], values.contains(where: match.comparison.admits) else { return false }
+        }
+        if let slowerThan = filter.slowerThanMicros, change.slowestExchangeMicros <= slowerThan { return false }
+        return hasMessageFilters
     }
 
     private func admits(_ session: SessionSummary) -> Bool {
@@ -173,7 +207,8 @@ struct EventSelection {
         if let kind = filter.kind, session.kind != kind.rawValue { return false }
         if let recorder = filter.recorder, session.recorder != recorder { return false }
         if let reason = filter.endReason, (session.endReason ?? SessionFilter.openReason) != reason { return false }
-        return (filter.verb == nil && filter.replyCode == nil) || admitted.contains(session.id)
+        if let decoding = filter.decoding, session.decoding != decoding { return false }
+        return !hasMessageFilters || admitted.contains(session.id)
     }
 
     static func json(_ value: some Encodable) -> String {

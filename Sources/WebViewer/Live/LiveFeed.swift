@@ -13,6 +13,28 @@ struct SessionChange: Sendable {
     /// Upper case.
     var verbs: Set<String> = []
     var codes: Set<Int> = []
+    /// The decoded fields' values seen, by field name, as text (what the protocol filters compare).
+    var fieldValues: [String: Set<String>] = [:]
+    /// The longest exchange seen, in µs.
+    var slowestExchangeMicros: Int64 = 0
+
+    /// Takes in what a message of the session says to the message filters.
+    mutating func note(_ message: MessageFacts) {
+        if let verb = message.verb { verbs.insert(verb.uppercased()) }
+        if let code = message.replyCode { codes.insert(code) }
+        for field in message.fields {
+            fieldValues[field.name, default: []].insert(field.value.filterText)
+        }
+        if let micros = message.exchangeMicros { slowestExchangeMicros = max(slowestExchangeMicros, micros) }
+    }
+
+    /// Adds what an earlier change of the same session saw.
+    mutating func merge(_ earlier: SessionChange) {
+        verbs.formUnion(earlier.verbs)
+        codes.formUnion(earlier.codes)
+        fieldValues.merge(earlier.fieldValues) { $0.union($1) }
+        slowestExchangeMicros = max(slowestExchangeMicros, earlier.slowestExchangeMicros)
+    }
 
     init(session: SessionSummary) {
         self.session = session
@@ -187,8 +209,7 @@ actor LiveFeed {
         let index = Dictionary(uniqueKeysWithValues: changes.indices.map { (changes[$0].session.id, $0) })
         for message in messages {
             guard let at = index[message.sessionID] else { continue }
-            if let verb = message.verb, !changes[at].verbs.contains(verb) { changes[at].verbs.insert(verb.uppercased()) }
-            if let code = message.replyCode { changes[at].codes.insert(code) }
+            changes[at].note(message)
         }
         journal.record(changes, at: sequence)
         let id = FeedPosition(epoch: epoch, sequence: sequence).text
@@ -248,10 +269,7 @@ struct ChangeJournal {
 
     mutating func record(_ changes: [SessionChange], at sequence: Int) {
         for var change in changes {
-            if let earlier = latest[change.session.id]?.change {
-                change.verbs.formUnion(earlier.verbs)
-                change.codes.formUnion(earlier.codes)
-            }
+            if let earlier = latest[change.session.id]?.change { change.merge(earlier) }
             latest[change.session.id] = (sequence, change)
         }
         guard latest.count > Self.capacity else { return }

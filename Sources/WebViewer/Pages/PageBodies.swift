@@ -9,6 +9,12 @@ enum PageBodies {
         <label>verb <input name="verb" size="6"></label>
         <label>code <input name="code" size="4"></label>
         <label>end reason <input name="reason" size="12" placeholder="quit, open, …"></label>
+        <label>protocol <input name="decoding" size="8" placeholder="http, resp, …"></label>
+        <label>status <input name="status" size="4" placeholder="5xx"></label>
+        <label>path <input name="path" size="12" placeholder="/api/ or /u/*"></label>
+        <label>sqlstate <input name="sqlstate" size="6"></label>
+        <label>field <input name="field" size="14" placeholder="name=value"></label>
+        <label>slower than <input name="slower_than" size="6" placeholder="100ms"></label>
         <label>since <input name="since" size="12" placeholder="15m, 2026-11-24"></label>
         <label>until <input name="until" size="12"></label>
         <label>text <input name="q" size="14" placeholder="bytes, \\x1b[ …"></label>
@@ -41,7 +47,7 @@ enum PageBodies {
         </section>
         <div class="toolbar">
         <span role="group" aria-label="view">
-        <button type="button" data-view="decoded" hidden>Decoded</button><button type="button" data-view="text">Text</button><button type="button" data-view="hex">Hex</button><button type="button" data-view="lab">Lab</button>
+        <button type="button" data-view="decoded" hidden>Decoded</button><button type="button" data-view="text">Text</button><button type="button" data-view="hex">Hex</button><button type="button" data-view="lab" hidden>Lab</button>
         </span>
         <label>direction <select id="sender"><option value="">both</option><option value="client">→ client to server</option><option value="server">← server to client</option></select></label>
         <label><input type="checkbox" id="absolute"> wall-clock times</label>

@@ -58,7 +58,7 @@ enum PageShell {
         <header>
         <a class="brand" href="/">wirelog</a>
         <nav><a href="/">sessions</a> <a href="/stats">stats</a></nav>
-        <span id="live" class="live off" title="live updates">offline</span>
+        <span id="live" class="live" title="live updates" hidden></span>
         </header>
         <main>
         <p id="error" class="error-text" role="alert" hidden></p>

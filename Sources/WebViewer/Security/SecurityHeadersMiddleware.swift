@@ -6,15 +6,23 @@ import Hummingbird
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        response.headers[.contentSecurityPolicy] = SecurityHeaders.contentSecurityPolicy
-        response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
-        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
-        if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
+        for (name, value) in SecurityHeaders.fields { response.headers[name] = value }
+        if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = SecurityHeaders.cacheControl }
         return response
     }
 }
 
 enum SecurityHeaders {
     static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+    /// On every response.
+    static let fields: [(HTTPField.Name, String)] = [
+        (.contentSecurityPolicy, contentSecurityPolicy),
+        (HTTPField.Name("X-Content-Type-Options")!, "nosniff"),
+        (HTTPField.Name("X-Frame-Options")!, "DENY"),
+        (HTTPField.Name("Referrer-Policy")!, "no-referrer"),
+    ]
+
+    /// Unless the route chose another.
+    static let cacheControl = "no-store"
 }

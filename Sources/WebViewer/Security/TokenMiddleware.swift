@@ -5,15 +5,10 @@ import HummingbirdCore
 
 /// Every request, the event stream included, must carry the token: `Authorization: Bearer TOKEN`,
 /// or the cookie a browser gets by opening any page once with `?token=TOKEN`. Otherwise 401 and no data.
-/// The `--metrics` listener guards its routes with it too.
-public struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
+struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String
 
-    public init(token: String) {
-        self.token = token
-    }
-
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let offered = request.uri.queryParameters["token"].map(String.init), matches(offered) {
             // Trade the token in the address for a cookie, and drop it from the address bar and history.
             var response = Response(status: .seeOther, headers: [.location: TokenCookie.addressWithoutToken(request.uri)])
@@ -28,8 +23,10 @@ public struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
 
     private func presented(_ request: Request) -> [String] {
         var offered: [String] = []
-        if let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") {
-            offered.append(String(authorization.dropFirst("Bearer ".count)))
+        // The scheme's name is case-insensitive (RFC 9110): `bearer` is `Bearer`.
+        if let authorization = request.headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" { offered.append(parts[1].trimmingCharacters(in: .whitespaces)) }
         }
         for header in request.headers[values: .cookie] {
             for pair in header.split(separator: ";") {
@@ -53,8 +50,11 @@ public struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
 enum TokenCookie {
     static let name = "wirelog_token"
 
+    /// Always a path on this site: `//evil.example/` (or `/\evil.example/`, which browsers read
+    /// alike) as a Location would send the browser to another host: the leading ones become one `/`.
     static func addressWithoutToken(_ uri: URI) -> String {
         let kept = (uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("token=") }
-        return uri.path + (kept.isEmpty ? "" : "?" + kept.joined(separator: "&"))
+        let path = "/" + uri.path.drop { $0 == "/" || $0 == "\\" }
+        return path + (kept.isEmpty ? "" : "?" + kept.joined(separator: "&"))
     }
 }

@@ -92,6 +92,9 @@ try:
     driver.get(VIEWER + "/")
     wait(driver, lambda d: len(session_rows(d)) >= 2, "the list shows the recorded sessions")
     wait(driver, lambda d: d.find_element(By.ID, "live").text == "live", "the live indicator says live")
+    recorders = {row.find_elements(By.TAG_NAME, "td")[4].text for row in session_rows(driver)}
+    check(r"lab\xe2\x80\xae1\x1b" in recorders and not any("\u202e" in r or "\x1b" in r for r in recorders),
+          "the recorder name shows escaped, as `sessions list` prints it: %s" % recorders)
 
     # A filter narrows the list and survives a reload.
     Select(driver.find_element(By.NAME, "kind")).select_by_visible_text("mock")
@@ -131,6 +134,8 @@ try:
     check(driver.execute_script("return document.querySelectorAll('main img').length") == 0, "no <img> element was made")
     scripts = driver.execute_script("return [...document.scripts].map(s => s.getAttribute('src'))")
     check(scripts == ["/assets/common.js", "/assets/session.js"], "no script element beyond the page's own")
+    check(driver.find_element(By.CSS_SELECTOR, "[data-view=lab]").is_displayed(), "a lab session offers the Lab view")
+    wait(driver, lambda d: d.find_element(By.ID, "live").text == "ended", "an ended session's indicator says ended")
     driver.save_screenshot(SHOTS + "/web-session.png")
 
     # Switch to hex: offset, hex, ASCII as `sessions show --hex` prints them.
@@ -144,6 +149,7 @@ try:
     # A decoded http session: its exchanges above the transcript, each message as HTTP reads.
     driver.get(VIEWER + "/sessions/%d" % HTTP_SESSION)
     wait(driver, lambda d: len(exchange_rows(d)) == 2, "the exchanges table lists the two exchanges")
+    check(not driver.find_element(By.CSS_SELECTOR, "[data-view=lab]").is_displayed(), "an http session offers no Lab view")
     rows = exchange_rows(driver)
     check(rows[0][:4] == ["1", "GET", "/users/42", "200"] and rows[0][5], "GET /users/42 answered 200, with its duration: %s" % rows[0])
     check(rows[1][:4] == ["3", "GET", HOSTILE_TARGET, "503"], "the <script> target shows as text in the table: %s" % rows[1])
@@ -177,6 +183,11 @@ try:
     texts = transcript_texts(driver)
     check("SET greeting hello" in texts, "the command as its words")
     check(any(text.startswith("-ERR value is not an integer or out of range  (") for text in texts), "the error reply: %s" % texts)
+
+    # The stats page does not follow the store: no live indicator, and no "offline" either.
+    driver.get(VIEWER + "/stats")
+    wait(driver, lambda d: "sessions," in d.find_element(By.ID, "totals").text, "the stats load")
+    check(not driver.find_element(By.ID, "live").is_displayed(), "the stats page shows no live indicator")
 
     errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     check(not errors, "no errors in the browser console: %s" % errors)

@@ -34,7 +34,8 @@ extension Assets {
         .map(([key, value]) => encodeURIComponent(key) + "=" + encodeURIComponent(value)).join("&");
     }
 
-    const filterNames = ["client", "kind", "recorder", "verb", "code", "reason", "since", "until", "q"];
+    const filterNames = ["client", "kind", "recorder", "verb", "code", "reason", "decoding", "status", "path", "sqlstate", "field",
+      "slower_than", "since", "until", "q"];
 
     // The filters in the address, and the form showing them.
     function filtersFromAddress() {
@@ -46,23 +47,31 @@ extension Assets {
       return filters;
     }
 
+    // The indicator in the header: hidden on pages that do not follow the store (stats, a replay).
+    // `state`: on, off or idle.
+    function showLive(state, text) {
+      const indicator = document.getElementById("live");
+      indicator.className = "live " + state;
+      indicator.textContent = text;
+      indicator.hidden = false;
+    }
+
     // Server-Sent Events with the indicator in the header. The browser reconnects by itself and
     // sends Last-Event-ID; when the server refused (the stream closed), try again a little later.
     // `lastEventID`: where the page already is (a session page: its last message).
     function connectLive(path, handlers, lastEventID = "") {
-      const indicator = document.getElementById("live");
-      function show(on, text) { indicator.className = "live " + (on ? "on" : "off"); indicator.textContent = text; }
       function open() {
         const source = new EventSource(path + (lastEventID ? (path.includes("?") ? "&" : "?") + "last_event_id=" + lastEventID : ""));
-        source.addEventListener("hello", event => { lastEventID = event.lastEventId || lastEventID; show(true, "live"); });
+        source.addEventListener("hello", event => { lastEventID = event.lastEventId || lastEventID; showLive("on", "live"); });
         for (const [name, handle] of Object.entries(handlers)) {
           source.addEventListener(name, event => { lastEventID = event.lastEventId || lastEventID; handle(JSON.parse(event.data)); });
         }
         source.onerror = () => {
-          show(false, "reconnecting…");
+          showLive("off", "reconnecting…");
           if (source.readyState === EventSource.CLOSED) setTimeout(open, 3000);
         };
       }
+      showLive("idle", "connecting…");
       open();
     }
 

@@ -15,7 +15,7 @@ extension Assets {
         el("td", { title: session.started, text: session.started_text }),
         el("td", { class: "number", text: session.duration_text }),
         el("td", { text: session.kind }),
-        el("td", { text: session.recorder }),
+        el("td", { text: session.recorder_text }),
         el("td", { text: session.client_text + " → " + session.server_text }),
         el("td", { class: "number", text: formatCount(session.message_count) }),
         el("td", { class: "number", text: formatCount(session.bytes_from_client) }),

@@ -21,10 +21,11 @@ extension Assets {
           sessionLink(pair.replay.id), " " + pair.replay.server_text + " (replay) · ",
           pair.differing + " of " + pair.steps.length + " steps differ");
         const rows = pair.steps.map(step => {
-          const number = el("td", { text: step.number + (step.kind === "greeting" ? " greeting" : "") });
+          const number = el("td", { text: step.number + (step.kind === "send" ? "" : " " + step.kind) });
           if (step.first_difference) number.append(el("div", { class: "note", text: "first difference at byte " + step.first_difference[0] }));
-          return el("tr", { class: step.differs ? "differs" : "" }, number,
-            side(step.sent, step.expected), side(step.replay_sent, step.actual));
+          const sides = step.kind === "close" ? [el("td", { text: step.ending }), el("td", { text: step.replay_ending })]
+            : [side(step.sent, step.expected), side(step.replay_sent, step.actual)];
+          return el("tr", { class: step.differs ? "differs" : "" }, number, ...sides);
         });
         document.querySelector("#pair tbody").replaceChildren(...rows);
         showError(null);

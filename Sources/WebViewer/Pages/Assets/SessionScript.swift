@@ -10,6 +10,8 @@ extension Assets {
     // Without a view in the address: Decoded once a page shows the session was decoded, else Text.
     let view = ["decoded", "text", "hex", "lab"].includes(params.get("view")) ? params.get("view") : null;
     let decoded = false;
+    // Lab is a view of lab sessions only (verbs, reply codes, DATA payloads); known with the session.
+    let lab = false;
     let sender = ["client", "server"].includes(params.get("sender")) ? params.get("sender") : "";
     let absolute = params.get("times") === "absolute";
     const body = document.querySelector("#transcript tbody");
@@ -19,7 +21,10 @@ extension Assets {
     let next = null;
     let loadedAll = false;
 
-    function shownView() { return view || (decoded ? "decoded" : "text"); }
+    function shownView() {
+      const offered = view === "lab" ? lab : view === "decoded" ? decoded : view != null;
+      return offered ? view : decoded ? "decoded" : "text";
+    }
 
     function remember() {
       const query = queryString({ view: view === (decoded ? "decoded" : "text") ? "" : view, sender, times: absolute ? "absolute" : "" });
@@ -31,7 +36,7 @@ extension Assets {
       const list = document.getElementById("facts");
       const entries = [
         ["kind", session.kind + " (" + session.decoding + ")"],
-        ["recorder", session.recorder],
+        ["recorder", session.recorder_text],
         ["client → server", session.client_text + " → " + session.server_text],
         ["started", session.started_text],
         ["duration", session.duration_text],
@@ -39,6 +44,7 @@ extension Assets {
         ["messages", formatCount(session.message_count)],
         ["bytes", formatCount(session.bytes_from_client) + " from client, " + formatCount(session.bytes_from_server) + " from server"],
       ];
+      for (const line of session.tls_text) entries.push(["TLS", line.slice("TLS ".length)]);
       const nodes = [];
       for (const [name, value] of entries) nodes.push(el("dt", { text: name }), el("dd", { text: value }));
       if (session.replay_of != null) {
@@ -46,6 +52,10 @@ extension Assets {
           el("dd", {}, sessionLink(session.replay_of), " · ", el("a", { href: "/replays/" + Number(session.id), text: "compare side by side" })));
       }
       list.replaceChildren(...nodes);
+      if (lab !== (session.decoding === "lab")) {
+        lab = session.decoding === "lab";
+        render();
+      }
       const downloads = [["client-bytes", "client bytes"], ["server-bytes", "server bytes"], ["json", "JSON"], ["ndjson", "NDJSON"], ["pcap", "pcap"]];
       document.getElementById("downloads").replaceChildren("download: ",
         ...downloads.map(([format, name]) => el("a", { href: "/sessions/" + sessionID + "/download/" + format, download: "", text: name })));
@@ -115,6 +125,7 @@ extension Assets {
     function render() {
       for (const button of document.querySelectorAll("[data-view]")) button.setAttribute("aria-pressed", String(button.dataset.view === shownView()));
       document.querySelector("[data-view=decoded]").hidden = !decoded;
+      document.querySelector("[data-view=lab]").hidden = !lab;
       body.replaceChildren(...messages.map(row));
     }
 
@@ -167,9 +178,7 @@ extension Assets {
       if (!session) return;
       if (session.end_reason != null) {
         // An ended session does not change: nothing to follow.
-        const indicator = document.getElementById("live");
-        indicator.className = "live idle";
-        indicator.textContent = "ended";
+        showLive("idle", "ended");
         return;
       }
       connectLive("/api/events?session=" + sessionID, {
