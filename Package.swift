@@ -427,7 +427,7 @@ let package = Package(
         .testTarget(
             name: "OperationsTests",
             dependencies: [
-                "Recording", "Backends", "TestSupport", "Operations", "Telemetry", "wirelog",
+                "Recording", "Backends", "TestSupport", "Operations", "Telemetry", "Client", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
