@@ -38,6 +38,8 @@ let package = Package(
             dependencies: ["MigrationEmbedder"],
             path: "Sources/EmbedMigrations"
         ),
+        // The commit being built, for `wirelog --version`.
+        .plugin(name: "EmbedCommit", capability: .buildTool(), path: "Sources/EmbedCommit"),
         .target(
             name: "Migrations",
             path: "migrations",
@@ -301,7 +303,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            plugins: ["EmbedCommit"]
         ),
         .executableTarget(
             name: "wirelog",

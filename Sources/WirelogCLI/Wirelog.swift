@@ -9,7 +9,7 @@ public struct Wirelog: AsyncParsableCommand {
         discussion: """
             Recordings go to a SQLite file: --db PATH, or WIRELOG_DB, or ./wirelog.sqlite.
             """,
-        version: "wirelog 0.1.0, SQLite \(StoreLocation.sqliteVersion)",
+        version: "wirelog 0.1.0 (commit \(buildCommit)), SQLite \(StoreLocation.sqliteVersion)",
         subcommands: [Serve.self, Client.self, ProxyCommand.self, Sessions.self, Web.self, ReplayCommand.self, MockCommand.self, BenchCommand.self,
                       Status.self]
     )

@@ -103,3 +103,13 @@ import TestSupport
         }
     }
 }
+
+@Suite struct VersionTests {
+    /// The version, the commit built (this checkout's) and the SQLite library in use.
+    @Test func versionNamesTheCommitAndSQLite() throws {
+        let result = try WirelogProcess.run(["--version"])
+        #expect(result.failure == nil)
+        let pattern = #"^wirelog \d+\.\d+\.\d+ \(commit [0-9a-f]{12}(\+changes)?\), SQLite 3\.\d+\.\d+\n$"#
+        #expect(result.stdoutText.range(of: pattern, options: .regularExpression) != nil, "\(result.stdoutText)")
+    }
+}
