@@ -109,7 +109,7 @@ import TestSupport
     @Test func versionNamesTheCommitAndSQLite() throws {
         let result = try WirelogProcess.run(["--version"])
         #expect(result.failure == nil)
-        let pattern = #"^wirelog \d+\.\d+\.\d+ \(commit [0-9a-f]{12}(\+changes)?\), SQLite 3\.\d+\.\d+\n$"#
+        let pattern = #"^wirelog \d+\.\d+\.\d+ \(commit [0-9a-f]{12}\), SQLite 3\.\d+\.\d+\n$"#
         #expect(result.stdoutText.range(of: pattern, options: .regularExpression) != nil, "\(result.stdoutText)")
     }
 }
