@@ -431,8 +431,10 @@ let package = Package(
             name: "OperationsTests",
             dependencies: [
                 "Recording", "Backends", "TestSupport", "Operations", "Telemetry", "Client", "wirelog",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Recording
 
 /// `--log-format json`: one JSON object per line on standard error, with `time` (RFC 3339, UTC,
 /// milliseconds), `level`, `label`, `message` and, when there is any, `metadata` (values as
@@ -27,8 +28,8 @@ public struct JSONLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let explicit { merged.merge(explicit) { _, new in new } }
-        var text = "{\"time\":\(Self.quoted(Self.timestamp(Date()))),\"level\":\(Self.quoted(level.rawValue))"
-        text += ",\"label\":\(Self.quoted(label)),\"message\":\(Self.quoted(message.description))"
+        var text = "{\"time\":\(JSONText.quoted(Self.timestamp(Date()))),\"level\":\(JSONText.quoted(level.rawValue))"
+        text += ",\"label\":\(JSONText.quoted(label)),\"message\":\(JSONText.quoted(message.description))"
         if !merged.isEmpty { text += ",\"metadata\":" + Self.json(.dictionary(merged)) }
         // One write per line: lines from several threads do not interleave.
         write(text + "}\n")
@@ -36,28 +37,12 @@ public struct JSONLogHandler: LogHandler {
 
     private static func json(_ value: Logger.Metadata.Value) -> String {
         switch value {
-        case .string(let string): quoted(string)
-        case .stringConvertible(let convertible): quoted(convertible.description)
+        case .string(let string): JSONText.quoted(string)
+        case .stringConvertible(let convertible): JSONText.quoted(convertible.description)
         case .array(let values): "[" + values.map(json).joined(separator: ",") + "]"
         case .dictionary(let entries):
-            "{" + entries.sorted { $0.key < $1.key }.map { quoted($0.key) + ":" + json($0.value) }.joined(separator: ",") + "}"
+            "{" + entries.sorted { $0.key < $1.key }.map { JSONText.quoted($0.key) + ":" + json($0.value) }.joined(separator: ",") + "}"
         }
-    }
-
-    static func quoted(_ string: String) -> String {
-        var out = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     private static func timestamp(_ date: Date) -> String {

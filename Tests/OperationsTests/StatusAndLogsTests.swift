@@ -1,5 +1,8 @@
 import Backends
 import Foundation
+import Logging
+import Operations
+import NIOConcurrencyHelpers
 import Telemetry
 import Testing
 import TestSupport
@@ -112,4 +115,31 @@ import TestSupport
         let pattern = #"^wirelog \d+\.\d+\.\d+ \(commit [0-9a-f]{12}\), SQLite 3\.\d+\.\d+\n$"#
         #expect(result.stdoutText.range(of: pattern, options: .regularExpression) != nil, "\(result.stdoutText)")
     }
+}
+
+@Suite struct JSONLogHandlerTests {
+    /// Metadata, nested and with characters JSON must escape, comes back as it went in.
+    @Test func metadataSurvivesTheRoundTrip() throws {
+        let lines = Lines()
+        var logger = Logger(label: "wirelog.test") { JSONLogHandler(label: $0, write: lines.append) }
+        logger[metadataKey: "session"] = "42"
+        logger.warning("a \"quoted\"\nline", metadata: ["peer": ["host": "::1", "ports": ["1", "2"]]])
+        let written = lines.all
+        #expect(written.count == 1)
+        #expect(written.first?.hasSuffix("}\n") == true)
+        let object = try JSONSerialization.jsonObject(with: Data((written.first ?? "").utf8)) as? [String: Any]
+        #expect(object?["level"] as? String == "warning")
+        #expect(object?["message"] as? String == "a \"quoted\"\nline")
+        let metadata = object?["metadata"] as? [String: Any]
+        #expect(metadata?["session"] as? String == "42")
+        let peer = metadata?["peer"] as? [String: Any]
+        #expect(peer?["host"] as? String == "::1")
+        #expect(peer?["ports"] as? [String] == ["1", "2"])
+    }
+}
+
+private final class Lines: Sendable {
+    private let lines = NIOLockedValueBox<[String]>([])
+    var all: [String] { lines.withLockedValue { $0 } }
+    func append(_ line: String) { lines.withLockedValue { $0.append(line) } }
 }
