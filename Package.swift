@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // SQLite from the system (libsqlite3-dev), wrapped by SQLiteBackend.
@@ -36,14 +38,19 @@ let package = Package(
             dependencies: ["MigrationEmbedder"],
             path: "Sources/EmbedMigrations"
         ),
+        // The commit being built, for `wirelog --version`.
+        .plugin(name: "EmbedCommit", capability: .buildTool(), path: "Sources/EmbedCommit"),
         .target(
             name: "Migrations",
             path: "migrations",
             plugins: ["EmbedMigrations"]
         ),
+        // Every metric wirelog exports, named and explained once (docs/OPERATIONS.md lists them):
+        // the modules that count import it; only `Operations` knows they become Prometheus text.
+        .target(name: "Telemetry", dependencies: [.product(name: "Metrics", package: "swift-metrics")]),
         // The storage seam: record and read types, filters, the sink and store protocols, the
         // per-session tape. No backend, no I/O: everything that records or reads goes through it.
-        .target(name: "Recording", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Recording", dependencies: ["Telemetry", .product(name: "Metrics", package: "swift-metrics"), .product(name: "Crypto", package: "swift-crypto")]),
         // The embedded backend: a SQLite file, through our own thin wrapper. The only SQLite SQL.
         .target(
             name: "SQLiteBackend",
@@ -58,6 +65,8 @@ let package = Package(
         .target(
             name: "PostgresBackend",
             dependencies: [
+                "Telemetry",
+                .product(name: "Metrics", package: "swift-metrics"),
                 "Migrations",
                 "Recording",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -121,7 +130,9 @@ let package = Package(
         .target(
             name: "WirelogTLS",
             dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
                 "Recording",
+                "Telemetry",
                 "LabProtocol",
                 "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -136,7 +147,9 @@ let package = Package(
         .target(
             name: "Listening",
             dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
                 "WirelogTLS",
+                "Telemetry",
                 "Presentation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -205,7 +218,9 @@ let package = Package(
         .target(
             name: "Mock",
             dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
                 "Protocols",
+                "Telemetry",
                 "Listening",
                 "Recording",
                 "NIORecording",
@@ -252,6 +267,23 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Running wirelog as a service: /metrics (Prometheus text), /healthz and /readyz, process
+        // figures from /proc, JSON log lines.
+        .target(
+            name: "Operations",
+            dependencies: [
+                "Recording",
+                "Telemetry",
+                "WebViewer",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "WirelogCLI",
             dependencies: [
@@ -268,10 +300,13 @@ let package = Package(
                 "Bench",
                 "SessionFormats",
                 "WebViewer",
+                "Operations",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            plugins: ["EmbedCommit"]
         ),
         .executableTarget(
             name: "wirelog",
@@ -392,6 +427,17 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Issue 27: metrics, health, status and logs of a running wirelog, over real sockets and stores.
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: [
+                "Recording", "Backends", "TestSupport", "Operations", "Telemetry", "Client", "wirelog",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .testTarget(

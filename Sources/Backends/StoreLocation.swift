@@ -99,6 +99,9 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The SQLite library this binary uses (`wirelog --version`).
+    public static var sqliteVersion: String { SQLiteFile.libraryVersion }
+
     /// The `sessions` commands report failures themselves, in one line.
     private static let quietLogger = Logger(label: "wirelog.store") { _ in SwiftLogNoOpLogHandler() }
 }

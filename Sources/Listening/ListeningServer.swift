@@ -1,12 +1,16 @@
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Presentation
+import Telemetry
 import WirelogTLS
 
 /// Where and how a `ListeningServer` accepts.
 public struct ListeningConfiguration: Sendable {
+    /// The command listening (serve, proxy, mock): the `listener` label of the connection metrics.
+    public var name: String
     public var host: String
     public var port: Int
     public var maxConnections: Int
@@ -14,7 +18,8 @@ public struct ListeningConfiguration: Sendable {
     /// TLS on every accepted connection, before the connection's own handlers.
     public var tls: ServerTLS?
 
-    public init(host: String, port: Int, maxConnections: Int, eventLoopThreads: Int, tls: ServerTLS? = nil) {
+    public init(name: String, host: String, port: Int, maxConnections: Int, eventLoopThreads: Int, tls: ServerTLS? = nil) {
+        self.name = name
         self.host = host
         self.port = port
         self.maxConnections = maxConnections
@@ -55,6 +60,7 @@ public final class ListeningServer: Sendable {
         let admit = self.admit
         let refuse = self.refuse
         let logger = self.logger
+        let meters = ListenerMeters(listener: configuration.name)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -66,7 +72,12 @@ public final class ListeningServer: Sendable {
                         try channel.pipeline.syncOperations.addHandlers(tls.connectionHandlers())
                     }
                     let admitted = try registry.admit(limit: configuration.maxConnections) { try admit(channel) }
-                    if admitted == nil {
+                    if let admitted {
+                        meters.accepted.increment()
+                        meters.open.increment()
+                        admitted.ended.whenComplete { _ in meters.open.decrement() }
+                    } else {
+                        meters.refused.increment()
                         logger.info("refusing a connection from \(channel.remoteAddress?.displayString ?? "?"): \(counted(configuration.maxConnections, "connection")) already open (--max-connections)")
                         refuse(channel)
                     }
@@ -134,5 +145,18 @@ extension SocketAddress {
         let host = ipAddress ?? "?"
         let port = self.port.map(String.init) ?? "?"
         return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+/// One listener's connection counters.
+private struct ListenerMeters: Sendable {
+    let accepted: Counter
+    let refused: Counter
+    let open: Meter
+
+    init(listener: String) {
+        accepted = WirelogMetrics.connectionsAccepted.counter(listener)
+        refused = WirelogMetrics.connectionsRefused.counter(listener)
+        open = WirelogMetrics.connectionsOpen.gauge(listener)
     }
 }

@@ -22,6 +22,7 @@ public final class MockServer: Sendable {
         let connectionNumbers = NIOLockedValueBox(0)
         self.server = ListeningServer(
             configuration: ListeningConfiguration(
+                name: "mock",
                 host: configuration.listenHost, port: configuration.listenPort, maxConnections: configuration.maxConnections,
                 eventLoopThreads: configuration.eventLoopThreads),
             logger: logger,

@@ -1,5 +1,7 @@
+import Metrics
 import Recording
 import Replay
+import Telemetry
 
 /// Finds the recorded request that the bytes a client has sent so far begin with, for one
 /// connection. Pure: the connection feeds it its buffer and acts on the outcome.
@@ -48,6 +50,7 @@ public struct RequestMatcher {
         let candidateCount: Int
         if let strictSession {
             guard strictPosition < strictSession.turns.count else {
+                MockMeters.misses.increment()
                 return .miss(closest: nil, differsAt: 0)
             }
             candidateCount = 1
@@ -77,12 +80,14 @@ public struct RequestMatcher {
         }
         if longerPossible && !complete { return .waitForMore }
         guard let best else {
+            MockMeters.misses.increment()
             if let strictSession {
                 return .miss(closest: strictSession.turns[strictPosition].request, differsAt: closest?.differsAt ?? 0)
             }
             let closestTurn = closest.flatMap { script.turnsOfDistinctRequest[$0.candidate].first }.map { script.turns[$0].request }
             return .miss(closest: closestTurn, differsAt: closest?.differsAt ?? 0)
         }
+        MockMeters.hits.increment()
         return .answer(takeTurn(candidate: best.candidate), length: best.length)
     }
 
@@ -98,4 +103,9 @@ public struct RequestMatcher {
         // Past the last recording of a request, its last reply is repeated.
         return script.turns[recordings[min(count, recordings.count - 1)]]
     }
+}
+
+private enum MockMeters {
+    static let hits = WirelogMetrics.mockRequests.counter("hit")
+    static let misses = WirelogMetrics.mockRequests.counter("miss")
 }

@@ -2,15 +2,17 @@ import Foundation
 import Logging
 import Migrations
 import NIOCore
+import Metrics
 import PostgresNIO
 import Recording
+import Telemetry
 
 /// The PostgreSQL sink: one writer task commits whatever connections queued in one statement over
 /// arrays (its own transaction, confirmed by a second round trip: `confirmCommitted`), then tells
 /// each session how far it is durable.
 /// When the server goes away every batch fails (nothing is acknowledged), the outage is logged
 /// once, and the writer reconnects with backoff and carries on.
-public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
+public final class PostgresRecorder: RecordingSink, HealthReporting, @unchecked Sendable {
     private let url: PostgresURL
     private let recorderName: String
     private let durability: Durability
@@ -22,12 +24,27 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
     private var stopping = false
     private var stopped = false
     private var writer: Task<Void, Never>?
+    /// What `health()` reads (also guarded by `lock`), written once per batch or outage event.
+    private var watched = Watched()
+    private struct Watched {
+        var unacknowledged = UnacknowledgedAge()
+        /// Why the last transaction failed; nil once one commits.
+        var refusal: String?
+        /// The writer's connection, whose closing shows an outage even while nothing is recorded.
+        var link: PostgresLink?
+        var outageSince: Date?
+        var pastOutageSeconds: Double = 0
+        /// A probe by `health()` reached the server: the writer need not wait out its backoff.
+        var serverAnswered = false
+    }
 
     // The writer task only.
     private var link: PostgresLink?
     private var batchNumber: UInt64 = 0
     private var outage: Outage?
     private var statistics = (batches: 0, records: 0)
+    private let meters = RecorderMeters(store: "postgres")
+    private let reconnects = WirelogMetrics.postgresReconnects.counter()
     /// Verbs and codes already noted per session (only a cache: noting twice is harmless).
     private var noted: [ObjectIdentifier: (verbs: Set<String>, codes: Set<Int>)] = [:]
 
@@ -73,6 +90,7 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
         self.redactor = redactor
         self.link = link
         self.logger = logger
+        watched.link = link
     }
 
     /// The recorder's connection settings. `normal` durability is SQLite's `synchronous=NORMAL` here: a commit is acknowledged once PostgreSQL has
@@ -105,6 +123,7 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
         let waiter: CheckedContinuation<Void, Never>?? = lock.withLock {
             guard !stopped else { return nil }
             queue.append(operation)
+            watched.unacknowledged.queued()
             defer { wakeUp = nil }
             return .some(wakeUp)
         }
@@ -133,6 +152,7 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
                         bytes += queue[count].queuedBytes
                         count += 1
                     }
+                    watched.unacknowledged.taken(emptied: count == queue.count)
                     if count == queue.count {
                         defer { queue.removeAll(keepingCapacity: true) }
                         return queue
@@ -173,6 +193,7 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
         let touched = SinkBatch(batch, number: batchNumber)
         // Sessions that get their row in this commit; if it fails they get it the next time.
         let withoutRow = touched.sessions.filter { $0.storedID == nil }
+        let started = WallClock.nowMicros()
         do {
             let link = try await connectedLink()
             do {
@@ -190,19 +211,63 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
             }
             statistics.batches += 1
             statistics.records += batch.count
+            meters.transaction(touched, records: batch.count, micros: WallClock.nowMicros() - started, committed: true)
             if let outage {
                 logger.notice("PostgreSQL at \(url) answers again after \(Int(Date().timeIntervalSince(outage.since))) s; recording resumed")
                 self.outage = nil
             }
+            lock.withLock {
+                watched.unacknowledged.settled()
+                watched.refusal = nil
+                if let since = watched.outageSince {
+                    watched.pastOutageSeconds += Date().timeIntervalSince(since)
+                    watched.outageSince = nil
+                }
+            }
             touched.deliverCommitted()
         } catch {
             noted.removeAll()
+            meters.transaction(touched, records: batch.count, micros: WallClock.nowMicros() - started, committed: false)
             let failure = PostgresStoreError.from(error, url: url)
             if outage == nil {
                 logger.error("recording failed, \(batch.count) records not stored and not acknowledged: \(failure)")
             }
+            lock.withLock {
+                watched.unacknowledged.settled()
+                watched.refusal = failure.description
+            }
             touched.deliverFailed(failure.description)
         }
+    }
+
+    /// While the writer has a connection and its last commit went through, what it saw; otherwise
+    /// (an outage, or a connection that closed while nothing was recorded) the server is asked
+    /// with a connection of its own, so that /readyz follows the server even when idle.
+    public func health() async -> RecorderHealth {
+        var health = RecorderHealth(store: "postgres")
+        let link: PostgresLink? = lock.withLock {
+            health.queuedRecords = queue.count
+            health.oldestUnacknowledgedMicros = watched.unacknowledged.oldestMicros
+            health.refusal = watched.refusal
+            health.outageSeconds = watched.pastOutageSeconds + (watched.outageSince.map { Date().timeIntervalSince($0) } ?? 0)
+            return watched.link
+        }
+        guard health.refusal != nil || link?.isClosed != false else { return health }
+        do {
+            let probe = try await PostgresLink.connect(url, logger: logger, connectTimeout: .seconds(2))
+            do {
+                try await probe.rows("SELECT 1")
+            } catch {
+                await probe.close()
+                throw error
+            }
+            await probe.close()
+            lock.withLock { watched.serverAnswered = true }
+            health.refusal = nil
+        } catch {
+            health.refusal = PostgresStoreError.from(error, url: url).description
+        }
+        return health
     }
 
     /// The connection, reconnecting when it was lost. During an outage batches fail at once until
@@ -210,12 +275,18 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
     private func connectedLink() async throws -> PostgresLink {
         if let link, !link.isClosed { return link }
         if link != nil { lostConnection(retryIn: 0) }
-        if let outage, Date() < outage.retryAt { throw PostgresStoreError.connectionLost(target: url.description) }
+        let serverAnswered = lock.withLock {
+            defer { watched.serverAnswered = false }
+            return watched.serverAnswered
+        }
+        if let outage, Date() < outage.retryAt, !serverAnswered { throw PostgresStoreError.connectionLost(target: url.description) }
         do {
             let fresh = try await PostgresLink.connect(url, logger: logger, connectTimeout: .seconds(2))
             _ = try await PostgresRecovery.holdName(fresh, recorder: recorderName)
             try await Self.configureSession(for: durability, on: fresh)
             link = fresh
+            lock.withLock { watched.link = fresh }
+            reconnects.increment()
             return fresh
         } catch {
             lostConnection(retryIn: min((outage?.backoff ?? 0.05) * 2, 5))
@@ -226,6 +297,10 @@ public final class PostgresRecorder: RecordingSink, @unchecked Sendable {
     /// Notes that the server is unreachable: the first time, one log line for the whole outage.
     private func lostConnection(retryIn backoff: TimeInterval) {
         link = nil
+        lock.withLock {
+            watched.link = nil
+            if watched.outageSince == nil { watched.outageSince = Date() }
+        }
         if outage == nil {
             logger.error("lost PostgreSQL at \(url); nothing is acknowledged until it answers again (retrying with backoff)")
         }

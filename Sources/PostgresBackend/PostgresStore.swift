@@ -367,6 +367,24 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
         try await link.rows("SELECT id FROM sessions WHERE origin = \(origin)").first?.decode(Int64.self)
     }
 
+    /// `wirelog status`: the database's size as PostgreSQL counts it (tables, indexes, TOAST).
+    public func status() async throws -> StoreStatus {
+        let counts = try await link.rows("""
+            SELECT count(*), count(*) FILTER (WHERE ended_us IS NULL), min(started_us), max(started_us),
+                   pg_database_size(current_database()), (SELECT max(version) FROM wirelog_migrations)::bigint
+            FROM sessions
+            """).first?.decode((Int64, Int64, Int64?, Int64?, Int64, Int64?).self)
+        let recorders = try await link.rows("""
+            SELECT recorder, count(*) FROM sessions WHERE ended_us IS NULL GROUP BY recorder ORDER BY 2 DESC, 1
+            """).map { try $0.decode((String, Int64).self) }
+        return StoreStatus(
+            kind: "postgres", schemaVersion: Int(counts?.5 ?? 0),
+            parts: [.init(name: "database \(link.url.database)", bytes: counts?.4 ?? 0)],
+            sessions: counts?.0 ?? 0, openSessions: counts?.1 ?? 0,
+            oldestStartedMicros: counts?.2, newestStartedMicros: counts?.3,
+            recorders: recorders.map { .init(name: $0.0, openSessions: $0.1) })
+    }
+
     public func identity() async throws -> String {
         try await link.rows("SELECT id FROM store_identity").first?.decode(String.self) ?? ""
     }

@@ -22,6 +22,7 @@ public final class ProxyServer: Sendable {
         self.logger = logger
         self.server = ListeningServer(
             configuration: ListeningConfiguration(
+                name: "proxy",
                 host: configuration.listenHost, port: configuration.listenPort, maxConnections: configuration.maxConnections,
                 eventLoopThreads: configuration.eventLoopThreads, tls: configuration.tls),
             logger: logger,

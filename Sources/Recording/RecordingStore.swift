@@ -45,6 +45,8 @@ public protocol RecordingStore: Sendable {
     func write(_ sessions: [(session: CompleteSession, origin: String?)]) async throws -> [Int64?]
     /// A name for this store that stays the same for its life: what copies remember as `origin`.
     func identity() async throws -> String
+    /// Kind, size on disk, sessions and open recorders (`wirelog status`).
+    func status() async throws -> StoreStatus
     /// The id of the session written with this `origin`, if any.
     func session(origin: String) async throws -> Int64?
     /// The redaction rules the store remembers and the key of its tokens (never shown).

@@ -1,3 +1,6 @@
+import Metrics
+import Telemetry
+
 /// One session's bookkeeping, owned by the connection that records it (used on one thread, its
 /// event loop): sequence numbers, byte and message counters, the window of messages not yet
 /// committed, and the end. With no sink (recording off) every message counts as committed at once.
@@ -7,6 +10,9 @@ public final class SessionTape {
     /// The sink's redaction rules, and what they remember of this session.
     private let redactor: Redactor?
     private var redactionState = RedactionState()
+    /// The protocol decode errors are counted under, and their counter once there is one.
+    private let decoding: Decoding
+    private var decodeErrors: Counter?
 
     public private(set) var bytesFromClient: Int64 = 0
     public private(set) var bytesFromServer: Int64 = 0
@@ -28,6 +34,7 @@ public final class SessionTape {
                 onCommit: @escaping @Sendable (CommitOutcome) -> Void = { _ in }) {
         self.sink = sink
         redactor = sink?.redactor
+        decoding = info.decoding
         if let sink {
             let session = RecordingSession(info: info, delivery: delivery, onCommit: onCommit)
             self.session = session
@@ -47,8 +54,12 @@ public final class SessionTape {
     /// Counts bytes that crossed the wire from `sender`, whether or not a message holds them yet.
     public func countWireBytes(_ count: Int, from sender: Sender) {
         switch sender {
-        case .client: bytesFromClient += Int64(count)
-        case .server: bytesFromServer += Int64(count)
+        case .client:
+            bytesFromClient += Int64(count)
+            TapeMeters.bytesFromClient.increment(by: Int64(count))
+        case .server:
+            bytesFromServer += Int64(count)
+            TapeMeters.bytesFromServer.increment(by: Int64(count))
         }
     }
 
@@ -63,6 +74,11 @@ public final class SessionTape {
         guard endReason == nil else { return messageCount }
         messageCount += 1
         let seq = messageCount
+        (sender == .client ? TapeMeters.messagesFromClient : TapeMeters.messagesFromServer).increment()
+        if decodeError != nil {
+            if decodeErrors == nil { decodeErrors = WirelogMetrics.decodeErrors.counter(decoding.rawValue) }
+            decodeErrors?.increment()
+        }
         guard let sink, let session else {
             committedThroughSeq = seq
             return seq
@@ -101,6 +117,7 @@ public final class SessionTape {
     public func end(_ reason: EndReason, at micros: Int64 = WallClock.nowMicros()) {
         guard endReason == nil else { return }
         endReason = reason
+        TapeMeters.sessionsEnded[reason]?.increment()
         uncommitted.removeAll()
         uncommittedStart = 0
         uncommittedBytes = 0
@@ -109,4 +126,15 @@ public final class SessionTape {
             atMicros: micros, reason: reason,
             bytesFromClient: bytesFromClient, bytesFromServer: bytesFromServer, messageCount: messageCount))
     }
+}
+
+/// The tapes' counters, made on first use (after `--metrics` set the metrics system up).
+private enum TapeMeters {
+    static let bytesFromClient = WirelogMetrics.wireBytes.counter(Sender.client.rawValue)
+    static let bytesFromServer = WirelogMetrics.wireBytes.counter(Sender.server.rawValue)
+    static let messagesFromClient = WirelogMetrics.messages.counter(Sender.client.rawValue)
+    static let messagesFromServer = WirelogMetrics.messages.counter(Sender.server.rawValue)
+    static let sessionsEnded = Dictionary(uniqueKeysWithValues: EndReason.allCases.map {
+        ($0, WirelogMetrics.sessionsEnded.counter($0.rawValue))
+    })
 }

@@ -22,6 +22,8 @@ package enum SinkOperation: Sendable {
 /// every one of them hears the outcome, grouped by delivery (one wake-up per event loop).
 package struct SinkBatch {
     package private(set) var sessions: [RecordingSession] = []
+    /// Bytes of the messages the batch holds (for `wirelog_recorder_bytes_total`).
+    package private(set) var messageBytes = 0
 
     /// `number` must differ from the previous batch's (a sink counts its batches).
     package init(_ operations: [SinkOperation], number: UInt64) {
@@ -34,6 +36,7 @@ package struct SinkBatch {
             }
             if case .message(let session, let message) = operation {
                 session.batchHighestSeq = max(session.batchHighestSeq, message.seq)
+                messageBytes += message.raw.count
             }
         }
     }

@@ -10,6 +10,9 @@ import Darwin
 
 /// Opening wirelog SQLite files: identity check, pragmas, migrations.
 public enum SQLiteFile {
+    /// The SQLite library in use ("3.40.1"): linked from the system, so it is the host's (`--version`).
+    public static var libraryVersion: String { String(cString: sqlite3_libversion()) }
+
     /// Opens (creating if needed) a database to record into, migrated to this binary's schema.
     /// `upgrading` hears of each migration about to be applied to an existing database: some
     /// rebuild a table, which takes a while on a large one.

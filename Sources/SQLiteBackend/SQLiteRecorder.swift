@@ -7,7 +7,7 @@ import Recording
 ///
 /// The queue itself is unbounded; callers bound it by pausing a connection while it has
 /// too many bytes awaiting commit (see `CommitOutcome`).
-public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
+public final class SQLiteRecorder: RecordingSink, HealthReporting, @unchecked Sendable {
     private let database: Database
     private let checkpointer: Checkpointer?
     private let logger: Logger
@@ -30,11 +30,15 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
     private var stopping = false
     private var stopped = false
     private var warnedAboutBacklog = false
+    private var unacknowledged = UnacknowledgedAge()
+    /// Why the last transaction failed; nil once one commits.
+    private var refusal: String?
 
     // Writer thread only.
     private var batchNumber: UInt64 = 0
     private var previousBatchCount = 0
     private var stats = RecorderStatistics()
+    private let meters = RecorderMeters(store: "sqlite")
     private var statements: Statements?
     private let segments: SegmentWriter
     private let writerDone = DispatchSemaphore(value: 0)
@@ -136,6 +140,7 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
             return
         }
         queue.append(operation)
+        unacknowledged.queued()
         queuedBytes += operation.queuedBytes
         queueHoldsLargeMessage = queueHoldsLargeMessage || large
         if queuedBytes > backlogWarningBytes && !warnedAboutBacklog {
@@ -170,6 +175,7 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
                 gatherMore()
             }
             swap(&batch, &queue)
+            unacknowledged.taken(emptied: true)
             let holdsLargeMessage = queueHoldsLargeMessage
             queueHoldsLargeMessage = false
             if queuedBytes < backlogWarningBytes / 2 { warnedAboutBacklog = false }
@@ -177,12 +183,17 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
             condition.unlock()
 
             let started = WallClock.nowMicros()
+            let failure = write(batch, holdingLargeMessages: holdsLargeMessage)
             // The statistics count only what committed.
-            if write(batch, holdingLargeMessages: holdsLargeMessage) {
+            if failure == nil {
                 stats.batches += 1
                 stats.records += batch.count
                 stats.largestBatch = max(stats.largestBatch, batch.count)
                 stats.writeMicros += WallClock.nowMicros() - started
+            }
+            condition.withLock {
+                unacknowledged.settled()
+                refusal = failure
             }
             previousBatchCount = batch.count
             batch.removeAll(keepingCapacity: true)
@@ -215,12 +226,13 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
         writerIsGathering = false
     }
 
-    /// Commits `batch` (with a segment to append to when it holds large messages); false when it
-    /// failed (and was rolled back).
-    private func write(_ batch: [SinkOperation], holdingLargeMessages: Bool) -> Bool {
+    /// Commits `batch` (with a segment to append to when it holds large messages); why it failed
+    /// (and was rolled back), or nil.
+    private func write(_ batch: [SinkOperation], holdingLargeMessages: Bool) -> String? {
         batchNumber &+= 1
         // Every session in the batch hears the outcome, even when BEGIN itself fails.
         let touched = SinkBatch(batch, number: batchNumber)
+        let started = WallClock.nowMicros()
         var insertedNow: [RecordingSession] = []
         do {
             let statements = try preparedStatements()
@@ -240,9 +252,11 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
             }
             try segments.beforeCommit()
             try statements.commit.run()
+            meters.transaction(touched, records: batch.count, micros: WallClock.nowMicros() - started, committed: true)
             touched.deliverCommitted()
-            return true
+            return nil
         } catch {
+            meters.transaction(touched, records: batch.count, micros: WallClock.nowMicros() - started, committed: false)
             database.rollbackIfOpen()
             segments.rollBack()
             // Rows inserted by the rolled-back transaction are gone: insert them again next time.
@@ -256,8 +270,18 @@ public final class SQLiteRecorder: RecordingSink, @unchecked Sendable {
                 logger.error("recording failed, \(batch.count) records not stored and not acknowledged: \(reason)")
             }
             touched.deliverFailed(reason)
-            return false
+            return reason
         }
+    }
+
+    public func health() async -> RecorderHealth {
+        var health = RecorderHealth(store: "sqlite")
+        condition.withLock {
+            health.queuedRecords = queue.count
+            health.oldestUnacknowledgedMicros = unacknowledged.oldestMicros
+            health.refusal = refusal.map { "SQLite refuses commits to \(database.path): \($0)" }
+        }
+        return health
     }
 
     private func reportDamage(_ error: SQLiteError) {

@@ -36,6 +36,10 @@ public final class SQLiteStore: RecordingStore, @unchecked Sendable {
         try withQueries { try $0.sessions(ids, countingOpen: countingOpen) }
     }
 
+    public func status() async throws -> StoreStatus {
+        try withQueries { try $0.status() }
+    }
+
     public func endedSessions(among ids: [Int64]) async throws -> [SessionSummary] {
         try withQueries { try $0.endedSessions(among: ids) }
     }

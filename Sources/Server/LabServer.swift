@@ -21,6 +21,7 @@ public final class LabServer: Sendable {
         let replies = LabReplies(lineEnding: configuration.lineEnding)
         self.server = ListeningServer(
             configuration: ListeningConfiguration(
+                name: "serve",
                 host: configuration.host, port: configuration.port, maxConnections: configuration.maxConnections,
                 eventLoopThreads: configuration.eventLoopThreads, tls: configuration.tls),
             logger: logger,

@@ -61,12 +61,21 @@ public enum WebViewerError: Error, CustomStringConvertible, Equatable {
 /// It reads only through `RecordingStore`, so every backend shows the same.
 public enum WebViewer {
     /// The viewer as an application to run (it is a swift-service-lifecycle Service). `onRunning`
-    /// hears the port it listens on (useful with port 0).
+    /// hears the port it listens on (useful with port 0); `addRoutes` adds routes of others
+    /// (`/metrics`), behind the same token.
     public static func application(store: ViewerStore, settings: WebViewerSettings, logger: Logger,
+                                   addRoutes: (Router<BasicRequestContext>) -> Void = { _ in },
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = router(store: store, settings: settings, logger: logger)
+        addRoutes(router)
+        return application(router: router, settings: settings, logger: logger, onRunning: onRunning)
+    }
+
+    /// `router` served where `settings` say (the viewer's, the `--metrics` listener's).
+    public static func application(router: Router<BasicRequestContext>, settings: WebViewerSettings, logger: Logger,
+                                   onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         // Hummingbird announces its own "Server started and listening" at info; wirelog says
-        // where the viewer is itself (`onRunning`), so the framework speaks from notice up.
+        // where it listens itself (`onRunning`), so the framework speaks from notice up.
         var frameworkLogger = logger
         frameworkLogger.logLevel = max(logger.logLevel, .notice)
         return Application(
@@ -77,7 +86,9 @@ public enum WebViewer {
             logger: frameworkLogger)
     }
 
-    static func router(store: ViewerStore, settings: WebViewerSettings, logger: Logger) -> Router<BasicRequestContext> {
+    /// A router that answers only those the settings let in: with a token, requests that carry
+    /// it; without, requests to a loopback name. The viewer's, and the `--metrics` listener's.
+    public static func guardedRouter(settings: WebViewerSettings) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ErrorMiddleware())
@@ -86,6 +97,11 @@ public enum WebViewer {
         } else {
             router.add(middleware: LoopbackHostMiddleware())
         }
+        return router
+    }
+
+    static func router(store: ViewerStore, settings: WebViewerSettings, logger: Logger) -> Router<BasicRequestContext> {
+        let router = guardedRouter(settings: settings)
         PageRoutes(store: store).add(to: router)
         SessionsAPI(store: store).add(to: router)
         StatsAndReplayAPI(store: store).add(to: router)

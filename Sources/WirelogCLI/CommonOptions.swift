@@ -2,6 +2,7 @@ import ArgumentParser
 import Backends
 import Foundation
 import Logging
+import Operations
 import Presentation
 
 /// Where the recordings live: `--db`, else `WIRELOG_DB`, else `wirelog.sqlite` here.
@@ -37,14 +38,23 @@ struct DatabaseOptions: ParsableArguments {
 }
 
 struct LoggingOptions: ParsableArguments {
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
+
+    @Option(name: .long, help: "text: plain lines; json: one JSON object per line (time, level, label, message, metadata).")
+    var logFormat: Format = .text
 
     /// Logs go to standard error, one line each.
     func makeLogger(label: String) -> Logger {
         let level = logLevel
+        let format = logFormat
         var logger = Logger(label: label) { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler = format == .json
+                ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }

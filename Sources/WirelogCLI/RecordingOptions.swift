@@ -4,6 +4,7 @@ import Foundation
 import LabProtocol
 import Logging
 import NIOCore
+import Operations
 import Proxy
 import Recording
 import Server
@@ -35,20 +36,38 @@ struct RecordingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Also serve the web viewer here (as `wirelog web`), following this process's recordings live.", valueName: "host:port"), transform: HostPort.parse)
     var web: HostPort?
 
+    @Option(help: ArgumentHelp("Serve Prometheus metrics (/metrics) and health checks (/healthz, /readyz) here, and on --web too; beyond loopback it needs the web token. See docs/OPERATIONS.md.", valueName: "host:port"), transform: HostPort.parse)
+    var metrics: HostPort?
+
     @OptionGroup var webAccess: WebAccessOptions
 
     @OptionGroup(title: "Redaction") var redaction: RedactionOptions
 
     func validate() throws {
         if let web { try webAccess.validate(web) }
+        if let metrics {
+            if !webAccess.settings(metrics).isLoopback && webAccess.resolvedToken == nil {
+                throw ValidationError("--metrics on \(metrics.host) would be read by every machine that reaches it: set WIRELOG_WEB_TOKEN or give --token-file FILE, or listen on 127.0.0.1")
+            }
+            try webAccess.validate(metrics)
+        }
     }
 
-    /// The `--web` viewer, reading its own read-only connection to the store being recorded.
-    func webViewer(logger: Logger) throws -> (service: any Service, store: ViewerStore)? {
+    /// The `--web` viewer, reading its own read-only connection to the store being recorded
+    /// (with the operations routes too, given `--metrics`).
+    func webViewer(operations: OperationsRoutes?, logger: Logger) throws -> (service: any Service, store: ViewerStore)? {
         guard let web else { return nil }
         let location = try database.location
         let store = ViewerStore { try await location.openStore(.read) }
-        return (webAccess.viewer(web, store: store, logger: logger), store)
+        return (webAccess.viewer(web, store: store, logger: logger) { router in operations?.add(to: router) }, store)
+    }
+
+    /// The `--metrics` listener.
+    func metricsListener(_ operations: OperationsRoutes?, logger: Logger) -> (any Service)? {
+        guard let metrics, let operations else { return nil }
+        return MetricsListener.application(routes: operations, settings: webAccess.settings(metrics), logger: logger) { port in
+            logger.notice("metrics on http://\(HostPort(host: metrics.host, port: port))/metrics")
+        }
     }
 
     /// The recorder, or nil with --no-record. A store that cannot be used is one line and exit 2.
@@ -76,7 +95,7 @@ struct RecordingOptions: ParsableArguments {
     /// Makes the server with the recorder it needs, holding `listen` and `--web` first: a port
     /// in use is one line naming it and exit 2, and creates no database.
     func makeServer<S: RecordingServer>(listen: HostPort, logger: Logger,
-                                        _ make: ((any RecordingSink)?) -> S) async throws -> S {
+                                        _ make: ((any RecordingSink)?) -> S) async throws -> PreparedServer<S> {
         let reservations = try listeners(listen).map { listener in
             do {
                 return try PortReservation(listener.address)
@@ -86,15 +105,28 @@ struct RecordingOptions: ParsableArguments {
             }
         }
         if let warning = exposureWarning(listen) { logger.warning("\(warning)") }
-        let server = make(try await openRecorder(logger: logger))
+        // Before the recorder opens: it makes its counters as it starts.
+        let registry = metrics == nil ? nil : MetricsRegistry.bootstrap()
+        let sink = try await openRecorder(logger: logger)
+        let server = make(sink)
         for reservation in reservations { reservation.release() }
-        return server
+        let readiness = Readiness(recorder: sink as? any HealthReporting)
+        return PreparedServer(server: server, readiness: readiness,
+                              operations: registry.map { OperationsRoutes(registry: $0, readiness: readiness) })
     }
 
-    /// Where this process listens: `listen`, and `--web` if given.
+    /// Where this process listens: `listen`, then `--web` and `--metrics` if given.
     func listeners(_ listen: HostPort) -> [Listener] {
         [Listener(address: listen, role: nil)] + (web.map { [Listener(address: $0, role: "the web viewer (--web)")] } ?? [])
+            + (metrics.map { [Listener(address: $0, role: "the metrics (--metrics)")] } ?? [])
     }
+}
+
+/// A recording server, and with `--metrics` the routes that report on it.
+struct PreparedServer<S: RecordingServer> {
+    let server: S
+    let readiness: Readiness
+    let operations: OperationsRoutes?
 }
 
 /// What to warn about an address that other machines can reach, or nil for loopback.
@@ -122,13 +154,17 @@ extension ProxyServer: RecordingServer {}
 /// Runs `server` until SIGINT/SIGTERM, then drains it: stop accepting, give open connections
 /// `grace`, record everything, exit 0. A second SIGINT (Ctrl-C) stops at once, exit 130.
 /// `recording`'s `--web` viewer, if any, runs beside it and stops with it.
-func runUntilSignalled(_ server: some RecordingServer, recording: RecordingOptions, listen: HostPort, logger: Logger) async throws {
+func runUntilSignalled(_ prepared: PreparedServer<some RecordingServer>, recording: RecordingOptions, listen: HostPort,
+                       logger: Logger) async throws {
     let listeners = recording.listeners(listen)
-    let service = RecordingService(server: server, grace: .microseconds(recording.shutdownGrace.microseconds), logger: logger)
-    let viewer = try recording.webViewer(logger: logger)
+    let service = RecordingService(server: prepared.server, readiness: prepared.readiness,
+                                   grace: .microseconds(recording.shutdownGrace.microseconds), logger: logger)
+    let viewer = try recording.webViewer(operations: prepared.operations, logger: logger)
+    let metrics = recording.metricsListener(prepared.operations, logger: logger)
     let group = ServiceGroup(configuration: .init(
         services: [.init(service: NamingFailures(service: service, listener: listeners[0]))]
-            + (viewer.map { [.init(service: NamingFailures(service: $0.service, listener: listeners[1]))] } ?? []),
+            + (viewer.map { [.init(service: NamingFailures(service: $0.service, listener: listeners[1]))] } ?? [])
+            + (metrics.map { [.init(service: NamingFailures(service: $0, listener: listeners[listeners.count - 1]))] } ?? []),
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     DamagedStore.shared.whenReported { Task { await group.triggerGracefulShutdown() } }
@@ -210,6 +246,7 @@ final class DamagedStore: @unchecked Sendable {
 
 private struct RecordingService<S: RecordingServer>: Service {
     let server: S
+    let readiness: Readiness
     let grace: TimeAmount
     let logger: Logger
 
@@ -220,6 +257,7 @@ private struct RecordingService<S: RecordingServer>: Service {
             await server.shutdownGracefully(grace: .zero)
             throw error
         }
+        readiness.listening()
         try? await gracefulShutdown()
         // The first SIGINT started this shutdown (and the signal stays ignored); the next one ends the process.
         let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())

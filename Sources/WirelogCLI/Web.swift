@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backends
 import Foundation
+import Hummingbird
 import Logging
 import Presentation
 import ServiceLifecycle
@@ -98,13 +99,15 @@ struct WebAccessOptions: ParsableArguments {
         }
     }
 
-    /// The viewer as a service, with a warning when other machines can reach it.
-    func viewer(_ listen: HostPort, store: ViewerStore, logger: Logger) -> some Service {
+    /// The viewer as a service, with a warning when other machines can reach it; `addRoutes` as
+    /// `WebViewer.application`'s.
+    func viewer(_ listen: HostPort, store: ViewerStore, logger: Logger,
+                addRoutes: (Router<BasicRequestContext>) -> Void = { _ in }) -> some Service {
         let settings = settings(listen)
         if !settings.isLoopback {
             logger.warning("the web viewer on \(listen) shows recorded traffic to every machine that reaches it and has the token")
         }
-        return WebViewer.application(store: store, settings: settings, logger: logger) { port in
+        return WebViewer.application(store: store, settings: settings, logger: logger, addRoutes: addRoutes) { port in
             logger.notice("web viewer on http://\(HostPort(host: listen.host, port: port))/")
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backends
 
 /// `wirelog`: record, inspect and replay line-protocol traffic.
 public struct Wirelog: AsyncParsableCommand {
@@ -8,8 +9,9 @@ public struct Wirelog: AsyncParsableCommand {
         discussion: """
             Recordings go to a SQLite file: --db PATH, or WIRELOG_DB, or ./wirelog.sqlite.
             """,
-        version: "0.1.0",
-        subcommands: [Serve.self, Client.self, ProxyCommand.self, Sessions.self, Web.self, ReplayCommand.self, MockCommand.self, BenchCommand.self]
+        version: "wirelog 0.1.0 (commit \(buildCommit)), SQLite \(StoreLocation.sqliteVersion)",
+        subcommands: [Serve.self, Client.self, ProxyCommand.self, Sessions.self, Web.self, ReplayCommand.self, MockCommand.self, BenchCommand.self,
+                      Status.self]
     )
 
     public init() {}

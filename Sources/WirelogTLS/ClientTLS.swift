@@ -73,7 +73,7 @@ public final class ClientTLS: Sendable {
         try pipeline.addHandlers([
             HelloTap(role: .client),
             handler,
-            TLSObserver(leg: TLSLeg(sni: sni), timeout: settings.handshakeTimeout, verification: notes),
+            TLSObserver(leg: TLSLeg(sni: sni), side: .server, timeout: settings.handshakeTimeout, verification: notes),
             waiter,
         ])
         return waiter.promise.futureResult

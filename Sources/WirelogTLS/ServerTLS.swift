@@ -87,6 +87,6 @@ public final class ServerTLS: Sendable {
 
     /// The handlers a new connection starts with: the acceptor (network side) and the observer.
     public func connectionHandlers() -> [ChannelHandler] {
-        [TLSAcceptor(tls: self), TLSObserver(leg: TLSLeg(), timeout: handshakeTimeout)]
+        [TLSAcceptor(tls: self), TLSObserver(leg: TLSLeg(), side: .client, timeout: handshakeTimeout)]
     }
 }

@@ -55,6 +55,35 @@ public enum TLSFailure: Error, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The failure in one word of a few, for the `reason` label of `wirelog_tls_handshake_failures_total`.
+    static func category(of error: Error, peerAlert: UInt8?) -> String {
+        if let failure = error as? TLSFailure {
+            switch failure {
+            case .timedOut: return "timeout"
+            case .notTLS, .malformedHello: return "not_tls"
+            case .closedBeforeHello: return "closed"
+            case .other: return "other"
+            }
+        }
+        if let peerAlert, peerAlert != 0 { return "alert" }
+        if error is NIOSSLExtraError { return "certificate" }
+        guard let ssl = error as? NIOSSLError else { return "other" }
+        switch ssl {
+        case .handshakeFailed(let inner):
+            let text = String(describing: inner)
+            if text.contains("EOF during") { return "closed" }
+            let reason = reasonCode(in: text) ?? ""
+            if reason == "CERTIFICATE_VERIFY_FAILED" { return "certificate" }
+            if reason.contains("ALERT_") { return "alert" }
+            if ["WRONG_VERSION_NUMBER", "HTTP_REQUEST", "HTTPS_PROXY_REQUEST", "UNKNOWN_PROTOCOL"].contains(reason) { return "not_tls" }
+            return "other"
+        case .uncleanShutdown: return "closed"
+        default: return "other"
+        }
+    }
+
+    static let categories = ["timeout", "not_tls", "closed", "alert", "certificate", "other"]
+
     /// RFC 8446 names, as BoringSSL words them in its own alert errors.
     static func alertName(_ code: UInt8) -> String {
         let names: [UInt8: String] = [

@@ -1,9 +1,11 @@
 import Crypto
 import Foundation
+import Metrics
 import NIOCore
 import NIOSSL
 import NIOTLS
 import Recording
+import Telemetry
 import X509
 
 /// Sits right behind a `NIOSSLHandler` and turns what it does into `TLSEvent`s: the handshake's
@@ -19,6 +21,7 @@ final class TLSObserver: ChannelDuplexHandler {
     private var state = State.handshaking
     /// What is known before the handshake: the SNI sent or received, the client's hello.
     private var leg: TLSLeg
+    private let meters: TLSMeters
     private let timeout: TimeAmount
     private let verification: VerificationNotes?
     private var timer: Scheduled<Void>?
@@ -26,8 +29,10 @@ final class TLSObserver: ChannelDuplexHandler {
     /// A full close passed through here: NIOSSL is sending close_notify.
     private var closing = false
 
-    init(leg: TLSLeg, timeout: TimeAmount, verification: VerificationNotes? = nil) {
+    /// `side` is the leg, as `TLSDetails` names them: `client` when wirelog accepts, `server` when it connects.
+    init(leg: TLSLeg, side: TLSMeters.Side, timeout: TimeAmount, verification: VerificationNotes? = nil) {
         self.leg = leg
+        meters = side == .client ? TLSMeters.client : TLSMeters.server
         self.timeout = timeout
         self.verification = verification
     }
@@ -56,6 +61,7 @@ final class TLSObserver: ChannelDuplexHandler {
             guard state == .handshaking else { return }
             state = .established
             timer?.cancel()
+            meters.completed.increment()
             let pipeline = context.pipeline.syncOperations
             let tap = try? pipeline.handler(type: HelloTap.self)
             fillIn(from: context, tap: tap, applicationProtocol: negotiated)
@@ -110,6 +116,7 @@ final class TLSObserver: ChannelDuplexHandler {
         timer?.cancel()
         let tap = try? context.pipeline.syncOperations.handler(type: HelloTap.self)
         leg.failure = TLSFailure.describe(error, verification: verification?.problem, peerAlert: tap?.peerAlert)
+        meters.failed[TLSFailure.category(of: error, peerAlert: tap?.peerAlert)]?.increment()
         fillIn(from: context, tap: tap, applicationProtocol: nil)
         context.fireUserInboundEventTriggered(TLSEvent.failed(leg))
         context.close(promise: nil)
@@ -150,4 +157,22 @@ final class VerificationNotes: @unchecked Sendable {
         }
         return result
     }
+}
+
+/// Handshakes completed and failed on one side, made on first use.
+struct TLSMeters: Sendable {
+    enum Side: String { case client, server }
+
+    let completed: Counter
+    let failed: [String: Counter]
+
+    private init(_ side: Side) {
+        completed = WirelogMetrics.tlsHandshakes.counter(side.rawValue)
+        failed = Dictionary(uniqueKeysWithValues: TLSFailure.categories.map {
+            ($0, WirelogMetrics.tlsHandshakeFailures.counter(side.rawValue, $0))
+        })
+    }
+
+    static let client = TLSMeters(.client)
+    static let server = TLSMeters(.server)
 }

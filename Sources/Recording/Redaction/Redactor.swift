@@ -1,5 +1,7 @@
 import Crypto
 import Foundation
+import Metrics
+import Telemetry
 
 /// Hides secrets in messages before they are stored: every span a rule finds is replaced by
 /// `REDACTED-` and a short keyed hash of the secret (HMAC-SHA256 with the store's own random key),
@@ -15,6 +17,8 @@ public final class Redactor: Sendable {
     /// `HMAC.authenticationCode` would pad and hash the key again, through generic data paths.
     private let innerAfterKey: SHA256
     private let outerAfterKey: SHA256
+    /// `wirelog_redactions_total` per rule name, made once: a redaction only increments.
+    private let counted: [String: Counter]
 
     /// `key`: the store's redaction key (never shown).
     public init(rules: [RedactionRule], key: [UInt8]) {
@@ -29,6 +33,7 @@ public final class Redactor: Sendable {
         var outer = SHA256()
         outer.update(data: block.map { $0 ^ 0x5c })
         outerAfterKey = outer
+        counted = Dictionary(rules.map { ($0.name, WirelogMetrics.redactions.counter($0.name)) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// The token that stands for `secret` in this store.
@@ -93,6 +98,7 @@ public final class Redactor: Sendable {
         for span in spans {
             stored += original[position..<span.range.lowerBound]
             redactions.append(RedactedSpan(offset: stored.count, length: span.range.count, rule: span.rule))
+            counted[span.rule]?.increment()
             appendToken(for: original[span.range], to: &stored)
             position = span.range.upperBound
         }
