@@ -191,9 +191,12 @@ public final class SQLiteRecorder: RecordingSink, HealthReporting, @unchecked Se
                 stats.largestBatch = max(stats.largestBatch, batch.count)
                 stats.writeMicros += WallClock.nowMicros() - started
             }
+            // Only a commit that held messages says the store takes them again: the small end
+            // of a session cut by the refusal may fit where its messages did not.
+            let heldMessages = batch.contains { if case .message = $0 { true } else { false } }
             condition.withLock {
                 unacknowledged.settled()
-                refusal = failure
+                if failure != nil || heldMessages { refusal = failure }
             }
             previousBatchCount = batch.count
             batch.removeAll(keepingCapacity: true)
