@@ -31,14 +31,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start() {  # start NAME PORT command…: in the background until PORT accepts connections
-    local name=$1 port=$2
-    shift 2
-    "$@" >"$WORK/$name.log" 2>&1 &
-    PIDS+=($!)
-    PID_OF[$name]=$!
-    wait_port "$port"
-}
 declare -A PORT_OF
 proxy() {  # proxy NAME DECODING UPSTREAM-PORT: a recording proxy, listening on PORT_OF[NAME]
     PORT_OF[$1]=$(free_port)

@@ -69,6 +69,18 @@ wait_port() {
     echo "nothing listens on $1" >&2; exit 1
 }
 
+# start NAME PORT COMMAND…: COMMAND in the background (output in WORK/NAME.log, PID in PIDS and in
+# the caller's PID_OF[NAME]) until PORT accepts connections; if it never does, its log and exit 1.
+start() {
+    local name=$1 port=$2
+    shift 2
+    "$@" >"$WORK/$name.log" 2>&1 &
+    PIDS+=($!)
+    PID_OF[$name]=$!
+    for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return; sleep 0.05; done
+    cat "$WORK/$name.log" >&2; exit 1
+}
+
 # stop_started: the EXIT trap of a script that keeps what it started in PIDS and its files in WORK.
 stop_started() {
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done

@@ -22,14 +22,6 @@ declare -A PID_OF PORT_OF
 source "$ROOT/benchmarks/lib.sh"
 trap stop_started EXIT
 
-start() {  # start NAME PORT command…: in the background until PORT accepts connections
-    local name=$1 port=$2
-    shift 2
-    "$@" >"$WORK/$name.log" 2>&1 &
-    PIDS+=($!)
-    PID_OF[$name]=$!
-    wait_port "$port"
-}
 recorder() {  # recorder NAME METRICS(yes|no) COMMAND ARGS…: a wirelog recorder on PORT_OF[NAME]
     local name=$1 metrics=$2
     shift 2

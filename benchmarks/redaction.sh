@@ -28,15 +28,6 @@ cleanup() {
 trap cleanup EXIT
 # shellcheck source=benchmarks/lib.sh
 source "$ROOT/benchmarks/lib.sh"
-start() {  # start NAME PORT command…: runs it in the background until PORT accepts connections
-    local name=$1 port=$2
-    shift 2
-    "$@" >"$WORK/$name.log" 2>&1 &
-    PIDS+=($!)
-    PID_OF[$name]=$!
-    for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return; sleep 0.05; done
-    cat "$WORK/$name.log" >&2; exit 1
-}
 rate() {  # rate PORT SERVER-NAME REQUEST EXPECT: "requests/s server-CPU-µs-per-request" of one wirelog bench run
     local pid=${PID_OF[$2]} before after
     before=$(cpu_ticks "$pid")

@@ -264,9 +264,7 @@ public final class RecordingHandler: ChannelDuplexHandler, RemovableChannelHandl
         guard let context, let tape = sessionTape, !bytes.isEmpty, !isGone else { return }
         tape.countWireBytes(bytes.count, from: .server)
         if recorded { tape.record(.server, bytes, replyCode: replyCode, answeredBy: answeredBy) }
-        context.write(wrapOutboundOut(buffer ?? context.channel.allocator.buffer(bytes: bytes)), promise: nil)
-        needsFlush = true
-        lastActivity = context.eventLoop.now
+        write(buffer ?? context.channel.allocator.buffer(bytes: bytes), context: context)
     }
 
     /// Sends `bytes` once every message up to `seq` (what they answer) is committed: at once when
@@ -286,10 +284,15 @@ public final class RecordingHandler: ChannelDuplexHandler, RemovableChannelHandl
             tape.countWireBytes(next.bytes.count, from: .server)
             tape.record(.server, next.bytes, replyCode: next.replyCode)
         }
-        context.write(wrapOutboundOut(out), promise: nil)
+        write(out, context: context)
+        resumeReading()
+    }
+
+    /// Writes what the server says; flushed once the entry point that said it is done.
+    private func write(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(buffer), promise: nil)
         needsFlush = true
         lastActivity = context.eventLoop.now
-        resumeReading()
     }
 
     private func flushIfNeeded() {

@@ -11,7 +11,7 @@ public struct ConversationDecoder {
     /// response, the exchange it completes. Returns the message's seq (for the pairing).
     public typealias Record = (_ sender: Sender, _ message: DecodedMessage, _ startedAtMicros: Int64, _ exchange: ExchangeLink?) -> Int64
 
-    /// Each direction's stream; taken out while it runs (`withStream`), so recording may touch the rest.
+    /// Each direction's stream; taken out while it runs (`run`), so recording may touch the rest.
     private var client: MessageStream?
     private var server: MessageStream?
     private var clientPendingSince: Int64 = 0

@@ -64,19 +64,13 @@ struct LabCommandDecoder: WireDecoder {
         return queued
     }
 
-    /// The line without its LF or CR LF.
-    private static func contentLength(_ line: ByteBuffer) -> Int {
-        let bytes = line.readableBytesView
-        var end = bytes.count
-        if end > 0, bytes[bytes.startIndex + end - 1] == 0x0A { end -= 1 }
-        if end > 0, bytes[bytes.startIndex + end - 1] == 0x0D { end -= 1 }
-        return end
-    }
-
     private mutating func command(_ line: ByteBuffer, _ kind: LinePiece.Kind) -> DecodedMessage? {
         if payloadFollows {
             payloadFollows = false
-            if kind != .overlong { return DecodedMessage(raw: line, payloadRange: 0..<Self.contentLength(line)) }
+            if kind != .overlong {
+                let length = line.withUnsafeReadableBytes { LinePiece(raw: $0, kind: kind).content.count }
+                return DecodedMessage(raw: line, payloadRange: 0..<length)
+            }
         }
         if kind == .overlong {
             // Not a command the lab knows; recorded as it came, after a DATA still waiting for it.
