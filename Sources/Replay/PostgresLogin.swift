@@ -1,4 +1,5 @@
 import Crypto
+import _CryptoExtras
 import Foundation
 import NIOCore
 
@@ -204,7 +205,11 @@ struct ScramClient {
         guard let combined = attributes["r"], combined.hasPrefix(nonce), combined.count > nonce.count,
               let salt = attributes["s"].flatMap({ Data(base64Encoded: $0) }),
               let iterations = attributes["i"].flatMap(Int.init), iterations > 0 else { return nil }
-        saltedPassword = Self.pbkdf2(password: password, salt: Array(salt), iterations: iterations)
+        // SCRAM's Hi(): PBKDF2-HMAC-SHA256, one block, with the server's count (4096 by default:
+        // below the library's checked minimum, hence its unchecked entry).
+        guard let salted = try? KDF.Insecure.PBKDF2.deriveKey(from: password, salt: salt, using: .sha256, outputByteCount: 32,
+                                                              unsafeUncheckedRounds: iterations) else { return nil }
+        saltedPassword = salted.withUnsafeBytes { Array($0) }
         let withoutProof = "c=biws,r=\(combined)"
         authMessage = "\(clientFirstBare),\(serverFirst),\(withoutProof)"
         let clientKey = Self.hmac(saltedPassword, Array("Client Key".utf8))
@@ -226,15 +231,4 @@ struct ScramClient {
         Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
     }
 
-    /// PBKDF2-HMAC-SHA256 with one block: SCRAM's Hi().
-    static func pbkdf2(password: [UInt8], salt: [UInt8], iterations: Int) -> [UInt8] {
-        let key = SymmetricKey(data: password)
-        var block = Array(HMAC<SHA256>.authenticationCode(for: salt + [0, 0, 0, 1], using: key))
-        var result = block
-        for _ in 1..<iterations {
-            block = Array(HMAC<SHA256>.authenticationCode(for: block, using: key))
-            for index in result.indices { result[index] ^= block[index] }
-        }
-        return result
-    }
 }

@@ -1,6 +1,7 @@
 import Backends
 import Client
 import Crypto
+import _CryptoExtras
 import Foundation
 import Recording
 import Testing
@@ -356,14 +357,9 @@ enum ScramAttacker {
               let iterations = attributes["i"].flatMap(Int.init), serverFinal.hasPrefix("v="),
               let signature = Data(base64Encoded: String(serverFinal.dropFirst(2))) else { return nil }
         let authMessage = "n=,r=\(nonce.prefix(24)),\(serverFirst),c=biws,r=\(nonce)"
-        let password = SymmetricKey(data: Data(guess.utf8))
-        var block = Data(HMAC<SHA256>.authenticationCode(for: salt + Data([0, 0, 0, 1]), using: password))
-        var salted = block
-        for _ in 1..<iterations {
-            block = Data(HMAC<SHA256>.authenticationCode(for: block, using: password))
-            salted = Data(zip(salted, block).map { $0 ^ $1 })
-        }
-        let serverKey = Data(HMAC<SHA256>.authenticationCode(for: Data("Server Key".utf8), using: SymmetricKey(data: salted)))
+        guard let salted = try? KDF.Insecure.PBKDF2.deriveKey(from: Data(guess.utf8), salt: salt, using: .sha256, outputByteCount: 32,
+                                                              unsafeUncheckedRounds: iterations) else { return nil }
+        let serverKey = Data(HMAC<SHA256>.authenticationCode(for: Data("Server Key".utf8), using: salted))
         let expected = Data(HMAC<SHA256>.authenticationCode(for: Data(authMessage.utf8), using: SymmetricKey(data: serverKey)))
         return expected == signature
     }
