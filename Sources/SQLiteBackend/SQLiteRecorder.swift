@@ -374,21 +374,24 @@ private final class Statements {
 
 /// The one way a message row is written (the recorder, synthetic data): every column bound,
 /// the payload bound as a slice of the raw bytes, and with `segments` the bytes of a large
-/// message appended to a segment file. It also keeps `session_verbs` and `session_reply_codes`,
-/// writing a session's value the first time the session uses it.
+/// message appended to a segment file. It also keeps `message_spans` (how a session's messages are
+/// found: `MessageLookup`), `session_verbs` and `session_reply_codes`, writing a session's span or
+/// value the first time the session uses it.
 final class MessageInsert {
     private let statement: Statement
     private let segments: SegmentWriter?
     private let insertSegmentRow: Statement
     private let noteVerb: Statement
     private let noteReplyCode: Statement
-    /// The verbs and codes already noted per session, so that the side tables are not looked up
+    private let noteSpan: Statement
+    /// The span, verbs and codes already noted per session, so that the side tables are not looked up
     /// for every message. Only a cache: noting twice is harmless (INSERT OR IGNORE). At most
     /// `valuesCachedPerSession` each, so a client inventing verbs costs a lookup per message, not memory.
     private var noted: [Int64: NotedValues] = [:]
     private struct NotedValues {
         var verbs: [String] = []
         var replyCodes: [Int] = []
+        var span: Int64 = -1
     }
     private static let valuesCachedPerSession = 16
 
@@ -403,6 +406,7 @@ final class MessageInsert {
             """)
         noteVerb = try database.prepare("INSERT OR IGNORE INTO session_verbs (verb, session_id) VALUES (?, ?)")
         noteReplyCode = try database.prepare("INSERT OR IGNORE INTO session_reply_codes (reply_code, session_id) VALUES (?, ?)")
+        noteSpan = try database.prepare("INSERT OR IGNORE INTO message_spans (session_block, span, session_id) VALUES (?, ?, ?)")
     }
 
     func insert(_ message: RecordedMessage, sessionID: Int64) throws {
@@ -429,8 +433,10 @@ final class MessageInsert {
                 try statement.bind(.null, at: 7)
             }
             try statement.run()
+            let messageID = statement.database.lastInsertRowID
+            try noteSpan(of: messageID, sessionID: sessionID)
             if let stored {
-                try insertSegmentRow.bind([.integer(statement.database.lastInsertRowID), .integer(stored.segment),
+                try insertSegmentRow.bind([.integer(messageID), .integer(stored.segment),
                                            .integer(stored.offset), .int(raw.count)])
                 try insertSegmentRow.run()
             }
@@ -443,6 +449,16 @@ final class MessageInsert {
             try Self.note(code, as: .int(code), in: &noted[sessionID, default: NotedValues()].replyCodes,
                           with: noteReplyCode, sessionID: sessionID)
         }
+    }
+
+    /// Notes the span of message `messageID` for its session unless it is the last span noted: a
+    /// session's messages take increasing ids, so one comparison a message suffices.
+    private func noteSpan(of messageID: Int64, sessionID: Int64) throws {
+        let span = messageID / MessageLookup.idsPerSpan
+        guard noted[sessionID, default: NotedValues()].span != span else { return }
+        try noteSpan.bind([.integer(sessionID / MessageLookup.sessionsPerBlock), .integer(span), .integer(sessionID)])
+        try noteSpan.run()
+        noted[sessionID, default: NotedValues()].span = span
     }
 
     /// Writes the side-table row for `value` unless `cache` says it is there (one dictionary

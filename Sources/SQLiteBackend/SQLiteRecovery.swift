@@ -61,7 +61,7 @@ enum SQLiteRecovery {
         try database.transaction {
             try database.run("""
                 UPDATE sessions
-                SET ended_us = coalesce((SELECT max(m.at_us) FROM messages m WHERE \(MessageLookup.ofSession("sessions.id"))),
+                SET ended_us = coalesce((SELECT max(m.at_us) FROM \(MessageLookup.messages(ofSession: "sessions.id"))),
                                         started_us),
                     end_reason = 'interrupted',
                     bytes_from_client = \(MessageLookup.bytesCounted(of: "sessions.id", from: .client)),

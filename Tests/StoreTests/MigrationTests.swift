@@ -81,6 +81,7 @@ private func extraMigration(_ sql: String = "CREATE TABLE later_feature (id INTE
         #expect(try db.scalarInt("SELECT max(version) FROM wirelog_migrations") == Int64(Migration.embedded(.sqlite).last!.version))
         #expect(try db.scalarText(everyRow) == before)
         #expect(try SessionQueries(database: db).messages(ofSession: 1, after: 0, limit: 100).map(\.seq) == [1, 2])
+        #expect(try SessionQueries(database: db).messages(ofSession: 200, after: 0, limit: 100).map(\.seq) == [1], "migration 13 notes the spans of recorded messages")
         #expect(try db.scalarText("SELECT group_concat(verb) FROM session_verbs WHERE session_id = 200") == "QUIT")
         #expect(try db.scalarInt("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'") == 0)
     }

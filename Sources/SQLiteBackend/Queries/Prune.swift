@@ -20,8 +20,9 @@ struct Pruner {
             let open = try database.scalarInt(
                 "SELECT count(*) FROM sessions WHERE started_us < ?1 AND ended_us IS NULL", .integer(cutoffMicros)) ?? 0
             try segments.forgetMessages(where: "m.session_id IN (\(chosen))", [.integer(cutoffMicros)])
-            try database.run(MessageLookup.deleteMessages(ofSessions: chosen), .integer(cutoffMicros))
+            try database.run("DELETE FROM messages WHERE id IN (\(MessageLookup.messageIDs(ofSessions: chosen)))", .integer(cutoffMicros))
             let messages = Int64(database.changes)
+            try database.run(MessageLookup.deleteSpans(ofSessions: chosen), .integer(cutoffMicros))
             try database.run("DELETE FROM sessions WHERE id IN (\(chosen))", .integer(cutoffMicros))
             return (sessions, messages, open)
         }

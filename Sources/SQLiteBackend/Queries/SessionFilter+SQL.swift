@@ -33,14 +33,13 @@ extension SessionFilter {
             let value = "CAST(json_extract(m.fields, '$.\(field.name)') AS TEXT)"
             switch field.comparison {
             case .equals(let text):
-                conditions.add("EXISTS (SELECT 1 FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND \(value) = ?)", .text(text))
+                conditions.add(MessageLookup.anyMessage(ofSession: "s.id", where: "\(value) = ?"), .text(text))
             case .glob(let pattern):
-                conditions.add("EXISTS (SELECT 1 FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND \(value) GLOB ?)", .text(pattern))
+                conditions.add(MessageLookup.anyMessage(ofSession: "s.id", where: "\(value) GLOB ?"), .text(pattern))
             }
         }
         if let slowerThanMicros {
-            conditions.add("EXISTS (SELECT 1 FROM messages m WHERE \(MessageLookup.ofSession("s.id")) AND m.duration_us > ?)",
-                           .integer(slowerThanMicros))
+            conditions.add(MessageLookup.anyMessage(ofSession: "s.id", where: "m.duration_us > ?"), .integer(slowerThanMicros))
         }
         if messageFilters {
             if let verb {

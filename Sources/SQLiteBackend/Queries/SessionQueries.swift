@@ -203,8 +203,8 @@ public struct SessionQueries {
                    coalesce(sum(CASE WHEN m.sender = 'client' THEN \(SegmentFiles.lengthSQL) END), 0),
                    coalesce(sum(CASE WHEN m.sender = 'server' THEN \(SegmentFiles.lengthSQL) END), 0),
                    count(*)
-            FROM messages m
-            WHERE m.session_id / \(MessageLookup.sessionsPerBlock) = ? AND +m.session_id IN (SELECT value FROM json_each(?))
+            FROM \(MessageLookup.messagesOfBlocks(spans: "sp.session_block = ?1 AND sp.session_id IN (SELECT value FROM json_each(?2))"))
+            WHERE m.session_id IN (SELECT value FROM json_each(?2))
             GROUP BY m.session_id
             """, [.integer(block), Self.idList(ids)]) { statement in
             (statement.int64(0), (fromClient: statement.int64(1), fromServer: statement.int64(2), messages: statement.int64(3)))
@@ -224,7 +224,7 @@ public struct SessionQueries {
     }
 
     static let sessionMessagesSQL =
-        "SELECT \(StoredMessage.columns) FROM messages m WHERE \(MessageLookup.ofSession("?1")) AND m.id > ?2 ORDER BY m.id LIMIT ?3"
+        "SELECT \(StoredMessage.columns) FROM \(MessageLookup.messages(ofSession: "?1")) WHERE m_span.span >= ?2 / \(MessageLookup.idsPerSpan) AND m.id > ?2 ORDER BY m_span.span, m.id LIMIT ?3"
 
     // MARK: search
 
@@ -234,7 +234,7 @@ public struct SessionQueries {
         let matches = try pattern.exactBytes.map { try searchMatches($0, filter: filter, limit: limit) }
             ?? scanMatches(pattern, filter: filter, limit: limit)
         let around = try database.cached(
-            "SELECT \(StoredMessage.columns) FROM messages m WHERE \(MessageLookup.ofSession("?1")) AND m.seq BETWEEN ?2 AND ?3 ORDER BY m.id")
+            "SELECT \(StoredMessage.columns) FROM \(MessageLookup.messages(ofSession: "?1")) WHERE m.seq BETWEEN ?2 AND ?3 ORDER BY m_span.span, m.id")
         defer { around.reset() }
         return try matches.map { session, match in
             around.reset()

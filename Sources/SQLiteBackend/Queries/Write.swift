@@ -9,8 +9,9 @@ extension SessionQueries {
         let deleted = try database.transaction(.immediate) {
             var deleted = 0
             for id in ids {
-                try segments.forgetMessages(where: MessageLookup.ofSession("?1"), [.integer(id)])
-                try database.run("DELETE FROM messages WHERE \(MessageLookup.ofSession("?1", messages: "messages"))", .integer(id))
+                try segments.forgetMessages(where: "m.id IN (\(MessageLookup.messageIDs(ofSession: "?1")))", [.integer(id)])
+                try database.run("DELETE FROM messages WHERE id IN (\(MessageLookup.messageIDs(ofSession: "?1")))", .integer(id))
+                try database.run(MessageLookup.deleteSpans(ofSessions: "SELECT ?1 AS id"), .integer(id))
                 try database.run("DELETE FROM sessions WHERE id = ?", .integer(id))
                 deleted += database.changes
             }
