@@ -140,17 +140,21 @@ for r in rows:
         say(f"The recording server committed {r['records']:,} records in {r['transactions']:,} transactions over "
             f"all of case 1: {r['records'] / r['transactions']:.1f} records per commit on average (the one-connection "
             "runs commit one or two records at a time and make up most of the commits).\n")
-ceiling = [r for r in rows if r.get("case") == "sqlite-ceiling"]
-if ceiling:
-    say("### SQLite alone: the ceiling for recording\n")
-    say("The rows case 1 records (a `DATA` command and its reply per request, 50 sessions interleaved), "
-        "inserted by `benchmarks/sqlite_ceiling.py` with the recorder's statement into a wirelog database, "
-        "one thread, no network. Two rows make one request:\n")
-    say("| rows per commit | rows/s | rows per CPU-second | requests/s it would allow, on a whole core |")
-    say("|---|---|---|---|")
-    for r in ceiling:
-        say(f"| {r['rows_per_commit']} | {fmt(r['rows_per_second'])} | {fmt(r['rows_per_cpu_second'])} | "
-            f"{fmt(r['rows_per_cpu_second'] / 2)} |")
+designs = [r for r in rows if r.get("case") == "sqlite-rows"]
+if designs:
+    say("### SQLite alone: the floor of each row design\n")
+    say("The requests case 1 records (a `DATA` command and its reply each, 50 sessions interleaved), inserted "
+        "by `benchmarks/sqlite_rows.c` (C, prepared statements, WAL, `synchronous=NORMAL`, one thread, no "
+        "network) in each candidate design of the `messages` row and in commits of N rows. What the recorder "
+        "can reach on a whole core, in requests/s (requests per CPU-second beside it):\n")
+    sizes = sorted({r["rows_per_commit"] for r in designs})
+    say("| design | " + " | ".join(f"{n} rows/commit" for n in sizes) + " |")
+    say("|---|" + "---|" * len(sizes))
+    for name in OrderedDict((r["design"], None) for r in designs):
+        cells = {r["rows_per_commit"]: r for r in designs if r["design"] == name}
+        say(f"| {name} | " + " | ".join(
+            f"{fmt(cells[n]['requests_per_second'])} ({fmt(cells[n]['requests_per_cpu_second'])})" if n in cells else "–"
+            for n in sizes) + " |")
     say("")
 say("### Durable: SQLite `synchronous=FULL` vs redis `appendfsync always`\n")
 throughput_table("durable", rps, "req/s")
@@ -158,11 +162,14 @@ ratio_table("durable", [("wirelog serve --durability full", "redis AOF always")]
 
 say("## 2. Proxy: ping-pong redis `PING` through each proxy\n")
 throughput_table("proxy", rps, "req/s")
-ratio_table("proxy", [("wirelog proxy", "haproxy"), ("wirelog proxy --no-record", "haproxy"), ("socat", "haproxy"),
-                      ("wirelog proxy", "direct"), ("haproxy", "direct")], conns_of("proxy"))
+ratio_table("proxy", [("wirelog proxy", "haproxy + tcpdump -w"), ("wirelog proxy", "haproxy"),
+                      ("wirelog proxy --no-record", "haproxy"), ("haproxy + tcpdump -w", "haproxy"), ("socat", "haproxy"),
+                      ("wirelog proxy", "mitmproxy (mitmdump -w)"), ("wirelog proxy", "direct"), ("haproxy", "direct")],
+            conns_of("proxy"))
 say("### Bulk: verified bytes through an echo server (`wirelog bench echo`, one NIO thread; *direct* is the echo server's own ceiling)\n")
 throughput_table("bulk", mbps, "MB/s", latency=False)
-ratio_table("bulk", [("wirelog proxy", "haproxy"), ("wirelog proxy --no-record", "haproxy"), ("socat", "haproxy"),
+ratio_table("bulk", [("wirelog proxy", "haproxy + tcpdump -w"), ("wirelog proxy", "haproxy"),
+                     ("wirelog proxy --no-record", "haproxy"), ("haproxy + tcpdump -w", "haproxy"), ("socat", "haproxy"),
                      ("wirelog proxy", "direct"), ("haproxy", "direct")], conns_of("bulk"))
 for r in rows:
     if r.get("case") == "bulk_storage" and r["messages"]:
@@ -238,11 +245,27 @@ def target(label, value, goal=None):
         headline.append(f"| {label} | {value:.2f}× | {'met' if value >= goal else 'not met'} (≥ {goal}×) |")
 
 
-target("serve recording ÷ redis AOF everysec, 50 conns", ratio("server", "wirelog serve", "redis AOF everysec", 50), 0.6)
+def spread(case, variant, conns):
+    """How far the worst and best runs are from the median, as a fraction of it (bulk steadiness)."""
+    grouped = group(case, mbps).get((variant, conns), [])
+    values = [v for v in (mbps(r["result"]) for r in grouped if r.get("result")) if v]
+    if len(values) < 2:
+        return None
+    mid = median(values)
+    return max(mid - min(values), max(values) - mid) / mid
+
+
 target("serve recording ÷ serve not recording, 50 conns", ratio("server", "wirelog serve", "wirelog serve --no-record", 50), 0.8)
-target("proxy ÷ haproxy, ping-pong 50 conns", ratio("proxy", "wirelog proxy", "haproxy", 50), 0.85)
-target("proxy ÷ haproxy, bulk 1 conn, every byte recorded", ratio("bulk", "wirelog proxy", "haproxy", 1), 0.75)
-target("proxy ÷ haproxy, bulk 10 conns, every byte recorded", ratio("bulk", "wirelog proxy", "haproxy", 10), 0.5)
+target("serve recording ÷ redis AOF everysec, 50 conns (goal 1.0×)", ratio("server", "wirelog serve", "redis AOF everysec", 50), 0.6)
+target("proxy ÷ (haproxy + tcpdump -w), ping-pong 50 conns", ratio("proxy", "wirelog proxy", "haproxy + tcpdump -w", 50), 1.0)
+target("proxy ÷ haproxy, ping-pong 50 conns (goal 1.0×)", ratio("proxy", "wirelog proxy", "haproxy", 50), 0.85)
+target("proxy ÷ (haproxy + tcpdump -w), bulk 1 conn, every byte recorded", ratio("bulk", "wirelog proxy", "haproxy + tcpdump -w", 1), 1.0)
+target("proxy ÷ (haproxy + tcpdump -w), bulk 10 conns, every byte recorded", ratio("bulk", "wirelog proxy", "haproxy + tcpdump -w", 10), 1.0)
+for conns in (1, 10):
+    s = spread("bulk", "wirelog proxy", conns)
+    headline.append(f"| recording proxy bulk {conns} conn{'s' if conns > 1 else ''}: farthest run from the median | "
+                    + ("not measured | |" if s is None else f"{s * 100:.0f} % | {'met' if s <= 0.2 else 'not met'} (≤ 20 %) |"))
+target("proxy ÷ mitmproxy (mitmdump -w), ping-pong 50 conns", ratio("proxy", "wirelog proxy", "mitmproxy (mitmdump -w)", 50))
 target("proxy not recording ÷ haproxy, ping-pong 50 conns (forwarding alone)",
        ratio("proxy", "wirelog proxy --no-record", "haproxy", 50))
 target("proxy not recording ÷ haproxy, bulk 1 conn (forwarding alone)",

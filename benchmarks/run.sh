@@ -54,6 +54,8 @@ command -v redis-cli >/dev/null || missing+=(redis-tools)
 command -v haproxy >/dev/null || missing+=(haproxy)
 command -v socat >/dev/null || missing+=(socat)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
+command -v tcpdump >/dev/null || missing+=(tcpdump)
+command -v cc >/dev/null || missing+=(gcc)
 if ((${#missing[@]})); then
     log "installing ${missing[*]}"
     apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -162,9 +164,9 @@ record "$(printf '{"case":"storage","file_bytes":%s,"commands":%s,"messages":%s,
     "$(sqlite3 "$WORK/serve.sqlite" "PRAGMA page_size")")"
 rm -rf "$WORK"/serve.sqlite*
 
-log "1c. SQLite alone: the recorder's rows, with its statement and schema, no network (benchmarks/sqlite_ceiling.py)"
-python3 "$ROOT/benchmarks/sqlite_ceiling.py" "$BIN" "$WORK" >>"$RESULTS"
-rm -rf "$WORK"/ceiling-*.sqlite*
+log "1c. SQLite alone: the recorder's rows in each row design, no network (benchmarks/sqlite_rows.c)"
+cc -O2 -o "$WORK/sqlite_rows" "$ROOT/benchmarks/sqlite_rows.c" -lsqlite3
+"$WORK/sqlite_rows" "$WORK" >>"$RESULTS"
 
 log "1b. durable: wirelog --durability full vs redis appendfsync always"
 P_FULL=$(free_port); start serve-full "$P_FULL" "$BIN" serve --listen "127.0.0.1:$P_FULL" --db "$WORK/full.sqlite" --durability full --log-level warning; PID_FULL=$PID
@@ -196,19 +198,57 @@ stop_proxies() {
     rm -rf "$WORK"/proxy-*.sqlite*
 }
 
+# bench_captured CASE CONNECTIONS wirelog-bench-args…: a run against haproxy while `tcpdump -w` writes
+# every packet of its client side to a file: what people run to record a conversation without wirelog
+# (the client side is what wirelog records). tcpdump's own CPU is not in the server's column.
+bench_captured() {
+    local case=$1 conns=$2 i pid
+    shift 2
+    : >"$WORK/tcpdump.log"
+    tcpdump -i lo -s 0 -w "$WORK/capture.pcap" "tcp port $PORT_HAPROXY" 2>"$WORK/tcpdump.log" &
+    pid=$!
+    for ((i = 0; i < 400; i++)); do
+        grep -q "listening on" "$WORK/tcpdump.log" && break
+        sleep 0.05
+    done
+    bench "$case" "haproxy + tcpdump -w" "$conns" "$PID_HAPROXY" --to "127.0.0.1:$PORT_HAPROXY" "$@"
+    kill -INT "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -f "$WORK/capture.pcap"
+}
+
+# mitmproxy (what people use to record, for comparison), in a virtualenv of its own kept across runs;
+# MITMDUMP is empty when it cannot be installed.
+MITM_VENV=${MITM_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/wirelog-bench/mitmproxy}
+if [[ ! -x $MITM_VENV/bin/mitmdump ]]; then
+    log "installing mitmproxy into $MITM_VENV"
+    { python3 -m venv "$MITM_VENV" && "$MITM_VENV/bin/pip" install -q mitmproxy; } >"$WORK/mitmproxy-install.log" 2>&1 ||
+        log "mitmproxy could not be installed (see $WORK/mitmproxy-install.log): its row is left out"
+fi
+MITMDUMP=
+[[ -x $MITM_VENV/bin/mitmdump ]] && MITMDUMP=$MITM_VENV/bin/mitmdump
+
 log "2. proxy ping-pong to redis PING: direct, wirelog proxy, haproxy, socat"
 P_REDIS=$(free_port); start redis-plain "$P_REDIS" $(redis_conf "$P_REDIS" "$WORK/redis-plain" --appendonly no --maxclients 12000); PID_REDIS=$PID
 start_proxies "$P_REDIS" ping
+if [[ -n $MITMDUMP ]]; then
+    PORT_MITM=$(free_port)
+    start mitmdump "$PORT_MITM" "$MITMDUMP" --mode "reverse:tcp://127.0.0.1:$P_REDIS" --listen-host 127.0.0.1 \
+        --listen-port "$PORT_MITM" -w "$WORK/mitmproxy.flows" -q; PID_MITM=$PID
+fi
 for conns in $CONNS; do
     for ((run = 1; run <= RUNS; run++)); do
         bench proxy "direct" "$conns" "$PID_REDIS" --to "127.0.0.1:$P_REDIS" --duration "$DURATION" --warmup "$WARMUP" --request "$PING_REQ" --expect "$PING_OK"
         bench proxy "wirelog proxy" "$conns" "$PID_WL" --to "127.0.0.1:$PORT_WL" --duration "$DURATION" --warmup "$WARMUP" --request "$PING_REQ" --expect "$PING_OK"
         bench proxy "wirelog proxy --no-record" "$conns" "$PID_WLN" --to "127.0.0.1:$PORT_WLN" --duration "$DURATION" --warmup "$WARMUP" --request "$PING_REQ" --expect "$PING_OK"
         bench proxy "haproxy" "$conns" "$PID_HAPROXY" --to "127.0.0.1:$PORT_HAPROXY" --duration "$DURATION" --warmup "$WARMUP" --request "$PING_REQ" --expect "$PING_OK"
+        bench_captured proxy "$conns" --duration "$DURATION" --warmup "$WARMUP" --request "$PING_REQ" --expect "$PING_OK"
         bench proxy "socat" "$conns" "$PID_SOCAT" --to "127.0.0.1:$PORT_SOCAT" --duration "$DURATION" --warmup "$WARMUP" --request "$PING_REQ" --expect "$PING_OK"
+        [[ -z $MITMDUMP ]] || bench proxy "mitmproxy (mitmdump -w)" "$conns" "$PID_MITM" --to "127.0.0.1:$PORT_MITM" --duration "$DURATION" --warmup "$WARMUP" --request "$PING_REQ" --expect "$PING_OK"
     done
 done
 stop_proxies
+[[ -z $MITMDUMP ]] || { stop "$PID_MITM"; rm -f "$WORK/mitmproxy.flows"; }
 
 # socat's own PIPE echo stalls under bulk load (it blocks writing the pipe it should be reading), so the
 # echo server is wirelog's NIO one.
@@ -228,6 +268,7 @@ for conns in 1 10; do
         bench bulk "wirelog proxy" "$conns" "$PID_WL" --to "127.0.0.1:$PORT_WL" --bulk "$bytes"
         bench bulk "wirelog proxy --no-record" "$conns" "$PID_WLN" --to "127.0.0.1:$PORT_WLN" --bulk "$bytes"
         bench bulk "haproxy" "$conns" "$PID_HAPROXY" --to "127.0.0.1:$PORT_HAPROXY" --bulk "$bytes"
+        bench_captured bulk "$conns" --bulk "$bytes"
         bench bulk "socat" "$conns" "$PID_SOCAT" --to "127.0.0.1:$PORT_SOCAT" --bulk "$bytes"
     done
 done
@@ -322,6 +363,8 @@ query "sessions search 'no such bytes' --since 1d" sessions search "no such byte
     echo "sqlite: $(sqlite3 --version | cut -d' ' -f1)"
     echo "redis: $(redis-server --version | cut -d' ' -f3)"
     echo "haproxy: $(haproxy -v | head -1 | cut -d' ' -f3)"
+    echo "tcpdump: $(tcpdump --version 2>&1 | head -1 | cut -d' ' -f3)"
+    [[ -z $MITMDUMP ]] || echo "mitmproxy: $("$MITMDUMP" --version 2>/dev/null | sed -n 's/^Mitmproxy: *//p')"
     echo "socat: $(socat -V | sed -n 's/^socat version \([^ ]*\).*/\1/p')"
     echo "wirelog: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo ' (modified)')"
     echo "run: $(date -u '+%Y-%m-%d %H:%M UTC'), RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP, $(( $(date +%s) - STARTED_AT )) s"

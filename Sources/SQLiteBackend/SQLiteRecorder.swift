@@ -220,7 +220,7 @@ public final class SQLiteRecorder: RecordingSink, HealthReporting, @unchecked Se
     /// Under concurrent load, waits up to `gatherMicros` (lock held by the caller) for the batch to
     /// be full (`batchIsFull`). A commit has a fixed cost of several rows' worth (SQLite alone
     /// spends about a third more per row in commits of 12 rows than of 100:
-    /// `benchmarks/sqlite_ceiling.py`), so fuller batches leave more CPU to the connections.
+    /// `benchmarks/sqlite_rows.c`), so fuller batches leave more CPU to the connections.
     /// Measured at 50 connections on 2 cores: ~42 instead of ~11 records per commit, ~15% more
     /// requests/s.
     private func gatherMore() {
