@@ -2,7 +2,8 @@
 # Side-by-side benchmarks of wirelog against redis, haproxy and socat on this machine; writes BENCHMARKS.md.
 # Everything listens on 127.0.0.1 on free ports; every process started here is stopped by PID.
 # Knobs (environment): RUNS (3), DURATION (5s), WARMUP (1s), CONNS ("1 10 50 200"), SESSIONS (1000000),
-# IDLE (10000), SLOW_BYTES (1 GiB), OUT (BENCHMARKS.md).
+# IDLE (10000), SLOW_BYTES (1 GiB), OUT (BENCHMARKS.md), CASES ("server proxy bulk memory query": a
+# subset runs only those sections, for a quick look; the report says "Not run" for the others).
 # `run.sh --report-only` rewrites BENCHMARKS.md from the last run's results (after editing analysis.md).
 set -euo pipefail
 
@@ -21,6 +22,9 @@ CONNS=${CONNS:-"1 10 50 200"}
 SESSIONS=${SESSIONS:-1000000}
 IDLE=${IDLE:-10000}
 SLOW_BYTES=${SLOW_BYTES:-1073741824}
+CASES=${CASES:-"server proxy bulk memory query"}
+want() { [[ " $CASES " == *" $1 "* ]]; }
+MITMDUMP=
 BULK_ONE=${BULK_ONE:-536870912}
 BULK_TEN=${BULK_TEN:-67108864}
 TOOLS="python3 $ROOT/benchmarks/tools.py"
@@ -139,6 +143,7 @@ PING_REQ='PING\r\n'
 PING_OK='+PONG\r\n'
 
 # --- 1. server ---------------------------------------------------------------------------------
+if want server; then
 log "1. server ping-pong: wirelog serve (recording, not recording) vs redis AOF everysec"
 # At info level the recorder logs its batching when it stops (three lines in all).
 P_REC=$(free_port); start serve-rec "$P_REC" "$BIN" serve --listen "127.0.0.1:$P_REC" --db "$WORK/serve.sqlite" --log-level info; PID_REC=$PID
@@ -179,6 +184,7 @@ for conns in 1 50; do
 done
 stop "$PID_FULL"; stop "$PID_RA"; rm -rf "$WORK"/full.sqlite*
 
+fi
 # --- 2. proxy ----------------------------------------------------------------------------------
 # start_proxies UPSTREAM_PORT TAG: starts haproxy, socat and (if built) wirelog proxy in front of it.
 start_proxies() {
@@ -217,6 +223,9 @@ bench_captured() {
     rm -f "$WORK/capture.pcap"
 }
 
+P_REDIS=$(free_port); start redis-plain "$P_REDIS" $(redis_conf "$P_REDIS" "$WORK/redis-plain" --appendonly no --maxclients 12000); PID_REDIS=$PID
+if want proxy; then
+log "2. proxy ping-pong to redis PING: direct, wirelog proxy, haproxy, haproxy + tcpdump -w, socat, mitmproxy"
 # mitmproxy (what people use to record, for comparison), in a virtualenv of its own kept across runs;
 # MITMDUMP is empty when it cannot be installed.
 MITM_VENV=${MITM_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/wirelog-bench/mitmproxy}
@@ -227,9 +236,6 @@ if [[ ! -x $MITM_VENV/bin/mitmdump ]]; then
 fi
 MITMDUMP=
 [[ -x $MITM_VENV/bin/mitmdump ]] && MITMDUMP=$MITM_VENV/bin/mitmdump
-
-log "2. proxy ping-pong to redis PING: direct, wirelog proxy, haproxy, socat"
-P_REDIS=$(free_port); start redis-plain "$P_REDIS" $(redis_conf "$P_REDIS" "$WORK/redis-plain" --appendonly no --maxclients 12000); PID_REDIS=$PID
 start_proxies "$P_REDIS" ping
 if [[ -n $MITMDUMP ]]; then
     PORT_MITM=$(free_port)
@@ -249,7 +255,9 @@ for conns in $CONNS; do
 done
 stop_proxies
 [[ -z $MITMDUMP ]] || { stop "$PID_MITM"; rm -f "$WORK/mitmproxy.flows"; }
+fi
 
+if want bulk; then
 # socat's own PIPE echo stalls under bulk load (it blocks writing the pipe it should be reading), so the
 # echo server is wirelog's NIO one.
 log "2b. proxy bulk through an echo server (wirelog bench echo)"
@@ -283,7 +291,9 @@ record "$(printf '{"case":"bulk_storage","wal_peak_bytes":%s,"messages":%s,"larg
     "$(du -sb "$WORK/proxy-bulk.sqlite-segments" 2>/dev/null | cut -f1 || echo 0)")"
 stop_proxies; stop "$PID_ECHO"
 
+fi
 # --- 4. memory ---------------------------------------------------------------------------------
+if want memory; then
 # Each process may hold at most `ulimit -n` descriptors; a proxy needs two per connection.
 ulimit -n "$(ulimit -Hn)"
 FDS=$(ulimit -n)
@@ -307,9 +317,11 @@ P_SLOW=$(free_port)
 start proxy-slow "$P_SLOW" "$BIN" proxy --listen "127.0.0.1:$P_SLOW" --upstream "127.0.0.1:$P_SRC" --db "$WORK/slow.sqlite" --log-level warning; PID_SLOW=$PID
 record "{\"case\":\"slow-reader\",\"variant\":\"wirelog proxy\",\"result\":$($TOOLS slow-reader "$P_SLOW" "$SLOW_BYTES" "$PID_SLOW" 100)}"
 stop "$PID_SLOW"; stop "$PID_SRC"; rm -rf "$WORK"/slow.sqlite*
-stop "$PID_REDIS"
 
+fi
+stop "$PID_REDIS"
 # --- 3. query ----------------------------------------------------------------------------------
+if want query; then
 log "3. query: populate $SESSIONS sessions"
 QDB=$WORK/query.sqlite
 t0=$(date +%s%N)
@@ -351,6 +363,7 @@ query "sessions search charlie" sessions search charlie
 query "sessions search 'no such bytes' (reads every message)" sessions search "no such bytes"
 query "sessions search 'no such bytes' --since 1d" sessions search "no such bytes" --since 1d
 
+fi
 # --- machine and report ------------------------------------------------------------------------
 {
     echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"

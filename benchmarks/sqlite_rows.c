@@ -45,7 +45,7 @@ struct design {
     " PRIMARY KEY (session_block, span, session_id)) WITHOUT ROWID;"
 
 static const struct design designs[] = {
-    {"today: 14 columns + block index", WIDE_TABLE BLOCK_INDEX, 2, WIDE_INSERT},
+    {"before 0013: 14 columns + block index", WIDE_TABLE BLOCK_INDEX, 2, WIDE_INSERT},
     {"14 columns, no index", WIDE_TABLE, 2, WIDE_INSERT},
     {"today's columns, one row per exchange + block index",
      WIDE_TABLE "ALTER TABLE messages ADD COLUMN reply_raw BLOB; ALTER TABLE messages ADD COLUMN reply_at_us INTEGER;" BLOCK_INDEX,
@@ -53,8 +53,13 @@ static const struct design designs[] = {
      "INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code, answered_by, redactions,"
      " fields, decode_error, exchange_seq, duration_us, reply_raw, reply_at_us)"
      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
-    {"14 columns + spans of 256 ids", WIDE_TABLE SPANS, 2, WIDE_INSERT, 256},
+    {"14 columns + spans of 256 ids (migration 0013)", WIDE_TABLE SPANS, 2, WIDE_INSERT, 256},
     {"14 columns + spans of 1024 ids", WIDE_TABLE SPANS, 2, WIDE_INSERT, 1024},
+    {"8 columns (no exchange, redaction or mock columns) + spans of 256 ids",
+     "CREATE TABLE messages (id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+     " at_us INTEGER NOT NULL, sender TEXT NOT NULL CHECK (sender IN ('client', 'server')), raw BLOB NOT NULL,"
+     " verb TEXT, payload BLOB, reply_code INTEGER);" SPANS,
+     2, "INSERT INTO messages (session_id, seq, at_us, sender, raw, verb, payload, reply_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", 256},
 };
 
 static double now(clockid_t clock) {
@@ -88,7 +93,7 @@ static void bind_row(sqlite3_stmt *insert, int session, int seq, long at, int is
         sqlite3_bind_blob(insert, 7, command + 5, 16, SQLITE_STATIC);
         sqlite3_bind_null(insert, 8);
     }
-    for (int column = 9; column <= 14; column++) sqlite3_bind_null(insert, column);
+    for (int column = 9; column <= sqlite3_bind_parameter_count(insert) && column <= 14; column++) sqlite3_bind_null(insert, column);
     if (exchange) {
         sqlite3_bind_int(insert, 8, 300);
         sqlite3_bind_blob(insert, 15, reply, (int)strlen(reply), SQLITE_STATIC);
