@@ -25,7 +25,8 @@ enum ProxySide: Sendable {
 /// recorded bytes wait for a commit, so memory stays bounded whatever the peers do. The parts
 /// with a job of their own live apart: `UpstreamConnector` opens the upstream, `EarlyBytes` holds
 /// what the client sends meanwhile, `ProxyRecordingTap` records (bytes are forwarded first and
-/// recorded after), and `ProxyEnding` decides why the session ends and how the other side closes.
+/// recorded after), `ProxyEnding` decides why the session ends and how the other side closes, and
+/// with `--starttls` each read passes a protocol's upgrade rules first (`StartTLS/`).
 /// The mock's capture on miss uses it too (`adopt`).
 package final class ProxyConnection {
     /// What the glue knows about one side's channel.
@@ -51,7 +52,8 @@ package final class ProxyConnection {
     private var upstreamConnecting = false
     private var earlyBytes = EarlyBytes()
     /// TLS from the client: its handshake holds until the upstream is ready (its ALPN choice is
-    /// passed back), so the upstream is connected once the ClientHello is known.
+    /// passed back), so the upstream is connected once the ClientHello is known (with `--starttls`
+    /// at once, and its TLS starts then).
     var clientHello: ClientHello?
     var clientHandshaking: Bool
     private var tls = TLSDetails()

@@ -239,4 +239,26 @@ final class TLSPostgresCluster: @unchecked Sendable {
         #expect(try StoreFiles.occurrences(of: "injected-bytes", in: store) == 1)
         #expect(sessions[0].bytesFromServer == 0)
     }
+
+    /// The command line: a certificate and `--decode auto` turn --starttls on; it needs a protocol
+    /// that can switch.
+    @Test func theCommandLineTurnsStartTLSOnWithACertificate() async throws {
+        let directory = TemporaryDirectory()
+        let certificates = try TestCertificates(in: directory)
+        let upstream = try TestPostgres.serverAddress()
+        let database = directory.file("p.sqlite")
+        let proxy = try WirelogProcess(["proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(upstream.port)", "--db", database,
+                                        "--tls-cert", certificates.leafPath, "--tls-key", certificates.keyPath])
+        let port = try proxy.listeningPort()
+        let output = try await Self.psql("postgresql://wirelog@127.0.0.1:\(port)/wirelog?sslmode=require", ["-c", "SELECT 'cli-marker'"])
+        #expect(output == "cli-marker\n")
+        proxy.signal(SIGTERM)
+        let ended = try proxy.wait()
+        #expect(ended.failure == nil)
+        #expect(ended.stderrText.contains("(TLS or STARTTLS from clients)"), "\(ended.stderrText)")
+        let shown = try WirelogProcess.run(["sessions", "show", "1", "--db", database])
+        #expect(shown.stdoutText.contains("switched to TLS after message 1"), "\(shown.stdoutText)")
+        let wrong = try WirelogProcess.run(["proxy", "--upstream", "127.0.0.1:1", "--decode", "http", "--starttls"])
+        #expect(wrong.status != 0 && wrong.stderrText.contains("--starttls needs --decode auto"), "\(wrong.stderrText)")
+    }
 }
