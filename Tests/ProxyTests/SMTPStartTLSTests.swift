@@ -12,31 +12,6 @@ import WirelogTLS
 @Suite(.serialized) struct SMTPStartTLSTests {
     static let password = "smtp-starttls-secret"
 
-    /// aiosmtpd on `port`; with `certificates` it offers STARTTLS, and with `requireTLS` it will
-    /// take neither AUTH nor mail before it.
-    private static func server(_ directory: TemporaryDirectory, port: Int, certificates: TestCertificates?, requireTLS: Bool) throws -> Program {
-        let script = directory.file("smtp_server_\(port).py")
-        let context = certificates.map {
-            "ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH); ctx.load_cert_chain(\"\($0.leafPath)\", \"\($0.keyPath)\")"
-        } ?? "ctx = None"
-        try Data("""
-            import ssl, sys, threading
-            from aiosmtpd.controller import Controller
-            from aiosmtpd.smtp import AuthResult, LoginPassword
-            class Handler:
-                async def handle_DATA(self, server, session, envelope):
-                    return "250 OK"
-            def authenticator(server, session, envelope, mechanism, auth_data):
-                return AuthResult(success=isinstance(auth_data, LoginPassword) and auth_data.password == b"\(password)")
-            \(context)
-            controller = Controller(Handler(), hostname="127.0.0.1", port=int(sys.argv[1]), authenticator=authenticator,
-                                    tls_context=ctx, require_starttls=\(requireTLS ? "True" : "False"), auth_require_tls=\(requireTLS ? "True" : "False"))
-            controller.start()
-            threading.Event().wait()
-            """.utf8).write(to: URL(fileURLWithPath: script))
-        return try Program("/usr/bin/python3", [script, String(port)])
-    }
-
     /// Prints whether STARTTLS is offered before and (when it switched) after the switch, then sends
     /// a mail after logging in with LOGIN.
     private static func client(_ directory: TemporaryDirectory, port: Int, ca: String?) async throws -> String {
@@ -65,7 +40,7 @@ import WirelogTLS
         let serverCertificates = try TestCertificates(in: directory, prefix: "server-")
         let proxyCertificates = try TestCertificates(in: directory, prefix: "proxy-")
         let smtpPort = try freePort()
-        let smtp = try Self.server(directory, port: smtpPort, certificates: serverCertificates, requireTLS: true)
+        let smtp = try SMTPServerFixture.start(in: directory, port: smtpPort, password: Self.password, certificates: serverCertificates, requireTLS: true)
         defer { smtp.stop() }
         try await waitUntilListening(port: smtpPort)
         let store = try backend.freshStore(in: directory)
@@ -107,7 +82,7 @@ import WirelogTLS
         let serverCertificates = try TestCertificates(in: directory, prefix: "server-")
         let proxyCertificates = try TestCertificates(in: directory, prefix: "proxy-")
         let smtpPort = try freePort()
-        let smtp = try Self.server(directory, port: smtpPort, certificates: serverCertificates, requireTLS: false)
+        let smtp = try SMTPServerFixture.start(in: directory, port: smtpPort, password: Self.password, certificates: serverCertificates)
         defer { smtp.stop() }
         try await waitUntilListening(port: smtpPort)
         let store = try TestBackend.sqlite.freshStore(in: directory)
@@ -126,5 +101,64 @@ import WirelogTLS
         #expect(summaries.allSatisfy { $0.tls?.server == nil })
         #expect(sessions.allSatisfy { $0.decoding == "smtp" })
         #expect(try StoreFiles.occurrences(of: "plaintext-mail-marker", in: store) == 2)
+    }
+
+    /// One whole SMTP reply from `socket` (up to its `ddd ` line).
+    private static func reply(_ socket: TestSocket) throws -> String {
+        var text = ""
+        while !text.split(separator: "\r\n").contains(where: { $0.count >= 4 && $0.dropFirst(3).first == " " }) {
+            guard let chunk = try socket.receive() else { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        return text
+    }
+
+    /// The injection case (commands pipelined behind STARTTLS are dropped, never carried into the
+    /// TLS session), garbage for a ClientHello, and an upstream that answers `454` under
+    /// --upstream-tls: each ends its session with its reason, and the proxy goes on.
+    @Test func pipelinedCommandsAfterStartTLSAreDroppedAndAnUpstreamRefusalEndsTheSession() async throws {
+        let directory = TemporaryDirectory()
+        let certificates = try TestCertificates(in: directory)
+        let smtpPort = try freePort()
+        let smtp = try SMTPServerFixture.start(in: directory, port: smtpPort, password: Self.password)
+        defer { smtp.stop() }
+        try await waitUntilListening(port: smtpPort)
+        let store = try TestBackend.sqlite.freshStore(in: directory)
+        let answering = try await ProxyHarness.start(upstreamPort: smtpPort, store: store) {
+            $0.startTLS = true
+            $0.tls = try? certificates.serverTLS()
+        }
+        let injected = try TestSocket.connect(port: answering.port)
+        #expect(try Self.reply(injected).hasPrefix("220 "))
+        try injected.send(Array("EHLO client.test\r\n".utf8))
+        #expect(try Self.reply(injected).hasPrefix("250-"))
+        try injected.send(Array("STARTTLS\r\nMAIL FROM:<injected@test>\r\n".utf8))
+        #expect(try Self.reply(injected) == "220 2.0.0 Ready to start TLS\r\n")
+        try injected.send(Array("this is no ClientHello\r\n".utf8))
+        #expect(try injected.receive() == nil)
+        injected.close()
+        let first = try await endedSessions(store, count: 1)
+        await answering.stop()
+        #expect(first.map(\.endReason) == ["tls_handshake_failed"])
+        let messages = try await RecordedRows.messages(store, session: first[0].id)
+        // The MAIL line is recorded as sent, but the server never got it: it answered only the greeting and EHLO.
+        #expect(messages.contains { $0.sender == "client" && $0.rawText.contains("injected@test") })
+        #expect(messages.filter { $0.sender == "server" }.count == 2)
+
+        let refusing = try await ProxyHarness.start(upstreamPort: smtpPort, store: store) {
+            $0.startTLS = true
+            $0.tls = try? certificates.serverTLS()
+            $0.upstreamTLS = try? certificates.clientTLS()
+        }
+        let refused = try TestSocket.connect(port: refusing.port)
+        #expect(try Self.reply(refused).hasPrefix("220 "))
+        try refused.send(Array("EHLO client.test\r\n".utf8))
+        #expect(try Self.reply(refused).hasPrefix("250-"))
+        try refused.send(Array("STARTTLS\r\n".utf8))
+        #expect(try refused.receive() == nil)  // the upstream said 454: closed, nothing in plaintext
+        refused.close()
+        let both = try await endedSessions(store, count: 2)
+        await refusing.stop()
+        #expect(both.compactMap(\.endReason).sorted() == ["starttls_refused", "tls_handshake_failed"])
     }
 }
