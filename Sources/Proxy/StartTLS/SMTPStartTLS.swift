@@ -94,6 +94,8 @@ struct SMTPStartTLS: StartTLSDialect {
             forward.writeImmutableBuffer(line)
         }
         if clientHeld.readableBytes > Self.maxHeldLine { forward.writeBuffer(&clientHeld) }
+        // Only the unfinished line stays: what was read must not pile up over a long session.
+        clientHeld.discardReadBytes()
         return StartTLSStep(forward: Self.nonEmpty(forward), answer: Self.nonEmpty(answer))
     }
 
@@ -114,6 +116,7 @@ struct SMTPStartTLS: StartTLSDialect {
             for line in Self.withoutStartTLS(reply) { forward.writeImmutableBuffer(line) }
         }
         if serverHeld.readableBytes > Self.maxHeldReply { forward.writeBuffer(&serverHeld) }
+        serverHeld.discardReadBytes()
         return StartTLSStep(forward: Self.nonEmpty(forward))
     }
 
