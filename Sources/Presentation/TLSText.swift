@@ -10,6 +10,14 @@ public enum TLSText {
             .compactMap { $0 }
     }
 
+    /// Where a session switched to TLS mid-stream (STARTTLS): after this message's seq (0: before the first).
+    public static func switchSeq(_ tls: TLSDetails?) -> Int64? {
+        tls?.client?.startTLSAfterSeq ?? tls?.server?.startTLSAfterSeq
+    }
+
+    /// The transcript's line at the switch.
+    public static let switchLine = "                 ── switched to TLS (STARTTLS): plaintext of the TLS session from here on ──"
+
     /// `TLSv1.3 TLS_AES_128_GCM_SHA256, SNI a.example, ALPN h2, peer CN=…, sha256 ab12…`, escaped
     /// (names and subjects come from the network).
     static func describe(_ leg: TLSLeg) -> String {
@@ -22,6 +30,7 @@ public enum TLSText {
         if let subject = leg.peerSubject { parts.append("peer \(subject)") }
         if let fingerprint = leg.peerSHA256 { parts.append("sha256 \(fingerprint)") }
         if let closure = leg.closedWith { parts.append("peer closed with \(closure.rawValue)") }
+        if let seq = leg.startTLSAfterSeq { parts.append("switched to TLS after message \(seq)") }
         return Escaping.escape(Array(parts.joined(separator: ", ").utf8))
     }
 }

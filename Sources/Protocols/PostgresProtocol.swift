@@ -25,8 +25,8 @@ public enum PostgresProtocol: WireProtocol {
     /// The smallest piece size used, whatever `DecoderLimits.maxMessageBytes` says.
     static let minPieceBytes = 16
 
-    static let sslRequestCode: UInt32 = 80_877_103
-    static let gssencRequestCode: UInt32 = 80_877_104
+    public static let sslRequestCode: UInt32 = 80_877_103
+    public static let gssencRequestCode: UInt32 = 80_877_104
     static let cancelRequestCode: UInt32 = 80_877_102
     static let protocolVersion3: UInt32 = 196_608
 

@@ -12,6 +12,8 @@ public protocol WireProtocol: Sendable {
     static var completesOnQuiet: Bool { get }
     /// Whether a stream starting with `clientBytes` speaks this protocol (`--decode auto`).
     static func recognise(_ clientBytes: ByteBufferView) -> Recognition
+    /// Whether a stream whose server spoke first, starting with `greeting`, speaks this protocol.
+    static func recognise(greeting: ByteBufferView) -> Recognition
     /// Fresh decoders for one connection's two directions. They may share state (an HTTP response
     /// decoder must know which requests were HEAD), and are used on one thread.
     static func makeDecoders(limits: DecoderLimits) -> DecoderPair
@@ -24,6 +26,7 @@ public protocol WireProtocol: Sendable {
 extension WireProtocol {
     public static var completesOnQuiet: Bool { false }
     public static func recognise(_ clientBytes: ByteBufferView) -> Recognition { .no }
+    public static func recognise(greeting: ByteBufferView) -> Recognition { .no }
     public static func render(_ message: RenderInput) -> RenderedMessage? { nil }
 }
 

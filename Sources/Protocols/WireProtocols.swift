@@ -9,6 +9,7 @@ public enum WireProtocols {
         LabWireProtocol.self,
         RESPProtocol.self,
         PostgresProtocol.self,
+        SMTPProtocol.self,
     ]
 
     /// `--decode auto`: not a protocol but the choice of one from the client's first bytes.
@@ -20,6 +21,12 @@ public enum WireProtocols {
 
     /// The names `--decode` takes, auto first.
     public static var names: [String] { [autoName] + all.map { $0.name } }
+
+    /// The protocol of a stream whose server spoke first with `greeting` (raw when none knows it);
+    /// decided on the first bytes, however few: a greeting comes whole.
+    public static func detect(greeting: ByteBufferView) -> any WireProtocol.Type {
+        all.first { $0.recognise(greeting: greeting) == .yes } ?? RawProtocol.self
+    }
 
     /// The protocol a stream starting with `clientBytes` speaks (the first in `all` to say yes,
     /// raw when none does), or nil while an earlier one needs more bytes to tell, unless `final`

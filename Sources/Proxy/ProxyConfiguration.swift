@@ -33,6 +33,16 @@ public struct ProxyConfiguration: Sendable {
     public var tls: ServerTLS?
     /// Originate TLS to the upstream (`--upstream-tls`); its SNI defaults to the client's, else the upstream host.
     public var upstreamTLS: ClientTLS?
+    /// `--starttls`: clients start in plaintext and may switch to TLS mid-stream (a PostgreSQL
+    /// SSLRequest, SMTP's STARTTLS), which the proxy then terminates with `tls` (refuses, without
+    /// it) and, with `upstreamTLS`, asks of the upstream too; clients whose first byte is TLS get
+    /// it from the start as before. The upstream is connected plain, at once.
+    public var startTLS = false
+
+    /// Whether `--starttls` means anything with this decoding: auto, or a protocol whose upgrade the proxy knows.
+    public static func startTLSApplies(to decoding: Decoding) -> Bool {
+        decoding == .auto || StartTLSDialects.named(decoding.rawValue) != nil
+    }
 
     public init(upstreamHost: String, upstreamPort: Int) {
         self.upstreamHost = upstreamHost

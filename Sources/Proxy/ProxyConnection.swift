@@ -25,11 +25,12 @@ enum ProxySide: Sendable {
 /// recorded bytes wait for a commit, so memory stays bounded whatever the peers do. The parts
 /// with a job of their own live apart: `UpstreamConnector` opens the upstream, `EarlyBytes` holds
 /// what the client sends meanwhile, `ProxyRecordingTap` records (bytes are forwarded first and
-/// recorded after), and `ProxyEnding` decides why the session ends and how the other side closes.
+/// recorded after), `ProxyEnding` decides why the session ends and how the other side closes, and
+/// with `--starttls` each read passes a protocol's upgrade rules first (`StartTLS/`).
 /// The mock's capture on miss uses it too (`adopt`).
 package final class ProxyConnection {
     /// What the glue knows about one side's channel.
-    private final class Endpoint {
+    final class Endpoint {
         let side: ProxySide
         var context: ChannelHandlerContext?
         var isOpen = false
@@ -40,30 +41,33 @@ package final class ProxyConnection {
         init(side: ProxySide) { self.side = side }
     }
 
-    private let configuration: ProxyConfiguration
+    let configuration: ProxyConfiguration
     private let sink: (any RecordingSink)?
-    private let logger: Logger
+    let logger: Logger
     let eventLoop: EventLoop
     private let endedPromise: EventLoopPromise<EndReason>
 
-    private let client = Endpoint(side: .client)
-    private let upstream = Endpoint(side: .upstream)
+    let client = Endpoint(side: .client)
+    let upstream = Endpoint(side: .upstream)
     private var upstreamConnecting = false
     private var earlyBytes = EarlyBytes()
     /// TLS from the client: its handshake holds until the upstream is ready (its ALPN choice is
-    /// passed back), so the upstream is connected once the ClientHello is known.
-    private var clientHello: ClientHello?
-    private var clientHandshaking: Bool
+    /// passed back), so the upstream is connected once the ClientHello is known (with `--starttls`
+    /// at once, and its TLS starts then).
+    var clientHello: ClientHello?
+    var clientHandshaking: Bool
     private var tls = TLSDetails()
+    /// With `--starttls`: the protocol's upgrade rules and how far the switch has got.
+    var startTLS: StartTLSState?
 
     /// Made when the client connection becomes active (the session needs the client's address).
-    private var tap: ProxyRecordingTap?
+    private(set) var tap: ProxyRecordingTap?
     private var warnedAboutBacklog = false
 
     private var ending = ProxyEnding()
     private var ended = false
     private var drainTimer: Scheduled<Void>?
-    private var clientDescription = "?"
+    private(set) var clientDescription = "?"
 
     /// Completes, with the session's end reason, once it has ended and its last records are queued.
     package var endedFuture: EventLoopFuture<EndReason> { endedPromise.futureResult }
@@ -74,10 +78,12 @@ package final class ProxyConnection {
         self.logger = logger
         self.eventLoop = eventLoop
         self.endedPromise = eventLoop.makePromise()
-        self.clientHandshaking = configuration.tls != nil
+        // With --starttls the client starts in plaintext; its first byte tells if TLS comes at once.
+        self.clientHandshaking = configuration.tls != nil && !configuration.startTLS
+        if configuration.startTLS { startTLS = StartTLSState(configuration) }
     }
 
-    private func endpoint(_ side: ProxySide) -> Endpoint { side == .client ? client : upstream }
+    func endpoint(_ side: ProxySide) -> Endpoint { side == .client ? client : upstream }
 
     // MARK: Lifecycle
 
@@ -146,12 +152,16 @@ package final class ProxyConnection {
         context.flush()
         if earlyBytes.endOfInput { forwardEndOfInput(to: .upstream) }
         if !client.isOpen { drainThenClose(upstream) }
-        if configuration.upstreamTLS == nil { upstreamReady(applicationProtocol: nil) }
+        if configuration.startTLS {
+            startUpstreamLeg()
+        } else if configuration.upstreamTLS == nil {
+            upstreamReady(applicationProtocol: nil)
+        }
         resumeReads()
     }
 
     /// Connected (and through TLS when originating): a TLS client's handshake may go on now.
-    private func upstreamReady(applicationProtocol: String?) {
+    func upstreamReady(applicationProtocol: String?) {
         guard clientHandshaking, client.isOpen, let context = client.context else { return }
         context.triggerUserOutboundEvent(TLSProceed(applicationProtocol: applicationProtocol), promise: nil)
     }
@@ -162,7 +172,7 @@ package final class ProxyConnection {
         if case .clientHello(let hello) = event {
             if side == .client {
                 clientHello = hello
-                connectUpstream()
+                if configuration.startTLS { startUpstreamLeg() } else { connectUpstream() }
             }
             return
         }
@@ -175,10 +185,12 @@ package final class ProxyConnection {
         case .clientHello:
             break
         }
+        startTLS?.mark(&tls)
         tap?.noteTLS(tls)
         switch (side, event) {
         case (.client, .established):
             clientHandshaking = false
+            startTLS?.dialect?.clientUpgraded()
             resumeReads()
         case (.upstream, .established(let leg)):
             upstreamReady(applicationProtocol: leg.alpn)
@@ -211,6 +223,7 @@ package final class ProxyConnection {
         let from = endpoint(side)
         guard !from.inputClosed else { return }
         from.inputClosed = true
+        if side == .client, let held = startTLS?.dialect?.clientEnded() { forward(held, from: .client) }
         tap?.finishDecoding(side)
         ending.inputClosed(side)
         forwardEndOfInput(to: side.partner)
@@ -308,8 +321,17 @@ package final class ProxyConnection {
     // MARK: Forwarding
 
     func channelRead(_ side: ProxySide, _ buffer: ByteBuffer) {
-        let to = endpoint(side.partner)
+        // With --starttls the protocol's upgrade rules see each read first (ProxyConnection+StartTLS).
+        guard let step = startTLS == nil ? StartTLSStep.pass(buffer) : startTLSStep(buffer, from: side) else { return }
         tap?.countWireBytes(buffer.readableBytes, from: side)
+        if let bytes = step.forward { forward(bytes, from: side) }
+        if let answer = step.answer { endpoint(side).context?.writeAndFlush(NIOAny(answer), promise: nil) }
+        tap?.record(buffer, from: side)
+        if startTLS != nil { applyAfterRecording(step, from: side) }
+    }
+
+    private func forward(_ buffer: ByteBuffer, from side: ProxySide) {
+        let to = endpoint(side.partner)
         if to.isOpen, let context = to.context {
             context.write(NIOAny(buffer), promise: nil)
             to.needsFlush = true
@@ -317,7 +339,6 @@ package final class ProxyConnection {
             earlyBytes.append(buffer)
         }
         // Otherwise the partner is gone: the bytes cannot be delivered, but are recorded.
-        tap?.record(buffer, from: side)
     }
 
     func channelReadComplete(_ side: ProxySide) {

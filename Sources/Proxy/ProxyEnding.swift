@@ -44,7 +44,7 @@ struct ProxyEnding: Equatable {
     mutating func closed(_ side: ProxySide) -> PartnerClose {
         closedReason = closedReason ?? Self.closedReason(side)
         switch abortReason {
-        case .shutdown, .storageError, .tlsHandshakeFailed, .upstreamTLSFailed: return .now
+        case .shutdown, .storageError, .tlsHandshakeFailed, .upstreamTLSFailed, .startTLSRefused: return .now
         case .reset: return .reset
         default: return .drain
         }

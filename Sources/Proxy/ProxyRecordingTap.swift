@@ -134,6 +134,20 @@ final class ProxyRecordingTap {
         decoder?.finish(side.sender, at: WallClock.nowMicros(), record)
     }
 
+    /// The connection switches to TLS mid-stream: what each side sent so far is recorded, and
+    /// decoding starts afresh on the new session's plaintext (a decoder that saw PostgreSQL's `S`
+    /// would take what follows for ciphertext). Returns the seq of the last message before the switch.
+    func switchToTLS() -> Int64? {
+        if case .detecting = protocolState { decideProtocol(final: true) }
+        let now = WallClock.nowMicros()
+        for side in [ProxySide.client, .upstream] {
+            endBurst(side)
+            decoder?.finish(side.sender, at: now, record)
+        }
+        if decoder != nil, case .chosen(let chosen) = protocolState { decoder = ConversationDecoder(chosen, limits: limits) }
+        return tape?.messageCount
+    }
+
     func end(_ reason: EndReason) {
         guard !ended else { return }
         finishDecoding(.client)
@@ -155,10 +169,13 @@ final class ProxyRecordingTap {
             var buffer = buffer
             clientBytes.writeBuffer(&buffer)
         }
-        // A server that speaks first (a greeting) is none of the request-first protocols auto knows.
-        let serverSpokeFirst = held.first?.0 == .upstream
-        let found: (any WireProtocol.Type)? = serverSpokeFirst
-            ? RawProtocol.self : WireProtocols.detect(clientBytes.readableBytesView, final: final)
+        // A server that speaks first is known by its greeting (SMTP's 220), if at all.
+        let found: (any WireProtocol.Type)?
+        if let first = held.first, first.0 == .upstream {
+            found = WireProtocols.detect(greeting: first.1.readableBytesView)
+        } else {
+            found = WireProtocols.detect(clientBytes.readableBytesView, final: final)
+        }
         guard let found else {
             scheduleDetectionTimer()
             return

@@ -24,7 +24,8 @@ public final class ProxyServer: Sendable {
             configuration: ListeningConfiguration(
                 name: "proxy",
                 host: configuration.listenHost, port: configuration.listenPort, maxConnections: configuration.maxConnections,
-                eventLoopThreads: configuration.eventLoopThreads, tls: configuration.tls),
+                // With --starttls each connection decides when TLS starts (ProxyConnection+StartTLS).
+                eventLoopThreads: configuration.eventLoopThreads, tls: configuration.startTLS ? nil : configuration.tls),
             logger: logger,
             admit: { channel in
                 let connection = ProxyConnection(configuration: configuration, sink: sink, logger: logger, eventLoop: channel.eventLoop)
@@ -38,7 +39,9 @@ public final class ProxyServer: Sendable {
 
     /// Binds and starts accepting; returns the address actually bound (port 0 picks one).
     public func start() async throws -> SocketAddress {
-        let tls = [configuration.tls.map { _ in "TLS from clients" }, configuration.upstreamTLS.map { _ in "TLS to the upstream" }]
+        let tls = [configuration.tls.map { _ in configuration.startTLS ? "TLS or STARTTLS from clients" : "TLS from clients" },
+                   configuration.upstreamTLS.map { _ in "TLS to the upstream" },
+                   configuration.startTLS && configuration.tls == nil ? "STARTTLS refused" : nil]
             .compactMap { $0 }
         let upstream = "\(configuration.upstreamHost):\(configuration.upstreamPort)\(tls.isEmpty ? "" : " (\(tls.joined(separator: ", ")))")"
         return try await server.start { "wirelog proxy listening on \($0.displayString), forwarding to \(upstream)" }

@@ -9,10 +9,6 @@ import WirelogTLS
 enum UpstreamConnector {
     static func connect(_ configuration: ProxyConfiguration, on eventLoop: EventLoop, clientHello: ClientHello?,
                         handler: @escaping () -> ChannelHandler) -> EventLoopFuture<Channel> {
-        let upstreamTLS = configuration.upstreamTLS
-        let host = configuration.upstreamHost
-        let serverName = upstreamTLS?.settings.serverName ?? clientHello?.serverName
-        let offered = clientHello?.applicationProtocols ?? []
         let makeHandler = NIOLoopBound(handler, eventLoop: eventLoop)
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
@@ -21,10 +17,23 @@ enum UpstreamConnector {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try upstreamTLS?.addHandlers(to: pipeline, host: host, serverName: serverName, offering: offered)
+                    // With --starttls the upstream starts plain; its TLS comes later, with `addTLS`.
+                    if !configuration.startTLS {
+                        try addTLS(configuration, to: pipeline, clientHello: clientHello)
+                    }
                     try pipeline.addHandler(makeHandler.value())
                 }
             }
-            .connect(host: host, port: configuration.upstreamPort)
+            .connect(host: configuration.upstreamHost, port: configuration.upstreamPort)
+    }
+
+    /// The upstream's TLS handlers, at `position` (`.first` on a connection already carrying the
+    /// proxy's handler), with the client's name and protocols passed on.
+    static func addTLS(_ configuration: ProxyConfiguration, to pipeline: ChannelPipeline.SynchronousOperations,
+                       clientHello: ClientHello?, position: ChannelPipeline.SynchronousOperations.Position = .last) throws {
+        guard let upstreamTLS = configuration.upstreamTLS else { return }
+        try upstreamTLS.addHandlers(to: pipeline, host: configuration.upstreamHost,
+                                    serverName: upstreamTLS.settings.serverName ?? clientHello?.serverName,
+                                    offering: clientHello?.applicationProtocols ?? [], position: position)
     }
 }

@@ -58,6 +58,8 @@ public enum EndReason: String, Sendable, CaseIterable, Codable {
     case tlsHandshakeFailed = "tls_handshake_failed"
     /// The TLS handshake with the upstream failed (its certificate did not verify, an alert).
     case upstreamTLSFailed = "upstream_tls_failed"
+    /// The upstream refused a STARTTLS upgrade the proxy had to make (`--upstream-tls`).
+    case startTLSRefused = "starttls_refused"
     /// The recorder died (kill -9, power loss) with the session open; closed by the next recorder
     /// of the same name to open the store.
     case interrupted

@@ -29,6 +29,9 @@ public struct TLSLeg: Sendable, Equatable, Codable {
     public var failure: String?
     /// How the other end finished: `close_notify`, or `fin` (TCP closed with no close_notify).
     public var closedWith: TLSClosure?
+    /// The leg switched to TLS in the middle of the connection (STARTTLS, a PostgreSQL SSLRequest)
+    /// after the message with this seq; nil when it was TLS from its first byte.
+    public var startTLSAfterSeq: Int64?
 
     public init(version: String? = nil, cipherSuite: String? = nil, sni: String? = nil, alpn: String? = nil,
                 peerSubject: String? = nil, peerSHA256: String? = nil, failure: String? = nil, closedWith: TLSClosure? = nil) {

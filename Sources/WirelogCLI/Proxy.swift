@@ -68,6 +68,9 @@ struct ProxyCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Terminate clients' TLS with certificates minted for each name they ask for by a local CA kept in this directory (made on first use; trust its ca.pem in the clients).", valueName: "dir"))
     var tlsMintCa: String?
 
+    @Flag(inversion: .prefixedNo, help: "Let plaintext clients switch to TLS mid-stream (a PostgreSQL SSLRequest, SMTP STARTTLS) and record the plaintext on both sides of the switch; without a certificate the switch is refused, so the traffic stays readable. (default: on with --tls-cert or --tls-mint-ca and --decode auto, postgres or smtp)")
+    var starttls: Bool?
+
     @OptionGroup(title: "TLS to the upstream") var upstreamTLS: UpstreamTLSOptions
 
     @OptionGroup var logging: LoggingOptions
@@ -81,6 +84,9 @@ struct ProxyCommand: AsyncParsableCommand {
         guard quietPeriod.microseconds > 0 else { throw ValidationError("--quiet-period must be positive") }
         guard connectTimeout.microseconds > 0 else { throw ValidationError("--connect-timeout must be positive") }
         if tlsMintCa != nil && tls.tlsCert != nil { throw ValidationError("--tls-mint-ca and --tls-cert exclude each other") }
+        if starttls == true && !ProxyConfiguration.startTLSApplies(to: decode) {
+            throw ValidationError("--starttls needs --decode auto or a protocol that can switch to TLS (postgres, smtp)")
+        }
     }
 
     func run() async throws {
@@ -100,6 +106,7 @@ struct ProxyCommand: AsyncParsableCommand {
         let keyLog = try tls.keyLog.open(logger: logger)
         configuration.tls = try tls.serverTLS(identity: try mintingIdentity(logger: logger), keyLog: keyLog, start: .whenTold)
         configuration.upstreamTLS = try upstreamTLS.clientTLS(handshakeTimeout: tls.handshakeTimeout, keyLog: keyLog)
+        configuration.startTLS = starttls ?? (configuration.tls != nil && ProxyConfiguration.startTLSApplies(to: decode))
 
         let proxy = try await recording.makeServer(listen: listen, logger: logger) { sink in
             ProxyServer(configuration: configuration, sink: sink, logger: logger)

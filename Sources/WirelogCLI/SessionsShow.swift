@@ -1,4 +1,5 @@
 import ArgumentParser
+import Presentation
 import Protocols
 import Recording
 import SessionFormats
@@ -70,8 +71,11 @@ struct SessionsShow: AsyncParsableCommand {
             Output.line()
             let transcript = Transcript(absolute: absolute, hex: hex, byteLimit: full ? nil : byteLimit,
                                         rendering: raw ? nil : WireProtocols.named(session.decoding))
+            let switchSeq = TLSText.switchSeq(session.tls)
+            if switchSeq == 0 { Output.line(TLSText.switchLine) }
             try await store.forEachMessage(ofSession: id) { message in
                 transcript.lines(message, sessionStartedMicros: session.startedMicros).forEach { Output.line($0) }
+                if message.seq == switchSeq { Output.line(TLSText.switchLine) }
             }
         }
     }

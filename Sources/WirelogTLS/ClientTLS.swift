@@ -60,9 +60,11 @@ public final class ClientTLS: Sendable {
     /// NIOSSL, and the observer that reports `TLSEvent`s. `serverName` overrides the settings'
     /// (the proxy passes the client's SNI); an IP address is never sent as SNI. The future tells
     /// how the handshake ended (failing with `TLSHandshakeError`), for callers that wait for it.
+    /// At `.first` on an active connection (a STARTTLS upgrade) the handshake starts at once.
     @discardableResult
     public func addHandlers(to pipeline: ChannelPipeline.SynchronousOperations, host: String,
-                            serverName: String? = nil, offering applicationProtocols: [String] = []) throws -> EventLoopFuture<TLSLeg> {
+                            serverName: String? = nil, offering applicationProtocols: [String] = [],
+                            position: ChannelPipeline.SynchronousOperations.Position = .last) throws -> EventLoopFuture<TLSLeg> {
         let name = serverName ?? settings.serverName ?? host
         let sni = IPAddressBytes(name) == nil ? name : nil
         let notes = VerificationNotes()
@@ -75,7 +77,7 @@ public final class ClientTLS: Sendable {
             handler,
             TLSObserver(leg: TLSLeg(sni: sni), side: .server, timeout: settings.handshakeTimeout, verification: notes),
             waiter,
-        ])
+        ], position: position)
         return waiter.promise.futureResult
     }
 

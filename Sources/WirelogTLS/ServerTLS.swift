@@ -86,6 +86,8 @@ public final class ServerTLS: Sendable {
     }
 
     /// The handlers a new connection starts with: the acceptor (network side) and the observer.
+    /// Put at the front of a connection already under way (a STARTTLS upgrade), they take over
+    /// from its next read.
     public func connectionHandlers() -> [ChannelHandler] {
         [TLSAcceptor(tls: self), TLSObserver(leg: TLSLeg(), side: .client, timeout: handshakeTimeout)]
     }

@@ -157,14 +157,16 @@ import TestSupport
         #expect(try await RecordedRows.sessions(fixture.store).map(\.decoding) == ["raw"])
     }
 
-    @Test func autoRecordsRawWhenTheServerSpeaksFirstOrNothingCame() async throws {
-        let greeting = try await TapFixture(.auto)
-        greeting.tap.record(ByteBuffer(string: "220 smtp ready\r\n"), from: .upstream)
-        greeting.tap.endBurst(.upstream)
-        greeting.tap.record(ByteBuffer(string: "EHLO me\r\n"), from: .client)
-        greeting.tap.end(.clientClosed)
-        #expect(try await greeting.stored() == ["server: 220 smtp ready\r\n", "client: EHLO me\r\n"])
-        #expect(try await RecordedRows.sessions(greeting.store).map(\.decoding) == ["raw"])
+    @Test func autoKnowsSMTPByItsGreetingAndRecordsOtherServersThatSpeakFirstOrNothingRaw() async throws {
+        for (greetingText, decoding) in [("220 smtp ready\r\n", "smtp"), ("220 ProFTPD ready\r\n", "raw")] {
+            let greeting = try await TapFixture(.auto)
+            greeting.tap.record(ByteBuffer(string: greetingText), from: .upstream)
+            greeting.tap.endBurst(.upstream)
+            greeting.tap.record(ByteBuffer(string: "EHLO me\r\n"), from: .client)
+            greeting.tap.end(.clientClosed)
+            #expect(try await greeting.stored() == ["server: \(greetingText)", "client: EHLO me\r\n"])
+            #expect(try await RecordedRows.sessions(greeting.store).map(\.decoding) == [decoding])
+        }
 
         let silent = try await TapFixture(.auto)
         silent.tap.countWireBytes(0, from: .client)

@@ -128,22 +128,7 @@ import TestSupport
         let directory = TemporaryDirectory()
         let password = "smtp-secret-pw"
         let smtpPort = try freePort()
-        let serverScript = directory.file("smtp_server.py")
-        try Data("""
-            import sys, threading
-            from aiosmtpd.controller import Controller
-            from aiosmtpd.smtp import AuthResult, LoginPassword
-            class Handler:
-                async def handle_DATA(self, server, session, envelope):
-                    return "250 OK"
-            def authenticator(server, session, envelope, mechanism, auth_data):
-                return AuthResult(success=isinstance(auth_data, LoginPassword) and auth_data.password == b"\(password)")
-            controller = Controller(Handler(), hostname="127.0.0.1", port=int(sys.argv[1]),
-                                    authenticator=authenticator, auth_require_tls=False)
-            controller.start()
-            threading.Event().wait()
-            """.utf8).write(to: URL(fileURLWithPath: serverScript))
-        let smtp = try Program("/usr/bin/python3", [serverScript, String(smtpPort)])
+        let smtp = try SMTPServerFixture.start(in: directory, port: smtpPort, password: password)
         defer { smtp.stop() }
         try await waitUntilListening(port: smtpPort)
         let store = try backend.freshStore(in: directory)

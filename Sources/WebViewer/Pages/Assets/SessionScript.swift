@@ -14,6 +14,8 @@ extension Assets {
     let lab = false;
     let sender = ["client", "server"].includes(params.get("sender")) ? params.get("sender") : "";
     let absolute = params.get("times") === "absolute";
+    // Where the session switched to TLS mid-stream (STARTTLS): after the message with this seq.
+    let switchSeq = null;
     const body = document.querySelector("#transcript tbody");
     let messages = [];
     // Rows by request seq: an exchange split over two pages arrives as two halves.
@@ -45,6 +47,8 @@ extension Assets {
         ["bytes", formatCount(session.bytes_from_client) + " from client, " + formatCount(session.bytes_from_server) + " from server"],
       ];
       for (const line of session.tls_text) entries.push(["TLS", line.slice("TLS ".length)]);
+      const legs = session.tls || {};
+      switchSeq = (legs.client && legs.client.start_tls_after_seq) ?? (legs.server && legs.server.start_tls_after_seq) ?? null;
       const nodes = [];
       for (const [name, value] of entries) nodes.push(el("dt", { text: name }), el("dd", { text: value }));
       if (session.replay_of != null) {
@@ -122,11 +126,17 @@ extension Assets {
         cell);
     }
 
+    // A message's row, and after the last plaintext one the line where TLS starts.
+    function rows(message) {
+      if (message.seq !== switchSeq) return [row(message)];
+      return [row(message), el("tr", { class: "switch" }, el("td", { colspan: "4", text: "── switched to TLS (STARTTLS): plaintext of the TLS session from here on ──" }))];
+    }
+
     function render() {
       for (const button of document.querySelectorAll("[data-view]")) button.setAttribute("aria-pressed", String(button.dataset.view === shownView()));
       document.querySelector("[data-view=decoded]").hidden = !decoded;
       document.querySelector("[data-view=lab]").hidden = !lab;
-      body.replaceChildren(...messages.map(row));
+      body.replaceChildren(...messages.flatMap(rows));
     }
 
     // The first decoded message makes Decoded the default view: everything is shown again.
@@ -136,7 +146,7 @@ extension Assets {
         decoded = true;
         render();
       } else {
-        for (const message of added) body.append(row(message));
+        for (const message of added) body.append(...rows(message));
       }
     }
 
