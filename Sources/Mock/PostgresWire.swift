@@ -1,3 +1,5 @@
+import Replay
+
 /// The PostgreSQL backend messages the mock writes itself rather than repeats: a login (a
 /// recorded one cannot be repeated: its challenge and keys belong to another connection), the
 /// refusal of TLS, and the error a miss gets.
@@ -28,15 +30,9 @@ enum PostgresWire {
     static func loginMessages(in replies: [MockScript.Reply]) -> [UInt8]? {
         var found: [UInt8] = []
         for reply in replies where reply.raw.count > 1 {
-            var index = 0
-            let raw = reply.raw
-            while index + 5 <= raw.count {
-                let length = Int(raw[index + 1]) << 24 | Int(raw[index + 2]) << 16 | Int(raw[index + 3]) << 8 | Int(raw[index + 4])
-                guard length >= 4, index + 1 + length <= raw.count else { break }
-                let type = raw[index]
-                if type == UInt8(ascii: "Z") { return found.isEmpty ? nil : found }
-                if type == UInt8(ascii: "S") || type == UInt8(ascii: "K") { found += raw[index..<(index + 1 + length)] }
-                index += 1 + length
+            for message in PostgresMessages.typed(reply.raw) ?? [] {
+                if message.type == UInt8(ascii: "Z") { return found.isEmpty ? nil : found }
+                if message.type == UInt8(ascii: "S") || message.type == UInt8(ascii: "K") { found += message.whole }
             }
         }
         return found.isEmpty ? nil : found

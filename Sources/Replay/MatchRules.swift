@@ -129,6 +129,11 @@ public struct MatchRulesError: Error, CustomStringConvertible, Equatable {
     public var place: String
     public var problem: String
 
+    public init(place: String, problem: String) {
+        self.place = place
+        self.problem = problem
+    }
+
     public var description: String { "\(place): \(problem)" }
 }
 

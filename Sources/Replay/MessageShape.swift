@@ -274,14 +274,9 @@ extension MessageShape {
         var columns: [String] = []
         var rows = 0
         var tags = 0
-        var index = 0
-        while index < raw.count {
-            guard index + 5 <= raw.count else { return nil }
-            let type = raw[index]
-            let length = Int(raw[index + 1]) << 24 | Int(raw[index + 2]) << 16 | Int(raw[index + 3]) << 8 | Int(raw[index + 4])
-            guard length >= 4, index + 1 + length <= raw.count else { return nil }
-            var body = PostgresBody(raw[(index + 5)..<(index + 1 + length)])
-            index += 1 + length
+        guard let messages = PostgresMessages.typed(raw) else { return nil }
+        for (type, bytes, _) in messages {
+            var body = PostgresBody(bytes)
             switch type {
             case UInt8(ascii: "T"):
                 columns = []
@@ -331,17 +326,12 @@ public struct PostgresStatements: Sendable {
         var types: [String] = []
         var binds = 0
         var parameters: [MessageShape.Field] = []
-        var index = 0
         func addStatement(_ text: String) {
             if statements.last != text { statements.append(text) }
         }
-        while index < raw.count {
-            guard index + 5 <= raw.count else { return nil }
-            let type = raw[index]
-            let length = Int(raw[index + 1]) << 24 | Int(raw[index + 2]) << 16 | Int(raw[index + 3]) << 8 | Int(raw[index + 4])
-            guard length >= 4, index + 1 + length <= raw.count else { return nil }
-            var body = PostgresBody(raw[(index + 5)..<(index + 1 + length)])
-            index += 1 + length
+        guard let messages = PostgresMessages.typed(raw) else { return nil }
+        for (type, bytes, _) in messages {
+            var body = PostgresBody(bytes)
             types.append(String(UnicodeScalar(type)))
             switch type {
             case UInt8(ascii: "Q"):
@@ -399,6 +389,23 @@ public struct PostgresStatements: Sendable {
     }
 }
 
+public enum PostgresMessages {
+    /// Typed PostgreSQL messages (a type byte, a length word, the body), in order; nil unless
+    /// `raw` is exactly a run of them.
+    public static func typed(_ raw: [UInt8]) -> [(type: UInt8, body: ArraySlice<UInt8>, whole: ArraySlice<UInt8>)]? {
+        var messages: [(type: UInt8, body: ArraySlice<UInt8>, whole: ArraySlice<UInt8>)] = []
+        var index = 0
+        while index < raw.count {
+            guard index + 5 <= raw.count else { return nil }
+            let length = Int(raw[index + 1]) << 24 | Int(raw[index + 2]) << 16 | Int(raw[index + 3]) << 8 | Int(raw[index + 4])
+            guard length >= 4, index + 1 + length <= raw.count else { return nil }
+            messages.append((raw[index], raw[(index + 5)..<(index + 1 + length)], raw[index..<(index + 1 + length)]))
+            index += 1 + length
+        }
+        return messages
+    }
+}
+
 /// Reads the body of one PostgreSQL message.
 struct PostgresBody {
     private var bytes: ArraySlice<UInt8>
@@ -406,6 +413,7 @@ struct PostgresBody {
     init(_ bytes: ArraySlice<UInt8>) {
         self.bytes = bytes
     }
+
 
     mutating func cString() -> String? {
         guard let end = bytes.firstIndex(of: 0) else { return nil }

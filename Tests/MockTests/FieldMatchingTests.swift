@@ -56,6 +56,17 @@ import TestSupport
         let body = try #require(result["body"] as? String)
         #expect(body.hasPrefix("wirelog mock: no recorded reply for GET /items?id=3; closest recorded request is GET /items?id=1&ts=100"))
         #expect(body.contains(#"differs in query id (recorded "1", got "3")"#))
+        // Another protocol is a miss, answered as HTTP; the mock goes on.
+        let garbage = try await onThread { () throws -> String in
+            let socket = try TestSocket.connect(port: Int(base.split(separator: ":").last!)!)
+            try socket.send([0x00, 0xFF] + Array("PING\r\n\r\n".utf8))
+            return String(decoding: try socket.receive() ?? [], as: UTF8.self)
+        }
+        #expect(garbage.hasPrefix("HTTP/1.1 501 Not Implemented\r\n"))
+        #expect(garbage.contains("it is not http"))
+        let bad = try WirelogProcess.run(["mock", "--listen", "127.0.0.1:0", "--db", store.argument, "--ignore-json", "$.a[x]"])
+        #expect(bad.status == 64)
+        #expect(bad.stderrText.contains(#"--ignore-json: JSONPath "$.a[x]": "[x]" is not [N], [*] or ['name']"#))
         // --explain: each decision, and how the same request's recordings are used.
         _ = try mock.waitForStderr(containing: "2 recordings ask the same, answered in recorded order (this is 2 of 2, repeated from here on)")
         mock.signal(SIGTERM)
