@@ -47,6 +47,10 @@ final class MockConversation: ConversationRole {
     private let fieldMatching: FieldMatching?
     /// The prepared statements this client named (PostgreSQL), to know a Bind by its statement.
     private var statements = PostgresStatements()
+    /// HTTP and RESP requests this connection sent, by their stored bytes: their shape and the
+    /// recorded request they are (nil: none), so a repeated request is not parsed again.
+    private var knownRequests: [[UInt8]: (shape: MessageShape, entry: Int?)] = [:]
+    private static let maxKnownRequests = 256
 
     init(configuration: MockConfiguration, script: MockScript, fieldMatching: FieldMatching?, connectionNumber: Int,
          sink: (any RecordingSink)?, logger: Logger) {
@@ -272,8 +276,10 @@ final class MockConversation: ConversationRole {
             if message.fields[field: "continuation"] != nil { conversation.tape.record(.client, bytes) }
             return
         }
-        var shape: MessageShape?
-        if decoded {
+        // A request this connection sent before (a poller, a load generator) is not read again.
+        let known = knownRequests[stored]
+        var shape = known?.shape
+        if shape == nil && decoded {
             switch script.protocolName {
             case HTTP1Protocol.name: shape = .httpRequest(stored)
             case RESPProtocol.name: shape = .respCommand(stored)
@@ -289,7 +295,12 @@ final class MockConversation: ConversationRole {
             conversation.tape.record(.client, bytes)
             return
         }
-        guard let entryIndex = script.entry(forKey: shape.matchKey(script.rules)) else {
+        let matched = known.map(\.entry) ?? script.entry(forKey: shape.matchKey(script.rules))
+        // Not PostgreSQL's: a Bind means what this connection's Parse of that name said.
+        if known == nil, script.protocolName != PostgresProtocol.name, knownRequests.count < Self.maxKnownRequests {
+            knownRequests[stored] = (shape, matched)
+        }
+        guard let entryIndex = matched else {
             let reason = script.closest(to: shape).map { closest in
                 let recorded = self.script.turns[closest.entry.turns[0]].request
                 let differences = closest.differences.prefix(5).map { difference in
