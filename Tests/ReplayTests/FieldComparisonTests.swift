@@ -50,4 +50,34 @@ import TestSupport
         #expect(bad.status == 64)
         #expect(bad.stderrText.contains(#"bad.txt line 2: JSONPath "$.items[x]": "[x]" is not [N], [*] or ['name']"#))
     }
+
+    /// PostgreSQL replies compared by row and column: a timestamp differs by its column name, and
+    /// learnt as noise it is left out.
+    @Test(arguments: TestBackend.allCases)
+    func postgresRowsDifferByColumnAndLearntNoiseLeavesThemOut(_ backend: TestBackend) async throws {
+        let directory = TemporaryDirectory()
+        let store = try backend.freshStore(in: directory)
+        let server = try TestPostgres.serverAddress()
+        let proxy = try WirelogProcess(["proxy", "--listen", "127.0.0.1:0", "--upstream", "\(server.host):\(server.port)", "--db", store.argument])
+        defer { proxy.signal(SIGKILL) }
+        var through = try #require(URLComponents(string: try TestPostgres.freshDatabaseURL()))
+        through.port = try proxy.listeningPort()
+        through.query = "sslmode=disable"
+        let url = try #require(through.string)
+        #expect(try await onThread { try TestPostgres.psql(url, "SELECT clock_timestamp() AS now, 42 AS answer") }.hasSuffix("|42"))
+        proxy.signal(SIGTERM)
+        #expect(try proxy.wait().failure == nil)
+
+        let replay = ["replay", "--kind", "proxy", "--to", "\(server.host):\(server.port)", "--db", store.argument]
+        let plain = try WirelogProcess.run(replay)
+        #expect(plain.status == 1)
+        #expect(plain.stdoutText.contains(#"differs   row 1 column now: recorded ""#), "\(plain.stdoutText)")
+        #expect(!plain.stdoutText.contains("column answer"))
+        let rules = directory.path + "/pg.rules"
+        let learning = try WirelogProcess.run(replay + ["--learn-noise", "2", "--write-rules", rules])
+        #expect(learning.failure == nil)
+        #expect(try String(contentsOfFile: rules, encoding: .utf8).contains("ignore-field row 1 column now\n"))
+        let ruled = try WirelogProcess.run(replay + ["--rules", rules])
+        #expect(ruled.status == 0, "\(ruled.stdoutText)")
+    }
 }
