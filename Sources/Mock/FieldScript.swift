@@ -11,8 +11,8 @@ public struct FieldScript: Sendable {
     /// One distinct request, as matched.
     public struct Entry: Sendable {
         public var shape: MessageShape
-        /// Indexes into `MockScript.turns` of its recordings, in recorded order.
-        public var turns: [Int]
+        /// Its recordings, in recorded order: each the request and what answered it.
+        public var answers: [MockScript.Turn]
     }
 
     public let protocolName: String
@@ -32,21 +32,28 @@ public struct FieldScript: Sendable {
         var entries: [Entry] = []
         var entryOfKey: [String: Int] = [:]
         var login: [UInt8]?
-        var turnIndex = 0
         for session in script.sessions {
             var statements = PostgresStatements()
-            for turn in session.turns {
-                defer { turnIndex += 1 }
+            var turns = session.turns[...]
+            while var turn = turns.popFirst() {
                 if protocolName == PostgresProtocol.name, login == nil, turn.request.verb == "StartupMessage" {
                     login = PostgresWire.loginMessages(in: session.turns.flatMap(\.replies))
                 }
-                guard let shape = Self.shape(of: turn.request, protocolName: protocolName, statements: &statements) else { continue }
+                guard var shape = Self.shape(of: turn.request, protocolName: protocolName, statements: &statements) else { continue }
+                if HTTPExpectation.awaitsBody(shape), let body = turns.first, body.request.fields[field: "continuation"] != nil {
+                    // Sent head first (Expect: 100-continue): one request with its body, answered by
+                    // the final response (the mock says 100 Continue itself).
+                    turns.removeFirst()
+                    shape = MessageShape.httpRequest(turn.request.raw + body.request.raw) ?? shape
+                    turn.replies = turn.replies.filter { !(100..<200).contains($0.replyCode ?? 0) } + body.replies
+                    turn.closesWith = body.closesWith
+                }
                 let key = shape.matchKey(rules)
                 if let entry = entryOfKey[key] {
-                    entries[entry].turns.append(turnIndex)
+                    entries[entry].answers.append(turn)
                 } else {
                     entryOfKey[key] = entries.count
-                    entries.append(Entry(shape: shape, turns: [turnIndex]))
+                    entries.append(Entry(shape: shape, answers: [turn]))
                 }
             }
         }
@@ -127,4 +134,17 @@ struct FieldMatching: Sendable {
         self.script = script
         answers = FieldAnswers(entryCount: script.entries.count)
     }
+}
+
+/// HTTP's `Expect: 100-continue`: the client sends the head, waits for `100 Continue`, then sends
+/// the body (which the decoder cuts as a continuation of the head).
+enum HTTPExpectation {
+    /// Whether this request head was sent alone and its body follows.
+    static func awaitsBody(_ shape: MessageShape) -> Bool {
+        guard shape["header expect"]?.lowercased() == "100-continue", shape["method"] != nil else { return false }
+        let chunked = shape["header transfer-encoding"]?.lowercased().hasSuffix("chunked") == true
+        return chunked || (shape["header content-length"].flatMap { Int($0) } ?? 0) > 0
+    }
+
+    static let continueResponse = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 }

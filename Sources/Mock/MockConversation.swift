@@ -51,6 +51,8 @@ final class MockConversation: ConversationRole {
     /// recorded request they are (nil: none), so a repeated request is not parsed again.
     private var knownRequests: [[UInt8]: (shape: MessageShape, entry: Int?)] = [:]
     private static let maxKnownRequests = 256
+    /// An HTTP request head sent alone (Expect: 100-continue), as stored, until its body comes.
+    private var heldHead: [UInt8]?
 
     init(configuration: MockConfiguration, script: MockScript, fieldMatching: FieldMatching?, connectionNumber: Int,
          sink: (any RecordingSink)?, logger: Logger) {
@@ -269,11 +271,19 @@ final class MockConversation: ConversationRole {
         }
         guard conversation.isOpen else { return }
         // Matched as the store holds it: a secret matches its token.
-        let stored = redacted(bytes, from: .client, state: &redactionState).raw
+        var stored = redacted(bytes, from: .client, state: &redactionState).raw
         let script = fieldMatching.script
         let decoded = message.decodeError == nil
-        if decoded && (message.fields[field: "continuation"] != nil || answerLogin(message.verb, bytes, script, conversation)) {
-            if message.fields[field: "continuation"] != nil { conversation.tape.record(.client, bytes) }
+        let isContinuation = decoded && message.fields[field: "continuation"] != nil
+        if isContinuation {
+            // The body of a head sent alone is matched with it; any other piece was matched by its first.
+            guard let head = heldHead else {
+                conversation.tape.record(.client, bytes)
+                return
+            }
+            heldHead = nil
+            stored = head + stored
+        } else if decoded && answerLogin(message.verb, bytes, script, conversation) {
             return
         }
         // A request this connection sent before (a poller, a load generator) is not read again.
@@ -295,6 +305,13 @@ final class MockConversation: ConversationRole {
             conversation.tape.record(.client, bytes)
             return
         }
+        if !isContinuation && script.protocolName == HTTP1Protocol.name && HTTPExpectation.awaitsBody(shape) {
+            // Expect: 100-continue: the body comes once we say so, and the request is matched with it.
+            conversation.tape.record(.client, bytes)
+            conversation.send(HTTPExpectation.continueResponse)
+            heldHead = stored
+            return
+        }
         let matched = known.map(\.entry) ?? script.entry(forKey: shape.matchKey(script.rules))
         // Not PostgreSQL's: a Bind means what this connection's Parse of that name said.
         if known == nil, script.protocolName != PostgresProtocol.name, knownRequests.count < Self.maxKnownRequests {
@@ -302,7 +319,7 @@ final class MockConversation: ConversationRole {
         }
         guard let entryIndex = matched else {
             let reason = script.closest(to: shape).map { closest in
-                let recorded = self.script.turns[closest.entry.turns[0]].request
+                let recorded = closest.entry.answers[0].request
                 let differences = closest.differences.prefix(5).map { difference in
                     "\(difference.name) (recorded \(difference.shownExpected), got \(difference.shownActual))"
                 }.joined(separator: ", ")
@@ -312,17 +329,18 @@ final class MockConversation: ConversationRole {
             return
         }
         let entry = script.entries[entryIndex]
-        guard let recording = fieldMatching.answers.take(entryIndex, recordings: entry.turns.count, whenExhausted: configuration.whenExhausted)
+        guard let recording = fieldMatching.answers.take(entryIndex, recordings: entry.answers.count, whenExhausted: configuration.whenExhausted)
         else {
             fieldMiss(bytes, shown: stored, shape: shape,
-                      reason: "each of its \(counted(entry.turns.count, "recorded answer")) was given (--when-exhausted miss)", conversation)
+                      reason: "each of its \(counted(entry.answers.count, "recorded answer")) was given (--when-exhausted miss)", conversation)
             return
         }
         MockMeters.hits.increment()
-        let turn = self.script.turns[entry.turns[recording]]
+        let turn = entry.answers[recording]
         if configuration.explain {
-            let ties = entry.turns.count > 1
-                ? "; \(entry.turns.count) recordings ask the same, answered in recorded order (this is \(recording + 1) of \(entry.turns.count)\(recording + 1 == entry.turns.count ? ", repeated from here on" : ""))"
+            let count = entry.answers.count
+            let ties = count > 1
+                ? "; \(count) recordings ask the same, answered in recorded order (this is \(recording + 1) of \(count)\(recording + 1 == count ? ", repeated from here on" : ""))"
                 : ""
             logger.info("\(Self.summary(shape)) from \(conversation.clientDescription): answered by message \(turn.request.id) of session \(turn.request.sessionID)\(ties)")
         }

@@ -25,10 +25,11 @@ import TestSupport
                     try curl(["\(base)/items?id=2&ts=101"]),
                     try curl(["-H", "Content-Type: application/json", "-d", #"{"name":"x","qty":2}"#, "\(base)/orders"]),
                     try curl(["\(base)/counter"]),
-                    try curl(["\(base)/counter"])]
+                    try curl(["\(base)/counter"]),
+                    try curl(["-H", "Expect: 100-continue", "-H", "Content-Type: application/json", "-d", Self.upload(), "\(base)/upload"])]
         }
         server.stop()
-        #expect(recorded.map { field("n", $0) as? Int } == [1, 2, 3, 4, 5])
+        #expect(recorded.map { field("n", $0) as? Int } == [1, 2, 3, 4, 5, 6])
 
         let mock = try WirelogProcess(["mock", "--listen", "127.0.0.1:0", "--db", store.argument, "--ignore-query", "ts", "--explain"])
         defer { mock.signal(SIGKILL) }
@@ -37,9 +38,11 @@ import TestSupport
             [try curl(["-H", "Content-Type: application/json", "-d", #"{ "qty": 2, "name": "x" }"#, "\(base)/orders"]),
              try curl(["-H", "X-Request-Id: zz", "-H", "User-Agent: other", "\(base)/items?ts=999&id=2"]),
              try curl(["\(base)/items?id=1"]),
-             try curl(["\(base)/counter"]), try curl(["\(base)/counter"]), try curl(["\(base)/counter"])]
+             try curl(["\(base)/counter"]), try curl(["\(base)/counter"]), try curl(["\(base)/counter"]),
+             // The head first, then (after the mock's 100 Continue) the body: matched together.
+             try curl(["-H", "Expect: 100-continue", "-H", "Content-Type: application/json", "-d", Self.upload(spaced: true), "\(base)/upload"])]
         }
-        #expect(mocked.map { field("n", $0) as? Int } == [3, 2, 1, 4, 5, 5])
+        #expect(mocked.map { field("n", $0) as? Int } == [3, 2, 1, 4, 5, 5, 6])
 
         // Python requests on one keep-alive connection, in yet another order.
         let python = """
@@ -204,6 +207,12 @@ import TestSupport
         log["entries"] = (log["entries"] as? [[String: Any]] ?? []).map { entry in entry.filter { $0.key != "connection" } }
         document["log"] = log
         return document as NSDictionary
+    }
+
+    /// A JSON body of some 2 KB, its keys in one order or (`spaced`) the other, with spaces.
+    private static func upload(spaced: Bool = false) -> String {
+        let blob = String(repeating: "x", count: 2048)
+        return spaced ? #"{ "k": 1, "blob": "\#(blob)" }"# : #"{"blob":"\#(blob)","k":1}"#
     }
 
     private static func url(_ url: String, port: Int, user: String? = nil) throws -> String {
