@@ -40,13 +40,20 @@ public struct FieldScript: Sendable {
                     login = PostgresWire.loginMessages(in: session.turns.flatMap(\.replies))
                 }
                 guard var shape = Self.shape(of: turn.request, protocolName: protocolName, statements: &statements) else { continue }
-                if HTTPExpectation.awaitsBody(shape), let body = turns.first, body.request.fields[field: "continuation"] != nil {
-                    // Sent head first (Expect: 100-continue): one request with its body, answered by
-                    // the final response (the mock says 100 Continue itself).
+                // The rest of an HTTP request recorded in pieces (a body past --max-message, or sent
+                // after the head for Expect: 100-continue) belongs to it, and so does what answered it.
+                let awaitsBody = protocolName == HTTP1Protocol.name && HTTPExpectation.awaitsBody(shape)
+                var firstPiece: [UInt8]?
+                while protocolName == HTTP1Protocol.name, let piece = turns.first, piece.request.fields[field: "continuation"] != nil {
                     turns.removeFirst()
-                    shape = MessageShape.httpRequest(turn.request.raw + body.request.raw) ?? shape
-                    turn.replies = turn.replies.filter { !(100..<200).contains($0.replyCode ?? 0) } + body.replies
-                    turn.closesWith = body.closesWith
+                    if firstPiece == nil { firstPiece = piece.request.raw }
+                    turn.replies += piece.replies
+                    turn.closesWith = piece.closesWith
+                }
+                if awaitsBody, let firstPiece {
+                    // Matched with its body, answered by the final response: the mock says 100 Continue itself.
+                    shape = MessageShape.httpRequest(turn.request.raw + firstPiece) ?? shape
+                    turn.replies.removeAll { $0.replyCode == 100 }
                 }
                 let key = shape.matchKey(rules)
                 if let entry = entryOfKey[key] {
