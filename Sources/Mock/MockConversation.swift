@@ -230,9 +230,10 @@ final class MockConversation: ConversationRole {
 
     /// Logs a miss once and acts as `--on-miss` says; `errorReply` is the protocol's own error
     /// for it (nil: the protocol has none, and `--on-miss error` closes).
-    private func handleMiss(_ bytes: [UInt8], explanation: String, errorReply: [UInt8]?, _ conversation: RecordingHandler) {
+    private func handleMiss(_ bytes: [UInt8], explanation: String, errorReply: [UInt8]?, action: MissAction? = nil,
+                            _ conversation: RecordingHandler) {
         conversation.tape.record(.client, bytes)
-        switch configuration.onMiss {
+        switch action ?? configuration.onMiss {
         case .error:
             if let errorReply {
                 logger.warning("\(explanation); answering with the protocol's error (--on-miss error)")
@@ -384,7 +385,14 @@ final class MockConversation: ConversationRole {
             let messages = shape?["messages"] ?? "S"
             errorReply = PostgresWire.error(sqlstate: PostgresWire.missSQLState, text, ready: messages.hasSuffix("S") || messages.hasSuffix("Q"))
         }
-        handleMiss(bytes, explanation: "\(text) (from \(conversation.clientDescription))", errorReply: errorReply, conversation)
+        var explanation = "\(text) (from \(conversation.clientDescription))"
+        var action = configuration.onMiss
+        if case .upstream = action, fieldMatching?.script.protocolName == PostgresProtocol.name {
+            // The real server never saw this connection's login: it cannot carry it on.
+            explanation += "; --on-miss upstream cannot carry on a PostgreSQL connection the mock logged in"
+            action = .error
+        }
+        handleMiss(bytes, explanation: explanation, errorReply: errorReply, action: action, conversation)
     }
 
     /// A request as its users write it: `GET /users?id=1`, `SET greeting hello`, a statement and its parameters.
