@@ -111,7 +111,7 @@ let package = Package(
         ),
         // Sessions in the forms wirelog writes them (JSON, NDJSON, pcap, raw bytes per direction):
         // `sessions export` and the web viewer's downloads share this one implementation.
-        .target(name: "SessionFormats", dependencies: ["Recording", "LabProtocol", "Presentation"]),
+        .target(name: "SessionFormats", dependencies: ["Recording", "LabProtocol", "Presentation", "Protocols"]),
         // Recording on SwiftNIO: the duplex handler of recorded conversations (the tape, commit →
         // act, bounded reads, quiet and idle timers) and the delivery of commits to event loops.
         .target(

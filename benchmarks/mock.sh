@@ -5,7 +5,10 @@
 # mock with its default event loops (one per core) and with one, as redis has one thread. Requests/s,
 # each server's CPU per request (which varies far less than requests/s on a shared machine), the
 # share of it the SQLite writer thread spent, and the load generator's CPU per request: the budget
-# two cores have to share.
+# two cores have to share. Then the cost of matching by field: the same PING answered by a mock
+# matching RESP commands by their words (the default) and by their bytes (`--match bytes`); and HTTP:
+# `wrk` keep-alive GETs of one small JSON file served by nginx (Debian's) as a static file and by
+# the mock from a recording of that GET (both without recording).
 # Prints a Markdown section (BENCHMARKS.md carries the last one). Everything listens on 127.0.0.1
 # on free ports; every process started here is stopped by PID. Knobs: RUNS (3), DURATION (5s), CONNS (50).
 set -euo pipefail
@@ -68,7 +71,9 @@ mock recording
 mock no-record --no-record
 mock recording-1 --threads 1
 mock no-record-1 --no-record --threads 1
+mock bytes --no-record --match bytes
 declare -A LABEL=([recording]="wirelog mock (recording its sessions, SQLite)" [no-record]="wirelog mock --no-record"
+                  [bytes]="wirelog mock --no-record --match bytes"
                   [recording-1]="wirelog mock --threads 1 (recording)" [no-record-1]="wirelog mock --threads 1 --no-record")
 LABEL[redis]="redis $(redis-server --version | cut -d' ' -f3 | cut -d= -f2) (no persistence, one thread)"
 
@@ -87,3 +92,47 @@ for name in "${NAMES[@]}"; do
     m=$(median ${RATES[$name]}); c=$(median ${CPUS[$name]})
     echo "| ${LABEL[$name]} | $m | $(ratio "$m" "$R")× | $c | $(median ${WRITER_CPUS[$name]}) | $(ratio "$RC" "$c")× | $(median ${GENERATOR_CPUS[$name]}) |${RATES[$name]} |${CPUS[$name]} |"
 done
+
+echo
+echo "Matching by field (RESP command and arguments) ÷ by bytes, same PING traffic: $(ratio "$(median ${RATES[no-record]})" "$(median ${RATES[bytes]})")× requests/s, $(ratio "$(median ${CPUS[bytes]})" "$(median ${CPUS[no-record]})")× bytes' CPU per request ÷ fields'."
+
+# HTTP: nginx serving a file, and the mock answering from a recording of that GET.
+mkdir -p "$WORK/www"
+printf '{"greeting":"hello","items":[1,2,3]}\n' >"$WORK/www/hello.json"
+P_NGINX=$(free_port)
+cat >"$WORK/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    types { application/json json; }
+    client_body_temp_path $WORK; proxy_temp_path $WORK; fastcgi_temp_path $WORK; uwsgi_temp_path $WORK; scgi_temp_path $WORK;
+    server { listen 127.0.0.1:$P_NGINX; root $WORK/www; keepalive_requests 1000000; }
+}
+CONF
+background nginx "$P_NGINX" nginx -c "$WORK/nginx.conf"
+P_HTTP_PROXY=$(free_port)
+background http-proxy "$P_HTTP_PROXY" "$BIN" proxy --listen "127.0.0.1:$P_HTTP_PROXY" --upstream "127.0.0.1:$P_NGINX" --db "$WORK/http.sqlite" --log-level warning
+curl -sS "http://127.0.0.1:$P_HTTP_PROXY/hello.json" >/dev/null
+kill -TERM "$PID"; wait "$PID" 2>/dev/null || true
+P_HTTP_MOCK=$(free_port)
+background http-mock "$P_HTTP_MOCK" "$BIN" mock --listen "127.0.0.1:$P_HTTP_MOCK" --db "$WORK/http.sqlite" --no-record --log-level warning
+declare -A HTTP_RATES
+for ((run = 1; run <= RUNS; run++)); do
+    for name in nginx http-mock; do
+        port=$P_NGINX; [[ $name == http-mock ]] && port=$P_HTTP_MOCK
+        HTTP_RATES[$name]+=" $(wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$port/hello.json" | awk '/Requests\/sec/ {printf "%d", $2}')"
+    done
+done
+echo
+echo "HTTP keep-alive GET of a small JSON file, \`wrk -t1 -c$CONNS\`, median of $RUNS alternating runs:"
+echo
+echo "| server | requests/s | vs nginx | runs |"
+echo "| --- | ---: | ---: | --- |"
+N=$(median ${HTTP_RATES[nginx]})
+echo "| nginx $(nginx -v 2>&1 | cut -d/ -f2) (static file) | $N | 1.00× |${HTTP_RATES[nginx]} |"
+M=$(median ${HTTP_RATES[http-mock]})
+echo "| wirelog mock --no-record (matching by field) | $M | $(ratio "$M" "$N")× |${HTTP_RATES[http-mock]} |"

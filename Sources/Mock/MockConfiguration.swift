@@ -9,7 +9,15 @@ public struct MockConfiguration: Sendable {
     public var order = MockOrder.any
     public var framing = MockFraming.recorded
     public var pace = MockPace.none
-    public var onMiss = MissAction.close
+    public var onMiss = MissAction.error
+    /// How HTTP, RESP and PostgreSQL requests are matched (`--match`); other protocols always by bytes.
+    public var matchBy = MockMatching.fields
+    /// What the field matching of HTTP, RESP and PostgreSQL leaves out (`--ignore-*`, `--match-file`).
+    public var rules = MatchRules()
+    /// What a request gets once each of its recorded answers was given.
+    public var whenExhausted = WhenExhausted.repeat
+    /// `--explain`: log each match decision.
+    public var explain = false
     /// `--ignore`: regular expressions masked in requests before they are compared (as replay's).
     /// Set through `mask(_:)`, which checks them, so every connection can compile them again.
     public private(set) var ignore: [String] = []
@@ -36,6 +44,14 @@ public struct MockConfiguration: Sendable {
         _ = try Masking(patterns: patterns)
         ignore = patterns
     }
+}
+
+/// What a request is matched by, for the protocols the mock can read.
+public enum MockMatching: String, Sendable, CaseIterable {
+    /// What it asks: method, path, query and body; command and arguments; statement and parameters.
+    case fields
+    /// Its bytes, as for every other protocol.
+    case bytes
 }
 
 /// How client bytes are cut into the messages that are matched.
@@ -69,6 +85,9 @@ public enum MockPace: Sendable, Equatable {
 
 /// What the mock does with client bytes that match nothing recorded.
 public enum MissAction: Sendable, Equatable {
+    /// The protocol's own error (HTTP 501, a RESP error, a PostgreSQL ErrorResponse) naming the
+    /// closest recorded request and what differs, and go on; a close for protocols without one.
+    case error
     /// Close the connection.
     case close
     /// Send these bytes, drop what missed and go on.

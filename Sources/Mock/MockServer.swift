@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Presentation
 import Recording
 
 /// The mock server: answers every connection from a `MockScript` with a `MockConversation`,
@@ -20,6 +21,7 @@ public final class MockServer: Sendable {
         self.sink = sink
         self.logger = logger
         let connectionNumbers = NIOLockedValueBox(0)
+        let fieldMatching = Self.fieldMatching(configuration, script)
         self.server = ListeningServer(
             configuration: ListeningConfiguration(
                 name: "mock",
@@ -32,7 +34,8 @@ public final class MockServer: Sendable {
                     return number
                 }
                 let conversation = MockConversation(
-                    configuration: configuration, script: script, connectionNumber: number, sink: sink, logger: logger)
+                    configuration: configuration, script: script, fieldMatching: fieldMatching, connectionNumber: number,
+                    sink: sink, logger: logger)
                 try channel.pipeline.syncOperations.addHandler(
                     MockConversation.handler(conversation, configuration: configuration, sink: sink, logger: logger))
                 let loopBound = NIOLoopBound(conversation, eventLoop: channel.eventLoop)
@@ -51,6 +54,21 @@ public final class MockServer: Sendable {
                     })
             },
             refuse: { channel in Self.refuse(channel, configuration: configuration, script: script, sink: sink, logger: logger) })
+    }
+
+    /// HTTP, RESP and PostgreSQL recordings answer by what a request asks, pooled across
+    /// connections, unless `--match bytes`, `--order strict` or a `--framing` other than `recorded` asks for bytes.
+    static func fieldMatching(_ configuration: MockConfiguration, _ script: MockScript) -> FieldMatching? {
+        guard configuration.matchBy == .fields, configuration.order == .any, configuration.framing == .recorded else { return nil }
+        return FieldScript(script, rules: configuration.rules).map(FieldMatching.init)
+    }
+
+    /// How requests are matched, for the start-up log line.
+    public static func matchingDescription(_ configuration: MockConfiguration, _ script: MockScript) -> String {
+        guard let matching = fieldMatching(configuration, script) else {
+            return "\(counted(script.turns.count, "request")), \(counted(script.distinctRequests.count, "distinct one")), matched by bytes"
+        }
+        return "\(counted(script.turns.count, "request")), \(counted(matching.script.entries.count, "distinct one")), matched by \(matching.script.protocolName) fields"
     }
 
     /// Binds and starts accepting; returns the address actually bound (port 0 picks one).

@@ -105,7 +105,7 @@ public struct RequestMatcher {
     }
 }
 
-private enum MockMeters {
+enum MockMeters {
     static let hits = WirelogMetrics.mockRequests.counter("hit")
     static let misses = WirelogMetrics.mockRequests.counter("miss")
 }

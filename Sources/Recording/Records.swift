@@ -9,6 +9,8 @@ public enum SessionKind: String, Sendable, CaseIterable, Codable {
     case server, proxy, replay
     /// Recorded by `wirelog mock`: a client answered from recordings.
     case mock
+    /// Read from a file by `wirelog sessions import` (a HAR's exchanges).
+    case `import`
 }
 
 /// How a session's bytes were split into messages: the name of a protocol of the `Protocols`

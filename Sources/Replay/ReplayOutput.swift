@@ -7,6 +7,8 @@ import Recording
 public enum ReplayOutput {
     /// Longest escaped text shown for one side of a mismatch; longer ones are cut around the difference.
     static let excerptLimit = 240
+    /// Most differing fields listed for one step.
+    static let maxFieldsShown = 10
 
     // MARK: For people
 
@@ -44,7 +46,14 @@ public enum ReplayOutput {
             lines.append(line.trimmingTrailingSpaces())
             if step.outcome == .mismatch {
                 if let reason = step.reason { lines.append("        \(reason)") }
-                if step.kind != .close || !step.actual.isEmpty {
+                if !step.fieldDifferences.isEmpty {
+                    for field in step.fieldDifferences.prefix(maxFieldsShown) {
+                        lines.append("        differs   \(field.name): recorded \(field.shownExpected), now \(field.shownActual)")
+                    }
+                    if step.fieldDifferences.count > maxFieldsShown {
+                        lines.append("        … and \(step.fieldDifferences.count - maxFieldsShown) more fields")
+                    }
+                } else if step.kind != .close || !step.actual.isEmpty {
                     let difference = step.difference ?? Difference(expectedOffset: 0, actualOffset: 0)
                     if step.kind != .close {
                         lines.append("        expected  " + excerpt(step.expected, around: difference.expectedOffset))
@@ -122,6 +131,16 @@ public enum ReplayOutput {
                 if let difference = step.difference {
                     object.add("expected_offset", difference.expectedOffset)
                     object.add("actual_offset", difference.actualOffset)
+                }
+                if !step.fieldDifferences.isEmpty {
+                    let fields = step.fieldDifferences.map { field in
+                        var entry = JSONLine()
+                        entry.add("name", field.name)
+                        entry.add("expected", field.expected)
+                        entry.add("actual", field.actual)
+                        return String(entry.finish().dropLast())
+                    }
+                    object.addRaw("fields", "[" + fields.joined(separator: ",") + "]")
                 }
             }
             object.add("reason", step.reason)

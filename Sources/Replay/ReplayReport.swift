@@ -25,6 +25,9 @@ public struct StepResult: Sendable, Equatable {
     public var actual: [UInt8]
     /// Set on a mismatch where bytes differ.
     public var difference: Difference?
+    /// For HTTP, RESP and PostgreSQL: the fields that differ (`header Date`, `$.id`,
+    /// `row 3 column total`), once the rules left their noise out. Empty when compared by bytes.
+    public var fieldDifferences: [FieldDifference] = []
     /// Why the step failed or was skipped, for people.
     public var reason: String?
     /// From sending (or connecting) to the last expected byte, in this replay.

@@ -21,6 +21,8 @@ public struct ReplayOptions: Sendable {
     public var timeout: TimeAmount = .seconds(5)
     /// Regular expressions for volatile parts of replies (see `Masking`).
     public var ignore: [String] = []
+    /// Fields left out when HTTP, RESP and PostgreSQL replies are compared by field (`--rules`).
+    public var rules = MatchRules()
     public var concurrency = 1
     /// Who the replay sessions say recorded them, with `--record`.
     public var recorderName = RecorderName.hostName
@@ -250,8 +252,11 @@ struct SessionReplay {
     private func judge(_ pending: Pending, _ connection: ReplayConnection) async -> StepResult {
         let step = plan.steps[pending.index]
         let actual = await connection.take()
-        guard let difference = Difference.between(expected: step.expected, actual: actual, masking: masking,
-                                                  redacted: step.expectedRedactions.map(\.storedRange)) else {
+        let difference = Difference.between(expected: step.expected, actual: actual, masking: masking,
+                                            redacted: step.expectedRedactions.map(\.storedRange))
+        // Decoded protocols are compared by field: bytes that differ only in noise the rules name match.
+        let fieldDifferences = difference == nil ? [] : self.fieldDifferences(step, actual: actual)
+        guard let difference, fieldDifferences?.isEmpty != true else {
             var matched = result(pending.index, step, .match, actual: actual)
             if case .complete(let at) = pending.wait, !step.expected.isEmpty {
                 matched.latencyMicros = (at - pending.startedAt).nanoseconds / 1_000
@@ -273,7 +278,20 @@ struct SessionReplay {
         }
         var mismatch = result(pending.index, step, .mismatch, actual: actual, reason: reason)
         mismatch.difference = difference
+        mismatch.fieldDifferences = fieldDifferences ?? []
         return mismatch
+    }
+
+    /// The fields of the reply that differ from the recorded one's, the rules' noise left out; nil
+    /// when the session's protocol is compared by bytes (or either side does not decode). Redaction
+    /// tokens are compared by bytes, where their skipping is known.
+    private func fieldDifferences(_ step: ReplayPlan.Step, actual: [UInt8]) -> [FieldDifference]? {
+        let protocolName = plan.info.decoding.rawValue
+        guard step.expectedRedactions.isEmpty, masking.isEmpty, !step.expected.isEmpty,
+              let expected = MessageShape.response(step.expected, protocolName: protocolName),
+              let received = MessageShape.response(actual, protocolName: protocolName)
+        else { return nil }
+        return expected.differences(from: received, rules: options.rules)
     }
 
     /// The recorded end, done again: a close expected from the server, or our own close.

@@ -1,4 +1,5 @@
 import Foundation
+import Protocols
 import Recording
 
 /// HTTP sessions as a HAR 1.2 log (http://www.softwareishard.com/blog/har-12-spec/): one entry per
@@ -123,24 +124,7 @@ public struct HARWriter {
         guard let offset = message.fields[field: "body_offset"]?.integer.map(Int.init), offset <= message.raw.count else { return [] }
         let body = Array(message.raw[offset...])
         guard message.fields[field: "transfer_encoding"]?.text?.lowercased().hasSuffix("chunked") == true else { return body }
-        return dechunked(body)
-    }
-
-    /// Chunk data only: sizes, extensions, trailers and CRLFs dropped; stops at what does not parse.
-    static func dechunked(_ bytes: [UInt8]) -> [UInt8] {
-        var data: [UInt8] = []
-        var index = 0
-        while index < bytes.count {
-            guard let lineEnd = bytes[index...].firstIndex(of: 0x0A) else { break }
-            let sizeText = String(decoding: bytes[index..<lineEnd].prefix { $0 != 0x3B && $0 != 0x0D }, as: UTF8.self)
-            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size >= 0 else { break }
-            index = lineEnd + 1
-            if size == 0 { break }
-            let end = min(bytes.count, index + size)
-            data += bytes[index..<end]
-            index = end + 2
-        }
-        return data
+        return HTTP1Protocol.dechunked(body)
     }
 
     static func content(_ body: [UInt8], mimeType: String) -> HAR.Content {

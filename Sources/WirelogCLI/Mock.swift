@@ -9,17 +9,21 @@ import Replay
 
 extension MockOrder: ExpressibleByArgument {}
 extension MockFraming: ExpressibleByArgument {}
+extension WhenExhausted: ExpressibleByArgument {}
+extension MockMatching: ExpressibleByArgument {}
 
 struct MockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mock",
         abstract: "Stand in for a server: answer clients with the replies recorded from it.",
         discussion: """
-            Client bytes are held until they are a recorded request (--framing recorded), a line or a \
-            lab command, and answered with what the server sent after that request; a server that \
-            spoke first speaks first, a recorded close is a close. With --order any (the default) any \
-            recorded exchange answers, and the Nth identical request on a connection gets the Nth \
-            recorded reply; with --order strict connection k follows session k mod n turn by turn. \
+            HTTP, RESP and PostgreSQL recordings answer by what a request asks (method, path, query \
+            and JSON body; command and arguments; statement and parameters), from every chosen \
+            session whatever connection the request comes on; the same request gets its recorded \
+            answers in order, then the last again (--when-exhausted). Other recordings answer by \
+            bytes: client bytes are held until they are a recorded request (--framing recorded), a \
+            line or a lab command; a server that spoke first speaks first, a recorded close is a \
+            close. With --order strict connection k follows session k mod n turn by turn, by bytes. \
             The mock's own conversations are recorded as sessions of kind mock (not with --no-record). \
             Without ids or filters every recorded session but the mocks' is used. \
             Times: \(TimeSpan.forms). See docs/MOCK.md.
@@ -45,8 +49,29 @@ struct MockCommand: AsyncParsableCommand {
             })
     var pace: MockPace = .none
 
-    @Option(help: ArgumentHelp("When nothing recorded matches: close; reply BYTES (escapes such as \\r\\n allowed) and go on; or upstream HOST:PORT, forward the connection from there on to the real server and record what it says (the next run answers from it).", valueName: "close|reply BYTES|upstream HOST:PORT"))
-    var onMiss: String = "close"
+    @Option(help: "HTTP, RESP and PostgreSQL requests matched by what they ask (fields) or by their bytes.")
+    var match: MockMatching = .fields
+
+    @Option(help: "Once a request got each of its recorded answers: repeat the last, or miss.")
+    var whenExhausted: WhenExhausted = .repeat
+
+    @Option(help: ArgumentHelp("Leave this header out when matching HTTP requests (repeatable).", valueName: "name"))
+    var ignoreHeader: [String] = []
+
+    @Option(help: ArgumentHelp("Leave this query parameter out when matching HTTP requests (repeatable).", valueName: "name"))
+    var ignoreQuery: [String] = []
+
+    @Option(name: .customLong("ignore-json"), help: ArgumentHelp("Leave this JSON path out of request bodies when matching ($.a.b, $.items[*].id; repeatable).", valueName: "path"))
+    var ignoreJSON: [String] = []
+
+    @Option(help: ArgumentHelp("A rules file (ignore-header NAME, ignore-query NAME, ignore-json PATH, one a line), as replay --rules takes.", valueName: "file"))
+    var matchFile: String?
+
+    @Flag(help: "Log each match decision: which recording answered, or why nothing did.")
+    var explain = false
+
+    @Option(help: ArgumentHelp("When nothing recorded matches: error (default: the protocol's error naming the closest recorded request and what differs, HTTP 501, RESP -ERR, PostgreSQL ErrorResponse; a close for other protocols); close; reply BYTES (escapes such as \\r\\n allowed) and go on; or upstream HOST:PORT, forward the connection from there on to the real server and record what it says (the next run answers from it).", valueName: "close|reply BYTES|upstream HOST:PORT"))
+    var onMiss: String = "error"
 
     @Option(parsing: .unconditional, help: "With --on-miss upstream, time allowed for connecting to it.")
     var connectTimeout = TimeSpan(microseconds: 5_000_000)
@@ -76,6 +101,7 @@ struct MockCommand: AsyncParsableCommand {
         guard quietPeriod.microseconds > 0 else { throw ValidationError("--quiet-period must be positive") }
         guard connectTimeout.microseconds > 0 else { throw ValidationError("--connect-timeout must be positive") }
         _ = try missAction()
+        _ = try rules()
         do {
             _ = try Masking(patterns: ignore)
         } catch {
@@ -84,6 +110,7 @@ struct MockCommand: AsyncParsableCommand {
     }
 
     private func missAction() throws -> MissAction {
+        if onMiss == "error" { return .error }
         if onMiss == "close" { return .close }
         if onMiss.hasPrefix("upstream ") {
             let address = try HostPort.parse(String(onMiss.dropFirst("upstream ".count)))
@@ -91,12 +118,21 @@ struct MockCommand: AsyncParsableCommand {
             return .upstream(host: address.host, port: address.port)
         }
         guard onMiss.hasPrefix("reply ") else {
-            throw ValidationError("--on-miss takes close, reply BYTES or upstream HOST:PORT (e.g. --on-miss 'reply -ERR not recorded\\r\\n', --on-miss 'upstream 127.0.0.1:6379')")
+            throw ValidationError("--on-miss takes error, close, reply BYTES or upstream HOST:PORT (e.g. --on-miss 'reply -ERR not recorded\\r\\n', --on-miss 'upstream 127.0.0.1:6379')")
         }
         do {
             return .reply(try ArgumentEscapes.unescape(String(onMiss.dropFirst("reply ".count))))
         } catch {
             throw ValidationError("--on-miss reply: \(error)")
+        }
+    }
+
+    /// The `--ignore-*` options and the `--match-file`'s rules together.
+    private func rules() throws -> MatchRules {
+        do {
+            return try MatchRules.gathered(headers: ignoreHeader, query: ignoreQuery, jsonPaths: ignoreJSON, file: matchFile)
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 
@@ -128,7 +164,6 @@ struct MockCommand: AsyncParsableCommand {
             }
         }
         if recording.noRecord { logger.info("\(Redactor.inForce(redactor))") }
-        logger.info("answering from \(counted(script.sessions.count, "recorded session")) (\(counted(script.turns.count, "request")), \(counted(script.distinctRequests.count, "distinct one")))")
 
         var configuration = MockConfiguration()
         configuration.listenHost = listen.host
@@ -145,6 +180,11 @@ struct MockCommand: AsyncParsableCommand {
         configuration.eventLoopThreads = threads ?? System.coreCount
         configuration.recorderName = recording.recorderName
         configuration.redactor = redactor
+        configuration.rules = try rules()
+        configuration.whenExhausted = whenExhausted
+        configuration.matchBy = match
+        configuration.explain = explain
+        logger.info("answering from \(counted(script.sessions.count, "recorded session")) (\(MockServer.matchingDescription(configuration, script)))")
 
         let mock = try await recording.makeServer(listen: listen, logger: logger) { sink in
             MockServer(configuration: configuration, script: script, sink: sink, logger: logger)

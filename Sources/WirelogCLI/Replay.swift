@@ -40,6 +40,21 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Mask what matches this regular expression in recorded and actual replies before comparing (repeatable).", valueName: "regex"))
     var ignore: [String] = []
 
+    @Option(help: ArgumentHelp("A rules file (ignore-header NAME, ignore-query NAME, ignore-json PATH, ignore-field NAME, one a line): fields of HTTP, RESP and PostgreSQL replies left out of the comparison.", valueName: "file"))
+    var rules: String?
+
+    @Option(help: ArgumentHelp("Leave this header out when comparing HTTP replies (repeatable).", valueName: "name"))
+    var ignoreHeader: [String] = []
+
+    @Option(name: .customLong("ignore-json"), help: ArgumentHelp("Leave this JSON path out when comparing replies ($.a.b, $.items[*].id; repeatable).", valueName: "path"))
+    var ignoreJSON: [String] = []
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Replay the sessions N times and write the fields that differ from the recording as rules (with --write-rules).", valueName: "N"))
+    var learnNoise: Int?
+
+    @Option(help: ArgumentHelp("With --learn-noise: the rules file to write.", valueName: "file"))
+    var writeRules: String?
+
     @Option(help: ArgumentHelp("What to send in place of the tokens of a redaction rule (or of one token, REDACTED-…): VALUE, or @ENVVAR to read it from the environment (repeatable).", valueName: "rule=value"))
     var secret: [String] = []
 
@@ -74,6 +89,9 @@ struct ReplayCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         _ = try secrets()
+        _ = try matchRules()
+        if let learnNoise, learnNoise <= 0 { throw ValidationError("--learn-noise must be positive") }
+        if (learnNoise == nil) != (writeRules == nil) { throw ValidationError("--learn-noise and --write-rules go together") }
         let selection = try sessions.selection()
         guard !selection.ids.isEmpty || selection.hasFilters else {
             throw ValidationError("name the sessions to replay: ids, or filters such as --since 1h, --kind, --client, --verb, --limit")
@@ -100,6 +118,15 @@ struct ReplayCommand: AsyncParsableCommand {
             secrets.set(name, Array(value.utf8))
         }
         return secrets
+    }
+
+    /// `--rules` and the `--ignore-header`/`--ignore-json` options together.
+    private func matchRules() throws -> MatchRules {
+        do {
+            return try MatchRules.gathered(headers: ignoreHeader, jsonPaths: ignoreJSON, file: rules)
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     func run() async throws {
@@ -138,7 +165,15 @@ struct ReplayCommand: AsyncParsableCommand {
         options.tls = try tls.clientTLS()
         options.secrets = try secrets()
         options.redactor = redactor
+        options.rules = try matchRules()
         let replayer = try Replayer(options: options, store: store, sink: sink)
+        if let learnNoise, let writeRules {
+            let learnt = await replayer.learnNoise(ids, runs: learnNoise)
+            await sink?.shutdown()
+            await store.close()
+            try learn(learnt, runs: learnNoise, sessions: ids.count, file: writeRules)
+            return
+        }
 
         let output = Output(json: json, total: ids.count)
         let summary = await replayer.run(ids) { report in output.session(report) }
@@ -153,6 +188,28 @@ struct ReplayCommand: AsyncParsableCommand {
 }
 
 extension ReplayCommand {
+    /// Writes what `--learn-noise` found to `file` and says so; exit 2 when a session could not be replayed.
+    private func learn(_ learnt: NoiseLearnt, runs: Int, sessions: Int, file: String) throws {
+        var rules = learnt.rules
+        rules.merge(try matchRules())
+        do {
+            try Data(rules.fileText.utf8).write(to: URL(fileURLWithPath: file))
+        } catch {
+            printError("cannot write the rules to \(file): \(error.localizedDescription)")
+            throw ExitCode(2)
+        }
+        let count = rules.fileText.split(separator: "\n").count - 1
+        var line = "replayed \(counted(sessions, "session")) \(counted(runs, "time")): \(counted(count, "rule")) written to \(file)"
+        if learnt.byteMismatches > 0 {
+            line += "; \(counted(learnt.byteMismatches, "step")) differed by bytes, which no rule can leave out (use --ignore REGEX)"
+        }
+        print(line)
+        if learnt.sessionsNotRun > 0 {
+            printError("\(counted(learnt.sessionsNotRun, "session replay")) could not run")
+            throw ExitCode(2)
+        }
+    }
+
     /// Writes reports as they come (from any replay task) and keeps the progress line.
     final class Output: @unchecked Sendable {
         private let lock = NSLock()

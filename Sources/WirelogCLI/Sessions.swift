@@ -16,6 +16,6 @@ struct Sessions: ParsableCommand {
               wirelog sessions export 42 --format pcap -o session42.pcap
             """,
         subcommands: [SessionsList.self, SessionsShow.self, SessionsSearch.self, SessionsStats.self,
-                      SessionsExport.self, SessionsFollow.self, SessionsPrune.self, SessionsDelete.self, SessionsCopy.self],
+                      SessionsExport.self, SessionsImport.self, SessionsFollow.self, SessionsPrune.self, SessionsDelete.self, SessionsCopy.self],
         defaultSubcommand: SessionsList.self)
 }

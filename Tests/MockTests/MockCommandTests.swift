@@ -31,7 +31,7 @@ import TestSupport
         #expect(!conflict.stderrText.contains("listening"))
         let badMiss = try WirelogProcess.run(["mock", "--listen", "127.0.0.1:0", "--db", db, "--on-miss", "shrug"])
         #expect(badMiss.status != 0)
-        #expect(badMiss.stderrText.contains("--on-miss takes close, reply BYTES or upstream HOST:PORT"))
+        #expect(badMiss.stderrText.contains("--on-miss takes error, close, reply BYTES or upstream HOST:PORT"))
     }
 
     /// Huge messages and binary garbage are misses bounded by --max-line; the process goes on

@@ -28,7 +28,7 @@ import Testing
         var configuration = MockConfiguration()
         configure(&configuration)
         let logger = Logger(label: "test.mock") { _ in SwiftLogNoOpLogHandler() }
-        let conversation = MockConversation(configuration: configuration, script: script, connectionNumber: 0, sink: nil, logger: logger)
+        let conversation = MockConversation(configuration: configuration, script: script, fieldMatching: nil, connectionNumber: 0, sink: nil, logger: logger)
         let channel = EmbeddedChannel(handler: MockConversation.handler(conversation, configuration: configuration, sink: nil, logger: logger))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel

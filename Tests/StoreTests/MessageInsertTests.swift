@@ -98,11 +98,11 @@ import TestSupport
         let db = try openWithSession(dir)
         let sql = """
             INSERT INTO sessions (kind, decoding, client_host, client_port, server_host, server_port, started_us)
-            VALUES ('no such kind', 'lab', '10.0.0.1', 5000, '127.0.0.1', 7070, 1)
+            VALUES (NULL, 'lab', '10.0.0.1', 5000, '127.0.0.1', 7070, 1)
             """
         do {
             try db.execute(sql)
-            Issue.record("the CHECK constraint should have refused the kind")
+            Issue.record("the NOT NULL constraint should have refused the missing kind")
         } catch let error as SQLiteError {
             #expect(!error.description.contains("\n"))
             #expect(error.description.hasSuffix("[in: \(sql.split(whereSeparator: \.isWhitespace).joined(separator: " "))]"))
