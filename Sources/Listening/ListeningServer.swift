@@ -61,7 +61,7 @@ public final class ListeningServer: Sendable {
         let refuse = self.refuse
         let logger = self.logger
         let meters = ListenerMeters(listener: configuration.name)
-        let channel = try await ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -83,8 +83,9 @@ public final class ListeningServer: Sendable {
                     }
                 }
             }
-            .bind(host: configuration.host, port: configuration.port)
-            .get()
+        let held = HeldListeners.take(host: configuration.host, port: configuration.port)
+        let channel = try await (held.map { bootstrap.withBoundSocket($0) }
+            ?? bootstrap.bind(host: configuration.host, port: configuration.port)).get()
         listener.withLockedValue { $0 = channel }
         guard let address = channel.localAddress else { throw ListeningError.noLocalAddress }
         return address

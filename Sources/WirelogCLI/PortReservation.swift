@@ -1,17 +1,22 @@
 import Foundation
+import Listening
 import NIOCore
 import Presentation
 
-/// A listening address held while `serve` and `proxy` open their database, so that a port in
-/// use (or a host that is not this machine's) stops them before they create anything. The
-/// server binds the address itself; the reservation is released just before.
+/// A listening address held while `serve`, `proxy` and `mock` open their database, so that a port
+/// in use (or a host that is not this machine's) stops them before they create anything. The
+/// command's own listener takes the socket over (`handOver`), so a client that connects early is
+/// served; `--web` and `--metrics` bind their address themselves after `release`.
 final class PortReservation {
+    private let address: HostPort
     private var descriptor: CInt?
 
     /// Binds `address` and listens there (port 0 too, to check the host): a listening socket is
     /// what another reservation of the same port, `--web` on `--listen`'s, collides with. A
-    /// client that connects in the moment before the server takes over is reset.
+    /// client that connects before the server takes over waits in the backlog; on a released
+    /// reservation it is reset.
     init(_ address: HostPort) throws {
+        self.address = address
         let resolved = try SocketAddress.makeAddressResolvingHost(address.host, port: address.port)
         let fd = socket(CInt(resolved.protocol.rawValue), CInt(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
@@ -24,6 +29,15 @@ final class PortReservation {
             throw IOError(errnoCode: code, reason: "bind")
         }
         descriptor = fd
+    }
+
+    /// Gives the socket to the `ListeningServer` that starts on this address, with the backlog
+    /// a server has (a reservation needs only one).
+    func handOver() {
+        guard let descriptor else { return }
+        listen(descriptor, 1024)
+        HeldListeners.hold(descriptor, host: address.host, port: address.port)
+        self.descriptor = nil
     }
 
     func release() {

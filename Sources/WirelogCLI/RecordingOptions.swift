@@ -109,7 +109,9 @@ struct RecordingOptions: ParsableArguments {
         let registry = metrics == nil ? nil : MetricsRegistry.bootstrap()
         let sink = try await openRecorder(logger: logger)
         let server = make(sink)
-        for reservation in reservations { reservation.release() }
+        // `listen` is the server's own: it serves whoever connected while the store opened.
+        reservations.first?.handOver()
+        for reservation in reservations.dropFirst() { reservation.release() }
         let readiness = Readiness(recorder: sink as? any HealthReporting)
         return PreparedServer(server: server, readiness: readiness,
                               operations: registry.map { OperationsRoutes(registry: $0, readiness: readiness) })

@@ -30,6 +30,41 @@ import TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
 
+    /// The port is held from the start, before the store opens; a client that connects meanwhile
+    /// (here serve waits for another process's write lock on the database) is served once serve is
+    /// ready, not reset when the hold ends: a script that waits for the port can use it at once.
+    @Test func aClientThatConnectsWhileTheStoreOpensIsServed() async throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("locked.sqlite")
+        #expect(try WirelogProcess.run(["bench", "populate", "--sessions", "1", "--db", path]).failure == nil)
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        locker.arguments = ["python3", "-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1], isolation_level=None)
+            db.execute("BEGIN IMMEDIATE")
+            print("locked", flush=True)
+            sys.stdin.readline()
+            db.execute("COMMIT")
+            """, path]
+        let lockerInput = Pipe(), lockerOutput = Pipe()
+        locker.standardInput = lockerInput
+        locker.standardOutput = lockerOutput
+        try locker.run()
+        defer { if locker.isRunning { locker.terminate() } }
+        #expect(String(decoding: lockerOutput.fileHandleForReading.availableData, as: UTF8.self) == "locked\n")
+
+        let port = try closedLoopbackPort()
+        let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:\(port)", "--db", path, "--busy-timeout", "60s"])
+        defer { serve.process.terminate() }
+        try await waitUntilListening(port: port)
+        let client = try TestSocket.connect(port: port)
+        try client.send(Array("HELO\n".utf8))
+        lockerInput.fileHandleForWriting.write(Data("\n".utf8))
+        #expect(try client.receive(exactly: 7) == Array("100 OK\n".utf8))
+        locker.waitUntilExit()
+    }
+
     /// `--web` on a port in use, or on `--listen`'s own: one line naming that port, before any
     /// store is made (nothing else in the log).
     @Test func aWebPortInUseIsNamedAndCreatesNothing() throws {
