@@ -107,9 +107,10 @@ import TestSupport
                                              "--ignore", #"Date: [^\r]*"#] + secrets)
         #expect(replay.status == 0, "\(replay.stdoutText)\(replay.stderrText)")
 
-        // The mock answers curl sending the recorded credentials (matched by their tokens) and
-        // misses another cookie; neither its log nor the store it records into holds a secret.
-        let mock = try WirelogProcess(["mock", String(session.id), "--db", store.argument, "--listen", "127.0.0.1:0"])
+        // Matching whole requests (`--match bytes`; by field, headers are not compared), the mock
+        // answers curl sending the recorded credentials (matched by their tokens) and misses
+        // another cookie; neither its log nor the store it records into holds a secret.
+        let mock = try WirelogProcess(["mock", String(session.id), "--db", store.argument, "--listen", "127.0.0.1:0", "--match", "bytes"])
         let mockPort = try mock.listeningPort()
         #expect(try await onThread { try curl(mockPort, cookie) } == "hello\n")
         await #expect(throws: (any Error).self) { try await onThread { try curl(mockPort, "another-cookie-secret") } }
