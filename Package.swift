@@ -181,10 +181,23 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Faults on demand: toxiproxy's toxics (model, JSON, the per-connection handlers) and the
+        // per-proxy set the API and the command line change live.
+        .target(
+            name: "Faults",
+            dependencies: [
+                "Recording",
+                "Telemetry",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // Transparent recording TCP proxy.
         .target(
             name: "Proxy",
             dependencies: [
+                "Faults",
                 "Protocols",
                 "Listening",
                 "WirelogTLS",
@@ -330,6 +343,15 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "LabProtocolTests", dependencies: ["LabProtocol"]),
+        .testTarget(
+            name: "FaultsTests",
+            dependencies: [
+                "Faults", "Recording", "SQLiteBackend", "Backends", "TestSupport", "Proxy", "Server", "Client", "wirelog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "ProtocolsTests",
             dependencies: ["Protocols", "Recording", "LabProtocol", .product(name: "NIOCore", package: "swift-nio")]

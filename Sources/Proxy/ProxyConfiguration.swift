@@ -1,3 +1,4 @@
+import Faults
 import NIOCore
 import Recording
 import WirelogTLS
@@ -33,6 +34,11 @@ public struct ProxyConfiguration: Sendable {
     public var tls: ServerTLS?
     /// Originate TLS to the upstream (`--upstream-tls`); its SNI defaults to the client's, else the upstream host.
     public var upstreamTLS: ClientTLS?
+    /// Toxics applied to this proxy's connections, changed live (`--api`, `--fault`, `--faults`);
+    /// nil: none ever, and no fault machinery in any connection.
+    public var faults: FaultSet?
+    /// The proxy's name in the fault API and in metrics.
+    public var name = "proxy"
 
     public init(upstreamHost: String, upstreamPort: Int) {
         self.upstreamHost = upstreamHost
