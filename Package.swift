@@ -210,6 +210,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // toxiproxy's HTTP API (`proxy --api`) over the proxies it creates, behind the viewer's guard.
+        .target(
+            name: "FaultAPI",
+            dependencies: [
+                "Faults",
+                "Proxy",
+                "Recording",
+                "Presentation",
+                "WebViewer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // Replays recorded sessions against a server and compares.
         .target(
             name: "Replay",
@@ -315,6 +330,8 @@ let package = Package(
                 "SessionFormats",
                 "WebViewer",
                 "Operations",
+                "Faults",
+                "FaultAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -346,7 +363,7 @@ let package = Package(
         .testTarget(
             name: "FaultsTests",
             dependencies: [
-                "Faults", "Recording", "SQLiteBackend", "Backends", "TestSupport", "Proxy", "Server", "Client", "wirelog",
+                "Faults", "FaultAPI", "Recording", "SQLiteBackend", "Backends", "TestSupport", "Proxy", "Server", "Client", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
