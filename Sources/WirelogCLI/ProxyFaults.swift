@@ -27,6 +27,11 @@ struct FaultOptions: ParsableArguments {
 
     var isUsed: Bool { api != nil || faults != nil || !fault.isEmpty }
 
+    func validate() throws {
+        _ = try oneOffs()
+        _ = try filed()
+    }
+
     /// The `--fault` toxics, or the first one's error.
     func oneOffs() throws -> [Toxic] {
         try fault.map { text in
