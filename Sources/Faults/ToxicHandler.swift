@@ -1,4 +1,5 @@
 import NIOCore
+import Recording
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -371,4 +372,10 @@ public struct FaultAction: Sendable, Equatable {
     public let toxic: Toxic
     public let direction: ToxicDirection
     public let what: String
+
+    /// As the session keeps it, stamped now.
+    public var record: FaultRecord {
+        FaultRecord(atMicros: WallClock.nowMicros(), toxic: toxic.name, type: toxic.type.rawValue, settings: toxic.summary,
+                    direction: direction.rawValue, what: what)
+    }
 }

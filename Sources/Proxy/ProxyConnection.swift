@@ -385,6 +385,7 @@ package final class ProxyConnection {
 
     private func faultApplied(_ action: FaultAction) {
         logger.debug("toxic \(action.toxic.name) on the connection from \(clientDescription): \(action.what)")
+        tap?.noteFault(action.record)
     }
 
     private func recorderReported(_ outcome: CommitOutcome) {

@@ -19,10 +19,13 @@ public struct SessionSummary: Sendable, Equatable {
     public var messageCount: Int64
     public var replayOf: Int64?
     public var tls: TLSDetails?
+    /// What toxics did to it (a proxy with faults, docs/FAULTS.md), in order.
+    public var faults: [FaultRecord]
 
     public init(id: Int64, kind: String, decoding: String, recorder: String, clientHost: String, clientPort: Int,
                 serverHost: String, serverPort: Int, startedMicros: Int64, endedMicros: Int64?, endReason: String?,
-                bytesFromClient: Int64, bytesFromServer: Int64, messageCount: Int64, replayOf: Int64?, tls: TLSDetails? = nil) {
+                bytesFromClient: Int64, bytesFromServer: Int64, messageCount: Int64, replayOf: Int64?, tls: TLSDetails? = nil,
+                faults: [FaultRecord] = []) {
         self.id = id
         self.kind = kind
         self.decoding = decoding
@@ -39,6 +42,7 @@ public struct SessionSummary: Sendable, Equatable {
         self.messageCount = messageCount
         self.replayOf = replayOf
         self.tls = tls
+        self.faults = faults
     }
 
     /// The session's fixed facts; kinds and decodings this binary does not know read as the closest it does.
