@@ -20,15 +20,7 @@ struct Transcript {
         let started = RelativeTime.localTimestamp(session.startedMicros, fractionDigits: 3)
         var title = "session \(session.id)  \(session.kind)  \(EndpointText.of(session.clientHost, session.clientPort)) → \(EndpointText.of(session.serverHost, session.serverPort))"
         if !session.recorder.isEmpty { title += "  recorded by \(Escaping.escape(Array(session.recorder.utf8)))" }
-        return [title, "started \(started), \(ending(session))"] + TLSText.lines(session.tls) + faultLines(session)
-    }
-
-    /// `fault +0.012s  latency_downstream (latency:latency=100,jitter=0,stream=downstream) downstream: delayed bytes…`
-    static func faultLines(_ session: SessionSummary) -> [String] {
-        session.faults.map { fault in
-            "fault \(RelativeTime.offset(fault.atMicros - session.startedMicros))  \(Escaping.escape(Array(fault.toxic.utf8))) "
-                + "(\(Escaping.escape(Array(fault.settings.utf8)))) \(fault.direction): \(Escaping.escape(Array(fault.what.utf8)))"
-        }
+        return [title, "started \(started), \(ending(session))"] + TLSText.lines(session.tls) + FaultText.lines(session)
     }
 
     /// `ended after 70.4ms: quit; 6 messages, 32 bytes from client, 24 from server` (or `still open; …`).

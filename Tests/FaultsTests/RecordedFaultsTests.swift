@@ -30,5 +30,18 @@ import TestSupport
         #expect(faults.map { $0["what"] as? String } == ["dropped bytes; resets 0 ms after the first",
                                                          "reset the connection (RST) 0 ms after its first bytes"])
         #expect(faults.allSatisfy { $0["direction"] as? String == "upstream" && ($0["at_us"] as? Int ?? 0) > 0 })
+
+        // The viewer's session page shows the same lines.
+        let web = try WirelogProcess(["web", "--listen", "127.0.0.1:0", "--db", store.argument])
+        defer {
+            web.signal(SIGTERM)
+            _ = try? web.wait()
+        }
+        let log = try web.waitForStderr(containing: "web viewer on http://127.0.0.1:")
+        let webPort = Int(log.components(separatedBy: "web viewer on http://127.0.0.1:")[1].prefix { $0.isNumber })!
+        let page = try APIClient(port: webPort)("GET", "/api/sessions/\(sessions[1].id)")
+        let view = try #require(try JSONSerialization.jsonObject(with: Data(page.body.utf8)) as? [String: Any])
+        let lines = try #require(view["fault_text"] as? [String])
+        #expect(lines.count == 2 && lines[1].hasSuffix("rst (reset_peer:timeout=0,stream=upstream) upstream: reset the connection (RST) 0 ms after its first bytes"))
     }
 }

@@ -45,6 +45,7 @@ extension Assets {
         ["bytes", formatCount(session.bytes_from_client) + " from client, " + formatCount(session.bytes_from_server) + " from server"],
       ];
       for (const line of session.tls_text) entries.push(["TLS", line.slice("TLS ".length)]);
+      for (const line of session.fault_text) entries.push(["fault", line.slice("fault ".length)]);
       const nodes = [];
       for (const [name, value] of entries) nodes.push(el("dt", { text: name }), el("dd", { text: value }));
       if (session.replay_of != null) {
