@@ -45,6 +45,8 @@ public actor ProxyFleet {
     }
 
     private var entries: [String: Entry] = [:]
+    /// Who each proxy's sessions say recorded them: its name, or `--recorder-name` for the startup one.
+    private var recorderNames: [String: String] = [:]
     /// Servers stopped while the recorder runs: their event loops stop after it (`shutdown`).
     private var retired: [ProxyServer] = []
     private let template: ProxyConfiguration
@@ -121,6 +123,7 @@ public actor ProxyFleet {
         _ = try entry(name)
         await stop(name)
         entries[name] = nil
+        recorderNames[name] = nil
     }
 
     /// `POST /reset`: every proxy enabled, every toxic removed.
@@ -140,8 +143,6 @@ public actor ProxyFleet {
     }
 
     // MARK: Starting and stopping
-
-    private var recorderNames: [String: String] = [:]
 
     private func add(_ request: Request, recorderName: String?) async throws(FaultError) -> Entry {
         try Self.check(request)

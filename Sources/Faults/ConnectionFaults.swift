@@ -92,7 +92,16 @@ public final class ConnectionFaults {
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
         return ToxicHandler(toxic: toxic, direction: direction,
                             report: { loopBound.value.report($0) },
-                            queueChanged: { loopBound.value.heldChanged(direction, by: $0) })
+                            queueChanged: { loopBound.value.heldChanged(direction, by: $0) },
+                            answerClient: { loopBound.value.answerClient($0) })
+    }
+
+    /// Written where the glue writes to the client (through the downstream toxics); closed once sent.
+    private func answerClient(_ bytes: ByteBuffer) {
+        guard let anchor = anchors[.downstream] else { return }
+        let sent = eventLoop.makePromise(of: Void.self)
+        anchor.writeAndFlush(NIOAny(bytes), promise: sent)
+        sent.futureResult.assumeIsolated().whenComplete { _ in anchor.close(promise: nil) }
     }
 
     private func heldChanged(_ direction: ToxicDirection, by delta: Int) {

@@ -18,10 +18,10 @@ public enum ToxicDirection: String, Sendable, CaseIterable {
 }
 
 /// The toxics wirelog knows, with toxiproxy's names, attributes (in toxiproxy's JSON order) and
-/// units, plus two of its own (`cut`, `hang`: docs/FAULTS.md).
+/// units, plus wirelog's own (`cut`, `hang`, `http_status`: docs/FAULTS.md).
 public enum ToxicType: String, Sendable, CaseIterable {
     case latency, bandwidth, slowClose = "slow_close", timeout, resetPeer = "reset_peer", slicer
-    case limitData = "limit_data", cut, hang
+    case limitData = "limit_data", cut, hang, httpStatus = "http_status"
 
     /// The attribute names, in the order toxiproxy writes them.
     public var attributeNames: [String] {
@@ -34,6 +34,7 @@ public enum ToxicType: String, Sendable, CaseIterable {
         case .limitData: ["bytes"]
         case .cut: ["after"]
         case .hang: ["after_bytes"]
+        case .httpStatus: ["status"]
         }
     }
 }

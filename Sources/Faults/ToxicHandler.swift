@@ -40,13 +40,19 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Bytes passed on (limit_data, hang).
     private var passedBytes: Int64 = 0
     private var heldClose: (CloseMode, EventLoopPromise<Void>?)?
+    /// http_status: the request's head so far.
+    private var heldRequest = ByteBuffer()
+    /// Sends bytes to the client (through its direction's toxics), then closes it.
+    private let answerClient: (ByteBuffer) -> Void
     private var reportedEffect = false
     private var finished = false
     private var generator = SystemRandomNumberGenerator()
 
-    init(toxic: Toxic, direction: ToxicDirection, report: @escaping (FaultAction) -> Void, queueChanged: @escaping (Int) -> Void) {
+    init(toxic: Toxic, direction: ToxicDirection, report: @escaping (FaultAction) -> Void, queueChanged: @escaping (Int) -> Void,
+         answerClient: @escaping (ByteBuffer) -> Void) {
         self.toxic = toxic
         self.direction = direction
+        self.answerClient = answerClient
         self.report = report
         self.queueChanged = queueChanged
     }
@@ -132,10 +138,10 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .slowClose, .cut:
             enqueue(buffer, promise, due: start)
         case .timeout:
-            drop(buffer, promise)
+            drop(promise)
             restartIdleTimeout()
         case .resetPeer:
-            drop(buffer, promise)
+            drop(promise)
             if deadline == nil {
                 scheduleDeadline(after: toxic["timeout"], .reset)
             }
@@ -152,9 +158,21 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 report(FaultAction(toxic: toxic, direction: direction, what: "closed the connection after \(passedBytes) bytes"))
                 enqueueClose(.all, nil, due: start)
             }
+        case .httpStatus:
+            drop(promise)
+            guard !finished else { return }
+            heldRequest.writeImmutableBuffer(buffer)
+            // The head is enough to answer; a head past 64 KiB is answered as it stands.
+            if heldRequest.readableBytesView.firstRange(of: [13, 10, 13, 10]) != nil || heldRequest.readableBytes >= 1 << 16 {
+                finished = true
+                heldRequest = ByteBuffer()
+                answerClient(HTTPStatusText.response(Int(toxic["status"])))
+                report(FaultAction(toxic: toxic, direction: direction,
+                                   what: "answered the request with \(HTTPStatusText.line(Int(toxic["status"]))) without forwarding it, then closed"))
+            }
         case .hang:
             let remaining = toxic["after_bytes"] - passedBytes
-            if remaining <= 0 { return drop(buffer, promise) }
+            if remaining <= 0 { return drop(promise) }
             let allowed = buffer.getSlice(at: buffer.readerIndex, length: Int(min(Int64(buffer.readableBytes), remaining)))!
             passedBytes += Int64(allowed.readableBytes)
             enqueue(allowed, promise, due: start)
@@ -162,7 +180,7 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 report(FaultAction(toxic: toxic, direction: direction, what: "stopped forwarding after \(passedBytes) bytes, the connection held open"))
             }
         }
-        if !reportedEffect, toxic.type != .limitData, toxic.type != .hang {
+        if !reportedEffect, ![.limitData, .hang, .httpStatus].contains(toxic.type) {
             reportedEffect = true
             report(FaultAction(toxic: toxic, direction: direction, what: effectText))
         }
@@ -181,7 +199,7 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 reportedEffect = true
                 report(FaultAction(toxic: toxic, direction: direction, what: "delayed the close by \(toxic["delay"]) ms"))
             }
-        case .timeout where mode == .output, .resetPeer where mode == .output:
+        case .timeout where mode == .output, .resetPeer where mode == .output, .httpStatus where mode == .output:
             heldClose = (mode, promise)
         case .hang where mode == .output && passedBytes >= toxic["after_bytes"]:
             heldClose = (mode, promise)
@@ -262,7 +280,7 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Dropped on purpose: the write "succeeds" (the glue's ordering waits on it), nothing is sent.
-    private func drop(_ buffer: ByteBuffer, _ promise: EventLoopPromise<Void>?) {
+    private func drop(_ promise: EventLoopPromise<Void>?) {
         promise?.succeed(())
     }
 
@@ -362,7 +380,7 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .timeout: toxic["timeout"] == 0 ? "dropped bytes, holding the connection open" : "dropped bytes; closes after \(toxic["timeout"]) ms without data"
         case .resetPeer: "dropped bytes; resets \(toxic["timeout"]) ms after the first"
         case .cut: "passes bytes until the cut at \(toxic["after"]) ms"
-        case .limitData, .hang: ""
+        case .limitData, .hang, .httpStatus: ""
         }
     }
 }

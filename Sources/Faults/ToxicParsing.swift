@@ -87,6 +87,10 @@ public enum ToxicParsing {
     }
 
     static func validate(_ toxic: Toxic) throws(FaultError) {
+        if toxic.type == .httpStatus {
+            guard toxic.stream == .upstream else { throw .badRequestBody("http_status answers requests: its stream is upstream") }
+            guard (100...599).contains(toxic["status"]) else { throw .badRequestBody("http_status needs a status from 100 to 599") }
+        }
         if toxic.type == .slicer {
             guard toxic["average_size"] > 0 else { throw .badRequestBody("slicer needs an average_size of at least 1") }
             guard toxic["size_variation"] < toxic["average_size"] else {

@@ -52,6 +52,13 @@ import TestSupport
         #expect(received.count == 1_000)
         #expect(String(decoding: received.prefix(12), as: UTF8.self) == "HTTP/1.0 200")
         #expect(throws: (any Error).self) { try Program.run("curl", ["-sS", "--max-time", "20", "-o", output, url]) }
+
+        // http_status: the request is answered by the proxy, never forwarded.
+        #expect(try lab.api("DELETE", "/proxies/web/toxics/limit_data_downstream").status == 204)
+        let answer = try lab.api("POST", "/proxies/web/toxics", #"{"type":"http_status","stream":"upstream","attributes":{"status":503}}"#)
+        #expect(answer.status == 200, "\(answer.body)")
+        let refused = try Program.run("curl", ["-sS", "--max-time", "20", "-w", "%{http_code}", url])
+        #expect(refused == "wirelog fault: 503 Service Unavailable\n503")
         #expect(try lab.stop().failure == nil)
     }
 

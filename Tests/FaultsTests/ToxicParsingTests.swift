@@ -27,6 +27,8 @@ import Testing
         (#"{"type":"latency","toxicity":2}"#, "bad request body: toxicity must be between 0 and 1, not 2", 400),
         (#"{"type":"slicer","attributes":{"average_size":4,"size_variation":4}}"#, "bad request body: slicer's size_variation must be less than its average_size", 400),
         (#"[1]"#, "bad request body: a toxic is a JSON object", 400),
+        (#"{"type":"http_status","attributes":{"status":503}}"#, "bad request body: http_status answers requests: its stream is upstream", 400),
+        (#"{"type":"http_status","stream":"upstream","attributes":{"status":99}}"#, "bad request body: http_status needs a status from 100 to 599", 400),
     ])
     func badToxicsGetToxiproxysStatusAndOneLine(_ json: String, _ message: String, _ status: Int) {
         #expect(throws: FaultError(message, status: status)) { try parse(json) }
