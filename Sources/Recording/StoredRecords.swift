@@ -164,13 +164,17 @@ public struct CompleteSession: Sendable, Equatable {
     /// As stored; kept as text when this binary does not know it.
     public var endReason: String?
     public var messages: [RecordedMessage]
+    /// What toxics did to it (a copy keeps them).
+    public var faults: [FaultRecord]
 
-    public init(id: Int64? = nil, info: SessionInfo, end: SessionEnd?, endReason: String? = nil, messages: [RecordedMessage]) {
+    public init(id: Int64? = nil, info: SessionInfo, end: SessionEnd?, endReason: String? = nil, messages: [RecordedMessage],
+                faults: [FaultRecord] = []) {
         self.id = id
         self.info = info
         self.end = end
         self.endReason = endReason ?? end?.reason.rawValue
         self.messages = messages
+        self.faults = faults
     }
 }
 

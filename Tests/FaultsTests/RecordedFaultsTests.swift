@@ -31,6 +31,13 @@ import TestSupport
                                                          "reset the connection (RST) 0 ms after its first bytes"])
         #expect(faults.allSatisfy { $0["direction"] as? String == "upstream" && ($0["at_us"] as? Int ?? 0) > 0 })
 
+        // A copy to the other backend keeps them.
+        let other = try (backend == .sqlite ? TestBackend.postgres : .sqlite).freshStore(in: directory, name: "copy")
+        let copied = try WirelogProcess.run(["sessions", "copy", "--from", store.argument, "--to", other.argument])
+        #expect(copied.failure == nil)
+        let copy = try WirelogProcess.run(["sessions", "show", "1", "--db", other.argument])
+        #expect(copy.stdoutText.contains("latency_downstream (latency:latency=50,jitter=0,stream=downstream) downstream"), "\(copy.stdoutText)")
+
         // The viewer's session page shows the same lines.
         let web = try WirelogProcess(["web", "--listen", "127.0.0.1:0", "--db", store.argument])
         defer {
