@@ -186,6 +186,7 @@ let package = Package(
         .target(
             name: "Faults",
             dependencies: [
+                "Protocols",
                 "Recording",
                 "Telemetry",
                 .product(name: "Metrics", package: "swift-metrics"),

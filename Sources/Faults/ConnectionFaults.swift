@@ -93,12 +93,13 @@ public final class ConnectionFaults {
         return ToxicHandler(toxic: toxic, direction: direction,
                             report: { loopBound.value.report($0) },
                             queueChanged: { loopBound.value.heldChanged(direction, by: $0) },
-                            answerClient: { loopBound.value.answerClient($0) })
+                            answerClient: { loopBound.value.answerClient($0, thenClose: $1) })
     }
 
-    /// Written where the glue writes to the client (through the downstream toxics); closed once sent.
-    private func answerClient(_ bytes: ByteBuffer) {
+    /// Written where the glue writes to the client (through the downstream toxics); closed once sent if told.
+    private func answerClient(_ bytes: ByteBuffer, thenClose: Bool) {
         guard let anchor = anchors[.downstream] else { return }
+        guard thenClose else { return anchor.writeAndFlush(NIOAny(bytes), promise: nil) }
         let sent = eventLoop.makePromise(of: Void.self)
         anchor.writeAndFlush(NIOAny(bytes), promise: sent)
         sent.futureResult.assumeIsolated().whenComplete { _ in anchor.close(promise: nil) }

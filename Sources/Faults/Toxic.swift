@@ -18,10 +18,10 @@ public enum ToxicDirection: String, Sendable, CaseIterable {
 }
 
 /// The toxics wirelog knows, with toxiproxy's names, attributes (in toxiproxy's JSON order) and
-/// units, plus wirelog's own (`cut`, `hang`, `http_status`: docs/FAULTS.md).
+/// units, plus wirelog's own (`cut`, `hang`, `http_status`, `resp_error`: docs/FAULTS.md).
 public enum ToxicType: String, Sendable, CaseIterable {
     case latency, bandwidth, slowClose = "slow_close", timeout, resetPeer = "reset_peer", slicer
-    case limitData = "limit_data", cut, hang, httpStatus = "http_status"
+    case limitData = "limit_data", cut, hang, httpStatus = "http_status", respError = "resp_error"
 
     /// The attribute names, in the order toxiproxy writes them.
     public var attributeNames: [String] {
@@ -35,6 +35,7 @@ public enum ToxicType: String, Sendable, CaseIterable {
         case .cut: ["after"]
         case .hang: ["after_bytes"]
         case .httpStatus: ["status"]
+        case .respError: []
         }
     }
 }

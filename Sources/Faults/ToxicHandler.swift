@@ -1,4 +1,5 @@
 import NIOCore
+import Protocols
 import Recording
 #if canImport(Glibc)
 import Glibc
@@ -42,14 +43,16 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var heldClose: (CloseMode, EventLoopPromise<Void>?)?
     /// http_status: the request's head so far.
     private var heldRequest = ByteBuffer()
-    /// Sends bytes to the client (through its direction's toxics), then closes it.
-    private let answerClient: (ByteBuffer) -> Void
+    /// resp_error: frames the client's commands.
+    private var commands: (any WireDecoder)?
+    /// Sends bytes to the client (through its direction's toxics), then closes it if told.
+    private let answerClient: (ByteBuffer, _ thenClose: Bool) -> Void
     private var reportedEffect = false
     private var finished = false
     private var generator = SystemRandomNumberGenerator()
 
     init(toxic: Toxic, direction: ToxicDirection, report: @escaping (FaultAction) -> Void, queueChanged: @escaping (Int) -> Void,
-         answerClient: @escaping (ByteBuffer) -> Void) {
+         answerClient: @escaping (ByteBuffer, _ thenClose: Bool) -> Void) {
         self.toxic = toxic
         self.direction = direction
         self.answerClient = answerClient
@@ -166,9 +169,23 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if heldRequest.readableBytesView.firstRange(of: [13, 10, 13, 10]) != nil || heldRequest.readableBytes >= 1 << 16 {
                 finished = true
                 heldRequest = ByteBuffer()
-                answerClient(HTTPStatusText.response(Int(toxic["status"])))
+                answerClient(HTTPStatusText.response(Int(toxic["status"])), true)
                 report(FaultAction(toxic: toxic, direction: direction,
                                    what: "answered the request with \(HTTPStatusText.line(Int(toxic["status"]))) without forwarding it, then closed"))
+            }
+        case .respError:
+            drop(promise)
+            heldRequest.writeImmutableBuffer(buffer)
+            if commands == nil { commands = RESPProtocol.makeDecoders(limits: DecoderLimits()).client }
+            var answered = 0
+            while commands?.decode(buffer: &heldRequest) != nil {
+                answerClient(ByteBuffer(string: "-ERR wirelog fault\r\n"), false)
+                answered += 1
+            }
+            heldRequest.discardReadBytes()
+            if answered > 0 && !reportedEffect {
+                reportedEffect = true
+                report(FaultAction(toxic: toxic, direction: direction, what: "answered commands with -ERR wirelog fault without forwarding them"))
             }
         case .hang:
             let remaining = toxic["after_bytes"] - passedBytes
@@ -180,7 +197,7 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 report(FaultAction(toxic: toxic, direction: direction, what: "stopped forwarding after \(passedBytes) bytes, the connection held open"))
             }
         }
-        if !reportedEffect, ![.limitData, .hang, .httpStatus].contains(toxic.type) {
+        if !reportedEffect, ![.limitData, .hang, .httpStatus, .respError].contains(toxic.type) {
             reportedEffect = true
             report(FaultAction(toxic: toxic, direction: direction, what: effectText))
         }
@@ -380,7 +397,7 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .timeout: toxic["timeout"] == 0 ? "dropped bytes, holding the connection open" : "dropped bytes; closes after \(toxic["timeout"]) ms without data"
         case .resetPeer: "dropped bytes; resets \(toxic["timeout"]) ms after the first"
         case .cut: "passes bytes until the cut at \(toxic["after"]) ms"
-        case .limitData, .hang, .httpStatus: ""
+        case .limitData, .hang, .httpStatus, .respError: ""
         }
     }
 }

@@ -87,8 +87,10 @@ public enum ToxicParsing {
     }
 
     static func validate(_ toxic: Toxic) throws(FaultError) {
+        if [.httpStatus, .respError].contains(toxic.type), toxic.stream != .upstream {
+            throw .badRequestBody("\(toxic.type.rawValue) answers requests: its stream is upstream")
+        }
         if toxic.type == .httpStatus {
-            guard toxic.stream == .upstream else { throw .badRequestBody("http_status answers requests: its stream is upstream") }
             guard (100...599).contains(toxic["status"]) else { throw .badRequestBody("http_status needs a status from 100 to 599") }
         }
         if toxic.type == .slicer {

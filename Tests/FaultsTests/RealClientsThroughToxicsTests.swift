@@ -11,13 +11,20 @@ import TestSupport
         return Date().timeIntervalSince(start)
     }
 
-    @Test func redisCLIWaitsForTheLatencyAndNotOnceItIsRemoved() async throws {
+    @Test func redisCLIThroughLatencyThenRespError() async throws {
         let lab = try await FaultLab()
         let port = try lab.redisProxy("redis")
         #expect(try lab.api("POST", "/proxies/redis/toxics", #"{"type":"latency","attributes":{"latency":400}}"#).status == 200)
         var reply = ""
         #expect(try elapsed { reply = try lab.redisCLI(port, "PING") } >= 0.4)
         #expect(reply == "PONG\n")
+
+        // resp_error: every command answered with an error, none forwarded (SET would have stored).
+        #expect(try lab.api("POST", "/reset").status == 204)
+        #expect(try lab.api("POST", "/proxies/redis/toxics", #"{"type":"resp_error","stream":"upstream"}"#).status == 200)
+        #expect(try lab.redisCLI(port, "SET", "k", "v") == "ERR wirelog fault\n\n")
+        #expect(try lab.redisCLI(port, "-r", "3", "PING") == String(repeating: "ERR wirelog fault\n\n", count: 3))
+        #expect(try lab.redisCLI(lab.redisPort, "EXISTS", "k") == "0\n")
         #expect(try lab.stop().failure == nil)
     }
 

@@ -28,6 +28,7 @@ import Testing
         (#"{"type":"slicer","attributes":{"average_size":4,"size_variation":4}}"#, "bad request body: slicer's size_variation must be less than its average_size", 400),
         (#"[1]"#, "bad request body: a toxic is a JSON object", 400),
         (#"{"type":"http_status","attributes":{"status":503}}"#, "bad request body: http_status answers requests: its stream is upstream", 400),
+        (#"{"type":"resp_error","stream":"both"}"#, "bad request body: resp_error answers requests: its stream is upstream", 400),
         (#"{"type":"http_status","stream":"upstream","attributes":{"status":99}}"#, "bad request body: http_status needs a status from 100 to 599", 400),
     ])
     func badToxicsGetToxiproxysStatusAndOneLine(_ json: String, _ message: String, _ status: Int) {
