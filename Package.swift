@@ -181,10 +181,24 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Faults on demand: toxiproxy's toxics (model, JSON, the per-connection handlers) and the
+        // per-proxy set the API and the command line change live.
+        .target(
+            name: "Faults",
+            dependencies: [
+                "Protocols",
+                "Recording",
+                "Telemetry",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // Transparent recording TCP proxy.
         .target(
             name: "Proxy",
             dependencies: [
+                "Faults",
                 "Protocols",
                 "Listening",
                 "WirelogTLS",
@@ -195,6 +209,21 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // toxiproxy's HTTP API (`proxy --api`) over the proxies it creates, behind the viewer's guard.
+        .target(
+            name: "FaultAPI",
+            dependencies: [
+                "Faults",
+                "Proxy",
+                "Recording",
+                "Presentation",
+                "WebViewer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // Replays recorded sessions against a server and compares.
@@ -302,6 +331,8 @@ let package = Package(
                 "SessionFormats",
                 "WebViewer",
                 "Operations",
+                "Faults",
+                "FaultAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -330,6 +361,15 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "LabProtocolTests", dependencies: ["LabProtocol"]),
+        .testTarget(
+            name: "FaultsTests",
+            dependencies: [
+                "Faults", "FaultAPI", "Recording", "SQLiteBackend", "Backends", "TestSupport", "Proxy", "Server", "Client", "wirelog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "ProtocolsTests",
             dependencies: ["Protocols", "Recording", "LabProtocol", .product(name: "NIOCore", package: "swift-nio")]

@@ -21,14 +21,14 @@ struct PostgresCommit {
 
     /// Returns how the other rows of this commit name the new session (its id is not known yet).
     mutating func insertSession(_ info: SessionInfo, tls: TLSDetails?, end: SessionEnd?, endReason: String?,
-                                origin: String?) -> Int64 {
-        sessions.append(info, tls: tls, end: end, endReason: endReason, origin: origin)
+                                origin: String?, faults: [FaultRecord]? = nil) -> Int64 {
+        sessions.append(info, tls: tls, end: end, endReason: endReason, origin: origin, faults: faults)
         return -Int64(sessions.count)
     }
 
-    /// A session stored by an earlier commit: its latest TLS facts and/or its end.
-    mutating func updateSession(id: Int64, tls: TLSDetails?, end: SessionEnd?) {
-        updates.append(id: id, tls: tls, end: end)
+    /// A session stored by an earlier commit: its latest TLS facts, faults and/or its end.
+    mutating func updateSession(id: Int64, tls: TLSDetails?, end: SessionEnd?, faults: [FaultRecord]? = nil) {
+        updates.append(id: id, tls: tls, end: end, faults: faults)
     }
 
     /// `sessionID`: a stored id, or the reference `insertSession` returned.
@@ -108,11 +108,13 @@ private struct NewSessionColumns {
     private var tls: [String] = []
     private var serverNames: [String] = []
     private var origins: [String] = []
+    private var faults: [String] = []
     private var ends = EndColumns()
 
     var count: Int { kinds.count }
 
-    mutating func append(_ info: SessionInfo, tls details: TLSDetails?, end: SessionEnd?, endReason: String?, origin: String?) {
+    mutating func append(_ info: SessionInfo, tls details: TLSDetails?, end: SessionEnd?, endReason: String?, origin: String?,
+                         faults list: [FaultRecord]?) {
         kinds.append(info.kind.rawValue)
         decodings.append(info.decoding.rawValue)
         recorders.append(info.recorder)
@@ -125,26 +127,28 @@ private struct NewSessionColumns {
         tls.append(details?.jsonText ?? "")
         serverNames.append(details?.serverName ?? "")
         origins.append(origin ?? "")
+        faults.append(list.map(\.jsonText) ?? "")
         ends.append(end, reason: endReason)
     }
 
     func insert(_ sql: inout PostgresSQL) -> String {
         """
         INSERT INTO sessions (id, kind, decoding, recorder, client_host, client_port, server_host, server_port,
-                              started_us, replay_of, tls, sni, origin, ended_us, end_reason, bytes_from_client,
+                              started_us, replay_of, tls, sni, origin, faults, ended_us, end_reason, bytes_from_client,
                               bytes_from_server, message_count)
         OVERRIDING SYSTEM VALUE
         SELECT i.id, kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us,
-               NULLIF(replay_of, 0), NULLIF(tls, '')::jsonb, NULLIF(sni, ''), NULLIF(origin, ''),
+               NULLIF(replay_of, 0), NULLIF(tls, '')::jsonb, NULLIF(sni, ''), NULLIF(origin, ''), NULLIF(faults, '')::jsonb,
                CASE WHEN has_end THEN ended_us END, NULLIF(end_reason, ''), from_client, from_server, messages
         FROM unnest(\(sql.bind(kinds))::text[], \(sql.bind(decodings))::text[],
                     \(sql.bind(recorders))::text[], \(sql.bind(clientHosts))::text[], \(sql.bind(clientPorts))::integer[],
                     \(sql.bind(serverHosts))::text[], \(sql.bind(serverPorts))::integer[],
                     \(sql.bind(startedMicros))::bigint[], \(sql.bind(replayOf))::bigint[], \(sql.bind(tls))::text[],
-                    \(sql.bind(serverNames))::text[], \(sql.bind(origins))::text[], \(ends.arrays(&sql)))
+                    \(sql.bind(serverNames))::text[], \(sql.bind(origins))::text[], \(sql.bind(faults))::text[],
+                    \(ends.arrays(&sql)))
              WITH ORDINALITY
              AS s(kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us,
-                  replay_of, tls, sni, origin, \(EndColumns.names), n)
+                  replay_of, tls, sni, origin, faults, \(EndColumns.names), n)
         JOIN new_ids i ON i.ref = -s.n
         """
     }
@@ -155,10 +159,12 @@ private struct SessionUpdateColumns {
     private var hasTLS: [Bool] = []
     private var tls: [String] = []
     private var serverNames: [String] = []
+    private var faults: [String] = []
     private var ends = EndColumns()
 
-    mutating func append(id: Int64, tls details: TLSDetails?, end: SessionEnd?) {
+    mutating func append(id: Int64, tls details: TLSDetails?, end: SessionEnd?, faults list: [FaultRecord]?) {
         ids.append(id)
+        faults.append(list.map(\.jsonText) ?? "")
         hasTLS.append(details != nil)
         tls.append(details?.jsonText ?? "")
         serverNames.append(details?.serverName ?? "")
@@ -170,14 +176,15 @@ private struct SessionUpdateColumns {
         UPDATE sessions s
         SET tls = CASE WHEN u.has_tls THEN u.tls::jsonb ELSE s.tls END,
             sni = CASE WHEN u.has_tls THEN NULLIF(u.sni, '') ELSE s.sni END,
+            faults = COALESCE(NULLIF(u.faults, '')::jsonb, s.faults),
             ended_us = CASE WHEN u.has_end THEN u.ended_us ELSE s.ended_us END,
             end_reason = CASE WHEN u.has_end THEN u.end_reason ELSE s.end_reason END,
             bytes_from_client = CASE WHEN u.has_end THEN u.from_client ELSE s.bytes_from_client END,
             bytes_from_server = CASE WHEN u.has_end THEN u.from_server ELSE s.bytes_from_server END,
             message_count = CASE WHEN u.has_end THEN u.messages ELSE s.message_count END
         FROM unnest(\(sql.bind(ids))::bigint[], \(sql.bind(hasTLS))::boolean[], \(sql.bind(tls))::text[],
-                    \(sql.bind(serverNames))::text[], \(ends.arrays(&sql)))
-             AS u(id, has_tls, tls, sni, \(EndColumns.names))
+                    \(sql.bind(serverNames))::text[], \(sql.bind(faults))::text[], \(ends.arrays(&sql)))
+             AS u(id, has_tls, tls, sni, faults, \(EndColumns.names))
         WHERE s.id = u.id
         """
     }

@@ -107,6 +107,7 @@ public final class PostgresRecorder: RecordingSink, HealthReporting, @unchecked 
     public func begin(_ session: RecordingSession) { enqueue(.begin(session)) }
     public func append(_ session: RecordingSession, _ message: RecordedMessage) { enqueue(.message(session, message)) }
     public func noteTLS(_ session: RecordingSession, _ tls: TLSDetails) { enqueue(.tls(session, tls)) }
+    public func noteFaults(_ session: RecordingSession, _ faults: [FaultRecord]) { enqueue(.faults(session, faults)) }
     public func end(_ session: RecordingSession, _ end: SessionEnd) { enqueue(.end(session, end)) }
 
     public func shutdown() async {
@@ -313,9 +314,11 @@ public final class PostgresRecorder: RecordingSink, HealthReporting, @unchecked 
         // New sessions are inserted whole, with the latest TLS facts and the end this batch holds.
         var tls: [ObjectIdentifier: TLSDetails] = [:]
         var ends: [ObjectIdentifier: SessionEnd] = [:]
+        var faults: [ObjectIdentifier: [FaultRecord]] = [:]
         for operation in batch {
             switch operation {
             case .tls(let session, let details): tls[ObjectIdentifier(session)] = details
+            case .faults(let session, let list): faults[ObjectIdentifier(session)] = list
             case .end(let session, let end): ends[ObjectIdentifier(session)] = end
             case .begin, .message: break
             }
@@ -325,11 +328,13 @@ public final class PostgresRecorder: RecordingSink, HealthReporting, @unchecked 
         for session in newSessions {
             let key = ObjectIdentifier(session)
             references[key] = commit.insertSession(session.info, tls: tls[key] ?? session.info.tls, end: ends[key],
-                                                   endReason: ends[key]?.reason.rawValue, origin: nil)
+                                                   endReason: ends[key]?.reason.rawValue, origin: nil, faults: faults[key])
         }
         for session in sessions where references[ObjectIdentifier(session)] == nil {
             let key = ObjectIdentifier(session)
-            if tls[key] != nil || ends[key] != nil { commit.updateSession(id: session.storedID!, tls: tls[key], end: ends[key]) }
+            if tls[key] != nil || ends[key] != nil || faults[key] != nil {
+                commit.updateSession(id: session.storedID!, tls: tls[key], end: ends[key], faults: faults[key])
+            }
         }
         for operation in batch {
             guard case .message(let session, let message) = operation else { continue }

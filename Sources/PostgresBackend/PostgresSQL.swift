@@ -109,10 +109,10 @@ extension SessionSummary {
     private static func selecting(counters: String) -> String {
         """
         s.id, s.kind, s.decoding, s.recorder, s.client_host, s.client_port, s.server_host, s.server_port, s.started_us,
-        s.ended_us, s.end_reason, \(counters), s.replay_of, s.tls::text
+        s.ended_us, s.end_reason, \(counters), s.replay_of, s.tls::text, s.faults::text
         """
     }
-    static let postgresColumnCount = 16
+    static let postgresColumnCount = 17
 
     init(_ row: PostgresRandomAccessRow, from first: Int = 0) throws {
         self.init(
@@ -124,7 +124,8 @@ extension SessionSummary {
             endReason: try row[first + 10].decode(String?.self),
             bytesFromClient: try row[first + 11].decode(Int64.self), bytesFromServer: try row[first + 12].decode(Int64.self),
             messageCount: try row[first + 13].decode(Int64.self), replayOf: try row[first + 14].decode(Int64?.self),
-            tls: try row[first + 15].decode(String?.self).flatMap(TLSDetails.init(jsonText:)))
+            tls: try row[first + 15].decode(String?.self).flatMap(TLSDetails.init(jsonText:)),
+            faults: [FaultRecord](jsonText: try row[first + 16].decode(String?.self)))
     }
 }
 

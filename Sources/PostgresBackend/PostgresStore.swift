@@ -347,7 +347,8 @@ public final class PostgresStore: RecordingStore, @unchecked Sendable {
                     continue
                 }
                 let reference = commit.insertSession(session.info, tls: session.info.tls, end: session.end,
-                                                     endReason: session.endReason, origin: origin)
+                                                     endReason: session.endReason, origin: origin,
+                                                     faults: session.faults.isEmpty ? nil : session.faults)
                 for message in session.messages { commit.insertMessage(message, sessionID: reference) }
                 for verb in Set(session.messages.compactMap { $0.verb?.uppercased() }) { commit.noteVerb(verb, sessionID: reference) }
                 for code in Set(session.messages.compactMap(\.replyCode)) { commit.noteReplyCode(code, sessionID: reference) }

@@ -1,3 +1,4 @@
+import Faults
 import NIOCore
 import Recording
 import WirelogTLS
@@ -43,6 +44,12 @@ public struct ProxyConfiguration: Sendable {
     public static func startTLSApplies(to decoding: Decoding) -> Bool {
         decoding == .auto || StartTLSDialects.named(decoding.rawValue) != nil
     }
+
+    /// Toxics applied to this proxy's connections, changed live (`--api`, `--fault`, `--faults`);
+    /// nil: none ever, and no fault machinery in any connection.
+    public var faults: FaultSet?
+    /// The proxy's name in the fault API and in metrics.
+    public var name = "proxy"
 
     public init(upstreamHost: String, upstreamPort: Int) {
         self.upstreamHost = upstreamHost

@@ -1,3 +1,4 @@
+import Faults
 import Logging
 import NIOCore
 import NIORecording
@@ -62,6 +63,8 @@ package final class ProxyConnection {
 
     /// Made when the client connection becomes active (the session needs the client's address).
     private(set) var tap: ProxyRecordingTap?
+    /// The proxy's toxics on this connection (nil when the proxy has no fault set).
+    private var faults: ConnectionFaults?
     private var warnedAboutBacklog = false
 
     private var ending = ProxyEnding()
@@ -107,6 +110,12 @@ package final class ProxyConnection {
                 loopBound.value.recorderReported(outcome)
             }
         }
+        if let set = configuration.faults {
+            let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+            faults = ConnectionFaults(set: set, proxyName: configuration.name, clientHost: remote?.ipAddress ?? "",
+                                      eventLoop: eventLoop) { loopBound.value.faultApplied($0) }
+            faults?.attach(.downstream, anchor: context)
+        }
         // A TLS client's upstream waits for its ClientHello (the name and protocols to pass on).
         if !clientHandshaking { connectUpstream() }
     }
@@ -143,6 +152,7 @@ package final class ProxyConnection {
         upstreamConnecting = false
         upstream.context = context
         upstream.isOpen = true
+        faults?.attach(.upstream, anchor: context)
         if ending.isAborted {
             // Shut down (or failed) while connecting.
             context.close(promise: nil)
@@ -312,6 +322,7 @@ package final class ProxyConnection {
     private func endIfBothClosed() {
         guard !ended, !client.isOpen, !upstream.isOpen, !upstreamConnecting else { return }
         ended = true
+        faults?.detach()
         drainTimer?.cancel()
         tap?.end(ending.reason)
         _ = earlyBytes.takeAll()
@@ -379,7 +390,7 @@ package final class ProxyConnection {
         }
         let to = endpoint(side.partner)
         guard to.isOpen, let context = to.context else { return false }
-        return context.channel.isWritable
+        return context.channel.isWritable && faults?.accepts(side == .client ? .upstream : .downstream) != false
     }
 
     private func resumeReads() {
@@ -391,6 +402,11 @@ package final class ProxyConnection {
         guard endpoint.readHeldBack, mayRead(endpoint.side) else { return }
         endpoint.readHeldBack = false
         endpoint.context?.read()
+    }
+
+    private func faultApplied(_ action: FaultAction) {
+        logger.debug("toxic \(action.toxic.name) on the connection from \(clientDescription): \(action.what)")
+        tap?.noteFault(action.record)
     }
 
     private func recorderReported(_ outcome: CommitOutcome) {

@@ -48,6 +48,7 @@ final class ProxyRecordingTap {
     private let limits: DecoderLimits
     /// The session's tape, from the moment its protocol is known.
     private(set) var tape: SessionTape?
+    private var faults: [FaultRecord] = []
     private var protocolState: ProtocolChoice
     /// Both directions' decoders and the exchange pairing, once a protocol other than raw is chosen.
     private var decoder: ConversationDecoder?
@@ -87,6 +88,12 @@ final class ProxyRecordingTap {
     func noteTLS(_ tls: TLSDetails) {
         info.tls = tls
         tape?.noteTLS(tls)
+    }
+
+    /// What a toxic did: the session keeps every one, in order (held until the tape exists).
+    func noteFault(_ fault: FaultRecord) {
+        faults.append(fault)
+        tape?.noteFaults(faults)
     }
 
     func apply(_ outcome: CommitOutcome) { tape?.apply(outcome) }
@@ -200,6 +207,7 @@ final class ProxyRecordingTap {
         tape.countWireBytes(wireBytes.client, from: .client)
         tape.countWireBytes(wireBytes.server, from: .server)
         self.tape = tape
+        if !faults.isEmpty { tape.noteFaults(faults) }
         guard chosen != RawProtocol.self else { return }
         decoder = ConversationDecoder(chosen, limits: limits)
         guard chosen.completesOnQuiet else { return }

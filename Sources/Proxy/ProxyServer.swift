@@ -56,6 +56,17 @@ public final class ProxyServer: Sendable {
         await server.shutdownGracefully(grace: grace) { await sink?.shutdown() }
     }
 
+    /// Stops accepting and ends open connections within `grace`, leaving the recorder and the
+    /// event loops running: the fault API's proxies share one recorder, which may still report
+    /// commits onto these loops (`stopEventLoops` once it has shut down).
+    public func drain(grace: TimeAmount) async {
+        await server.drain(grace: grace)
+    }
+
+    public func stopEventLoops() async {
+        await server.stop()
+    }
+
     /// Over the connection limit: nothing the proxy could say fits every protocol, so it
     /// closes at once and records the refusal.
     private static func refuse(_ channel: Channel, configuration: ProxyConfiguration, sink: (any RecordingSink)?) {

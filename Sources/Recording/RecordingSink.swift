@@ -54,6 +54,8 @@ public protocol RecordingSink: AnyObject, Sendable {
     /// The session's TLS facts, whole, each time they grow (a handshake finished or failed, a side
     /// closed): the store keeps the latest.
     func noteTLS(_ session: RecordingSession, _ tls: TLSDetails)
+    /// The faults the session met so far, whole, each time one more is added: the store keeps the latest.
+    func noteFaults(_ session: RecordingSession, _ faults: [FaultRecord])
     func end(_ session: RecordingSession, _ end: SessionEnd)
     /// The rules, with this store's key, that every tape writing here applies before it appends.
     var redactor: Redactor? { get }

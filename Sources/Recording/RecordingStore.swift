@@ -111,7 +111,8 @@ extension RecordingStore {
                        bytesFromClient: summary.bytesFromClient, bytesFromServer: summary.bytesFromServer,
                        messageCount: summary.messageCount)
         }
-        return CompleteSession(id: id, info: summary.info, end: end, endReason: summary.endReason, messages: messages)
+        return CompleteSession(id: id, info: summary.info, end: end, endReason: summary.endReason, messages: messages,
+                               faults: summary.faults)
     }
 }
 

@@ -99,6 +99,12 @@ public final class SessionTape {
         sink.noteTLS(session, tls)
     }
 
+    /// Hands the session's faults to the sink (each time one more is added). Before the end only.
+    public func noteFaults(_ faults: [FaultRecord]) {
+        guard endReason == nil, let sink, let session else { return }
+        sink.noteFaults(session, faults)
+    }
+
     /// Takes in an outcome the sink delivered: a commit moves the window on.
     public func apply(_ outcome: CommitOutcome) {
         guard case .committed(let seq) = outcome else { return }

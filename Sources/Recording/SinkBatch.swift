@@ -3,11 +3,13 @@ package enum SinkOperation: Sendable {
     case begin(RecordingSession)
     case message(RecordingSession, RecordedMessage)
     case tls(RecordingSession, TLSDetails)
+    case faults(RecordingSession, [FaultRecord])
     case end(RecordingSession, SessionEnd)
 
     package var session: RecordingSession {
         switch self {
-        case .begin(let session), .message(let session, _), .tls(let session, _), .end(let session, _): session
+        case .begin(let session), .message(let session, _), .tls(let session, _), .faults(let session, _),
+             .end(let session, _): session
         }
     }
 

@@ -19,10 +19,13 @@ public struct SessionSummary: Sendable, Equatable {
     public var messageCount: Int64
     public var replayOf: Int64?
     public var tls: TLSDetails?
+    /// What toxics did to it (a proxy with faults, docs/FAULTS.md), in order.
+    public var faults: [FaultRecord]
 
     public init(id: Int64, kind: String, decoding: String, recorder: String, clientHost: String, clientPort: Int,
                 serverHost: String, serverPort: Int, startedMicros: Int64, endedMicros: Int64?, endReason: String?,
-                bytesFromClient: Int64, bytesFromServer: Int64, messageCount: Int64, replayOf: Int64?, tls: TLSDetails? = nil) {
+                bytesFromClient: Int64, bytesFromServer: Int64, messageCount: Int64, replayOf: Int64?, tls: TLSDetails? = nil,
+                faults: [FaultRecord] = []) {
         self.id = id
         self.kind = kind
         self.decoding = decoding
@@ -39,6 +42,7 @@ public struct SessionSummary: Sendable, Equatable {
         self.messageCount = messageCount
         self.replayOf = replayOf
         self.tls = tls
+        self.faults = faults
     }
 
     /// The session's fixed facts; kinds and decodings this binary does not know read as the closest it does.
@@ -160,13 +164,17 @@ public struct CompleteSession: Sendable, Equatable {
     /// As stored; kept as text when this binary does not know it.
     public var endReason: String?
     public var messages: [RecordedMessage]
+    /// What toxics did to it (a copy keeps them).
+    public var faults: [FaultRecord]
 
-    public init(id: Int64? = nil, info: SessionInfo, end: SessionEnd?, endReason: String? = nil, messages: [RecordedMessage]) {
+    public init(id: Int64? = nil, info: SessionInfo, end: SessionEnd?, endReason: String? = nil, messages: [RecordedMessage],
+                faults: [FaultRecord] = []) {
         self.id = id
         self.info = info
         self.end = end
         self.endReason = endReason ?? end?.reason.rawValue
         self.messages = messages
+        self.faults = faults
     }
 }
 

@@ -107,6 +107,10 @@ public final class SQLiteRecorder: RecordingSink, HealthReporting, @unchecked Se
         enqueue(.tls(session, tls))
     }
 
+    public func noteFaults(_ session: RecordingSession, _ faults: [FaultRecord]) {
+        enqueue(.faults(session, faults))
+    }
+
     public func end(_ session: RecordingSession, _ end: SessionEnd) {
         enqueue(.end(session, end))
     }
@@ -248,6 +252,7 @@ public final class SQLiteRecorder: RecordingSink, HealthReporting, @unchecked Se
                 case .begin: break
                 case .message(_, let message): try statements.insertMessage.insert(message, sessionID: session.storedID!)
                 case .tls(_, let tls): try statements.noteTLS(session.storedID!, tls)
+                case .faults(_, let faults): try statements.noteFaults(session.storedID!, faults)
                 case .end(_, let end):
                     try statements.close(session.storedID!, end)
                     statements.insertMessage.forget(session: session.storedID!)
@@ -326,6 +331,7 @@ private final class Statements {
     let insertMessage: MessageInsert
     let closeSession: Statement
     let setTLS: Statement
+    let setFaults: Statement
 
     init(_ database: Database, segments: SegmentWriter) throws {
         begin = try database.prepare("BEGIN IMMEDIATE")
@@ -341,6 +347,7 @@ private final class Statements {
             WHERE id = ?
             """)
         setTLS = try database.prepare("UPDATE sessions SET tls = ?, sni = ? WHERE id = ?")
+        setFaults = try database.prepare("UPDATE sessions SET faults = ? WHERE id = ?")
     }
 
     func ensureRow(_ session: RecordingSession, insertedNow: inout [RecordingSession]) throws {
@@ -369,6 +376,11 @@ private final class Statements {
     func noteTLS(_ sessionID: Int64, _ tls: TLSDetails) throws {
         try setTLS.bind([.text(tls.jsonText), .optionalText(tls.serverName), .integer(sessionID)])
         try setTLS.run()
+    }
+
+    func noteFaults(_ sessionID: Int64, _ faults: [FaultRecord]) throws {
+        try setFaults.bind([.text(faults.jsonText), .integer(sessionID)])
+        try setFaults.run()
     }
 }
 

@@ -23,6 +23,8 @@ public struct SessionJSON: Encodable {
     var replayOf: Int64?
     /// With TLS: `client` and `server` legs as stored (TLSDetails), keys in camelCase → snake_case.
     var tls: TLSDetails?
+    /// What toxics did to it, in order (docs/FAULTS.md); absent when none did.
+    var faults: [FaultRecord]?
     var messages: [MessageJSON]?
 
     public init(_ session: SessionSummary, messages: [MessageJSON]? = nil) {
@@ -42,6 +44,7 @@ public struct SessionJSON: Encodable {
         messageCount = session.messageCount
         replayOf = session.replayOf
         tls = session.tls
+        faults = session.faults.isEmpty ? nil : session.faults
         self.messages = messages
     }
 }

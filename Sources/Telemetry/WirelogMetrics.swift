@@ -76,6 +76,11 @@ public enum WirelogMetrics {
         "Transactions that failed: what they held was not stored and not acknowledged.")
     public static let storeReady = MetricDefinition(
         "wirelog_store_ready", .gauge, labels: ["store"], "1 while the store accepts commits, 0 while it refuses them (see /readyz).")
+    // Faults (`proxy --api`, `--fault`, `--faults`): `proxy` is the proxy's name, `toxic` its type.
+    public static let toxicsApplied = MetricDefinition(
+        "wirelog_toxics_applied_total", .counter, labels: ["proxy", "toxic"],
+        "Toxics applied to proxied connections (one per toxic per connection that got it).")
+
     public static let postgresReconnects = MetricDefinition(
         "wirelog_postgres_reconnects_total", .counter, "Connections the recorder made again after losing PostgreSQL.")
     public static let postgresOutage = MetricDefinition(
@@ -103,7 +108,7 @@ public enum WirelogMetrics {
         wireBytes, messages, sessionsEnded, decodeErrors, redactions,
         recorderBatches, recorderRecords, recorderBytes, recorderCommitDuration, recorderQueue, recorderOldestUnacknowledged,
         storageErrors, storeReady, postgresReconnects, postgresOutage,
-        tlsHandshakes, tlsHandshakeFailures, mockRequests,
+        tlsHandshakes, tlsHandshakeFailures, mockRequests, toxicsApplied,
         residentMemory, openFiles, cpuSeconds, startTime,
     ]
 

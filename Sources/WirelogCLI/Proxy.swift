@@ -35,8 +35,8 @@ struct ProxyCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on (port 0 picks a free one). (default: \(defaultListen))", transform: HostPort.parse)
     var listen = defaultListen
 
-    @Option(help: ArgumentHelp("The server every connection is forwarded to (a host name, IPv4 or [IPv6] address).", valueName: "host:port"), transform: HostPort.parse)
-    var upstream: HostPort
+    @Option(help: ArgumentHelp("The server every connection is forwarded to (a host name, IPv4 or [IPv6] address); optional with --api.", valueName: "host:port"), transform: HostPort.parse)
+    var upstream: HostPort?
 
     @OptionGroup var recording: RecordingOptions
 
@@ -73,9 +73,18 @@ struct ProxyCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "TLS to the upstream") var upstreamTLS: UpstreamTLSOptions
 
+    @OptionGroup(title: "Faults (toxiproxy's toxics and API)") var faultOptions: FaultOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        guard let upstream else {
+            if faultOptions.api == nil { throw ValidationError("give --upstream host:port (or --api host:port to start with no proxies)") }
+            if !faultOptions.fault.isEmpty { throw ValidationError("--fault applies to the --upstream proxy: give --upstream, or add toxics over the API") }
+            try recording.webAccess.validate(faultOptions.api!)
+            return
+        }
+        if let api = faultOptions.api { try recording.webAccess.validate(api) }
         guard upstream.port > 0 else { throw ValidationError("--upstream needs a port other than 0") }
         guard maxLine > 0 else { throw ValidationError("--max-line must be positive") }
         guard maxMessage > 0 else { throw ValidationError("--max-message must be positive") }
@@ -91,7 +100,7 @@ struct ProxyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.makeLogger(label: "wirelog.proxy")
-        var configuration = ProxyConfiguration(upstreamHost: upstream.host, upstreamPort: upstream.port)
+        var configuration = ProxyConfiguration(upstreamHost: upstream?.host ?? "", upstreamPort: upstream?.port ?? 0)
         configuration.listenHost = listen.host
         configuration.listenPort = listen.port
         configuration.decoding = decode
@@ -108,6 +117,7 @@ struct ProxyCommand: AsyncParsableCommand {
         configuration.upstreamTLS = try upstreamTLS.clientTLS(handshakeTimeout: tls.handshakeTimeout, keyLog: keyLog)
         configuration.startTLS = starttls ?? (configuration.tls != nil && ProxyConfiguration.startTLSApplies(to: decode))
 
+        if faultOptions.isUsed { return try await runWithFaults(configuration, logger: logger) }
         let proxy = try await recording.makeServer(listen: listen, logger: logger) { sink in
             ProxyServer(configuration: configuration, sink: sink, logger: logger)
         }
@@ -120,6 +130,6 @@ struct ProxyCommand: AsyncParsableCommand {
         let (authority, created) = try tlsSetup { try CertificateAuthority.openOrCreate(directory: tlsMintCa) }
         let path = CertificateAuthority.certificatePath(in: tlsMintCa)
         logger.info("\(created ? "made a new" : "using the") CA for minted certificates: trust \(path) in the clients (e.g. curl --cacert \(path))")
-        return .minted(authority, defaultName: upstream.host)
+        return .minted(authority, defaultName: upstream?.host ?? "localhost")
     }
 }

@@ -94,9 +94,11 @@ struct RecordingOptions: ParsableArguments {
 
     /// Makes the server with the recorder it needs, holding `listen` and `--web` first: a port
     /// in use is one line naming it and exit 2, and creates no database.
-    func makeServer<S: RecordingServer>(listen: HostPort, logger: Logger,
+    /// With `handOver`, the server's `ListeningServer` takes over the socket held for `listen`
+    /// (`HeldListeners`); a server that binds `listen` some other way passes false.
+    func makeServer<S: RecordingServer>(listen: HostPort, extra: [Listener] = [], handOver: Bool = true, logger: Logger,
                                         _ make: ((any RecordingSink)?) -> S) async throws -> PreparedServer<S> {
-        let reservations = try listeners(listen).map { listener in
+        let reservations = try (listeners(listen) + extra).map { listener in
             do {
                 return try PortReservation(listener.address)
             } catch {
@@ -110,8 +112,8 @@ struct RecordingOptions: ParsableArguments {
         let sink = try await openRecorder(logger: logger)
         let server = make(sink)
         // `listen` is the server's own: it serves whoever connected while the store opened.
-        reservations.first?.handOver()
-        for reservation in reservations.dropFirst() { reservation.release() }
+        if handOver { reservations.first?.handOver() }
+        for reservation in reservations.dropFirst(handOver ? 1 : 0) { reservation.release() }
         let readiness = Readiness(recorder: sink as? any HealthReporting)
         return PreparedServer(server: server, readiness: readiness,
                               operations: registry.map { OperationsRoutes(registry: $0, readiness: readiness) })
@@ -157,7 +159,7 @@ extension ProxyServer: RecordingServer {}
 /// `grace`, record everything, exit 0. A second SIGINT (Ctrl-C) stops at once, exit 130.
 /// `recording`'s `--web` viewer, if any, runs beside it and stops with it.
 func runUntilSignalled(_ prepared: PreparedServer<some RecordingServer>, recording: RecordingOptions, listen: HostPort,
-                       logger: Logger) async throws {
+                       extra: [(service: any Service, listener: Listener)] = [], logger: Logger) async throws {
     let listeners = recording.listeners(listen)
     let service = RecordingService(server: prepared.server, readiness: prepared.readiness,
                                    grace: .microseconds(recording.shutdownGrace.microseconds), logger: logger)
@@ -166,7 +168,8 @@ func runUntilSignalled(_ prepared: PreparedServer<some RecordingServer>, recordi
     let group = ServiceGroup(configuration: .init(
         services: [.init(service: NamingFailures(service: service, listener: listeners[0]))]
             + (viewer.map { [.init(service: NamingFailures(service: $0.service, listener: listeners[1]))] } ?? [])
-            + (metrics.map { [.init(service: NamingFailures(service: $0, listener: listeners[listeners.count - 1]))] } ?? []),
+            + (metrics.map { [.init(service: NamingFailures(service: $0, listener: listeners[listeners.count - 1]))] } ?? [])
+            + extra.map { .init(service: NamingFailures(service: $0.service, listener: $0.listener)) },
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     DamagedStore.shared.whenReported { Task { await group.triggerGracefulShutdown() } }

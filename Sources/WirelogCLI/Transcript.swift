@@ -20,7 +20,7 @@ struct Transcript {
         let started = RelativeTime.localTimestamp(session.startedMicros, fractionDigits: 3)
         var title = "session \(session.id)  \(session.kind)  \(EndpointText.of(session.clientHost, session.clientPort)) → \(EndpointText.of(session.serverHost, session.serverPort))"
         if !session.recorder.isEmpty { title += "  recorded by \(Escaping.escape(Array(session.recorder.utf8)))" }
-        return [title, "started \(started), \(ending(session))"] + TLSText.lines(session.tls)
+        return [title, "started \(started), \(ending(session))"] + TLSText.lines(session.tls) + FaultText.lines(session)
     }
 
     /// `ended after 70.4ms: quit; 6 messages, 32 bytes from client, 24 from server` (or `still open; …`).

@@ -66,6 +66,7 @@ import Glibc
         func begin(_ session: RecordingSession) { sessions.append(session) }
         func append(_ session: RecordingSession, _ message: RecordedMessage) { messages.append(message) }
         func noteTLS(_ session: RecordingSession, _ tls: TLSDetails) {}
+        func noteFaults(_ session: RecordingSession, _ faults: [FaultRecord]) {}
         func end(_ session: RecordingSession, _ end: SessionEnd) { ends.append(end) }
         func shutdown() async {}
 

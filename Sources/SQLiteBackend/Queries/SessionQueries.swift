@@ -15,10 +15,10 @@ extension SessionSummary {
     private static func selecting(counters: String) -> String {
         """
         s.id, s.kind, s.decoding, s.recorder, s.client_host, s.client_port, s.server_host, s.server_port, s.started_us,
-        s.ended_us, s.end_reason, \(counters), s.replay_of, s.tls
+        s.ended_us, s.end_reason, \(counters), s.replay_of, s.tls, s.faults
         """
     }
-    static let columnCount: Int32 = 16
+    static let columnCount: Int32 = 17
 
     init(_ statement: Statement, from first: Int32 = 0) {
         self.init(
@@ -30,7 +30,8 @@ extension SessionSummary {
             endReason: statement.text(first + 10),
             bytesFromClient: statement.int64(first + 11), bytesFromServer: statement.int64(first + 12),
             messageCount: statement.int64(first + 13), replayOf: statement.optionalInt64(first + 14),
-            tls: statement.text(first + 15).flatMap(TLSDetails.init(jsonText:)))
+            tls: statement.text(first + 15).flatMap(TLSDetails.init(jsonText:)),
+            faults: [FaultRecord](jsonText: statement.text(first + 16)))
     }
 }
 

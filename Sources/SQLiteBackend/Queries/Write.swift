@@ -29,8 +29,8 @@ extension SessionQueries {
         let insertSession = try database.cached("""
             INSERT INTO sessions (kind, decoding, recorder, client_host, client_port, server_host, server_port, started_us,
                                   ended_us, end_reason, bytes_from_client, bytes_from_server, message_count, replay_of, origin,
-                                  tls, sni)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  tls, sni, faults)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let insertMessage = try MessageInsert(database)
         return try database.transaction(.immediate) {
@@ -50,6 +50,7 @@ extension SessionQueries {
                     .integer(end?.bytesFromClient ?? 0), .integer(end?.bytesFromServer ?? 0), .integer(end?.messageCount ?? 0),
                     info.replayOf.map(SQLValue.integer) ?? .null, .optionalText(origin),
                     .optionalText(info.tls?.jsonText), .optionalText(info.tls?.serverName),
+                    .optionalText(session.faults.isEmpty ? nil : session.faults.jsonText),
                 ])
                 try insertSession.run()
                 let id = database.lastInsertRowID

@@ -19,6 +19,8 @@ struct SessionView: Encodable {
     let recorderText: String
     /// `sessions show`'s TLS lines (`TLS client ↔ wirelog: TLSv1.3 …`), none without TLS.
     let tlsText: [String]
+    /// `sessions show`'s fault lines (`fault +0.001s  rst (…) upstream: …`), none without faults.
+    let faultText: [String]
 
     init(_ summary: SessionSummary) {
         session = SessionJSON(summary)
@@ -28,9 +30,10 @@ struct SessionView: Encodable {
         serverText = EndpointText.of(summary.serverHost, summary.serverPort)
         recorderText = Escaping.escape(Array(summary.recorder.utf8))
         tlsText = TLSText.lines(summary.tls)
+        faultText = FaultText.lines(summary)
     }
 
-    private enum CodingKeys: String, CodingKey { case startedText, durationText, clientText, serverText, recorderText, tlsText }
+    private enum CodingKeys: String, CodingKey { case startedText, durationText, clientText, serverText, recorderText, tlsText, faultText }
 
     func encode(to encoder: any Encoder) throws {
         try session.encode(to: encoder)
@@ -41,6 +44,7 @@ struct SessionView: Encodable {
         try container.encode(serverText, forKey: .serverText)
         try container.encode(recorderText, forKey: .recorderText)
         try container.encode(tlsText, forKey: .tlsText)
+        try container.encode(faultText, forKey: .faultText)
     }
 }
 

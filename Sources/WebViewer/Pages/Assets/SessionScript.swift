@@ -49,6 +49,7 @@ extension Assets {
       for (const line of session.tls_text) entries.push(["TLS", line.slice("TLS ".length)]);
       const legs = session.tls || {};
       switchSeq = (legs.client && legs.client.start_tls_after_seq) ?? (legs.server && legs.server.start_tls_after_seq) ?? null;
+      for (const line of session.fault_text) entries.push(["fault", line.slice("fault ".length)]);
       const nodes = [];
       for (const [name, value] of entries) nodes.push(el("dt", { text: name }), el("dd", { text: value }));
       if (session.replay_of != null) {

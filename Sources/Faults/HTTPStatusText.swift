@@ -1,0 +1,19 @@
+import NIOCore
+
+/// The reply of the `http_status` toxic: a whole HTTP/1.1 response that says it is a fault.
+enum HTTPStatusText {
+    private static let reasons: [Int: String] = [
+        400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout",
+        429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+        504: "Gateway Timeout",
+    ]
+
+    /// `503 Service Unavailable`
+    static func line(_ status: Int) -> String { "\(status) \(reasons[status] ?? "Fault")" }
+
+    static func response(_ status: Int) -> ByteBuffer {
+        let body = "wirelog fault: \(line(status))\n"
+        return ByteBuffer(string: "HTTP/1.1 \(line(status))\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+    }
+}

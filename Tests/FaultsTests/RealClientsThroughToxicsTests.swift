@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Programs nobody here wrote, through toxics: each toxic's effect seen on the wire. Times are
+/// only lower bounds (a toxic cannot make anything faster); exactness is benchmarks/faults.sh's.
+@Suite struct RealClientsThroughToxicsTests {
+    private func elapsed(_ body: () throws -> Void) rethrows -> TimeInterval {
+        let start = Date()
+        try body()
+        return Date().timeIntervalSince(start)
+    }
+
+    @Test func redisCLIThroughLatencyThenRespError() async throws {
+        let lab = try await FaultLab()
+        let port = try lab.redisProxy("redis")
+        #expect(try lab.api("POST", "/proxies/redis/toxics", #"{"type":"latency","attributes":{"latency":400}}"#).status == 200)
+        var reply = ""
+        #expect(try elapsed { reply = try lab.redisCLI(port, "PING") } >= 0.4)
+        #expect(reply == "PONG\n")
+
+        // resp_error: every command answered with an error, none forwarded (SET would have stored).
+        #expect(try lab.api("POST", "/reset").status == 204)
+        #expect(try lab.api("POST", "/proxies/redis/toxics", #"{"type":"resp_error","stream":"upstream"}"#).status == 200)
+        #expect(try lab.redisCLI(port, "SET", "k", "v") == "ERR wirelog fault\n\n")
+        #expect(try lab.redisCLI(port, "-r", "3", "PING") == String(repeating: "ERR wirelog fault\n\n", count: 3))
+        #expect(try lab.redisCLI(lab.redisPort, "EXISTS", "k") == "0\n")
+        #expect(try lab.stop().failure == nil)
+    }
+
+    @Test func curlThroughBandwidthAndLimitData() async throws {
+        let lab = try await FaultLab()
+        let site = lab.directory.file("site")
+        try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+        let body = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        try body.write(to: URL(fileURLWithPath: site + "/blob.bin"))
+        let httpPort = try freePort()
+        let server = try Program("python3", ["-m", "http.server", String(httpPort), "--bind", "127.0.0.1", "--directory", site])
+        defer { server.stop() }
+        try await waitUntilListening(port: httpPort)
+        let made = try lab.api("POST", "/proxies", #"{"name":"web","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(httpPort)"}"#)
+        let port = try FaultLab.port(made.body)
+        let url = "http://127.0.0.1:\(port)/blob.bin"
+        let output = lab.directory.file("fetched.bin")
+
+        // 1,000 KB/s: 300 kB take at least 0.3 s, and arrive whole.
+        #expect(try lab.api("POST", "/proxies/web/toxics", #"{"type":"bandwidth","attributes":{"rate":1000}}"#).status == 200)
+        let took = try elapsed { _ = try Program.run("curl", ["-sS", "--max-time", "20", "-o", output, url]) }
+        #expect(took >= 0.3)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == body)
+
+        // limit_data: exactly 1,000 bytes of the reply, then the connection closes.
+        #expect(try lab.api("DELETE", "/proxies/web/toxics/bandwidth_downstream").status == 204)
+        #expect(try lab.api("POST", "/proxies/web/toxics", #"{"type":"limit_data","attributes":{"bytes":1000}}"#).status == 200)
+        let socket = try TestSocket.connect(port: port)
+        defer { socket.close() }
+        try socket.send(Array("GET /blob.bin HTTP/1.0\r\nHost: x\r\n\r\n".utf8))
+        let received = try socket.receiveAll()
+        #expect(received.count == 1_000)
+        #expect(String(decoding: received.prefix(12), as: UTF8.self) == "HTTP/1.0 200")
+        #expect(throws: (any Error).self) { try Program.run("curl", ["-sS", "--max-time", "20", "-o", output, url]) }
+
+        // http_status: the request is answered by the proxy, never forwarded.
+        #expect(try lab.api("DELETE", "/proxies/web/toxics/limit_data_downstream").status == 204)
+        let answer = try lab.api("POST", "/proxies/web/toxics", #"{"type":"http_status","stream":"upstream","attributes":{"status":503}}"#)
+        #expect(answer.status == 200, "\(answer.body)")
+        let refused = try Program.run("curl", ["-sS", "--max-time", "20", "-w", "%{http_code}", url])
+        #expect(refused == "wirelog fault: 503 Service Unavailable\n503")
+        #expect(try lab.stop().failure == nil)
+    }
+
+    @Test func psqlMeetsResetPeer() async throws {
+        let lab = try await FaultLab()
+        let postgres = try TestPostgres.serverAddress()
+        let made = try lab.api("POST", "/proxies", #"{"name":"pg","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(postgres.port)"}"#)
+        let port = try FaultLab.port(made.body)
+        #expect(try lab.api("POST", "/proxies/pg/toxics", #"{"type":"reset_peer","attributes":{"timeout":0}}"#).status == 200)
+        let user = URLComponents(string: ProcessInfo.processInfo.environment[TestPostgres.urlVariable] ?? "")?.user ?? "postgres"
+        let psql = try WirelogProcess(["psql", "-X", "-w", "-qAt", "-d", "postgresql://\(user)@127.0.0.1:\(port)/postgres?sslmode=disable",
+                                       "-c", "SELECT 1"], executable: "/usr/bin/env").wait(timeout: 30)
+        #expect(psql.status != 0)
+        #expect(psql.stderrText.contains("reset by peer") || psql.stderrText.contains("closed the connection unexpectedly"), "\(psql.stderrText)")
+        #expect(try lab.stop().failure == nil)
+    }
+
+    @Test func oneOffFaultsAndAFaultsFile() async throws {
+        let directory = TemporaryDirectory()
+        let redisPort = try freePort()
+        let redis = try Program("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                                directory: directory.path)
+        defer { redis.stop() }
+        try await waitUntilListening(port: redisPort)
+        let proxy = try WirelogProcess(["proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(redisPort)", "--db", directory.file("a.sqlite"),
+                                        "--fault", "latency:latency=300,stream=upstream"])
+        let port = try proxy.listeningPort()
+        var reply = ""
+        #expect(try elapsed { reply = try Program.run("redis-cli", ["-p", String(port), "PING"]) } >= 0.3)
+        #expect(reply == "PONG\n")
+        proxy.signal(SIGTERM)
+        #expect(try proxy.wait().failure == nil)
+
+        let file = directory.file("faults.json")
+        try Data(#"[{"name":"slow","upstream":"127.0.0.1:\#(redisPort)","toxics":[{"type":"latency","attributes":{"latency":300}}]}]"#.utf8)
+            .write(to: URL(fileURLWithPath: file))
+        let lab = try await FaultLab(arguments: ["--faults", file])
+        let slow = try lab.api("GET", "/proxies/slow")
+        #expect(slow.body.contains(#""toxics":[{"attributes":{"latency":300,"jitter":0},"name":"latency_downstream""#))
+        let slowPort = try FaultLab.port(slow.body)
+        #expect(try elapsed { _ = try lab.redisCLI(slowPort, "PING") } >= 0.3)
+        #expect(try lab.stop().failure == nil)
+
+        let bad = try WirelogProcess.run(["proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(redisPort)",
+                                          "--db", directory.file("b.sqlite"), "--fault", "latency:latency=-1"])
+        #expect(bad.status != 0)
+        #expect(bad.stderrText.contains("--fault 'latency:latency=-1': bad request body: latency must not be negative, not -1"))
+    }
+}
