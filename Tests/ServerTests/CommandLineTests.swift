@@ -52,7 +52,13 @@ import TestSupport
         locker.standardOutput = lockerOutput
         try locker.run()
         defer { if locker.isRunning { locker.terminate() } }
-        #expect(String(decoding: lockerOutput.fileHandleForReading.availableData, as: UTF8.self) == "locked\n")
+        var said = Data()
+        while !said.contains(UInt8(ascii: "\n")) {
+            let more = lockerOutput.fileHandleForReading.availableData
+            try #require(!more.isEmpty, "the locking process ended: \(String(decoding: said, as: UTF8.self))")
+            said += more
+        }
+        #expect(String(decoding: said, as: UTF8.self) == "locked\n")
 
         let port = try closedLoopbackPort()
         let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:\(port)", "--db", path, "--busy-timeout", "60s"])
