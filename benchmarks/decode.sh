@@ -14,17 +14,14 @@ ROOT=$PWD
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-50}
-BIN=${WIRELOG_BIN:-$(swift build -c release --show-bin-path)/wirelog}
-[[ -x $BIN ]] || { echo "build first: swift build -c release (or set WIRELOG_BIN)" >&2; exit 1; }
+# shellcheck source=benchmarks/lib.sh
+source "$ROOT/benchmarks/lib.sh"
+prepare decodebench
 for tool in redis-server redis-benchmark nginx wrk pgbench; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install redis-server redis-tools nginx-light wrk postgresql)" >&2; exit 1; }
 done
-WORK=$(mktemp -d /tmp/wirelog-decodebench.XXXXXX)
-PIDS=()
 PG_DIR=
 declare -A PID_OF
-# shellcheck source=benchmarks/lib.sh
-source "$ROOT/benchmarks/lib.sh"
 cleanup() {
     [[ -n $PG_DIR ]] && scripts/pg-test-cluster stop "$PG_DIR" >/dev/null 2>&1 || true
     stop_started

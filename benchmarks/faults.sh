@@ -18,14 +18,11 @@ CONNS=${CONNS:-50}
 LATENCY=${LATENCY:-20}
 RATE=${RATE:-1000}
 BYTES=${BYTES:-5000000}
-BIN=${WIRELOG_BIN:-$(swift build -c release --show-bin-path)/wirelog}
-[[ -x $BIN ]] || { echo "build first: swift build -c release (or set WIRELOG_BIN)" >&2; exit 1; }
-command -v redis-server >/dev/null || { echo "needs redis-server" >&2; exit 1; }
-WORK=$(mktemp -d /tmp/wirelog-faultsbench.XXXXXX)
-PIDS=()
-declare -A PID_OF PORT_OF
 # shellcheck source=benchmarks/lib.sh
 source "$ROOT/benchmarks/lib.sh"
+prepare faultsbench
+command -v redis-server >/dev/null || { echo "needs redis-server" >&2; exit 1; }
+declare -A PID_OF PORT_OF
 trap stop_started EXIT
 
 proxy() {  # proxy NAME UPSTREAM-PORT ARGS…: a recording proxy on PORT_OF[NAME]

@@ -87,3 +87,12 @@ stop_started() {
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
+
+# prepare NAME: the binary to measure in BIN (a release build, or $WIRELOG_BIN), an empty work
+# directory in WORK and PIDS for `start`; the caller sets its EXIT trap (`stop_started` at least).
+prepare() {
+    BIN=${WIRELOG_BIN:-$(swift build -c release --show-bin-path)/wirelog}
+    [[ -x $BIN ]] || { echo "build first: swift build -c release (or set WIRELOG_BIN)" >&2; exit 1; }
+    WORK=$(mktemp -d "/tmp/wirelog-$1.XXXXXX")
+    PIDS=()
+}

@@ -12,14 +12,11 @@ ROOT=$PWD
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-50}
-BIN=${WIRELOG_BIN:-$(swift build -c release --show-bin-path)/wirelog}
-[[ -x $BIN ]] || { echo "build first: swift build -c release (or set WIRELOG_BIN)" >&2; exit 1; }
-command -v redis-server >/dev/null || { echo "needs redis-server" >&2; exit 1; }
-WORK=$(mktemp -d /tmp/wirelog-metricsbench.XXXXXX)
-PIDS=()
-declare -A PID_OF PORT_OF
 # shellcheck source=benchmarks/lib.sh
 source "$ROOT/benchmarks/lib.sh"
+prepare metricsbench
+command -v redis-server >/dev/null || { echo "needs redis-server" >&2; exit 1; }
+declare -A PID_OF PORT_OF
 trap stop_started EXIT
 
 recorder() {  # recorder NAME METRICS(yes|no) COMMAND ARGS…: a wirelog recorder on PORT_OF[NAME]

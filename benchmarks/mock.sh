@@ -17,13 +17,10 @@ ROOT=$PWD
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-50}
-BIN=${WIRELOG_BIN:-$(swift build -c release --show-bin-path)/wirelog}
-[[ -x $BIN ]] || { echo "build first: swift build -c release (or set WIRELOG_BIN)" >&2; exit 1; }
-WORK=$(mktemp -d /tmp/wirelog-mockbench.XXXXXX)
-PIDS=()
-trap stop_started EXIT
 # shellcheck source=benchmarks/lib.sh
 source "$ROOT/benchmarks/lib.sh"
+prepare mockbench
+trap stop_started EXIT
 background() {  # background NAME PORT command…: started, its PID in PID_OF[NAME], listening on PORT
     local name=$1 port=$2; shift 2
     "$@" >"$WORK/$name.log" 2>&1 &

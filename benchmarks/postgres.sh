@@ -13,10 +13,9 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-50}
 PG_SESSIONS=${PG_SESSIONS:-1000000}
-BIN=${WIRELOG_BIN:-$(swift build -c release --show-bin-path)/wirelog}
-[[ -x $BIN ]] || { echo "build first: swift build -c release (or set WIRELOG_BIN)" >&2; exit 1; }
-WORK=$(mktemp -d /tmp/wirelog-pgbench.XXXXXX)
-PIDS=()
+# shellcheck source=benchmarks/lib.sh
+source "$ROOT/benchmarks/lib.sh"
+prepare pgbench
 # A server that syncs its WAL, as a real one does (the test cluster runs fsync=off).
 eval "$(WIRELOG_PG_FSYNC=on "$ROOT/scripts/pg-test-cluster" start)"
 cleanup() {
@@ -31,8 +30,6 @@ fresh_db() {  # fresh_db NAME: a new database, its URL on stdout
     psql -X -q "$BASE" -c "CREATE DATABASE $1" >/dev/null
     echo "${BASE%/*}/$1"
 }
-# shellcheck source=benchmarks/lib.sh
-source "$ROOT/benchmarks/lib.sh"
 serve() {  # serve NAME DB [OPTION…]: a recording serve; its port in PORT
     PORT=$(free_port)
     "$BIN" serve --listen "127.0.0.1:$PORT" --db "$2" --recorder-name "$1" --log-level warning "${@:3}" >"$WORK/$1.log" 2>&1 &

@@ -14,11 +14,10 @@ DURATION=${DURATION:-5s}
 CONNS=${CONNS:-50}
 BULK=${BULK:-268435456}
 BULK_CONNS=${BULK_CONNS:-1}
-BIN=${WIRELOG_BIN:-$(swift build -c release --show-bin-path)/wirelog}
-[[ -x $BIN ]] || { echo "build first: swift build -c release (or set WIRELOG_BIN)" >&2; exit 1; }
+# shellcheck source=benchmarks/lib.sh
+source "$ROOT/benchmarks/lib.sh"
+prepare redactbench
 command -v redis-server >/dev/null || { echo "needs redis-server (apt-get install redis-server)" >&2; exit 1; }
-WORK=$(mktemp -d /tmp/wirelog-redactbench.XXXXXX)
-PIDS=()
 declare -A PID_OF
 cleanup() {
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -26,8 +25,6 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-# shellcheck source=benchmarks/lib.sh
-source "$ROOT/benchmarks/lib.sh"
 rate() {  # rate PORT SERVER-NAME REQUEST EXPECT: "requests/s server-CPU-µs-per-request" of one wirelog bench run
     local pid=${PID_OF[$2]} before after
     before=$(cpu_ticks "$pid")

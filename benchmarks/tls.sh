@@ -13,16 +13,13 @@ DURATION=${DURATION:-5s}
 CONNS=${CONNS:-50}
 BULK=${BULK:-268435456}
 HANDSHAKE_SECONDS=${HANDSHAKE_SECONDS:-5}
-BIN=${WIRELOG_BIN:-$(swift build -c release --show-bin-path)/wirelog}
-[[ -x $BIN ]] || { echo "build first: swift build -c release (or set WIRELOG_BIN)" >&2; exit 1; }
+# shellcheck source=benchmarks/lib.sh
+source "$ROOT/benchmarks/lib.sh"
+prepare tlsbench
 for tool in haproxy redis-server openssl; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install haproxy redis-server openssl)" >&2; exit 1; }
 done
-WORK=$(mktemp -d /tmp/wirelog-tlsbench.XXXXXX)
-PIDS=()
 trap stop_started EXIT
-# shellcheck source=benchmarks/lib.sh
-source "$ROOT/benchmarks/lib.sh"
 declare -A PID_AT
 start() {  # start PORT COMMAND…: runs it in the background (its PID in PID_AT[PORT]), waits for PORT
     local port=$1; shift

@@ -17,11 +17,10 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-50}
 VIEWERS=${VIEWERS:-100}
-BIN=${WIRELOG_BIN:-$(swift build -c release --show-bin-path)/wirelog}
-[[ -x $BIN ]] || { echo "build first: swift build -c release (or set WIRELOG_BIN)" >&2; exit 1; }
-WORK=$(mktemp -d /tmp/wirelog-webbench.XXXXXX)
+# shellcheck source=benchmarks/lib.sh
+source "$ROOT/benchmarks/lib.sh"
+prepare webbench
 CLIENT="python3 $ROOT/benchmarks/web_client.py"
-PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -29,8 +28,6 @@ cleanup() {
 }
 trap cleanup EXIT
 log() { echo "$*" >&2; }
-# shellcheck source=benchmarks/lib.sh
-source "$ROOT/benchmarks/lib.sh"
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
 
 DB_FILE=${DB:-$WORK/web.sqlite}
