@@ -20,8 +20,14 @@ public enum HeldListeners {
         held.withLockedValue { $0[Key(host: host, port: port)] = socket }
     }
 
-    /// The socket held for `host:port`, which the caller now owns; nil when none is.
+    /// The socket held for `host:port`, which the caller now owns; nil when none is. The host may
+    /// be spelled another way (`[::1]` and `::1`): a port other than 0 held by this process is the
+    /// same address, since binding it again would fail.
     static func take(host: String, port: Int) -> NIOBSDSocket.Handle? {
-        held.withLockedValue { $0.removeValue(forKey: Key(host: host, port: port)) }
+        held.withLockedValue { held in
+            if let socket = held.removeValue(forKey: Key(host: host, port: port)) { return socket }
+            guard port != 0, let key = held.keys.first(where: { $0.port == port }) else { return nil }
+            return held.removeValue(forKey: key)
+        }
     }
 }

@@ -71,9 +71,9 @@ extension ProxyCommand {
             ProxyFleet.Request(name: faultOptions.proxyName, listen: listen.description, upstream: $0.description, toxics: oneOffs)
         }
         let main = startup == nil ? api!.address : listen
-        // The fleet's proxies and the API bind their own addresses.
+        // `--listen`'s proxy takes its held socket over; the API (Hummingbird) binds its own address.
         let prepared = try await recording.makeServer(listen: main, extra: startup == nil ? [] : api.map { [$0] } ?? [],
-                                                      handOver: false, logger: logger) { sink in
+                                                      handOver: startup != nil, logger: logger) { sink in
             FleetServer(fleet: ProxyFleet(template: template, sink: sink, logger: logger), startup: startup,
                         recorderName: recording.recorderName, filed: filed)
         }

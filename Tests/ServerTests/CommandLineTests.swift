@@ -33,7 +33,9 @@ import TestSupport
     /// The port is held from the start, before the store opens; a client that connects meanwhile
     /// (here serve waits for another process's write lock on the database) is served once serve is
     /// ready, not reset when the hold ends: a script that waits for the port can use it at once.
-    @Test func aClientThatConnectsWhileTheStoreOpensIsServed() async throws {
+    /// The same for a proxy with toxics (its listener is one of a fleet's).
+    @Test(arguments: [false, true])
+    func aClientThatConnectsWhileTheStoreOpensIsServed(throughAProxyWithFaults: Bool) async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("locked.sqlite")
         #expect(try WirelogProcess.run(["bench", "populate", "--sessions", "1", "--db", path]).failure == nil)
@@ -61,7 +63,17 @@ import TestSupport
         #expect(String(decoding: said, as: UTF8.self) == "locked\n")
 
         let port = try closedLoopbackPort()
-        let serve = try WirelogProcess(["serve", "--listen", "127.0.0.1:\(port)", "--db", path, "--busy-timeout", "60s"])
+        var upstream: WirelogProcess?
+        let command: [String]
+        if throughAProxyWithFaults {
+            let server = try WirelogProcess(["serve", "--no-record", "--listen", "127.0.0.1:0"])
+            upstream = server
+            command = ["proxy", "--upstream", "127.0.0.1:\(try server.listeningPort())", "--fault", "latency:latency=1"]
+        } else {
+            command = ["serve"]
+        }
+        defer { upstream?.process.terminate() }
+        let serve = try WirelogProcess(command + ["--listen", "127.0.0.1:\(port)", "--db", path, "--busy-timeout", "60s"])
         defer { serve.process.terminate() }
         try await waitUntilListening(port: port)
         let client = try TestSocket.connect(port: port)
