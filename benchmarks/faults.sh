@@ -43,7 +43,8 @@ echo "## Faults (benchmarks/faults.sh, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cor
 echo
 P_REDIS=$(free_port); start redis "$P_REDIS" redis-server --port "$P_REDIS" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK"
 proxy plain "$P_REDIS"
-proxy machinery "$P_REDIS" --api "127.0.0.1:$(free_port)"
+# A proxy of a fleet (--api) runs one event loop unless told: as many as the plain one, to compare like with like.
+proxy machinery "$P_REDIS" --api "127.0.0.1:$(free_port)" --threads "$(nproc)"
 proxy latency "$P_REDIS" --fault "latency:latency=$LATENCY,stream=downstream"
 
 rp=(); rm=()

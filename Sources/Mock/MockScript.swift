@@ -60,7 +60,9 @@ public struct MockScript: Sendable {
     public let distinctRequests: [[UInt8]]
     /// For each of `distinctRequests` (same index), the indexes in `turns` of its recordings, in order.
     public let turnsOfDistinctRequest: [[Int]]
-    /// The decoding the sessions share, else raw: the mock's own sessions are recorded with it.
+    /// The decoding the sessions that said anything share, else raw: the mock's own sessions are
+    /// recorded with it. A connection that closed without a byte (a port probe) was never decoded:
+    /// it says nothing of the protocol.
     public let decoding: Decoding
 
     /// Throws `MockScriptError` when the sessions give nothing to answer with, or give a client
@@ -83,7 +85,7 @@ public struct MockScript: Sendable {
         let turnsByRequest = Dictionary(grouping: turns.indices) { turns[$0].request.raw }
         distinctRequests = turnsByRequest.keys.sorted { $0.count > $1.count || ($0.count == $1.count && $0.lexicographicallyPrecedes($1)) }
         turnsOfDistinctRequest = distinctRequests.map { turnsByRequest[$0] ?? [] }
-        let decodings = Set(recorded.map(\.summary.decoding))
+        let decodings = Set(recorded.filter { !$0.messages.isEmpty }.map(\.summary.decoding))
         decoding = decodings.count == 1 ? decodings.first.flatMap(Decoding.init(rawValue:)) ?? .raw : .raw
     }
 

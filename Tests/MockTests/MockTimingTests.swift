@@ -24,6 +24,21 @@ import Testing
         return try MockScript([(summary, messages)], order: .any)
     }
 
+    /// A session that never said a byte (a port probe, recorded undecoded) does not turn the
+    /// sessions that did into bytes to match.
+    @Test func aSilentSessionLeavesTheOthersDecoding() throws {
+        func summary(_ id: Int64, _ decoding: String) -> SessionSummary {
+            SessionSummary(id: id, kind: "proxy", decoding: decoding, recorder: "test", clientHost: "127.0.0.1", clientPort: 1,
+                           serverHost: "127.0.0.1", serverPort: 2, startedMicros: 0, endedMicros: 1, endReason: "client_closed",
+                           bytesFromClient: 0, bytesFromServer: 0, messageCount: 0, replayOf: nil)
+        }
+        let request = StoredMessage(id: 1, sessionID: 2, seq: 1, atMicros: 1, sender: .client,
+                                    raw: Array("GET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8), verb: "GET", payload: nil, replyCode: nil)
+        let script = try MockScript([(summary(1, "raw"), []), (summary(2, "http"), [request])], order: .any)
+        #expect(script.decoding == Decoding("http"))
+        #expect(try MockScript([(summary(1, "raw"), [request]), (summary(2, "http"), [request])], order: .any).decoding == .raw)
+    }
+
     private static func channel(_ script: MockScript, configure: (inout MockConfiguration) -> Void = { _ in }) throws -> EmbeddedChannel {
         var configuration = MockConfiguration()
         configure(&configuration)
