@@ -11,6 +11,14 @@ import TestSupport
         return Date().timeIntervalSince(start)
     }
 
+    /// A proxy `pg` in front of the suite's PostgreSQL with `toxic`; its port.
+    private func postgresProxy(_ lab: FaultLab, toxic: String) throws -> Int {
+        let postgres = try TestPostgres.serverAddress()
+        let made = try lab.api("POST", "/proxies", #"{"name":"pg","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(postgres.port)"}"#)
+        #expect(try lab.api("POST", "/proxies/pg/toxics", toxic).status == 200)
+        return try FaultLab.port(made.body)
+    }
+
     /// psql through the proxy on `port` to the suite's PostgreSQL, errors with their SQLSTATE.
     private func psql(_ port: Int, _ sql: String) throws -> ProcessResult {
         let user = URLComponents(string: ProcessInfo.processInfo.environment[TestPostgres.urlVariable] ?? "")?.user ?? "postgres"
@@ -99,12 +107,8 @@ import TestSupport
 
     @Test func psqlGetsASerializationFailureForUpdatesOnly() async throws {
         let lab = try await FaultLab()
-        let postgres = try TestPostgres.serverAddress()
-        let made = try lab.api("POST", "/proxies", #"{"name":"pg","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(postgres.port)"}"#)
-        let port = try FaultLab.port(made.body)
-        let toxic = #"{"type":"pg_error","stream":"upstream","attributes":{"sqlstate":"40001","message":"could not serialize access"},"#
-            + #""condition":{"query":"UPDATE*"}}"#
-        #expect(try lab.api("POST", "/proxies/pg/toxics", toxic).status == 200)
+        let port = try postgresProxy(lab, toxic: #"{"type":"pg_error","stream":"upstream","#
+            + #""attributes":{"sqlstate":"40001","message":"could not serialize access"},"condition":{"query":"UPDATE*"}}"#)
         let select = try psql(port, "SELECT 41 + 1")
         #expect(select.status == 0 && select.stdoutText == "42\n", "\(select.stderrText)")
         // Never forwarded: the table does not exist, and the server would have said so.
@@ -116,10 +120,7 @@ import TestSupport
 
     @Test func psqlMeetsResetPeer() async throws {
         let lab = try await FaultLab()
-        let postgres = try TestPostgres.serverAddress()
-        let made = try lab.api("POST", "/proxies", #"{"name":"pg","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(postgres.port)"}"#)
-        let port = try FaultLab.port(made.body)
-        #expect(try lab.api("POST", "/proxies/pg/toxics", #"{"type":"reset_peer","attributes":{"timeout":0}}"#).status == 200)
+        let port = try postgresProxy(lab, toxic: #"{"type":"reset_peer","attributes":{"timeout":0}}"#)
         let refused = try psql(port, "SELECT 1")
         #expect(refused.status != 0)
         #expect(refused.stderrText.contains("reset by peer") || refused.stderrText.contains("closed the connection unexpectedly"), "\(refused.stderrText)")
