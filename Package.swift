@@ -364,7 +364,7 @@ let package = Package(
         .testTarget(
             name: "FaultsTests",
             dependencies: [
-                "Faults", "FaultAPI", "Recording", "SQLiteBackend", "Backends", "TestSupport", "Proxy", "Server", "Client", "wirelog",
+                "Faults", "FaultAPI", "Protocols", "Recording", "SQLiteBackend", "Backends", "TestSupport", "Proxy", "Server", "Client", "wirelog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

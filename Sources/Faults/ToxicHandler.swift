@@ -41,10 +41,15 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Bytes passed on (limit_data, hang).
     private var passedBytes: Int64 = 0
     private var heldClose: (CloseMode, EventLoopPromise<Void>?)?
-    /// http_status: the request's head so far.
+    /// The toxics that read requests: bytes not yet a whole request, the decoder that cuts them
+    /// (once the protocol is known), and whether the request being cut in pieces goes on.
     private var heldRequest = ByteBuffer()
-    /// resp_error: frames the client's commands.
-    private var commands: (any WireDecoder)?
+    private var requests: (decoder: any WireDecoder, protocolName: String)?
+    private var forwardingRequest = true
+    /// Past a request the decoder cannot frame (or a tunnel): the rest goes on as it comes.
+    private var passingEverything = false
+    /// drop_after: the matching requests forwarded so far.
+    private var exchanges: Int64 = 0
     /// Sends bytes to the client (through its direction's toxics), then closes it if told.
     private let answerClient: (ByteBuffer, _ thenClose: Bool) -> Void
     private var reportedEffect = false
@@ -161,32 +166,9 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 report(FaultAction(toxic: toxic, direction: direction, what: "closed the connection after \(passedBytes) bytes"))
                 enqueueClose(.all, nil, due: start)
             }
-        case .httpStatus:
+        case .httpStatus, .respError, .pgError, .dropAfter:
             drop(promise)
-            guard !finished else { return }
-            heldRequest.writeImmutableBuffer(buffer)
-            // The head is enough to answer; a head past 64 KiB is answered as it stands.
-            if heldRequest.readableBytesView.firstRange(of: [13, 10, 13, 10]) != nil || heldRequest.readableBytes >= 1 << 16 {
-                finished = true
-                heldRequest = ByteBuffer()
-                answerClient(HTTPStatusText.response(Int(toxic["status"])), true)
-                report(FaultAction(toxic: toxic, direction: direction,
-                                   what: "answered the request with \(HTTPStatusText.line(Int(toxic["status"]))) without forwarding it, then closed"))
-            }
-        case .respError:
-            drop(promise)
-            heldRequest.writeImmutableBuffer(buffer)
-            if commands == nil { commands = RESPProtocol.makeDecoders(limits: DecoderLimits()).client }
-            var answered = 0
-            while commands?.decode(buffer: &heldRequest) != nil {
-                answerClient(ByteBuffer(string: "-ERR wirelog fault\r\n"), false)
-                answered += 1
-            }
-            heldRequest.discardReadBytes()
-            if answered > 0 && !reportedEffect {
-                reportedEffect = true
-                report(FaultAction(toxic: toxic, direction: direction, what: "answered commands with -ERR wirelog fault without forwarding them"))
-            }
+            readRequests(buffer, due: start)
         case .hang:
             let remaining = toxic["after_bytes"] - passedBytes
             if remaining <= 0 { return drop(promise) }
@@ -197,7 +179,7 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 report(FaultAction(toxic: toxic, direction: direction, what: "stopped forwarding after \(passedBytes) bytes, the connection held open"))
             }
         }
-        if !reportedEffect, ![.limitData, .hang, .httpStatus, .respError].contains(toxic.type) {
+        if !reportedEffect, toxic.type != .limitData, toxic.type != .hang, !toxic.type.readsRequests {
             reportedEffect = true
             report(FaultAction(toxic: toxic, direction: direction, what: effectText))
         }
@@ -216,13 +198,108 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 reportedEffect = true
                 report(FaultAction(toxic: toxic, direction: direction, what: "delayed the close by \(toxic["delay"]) ms"))
             }
-        case .timeout where mode == .output, .resetPeer where mode == .output, .httpStatus where mode == .output:
+        case .timeout where mode == .output, .resetPeer where mode == .output:
+            heldClose = (mode, promise)
+        case _ where toxic.type.readsRequests && mode == .output && finished:
             heldClose = (mode, promise)
         case .hang where mode == .output && passedBytes >= toxic["after_bytes"]:
             heldClose = (mode, promise)
+        case _ where toxic.type.readsRequests && !finished && heldRequest.readableBytes > 0:
+            // What never became a whole request goes on before the close.
+            enqueue(heldRequest, nil, due: max(lastDue, context.eventLoop.now))
+            heldRequest.clear()
+            fallthrough
         default:
             if queue.isEmpty { context.close(mode: mode, promise: promise) } else { enqueueClose(mode, promise, due: lastDue) }
         }
+    }
+
+    // MARK: Requests
+
+    /// Cuts the client's bytes into requests with the protocol's decoder; each either goes on or
+    /// gets the toxic (answered, or the connection dropped) when it matches the condition.
+    private func readRequests(_ buffer: ByteBuffer, due: NIODeadline) {
+        guard !passingEverything else { return enqueue(buffer, nil, due: due) }
+        heldRequest.writeImmutableBuffer(buffer)
+        if requests == nil,
+           // drop_after reads whichever protocol the client speaks; until that is known, bytes wait.
+           let found = toxic.type.requestProtocol ?? WireProtocols.detect(heldRequest.readableBytesView, final: false) {
+            requests = (found.makeDecoders(limits: Self.limits).client, found.name)
+            passingEverything = found.name == RawProtocol.name
+        }
+        while requests != nil, !finished, !passingEverything, let request = requests?.decoder.decode(buffer: &heldRequest) {
+            let isPiece = request.fields.contains { $0.name == "continuation" }
+            if request.decodeError != nil {
+                passingEverything = true
+            } else if !isPiece {
+                forwardingRequest = !fault(request)
+            }
+            if forwardingRequest {
+                enqueue(request.raw, nil, due: due)
+                if isTunnel(request) { passingEverything = true }
+            }
+        }
+        // Past what a decoder may hold without a request coming out, this is not the protocol.
+        if heldRequest.readableBytes > Self.limits.maxBufferedBytes { passingEverything = true }
+        if finished {
+            heldRequest.clear()
+        } else if passingEverything, heldRequest.readableBytes > 0 {
+            enqueue(heldRequest, nil, due: due)
+            heldRequest.clear()
+        }
+        heldRequest.discardReadBytes()
+    }
+
+    private static let limits = DecoderLimits()
+
+    /// Whether `request` gets the toxic (and what it did), or goes on.
+    private func fault(_ request: DecodedMessage) -> Bool {
+        guard let protocolName = requests?.protocolName else { return false }
+        // A request proper: a PostgreSQL turn with a statement (not the login), else one with a verb.
+        let isRequest = protocolName == PostgresProtocol.name ? request.fields.contains { $0.name == "statement" } : request.verb != nil
+        guard isRequest, toxic.requests.matches(request, protocolName: protocolName) else { return false }
+        switch toxic.type {
+        case .httpStatus:
+            finished = true
+            answerClient(HTTPStatusText.response(Int(toxic["status"])), true)
+            report(FaultAction(toxic: toxic, direction: direction,
+                               what: "answered \(request.verb ?? "a request") with \(HTTPStatusText.line(Int(toxic["status"]))) without forwarding it, then closed"))
+        case .respError:
+            answerClient(ByteBuffer(string: "-\(toxic.text("error"))\r\n"), false)
+            reportOnce("answered \(toxic.requests.isEmpty ? "commands" : "matching commands") with -\(toxic.text("error")) without forwarding them")
+        case .pgError:
+            let ready = (request.fields.first { $0.name == "messages" }?.value.text).map { $0.hasSuffix("Sync") || $0.hasSuffix("Query") } ?? true
+            answerClient(ByteBuffer(bytes: PostgresProtocol.errorResponse(sqlstate: toxic.text("sqlstate"), message: toxic.text("message"), ready: ready)), false)
+            reportOnce("answered \(toxic.requests.isEmpty ? "queries" : "matching queries") with ERROR \(toxic.text("sqlstate")) without forwarding them")
+        case .dropAfter:
+            guard exchanges >= toxic["exchanges"] else {
+                exchanges += 1
+                return false
+            }
+            finished = true
+            answerClient(ByteBuffer(), true)
+            report(FaultAction(toxic: toxic, direction: direction, what: "dropped the connection at request \(exchanges + 1), after \(exchanges) exchanges"))
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// After CONNECT or an Upgrade, the bytes are no longer requests of the protocol.
+    private func isTunnel(_ request: DecodedMessage) -> Bool {
+        guard requests?.protocolName == HTTP1Protocol.name else { return false }
+        if request.verb == "CONNECT" { return true }
+        let headLength = request.fields.first { $0.name == "body_offset" }.flatMap { field -> Int? in
+            if case .integer(let length) = field.value { Int(length) } else { nil }
+        } ?? request.raw.readableBytes
+        let head = request.raw.readableBytesView.prefix(headLength)
+        return String(decoding: head, as: UTF8.self).lowercased().contains("\r\nupgrade:")
+    }
+
+    private func reportOnce(_ what: String) {
+        guard !reportedEffect else { return }
+        reportedEffect = true
+        report(FaultAction(toxic: toxic, direction: direction, what: what))
     }
 
     // MARK: The queue
@@ -397,7 +474,7 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .timeout: toxic["timeout"] == 0 ? "dropped bytes, holding the connection open" : "dropped bytes; closes after \(toxic["timeout"]) ms without data"
         case .resetPeer: "dropped bytes; resets \(toxic["timeout"]) ms after the first"
         case .cut: "passes bytes until the cut at \(toxic["after"]) ms"
-        case .limitData, .hang, .httpStatus, .respError: ""
+        case .limitData, .hang, .httpStatus, .respError, .pgError, .dropAfter: ""
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Protocols
 
 /// Toxics from what people and programs write: toxiproxy's JSON (the API, `--faults`) and the
 /// `--fault` one-liner. Bad input is toxiproxy's status and one-line message.
@@ -56,18 +57,35 @@ public enum ToxicParsing {
                 guard toxic.type.attributeNames.contains(key) else {
                     throw .badRequestBody("\(toxic.type.rawValue) has no attribute \(key) (it has \(toxic.type.attributeNames.joined(separator: ", ")))")
                 }
-                toxic.attributes[key] = try whole(value, key)
+                if toxic.type.textDefaults[key] != nil {
+                    guard let text = value as? String else { throw .badRequestBody("\(key) must be a string") }
+                    toxic.attributes[key] = .text(text)
+                } else {
+                    toxic.attributes[key] = .number(try whole(value, key))
+                }
             }
         }
         if let value = object["condition"], !(value is NSNull) {
             guard let condition = value as? [String: Any] else { throw .badRequestBody("condition must be a JSON object") }
-            for key in condition.keys where key != "client" { throw .badRequestBody("unknown condition \(key) (there is client)") }
+            let known = ["client"] + RequestCondition.fields.map(\.name)
+            for key in condition.keys.sorted() where !known.contains(key) {
+                throw .badRequestBody("unknown condition \(key) (there are \(known.joined(separator: ", ")))")
+            }
+            // A condition replaces the one before, whole.
+            toxic.clients = nil
             if let client = condition["client"] {
                 guard let text = client as? String, let range = ClientCondition(text) else {
                     throw .badRequestBody("condition client must be an address or CIDR range such as 10.0.0.0/8")
                 }
                 toxic.clients = range
             }
+            var patterns: [String: String] = [:]
+            for field in RequestCondition.fields.map(\.name) {
+                guard let pattern = condition[field] else { continue }
+                guard let text = pattern as? String, !text.isEmpty else { throw .badRequestBody("condition \(field) must be a pattern such as /api/*") }
+                patterns[field] = text
+            }
+            toxic.requests = RequestCondition(patterns)
         }
         try validate(toxic)
     }
@@ -87,8 +105,28 @@ public enum ToxicParsing {
     }
 
     static func validate(_ toxic: Toxic) throws(FaultError) {
-        if [.httpStatus, .respError].contains(toxic.type), toxic.stream != .upstream {
-            throw .badRequestBody("\(toxic.type.rawValue) answers requests: its stream is upstream")
+        if toxic.type.readsRequests, toxic.stream != .upstream {
+            throw .badRequestBody("\(toxic.type.rawValue) reads requests: its stream is upstream")
+        }
+        if !toxic.requests.isEmpty {
+            guard toxic.type.readsRequests else {
+                throw .badRequestBody("conditions on requests apply to toxics that read them (http_status, resp_error, pg_error, drop_after)")
+            }
+            let fields = RequestCondition.fields.filter { field in toxic.type.requestProtocol.map { $0.name == field.protocol } ?? true }
+            for (field, _) in toxic.requests.patterns where !fields.contains(where: { $0.name == field }) {
+                throw .badRequestBody("\(toxic.type.rawValue) requests have no \(field) (they have \(fields.map(\.name).joined(separator: ", ")))")
+            }
+        }
+        if toxic.type == .respError {
+            let error = toxic.text("error")
+            guard !error.isEmpty, !error.utf8.contains(where: { $0 == 13 || $0 == 10 }) else {
+                throw .badRequestBody("resp_error's error is one line of text such as LOADING Redis is loading the dataset in memory")
+            }
+        }
+        if toxic.type == .pgError {
+            guard toxic.text("sqlstate").utf8.count == 5, toxic.text("sqlstate").allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber) }) else {
+                throw .badRequestBody("pg_error's sqlstate is five characters, digits and capitals, such as 40001")
+            }
         }
         if toxic.type == .httpStatus {
             guard (100...599).contains(toxic["status"]) else { throw .badRequestBody("http_status needs a status from 100 to 599") }
@@ -102,12 +140,15 @@ public enum ToxicParsing {
     }
 
     /// `--fault 'latency:latency=100,jitter=10,stream=downstream'`: a type, then attributes and
-    /// `name`, `stream`, `toxicity`, `client` as key=value pairs.
+    /// `name`, `stream`, `toxicity` and the conditions (`client`, `path`…) as key=value pairs; a
+    /// text attribute's value is the text as it stands (up to the next comma).
     public static func oneLiner(_ text: String) throws(FaultError) -> Toxic {
         let parts = text.split(separator: ":", maxSplits: 1)
         guard let first = parts.first else { throw FaultError("empty --fault: give a toxic type such as latency:latency=100", status: 400) }
         var object: [String: Any] = ["type": String(first)]
         var attributes: [String: Any] = [:]
+        var condition: [String: Any] = [:]
+        let texts = ToxicType(rawValue: String(first))?.textDefaults ?? [:]
         if parts.count == 2 {
             for pair in parts[1].split(separator: ",") {
                 let keyValue = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -117,7 +158,9 @@ public enum ToxicParsing {
                 let (key, value) = (keyValue[0], keyValue[1])
                 switch key {
                 case "name", "stream": object[key] = value
-                case "client": object["condition"] = ["client": value]
+                case "client": condition[key] = value
+                case _ where RequestCondition.fields.contains(where: { $0.name == key }): condition[key] = value
+                case _ where texts[key] != nil: attributes[key] = value
                 case "toxicity":
                     guard let number = Double(value) else { throw .badRequestBody("toxicity must be a number") }
                     object[key] = NSNumber(value: number)
@@ -128,6 +171,7 @@ public enum ToxicParsing {
             }
         }
         object["attributes"] = attributes
+        if !condition.isEmpty { object["condition"] = condition }
         return try toxic(object)
     }
 }

@@ -383,7 +383,7 @@ final class MockConversation: ConversationRole {
             errorReply = Array("-ERR \(text.map { $0 == "\r" || $0 == "\n" ? " " : String($0) }.joined())\r\n".utf8)
         default:
             let messages = shape?["messages"] ?? "S"
-            errorReply = PostgresWire.error(sqlstate: PostgresWire.missSQLState, text, ready: messages.hasSuffix("S") || messages.hasSuffix("Q"))
+            errorReply = PostgresProtocol.errorResponse(sqlstate: PostgresWire.missSQLState, message: text, ready: messages.hasSuffix("S") || messages.hasSuffix("Q"))
         }
         var explanation = "\(text) (from \(conversation.clientDescription))"
         var action = configuration.onMiss

@@ -1,3 +1,4 @@
+import Protocols
 import Replay
 
 /// The PostgreSQL backend messages the mock writes itself rather than repeats: a login (a
@@ -17,13 +18,11 @@ enum PostgresWire {
     /// AuthenticationOk, the parameters and key data, ReadyForQuery idle: a login with no password
     /// (any user, trust).
     static func login(_ parameters: [UInt8]) -> [UInt8] {
-        message("R", int32(0)) + parameters + readyForQuery
+        PostgresProtocol.backendMessage("R", PostgresProtocol.int32(0)) + parameters + PostgresProtocol.readyForQuery
     }
 
     /// The SQLSTATE of a miss: feature_not_supported (what was asked is not in the recordings).
     static let missSQLState = "0A000"
-
-    static let readyForQuery = message("Z", [UInt8(ascii: "I")])
 
     /// The ParameterStatus and BackendKeyData messages of a recorded login (its server messages
     /// up to the first ReadyForQuery); nil when the recording holds none.
@@ -43,25 +42,6 @@ enum PostgresWire {
         [("server_version", "16.0 (wirelog mock)"), ("server_encoding", "UTF8"), ("client_encoding", "UTF8"),
          ("DateStyle", "ISO, MDY"), ("integer_datetimes", "on"), ("standard_conforming_strings", "on"),
          ("TimeZone", "UTC")].flatMap { name, value in
-            message("S", Array(name.utf8) + [0] + Array(value.utf8) + [0])
-        } + message("K", int32(1) + int32(1))
-
-    /// An ErrorResponse (severity ERROR), and ReadyForQuery when the turn it answers asked for one
-    /// (it ended in Sync or Query).
-    static func error(sqlstate: String, _ text: String, ready: Bool) -> [UInt8] {
-        var fields: [UInt8] = []
-        for (code, value) in [("S", "ERROR"), ("V", "ERROR"), ("C", sqlstate), ("M", text)] {
-            fields += [UInt8(ascii: Unicode.Scalar(code)!)] + Array(value.utf8.filter { $0 != 0 }) + [0]
-        }
-        return message("E", fields + [0]) + (ready ? readyForQuery : [])
-    }
-
-    private static func message(_ type: Unicode.Scalar, _ body: [UInt8]) -> [UInt8] {
-        [UInt8(ascii: type)] + int32(body.count + 4) + body
-    }
-
-    private static func int32(_ value: Int) -> [UInt8] {
-        [UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
-         UInt8(truncatingIfNeeded: value)]
-    }
+            PostgresProtocol.backendMessage("S", Array(name.utf8) + [0] + Array(value.utf8) + [0])
+        } + PostgresProtocol.backendMessage("K", PostgresProtocol.int32(1) + PostgresProtocol.int32(1))
 }

@@ -11,6 +11,22 @@ import TestSupport
         return Date().timeIntervalSince(start)
     }
 
+    /// A proxy `pg` in front of the suite's PostgreSQL with `toxic`; its port.
+    private func postgresProxy(_ lab: FaultLab, toxic: String) throws -> Int {
+        let postgres = try TestPostgres.serverAddress()
+        let made = try lab.api("POST", "/proxies", #"{"name":"pg","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(postgres.port)"}"#)
+        #expect(try lab.api("POST", "/proxies/pg/toxics", toxic).status == 200)
+        return try FaultLab.port(made.body)
+    }
+
+    /// psql through the proxy on `port` to the suite's PostgreSQL, errors with their SQLSTATE.
+    private func psql(_ port: Int, _ sql: String) throws -> ProcessResult {
+        let user = URLComponents(string: ProcessInfo.processInfo.environment[TestPostgres.urlVariable] ?? "")?.user ?? "postgres"
+        return try WirelogProcess(["psql", "-X", "-w", "-qAt", "-v", "VERBOSITY=verbose", "-d",
+                                   "postgresql://\(user)@127.0.0.1:\(port)/postgres?sslmode=disable", "-c", sql],
+                                  executable: "/usr/bin/env").wait(timeout: 30)
+    }
+
     @Test func redisCLIThroughLatencyThenRespError() async throws {
         let lab = try await FaultLab()
         let port = try lab.redisProxy("redis")
@@ -60,26 +76,54 @@ import TestSupport
         #expect(String(decoding: received.prefix(12), as: UTF8.self) == "HTTP/1.0 200")
         #expect(throws: (any Error).self) { try Program.run("curl", ["-sS", "--max-time", "20", "-o", output, url]) }
 
-        // http_status: the request is answered by the proxy, never forwarded.
+        // http_status, only for paths under /api/: those are answered by the proxy, never forwarded.
         #expect(try lab.api("DELETE", "/proxies/web/toxics/limit_data_downstream").status == 204)
-        let answer = try lab.api("POST", "/proxies/web/toxics", #"{"type":"http_status","stream":"upstream","attributes":{"status":503}}"#)
+        let answer = try lab.api("POST", "/proxies/web/toxics",
+                                 #"{"type":"http_status","stream":"upstream","attributes":{"status":503},"condition":{"path":"/api/*"}}"#)
         #expect(answer.status == 200, "\(answer.body)")
-        let refused = try Program.run("curl", ["-sS", "--max-time", "20", "-w", "%{http_code}", url])
+        let refused = try Program.run("curl", ["-sS", "--max-time", "20", "-w", "%{http_code}", "http://127.0.0.1:\(port)/api/blob.bin"])
         #expect(refused == "wirelog fault: 503 Service Unavailable\n503")
+        _ = try Program.run("curl", ["-sS", "--max-time", "20", "-o", output, url])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == body)
+        #expect(try lab.stop().failure == nil)
+    }
+
+    @Test func redisCLIGetsItsOwnErrorForGETOnlyThenADropAfterTwoExchanges() async throws {
+        let lab = try await FaultLab()
+        let port = try lab.redisProxy("redis")
+        let loading = #"{"type":"resp_error","stream":"upstream","attributes":{"error":"LOADING Redis is loading the dataset in memory"},"#
+            + #""condition":{"command":"GET"}}"#
+        #expect(try lab.api("POST", "/proxies/redis/toxics", loading).status == 200)
+        #expect(try lab.redisCLI(port, "SET", "k", "v") == "OK\n")
+        #expect(try lab.redisCLI(port, "GET", "k") == "LOADING Redis is loading the dataset in memory\n\n")
+
+        #expect(try lab.api("POST", "/reset").status == 204)
+        #expect(try lab.api("POST", "/proxies/redis/toxics", #"{"type":"drop_after","stream":"upstream","attributes":{"exchanges":2}}"#).status == 200)
+        let cli = try WirelogProcess(["redis-cli", "-p", String(port), "-r", "3", "GET", "k"], executable: "/usr/bin/env").wait(timeout: 20)
+        #expect(cli.stdoutText == "v\nv\n", "\(cli.stderrText)")
+        #expect(!cli.stderrText.isEmpty)
+        #expect(try lab.stop().failure == nil)
+    }
+
+    @Test func psqlGetsASerializationFailureForUpdatesOnly() async throws {
+        let lab = try await FaultLab()
+        let port = try postgresProxy(lab, toxic: #"{"type":"pg_error","stream":"upstream","#
+            + #""attributes":{"sqlstate":"40001","message":"could not serialize access"},"condition":{"query":"UPDATE*"}}"#)
+        let select = try psql(port, "SELECT 41 + 1")
+        #expect(select.status == 0 && select.stdoutText == "42\n", "\(select.stderrText)")
+        // Never forwarded: the table does not exist, and the server would have said so.
+        let update = try psql(port, "update no_such_table set x = 1")
+        #expect(update.status != 0)
+        #expect(update.stderrText.contains("ERROR:  40001: could not serialize access"), "\(update.stderrText)")
         #expect(try lab.stop().failure == nil)
     }
 
     @Test func psqlMeetsResetPeer() async throws {
         let lab = try await FaultLab()
-        let postgres = try TestPostgres.serverAddress()
-        let made = try lab.api("POST", "/proxies", #"{"name":"pg","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(postgres.port)"}"#)
-        let port = try FaultLab.port(made.body)
-        #expect(try lab.api("POST", "/proxies/pg/toxics", #"{"type":"reset_peer","attributes":{"timeout":0}}"#).status == 200)
-        let user = URLComponents(string: ProcessInfo.processInfo.environment[TestPostgres.urlVariable] ?? "")?.user ?? "postgres"
-        let psql = try WirelogProcess(["psql", "-X", "-w", "-qAt", "-d", "postgresql://\(user)@127.0.0.1:\(port)/postgres?sslmode=disable",
-                                       "-c", "SELECT 1"], executable: "/usr/bin/env").wait(timeout: 30)
-        #expect(psql.status != 0)
-        #expect(psql.stderrText.contains("reset by peer") || psql.stderrText.contains("closed the connection unexpectedly"), "\(psql.stderrText)")
+        let port = try postgresProxy(lab, toxic: #"{"type":"reset_peer","attributes":{"timeout":0}}"#)
+        let refused = try psql(port, "SELECT 1")
+        #expect(refused.status != 0)
+        #expect(refused.stderrText.contains("reset by peer") || refused.stderrText.contains("closed the connection unexpectedly"), "\(refused.stderrText)")
         #expect(try lab.stop().failure == nil)
     }
 

@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 @testable import Faults
+import Protocols
 
 /// Each toxic on an `EmbeddedChannel` whose clock the test moves: what reaches the peer, when,
 /// and how the connection ends. The channel's last handler stands for the proxy's glue.
@@ -33,6 +34,15 @@ import Testing
                 recorded.actions.append($0)
             }
             faults.attach(direction, anchor: glue.context!)
+        }
+
+        /// The client's side of the same connection (where request-reading toxics answer), on its loop.
+        func clientSide() throws -> (channel: EmbeddedChannel, glue: Glue) {
+            let client = (channel: EmbeddedChannel(loop: channel.embeddedEventLoop), glue: Glue())
+            try client.channel.pipeline.syncOperations.addHandler(client.glue)
+            try client.channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()
+            faults.attach(.downstream, anchor: client.glue.context!)
+            return client
         }
 
         func send(_ text: String) {
@@ -244,5 +254,79 @@ import Testing
         connection.advance(100)
         #expect(connection.faults.accepts(.downstream))
         #expect(connection.glue.writabilityChanges == 1)
+    }
+
+    // MARK: Toxics that read requests
+
+    /// A client's request toxics on the upstream side; what the client gets back.
+    struct Requests {
+        let upstream: Connection
+        let client: EmbeddedChannel
+
+        init(_ toxic: Toxic) throws {
+            upstream = try Connection(FaultSet([toxic]), direction: .upstream)
+            client = try upstream.clientSide().channel
+        }
+
+        func answers() throws -> String {
+            var text = ""
+            while let buffer = try client.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
+            return text
+        }
+    }
+
+    private func resp(_ words: String...) -> String {
+        "*\(words.count)\r\n" + words.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined()
+    }
+
+    @Test func respErrorAnswersOnlyMatchingCommandsWithItsOwnText() throws {
+        let requests = try Requests(Toxic(type: .respError, stream: .upstream, attributes: ["error": "LOADING Redis is loading the dataset in memory"],
+                                          requests: RequestCondition(["command": "get"])))
+        // Pipelined, and split mid-command: the cut does not depend on the reads.
+        let bytes = resp("GET", "k") + resp("SET", "k", "v") + resp("get", "k")
+        requests.upstream.send(String(bytes.prefix(20)))
+        requests.upstream.send(String(bytes.dropFirst(20)))
+        #expect(try requests.upstream.received().joined() == resp("SET", "k", "v"))
+        #expect(try requests.answers() == String(repeating: "-LOADING Redis is loading the dataset in memory\r\n", count: 2))
+        #expect(requests.upstream.actions.map(\.what) == ["answered matching commands with -LOADING Redis is loading the dataset in memory without forwarding them"])
+        #expect(requests.client.isActive)
+    }
+
+    @Test func httpStatusAnswersOnlyRequestsWhoseMethodAndPathMatch() throws {
+        let requests = try Requests(Toxic(type: .httpStatus, stream: .upstream, attributes: ["status": 503],
+                                          requests: RequestCondition(["method": "POST", "path": "/api/*"])))
+        let health = "GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n"
+        let other = "POST /login?next=/api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+        requests.upstream.send(health + other + "POST /api/users?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+        #expect(try requests.upstream.received().joined() == health + other)
+        #expect(try requests.answers().hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
+        #expect(!requests.client.isActive)
+    }
+
+    @Test func pgErrorAnswersMatchingQueriesWithTheirSQLSTATE() throws {
+        let requests = try Requests(Toxic(type: .pgError, stream: .upstream, attributes: ["sqlstate": "40001", "message": "could not serialize access"],
+                                          requests: RequestCondition(["query": "UPDATE*"])))
+        func query(_ sql: String) -> [UInt8] { PostgresProtocol.backendMessage("Q", Array(sql.utf8) + [0]) }
+        let startup = PostgresProtocol.int32(8 + 14 + 1) + PostgresProtocol.int32(196_608) + Array("user\0postgres\0".utf8) + [0]
+        let select = query("SELECT 1")
+        requests.upstream.channel.writeAndFlush(ByteBuffer(bytes: startup + select + query("  update t set x = 1") + select), promise: nil)
+        var forwarded: [UInt8] = []
+        while let buffer = try requests.upstream.channel.readOutbound(as: ByteBuffer.self) { forwarded += buffer.readableBytesView }
+        #expect(forwarded == startup + select + select)
+        let answer = try requests.answers()
+        #expect(Array(answer.utf8) == PostgresProtocol.errorResponse(sqlstate: "40001", message: "could not serialize access", ready: true))
+        #expect(requests.upstream.actions.map(\.what) == ["answered matching queries with ERROR 40001 without forwarding them"])
+    }
+
+    @Test func dropAfterLetsThatManyExchangesPassThenDropsTheConnection() throws {
+        let requests = try Requests(Toxic(type: .dropAfter, stream: .upstream, attributes: ["exchanges": 2]))
+        requests.upstream.send("PING\r\n")
+        requests.upstream.send(resp("PING"))
+        #expect(try requests.upstream.received() == ["PING\r\n", resp("PING")])
+        #expect(requests.client.isActive)
+        requests.upstream.send(resp("GET", "k"))
+        #expect(try requests.upstream.received() == [])
+        #expect(!requests.client.isActive)
+        #expect(requests.upstream.actions.map(\.what) == ["dropped the connection at request 3, after 2 exchanges"])
     }
 }
