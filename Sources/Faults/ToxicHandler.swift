@@ -428,13 +428,7 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
         finished = true
         report(FaultAction(toxic: toxic, direction: direction, what: why))
         failQueued(ChannelError.ioOnClosedChannel)
-        guard let socket = context.channel as? SocketOptionProvider else {
-            context.close(promise: nil)
-            return
-        }
-        socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
-        }
+        context.resetThenClose()
     }
 
     // MARK: The toxics' arithmetic

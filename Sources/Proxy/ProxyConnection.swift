@@ -301,13 +301,7 @@ package final class ProxyConnection {
     /// rather than ending it cleanly as if nothing had gone wrong.
     private func resetThenClose(_ target: Endpoint) {
         guard target.isOpen, let context = target.context else { return }
-        guard let socket = context.channel as? SocketOptionProvider else {
-            context.close(promise: nil)
-            return
-        }
-        socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
-        }
+        context.resetThenClose()
     }
 
     /// The shutdown grace period is over, or the recording failed: close both sides now.
