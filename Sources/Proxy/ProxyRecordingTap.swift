@@ -203,7 +203,7 @@ final class ProxyRecordingTap {
 
     private func start(_ chosen: any WireProtocol.Type) {
         info.decoding = Decoding(chosen.name)
-        let tape = SessionTape(sink: sink, info: info, delivery: .eventLoop(eventLoop), onCommit: onCommit)
+        let tape = SessionTape(sink: sink, info: info, delivery: .eventLoop(eventLoop), awaitsCommits: false, onCommit: onCommit)
         tape.countWireBytes(wireBytes.client, from: .client)
         tape.countWireBytes(wireBytes.server, from: .server)
         self.tape = tape

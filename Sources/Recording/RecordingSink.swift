@@ -30,6 +30,9 @@ public final class RecordingSession: @unchecked Sendable {
     public let info: SessionInfo
     package let delivery: CommitDelivery
     package let onCommit: @Sendable (CommitOutcome) -> Void
+    /// Whether the connection waits for commits to act (serve's reply leaves once its command is
+    /// committed); a session that does not (a proxy's) lets the sink gather larger transactions.
+    package let awaitsCommits: Bool
 
     /// The id the store gave the session. Set by the sink's writer before it delivers the outcome
     /// of the first transaction that held the session, so an `onCommit` handler may read it.
@@ -38,9 +41,11 @@ public final class RecordingSession: @unchecked Sendable {
     package var batchMark: UInt64 = 0
     package var batchHighestSeq: Int64 = 0
 
-    package init(info: SessionInfo, delivery: CommitDelivery, onCommit: @escaping @Sendable (CommitOutcome) -> Void) {
+    package init(info: SessionInfo, delivery: CommitDelivery, awaitsCommits: Bool = true,
+                 onCommit: @escaping @Sendable (CommitOutcome) -> Void) {
         self.info = info
         self.delivery = delivery
+        self.awaitsCommits = awaitsCommits
         self.onCommit = onCommit
     }
 }

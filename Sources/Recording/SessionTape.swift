@@ -30,13 +30,15 @@ public final class SessionTape {
 
     /// Starts recording the session into `sink`, or only counts it when `sink` is nil. `onCommit`
     /// hears every outcome through `delivery`; it should call `apply(_:)` before acting on it.
-    public init(sink: (any RecordingSink)?, info: SessionInfo, delivery: CommitDelivery = .writer,
+    /// `awaitsCommits` false says the connection never waits for a commit to act (a proxy forwards
+    /// at once), so the sink may take longer to commit its records, in larger transactions.
+    public init(sink: (any RecordingSink)?, info: SessionInfo, delivery: CommitDelivery = .writer, awaitsCommits: Bool = true,
                 onCommit: @escaping @Sendable (CommitOutcome) -> Void = { _ in }) {
         self.sink = sink
         redactor = sink?.redactor
         decoding = info.decoding
         if let sink {
-            let session = RecordingSession(info: info, delivery: delivery, onCommit: onCommit)
+            let session = RecordingSession(info: info, delivery: delivery, awaitsCommits: awaitsCommits, onCommit: onCommit)
             self.session = session
             sink.begin(session)
         } else {

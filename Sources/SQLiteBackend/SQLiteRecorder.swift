@@ -18,15 +18,27 @@ public final class SQLiteRecorder: RecordingSink, HealthReporting, @unchecked Se
     /// Whether `queue` holds a message whose bytes go to a segment file (noted as it is queued,
     /// rather than found by a second pass over every batch).
     private var queueHoldsLargeMessage = false
+    /// Whether `queue` holds a record of a session that waits for its commits (`awaitsCommits`:
+    /// serve's replies leave once their command is committed). Noted as records are queued.
+    private var queueIsAwaited = false
     private var writerIsWaiting = false
     private var writerIsGathering = false
     /// Operations (or bytes: large records amortise a commit on their own) a batch should hold
-    /// under load, and how long the writer waits for them.
+    /// under load, and how long the writer waits for them: briefly while a connection waits for
+    /// the commit, longer when none does (a proxy's records), since SQLite spends less per row in
+    /// larger transactions (a third less at 400 rows than at 42: `benchmarks/sqlite_rows.c`).
     private static let gatherTarget = 32
     private static let gatherBytes = 256 << 10
     private static let gatherMicros = 150
+    private static let unawaitedGatherTarget = 512
+    private static let unawaitedGatherBytes = 1 << 20
+    private static let unawaitedGatherMicros = 2_000
     /// Guarded by `condition`.
-    private var batchIsFull: Bool { queue.count >= Self.gatherTarget || queuedBytes >= Self.gatherBytes }
+    private var batchIsFull: Bool {
+        queueIsAwaited
+            ? queue.count >= Self.gatherTarget || queuedBytes >= Self.gatherBytes
+            : queue.count >= Self.unawaitedGatherTarget || queuedBytes >= Self.unawaitedGatherBytes
+    }
     private var stopping = false
     private var stopped = false
     private var warnedAboutBacklog = false
@@ -147,11 +159,14 @@ public final class SQLiteRecorder: RecordingSink, HealthReporting, @unchecked Se
         unacknowledged.queued()
         queuedBytes += operation.queuedBytes
         queueHoldsLargeMessage = queueHoldsLargeMessage || large
+        // The first awaited record ends a long gather: someone now waits for this commit.
+        let nowAwaited = !queueIsAwaited && operation.session.awaitsCommits
+        queueIsAwaited = queueIsAwaited || operation.session.awaitsCommits
         if queuedBytes > backlogWarningBytes && !warnedAboutBacklog {
             warnedAboutBacklog = true
             logger.warning("recording backlog above \(backlogWarningBytes >> 20) MiB: SQLite is falling behind, connections will be slowed")
         }
-        if writerIsWaiting || (writerIsGathering && batchIsFull) {
+        if writerIsWaiting || (writerIsGathering && (batchIsFull || nowAwaited)) {
             // One wake-up per sleep: the connections enqueueing before the writer runs need not signal.
             writerIsWaiting = false
             writerIsGathering = false
@@ -174,11 +189,16 @@ public final class SQLiteRecorder: RecordingSink, HealthReporting, @unchecked Se
                 condition.unlock()
                 break
             }
-            // A small previous batch means little concurrency: commit at once, latency first.
-            if previousBatchCount >= Self.gatherTarget / 4 && !batchIsFull && !stopping {
-                gatherMore()
+            if !batchIsFull && !stopping {
+                if !queueIsAwaited {
+                    gatherMore(micros: Self.unawaitedGatherMicros)
+                } else if previousBatchCount >= Self.gatherTarget / 4 {
+                    // (A small previous batch means little concurrency: commit at once, latency first.)
+                    gatherMore(micros: Self.gatherMicros)
+                }
             }
             swap(&batch, &queue)
+            queueIsAwaited = false
             unacknowledged.taken(emptied: true)
             let holdsLargeMessage = queueHoldsLargeMessage
             queueHoldsLargeMessage = false
@@ -221,15 +241,15 @@ public final class SQLiteRecorder: RecordingSink, HealthReporting, @unchecked Se
         writerDone.signal()
     }
 
-    /// Under concurrent load, waits up to `gatherMicros` (lock held by the caller) for the batch to
-    /// be full (`batchIsFull`). A commit has a fixed cost of several rows' worth (SQLite alone
-    /// spends about a third more per row in commits of 12 rows than of 100:
-    /// `benchmarks/sqlite_rows.c`), so fuller batches leave more CPU to the connections.
+    /// Waits up to `micros` (lock held by the caller) for the batch to be full (`batchIsFull`), or
+    /// for a record someone waits for to end a long gather. A commit has a fixed cost of several
+    /// rows' worth (SQLite alone spends about a third more per row in commits of 12 rows than of
+    /// 100: `benchmarks/sqlite_rows.c`), so fuller batches leave more CPU to the connections.
     /// Measured at 50 connections on 2 cores: ~42 instead of ~11 records per commit, ~15% more
     /// requests/s.
-    private func gatherMore() {
+    private func gatherMore(micros: Int) {
         writerIsGathering = true
-        _ = condition.wait(until: Date(timeIntervalSinceNow: Double(Self.gatherMicros) / 1_000_000))
+        _ = condition.wait(until: Date(timeIntervalSinceNow: Double(micros) / 1_000_000))
         writerIsGathering = false
     }
 
