@@ -1,30 +1,63 @@
 #!/usr/bin/env bash
-# Where `wirelog serve` spends its time under the case-1 load (50 connections, recording on):
-# perf samples (cpu-clock: this machine has no hardware counters) of the server and, separately,
-# per-thread CPU. Prints the top symbols, demangled. Usage: benchmarks/profile.sh [seconds] [connections]
+# Where wirelog spends its time under load, recording on: perf samples (cpu-clock: this machine has
+# no hardware counters) of the process and, separately, per-thread CPU. Prints the top symbols,
+# demangled. Usage: benchmarks/profile.sh [seconds] [connections]. PROFILE_CASE picks the load:
+# `serve` (default; case 1's DATA ping-pong) or `proxy` (case 2's redis PING through a recording
+# `wirelog proxy`; redis-server from Debian). SERVE_ARGS / PROXY_ARGS add options.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_TO_PROFILE=${1:-8}
 CONNS=${2:-50}
+PROFILE_CASE=${PROFILE_CASE:-serve}
 BIN=${WIRELOG_BIN:-$(swift build -c release --show-bin-path)/wirelog}
 WORK=$(mktemp -d /tmp/wirelog-profile.XXXXXX)
+PIDS=()
+trap 'for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+wait_port() { for ((i = 0; i < 200; i++)); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; }
 PORT=$(python3 benchmarks/tools.py free-port)
-"$BIN" serve --listen "127.0.0.1:$PORT" --db "$WORK/p.sqlite" --log-level warning ${SERVE_ARGS:-} >"$WORK/serve.log" 2>&1 &
-SERVE=$!
-trap 'kill -TERM $SERVE 2>/dev/null; wait $SERVE 2>/dev/null; rm -rf "$WORK"' EXIT
-for ((i = 0; i < 200; i++)); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
+case $PROFILE_CASE in
+serve)
+    "$BIN" serve --listen "127.0.0.1:$PORT" --db "$WORK/p.sqlite" --log-level warning ${SERVE_ARGS:-} >"$WORK/wirelog.log" 2>&1 &
+    PROFILED=$!
+    LOAD=(--request 'DATA 0123456789abcdef\n' --expect '300 DRCV\n')
+    ;;
+proxy)
+    UPSTREAM=$(python3 benchmarks/tools.py free-port)
+    redis-server --port "$UPSTREAM" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
+    PIDS+=($!)
+    wait_port "$UPSTREAM"
+    "$BIN" proxy --listen "127.0.0.1:$PORT" --upstream "127.0.0.1:$UPSTREAM" --db "$WORK/p.sqlite" --log-level warning \
+        ${PROXY_ARGS:-} >"$WORK/wirelog.log" 2>&1 &
+    PROFILED=$!
+    LOAD=(--request 'PING\r\n' --expect '+PONG\r\n')
+    ;;
+*) echo "PROFILE_CASE is serve or proxy, not $PROFILE_CASE" >&2; exit 2 ;;
+esac
+PIDS+=("$PROFILED")
+wait_port "$PORT"
 
-"$BIN" bench --to "127.0.0.1:$PORT" --connections "$CONNS" --duration "$((SECONDS_TO_PROFILE + 2))s" --json >"$WORK/bench.json" &
+"$BIN" bench --to "127.0.0.1:$PORT" --connections "$CONNS" --duration "$((SECONDS_TO_PROFILE + 2))s" --json "${LOAD[@]}" >"$WORK/bench.json" &
 BENCH=$!
 sleep 1
-threads_before=$(for t in /proc/$SERVE/task/*; do echo "${t##*/} $(awk '{print $14 + $15}' "$t/stat")"; done)
-perf record -q -e cpu-clock -F 2000 -g -p "$SERVE" -o "$WORK/perf.data" -- sleep "$SECONDS_TO_PROFILE" 2>/dev/null
-threads_after=$(for t in /proc/$SERVE/task/*; do echo "${t##*/} $(awk '{print $14 + $15}' "$t/stat") $(tr ' ' _ <"$t/comm")"; done)
+threads_before=$(for t in /proc/$PROFILED/task/*; do echo "${t##*/} $(awk '{print $14 + $15}' "$t/stat")"; done)
+perf record -q -e cpu-clock -F 2000 -g -p "$PROFILED" -o "$WORK/perf.data" -- sleep "$SECONDS_TO_PROFILE" 2>/dev/null
+threads_after=$(for t in /proc/$PROFILED/task/*; do echo "${t##*/} $(awk '{print $14 + $15}' "$t/stat") $(tr ' ' _ <"$t/comm")"; done)
 wait $BENCH
 echo "== load: $(cat "$WORK/bench.json")"
 echo "== server CPU seconds per thread during the profile (tid, name, seconds)"
 join <(echo "$threads_before" | sort) <(echo "$threads_after" | sort) |
-    awk -v t="$(getconf CLK_TCK)" '{d = ($3 - $2) / t; if (d > 0) printf "%-8s %-20s %.2f\n", $1, $4, d}' | sort -k3 -nr
+    awk -v t="$(getconf CLK_TCK)" '{d = ($3 - $2) / t; if (d > 0) printf "%-8s %-20s %.2f\n", $1, $4, d}' | sort -k3 -nr |
+    tee "$WORK/threads.txt"
+# CPU per request: what recording adds shows in the recorder's line (the event loops do the rest).
+python3 - "$WORK/bench.json" "$WORK/threads.txt" "$SECONDS_TO_PROFILE" <<'PY'
+import json, sys
+rate = json.load(open(sys.argv[1]))["requests_per_second"]
+requests = rate * float(sys.argv[3])
+threads = [line.split() for line in open(sys.argv[2]) if line.strip()]
+total = sum(float(t[2]) for t in threads)
+writer = sum(float(t[2]) for t in threads if t[1] == "wl-recorder")
+print(f"== {rate:,.0f} requests/s; CPU per request: {total / requests * 1e6:.1f} µs in all, {writer / requests * 1e6:.1f} µs on the recorder thread")
+PY
 echo "== top symbols (self time, all threads)"
 perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -30 |
     swift demangle --simplified | cut -c1-160 || true  # head closes the pipe early: not a failure
