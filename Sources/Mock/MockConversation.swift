@@ -134,6 +134,8 @@ final class MockConversation: ConversationRole {
 
     /// Not between a miss that goes upstream and the handover.
     var mayRead: Bool { forUpstream == nil }
+    /// Recorded answers leave at once (`send`): nothing here waits for a commit.
+    var awaitsCommits: Bool { false }
 
     private func completeHeldInput(_ conversation: RecordingHandler, atEnd: Bool = false) {
         if lineFraming {

@@ -34,6 +34,10 @@ public protocol ConversationRole: AnyObject {
     func recordingFailed(_ reason: String, _ conversation: RecordingHandler)
     /// Whether the role takes more input now, beyond the handler's own bounds.
     var mayRead: Bool { get }
+    /// Whether the role answers with `sendWhenCommitted` (serve's replies wait for the commit of
+    /// their command). A role that never waits lets the recorder gather its records into larger
+    /// transactions (`SessionTape`'s `awaitsCommits`).
+    var awaitsCommits: Bool { get }
 }
 
 extension ConversationRole {
@@ -41,6 +45,7 @@ extension ConversationRole {
     public var isHoldingInput: Bool { false }
     public func inputWentQuiet(_ conversation: RecordingHandler) {}
     public var mayRead: Bool { true }
+    public var awaitsCommits: Bool { true }
     public func recordingFailed(_ reason: String, _ conversation: RecordingHandler) {
         conversation.finish(.storageError)
     }
@@ -148,7 +153,7 @@ public final class RecordingHandler: ChannelDuplexHandler, RemovableChannelHandl
         clientDescription = context.channel.remoteAddress?.displayString ?? "?"
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         sessionTape = SessionTape(sink: sink, info: role.sessionInfo(for: context.channel),
-                                  delivery: .eventLoop(context.eventLoop)) { outcome in
+                                  delivery: .eventLoop(context.eventLoop), awaitsCommits: role.awaitsCommits) { outcome in
             loopBound.value.recorderReported(outcome)
         }
         lastActivity = context.eventLoop.now
