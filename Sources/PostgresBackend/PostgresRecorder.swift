@@ -236,11 +236,11 @@ public final class PostgresRecorder: RecordingSink, HealthReporting, @unchecked 
             unconfirmed = Unconfirmed(link: link, records: batch.count, touched: touched, newSessions: withoutRow, started: started,
                                       queuedSince: queuedSince)
         } catch {
-            // A connection that died mid-transaction starts an outage; retry at once next time. On a
-            // connection still open, this statement ran and failed on its own: the one before committed.
-            let lost = link.isClosed
-            if lost { lostConnection(retryIn: 0) }
-            settle(failure: lost ? error : nil)
+            // A connection that died mid-transaction starts an outage; retry at once next time.
+            if link.isClosed { lostConnection(retryIn: 0) }
+            // Whether the batch before committed only a query that succeeds after it can tell (this
+            // one may have failed on its own, or timed out behind it).
+            await confirmAlone()
             fail(touched, records: batch.count, started: started, error)
         }
     }
