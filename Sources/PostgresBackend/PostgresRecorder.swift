@@ -142,10 +142,10 @@ public final class PostgresRecorder: RecordingSink, HealthReporting, @unchecked 
     static let maxBatchBytes = 1 << 20
 
     /// The next batch: what is queued, oldest first, up to `maxBatchBytes`, once there is
-    /// something (empty when stopping). Without `waiting`, nil when nothing is queued.
-    private func nextBatch(waiting: Bool) async -> (batch: [SinkOperation], queuedSince: Int64?)? {
+    /// something (empty when stopping).
+    private func nextBatch() async -> [SinkOperation] {
         while true {
-            let batch: (batch: [SinkOperation], queuedSince: Int64?)?? = lock.withLock {
+            let batch: [SinkOperation]? = lock.withLock {
                 if !queue.isEmpty {
                     var count = 0
                     var bytes = 0
@@ -153,19 +153,19 @@ public final class PostgresRecorder: RecordingSink, HealthReporting, @unchecked 
                         bytes += queue[count].queuedBytes
                         count += 1
                     }
-                    let since = watched.unacknowledged.taken(emptied: count == queue.count)
+                    watched.unacknowledged.taken(emptied: count == queue.count)
                     if count == queue.count {
                         defer { queue.removeAll(keepingCapacity: true) }
-                        return (queue, since)
+                        return queue
                     }
                     defer { queue.removeFirst(count) }
-                    return (Array(queue[..<count]), since)
+                    return Array(queue[..<count])
                 }
                 if stopping {
                     stopped = true
-                    return ([], nil)
+                    return []
                 }
-                return waiting ? nil : .some(nil)
+                return nil
             }
             if let batch { return batch }
             await withCheckedContinuation { continuation in
@@ -181,125 +181,64 @@ public final class PostgresRecorder: RecordingSink, HealthReporting, @unchecked 
 
     private func writerLoop() async {
         while true {
-            // While a batch awaits its confirmation, the next one (if any is queued) confirms it.
-            guard let (batch, queuedSince) = await nextBatch(waiting: unconfirmed == nil) else {
-                await confirmAlone()
-                continue
-            }
+            let batch = await nextBatch()
             if batch.isEmpty { break }
-            await write(batch, queuedSince: queuedSince)
+            await write(batch)
         }
-        await confirmAlone()
         await link?.close()
         logger.info("recorder stopped: \(statistics.records) records in \(statistics.batches) transactions")
     }
 
-    /// A batch whose statement PostgreSQL answered on `link`, its commit not yet confirmed.
-    /// postgres-nio starts a query only once the one before it is over (committed, or the
-    /// connection closed: `PostgresLink.confirmCommitted`), so the next batch's statement
-    /// answering on the same link confirms it, saving the round trip of a `SELECT 1` whenever
-    /// connections queued more meanwhile.
-    private struct Unconfirmed {
-        let link: PostgresLink
-        let records: Int
-        let touched: SinkBatch
-        /// The sessions this batch gave a row (they lose it again if it did not commit).
-        let newSessions: [RecordingSession]
-        let started: Int64
-        let queuedSince: Int64?
-    }
-    private var unconfirmed: Unconfirmed?  // the writer task only
-
-    private func write(_ batch: [SinkOperation], queuedSince: Int64?) async {
+    private func write(_ batch: [SinkOperation]) async {
         batchNumber &+= 1
         let touched = SinkBatch(batch, number: batchNumber)
         // Sessions that get their row in this commit; if it fails they get it the next time.
         let withoutRow = touched.sessions.filter { $0.storedID == nil }
         let started = WallClock.nowMicros()
-        let link: PostgresLink
         do {
-            link = try await connectedLink()
-        } catch {
-            settle(failure: error)
-            fail(touched, records: batch.count, started: started, error)
-            return
-        }
-        // The batch before was sent on a connection that has gone since: its commit is unknown.
-        if let pending = unconfirmed, pending.link !== link {
-            settle(failure: PostgresStoreError.connectionLost(target: url.description))
-        }
-        do {
-            let statement = commit(batch, touching: touched.sessions, newSessions: withoutRow)
-            let drawn = try await link.bounded(by: .seconds(10)) { link in try await link.execute(statement) }
-            settle(failure: nil, stillCommittingSince: queuedSince)
-            for (session, id) in zip(withoutRow, drawn.first ?? []) { session.storedID = id }
-            unconfirmed = Unconfirmed(link: link, records: batch.count, touched: touched, newSessions: withoutRow, started: started,
-                                      queuedSince: queuedSince)
-        } catch {
-            // A connection that died mid-transaction starts an outage; retry at once next time.
-            if link.isClosed { lostConnection(retryIn: 0) }
-            // Whether the batch before committed only a query that succeeds after it can tell (this
-            // one may have failed on its own, or timed out behind it).
-            await confirmAlone()
-            fail(touched, records: batch.count, started: started, error)
-        }
-    }
-
-    /// Confirms the unconfirmed batch, if any, with a round trip of its own (nothing else to send).
-    private func confirmAlone() async {
-        guard let pending = unconfirmed else { return }
-        do {
-            try await pending.link.bounded(by: .seconds(10)) { link in try await link.confirmCommitted() }
-            settle(failure: nil)
-        } catch {
-            if pending.link.isClosed && link === pending.link { lostConnection(retryIn: 0) }
-            settle(failure: error)
-        }
-    }
-
-    /// The unconfirmed batch's outcome: committed (`failure` nil) or not known to be, so not
-    /// acknowledged. `stillCommittingSince`: a later batch is on its way.
-    private func settle(failure: (any Error)?, stillCommittingSince: Int64? = nil) {
-        guard let pending = unconfirmed else { return }
-        unconfirmed = nil
-        guard let failure else {
+            let link = try await connectedLink()
+            do {
+                let statement = commit(batch, touching: touched.sessions, newSessions: withoutRow)
+                let drawn = try await link.bounded(by: .seconds(10)) { link in
+                    let drawn = try await link.execute(statement)
+                    try await link.confirmCommitted()
+                    return drawn
+                }
+                for (session, id) in zip(withoutRow, drawn.first ?? []) { session.storedID = id }
+            } catch {
+                // A connection that died mid-transaction starts an outage; retry at once next time.
+                if link.isClosed { lostConnection(retryIn: 0) }
+                throw error
+            }
             statistics.batches += 1
-            statistics.records += pending.records
-            meters.transaction(pending.touched, records: pending.records, micros: WallClock.nowMicros() - pending.started,
-                               committed: true)
+            statistics.records += batch.count
+            meters.transaction(touched, records: batch.count, micros: WallClock.nowMicros() - started, committed: true)
             if let outage {
                 logger.notice("PostgreSQL at \(url) answers again after \(Int(Date().timeIntervalSince(outage.since))) s; recording resumed")
                 self.outage = nil
             }
             lock.withLock {
-                watched.unacknowledged.settled(stillCommittingSince: stillCommittingSince)
+                watched.unacknowledged.settled()
                 watched.refusal = nil
                 if let since = watched.outageSince {
                     watched.pastOutageSeconds += Date().timeIntervalSince(since)
                     watched.outageSince = nil
                 }
             }
-            pending.touched.deliverCommitted()
-            return
+            touched.deliverCommitted()
+        } catch {
+            noted.removeAll()
+            meters.transaction(touched, records: batch.count, micros: WallClock.nowMicros() - started, committed: false)
+            let failure = PostgresStoreError.from(error, url: url)
+            if outage == nil {
+                logger.error("recording failed, \(batch.count) records not stored and not acknowledged: \(failure)")
+            }
+            lock.withLock {
+                watched.unacknowledged.settled()
+                watched.refusal = failure.description
+            }
+            touched.deliverFailed(failure.description)
         }
-        // Rows the batch inserted may not exist: the sessions get theirs with their next batch.
-        for session in pending.newSessions { session.storedID = nil }
-        fail(pending.touched, records: pending.records, started: pending.started, failure)
-    }
-
-    /// A batch that did not commit: nothing of it is acknowledged.
-    private func fail(_ touched: SinkBatch, records: Int, started: Int64, _ error: any Error) {
-        noted.removeAll()
-        meters.transaction(touched, records: records, micros: WallClock.nowMicros() - started, committed: false)
-        let failure = PostgresStoreError.from(error, url: url)
-        if outage == nil {
-            logger.error("recording failed, \(records) records not stored and not acknowledged: \(failure)")
-        }
-        lock.withLock {
-            watched.unacknowledged.settled()
-            watched.refusal = failure.description
-        }
-        touched.deliverFailed(failure.description)
     }
 
     /// While the writer has a connection and its last commit went through, what it saw; otherwise

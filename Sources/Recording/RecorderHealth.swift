@@ -38,20 +38,14 @@ package struct UnacknowledgedAge {
     }
 
     /// The writer took records from the queue; `emptied` when it took them all (else what is
-    /// left counts as queued as early as what was taken: an upper bound). Returns when the oldest
-    /// record taken was queued. A batch still being committed keeps its own, older, time.
-    @discardableResult
-    package mutating func taken(emptied: Bool) -> Int64? {
-        let since = queuedSince
-        committingSince = committingSince ?? since
+    /// left counts as queued as early as what was taken: an upper bound).
+    package mutating func taken(emptied: Bool) {
+        committingSince = queuedSince
         if emptied { queuedSince = nil }
-        return since
     }
 
-    /// The batch being committed has its outcome; `stillCommittingSince` is what `taken` returned
-    /// for a later batch that is still being committed, if any.
-    package mutating func settled(stillCommittingSince: Int64? = nil) {
-        committingSince = stillCommittingSince
+    package mutating func settled() {
+        committingSince = nil
     }
 
     package var oldestMicros: Int64? { committingSince ?? queuedSince }

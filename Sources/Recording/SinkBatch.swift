@@ -24,9 +24,6 @@ package enum SinkOperation: Sendable {
 /// every one of them hears the outcome, grouped by delivery (one wake-up per event loop).
 package struct SinkBatch {
     package private(set) var sessions: [RecordingSession] = []
-    /// The highest seq of each of `sessions` in this batch, taken as it is made: a later batch
-    /// (made while this one is still being committed) reuses the sessions' marks.
-    private var highestSeqs: [Int64] = []
     /// Bytes of the messages the batch holds (for `wirelog_recorder_bytes_total`).
     package private(set) var messageBytes = 0
 
@@ -44,23 +41,21 @@ package struct SinkBatch {
                 messageBytes += message.raw.count
             }
         }
-        highestSeqs = sessions.map(\.batchHighestSeq)
     }
 
     package func deliverCommitted() {
-        deliver { .committed(throughSeq: highestSeqs[$0]) }
+        deliver { .committed(throughSeq: $0.batchHighestSeq) }
     }
 
     package func deliverFailed(_ reason: String) {
         deliver { _ in .failed(reason: reason) }
     }
 
-    /// One `schedule` per delivery (event loop) with the outcomes of all its sessions; `outcome`
-    /// is given each session's index in `sessions`.
-    private func deliver(_ outcome: (Int) -> CommitOutcome) {
+    /// One `schedule` per delivery (event loop) with the outcomes of all its sessions.
+    private func deliver(_ outcome: (RecordingSession) -> CommitOutcome) {
         var groups: [(delivery: CommitDelivery, outcomes: [(RecordingSession, CommitOutcome)])] = []
-        for (index, session) in sessions.enumerated() {
-            let item = (session, outcome(index))
+        for session in sessions {
+            let item = (session, outcome(session))
             if let index = groups.firstIndex(where: { $0.delivery.owner == session.delivery.owner }) {
                 groups[index].outcomes.append(item)
             } else {

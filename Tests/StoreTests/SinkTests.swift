@@ -52,22 +52,6 @@ private func openSink(_ store: StoreLocation) async throws -> any RecordingSink 
 }
 
 @Suite struct SinkTests {
-    /// PostgreSQL's recorder makes the next batch while the one before awaits its confirmation;
-    /// the earlier batch acknowledges only what it held, not the seqs the later one noted since.
-    @Test func aBatchAcknowledgesOnlyTheMessagesItHeldWhenMade() {
-        let outcomes = Outcomes()
-        let session = RecordingSession(info: info(), delivery: .writer, onCommit: outcomes.add)
-        func message(_ seq: Int64) -> SinkOperation {
-            .message(session, RecordedMessage(seq: seq, atMicros: seq, sender: .client, raw: Array("DATA \(seq)\n".utf8)))
-        }
-        let first = SinkBatch([.begin(session), message(1)], number: 1)
-        let second = SinkBatch([message(2), message(3)], number: 2)
-        first.deliverCommitted()
-        #expect(outcomes.wait { $0.count == 1 } == [.committed(throughSeq: 1)])
-        second.deliverFailed("lost")
-        #expect(outcomes.wait { $0.count == 2 } == [.committed(throughSeq: 1), .failed(reason: "lost")])
-    }
-
     @Test(arguments: TestBackend.allCases)
     func recordsEveryMessageExactlyAndReportsCommits(_ backend: TestBackend) async throws {
         let dir = TemporaryDirectory()
