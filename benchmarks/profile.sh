@@ -6,42 +6,38 @@
 # `wirelog proxy`; redis-server from Debian). SERVE_ARGS / PROXY_ARGS add options.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 SECONDS_TO_PROFILE=${1:-8}
 CONNS=${2:-50}
 PROFILE_CASE=${PROFILE_CASE:-serve}
-BIN=${WIRELOG_BIN:-$(swift build -c release --show-bin-path)/wirelog}
-WORK=$(mktemp -d /tmp/wirelog-profile.XXXXXX)
-PIDS=()
-trap 'for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
-wait_port() { for ((i = 0; i < 200; i++)); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; }
-PORT=$(python3 benchmarks/tools.py free-port)
+# shellcheck source=benchmarks/lib.sh
+source "$ROOT/benchmarks/lib.sh"
+prepare profile
+declare -A PID_OF
+trap stop_started EXIT
+PORT=$(free_port)
 case $PROFILE_CASE in
 serve)
-    "$BIN" serve --listen "127.0.0.1:$PORT" --db "$WORK/p.sqlite" --log-level warning ${SERVE_ARGS:-} >"$WORK/wirelog.log" 2>&1 &
-    PROFILED=$!
+    start wirelog "$PORT" "$BIN" serve --listen "127.0.0.1:$PORT" --db "$WORK/p.sqlite" --log-level warning ${SERVE_ARGS:-}
     LOAD=(--request 'DATA 0123456789abcdef\n' --expect '300 DRCV\n')
     ;;
 proxy)
-    UPSTREAM=$(python3 benchmarks/tools.py free-port)
-    redis-server --port "$UPSTREAM" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
-    PIDS+=($!)
-    wait_port "$UPSTREAM"
-    "$BIN" proxy --listen "127.0.0.1:$PORT" --upstream "127.0.0.1:$UPSTREAM" --db "$WORK/p.sqlite" --log-level warning \
-        ${PROXY_ARGS:-} >"$WORK/wirelog.log" 2>&1 &
-    PROFILED=$!
+    UPSTREAM=$(free_port)
+    start redis "$UPSTREAM" redis-server --port "$UPSTREAM" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK"
+    start wirelog "$PORT" "$BIN" proxy --listen "127.0.0.1:$PORT" --upstream "127.0.0.1:$UPSTREAM" --db "$WORK/p.sqlite" \
+        --log-level warning ${PROXY_ARGS:-}
     LOAD=(--request 'PING\r\n' --expect '+PONG\r\n')
     ;;
 *) echo "PROFILE_CASE is serve or proxy, not $PROFILE_CASE" >&2; exit 2 ;;
 esac
-PIDS+=("$PROFILED")
-wait_port "$PORT"
+PROFILED=${PID_OF[wirelog]}
 
 "$BIN" bench --to "127.0.0.1:$PORT" --connections "$CONNS" --duration "$((SECONDS_TO_PROFILE + 2))s" --json "${LOAD[@]}" >"$WORK/bench.json" &
 BENCH=$!
 sleep 1
-threads_before=$(for t in /proc/$PROFILED/task/*; do echo "${t##*/} $(awk '{print $14 + $15}' "$t/stat")"; done)
+threads_before=$(for t in /proc/$PROFILED/task/*; do echo "${t##*/} $(stat_ticks "$t/stat")"; done)
 perf record -q -e cpu-clock -F 2000 -g -p "$PROFILED" -o "$WORK/perf.data" -- sleep "$SECONDS_TO_PROFILE" 2>/dev/null
-threads_after=$(for t in /proc/$PROFILED/task/*; do echo "${t##*/} $(awk '{print $14 + $15}' "$t/stat") $(tr ' ' _ <"$t/comm")"; done)
+threads_after=$(for t in /proc/$PROFILED/task/*; do echo "${t##*/} $(stat_ticks "$t/stat") $(tr ' ' _ <"$t/comm")"; done)
 wait $BENCH
 echo "== load: $(cat "$WORK/bench.json")"
 echo "== server CPU seconds per thread during the profile (tid, name, seconds)"
