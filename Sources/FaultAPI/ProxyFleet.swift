@@ -15,9 +15,10 @@ public actor ProxyFleet {
         public var name: String
         public var listen: String
         public var upstream: String
-        public var enabled: Bool
         public let faults: FaultSet
         var server: ProxyServer?
+        /// Whether it listens: a disabled proxy keeps its toxics but has no server.
+        public var enabled: Bool { server != nil }
 
         /// toxiproxy's proxy JSON, toxics included.
         public var json: String {
@@ -110,7 +111,7 @@ public actor ProxyFleet {
             entry.upstream = upstream
             entries[name] = entry
         }
-        if enabled && entries[name]?.server == nil {
+        if enabled && entries[name]?.enabled == false {
             try await start(name)
         } else if !enabled {
             await stop(name)
@@ -130,7 +131,7 @@ public actor ProxyFleet {
     public func reset() async throws(FaultError) {
         for entry in all {
             entry.faults.removeAll()
-            if entries[entry.name]?.server == nil { try await start(entry.name) }
+            if entries[entry.name]?.enabled == false { try await start(entry.name) }
         }
     }
 
@@ -148,8 +149,7 @@ public actor ProxyFleet {
         try Self.check(request)
         let faults = FaultSet()
         for toxic in request.toxics { try faults.add(toxic) }
-        entries[request.name] = Entry(name: request.name, listen: request.listen, upstream: request.upstream,
-                                      enabled: false, faults: faults)
+        entries[request.name] = Entry(name: request.name, listen: request.listen, upstream: request.upstream, faults: faults)
         recorderNames[request.name] = recorderName ?? request.name
         if request.enabled {
             do throws(FaultError) {
@@ -182,14 +182,12 @@ public actor ProxyFleet {
             throw FaultError("listen tcp \(entry.listen): \(NetworkErrorText.reason(error))", status: 500)
         }
         entry.server = server
-        entry.enabled = true
         entries[name] = entry
     }
 
     private func stop(_ name: String, grace: TimeAmount = .zero) async {
         guard var entry = entries[name], let server = entry.server else { return }
         entry.server = nil
-        entry.enabled = false
         entries[name] = entry
         await server.drain(grace: grace)
         retired.append(server)

@@ -67,10 +67,11 @@ public final class ConnectionFaults {
             let wanted = toxics.filter { $0.stream.covers(direction) && applies($0) }
             var installed = handlers[direction] ?? []
             let pipeline = anchor.pipeline.syncOperations
-            for handler in installed where !wanted.contains(where: { $0.name == handler.toxic.name }) {
+            installed.removeAll { handler in
+                guard !wanted.contains(where: { $0.name == handler.toxic.name }) else { return false }
                 pipeline.removeHandler(handler, promise: nil)
+                return true
             }
-            installed.removeAll { handler in !wanted.contains { $0.name == handler.toxic.name } }
             for toxic in wanted {
                 if let handler = installed.first(where: { $0.toxic.name == toxic.name }) {
                     if handler.toxic != toxic { handler.update(toxic) }

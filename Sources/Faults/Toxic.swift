@@ -144,7 +144,8 @@ public struct Toxic: Sendable, Equatable {
             + "\"stream\":\(JSONText.quoted(stream.rawValue)),\"toxicity\":\(Self.number(toxicity))\(condition)}"
     }
 
-    /// What it does, for people and for the session's record: `latency 100 ms ± 10 ms downstream`.
+    /// Its type and settings, for people and for the session's record:
+    /// `latency:latency=100,jitter=10,stream=downstream`.
     public var summary: String {
         let values = (type.attributeNames.map { ($0, attributes[$0]?.description ?? "0") } + requests.patterns)
             .map { "\($0.0)=\($0.1)" }.joined(separator: ",")
@@ -191,7 +192,7 @@ public struct RequestCondition: Sendable, Equatable {
     }
 
     private static func value(of field: String, in request: DecodedMessage) -> String? {
-        let text = { (name: String) in request.fields.first { $0.name == name }?.value.text }
+        let text = { (name: String) in request.fields[field: name]?.text }
         switch field {
         case "method", "command": return request.verb
         // The path is the target without its query string.

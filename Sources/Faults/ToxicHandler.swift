@@ -185,10 +185,6 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    func flush(context: ChannelHandlerContext) {
-        context.flush()
-    }
-
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         switch toxic.type {
         case .slowClose:
@@ -268,7 +264,7 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
             answerClient(ByteBuffer(string: "-\(toxic.text("error"))\r\n"), false)
             reportOnce("answered \(toxic.requests.isEmpty ? "commands" : "matching commands") with -\(toxic.text("error")) without forwarding them")
         case .pgError:
-            let ready = (request.fields.first { $0.name == "messages" }?.value.text).map { $0.hasSuffix("Sync") || $0.hasSuffix("Query") } ?? true
+            let ready = request.fields[field: "messages"]?.text.map { $0.hasSuffix("Sync") || $0.hasSuffix("Query") } ?? true
             answerClient(ByteBuffer(bytes: PostgresProtocol.errorResponse(sqlstate: toxic.text("sqlstate"), message: toxic.text("message"), ready: ready)), false)
             reportOnce("answered \(toxic.requests.isEmpty ? "queries" : "matching queries") with ERROR \(toxic.text("sqlstate")) without forwarding them")
         case .dropAfter:
@@ -289,9 +285,7 @@ final class ToxicHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func isTunnel(_ request: DecodedMessage) -> Bool {
         guard requests?.protocolName == HTTP1Protocol.name else { return false }
         if request.verb == "CONNECT" { return true }
-        let headLength = request.fields.first { $0.name == "body_offset" }.flatMap { field -> Int? in
-            if case .integer(let length) = field.value { Int(length) } else { nil }
-        } ?? request.raw.readableBytes
+        let headLength = request.fields[field: "body_offset"]?.integer.map(Int.init) ?? request.raw.readableBytes
         let head = request.raw.readableBytesView.prefix(headLength)
         return String(decoding: head, as: UTF8.self).lowercased().contains("\r\nupgrade:")
     }

@@ -5,9 +5,10 @@ import Foundation
 /// one JSON array (`sessions.faults`), shown by `sessions show` and exported with the session.
 public struct FaultRecord: Sendable, Equatable, Codable {
     public var atMicros: Int64
-    /// The toxic's name, type and settings as `latency:latency=100,jitter=10,stream=downstream`.
+    /// The toxic's name.
     public var toxic: String
     public var type: String
+    /// Its type and settings as `latency:latency=100,jitter=10,stream=downstream`.
     public var settings: String
     /// `upstream` (client → server) or `downstream` (server → client).
     public var direction: String

@@ -306,7 +306,7 @@ import Protocols
     @Test func pgErrorAnswersMatchingQueriesWithTheirSQLSTATE() throws {
         let requests = try Requests(Toxic(type: .pgError, stream: .upstream, attributes: ["sqlstate": "40001", "message": "could not serialize access"],
                                           requests: RequestCondition(["query": "UPDATE*"])))
-        func query(_ sql: String) -> [UInt8] { PostgresProtocol.backendMessage("Q", Array(sql.utf8) + [0]) }
+        func query(_ sql: String) -> [UInt8] { PostgresProtocol.message("Q", Array(sql.utf8) + [0]) }
         let startup = PostgresProtocol.int32(8 + 14 + 1) + PostgresProtocol.int32(196_608) + Array("user\0postgres\0".utf8) + [0]
         let select = query("SELECT 1")
         requests.upstream.channel.writeAndFlush(ByteBuffer(bytes: startup + select + query("  update t set x = 1") + select), promise: nil)
