@@ -73,13 +73,10 @@ public struct FieldScript: Sendable {
     /// larger message, undecodable bytes, a PostgreSQL login, which the mock performs itself).
     static func shape(of request: StoredMessage, protocolName: String, statements: inout PostgresStatements) -> MessageShape? {
         guard request.decodeError == nil, request.fields[field: "continuation"] == nil else { return nil }
-        switch protocolName {
-        case HTTP1Protocol.name: return .httpRequest(request.raw)
-        case RESPProtocol.name: return .respCommand(request.raw)
-        default:
-            guard !PostgresWire.isLoginVerb(request.verb) else { return nil }
-            return statements.shape(request.raw)
-        }
+        let isPostgresLogin = protocolName != HTTP1Protocol.name && protocolName != RESPProtocol.name
+            && PostgresWire.isLoginVerb(request.verb)
+        guard !isPostgresLogin else { return nil }
+        return .request(request.raw, protocolName: protocolName, statements: &statements)
     }
 
     public func entry(forKey key: String) -> Int? { entryOfKey[key] }

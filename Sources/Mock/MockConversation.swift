@@ -293,11 +293,7 @@ final class MockConversation: ConversationRole {
         let known = knownRequests[stored]
         var shape = known?.shape
         if shape == nil && decoded {
-            switch script.protocolName {
-            case HTTP1Protocol.name: shape = .httpRequest(stored)
-            case RESPProtocol.name: shape = .respCommand(stored)
-            default: shape = statements.shape(stored)
-            }
+            shape = .request(stored, protocolName: script.protocolName, statements: &statements)
         }
         guard let shape else {
             fieldMiss(bytes, shown: stored, shape: nil, reason: "it is not \(script.protocolName)", conversation)

@@ -14,6 +14,8 @@ public final class MockServer: Sendable {
     private let sink: (any RecordingSink)?
     private let logger: Logger
     private let server: ListeningServer
+    /// How requests are matched, for the start-up log line.
+    public let matchingDescription: String
 
     /// With no `sink` the mock records nothing.
     public init(configuration: MockConfiguration, script: MockScript, sink: (any RecordingSink)?, logger: Logger) {
@@ -22,6 +24,7 @@ public final class MockServer: Sendable {
         self.logger = logger
         let connectionNumbers = NIOLockedValueBox(0)
         let fieldMatching = Self.fieldMatching(configuration, script)
+        matchingDescription = Self.describe(fieldMatching, script)
         self.server = ListeningServer(
             configuration: ListeningConfiguration(
                 name: "mock",
@@ -63,9 +66,8 @@ public final class MockServer: Sendable {
         return FieldScript(script, rules: configuration.rules).map(FieldMatching.init)
     }
 
-    /// How requests are matched, for the start-up log line.
-    public static func matchingDescription(_ configuration: MockConfiguration, _ script: MockScript) -> String {
-        guard let matching = fieldMatching(configuration, script) else {
+    private static func describe(_ fieldMatching: FieldMatching?, _ script: MockScript) -> String {
+        guard let matching = fieldMatching else {
             return "\(counted(script.turns.count, "request")), \(counted(script.distinctRequests.count, "distinct one")), matched by bytes"
         }
         return "\(counted(script.turns.count, "request")), \(counted(matching.script.entries.count, "distinct one")), matched by \(matching.script.protocolName) fields"

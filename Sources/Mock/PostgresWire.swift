@@ -18,7 +18,7 @@ enum PostgresWire {
     /// AuthenticationOk, the parameters and key data, ReadyForQuery idle: a login with no password
     /// (any user, trust).
     static func login(_ parameters: [UInt8]) -> [UInt8] {
-        PostgresProtocol.backendMessage("R", PostgresProtocol.int32(0)) + parameters + PostgresProtocol.readyForQuery
+        PostgresProtocol.message("R", PostgresProtocol.int32(0)) + parameters + PostgresProtocol.readyForQuery
     }
 
     /// The SQLSTATE of a miss: feature_not_supported (what was asked is not in the recordings).
@@ -42,6 +42,6 @@ enum PostgresWire {
         [("server_version", "16.0 (wirelog mock)"), ("server_encoding", "UTF8"), ("client_encoding", "UTF8"),
          ("DateStyle", "ISO, MDY"), ("integer_datetimes", "on"), ("standard_conforming_strings", "on"),
          ("TimeZone", "UTC")].flatMap { name, value in
-            PostgresProtocol.backendMessage("S", Array(name.utf8) + [0] + Array(value.utf8) + [0])
-        } + PostgresProtocol.backendMessage("K", PostgresProtocol.int32(1) + PostgresProtocol.int32(1))
+            PostgresProtocol.message("S", Array(name.utf8) + [0] + Array(value.utf8) + [0])
+        } + PostgresProtocol.message("K", PostgresProtocol.int32(1) + PostgresProtocol.int32(1))
 }

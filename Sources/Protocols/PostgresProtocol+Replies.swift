@@ -1,7 +1,7 @@
 /// Backend messages wirelog writes itself (the mock's login and misses, the `pg_error` fault).
 extension PostgresProtocol {
     /// ReadyForQuery, idle.
-    public static let readyForQuery = backendMessage("Z", [UInt8(ascii: "I")])
+    public static let readyForQuery = message("Z", [UInt8(ascii: "I")])
 
     /// An ErrorResponse (severity ERROR), and ReadyForQuery when the turn it answers asked for one
     /// (it ended in Sync or Query).
@@ -10,11 +10,11 @@ extension PostgresProtocol {
         for (code, value) in [("S", "ERROR"), ("V", "ERROR"), ("C", sqlstate), ("M", text)] {
             fields += [UInt8(ascii: Unicode.Scalar(code)!)] + Array(value.utf8.filter { $0 != 0 }) + [0]
         }
-        return backendMessage("E", fields + [0]) + (ready ? readyForQuery : [])
+        return message("E", fields + [0]) + (ready ? readyForQuery : [])
     }
 
-    /// A typed message: its type, its length word, its body.
-    public static func backendMessage(_ type: Unicode.Scalar, _ body: [UInt8]) -> [UInt8] {
+    /// A typed message (either side's): its type, its length word, its body.
+    public static func message(_ type: Unicode.Scalar, _ body: [UInt8]) -> [UInt8] {
         [UInt8(ascii: type)] + int32(body.count + 4) + body
     }
 

@@ -22,7 +22,6 @@ public struct MatchRules: Sendable, Equatable {
 
     public init() {}
 
-    public var isEmpty: Bool { headers.isEmpty && queryParameters.isEmpty && jsonPaths.isEmpty && fields.isEmpty }
 
     /// A rule that leaves out the field named so: a header, a query parameter, a JSON path, else the field itself.
     public mutating func ignore(field name: String) {
@@ -61,7 +60,9 @@ public struct MatchRules: Sendable, Equatable {
         if fields.contains(fieldName) { return true }
         if fieldName.hasPrefix("header ") { return headers.contains(String(fieldName.dropFirst("header ".count))) }
         if fieldName.hasPrefix("query ") { return queryParameters.contains(String(fieldName.dropFirst("query ".count))) }
-        if fieldName.hasPrefix("$") { return jsonPaths.contains { $0.matches(fieldName) } }
+        if fieldName.hasPrefix("$"), !jsonPaths.isEmpty, let concrete = try? JSONPath(fieldName) {
+            return jsonPaths.contains { $0.matches(concrete) }
+        }
         return false
     }
 
@@ -198,9 +199,10 @@ public struct JSONPath: Sendable, Hashable {
         return text
     }
 
-    /// Whether this path names `leaf` (a concrete path) or a value that holds it.
-    public func matches(_ leaf: String) -> Bool {
-        guard let concrete = try? JSONPath(leaf), concrete.steps.count >= steps.count else { return false }
+    /// Whether this path names `concrete` (a leaf's path, read once by `ignores` for all the rules)
+    /// or a value that holds it.
+    public func matches(_ concrete: JSONPath) -> Bool {
+        guard concrete.steps.count >= steps.count else { return false }
         return zip(steps, concrete.steps).allSatisfy { pattern, step in
             switch (pattern, step) {
             case (.anyIndex, .index): true

@@ -89,6 +89,16 @@ extension MessageShape {
     /// The protocols whose messages have shapes.
     public static let protocolNames: Set<String> = [HTTP1Protocol.name, RESPProtocol.name, PostgresProtocol.name]
 
+    /// What a client asked in one request, by field: HTTP and RESP by themselves, anything else as
+    /// PostgreSQL, with the statements the connection prepared before (`statements`).
+    public static func request(_ raw: [UInt8], protocolName: String, statements: inout PostgresStatements) -> MessageShape? {
+        switch protocolName {
+        case HTTP1Protocol.name: httpRequest(raw)
+        case RESPProtocol.name: respCommand(raw)
+        default: statements.shape(raw)
+        }
+    }
+
     /// What a server said after one request (its bytes as recorded or received), by field; nil
     /// for protocols without shapes or bytes that are not the protocol.
     public static func response(_ raw: [UInt8], protocolName: String) -> MessageShape? {
@@ -397,7 +407,7 @@ public enum PostgresMessages {
         var index = 0
         while index < raw.count {
             guard index + 5 <= raw.count else { return nil }
-            let length = Int(raw[index + 1]) << 24 | Int(raw[index + 2]) << 16 | Int(raw[index + 3]) << 8 | Int(raw[index + 4])
+            let length = PostgresInt32.read(raw, at: index + 1)
             guard length >= 4, index + 1 + length <= raw.count else { return nil }
             messages.append((raw[index], raw[(index + 5)..<(index + 1 + length)], raw[index..<(index + 1 + length)]))
             index += 1 + length

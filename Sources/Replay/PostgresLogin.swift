@@ -2,6 +2,7 @@ import Crypto
 import _CryptoExtras
 import Foundation
 import NIOCore
+import Protocols
 
 /// A replayed PostgreSQL session logs in afresh: the recorded authentication cannot be sent
 /// again (a cleartext password is a token in the store, and MD5 and SCRAM answer a challenge that
@@ -103,7 +104,7 @@ public struct PostgresLogin: Sendable, Equatable {
                     let client = ScramClient(password: password)
                     scram = client
                     let first = Array(client.clientFirst.utf8)
-                    answer = Self.passwordMessage(Array("SCRAM-SHA-256".utf8) + [0] + PostgresInt32.bytes(first.count) + first)
+                    answer = Self.passwordMessage(Array("SCRAM-SHA-256".utf8) + [0] + PostgresProtocol.int32(first.count) + first)
                 case 11:
                     guard let final = scram?.clientFinal(serverFirst: String(decoding: body[4...], as: UTF8.self)) else {
                         return .failure(.protocolError("a SCRAM challenge that does not continue this exchange"))
@@ -130,7 +131,7 @@ public struct PostgresLogin: Sendable, Equatable {
 
     /// A PasswordMessage (`p`) holding `body`.
     static func passwordMessage(_ body: [UInt8]) -> [UInt8] {
-        [UInt8(ascii: "p")] + PostgresInt32.bytes(body.count + 4) + body
+        PostgresProtocol.message("p", body)
     }
 
     /// `md5` and hex(MD5(hex(MD5(password + user)) + salt)), as libpq computes it.
@@ -172,10 +173,6 @@ public struct PostgresLogin: Sendable, Equatable {
 enum PostgresInt32 {
     static func read(_ bytes: some Collection<UInt8>, at offset: Int) -> Int {
         bytes.dropFirst(offset).prefix(4).reduce(0) { $0 << 8 | Int($1) }
-    }
-
-    static func bytes(_ value: Int) -> [UInt8] {
-        [UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
     }
 }
 

@@ -184,10 +184,10 @@ struct MockCommand: AsyncParsableCommand {
         configuration.whenExhausted = whenExhausted
         configuration.matchBy = match
         configuration.explain = explain
-        logger.info("answering from \(counted(script.sessions.count, "recorded session")) (\(MockServer.matchingDescription(configuration, script)))")
-
         let mock = try await recording.makeServer(listen: listen, logger: logger) { sink in
-            MockServer(configuration: configuration, script: script, sink: sink, logger: logger)
+            let mock = MockServer(configuration: configuration, script: script, sink: sink, logger: logger)
+            logger.info("answering from \(counted(script.sessions.count, "recorded session")) (\(mock.matchingDescription))")
+            return mock
         }
         try await runUntilSignalled(mock, recording: recording, listen: listen, logger: logger)
     }
