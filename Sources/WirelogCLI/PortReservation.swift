@@ -31,11 +31,10 @@ final class PortReservation {
         descriptor = fd
     }
 
-    /// Gives the socket to the `ListeningServer` that starts on this address, with the backlog
-    /// a server has (a reservation needs only one).
+    /// Gives the socket to the `ListeningServer` that starts on this address (NIO listens on it
+    /// again with a server's backlog as it takes it).
     func handOver() {
         guard let descriptor else { return }
-        listen(descriptor, 1024)
         HeldListeners.hold(descriptor, host: address.host, port: address.port)
         self.descriptor = nil
     }
