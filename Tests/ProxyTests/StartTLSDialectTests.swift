@@ -58,6 +58,8 @@ import Testing
     @Test func autoChoosesByTheFirstBytes() {
         #expect(StartTLSDialects.detect(firstBytes: ByteBuffer(bytes: Self.sslRequest).readableBytesView, from: .client)?.protocolName == "postgres")
         #expect(StartTLSDialects.detect(firstBytes: ByteBuffer(string: "*1\r\n$4\r\nPING\r\n").readableBytesView, from: .client)?.protocolName == nil)
+        // SMTP by the server's greeting, which comes first.
+        #expect(StartTLSDialects.detect(firstBytes: ByteBuffer(string: "220 mx.test ESMTP\r\n").readableBytesView, from: .upstream)?.protocolName == "smtp")
     }
 
     static let ehloReply = "250-mx.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n"
