@@ -82,7 +82,7 @@ public actor ProxyFleet {
         var names = Set<String>()
         for request in requests {
             guard names.insert(request.name).inserted else { throw FaultError("duplicate proxy name \"\(request.name)\"", status: 500) }
-            if request.enabled { try Self.check(request) }
+            try Self.check(request)
         }
         var result: [Entry] = []
         for request in requests {
