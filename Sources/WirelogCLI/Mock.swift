@@ -55,7 +55,8 @@ struct MockCommand: AsyncParsableCommand {
     @Option(help: "Once a request got each of its recorded answers: repeat the last, or miss.")
     var whenExhausted: WhenExhausted = .repeat
 
-    @Option(help: ArgumentHelp("Leave this header out when matching HTTP requests (repeatable).", valueName: "name"))
+    @Option(help: ArgumentHelp("A replay rule, taken for symmetry: the mock never matches HTTP headers (repeatable).",
+                               valueName: "name"))
     var ignoreHeader: [String] = []
 
     @Option(help: ArgumentHelp("Leave this query parameter out when matching HTTP requests (repeatable).", valueName: "name"))
