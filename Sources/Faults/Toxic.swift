@@ -238,7 +238,7 @@ public struct ClientCondition: Sendable, Equatable, CustomStringConvertible {
 
     public init?(_ text: String) {
         let parts = text.split(separator: "/", maxSplits: 1)
-        guard let first = parts.first, let address = Self.bytes(String(first)) else { return nil }
+        guard let first = parts.first, let address = IPAddressText.bytes(String(first)) else { return nil }
         let length = parts.count == 2 ? Int(parts[1]) : address.count * 8
         guard let length, (0...(address.count * 8)).contains(length) else { return nil }
         network = address
@@ -248,7 +248,7 @@ public struct ClientCondition: Sendable, Equatable, CustomStringConvertible {
 
     /// Whether `address` (an IPv4 or IPv6 address in text) is in the range.
     public func contains(_ address: String) -> Bool {
-        guard var bytes = Self.bytes(address) else { return false }
+        guard var bytes = IPAddressText.bytes(address) else { return false }
         // An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d.
         if bytes.count == 16, network.count == 4, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
             bytes = Array(bytes[12...])
@@ -258,47 +258,5 @@ public struct ClientCondition: Sendable, Equatable, CustomStringConvertible {
             return false
         }
         return true
-    }
-
-    private static func bytes(_ text: String) -> [UInt8]? {
-        let octets = text.split(separator: ".", omittingEmptySubsequences: false)
-        if !text.contains(":") {
-            guard octets.count == 4 else { return nil }
-            let values = octets.compactMap { UInt8($0) }
-            return values.count == 4 ? values : nil
-        }
-        return IPv6Text.bytes(text)
-    }
-}
-
-/// IPv6 text (RFC 4291 forms, with `::` and an IPv4 tail) to its 16 bytes.
-enum IPv6Text {
-    static func bytes(_ text: String) -> [UInt8]? {
-        let halves = text.components(separatedBy: "::")
-        guard halves.count <= 2 else { return nil }
-        func groups(_ part: String) -> [UInt16]? {
-            if part.isEmpty { return [] }
-            var result: [UInt16] = []
-            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
-            for (index, piece) in pieces.enumerated() {
-                if index == pieces.count - 1, piece.contains(".") {
-                    let octets = piece.split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
-                    guard octets.count == 4 else { return nil }
-                    result += [UInt16(octets[0]) << 8 | UInt16(octets[1]), UInt16(octets[2]) << 8 | UInt16(octets[3])]
-                } else {
-                    guard piece.count <= 4, let value = UInt16(piece, radix: 16) else { return nil }
-                    result.append(value)
-                }
-            }
-            return result
-        }
-        guard let head = groups(halves[0]) else { return nil }
-        var all = head
-        if halves.count == 2 {
-            guard let tail = groups(halves[1]), head.count + tail.count < 8 else { return nil }
-            all += Array(repeating: 0, count: 8 - head.count - tail.count) + tail
-        }
-        guard all.count == 8 else { return nil }
-        return all.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
     }
 }

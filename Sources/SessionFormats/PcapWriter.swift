@@ -1,5 +1,6 @@
 import Foundation
 import Presentation
+import Recording
 
 /// Writes sessions as a classic pcap file (microsecond timestamps, Ethernet link type) with
 /// synthetic framing: a TCP handshake at the session start, one segment per message (split at
@@ -52,7 +53,7 @@ public struct PcapWriter {
     /// IPv6 (IPv4 mapped as ::ffff:a.b.c.d). A name that is no address (a proxy's upstream host)
     /// gets a documentation address: 192.0.2.1/2 or 2001:db8::1/2.
     public static func endpoints(clientHost: String, clientPort: Int, serverHost: String, serverPort: Int) -> (Endpoint, Endpoint) {
-        let client = parse(clientHost), server = parse(serverHost)
+        let client = IPAddressText.bytes(clientHost), server = IPAddressText.bytes(serverHost)
         let useIPv6 = client?.count == 16 || server?.count == 16
         func address(_ parsed: [UInt8]?, fallback: UInt8) -> [UInt8] {
             guard let parsed else {
@@ -63,14 +64,6 @@ public struct PcapWriter {
         }
         return (Endpoint(address: address(client, fallback: 1), port: UInt16(truncatingIfNeeded: clientPort)),
                 Endpoint(address: address(server, fallback: 2), port: UInt16(truncatingIfNeeded: serverPort)))
-    }
-
-    private static func parse(_ host: String) -> [UInt8]? {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, host, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, host, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
-        return nil
     }
 
     /// How the connection to the server began, as far as the pcap shows it.

@@ -3,6 +3,7 @@ import Foundation
 import LabProtocol
 import NIOConcurrencyHelpers
 import NIOSSL
+import Recording
 import SwiftASN1
 import X509
 
@@ -112,7 +113,7 @@ public final class CertificateAuthority: Sendable {
     /// A host name of letters, digits, '-', '_', '.' and '*' (ASCII, as a certificate's DNS names
     /// must be), or an IP address.
     static func canHold(_ name: String) -> Bool {
-        if IPAddressBytes(name) != nil { return true }
+        if IPAddressText.bytes(name) != nil { return true }
         return !name.isEmpty && name.utf8.count <= 253 && name.utf8.allSatisfy { byte in
             (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || Array("-_.*".utf8).contains(byte)
         }
@@ -124,7 +125,7 @@ public final class CertificateAuthority: Sendable {
                       notValidAfter: Date = Date().addingTimeInterval(397 * 86_400)) throws -> IssuedCertificate {
         let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
         let alternativeNames = names.map { name -> GeneralName in
-            if let address = IPAddressBytes(name) { return .ipAddress(ASN1OctetString(contentBytes: address[...])) }
+            if let address = IPAddressText.bytes(name) { return .ipAddress(ASN1OctetString(contentBytes: address[...])) }
             return .dnsName(name)
         }
         let certificate = try Certificate(
@@ -154,11 +155,3 @@ public final class CertificateAuthority: Sendable {
     }
 }
 
-/// The bytes of an IPv4 or IPv6 address written as text, nil for anything else (a host name).
-func IPAddressBytes(_ text: String) -> [UInt8]? {
-    var v4 = in_addr()
-    if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
-    var v6 = in6_addr()
-    if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
-    return nil
-}

@@ -66,7 +66,7 @@ public final class ClientTLS: Sendable {
                             serverName: String? = nil, offering applicationProtocols: [String] = [],
                             position: ChannelPipeline.SynchronousOperations.Position = .last) throws -> EventLoopFuture<TLSLeg> {
         let name = serverName ?? settings.serverName ?? host
-        let sni = IPAddressBytes(name) == nil ? name : nil
+        let sni = IPAddressText.bytes(name) == nil ? name : nil
         let notes = VerificationNotes()
         let handler = try NIOSSLClientHandler(
             context: try context(offering: applicationProtocols), serverHostname: sni,
