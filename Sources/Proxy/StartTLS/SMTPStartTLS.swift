@@ -60,7 +60,8 @@ struct SMTPStartTLS: StartTLSDialect {
         var answer = ByteBuffer()
         while let line = Self.nextLine(&clientHeld) {
             if inBody {
-                inBody = Self.content(line) != "."
+                // Compared as bytes: this runs for every line of a message's body.
+                inBody = !SMTPProtocol.content(line.readableBytesView).elementsEqual(CollectionOfOne(UInt8(ascii: ".")))
                 forward.writeImmutableBuffer(line)
                 continue
             }
