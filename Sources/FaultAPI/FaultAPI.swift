@@ -46,8 +46,8 @@ public enum FaultAPI {
                     guard let object = try ToxicParsing.json(try body.get()) as? [String: Any] else {
                         throw .badRequestBody("a proxy is a JSON object")
                     }
-                    return try await fleet.update(name, listen: try string(object, "listen"), upstream: try string(object, "upstream"),
-                                                  enabled: try bool(object, "enabled")).json
+                    return try await fleet.update(name, listen: try ToxicParsing.string(object, "listen"), upstream: try ToxicParsing.string(object, "upstream"),
+                                                  enabled: try ToxicParsing.bool(object, "enabled")).json
                 }
             }
         }
@@ -137,25 +137,11 @@ public enum FaultAPI {
     private static func proxyRequest(_ json: Any, index: Int?) throws(FaultError) -> ProxyFleet.Request {
         guard let object = json as? [String: Any] else { throw .badRequestBody("a proxy is a JSON object") }
         let at = index.map { " at proxy \($0)" } ?? ""
-        guard let name = try string(object, "name"), !name.isEmpty else { throw .missingField("name\(at)") }
-        guard let upstream = try string(object, "upstream"), !upstream.isEmpty else { throw .missingField("upstream\(at)") }
-        var request = ProxyFleet.Request(name: name, listen: try string(object, "listen") ?? "127.0.0.1:0", upstream: upstream)
-        request.enabled = try bool(object, "enabled") ?? true
+        guard let name = try ToxicParsing.string(object, "name"), !name.isEmpty else { throw .missingField("name\(at)") }
+        guard let upstream = try ToxicParsing.string(object, "upstream"), !upstream.isEmpty else { throw .missingField("upstream\(at)") }
+        var request = ProxyFleet.Request(name: name, listen: try ToxicParsing.string(object, "listen") ?? "127.0.0.1:0", upstream: upstream)
+        request.enabled = try ToxicParsing.bool(object, "enabled") ?? true
         return request
-    }
-
-    private static func string(_ object: [String: Any], _ key: String) throws(FaultError) -> String? {
-        guard let value = object[key], !(value is NSNull) else { return nil }
-        guard let text = value as? String else { throw .badRequestBody("\(key) must be a string") }
-        return text
-    }
-
-    private static func bool(_ object: [String: Any], _ key: String) throws(FaultError) -> Bool? {
-        guard let value = object[key], !(value is NSNull) else { return nil }
-        guard let number = value as? NSNumber, String(cString: number.objCType) == "c" else {
-            throw .badRequestBody("\(key) must be true or false")
-        }
-        return number.boolValue
     }
 
     private static func read(_ request: Request) async -> Result<[UInt8], FaultError> {

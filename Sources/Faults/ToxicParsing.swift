@@ -18,18 +18,14 @@ public enum ToxicParsing {
     public static func toxic(_ json: Any) throws(FaultError) -> Toxic {
         guard let object = json as? [String: Any] else { throw .badRequestBody("a toxic is a JSON object") }
         var stream = ToxicStream.downstream
-        if let value = object["stream"], !(value is NSNull) {
-            guard let text = value as? String else { throw .badRequestBody("stream must be a string") }
+        if let text = try string(object, "stream") {
             // toxiproxy reads the stream case-insensitively.
             guard let parsed = ToxicStream(rawValue: text.lowercased()) else { throw .invalidStream }
             stream = parsed
         }
         guard let typeName = object["type"] as? String, let type = ToxicType(rawValue: typeName) else { throw .invalidToxicType }
-        var name: String?
-        if let value = object["name"], !(value is NSNull) {
-            guard let text = value as? String else { throw .badRequestBody("name must be a string") }
-            name = text.isEmpty ? nil : text
-        }
+        var name = try string(object, "name")
+        if name?.isEmpty == true { name = nil }
         var toxic = Toxic(name: name, type: type, stream: stream)
         try apply(object, to: &toxic)
         return toxic
@@ -97,6 +93,20 @@ public enum ToxicParsing {
         }
         guard number.int64Value >= 0 else { throw .badRequestBody("\(key) must not be negative, not \(number.int64Value)") }
         return number.int64Value
+    }
+
+    /// A JSON string member; nil when absent or null.
+    public static func string(_ object: [String: Any], _ key: String) throws(FaultError) -> String? {
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard let text = value as? String else { throw .badRequestBody("\(key) must be a string") }
+        return text
+    }
+
+    /// A JSON true or false member; nil when absent or null.
+    public static func bool(_ object: [String: Any], _ key: String) throws(FaultError) -> Bool? {
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard let number = value as? NSNumber, isBool(number) else { throw .badRequestBody("\(key) must be true or false") }
+        return number.boolValue
     }
 
     private static func isBool(_ number: NSNumber) -> Bool {
