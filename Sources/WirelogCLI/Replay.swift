@@ -171,7 +171,7 @@ struct ReplayCommand: AsyncParsableCommand {
             let learnt = await replayer.learnNoise(ids, runs: learnNoise)
             await sink?.shutdown()
             await store.close()
-            try learn(learnt, runs: learnNoise, sessions: ids.count, file: writeRules)
+            try learn(learnt, given: options.rules, runs: learnNoise, sessions: ids.count, file: writeRules)
             return
         }
 
@@ -188,17 +188,19 @@ struct ReplayCommand: AsyncParsableCommand {
 }
 
 extension ReplayCommand {
-    /// Writes what `--learn-noise` found to `file` and says so; exit 2 when a session could not be replayed.
-    private func learn(_ learnt: NoiseLearnt, runs: Int, sessions: Int, file: String) throws {
+    /// Writes what `--learn-noise` found, with the rules `given`, to `file` and says so; exit 2 when
+    /// a session could not be replayed.
+    private func learn(_ learnt: NoiseLearnt, given: MatchRules, runs: Int, sessions: Int, file: String) throws {
         var rules = learnt.rules
-        rules.merge(try matchRules())
+        rules.merge(given)
+        let text = rules.fileText
         do {
-            try Data(rules.fileText.utf8).write(to: URL(fileURLWithPath: file))
+            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
         } catch {
             printError("cannot write the rules to \(file): \(error.localizedDescription)")
             throw ExitCode(2)
         }
-        let count = rules.fileText.split(separator: "\n").count - 1
+        let count = text.split(separator: "\n").count - 1
         var line = "replayed \(counted(sessions, "session")) \(counted(runs, "time")): \(counted(count, "rule")) written to \(file)"
         if learnt.byteMismatches > 0 {
             line += "; \(counted(learnt.byteMismatches, "step")) differed by bytes, which no rule can leave out (use --ignore REGEX)"
