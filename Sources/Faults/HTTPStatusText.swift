@@ -1,4 +1,5 @@
 import NIOCore
+import Protocols
 
 /// The reply of the `http_status` toxic: a whole HTTP/1.1 response that says it is a fault.
 enum HTTPStatusText {
@@ -12,8 +13,6 @@ enum HTTPStatusText {
     static func line(_ status: Int) -> String { "\(status) \(reasons[status] ?? "Fault")" }
 
     static func response(_ status: Int) -> ByteBuffer {
-        let body = "wirelog fault: \(line(status))\n"
-        return ByteBuffer(string: "HTTP/1.1 \(line(status))\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        ByteBuffer(bytes: HTTP1Protocol.textResponse(line(status), body: "wirelog fault: \(line(status))\n", closing: true))
     }
 }

@@ -375,8 +375,7 @@ final class MockConversation: ConversationRole {
         let errorReply: [UInt8]
         switch fieldMatching?.script.protocolName {
         case HTTP1Protocol.name?:
-            let body = Array((text + "\n").utf8)
-            errorReply = Array("HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+            errorReply = HTTP1Protocol.textResponse("501 Not Implemented", body: text + "\n", closing: false)
         case RESPProtocol.name?:
             errorReply = Array("-ERR \(text.map { $0 == "\r" || $0 == "\n" ? " " : String($0) }.joined())\r\n".utf8)
         default:
